@@ -1,0 +1,296 @@
+/*
+ * artifact.c - the on-storage layout (DESIGN.md section 3) and manifests.
+ *
+ * A copy of an artifact on a sink is, under the sink's prefix:
+ *	<source>/<stream>/<stamp>/data.<ext>		the stored bytes
+ *	<source>/<stream>/<stamp>/data.<ext>.sha256	sha256sum -c format
+ *	<source>/<stream>/<stamp>/manifest.json		written last
+ * The manifest is the commit marker and the only thing list, verify and
+ * restore trust; manifest_parse() therefore checks every field it later
+ * relies on (names that become paths, hashes, sizes).
+ */
+#include "zb-build.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "artifact.h"
+#include "buf.h"
+#include "util.h"
+
+char *
+artifact_dir(const char *source, const char *stream, const char *stamp)
+{
+	return xasprintf("%s/%s/%s", source, stream, stamp);
+}
+
+int
+artifact_parse_id(const char *id, char **source, char **stream,
+    char **stamp)
+{
+	const char	*slash, *at;
+	time_t		 t;
+
+	slash = strchr(id, '/');
+	at = strrchr(id, '@');
+	if (slash == NULL || at == NULL || at < slash)
+		return -1;
+	*source = xstrndup(id, slash - id);
+	*stream = xstrndup(slash + 1, at - slash - 1);
+	*stamp = xstrdup(at + 1);
+	if (!valid_name(*source) || !valid_name(*stream) ||
+	    stamp_parse(*stamp, &t) == -1) {
+		free(*source);
+		free(*stream);
+		free(*stamp);
+		return -1;
+	}
+	return 0;
+}
+
+void
+facts_add(struct fact **head, const char *group, const char *key,
+    const char *str, int64_t num)
+{
+	struct fact	*f, **tail;
+
+	f = xcalloc(1, sizeof(*f));
+	f->group = group != NULL ? xstrdup(group) : NULL;
+	f->key = xstrdup(key);
+	f->str = str != NULL ? xstrdup(str) : NULL;
+	f->num = num;
+	for (tail = head; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = f;
+}
+
+void
+facts_free(struct fact *f)
+{
+	struct fact	*next;
+
+	for (; f != NULL; f = next) {
+		next = f->next;
+		free(f->group);
+		free(f->key);
+		free(f->str);
+		free(f);
+	}
+}
+
+static int
+fact_value(struct buf *b, const struct fact *f)
+{
+	if (f->str != NULL)
+		return buf_json_str(b, f->str);
+	return buf_printf(b, "%" PRId64, f->num);
+}
+
+/* facts as a JSON object: top-level ones, then one object per group. */
+static int
+facts_json(struct buf *b, const struct fact *facts)
+{
+	const struct fact	*f, *g, *h;
+	int			 first = 1, gfirst, seen;
+
+	if (buf_puts(b, "{") == -1)
+		return -1;
+	for (f = facts; f != NULL; f = f->next) {
+		if (f->group != NULL)
+			continue;
+		if (buf_puts(b, first ? "\n    " : ",\n    ") == -1 ||
+		    buf_json_str(b, f->key) == -1 || buf_puts(b, ": ") == -1 ||
+		    fact_value(b, f) == -1)
+			return -1;
+		first = 0;
+	}
+	for (g = facts; g != NULL; g = g->next) {
+		if (g->group == NULL)
+			continue;
+		for (seen = 0, h = facts; h != g; h = h->next)
+			if (h->group != NULL && strcmp(h->group, g->group) == 0)
+				seen = 1;
+		if (seen)
+			continue;
+		if (buf_puts(b, first ? "\n    " : ",\n    ") == -1 ||
+		    buf_json_str(b, g->group) == -1 || buf_puts(b, ": {") == -1)
+			return -1;
+		first = 0;
+		gfirst = 1;
+		for (h = g; h != NULL; h = h->next) {
+			if (h->group == NULL || strcmp(h->group, g->group) != 0)
+				continue;
+			if (buf_puts(b, gfirst ? "\n      " : ",\n      ") ==
+			    -1 || buf_json_str(b, h->key) == -1 ||
+			    buf_puts(b, ": ") == -1 || fact_value(b, h) == -1)
+				return -1;
+			gfirst = 0;
+		}
+		if (buf_puts(b, "\n    }") == -1)
+			return -1;
+	}
+	return buf_puts(b, first ? "}" : "\n  }");
+}
+
+char *
+manifest_build(const struct manifest_in *m)
+{
+	struct buf	 b;
+	char		 started[ZB_ISOTIME_LEN], finished[ZB_ISOTIME_LEN];
+	char		 host[256], comp[32];
+
+	if (gethostname(host, sizeof(host)) == -1)
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+	isotime_format(m->started, started, sizeof(started));
+	isotime_format(m->finished, finished, sizeof(finished));
+	config_compression_str(m->comp, comp, sizeof(comp));
+	buf_init(&b, MANIFEST_MAX);
+	if (buf_printf(&b, "{\n  \"format\": \"%s\",\n  \"format_version\": "
+	    "%d,\n  \"id\": ", MANIFEST_FORMAT, MANIFEST_VERSION) == -1 ||
+	    buf_json_str(&b, m->id) == -1 ||
+	    buf_puts(&b, ",\n  \"job\": ") == -1 ||
+	    buf_json_str(&b, m->job) == -1 ||
+	    buf_puts(&b, ",\n  \"source\": ") == -1 ||
+	    buf_json_str(&b, m->source) == -1 ||
+	    buf_puts(&b, ",\n  \"stream\": ") == -1 ||
+	    buf_json_str(&b, m->stream) == -1 ||
+	    buf_puts(&b, ",\n  \"time\": ") == -1 ||
+	    buf_json_str(&b, m->stamp) == -1 ||
+	    buf_puts(&b, ",\n  \"host\": ") == -1 ||
+	    buf_json_str(&b, host) == -1 ||
+	    buf_printf(&b, ",\n  \"started\": \"%s\",\n  \"finished\": "
+	    "\"%s\",\n  \"producer\": {\"name\": \"%s\", \"version\": "
+	    "\"%s\"},\n  \"source_plugin\": {\"name\": ", started, finished,
+	    PACKAGE_NAME, PACKAGE_VERSION) == -1 ||
+	    buf_json_str(&b, m->source_plugin) == -1 ||
+	    buf_puts(&b, ", \"version\": ") == -1 ||
+	    buf_json_str(&b, m->source_plugin_version) == -1 ||
+	    buf_puts(&b, "},\n  \"sink\": {\"name\": ") == -1 ||
+	    buf_json_str(&b, m->sink) == -1 ||
+	    buf_puts(&b, ", \"plugin\": ") == -1 ||
+	    buf_json_str(&b, m->sink_plugin) == -1 ||
+	    buf_puts(&b, ", \"version\": ") == -1 ||
+	    buf_json_str(&b, m->sink_plugin_version) == -1 ||
+	    buf_puts(&b, "},\n  \"data\": ") == -1 ||
+	    buf_json_str(&b, m->data) == -1 ||
+	    buf_printf(&b, ",\n  \"stored\": {\"size\": %" PRIu64 ", "
+	    "\"sha256\": \"%s\"},\n  \"plaintext\": {\"size\": %" PRIu64 ", "
+	    "\"sha256\": \"%s\"},\n  \"transforms\": {\"compression\": "
+	    "\"%s\", \"encryption\": \"none\"},\n  \"facts\": ",
+	    m->stored_size, m->stored_sha, m->plain_size, m->plain_sha,
+	    comp) == -1 ||
+	    facts_json(&b, m->facts) == -1 ||
+	    buf_puts(&b, "\n}\n") == -1) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_take(&b);
+}
+
+static int
+get_sized_hash(const struct json *doc, const char *key, uint64_t *size,
+    char *sha)
+{
+	const struct json	*o = json_get(doc, key);
+	const char		*h;
+	int64_t			 n;
+
+	if (o == NULL || json_get_i64(o, "size", &n) == -1 || n < 0)
+		return -1;
+	h = json_get_str(o, "sha256");
+	if (h == NULL || !is_hex_sha256(h))
+		return -1;
+	*size = (uint64_t)n;
+	memcpy(sha, h, 65);
+	return 0;
+}
+
+int
+manifest_parse(const char *text, size_t len, struct artifact *a,
+    const char **err)
+{
+	const struct json	*t, *sp;
+	const char		*s, *jerr, *comp;
+	size_t			 pos;
+	int64_t			 ver;
+
+	memset(a, 0, sizeof(*a));
+	a->doc = json_parse(text, len, &jerr, &pos);
+	if (a->doc == NULL) {
+		*err = jerr;
+		return -1;
+	}
+	s = json_get_str(a->doc, "format");
+	if (s == NULL || strcmp(s, MANIFEST_FORMAT) != 0) {
+		*err = "not a zentoria-backupd manifest";
+		goto fail;
+	}
+	if (json_get_i64(a->doc, "format_version", &ver) == -1 ||
+	    ver != MANIFEST_VERSION) {
+		*err = "unsupported manifest format_version";
+		goto fail;
+	}
+	s = json_get_str(a->doc, "id");
+	if (s == NULL || artifact_parse_id(s, &a->source, &a->stream,
+	    &a->stamp) == -1) {
+		*err = "bad or missing id";
+		goto fail;
+	}
+	a->id = xstrdup(s);
+	(void)stamp_parse(a->stamp, &a->time);
+	a->dir = artifact_dir(a->source, a->stream, a->stamp);
+	s = json_get_str(a->doc, "job");
+	a->job = xstrdup(s != NULL ? s : "");
+	s = json_get_str(a->doc, "data");
+	if (s == NULL || strncmp(s, "data.", 5) != 0 || strchr(s, '/') ||
+	    !valid_name(s)) {
+		*err = "bad or missing data name";
+		goto fail;
+	}
+	a->data = xstrdup(s);
+	sp = json_get(a->doc, "source_plugin");
+	s = json_get_str(sp, "name");
+	a->source_plugin = xstrdup(s != NULL ? s : "");
+	if (get_sized_hash(a->doc, "stored", &a->stored_size,
+	    a->stored_sha) == -1 ||
+	    get_sized_hash(a->doc, "plaintext", &a->plain_size,
+	    a->plain_sha) == -1) {
+		*err = "bad or missing size/sha256";
+		goto fail;
+	}
+	t = json_get(a->doc, "transforms");
+	comp = json_get_str(t, "compression");
+	if (comp == NULL ||
+	    config_parse_compression(comp, &a->comp, &jerr) == -1) {
+		*err = "bad or missing compression";
+		goto fail;
+	}
+	s = json_get_str(t, "encryption");
+	if (s == NULL || strcmp(s, "none") != 0) {
+		*err = "encrypted with a scheme this version cannot read";
+		goto fail;
+	}
+	return 0;
+fail:
+	artifact_clear(a);
+	return -1;
+}
+
+void
+artifact_clear(struct artifact *a)
+{
+	free(a->id);
+	free(a->job);
+	free(a->source);
+	free(a->stream);
+	free(a->stamp);
+	free(a->dir);
+	free(a->data);
+	free(a->source_plugin);
+	free(a->sink);
+	json_free(a->doc);
+	memset(a, 0, sizeof(*a));
+}

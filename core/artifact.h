@@ -1,0 +1,76 @@
+/*
+ * artifact.h - the on-storage layout (DESIGN.md section 3) and manifests.
+ */
+#ifndef ZB_ARTIFACT_H
+#define ZB_ARTIFACT_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+#include "json.h"
+
+#define MANIFEST_NAME		"manifest.json"
+#define MANIFEST_FORMAT		"zentoria-backupd-manifest"
+#define MANIFEST_VERSION	1
+#define MANIFEST_MAX		(1 << 20)
+
+/* One fact a source recorded for the manifest. */
+struct fact {
+	struct fact	*next;
+	char		*group;		/* NULL: top level */
+	char		*key;
+	char		*str;		/* NULL: a number */
+	int64_t		 num;
+};
+
+/* What a manifest says (and where it was found). */
+struct artifact {
+	char			*id;		/* source/stream@stamp */
+	char			*job;
+	char			*source;
+	char			*stream;
+	char			*stamp;
+	time_t			 time;
+	char			*dir;		/* source/stream/stamp */
+	char			*data;		/* data.tar.zst */
+	char			*source_plugin;
+	char			*sink;		/* where this copy was read */
+	uint64_t		 stored_size;
+	char			 stored_sha[65];
+	uint64_t		 plain_size;
+	char			 plain_sha[65];
+	struct compression	 comp;
+	struct json		*doc;		/* the whole manifest */
+};
+
+/* Everything a manifest is built from. */
+struct manifest_in {
+	const char		*id, *job, *source, *stream, *stamp;
+	const char		*data;
+	const char		*source_plugin, *source_plugin_version;
+	const char		*sink, *sink_plugin, *sink_plugin_version;
+	time_t			 started, finished;
+	uint64_t		 stored_size, plain_size;
+	const char		*stored_sha, *plain_sha;
+	const struct compression *comp;
+	const struct fact	*facts;
+};
+
+/* "source/stream/stamp" (caller frees). */
+char	*artifact_dir(const char *source, const char *stream,
+	    const char *stamp);
+/* Split "source/stream@stamp"; 0 or -1. */
+int	 artifact_parse_id(const char *id, char **source, char **stream,
+	    char **stamp);
+/* The manifest text (caller frees), or NULL if it would be too large. */
+char	*manifest_build(const struct manifest_in *);
+/* Parse and check; 0, or -1 with *err (static text). */
+int	 manifest_parse(const char *, size_t, struct artifact *,
+	    const char **err);
+void	 artifact_clear(struct artifact *);
+void	 facts_free(struct fact *);
+void	 facts_add(struct fact **, const char *group, const char *key,
+	    const char *str, int64_t num);
+
+#endif

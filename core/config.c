@@ -1,0 +1,826 @@
+/*
+ * config.c - the INI configuration: parsing, checking, lookup.
+ *
+ * inih does the tokenising.  Debian builds it with INI_MAX_LINE 200 and
+ * without line numbers in the handler, so ini_parse_stream() is fed by a
+ * reader that hands over one physical line at a time: the reader knows
+ * the current line number, refuses over-long lines instead of letting
+ * inih split them, and notices section headers (so that a section with
+ * no keys still exists and has a line).
+ *
+ * Checking is two-phased: config_load() checks everything the core owns;
+ * the keys of a plugin's section are checked against the plugin's option
+ * table by plugin_bind_config() once the plugin is loaded.  All problems
+ * are reported, not just the first, each as "FILE:LINE: [section] key:".
+ */
+#include "zb-build.h"
+
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "util.h"
+#include "config.h"
+
+/* ---- core option tables ------------------------------------------------ */
+
+static const struct zb_option daemon_opts[] = {
+	{ "plugin_dir", ZB_OPT_PATH, ZB_PLUGIN_DIR, 0,
+	    "directory the plugin .so files are loaded from", 0, 0 },
+	{ "state_dir", ZB_OPT_PATH, ZB_LOCALSTATEDIR "/lib/zentoria-backupd", 0,
+	    "directory for the daemon's local cache", 0, 0 },
+	{ "listen", ZB_OPT_STRING, "127.0.0.1:9187", 0,
+	    "address of the control API and /metrics", 0, 0 },
+	{ "max_parallel_jobs", ZB_OPT_INT, "4", 0,
+	    "jobs that may run at once", 1, 64 },
+	{ "max_buffer_mb", ZB_OPT_INT, "64", 0,
+	    "memory for stream buffers, split across running streams",
+	    1, 65536 },
+	{ "chunk_kb", ZB_OPT_INT, "256", 0,
+	    "size of one stream chunk", 4, 16384 },
+	{ "compression", ZB_OPT_STRING, "zstd:3", 0,
+	    "zstd:N (1-19), gzip:N (1-9) or none", 0, 0 },
+	{ "encryption", ZB_OPT_STRING, "none", 0,
+	    "none (age encryption comes in a later version)", 0, 0 },
+	{ "log_level", ZB_OPT_STRING, "info", 0,
+	    "error, warning, info or debug", 0, 0 },
+	{ NULL, 0, NULL, 0, NULL, 0, 0 }
+};
+
+static const struct zb_option source_opts[] = {
+	{ "plugin", ZB_OPT_STRING, NULL, 1, "plugin that reads the data", 0, 0 },
+	{ NULL, 0, NULL, 0, NULL, 0, 0 }
+};
+
+static const struct zb_option sink_opts[] = {
+	{ "plugin", ZB_OPT_STRING, NULL, 1, "plugin that stores the data", 0, 0 },
+	{ "timeout", ZB_OPT_DURATION, "300", 0,
+	    "fail this sink's copy after this long without progress",
+	    0, 86400000LL * 7 },
+	{ NULL, 0, NULL, 0, NULL, 0, 0 }
+};
+
+static const struct zb_option job_opts[] = {
+	{ "source", ZB_OPT_STRING, NULL, 1, "the [source:NAME] to back up", 0, 0 },
+	{ "sinks", ZB_OPT_LIST, NULL, 1, "[sink:NAME]s to copy to", 0, 0 },
+	{ "schedule", ZB_OPT_STRING, NULL, 0,
+	    "when the daemon runs the job (cron, @daily, @every 30s)", 0, 0 },
+	{ "compression", ZB_OPT_STRING, NULL, 0,
+	    "overrides [daemon] compression", 0, 0 },
+	{ "max_streams", ZB_OPT_INT, "2", 0,
+	    "streams of one run that may run at once", 1, 64 },
+	{ NULL, 0, NULL, 0, NULL, 0, 0 }
+};
+
+const struct zb_option *
+config_core_options(enum cfg_kind kind)
+{
+	switch (kind) {
+	case CFG_DAEMON:
+		return daemon_opts;
+	case CFG_SOURCE:
+		return source_opts;
+	case CFG_SINK:
+		return sink_opts;
+	case CFG_JOB:
+		return job_opts;
+	}
+	return NULL;
+}
+
+/* ---- errors ------------------------------------------------------------ */
+
+void
+config_error(const struct zb_config *cfg, const struct cfg_section *sec,
+    const struct cfg_kv *kv, const char *key, const char *fmt, ...)
+{
+	char	 msg[1024], where[512];
+	va_list	 ap;
+	int	 line = kv != NULL ? kv->line : sec != NULL ? sec->line : 0;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		snprintf(where, sizeof(where), "%s:%d:", cfg->path, line);
+	else
+		snprintf(where, sizeof(where), "%s:", cfg->path);
+	if (sec != NULL && key != NULL)
+		log_warnx("%s [%s] %s: %s", where, sec->title, key, msg);
+	else if (sec != NULL)
+		log_warnx("%s [%s] %s", where, sec->title, msg);
+	else
+		log_warnx("%s %s", where, msg);
+}
+
+/* ---- lookup ------------------------------------------------------------ */
+
+struct cfg_section *
+config_section(struct zb_config *cfg, const char *title)
+{
+	struct cfg_section *sec;
+
+	TAILQ_FOREACH(sec, &cfg->sections, entry)
+		if (strcmp(sec->title, title) == 0)
+			return sec;
+	return NULL;
+}
+
+struct cfg_kv *
+config_kv(const struct cfg_section *sec, const char *key)
+{
+	struct cfg_kv	*kv;
+
+	if (sec == NULL)
+		return NULL;
+	TAILQ_FOREACH(kv, &sec->kvs, entry)
+		if (strcmp(kv->key, key) == 0)
+			return kv;
+	return NULL;
+}
+
+struct cfg_job *
+config_job(struct zb_config *cfg, const char *name)
+{
+	struct cfg_job	*job;
+
+	TAILQ_FOREACH(job, &cfg->jobs, entry)
+		if (strcmp(job->name, name) == 0)
+			return job;
+	return NULL;
+}
+
+/* ---- parsing ----------------------------------------------------------- */
+
+struct reader {
+	struct zb_config	*cfg;
+	const char		*data;
+	size_t			 len;
+	size_t			 pos;
+	int			 line;		/* of the line last handed out */
+	int			 errors;
+	struct cfg_section	*cur;
+};
+
+static int
+section_kind(const char *title, enum cfg_kind *kind, const char **name)
+{
+	static const struct {
+		const char	*prefix;
+		enum cfg_kind	 kind;
+	} kinds[] = {
+		{ "source:", CFG_SOURCE },
+		{ "sink:", CFG_SINK },
+		{ "job:", CFG_JOB },
+	};
+	size_t	 i, n;
+
+	if (strcmp(title, "daemon") == 0) {
+		*kind = CFG_DAEMON;
+		*name = title;
+		return 0;
+	}
+	for (i = 0; i < ZB_NELEM(kinds); i++) {
+		n = strlen(kinds[i].prefix);
+		if (strncmp(title, kinds[i].prefix, n) == 0) {
+			*kind = kinds[i].kind;
+			*name = title + n;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* A "[title]" line: create the section, or complain. */
+static void
+reader_section(struct reader *r, const char *title)
+{
+	struct zb_config	*cfg = r->cfg;
+	struct cfg_section	*sec, tmp = { .line = r->line };
+	enum cfg_kind		 kind;
+	const char		*name;
+
+	r->cur = NULL;
+	tmp.title = (char *)title;
+	sec = config_section(cfg, title);
+	if (sec != NULL) {
+		config_error(cfg, &tmp, NULL, NULL,
+		    "section defined twice (first at line %d)", sec->line);
+		r->errors++;
+		return;
+	}
+	if (section_kind(title, &kind, &name) == -1) {
+		config_error(cfg, &tmp, NULL, NULL, "unknown section kind "
+		    "(expected [daemon], [source:NAME], [sink:NAME] or "
+		    "[job:NAME]; verify: and notify: sections are not "
+		    "supported by this version)");
+		r->errors++;
+		return;
+	}
+	if (kind != CFG_DAEMON && !valid_name(name)) {
+		config_error(cfg, &tmp, NULL, NULL, "bad name '%s' (expected "
+		    "letters, digits, '_', '.' and '-')", name);
+		r->errors++;
+		return;
+	}
+	if (cfg->nsections == CFG_MAX_SECTIONS) {
+		config_error(cfg, &tmp, NULL, NULL, "more than %d sections",
+		    CFG_MAX_SECTIONS);
+		r->errors++;
+		return;
+	}
+	sec = xcalloc(1, sizeof(*sec));
+	sec->kind = kind;
+	sec->title = xstrdup(title);
+	sec->name = sec->title + (name - title);
+	sec->line = r->line;
+	TAILQ_INIT(&sec->kvs);
+	TAILQ_INSERT_TAIL(&cfg->sections, sec, entry);
+	cfg->nsections++;
+	r->cur = sec;
+}
+
+/* inih's reader: one physical line per call, like fgets. */
+static char *
+reader_gets(char *str, int num, void *stream)
+{
+	struct reader	*r = stream;
+	const char	*start, *nl, *p, *e;
+	size_t		 n, linelen;
+
+	if (r->pos >= r->len)
+		return NULL;
+	start = r->data + r->pos;
+	nl = memchr(start, '\n', r->len - r->pos);
+	linelen = nl != NULL ? (size_t)(nl - start) + 1 : r->len - r->pos;
+	r->pos += linelen;
+	r->line++;
+	if (memchr(start, '\0', linelen) != NULL) {
+		config_error(r->cfg, NULL, NULL, NULL,
+		    "line %d: NUL byte in the file", r->line);
+		r->errors++;
+		linelen = 0;
+	}
+	n = linelen;
+	if (n >= (size_t)num) {
+		config_error(r->cfg, NULL, NULL, NULL, "line %d is longer than "
+		    "%d bytes: use a *_file key for long values", r->line,
+		    num - 2);
+		r->errors++;
+		n = 0;	/* hand inih an empty line instead */
+	}
+	memcpy(str, start, n);
+	str[n] = '\0';
+
+	/* Section header?  Track it ourselves, with its line. */
+	for (p = str; *p == ' ' || *p == '\t'; p++)
+		;
+	if (*p == '[') {
+		e = strchr(p, ']');
+		if (e != NULL) {
+			char	*title = xstrndup(p + 1, e - p - 1);
+
+			reader_section(r, title);
+			free(title);
+		}
+	}
+	return str;
+}
+
+static int
+reader_handler(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct reader	*r = user;
+	struct cfg_kv	*kv, *old;
+	struct cfg_section *sec = r->cur;
+
+	if (sec == NULL || strcmp(sec->title, section) != 0) {
+		if (section[0] == '\0') {
+			config_error(r->cfg, NULL, NULL, NULL, "line %d: key "
+			    "'%s' outside of any section", r->line, name);
+			r->errors++;
+		}
+		/* Otherwise the section itself was refused already. */
+		return 1;
+	}
+	old = config_kv(sec, name);
+	if (old != NULL) {
+		struct cfg_kv tmp = { .line = r->line };
+
+		config_error(r->cfg, sec, &tmp, name, "set twice (first at "
+		    "line %d)", old->line);
+		r->errors++;
+		return 1;
+	}
+	if (sec->nkvs == CFG_MAX_KEYS) {
+		config_error(r->cfg, sec, NULL, NULL, "more than %d keys",
+		    CFG_MAX_KEYS);
+		r->errors++;
+		return 1;
+	}
+	kv = xcalloc(1, sizeof(*kv));
+	kv->key = xstrdup(name);
+	kv->value = xstrdup(value);
+	kv->line = r->line;
+	TAILQ_INSERT_TAIL(&sec->kvs, kv, entry);
+	sec->nkvs++;
+	return 1;
+}
+
+/* ---- checking ---------------------------------------------------------- */
+
+static const struct zb_option *
+find_option(const struct zb_option *opts, const char *key, int *as_file)
+{
+	size_t	 n;
+
+	*as_file = 0;
+	for (; opts != NULL && opts->key != NULL; opts++) {
+		if (strcmp(opts->key, key) == 0)
+			return opts;
+		n = strlen(opts->key);
+		if (opts->type == ZB_OPT_SECRET &&
+		    strncmp(opts->key, key, n) == 0 &&
+		    strcmp(key + n, "_file") == 0) {
+			*as_file = 1;
+			return opts;
+		}
+	}
+	return NULL;
+}
+
+static void
+list_keys(struct buf *b, const struct zb_option *opts)
+{
+	for (; opts != NULL && opts->key != NULL; opts++) {
+		if (b->len > 0 && buf_puts(b, ", ") == -1)
+			return;
+		if (buf_puts(b, opts->key) == -1 ||
+		    (opts->type == ZB_OPT_SECRET &&
+		    buf_printf(b, ", %s_file", opts->key) == -1))
+			return;
+	}
+}
+
+/* Parse kv's value as opt's type; 0 or -1 with *errstr. */
+static int
+check_value(struct zb_config *cfg, const struct zb_option *opt,
+    struct cfg_kv *kv, int as_file, const char **errstr)
+{
+	static char	 range[128];
+	int64_t		 v;
+	int		 b;
+
+	if (as_file) {
+		if (kv->value[0] != '/') {
+			*errstr = "an absolute path to a file holding the secret";
+			return -1;
+		}
+		return 0;
+	}
+	switch (opt->type) {
+	case ZB_OPT_INT:
+		return parse_int(kv->value,
+		    opt->min || opt->max ? opt->min : INT64_MIN,
+		    opt->min || opt->max ? opt->max : INT64_MAX, &kv->num,
+		    errstr);
+	case ZB_OPT_SIZE:
+	case ZB_OPT_DURATION:
+		if ((opt->type == ZB_OPT_SIZE ?
+		    parse_size(kv->value, &v, errstr) :
+		    parse_duration_ms(kv->value, &v, errstr)) == -1)
+			return -1;
+		if ((opt->min || opt->max) && (v < opt->min || v > opt->max)) {
+			snprintf(range, sizeof(range), "a value from %lld to "
+			    "%lld%s", (long long)opt->min, (long long)opt->max,
+			    opt->type == ZB_OPT_SIZE ? " bytes" :
+			    " milliseconds");
+			*errstr = range;
+			return -1;
+		}
+		kv->num = v;
+		return 0;
+	case ZB_OPT_BOOL:
+		if (parse_bool(kv->value, &b, errstr) == -1)
+			return -1;
+		kv->num = b;
+		return 0;
+	case ZB_OPT_LIST:
+		strv_free(kv->items, kv->nitems);
+		kv->items = NULL;
+		kv->nitems = 0;
+		if (split_list(kv->value, &kv->items, &kv->nitems) == -1) {
+			*errstr = "a comma separated list without empty items";
+			return -1;
+		}
+		return 0;
+	case ZB_OPT_PATH:
+		if (kv->value[0] == '\0') {
+			*errstr = "a path";
+			return -1;
+		}
+		return 0;
+	case ZB_OPT_SECRET:
+		if (strncmp(kv->value, "env:", 4) == 0)
+			return 0;
+		if (cfg->group_readable) {
+			*errstr = "no inline secret in a file readable by "
+			    "group or others (use KEY_file or env:NAME, or "
+			    "chmod 600 the config)";
+			return -1;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+int
+config_check_keys(struct zb_config *cfg, struct cfg_section *sec,
+    const struct zb_option *core, const struct zb_option *opts)
+{
+	const struct zb_option	*opt, *tables[2] = { core, opts };
+	struct cfg_kv		*kv;
+	struct buf		 b;
+	const char		*errstr;
+	char			*fkey;
+	int			 as_file, errors = 0;
+	size_t			 t;
+
+	TAILQ_FOREACH(kv, &sec->kvs, entry) {
+		opt = find_option(core, kv->key, &as_file);
+		if (opt == NULL)
+			opt = find_option(opts, kv->key, &as_file);
+		if (opt == NULL) {
+			if (opts == NULL && sec->kind != CFG_DAEMON &&
+			    sec->kind != CFG_JOB)
+				continue;	/* a plugin key: checked later */
+			buf_init(&b, 4096);
+			list_keys(&b, core);
+			list_keys(&b, opts);
+			config_error(cfg, sec, kv, kv->key, "unknown key "
+			    "(expected one of: %s)", b.data ? b.data : "");
+			buf_free(&b);
+			errors++;
+			continue;
+		}
+		if (check_value(cfg, opt, kv, as_file, &errstr) == -1) {
+			config_error(cfg, sec, kv, kv->key, "'%s' is not %s",
+			    opt->type == ZB_OPT_SECRET ? "(secret)" : kv->value,
+			    errstr);
+			errors++;
+		}
+	}
+	for (t = 0; t < ZB_NELEM(tables); t++) {
+		for (opt = tables[t]; opt != NULL && opt->key != NULL; opt++) {
+			if (!opt->required || config_kv(sec, opt->key) != NULL)
+				continue;
+			fkey = xasprintf("%s_file", opt->key);
+			if (opt->type != ZB_OPT_SECRET ||
+			    config_kv(sec, fkey) == NULL) {
+				config_error(cfg, sec, NULL, NULL, "missing "
+				    "required key '%s' (%s)", opt->key,
+				    opt->help ? opt->help : "");
+				errors++;
+			}
+			free(fkey);
+		}
+	}
+	return errors;
+}
+
+int
+config_parse_compression(const char *s, struct compression *c,
+    const char **errstr)
+{
+	int64_t	 level;
+	const char *lvl_err;
+
+	*errstr = "zstd:N (N from 1 to 19), gzip:N (N from 1 to 9) or none";
+	if (strcmp(s, "none") == 0) {
+		c->algo = COMP_NONE;
+		c->level = 0;
+		return 0;
+	}
+	if (strcmp(s, "zstd") == 0 || strcmp(s, "gzip") == 0) {
+		c->algo = s[0] == 'z' ? COMP_ZSTD : COMP_GZIP;
+		c->level = s[0] == 'z' ? 3 : 6;
+		return 0;
+	}
+	if (strncmp(s, "zstd:", 5) == 0) {
+		if (parse_int(s + 5, 1, 19, &level, &lvl_err) == -1)
+			return -1;
+		c->algo = COMP_ZSTD;
+	} else if (strncmp(s, "gzip:", 5) == 0) {
+		if (parse_int(s + 5, 1, 9, &level, &lvl_err) == -1)
+			return -1;
+		c->algo = COMP_GZIP;
+	} else
+		return -1;
+	c->level = (int)level;
+	return 0;
+}
+
+void
+config_compression_str(const struct compression *c, char *buf, size_t len)
+{
+	switch (c->algo) {
+	case COMP_ZSTD:
+		snprintf(buf, len, "zstd:%d", c->level);
+		break;
+	case COMP_GZIP:
+		snprintf(buf, len, "gzip:%d", c->level);
+		break;
+	default:
+		snprintf(buf, len, "none");
+	}
+}
+
+/* Value of a checked key, or the option's default. */
+static const char *
+core_value(const struct cfg_section *sec, const char *key)
+{
+	const struct zb_option	*opt;
+	struct cfg_kv		*kv = config_kv(sec, key);
+	int			 as_file;
+
+	if (kv != NULL)
+		return kv->value;
+	opt = find_option(config_core_options(sec->kind), key, &as_file);
+	return opt != NULL ? opt->def : NULL;
+}
+
+static int64_t
+core_int(const struct cfg_section *sec, const char *key)
+{
+	struct cfg_kv	*kv = config_kv(sec, key);
+	int64_t		 v = 0;
+	const char	*errstr;
+
+	if (kv != NULL)
+		return kv->num;
+	(void)parse_int(core_value(sec, key), INT64_MIN, INT64_MAX, &v,
+	    &errstr);
+	return v;
+}
+
+static int
+check_daemon(struct zb_config *cfg, struct cfg_section *sec)
+{
+	struct cfg_kv	*kv;
+	const char	*errstr, *v;
+	int		 errors = 0;
+
+	cfg->plugin_dir = core_value(sec, "plugin_dir");
+	cfg->state_dir = core_value(sec, "state_dir");
+	cfg->max_parallel_jobs = (int)core_int(sec, "max_parallel_jobs");
+	cfg->max_buffer = core_int(sec, "max_buffer_mb") << 20;
+	cfg->chunk_size = core_int(sec, "chunk_kb") << 10;
+	if (cfg->chunk_size * 2 > cfg->max_buffer) {
+		config_error(cfg, sec, config_kv(sec, "chunk_kb"), "chunk_kb",
+		    "must be at most half of max_buffer_mb");
+		errors++;
+	}
+	v = core_value(sec, "compression");
+	if (config_parse_compression(v, &cfg->comp, &errstr) == -1) {
+		config_error(cfg, sec, config_kv(sec, "compression"),
+		    "compression", "'%s' is not %s", v, errstr);
+		errors++;
+	}
+	v = core_value(sec, "encryption");
+	if (strcmp(v, "none") != 0) {
+		config_error(cfg, sec, config_kv(sec, "encryption"),
+		    "encryption", "'%s' is not supported by this version "
+		    "(expected none)", v);
+		errors++;
+	}
+	kv = config_kv(sec, "log_level");
+	if (kv != NULL) {
+		cfg->log_level = log_level_parse(kv->value);
+		if (cfg->log_level == -1) {
+			config_error(cfg, sec, kv, kv->key, "'%s' is not error, "
+			    "warning, info or debug", kv->value);
+			errors++;
+		}
+	}
+	return errors;
+}
+
+static int
+check_job(struct zb_config *cfg, struct cfg_section *sec)
+{
+	struct cfg_job		*job;
+	struct cfg_kv		*kv;
+	struct cfg_section	*ref;
+	const char		*errstr;
+	char			*title;
+	size_t			 i, j;
+	int			 errors = 0;
+
+	job = xcalloc(1, sizeof(*job));
+	job->sec = sec;
+	job->name = sec->name;
+	job->comp = cfg->comp;
+	job->max_streams = (int)core_int(sec, "max_streams");
+	TAILQ_INSERT_TAIL(&cfg->jobs, job, entry);
+
+	kv = config_kv(sec, "source");
+	if (kv != NULL) {
+		title = xasprintf("source:%s", kv->value);
+		ref = config_section(cfg, title);
+		free(title);
+		if (ref == NULL) {
+			config_error(cfg, sec, kv, kv->key, "no [source:%s] "
+			    "section", kv->value);
+			errors++;
+		}
+		job->source = ref;
+	}
+	kv = config_kv(sec, "sinks");
+	for (i = 0; kv != NULL && i < kv->nitems; i++) {
+		title = xasprintf("sink:%s", kv->items[i]);
+		ref = config_section(cfg, title);
+		free(title);
+		if (ref == NULL) {
+			config_error(cfg, sec, kv, kv->key, "no [sink:%s] "
+			    "section", kv->items[i]);
+			errors++;
+			continue;
+		}
+		for (j = 0; j < job->nsinks; j++)
+			if (job->sinks[j] == ref)
+				break;
+		if (j < job->nsinks) {
+			config_error(cfg, sec, kv, kv->key, "sink '%s' named "
+			    "twice", kv->items[i]);
+			errors++;
+			continue;
+		}
+		if (job->nsinks == CFG_MAX_SINKS) {
+			config_error(cfg, sec, kv, kv->key, "more than %d sinks",
+			    CFG_MAX_SINKS);
+			errors++;
+			break;
+		}
+		job->sinks[job->nsinks++] = ref;
+	}
+	kv = config_kv(sec, "compression");
+	if (kv != NULL &&
+	    config_parse_compression(kv->value, &job->comp, &errstr) == -1) {
+		config_error(cfg, sec, kv, kv->key, "'%s' is not %s", kv->value,
+		    errstr);
+		errors++;
+	}
+	return errors;
+}
+
+struct zb_config *
+config_load_buf(const char *name, const char *data, size_t len,
+    int group_readable)
+{
+	struct zb_config	*cfg;
+	struct cfg_section	*sec, daemon_default;
+	struct reader		 r;
+	int			 rc, errors;
+
+	cfg = xcalloc(1, sizeof(*cfg));
+	cfg->path = xstrdup(name);
+	cfg->group_readable = group_readable;
+	cfg->log_level = -1;
+	TAILQ_INIT(&cfg->sections);
+	TAILQ_INIT(&cfg->jobs);
+
+	memset(&r, 0, sizeof(r));
+	r.cfg = cfg;
+	r.data = data;
+	r.len = len;
+	rc = ini_parse_stream(reader_gets, &r, reader_handler, &r);
+	errors = r.errors;
+	if (rc > 0) {
+		log_warnx("%s:%d: syntax error (expected '[section]', "
+		    "'key = value' or a comment)", cfg->path, rc);
+		errors++;
+	} else if (rc < 0) {
+		log_warnx("%s: cannot parse (inih error %d)", cfg->path, rc);
+		errors++;
+	}
+
+	/* [daemon] first: jobs inherit its compression. */
+	sec = config_section(cfg, "daemon");
+	if (sec == NULL) {
+		memset(&daemon_default, 0, sizeof(daemon_default));
+		daemon_default.kind = CFG_DAEMON;
+		daemon_default.title = daemon_default.name = "daemon";
+		TAILQ_INIT(&daemon_default.kvs);
+		sec = &daemon_default;
+	}
+	errors += config_check_keys(cfg, sec, daemon_opts, NULL);
+	errors += check_daemon(cfg, sec);
+	if (sec == &daemon_default) {
+		/* Defaults are static strings; nothing points into it. */
+		cfg->plugin_dir = ZB_PLUGIN_DIR;
+		cfg->state_dir = ZB_LOCALSTATEDIR "/lib/zentoria-backupd";
+	}
+	TAILQ_FOREACH(sec, &cfg->sections, entry) {
+		if (sec->kind == CFG_DAEMON)
+			continue;
+		errors += config_check_keys(cfg, sec,
+		    config_core_options(sec->kind), NULL);
+		if (sec->kind == CFG_JOB)
+			errors += check_job(cfg, sec);
+	}
+	if (errors > 0) {
+		log_warnx("%s: %d error%s", cfg->path, errors,
+		    errors == 1 ? "" : "s");
+		config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+struct zb_config *
+config_load(const char *path)
+{
+	struct zb_config	*cfg;
+	struct stat		 st;
+	char			*data;
+	ssize_t			 n;
+	size_t			 len = 0;
+	int			 fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		log_warn("%s: cannot open the configuration", path);
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		log_warnx("%s: not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	data = xmalloc(CFG_MAX_FILE + 1);
+	for (;;) {
+		n = read(fd, data + len, CFG_MAX_FILE + 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += n;
+		if (len > CFG_MAX_FILE)
+			break;
+	}
+	close(fd);
+	if (n == -1) {
+		log_warn("%s: read", path);
+		free(data);
+		return NULL;
+	}
+	if (len > CFG_MAX_FILE) {
+		log_warnx("%s: larger than %d bytes", path, CFG_MAX_FILE);
+		free(data);
+		return NULL;
+	}
+	cfg = config_load_buf(path, data, len, (st.st_mode & 077) != 0);
+	free(data);
+	return cfg;
+}
+
+void
+config_free(struct zb_config *cfg)
+{
+	struct cfg_section	*sec;
+	struct cfg_kv		*kv;
+	struct cfg_job		*job;
+
+	if (cfg == NULL)
+		return;
+	while ((job = TAILQ_FIRST(&cfg->jobs)) != NULL) {
+		TAILQ_REMOVE(&cfg->jobs, job, entry);
+		free(job);
+	}
+	while ((sec = TAILQ_FIRST(&cfg->sections)) != NULL) {
+		TAILQ_REMOVE(&cfg->sections, sec, entry);
+		while ((kv = TAILQ_FIRST(&sec->kvs)) != NULL) {
+			TAILQ_REMOVE(&sec->kvs, kv, entry);
+			free(kv->key);
+			free(kv->value);
+			strv_free(kv->items, kv->nitems);
+			free(kv);
+		}
+		free(sec->title);
+		free(sec);
+	}
+	free(cfg->path);
+	free(cfg);
+}

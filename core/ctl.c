@@ -1,0 +1,156 @@
+/*
+ * ctl.c - zentoria-backupctl: argument parsing and dispatch.
+ *
+ * Every command runs in-process on its own event loop: no daemon is
+ * needed, which makes this the disaster-recovery path.  Exit status is 0
+ * only when everything asked for succeeded, 2 for usage errors.
+ */
+#include "zb-build.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "log.h"
+#include "plugin.h"
+#include "reactor.h"
+
+#define DEFAULT_CONFIG	ZB_SYSCONFDIR "/zentoria-backupd/zentoria-backupd.ini"
+
+static const struct {
+	const char	*name;
+	int		(*fn)(struct ctl *, int, char **);
+	const char	*summary;
+} commands[] = {
+	{ "run", ctl_run, "back up jobs now: run JOB... | --all" },
+	{ "list", ctl_list, "list artifacts: list [--source S] [--sink K] "
+	    "[--json]" },
+	{ "verify", ctl_verify, "re-read and check copies: verify ID | "
+	    "--latest [--sink K] [--source S] [--json]" },
+	{ "restore", ctl_restore, "restore ID [--sink K] [--to TARGET] "
+	    "[--force]" },
+	{ "plugins", ctl_plugins, "list the installed plugins [--json]" },
+};
+
+static void
+usage(FILE *f)
+{
+	size_t	 i;
+
+	fprintf(f, "usage: zentoria-backupctl [-c FILE] [-v|-q] COMMAND "
+	    "[ARGS]\n\n"
+	    "Runs backup operations in-process, without a daemon.\n\n"
+	    "options:\n"
+	    "  -c, --config FILE  configuration (default: $ZENTORIA_BACKUPD_"
+	    "CONFIG or\n                     %s)\n"
+	    "  -v, --verbose      log debug messages\n"
+	    "  -q, --quiet        log errors only\n"
+	    "  -h, --help         this text; COMMAND --help for a command\n"
+	    "  -V, --version      print the version\n\ncommands:\n",
+	    DEFAULT_CONFIG);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name,
+		    commands[i].summary);
+	fprintf(f, "\nExit status: 0 when everything asked succeeded, 1 when "
+	    "something failed,\n2 for a usage error.\n");
+}
+
+int
+ctl_wants_help(int argc, char **argv, const char *text)
+{
+	int	 i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			fputs(text, stdout);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int
+ctl_load(struct ctl *ctl)
+{
+	ctl->cfg = config_load(ctl->config_path);
+	if (ctl->cfg == NULL)
+		return -1;
+	if (ctl->cfg->log_level >= 0 && log_level() == ZB_LOG_INFO)
+		log_set_level(ctl->cfg->log_level);
+	if (plugin_bind_config(ctl->cfg, 1) > 0)
+		return -1;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct ctl	 ctl;
+	const char	*env;
+	size_t		 i;
+	int		 ch, rc, level = ZB_LOG_INFO;
+
+	memset(&ctl, 0, sizeof(ctl));
+	env = getenv("ZENTORIA_BACKUPD_CONFIG");
+	ctl.config_path = env != NULL ? env : DEFAULT_CONFIG;
+	while ((ch = getopt_long(argc, argv, "+c:vqhV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			ctl.config_path = optarg;
+			break;
+		case 'v':
+			level = ZB_LOG_DEBUG;
+			break;
+		case 'q':
+			level = ZB_LOG_ERROR;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("zentoria-backupctl %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	log_init("zentoria-backupctl", level);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[0], commands[i].name) != 0)
+			continue;
+		reactor_init();
+		optind = 0;	/* full re-initialisation (GNU) */
+		rc = commands[i].fn(&ctl, argc, argv);
+		if (ctl.cfg != NULL) {
+			plugin_unbind_config(ctl.cfg);
+			config_free(ctl.cfg);
+		}
+		plugin_unload_all();
+		reactor_free();
+		return rc;
+	}
+	fprintf(stderr, "zentoria-backupctl: unknown command '%s'\n\n",
+	    argv[0]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

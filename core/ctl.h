@@ -1,0 +1,29 @@
+/*
+ * ctl.h - zentoria-backupctl: shared state of the commands.
+ */
+#ifndef ZB_CTL_H
+#define ZB_CTL_H
+
+#include "config.h"
+
+struct ctl {
+	const char		*config_path;
+	struct zb_config	*cfg;
+	int			 json;
+};
+
+/* Each command: argc/argv start at the command name. */
+int	ctl_run(struct ctl *, int, char **);
+int	ctl_list(struct ctl *, int, char **);
+int	ctl_verify(struct ctl *, int, char **);
+int	ctl_restore(struct ctl *, int, char **);
+int	ctl_plugins(struct ctl *, int, char **);
+
+/* Load the config and bind (and init) its plugins; 0 or -1 (logged). */
+int	ctl_load(struct ctl *);
+/* "--help" seen: print usage text and return 1. */
+int	ctl_wants_help(int, char **, const char *usage);
+
+#define EXIT_USAGE	2
+
+#endif

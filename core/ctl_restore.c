@@ -1,0 +1,203 @@
+/*
+ * ctl_restore.c - `verify' and `restore'.
+ */
+#include "zb-build.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "ctl.h"
+#include "log.h"
+#include "restore.h"
+#include "util.h"
+
+#define MAX_COPIES	CFG_MAX_SECTIONS
+
+static const char verify_usage[] =
+    "usage: zentoria-backupctl [-c FILE] verify ID | --latest [--sink K] "
+    "[--source S] [--json]\n\n"
+    "Re-read copies from the sinks and check them against their manifest: "
+    "the\n.sha256 sidecar, the stored bytes' size and SHA-256, and, after "
+    "decompression,\nthe plaintext's size and SHA-256.\n\n"
+    "  ID          an artifact id (SOURCE/STREAM@TIME): every copy of it\n"
+    "  --latest    the newest artifact of every source/stream\n"
+    "  --sink K    only copies on [sink:K]\n"
+    "  --source S  with --latest: only [source:S]\n"
+    "  --json      print a JSON array of {id, sink, ok}\n";
+
+static const char restore_usage[] =
+    "usage: zentoria-backupctl [-c FILE] restore ID [--sink K] [--to "
+    "TARGET] [--force]\n\n"
+    "Restore an artifact (SOURCE/STREAM@TIME, see `list'). The bytes are "
+    "checked\nagainst the manifest while they stream; the target is only "
+    "completed when\nevery check passed. Without --sink, the copies are "
+    "tried in the order of the\nsinks in the configuration until one "
+    "restores.\n\n"
+    "  --sink K     read the copy on [sink:K]\n"
+    "  --to TARGET  where to: a directory for `files' sources, a file for "
+    "`command'\n               sources (without --to: their "
+    "restore_command); a file for an\n               artifact whose source "
+    "is not in the configuration\n"
+    "  --force      allow a non-empty target directory / an existing file\n";
+
+int
+ctl_verify(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "latest", no_argument, NULL, 'l' },
+		{ "sink", required_argument, NULL, 'k' },
+		{ "source", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct restore_opts	 o = { .verify_only = 1 };
+	struct catalog		 cat;
+	const struct artifact	*a, *b;
+	const char		*sink = NULL, *source = NULL, *id = NULL;
+	size_t			 i, j, nchecked = 0, nbad = 0;
+	int			 ch, latest = 0, newest, ok;
+
+	if (ctl_wants_help(argc, argv, verify_usage))
+		return 0;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			latest = 1;
+			break;
+		case 'k':
+			sink = optarg;
+			break;
+		case 's':
+			source = optarg;
+			break;
+		case 'j':
+			ctl->json = 1;
+			break;
+		default:
+			fputs(verify_usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		id = argv[optind++];
+	if (optind != argc || (id == NULL) == !latest) {
+		fputs(verify_usage, stderr);
+		return EXIT_USAGE;
+	}
+	if (ctl_load(ctl) == -1)
+		return 1;
+	catalog_load(ctl->cfg, sink, source, &cat);
+	if (ctl->json)
+		printf("[");
+	for (i = 0; i < cat.n; i++) {
+		a = &cat.items[i];
+		if (id != NULL && strcmp(a->id, id) != 0)
+			continue;
+		if (latest) {
+			/* Skip unless no newer artifact of this stream. */
+			newest = 1;
+			for (j = 0; j < cat.n; j++) {
+				b = &cat.items[j];
+				if (strcmp(b->source, a->source) == 0 &&
+				    strcmp(b->stream, a->stream) == 0 &&
+				    b->time > a->time)
+					newest = 0;
+			}
+			if (!newest)
+				continue;
+		}
+		ok = restore_copy(ctl->cfg, a, &o) == 0;
+		nchecked++;
+		if (!ok)
+			nbad++;
+		if (ctl->json) {
+			printf("%s\n  {\"id\": \"%s\", \"sink\": \"%s\", "
+			    "\"ok\": %s}", nchecked > 1 ? "," : "", a->id,
+			    a->sink, ok ? "true" : "false");
+		} else
+			printf("%s %s on sink:%s\n", ok ? "ok      " :
+			    "FAILED  ", a->id, a->sink);
+		fflush(stdout);
+	}
+	if (ctl->json)
+		printf("%s]\n", nchecked > 0 ? "\n" : "");
+	if (nchecked == 0) {
+		if (id != NULL)
+			log_warnx("%s: no such artifact%s%s", id,
+			    sink ? " on sink:" : "", sink ? sink : "");
+		else
+			log_warnx("no artifacts to verify");
+	}
+	ch = nchecked == 0 || nbad > 0 || cat.errors > 0 ? 1 : 0;
+	catalog_free(&cat);
+	return ch;
+}
+
+int
+ctl_restore(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "sink", required_argument, NULL, 'k' },
+		{ "to", required_argument, NULL, 't' },
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct restore_opts	 o = { 0 };
+	struct catalog		 cat;
+	const struct artifact	*copies[MAX_COPIES];
+	const char		*sink = NULL, *id;
+	size_t			 n, i;
+	int			 ch, rc = 1;
+
+	if (ctl_wants_help(argc, argv, restore_usage))
+		return 0;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'k':
+			sink = optarg;
+			break;
+		case 't':
+			o.target = optarg;
+			break;
+		case 'f':
+			o.force = 1;
+			break;
+		default:
+			fputs(restore_usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc) {
+		fputs(restore_usage, stderr);
+		return EXIT_USAGE;
+	}
+	id = argv[optind];
+	if (ctl_load(ctl) == -1)
+		return 1;
+	if (sink != NULL && catalog_sink(ctl->cfg, sink) == NULL) {
+		log_warnx("%s: no [sink:%s]", ctl->cfg->path, sink);
+		return 1;
+	}
+	catalog_load(ctl->cfg, sink, NULL, &cat);
+	n = catalog_copies(&cat, id, copies, MAX_COPIES);
+	if (n == 0)
+		log_warnx("%s: no such artifact%s%s (see `list')", id,
+		    sink ? " on sink:" : "", sink ? sink : "");
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			log_info("%s: trying the copy on sink:%s", id,
+			    copies[i]->sink);
+		if (restore_copy(ctl->cfg, copies[i], &o) == 0) {
+			printf("restored %s from sink:%s%s%s\n", id,
+			    copies[i]->sink, o.target ? " to " : "",
+			    o.target ? o.target : "");
+			rc = 0;
+			break;
+		}
+	}
+	catalog_free(&cat);
+	return rc;
+}

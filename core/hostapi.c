@@ -1,0 +1,412 @@
+/*
+ * hostapi.c - the struct zb_host_api table handed to every plugin.
+ *
+ * Calls on a struct zb_io are dispatched through its io_vtbl (io.h); a
+ * call that does not fit the operation (push on a writer, say) is a
+ * plugin bug and is logged, never a crash.  Config getters read values
+ * that config_check_keys() has already parsed.
+ */
+#include "zb-build.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "child.h"
+#include "io.h"
+#include "log.h"
+#include "plugin.h"
+#include "reactor.h"
+#include "stream.h"
+#include "util.h"
+#include "writers.h"
+
+#define SECRET_MAX	65536
+
+static void
+h_vlog(struct zb_inst *inst, int level, const char *fmt, va_list ap)
+{
+	log_vmsg(level, inst != NULL ? inst->prefix : NULL, fmt, ap);
+}
+
+static void h_log(struct zb_inst *, int, const char *, ...)
+    ZB_PRINTF(3, 4);
+
+static void
+h_log(struct zb_inst *inst, int level, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	h_vlog(inst, level, fmt, ap);
+	va_end(ap);
+}
+
+static const char *
+h_inst_name(const struct zb_inst *inst)
+{
+	return inst->sec->title;
+}
+
+static const struct zb_option *
+inst_option(struct zb_inst *inst, const char *key)
+{
+	const struct zb_option	*o;
+
+	for (o = inst->plugin->desc.options; o != NULL && o->key != NULL; o++)
+		if (strcmp(o->key, key) == 0)
+			return o;
+	for (o = config_core_options(inst->sec->kind); o->key != NULL; o++)
+		if (strcmp(o->key, key) == 0)
+			return o;
+	return NULL;
+}
+
+/*
+ * The checked key, or one made from the option's default (so that typed
+ * values and list items exist for defaults too).
+ */
+static struct cfg_kv *
+inst_kv(struct zb_inst *inst, const char *key)
+{
+	const struct zb_option	*o;
+	struct cfg_kv		*kv = config_kv(inst->sec, key);
+	const char		*errstr;
+	int			 b;
+
+	if (kv != NULL)
+		return kv;
+	o = inst_option(inst, key);
+	if (o == NULL) {
+		log_warnx("%s plugin bug: option '%s' is not in its table",
+		    inst->prefix, key);
+		return NULL;
+	}
+	if (o->def == NULL)
+		return NULL;
+	kv = xcalloc(1, sizeof(*kv));
+	kv->key = xstrdup(key);
+	kv->value = xstrdup(o->def);
+	switch (o->type) {
+	case ZB_OPT_INT:
+		(void)parse_int(o->def, INT64_MIN, INT64_MAX, &kv->num, &errstr);
+		break;
+	case ZB_OPT_SIZE:
+		(void)parse_size(o->def, &kv->num, &errstr);
+		break;
+	case ZB_OPT_DURATION:
+		(void)parse_duration_ms(o->def, &kv->num, &errstr);
+		break;
+	case ZB_OPT_BOOL:
+		if (parse_bool(o->def, &b, &errstr) == 0)
+			kv->num = b;
+		break;
+	case ZB_OPT_LIST:
+		(void)split_list(o->def, &kv->items, &kv->nitems);
+		break;
+	default:
+		break;
+	}
+	TAILQ_INSERT_TAIL(&inst->sec->kvs, kv, entry);
+	inst->sec->nkvs++;
+	return kv;
+}
+
+static const char *
+h_cfg_str(struct zb_inst *inst, const char *key)
+{
+	struct cfg_kv	*kv = inst_kv(inst, key);
+
+	return kv != NULL ? kv->value : NULL;
+}
+
+static int64_t
+h_cfg_int(struct zb_inst *inst, const char *key)
+{
+	struct cfg_kv	*kv = inst_kv(inst, key);
+
+	return kv != NULL ? kv->num : 0;
+}
+
+static int
+h_cfg_bool(struct zb_inst *inst, const char *key)
+{
+	return h_cfg_int(inst, key) != 0;
+}
+
+static size_t
+h_cfg_list_len(struct zb_inst *inst, const char *key)
+{
+	struct cfg_kv	*kv = inst_kv(inst, key);
+
+	return kv != NULL ? kv->nitems : 0;
+}
+
+static const char *
+h_cfg_list_item(struct zb_inst *inst, const char *key, size_t i)
+{
+	struct cfg_kv	*kv = inst_kv(inst, key);
+
+	return kv != NULL && i < kv->nitems ? kv->items[i] : NULL;
+}
+
+static int h_cfg_error(struct zb_inst *, const char *, const char *, ...)
+    ZB_PRINTF(3, 4);
+
+static int
+h_cfg_error(struct zb_inst *inst, const char *key, const char *fmt, ...)
+{
+	char	 msg[1024];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	config_error(inst->cfg, inst->sec, config_kv(inst->sec, key), key,
+	    "%s", msg);
+	return ZB_ERR;
+}
+
+static int
+read_secret_file(struct zb_inst *inst, const char *key, const char *path,
+    char **out, size_t *outlen)
+{
+	struct stat	 st;
+	char		*buf;
+	ssize_t		 n;
+	size_t		 len = 0;
+	int		 fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1 || fstat(fd, &st) == -1) {
+		h_cfg_error(inst, key, "cannot read %s: %s", path,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return ZB_ERR;
+	}
+	if (st.st_mode & S_IROTH) {
+		close(fd);
+		return h_cfg_error(inst, key, "%s is readable by others; "
+		    "chmod o-r it", path);
+	}
+	buf = xmalloc(SECRET_MAX + 1);
+	while (len < SECRET_MAX) {
+		n = read(fd, buf + len, SECRET_MAX - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	buf[len] = '\0';
+	*out = buf;
+	*outlen = len;
+	return ZB_OK;
+}
+
+static int
+h_secret(struct zb_inst *inst, const char *key, char **out, size_t *outlen)
+{
+	struct cfg_kv	*kv;
+	const char	*v;
+	char		*fkey;
+
+	fkey = xasprintf("%s_file", key);
+	kv = config_kv(inst->sec, fkey);
+	free(fkey);
+	if (kv != NULL)
+		return read_secret_file(inst, kv->key, kv->value, out, outlen);
+	kv = config_kv(inst->sec, key);
+	if (kv == NULL)
+		return h_cfg_error(inst, key, "no value for this secret");
+	if (strncmp(kv->value, "env:", 4) == 0) {
+		v = getenv(kv->value + 4);
+		if (v == NULL)
+			return h_cfg_error(inst, key, "environment variable "
+			    "%s is not set", kv->value + 4);
+	} else
+		v = kv->value;
+	*outlen = strlen(v);
+	*out = xstrdup(v);
+	return ZB_OK;
+}
+
+static void
+h_secret_free(char *buf, size_t len)
+{
+	if (buf == NULL)
+		return;
+	OPENSSL_cleanse(buf, len);
+	free(buf);
+}
+
+static struct event_base *
+h_evbase(void)
+{
+	return reactor_base();
+}
+
+static void
+io_bug(struct zb_io *io, const char *call)
+{
+	log_warnx("%s plugin bug: host->%s() on a %s operation",
+	    io->inst != NULL ? io->inst->prefix : "", call,
+	    io->vt != NULL ? io->vt->kind : "unknown");
+}
+
+static int
+h_add_stream(struct zb_io *io, const char *name, const char *ext)
+{
+	if (io->vt->add_stream == NULL) {
+		io_bug(io, "add_stream");
+		return ZB_ERR;
+	}
+	return io->vt->add_stream(io, name, ext);
+}
+
+static const char *
+h_stream_name(const struct zb_io *io)
+{
+	return io->vt->stream_name != NULL ? io->vt->stream_name(io) : "";
+}
+
+static const char *
+h_artifact_id(const struct zb_io *io)
+{
+	return io->vt->artifact_id != NULL ? io->vt->artifact_id(io) : "";
+}
+
+static void
+h_fact_str(struct zb_io *io, const char *group, const char *key,
+    const char *val)
+{
+	if (io->vt->fact == NULL)
+		io_bug(io, "fact_str");
+	else
+		io->vt->fact(io, group, key, val, 0, 0);
+}
+
+static void
+h_fact_int(struct zb_io *io, const char *group, const char *key,
+    int64_t val)
+{
+	if (io->vt->fact == NULL)
+		io_bug(io, "fact_int");
+	else
+		io->vt->fact(io, group, key, NULL, val, 1);
+}
+
+int
+io_push(struct zb_io *io, const void *buf, size_t len)
+{
+	if (io->vt->push == NULL) {
+		io_bug(io, "push");
+		return ZB_ERR;
+	}
+	return io->vt->push(io, buf, len);
+}
+
+void
+io_done(struct zb_io *io, int status, const char *msg)
+{
+	if (io->vt->done == NULL)
+		io_bug(io, "done");
+	else
+		io->vt->done(io, status, msg);
+}
+
+static void
+h_ready(struct zb_io *io)
+{
+	if (io->vt->ready == NULL)
+		io_bug(io, "ready");
+	else
+		io->vt->ready(io);
+}
+
+static void
+h_list_add(struct zb_io *io, const struct zb_list_entry *e)
+{
+	if (io->vt->list_add == NULL)
+		io_bug(io, "list_add");
+	else
+		io->vt->list_add(io, e);
+}
+
+static int
+h_spawn(struct zb_inst *inst, const struct zb_spawn_req *req,
+    struct zb_child_fds *fds)
+{
+	return child_spawn(inst->prefix, req, fds) == 0 ? ZB_OK : ZB_ERR;
+}
+
+static int
+h_offload(struct zb_inst *inst, int (*work)(void *),
+    void (*done)(void *, int), void *arg)
+{
+	if (reactor_offload(work, done, arg) == -1) {
+		log_warn("%s cannot start a worker thread", inst->prefix);
+		return ZB_ERR;
+	}
+	return ZB_OK;
+}
+
+static int
+h_file_writer(struct zb_io *w, const char *path, int force,
+    const struct zb_writer_ops **ops, void **wctx)
+{
+	return file_writer_open(w, w->inst != NULL ? w->inst->prefix : "",
+	    path, force, ops, wctx);
+}
+
+static const struct zb_host_api host_api = {
+	.abi_version = ZB_PLUGIN_ABI_VERSION,
+	.struct_size = sizeof(struct zb_host_api),
+	.log = h_log,
+	.vlog = h_vlog,
+	.inst_name = h_inst_name,
+	.cfg_str = h_cfg_str,
+	.cfg_int = h_cfg_int,
+	.cfg_bool = h_cfg_bool,
+	.cfg_list_len = h_cfg_list_len,
+	.cfg_list_item = h_cfg_list_item,
+	.cfg_error = h_cfg_error,
+	.secret = h_secret,
+	.secret_free = h_secret_free,
+	.evbase = h_evbase,
+	.add_stream = h_add_stream,
+	.stream_name = h_stream_name,
+	.artifact_id = h_artifact_id,
+	.fact_str = h_fact_str,
+	.fact_int = h_fact_int,
+	.push = io_push,
+	.done = io_done,
+	.ready = h_ready,
+	.list_add = h_list_add,
+	.chunk_ref = chunk_ref,
+	.chunk_unref = chunk_unref,
+	.spawn = h_spawn,
+	.kill_child = child_kill,
+	.offload = h_offload,
+	.timer_add = reactor_timer_add,
+	.timer_del = reactor_timer_del,
+	.file_writer = h_file_writer,
+};
+
+const struct zb_host_api *
+hostapi_get(void)
+{
+	return &host_api;
+}

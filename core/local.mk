@@ -1,0 +1,35 @@
+# The core library, linked by the daemon, the CLI and the unit tests.
+noinst_LTLIBRARIES += %reldir%/libzbcore.la
+%canon_reldir%_libzbcore_la_SOURCES = \
+	%reldir%/artifact.c %reldir%/artifact.h \
+	%reldir%/buf.c %reldir%/buf.h \
+	%reldir%/catalog.c %reldir%/catalog.h \
+	%reldir%/child.c %reldir%/child.h \
+	%reldir%/codec.c %reldir%/codec.h \
+	%reldir%/config.c %reldir%/config.h \
+	%reldir%/hostapi.c %reldir%/io.h \
+	%reldir%/json.c %reldir%/json.h \
+	%reldir%/log.c %reldir%/log.h \
+	%reldir%/plugin.c %reldir%/plugin.h \
+	%reldir%/progress.c %reldir%/progress.h \
+	%reldir%/reactor.c %reldir%/reactor.h \
+	%reldir%/restore.c %reldir%/restore.h \
+	%reldir%/run.c %reldir%/run.h \
+	%reldir%/sinkio.c %reldir%/sinkio.h \
+	%reldir%/stream.c %reldir%/stream.h \
+	%reldir%/util.c %reldir%/util.h \
+	%reldir%/writers.c %reldir%/writers.h
+%canon_reldir%_libzbcore_la_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) \
+	$(INIH_CFLAGS) $(ZSTD_CFLAGS) $(ZLIB_CFLAGS) $(PTHREAD_CFLAGS)
+%canon_reldir%_libzbcore_la_LIBADD = $(LIBEVENT_LIBS) $(OPENSSL_LIBS) \
+	$(INIH_LIBS) $(ZSTD_LIBS) $(ZLIB_LIBS) $(PTHREAD_LIBS)
+
+sbin_PROGRAMS += zentoria-backupd
+zentoria_backupd_SOURCES = %reldir%/backupd.c
+zentoria_backupd_LDADD = %reldir%/libzbcore.la $(LIBEVENT_LIBS)
+
+bin_PROGRAMS += zentoria-backupctl
+zentoria_backupctl_SOURCES = %reldir%/ctl.c %reldir%/ctl.h \
+	%reldir%/ctl_list.c %reldir%/ctl_restore.c %reldir%/ctl_run.c
+zentoria_backupctl_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
+zentoria_backupctl_LDADD = %reldir%/libzbcore.la $(LIBEVENT_LIBS)

@@ -1,0 +1,30 @@
+/*
+ * log.h - leveled logging to stderr (the journal under systemd).
+ */
+#ifndef ZB_LOG_H
+#define ZB_LOG_H
+
+#include <stdarg.h>
+
+#include "zentoria/plugin.h"	/* ZB_LOG_* levels */
+
+#if defined(__GNUC__)
+#define ZB_DEAD		__attribute__((noreturn))
+#else
+#define ZB_DEAD
+#endif
+
+void	log_init(const char *progname, int level);
+void	log_set_level(int level);
+int	log_level(void);
+int	log_level_parse(const char *name);	/* -1 when unknown */
+void	log_vmsg(int level, const char *prefix, const char *fmt, va_list ap)
+	    ZB_PRINTF(3, 0);
+void	log_warn(const char *fmt, ...) ZB_PRINTF(1, 2);	/* + strerror */
+void	log_warnx(const char *fmt, ...) ZB_PRINTF(1, 2);
+void	log_info(const char *fmt, ...) ZB_PRINTF(1, 2);
+void	log_debug(const char *fmt, ...) ZB_PRINTF(1, 2);
+void	fatal(const char *fmt, ...) ZB_PRINTF(1, 2) ZB_DEAD;
+void	fatalx(const char *fmt, ...) ZB_PRINTF(1, 2) ZB_DEAD;
+
+#endif

@@ -1,0 +1,284 @@
+/*
+ * plugin.c - loading plugins, checking their ABI, and their instances.
+ *
+ * A plugin is refused, with its path and the reason, when: dlopen fails;
+ * it lacks the zb_plugin symbol; its ABI major version differs from ours;
+ * its descriptor is shorter than ABI 1.0's; its abi_sig (type sizes,
+ * libevent major) differs; it sets a required capability bit we do not
+ * know; its name is malformed or differs from its file name; or it lacks
+ * a callback its kind requires.  The descriptor is copied into a zeroed
+ * struct of our size, so fields a smaller (older) plugin lacks are NULL.
+ */
+#include "zb-build.h"
+
+#include <ctype.h>
+#include <dlfcn.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "plugin.h"
+#include "util.h"
+
+/* Size of the descriptor as of ABI 1.0: everything up to remove. */
+#define DESC_MIN_SIZE	(offsetof(struct zb_plugin_desc, remove) + \
+			    sizeof(((struct zb_plugin_desc *)0)->remove))
+
+static TAILQ_HEAD(, plugin) plugins = TAILQ_HEAD_INITIALIZER(plugins);
+
+static int
+plugin_name_ok(const char *name)
+{
+	const char	*p;
+
+	if (name == NULL || *name == '\0' || strlen(name) > 64)
+		return 0;
+	for (p = name; *p != '\0'; p++)
+		if (!islower((unsigned char)*p) &&
+		    !isdigit((unsigned char)*p) && *p != '_')
+			return 0;
+	return 1;
+}
+
+/* The file name without directory and ".so". */
+static char *
+file_stem(const char *path)
+{
+	const char	*base = strrchr(path, '/');
+	size_t		 n;
+
+	base = base != NULL ? base + 1 : path;
+	n = strlen(base);
+	if (n > 3 && strcmp(base + n - 3, ".so") == 0)
+		n -= 3;
+	return xstrndup(base, n);
+}
+
+static const char *
+check_desc(const struct zb_plugin_desc *d, const char *path,
+    char *why, size_t len)
+{
+	char	*stem;
+
+	if (d->abi_version != ZB_PLUGIN_ABI_VERSION) {
+		snprintf(why, len, "built for plugin ABI version %u, but this "
+		    "zentoria-backupd uses ABI version %u; rebuild the plugin "
+		    "against this version's zentoria/plugin.h",
+		    d->abi_version, ZB_PLUGIN_ABI_VERSION);
+		return why;
+	}
+	if (d->struct_size < DESC_MIN_SIZE) {
+		snprintf(why, len, "descriptor is %u bytes, ABI %u needs at "
+		    "least %zu", d->struct_size, ZB_PLUGIN_ABI_VERSION,
+		    (size_t)DESC_MIN_SIZE);
+		return why;
+	}
+	if (d->abi_sig != ZB_ABI_SIG) {
+		snprintf(why, len, "ABI signature 0x%08x differs from ours "
+		    "0x%08x (pointer/off_t/time_t sizes or libevent major "
+		    "version)", d->abi_sig, ZB_ABI_SIG);
+		return why;
+	}
+	if ((d->caps & ZB_CAP_REQUIRED_MASK) != 0) {
+		snprintf(why, len, "requires capabilities 0x%08x this version "
+		    "does not know", d->caps & ZB_CAP_REQUIRED_MASK);
+		return why;
+	}
+	if (!plugin_name_ok(d->name)) {
+		snprintf(why, len, "bad plugin name (expected [a-z0-9_]+)");
+		return why;
+	}
+	stem = file_stem(path);
+	if (strcmp(stem, d->name) != 0) {
+		snprintf(why, len, "calls itself '%s' but its file is named "
+		    "'%s.so'", d->name, stem);
+		free(stem);
+		return why;
+	}
+	free(stem);
+	if ((d->kind & (ZB_KIND_SOURCE | ZB_KIND_SINK)) == 0 ||
+	    d->init == NULL) {
+		snprintf(why, len, "is neither a source nor a sink, or has no "
+		    "init()");
+		return why;
+	}
+	if ((d->kind & ZB_KIND_SOURCE) &&
+	    (d->plan == NULL || d->stream_open == NULL)) {
+		snprintf(why, len, "is a source without plan() and "
+		    "stream_open()");
+		return why;
+	}
+	if ((d->kind & ZB_KIND_SINK) && (d->put_open == NULL ||
+	    d->get_open == NULL || d->list == NULL || d->remove == NULL)) {
+		snprintf(why, len, "is a sink without put_open(), get_open(), "
+		    "list() and remove()");
+		return why;
+	}
+	return NULL;
+}
+
+struct plugin *
+plugin_load(const char *path)
+{
+	const struct zb_plugin_desc	*d;
+	struct plugin			*p;
+	const char			*err;
+	char				 why[512];
+	void				*dl;
+	size_t				 n;
+
+	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (dl == NULL) {
+		log_warnx("%s: cannot load plugin: %s", path, dlerror());
+		return NULL;
+	}
+	d = dlsym(dl, "zb_plugin");
+	if (d == NULL) {
+		log_warnx("%s: not a zentoria-backupd plugin (no zb_plugin "
+		    "symbol)", path);
+		dlclose(dl);
+		return NULL;
+	}
+	p = xcalloc(1, sizeof(*p));
+	n = d->struct_size < sizeof(p->desc) ? d->struct_size :
+	    sizeof(p->desc);
+	if (d->abi_version == ZB_PLUGIN_ABI_VERSION && n >= DESC_MIN_SIZE)
+		memcpy(&p->desc, d, n);
+	else
+		memcpy(&p->desc, d, offsetof(struct zb_plugin_desc, abi_sig));
+	err = check_desc(&p->desc, path, why, sizeof(why));
+	if (err != NULL) {
+		log_warnx("%s: plugin refused: %s", path, err);
+		free(p);
+		dlclose(dl);
+		return NULL;
+	}
+	p->dl = dl;
+	p->path = xstrdup(path);
+	return p;
+}
+
+void
+plugin_unload(struct plugin *p)
+{
+	if (p == NULL)
+		return;
+	dlclose(p->dl);
+	free(p->path);
+	free(p);
+}
+
+struct plugin *
+plugin_get(const char *dir, const char *name)
+{
+	struct plugin	*p;
+	char		*path;
+
+	TAILQ_FOREACH(p, &plugins, entry)
+		if (strcmp(p->desc.name, name) == 0)
+			return p;
+	if (!plugin_name_ok(name)) {
+		log_warnx("'%s' is not a plugin name ([a-z0-9_]+)", name);
+		return NULL;
+	}
+	path = xasprintf("%s/%s.so", dir, name);
+	p = plugin_load(path);
+	free(path);
+	if (p != NULL)
+		TAILQ_INSERT_TAIL(&plugins, p, entry);
+	return p;
+}
+
+void
+plugin_unload_all(void)
+{
+	struct plugin	*p;
+
+	while ((p = TAILQ_FIRST(&plugins)) != NULL) {
+		TAILQ_REMOVE(&plugins, p, entry);
+		plugin_unload(p);
+	}
+}
+
+static int
+bind_section(struct zb_config *cfg, struct cfg_section *sec, int init)
+{
+	struct cfg_kv	*kv = config_kv(sec, "plugin");
+	struct plugin	*p;
+	struct zb_inst	*inst;
+	uint32_t	 want;
+	int		 errors;
+
+	if (kv == NULL)
+		return 1;	/* reported by config_load */
+	p = plugin_get(cfg->plugin_dir, kv->value);
+	if (p == NULL) {
+		config_error(cfg, sec, kv, "plugin", "cannot use plugin '%s' "
+		    "from %s (see above)", kv->value, cfg->plugin_dir);
+		return 1;
+	}
+	want = sec->kind == CFG_SOURCE ? ZB_KIND_SOURCE : ZB_KIND_SINK;
+	if ((p->desc.kind & want) == 0) {
+		config_error(cfg, sec, kv, "plugin", "plugin '%s' cannot be a "
+		    "%s", kv->value, want == ZB_KIND_SOURCE ? "source" :
+		    "sink");
+		return 1;
+	}
+	errors = config_check_keys(cfg, sec, config_core_options(sec->kind),
+	    p->desc.options);
+	if (errors > 0)
+		return errors;
+	inst = xcalloc(1, sizeof(*inst));
+	inst->plugin = p;
+	inst->cfg = cfg;
+	inst->sec = sec;
+	inst->prefix = xasprintf("[%s]", sec->title);
+	kv = config_kv(sec, "timeout");
+	inst->timeout_ms = kv != NULL ? kv->num : 300000;
+	sec->inst = inst;
+	if (!init)
+		return 0;
+	if (p->desc.init(hostapi_get(), inst, &inst->ctx) != ZB_OK) {
+		config_error(cfg, sec, NULL, NULL, "plugin '%s' refused this "
+		    "configuration (see above)", p->desc.name);
+		return 1;
+	}
+	inst->initialised = 1;
+	return 0;
+}
+
+int
+plugin_bind_config(struct zb_config *cfg, int init)
+{
+	struct cfg_section	*sec;
+	int			 errors = 0;
+
+	TAILQ_FOREACH(sec, &cfg->sections, entry) {
+		if (sec->kind != CFG_SOURCE && sec->kind != CFG_SINK)
+			continue;
+		errors += bind_section(cfg, sec, init);
+	}
+	if (errors > 0)
+		log_warnx("%s: %d error%s", cfg->path, errors,
+		    errors == 1 ? "" : "s");
+	return errors;
+}
+
+void
+plugin_unbind_config(struct zb_config *cfg)
+{
+	struct cfg_section	*sec;
+	struct zb_inst		*inst;
+
+	TAILQ_FOREACH(sec, &cfg->sections, entry) {
+		inst = sec->inst;
+		if (inst == NULL)
+			continue;
+		if (inst->initialised && inst->plugin->desc.fini != NULL)
+			inst->plugin->desc.fini(inst->ctx);
+		free(inst->prefix);
+		free(inst);
+		sec->inst = NULL;
+	}
+}

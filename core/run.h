@@ -1,0 +1,41 @@
+/*
+ * run.h - one backup run of a job: plan, streams, sinks, commit.
+ */
+#ifndef ZB_RUN_H
+#define ZB_RUN_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+
+struct run;
+
+enum run_result { RUN_OK, RUN_PARTIAL, RUN_FAILED };
+
+struct run_summary {
+	enum run_result	 result;
+	unsigned	 streams;		/* planned */
+	unsigned	 streams_ok;		/* on every sink */
+	unsigned	 copies_ok;		/* (stream, sink) committed */
+	unsigned	 copies_failed;
+	uint64_t	 plain_bytes;
+	uint64_t	 stored_bytes;
+	uint64_t	 elapsed_ms;
+};
+
+typedef void (*run_done_fn)(struct run *, const struct run_summary *,
+	    void *arg);
+
+/* Start a run of job; done is called on the loop when it has ended. */
+struct run	*run_start(struct zb_config *, struct cfg_job *, run_done_fn,
+		    void *arg);
+void		 run_free(struct run *);
+const char	*run_job_name(const struct run *);
+/* Plaintext bytes pushed so far (for progress lines). */
+uint64_t	 run_bytes_in(const struct run *);
+/* Abort everything still running (SIGINT/SIGTERM). */
+void		 run_abort(struct run *, const char *why);
+const char	*run_result_str(enum run_result);
+
+#endif

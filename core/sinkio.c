@@ -1,0 +1,326 @@
+/*
+ * sinkio.c - operations on one sink through the plugin's callbacks.
+ *
+ * Small puts and gets run as ordinary streams (a memory producer or
+ * writer on one side), so that chunks, timeouts and ZB_AGAIN behave for
+ * plugins exactly as in a backup.  List and remove use a small operation
+ * object whose zb_io the plugin completes; an operation is freed only
+ * once both its start call has returned and it has completed, so a
+ * plugin may call done() before returning.
+ */
+#include "zb-build.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "io.h"
+#include "log.h"
+#include "plugin.h"
+#include "reactor.h"
+#include "sinkio.h"
+#include "stream.h"
+#include "util.h"
+#include "writers.h"
+
+#define SMALL_CHUNK	(64 * 1024)
+
+/* ---- small transfers as streams ---------------------------------------- */
+
+struct xfer {
+	struct stream	*st;
+	struct buf	 mem;		/* get: the object */
+	sinkio_done_fn	 put_cb;
+	sinkio_data_fn	 get_cb;
+	void		*arg;
+};
+
+static void
+xfer_drained(struct stream *st, void *arg)
+{
+	stream_commit(st);
+}
+
+static void
+xfer_finished(struct stream *st, void *arg)
+{
+	struct xfer	*x = arg;
+	const char	*err = NULL;
+	int		 ok;
+
+	ok = !st->failed && stream_committed(st) == st->nw;
+	if (!ok)
+		err = st->error != NULL ? st->error :
+		    st->nw > 0 && st->w[0]->error != NULL ? st->w[0]->error :
+		    "failed";
+	if (x->put_cb != NULL)
+		x->put_cb(x->arg, ok ? ZB_OK : ZB_ERR, err);
+	else
+		x->get_cb(x->arg, ok ? ZB_OK : ZB_ERR, err, x->mem.data,
+		    x->mem.len);
+	stream_free(st);
+	buf_free(&x->mem);
+	free(x);
+}
+
+static const struct stream_owner xfer_owner = {
+	xfer_drained, xfer_finished
+};
+
+static void
+mem_close(void *pctx)
+{
+}
+
+static const struct zb_producer_ops mem_producer_ops = {
+	NULL, NULL, mem_close
+};
+
+static struct stream *
+small_stream(const char *name, struct xfer *x, enum stream_dir dir)
+{
+	struct stream_params	 p;
+
+	memset(&p, 0, sizeof(p));
+	p.dir = dir;
+	p.comp.algo = COMP_NONE;
+	p.chunk_size = SMALL_CHUNK;
+	p.budget = 4 * SMALL_CHUNK;
+	p.name = name;
+	return stream_new(&p, &xfer_owner, x);
+}
+
+void
+sinkio_put_buf(struct zb_inst *sink, const char *key, const void *data,
+    size_t len, sinkio_done_fn cb, void *arg)
+{
+	const struct zb_plugin_desc	*d = &sink->plugin->desc;
+	const struct zb_writer_ops	*ops;
+	struct xfer			*x;
+	struct writer			*w;
+	void				*wctx;
+	char				*name;
+
+	x = xcalloc(1, sizeof(*x));
+	x->put_cb = cb;
+	x->arg = arg;
+	name = xasprintf("%s %s", sink->prefix, key);
+	x->st = small_stream(name, x, STREAM_STORE);
+	free(name);
+	x->st->io.inst = sink;
+	w = stream_writer_new(x->st, sink->sec->title, sink->timeout_ms);
+	w->io.inst = sink;
+	if (d->put_open(sink->ctx, &w->io, key, &ops, &wctx) == ZB_OK)
+		stream_writer_attach(w, ops, wctx);
+	else
+		stream_writer_fail(w, "cannot open %s for writing", key);
+	/* The memory producer: everything at once. */
+	if (len > 0)
+		(void)io_push(&x->st->io, data, len);
+	io_done(&x->st->io, ZB_OK, NULL);
+	stream_set_producer(x->st, &mem_producer_ops, NULL);
+}
+
+int
+sinkio_get_into(struct zb_inst *sink, const char *key, struct stream *st)
+{
+	const struct zb_plugin_desc	*d = &sink->plugin->desc;
+	const struct zb_producer_ops	*ops;
+	void				*pctx;
+	char				 msg[1024];
+
+	st->io.inst = sink;
+	if (d->get_open(sink->ctx, &st->io, key, &ops, &pctx) != ZB_OK) {
+		snprintf(msg, sizeof(msg), "%s cannot read %s", sink->prefix,
+		    key);
+		stream_producer_failed(st, msg);
+		return -1;
+	}
+	stream_set_producer(st, ops, pctx);
+	return 0;
+}
+
+void
+sinkio_get_buf(struct zb_inst *sink, const char *key, size_t max,
+    sinkio_data_fn cb, void *arg)
+{
+	struct xfer	*x;
+	struct writer	*w;
+	char		*name;
+
+	x = xcalloc(1, sizeof(*x));
+	x->get_cb = cb;
+	x->arg = arg;
+	buf_init(&x->mem, max);
+	name = xasprintf("%s %s", sink->prefix, key);
+	x->st = small_stream(name, x, STREAM_LOAD);
+	free(name);
+	w = stream_writer_new(x->st, "memory", 0);
+	stream_writer_attach(w, &mem_writer_ops, &x->mem);
+	(void)sinkio_get_into(sink, key, x->st);
+}
+
+/* ---- list and remove ---------------------------------------------------- */
+
+struct op {
+	struct zb_io	 io;
+	int		 starting;
+	int		 completed;
+	int		 status;
+	char		*err;
+	sinkio_entry_fn	 entry_cb;
+	sinkio_done_fn	 done_cb;
+	void		*arg;
+};
+
+static void
+op_finish(struct op *o)
+{
+	o->done_cb(o->arg, o->status, o->err);
+	free(o->err);
+	free(o);
+}
+
+static void
+op_done(struct zb_io *io, int status, const char *msg)
+{
+	struct op	*o = (struct op *)io;
+
+	if (o->completed)
+		return;
+	o->completed = 1;
+	o->status = status;
+	o->err = msg != NULL ? xstrdup(msg) : NULL;
+	if (!o->starting)
+		op_finish(o);
+}
+
+static void
+op_list_add(struct zb_io *io, const struct zb_list_entry *e)
+{
+	struct op	*o = (struct op *)io;
+
+	if (!o->completed && o->entry_cb != NULL)
+		o->entry_cb(o->arg, e);
+}
+
+static const struct io_vtbl list_vtbl = {
+	.kind = "list", .done = op_done, .list_add = op_list_add
+};
+static const struct io_vtbl remove_vtbl = {
+	.kind = "remove", .done = op_done
+};
+
+static struct op *
+op_new(struct zb_inst *sink, const struct io_vtbl *vt, sinkio_done_fn cb,
+    void *arg)
+{
+	struct op	*o = xcalloc(1, sizeof(*o));
+
+	o->io.vt = vt;
+	o->io.inst = sink;
+	o->done_cb = cb;
+	o->arg = arg;
+	o->starting = 1;
+	return o;
+}
+
+/* After the plugin's start call returned rc. */
+static void
+op_started(struct op *o, int rc, const char *what)
+{
+	o->starting = 0;
+	if (o->completed) {
+		op_finish(o);
+		return;
+	}
+	if (rc != ZB_OK) {
+		o->completed = 1;
+		o->status = ZB_ERR;
+		o->err = xstrdup(what);
+		op_finish(o);
+	}
+}
+
+void
+sinkio_list(struct zb_inst *sink, const char *prefix, sinkio_entry_fn ecb,
+    sinkio_done_fn cb, void *arg)
+{
+	struct op	*o = op_new(sink, &list_vtbl, cb, arg);
+	int		 rc;
+
+	o->entry_cb = ecb;
+	rc = sink->plugin->desc.list(sink->ctx, &o->io, prefix);
+	op_started(o, rc, "cannot list");
+}
+
+void
+sinkio_remove(struct zb_inst *sink, const char *key, sinkio_done_fn cb,
+    void *arg)
+{
+	struct op	*o = op_new(sink, &remove_vtbl, cb, arg);
+	int		 rc;
+
+	rc = sink->plugin->desc.remove(sink->ctx, &o->io, key);
+	op_started(o, rc, "cannot remove");
+}
+
+/* ---- blocking forms ------------------------------------------------------ */
+
+struct waiter {
+	int	 done;
+	int	 status;
+	char	*err;
+	char	*data;
+	size_t	 len;
+};
+
+static void
+wait_put(void *arg, int status, const char *err)
+{
+	struct waiter	*w = arg;
+
+	w->status = status;
+	w->err = err != NULL ? xstrdup(err) : NULL;
+	w->done = 1;
+}
+
+static void
+wait_get(void *arg, int status, const char *err, const char *data,
+    size_t len)
+{
+	struct waiter	*w = arg;
+
+	wait_put(arg, status, err);
+	if (status == ZB_OK) {
+		w->data = xmalloc(len + 1);
+		memcpy(w->data, data != NULL ? data : "", len);
+		w->data[len] = '\0';
+		w->len = len;
+	}
+}
+
+int
+sinkio_put_buf_wait(struct zb_inst *sink, const char *key, const void *data,
+    size_t len, char **err)
+{
+	struct waiter	 w = { 0 };
+
+	sinkio_put_buf(sink, key, data, len, wait_put, &w);
+	reactor_run_until(&w.done);
+	*err = w.err;
+	return w.status == ZB_OK ? 0 : -1;
+}
+
+int
+sinkio_get_buf_wait(struct zb_inst *sink, const char *key, size_t max,
+    char **data, size_t *len, char **err)
+{
+	struct waiter	 w = { 0 };
+
+	sinkio_get_buf(sink, key, max, wait_get, &w);
+	reactor_run_until(&w.done);
+	*err = w.err;
+	*data = w.data;
+	*len = w.len;
+	return w.status == ZB_OK ? 0 : -1;
+}

@@ -1,0 +1,43 @@
+/*
+ * sinkio.h - operations on one sink: put/get small objects, list, remove,
+ * and streamed reads, all through the stream core.
+ */
+#ifndef ZB_SINKIO_H
+#define ZB_SINKIO_H
+
+#include <stddef.h>
+
+#include "zentoria/plugin.h"
+
+struct stream;
+struct stream_params;
+struct stream_owner;
+
+typedef void (*sinkio_done_fn)(void *arg, int status, const char *err);
+typedef void (*sinkio_data_fn)(void *arg, int status, const char *err,
+	    const char *data, size_t len);
+typedef void (*sinkio_entry_fn)(void *arg, const struct zb_list_entry *);
+
+void	sinkio_put_buf(struct zb_inst *sink, const char *key, const void *,
+	    size_t, sinkio_done_fn, void *arg);
+void	sinkio_get_buf(struct zb_inst *sink, const char *key, size_t max,
+	    sinkio_data_fn, void *arg);
+void	sinkio_list(struct zb_inst *sink, const char *prefix,
+	    sinkio_entry_fn, sinkio_done_fn, void *arg);
+void	sinkio_remove(struct zb_inst *sink, const char *key,
+	    sinkio_done_fn, void *arg);
+/*
+ * Start sink's get of key as the producer of st (a stream made by the
+ * caller, writers already attached).  0, or -1 when the get could not be
+ * opened (the stream has then failed).
+ */
+int	sinkio_get_into(struct zb_inst *sink, const char *key,
+	    struct stream *st);
+
+/* Blocking forms for the CLI: run the loop until the operation ends. */
+int	sinkio_put_buf_wait(struct zb_inst *, const char *, const void *,
+	    size_t, char **err);
+int	sinkio_get_buf_wait(struct zb_inst *, const char *, size_t max,
+	    char **data, size_t *len, char **err);
+
+#endif

@@ -1,0 +1,160 @@
+/*
+ * stream.h - the stream core: producer -> transforms -> chunk queue ->
+ * N writers, with backpressure and per-writer failure isolation.
+ */
+#ifndef ZB_STREAM_H
+#define ZB_STREAM_H
+
+#include <sys/queue.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "config.h"
+#include "artifact.h"
+#include "io.h"
+
+#define STREAM_MAX_WRITERS	CFG_MAX_SINKS
+
+enum stream_dir {
+	STREAM_STORE,	/* backup: plaintext in, stored bytes out */
+	STREAM_LOAD	/* restore/verify: stored bytes in, plaintext out */
+};
+
+enum writer_state {
+	W_IDLE,		/* created, no ops attached yet */
+	W_ACTIVE,	/* taking chunks */
+	W_BLOCKED,	/* returned ZB_AGAIN; waiting for ready() */
+	W_COMMITTING,	/* commit returned ZB_AGAIN; waiting for done() */
+	W_COMMITTED,
+	W_FAILED
+};
+
+struct stream;
+struct chunk;
+TAILQ_HEAD(chunkq, chunk);
+
+struct writer {
+	struct zb_io			 io;	/* first: plugins see &io */
+	struct stream			*st;
+	size_t				 idx;
+	char				*name;	/* "sink:local" for messages */
+	const struct zb_writer_ops	*ops;
+	void				*wctx;
+	struct chunk			*cursor;	/* next to offer */
+	enum writer_state		 state;
+	uint64_t			 bytes;
+	uint64_t			 last_progress;	/* now_ms() */
+	int64_t				 timeout_ms;	/* 0: none */
+	char				*error;
+};
+
+/* What the stream tells its owner (a backup run, a restore). */
+struct stream_owner {
+	/*
+	 * The producer ended well and every live writer has all the
+	 * bytes: call stream_commit() or stream_abort() (maybe later).
+	 */
+	void	(*drained)(struct stream *, void *arg);
+	/* Producer closed, every writer committed or failed. */
+	void	(*finished)(struct stream *, void *arg);
+};
+
+struct stream_params {
+	enum stream_dir		 dir;
+	struct compression	 comp;
+	size_t			 chunk_size;
+	size_t			 budget;	/* bytes of live chunks */
+	const char		*name;		/* for messages */
+};
+
+struct stream {
+	struct zb_io		 io;	/* the producer's handle: first */
+	struct stream_params	 p;
+	char			*name;
+	const struct stream_owner *owner;
+	void			*owner_arg;
+
+	/* producer */
+	const struct zb_producer_ops *pops;
+	void			*pctx;
+	int			 pause_mask;	/* STREAM_PAUSE_* */
+	int			 paused;	/* pause() was called */
+	int			 producer_done;	/* done() was called */
+	int			 producer_closed;
+
+	/* transforms */
+	struct codec		*codec;
+	EVP_MD_CTX		*hash_in;	/* bytes pushed */
+	EVP_MD_CTX		*hash_out;	/* bytes queued */
+	uint64_t		 bytes_in;
+	uint64_t		 bytes_out;
+	char			 sha_in[65];	/* set when drained */
+	char			 sha_out[65];
+
+	/* chunk queue */
+	struct chunkq		 q;
+	struct chunk		*fill;
+	size_t			 live;		/* bytes in live chunks */
+	size_t			 live_peak;
+	size_t			 high, low;
+	uint64_t		 pauses, resumes;
+
+	/* writers */
+	struct writer		*w[STREAM_MAX_WRITERS];
+	size_t			 nw;
+
+	enum { ST_RUNNING, ST_DRAINED, ST_ENDING, ST_FINISHED } state;
+	int			 failed;	/* the stream as a whole */
+	char			*error;
+	struct event		*pump_ev;
+	struct event		*tick_ev;
+	int			 in_pump;
+
+	/* for the manifest (set and read by the owner) */
+	char			*artifact_id;
+	struct fact		*facts;
+};
+
+#define STREAM_PAUSE_LAG	0x01	/* buffer budget used up */
+#define STREAM_PAUSE_USER	0x02	/* owner asked (shutdown, tests) */
+
+struct stream	*stream_new(const struct stream_params *,
+		    const struct stream_owner *, void *arg);
+/*
+ * Free a finished stream.  Must not be called from inside one of the
+ * stream's own callbacks into the owner other than finished().
+ */
+void		 stream_free(struct stream *);
+
+/* Attach the producer after the plugin's open call returned. */
+void		 stream_set_producer(struct stream *,
+		    const struct zb_producer_ops *, void *pctx);
+/* The producer could not be opened. */
+void		 stream_producer_failed(struct stream *, const char *msg);
+
+/* Writers: create, then attach the plugin's ops or fail it. */
+struct writer	*stream_writer_new(struct stream *, const char *name,
+		    int64_t timeout_ms);
+void		 stream_writer_attach(struct writer *,
+		    const struct zb_writer_ops *, void *wctx);
+void		 stream_writer_fail(struct writer *, const char *fmt, ...)
+		    ZB_PRINTF(2, 3);
+
+/* After drained(): commit every live writer, or abort them all. */
+void		 stream_commit(struct stream *);
+void		 stream_abort(struct stream *, const char *fmt, ...)
+		    ZB_PRINTF(2, 3);
+
+void		 stream_pause(struct stream *, int reason);
+void		 stream_resume(struct stream *, int reason);
+/* Writers that committed. */
+size_t		 stream_committed(const struct stream *);
+
+/* Chunk references, for hostapi.c. */
+void		 chunk_ref(const struct zb_chunk *);
+void		 chunk_unref(const struct zb_chunk *);
+
+#endif

@@ -1,0 +1,363 @@
+/*
+ * zentoria/plugin.h - the plugin ABI of zentoria-backupd.
+ *
+ * This is the only header a plugin includes.  A plugin is a shared object
+ * that exports exactly one symbol, `zb_plugin', a const struct
+ * zb_plugin_desc.  It reaches the daemon only through the struct
+ * zb_host_api table handed to init(); it never links against daemon
+ * symbols and never creates its own event loop.
+ *
+ * Compatibility rules (see docs/internals/PLUGIN-ABI.md):
+ *  - ZB_PLUGIN_ABI_VERSION changes on any incompatible change; the host
+ *    refuses a plugin built for another version.
+ *  - Compatible growth only appends fields to the end of a struct.  Both
+ *    sides carry struct_size; the host copies min(struct_size, sizeof)
+ *    bytes into a zeroed struct, so fields a plugin does not know read as
+ *    NULL/0, and a plugin must check host->struct_size before using a
+ *    host function added after ABI version 1.0.
+ *  - abi_sig encodes type sizes and the libevent major version.
+ *
+ * Threading: every callback runs on the daemon's single event-loop thread,
+ * and every host function must be called from it, except inside the
+ * work() function given to host->offload(), which may call nothing of the
+ * host at all.
+ *
+ * Asynchronous operations: an operation that is handed a `struct zb_io'
+ * finishes by calling host->done(io, status, message) exactly once, which
+ * may happen before the call that started it returns.  After done() (or
+ * after the host calls the operation's abort/close), the plugin must not
+ * touch the io again.
+ */
+#ifndef ZENTORIA_PLUGIN_H
+#define ZENTORIA_PLUGIN_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZB_PLUGIN_ABI_VERSION		1
+#define ZB_PLUGIN_ABI_MINOR		0
+
+/* Type sizes and libevent major version the plugin was built with. */
+#define ZB_ABI_SIG	((uint32_t)(sizeof(void *) |			\
+			    (sizeof(off_t) << 8) |			\
+			    (sizeof(time_t) << 16) |			\
+			    ((uint32_t)(LIBEVENT_VERSION_NUMBER >> 24) << 24)))
+
+#if defined(__GNUC__)
+#define ZB_EXPORT	__attribute__((visibility("default")))
+#define ZB_PRINTF(f, a)	__attribute__((format(printf, f, a)))
+#else
+#define ZB_EXPORT
+#define ZB_PRINTF(f, a)
+#endif
+
+enum zb_status {
+	ZB_OK = 0,	/* done */
+	ZB_AGAIN = 1,	/* not now: wait for host->ready() or host->done() */
+	ZB_RETRY = 2,	/* transient failure, the caller may retry later */
+	ZB_ERR = -1	/* failed; a message was given or logged */
+};
+
+/* What a plugin can be (desc.kind). */
+#define ZB_KIND_SOURCE		0x1
+#define ZB_KIND_SINK		0x2
+
+/*
+ * Capabilities (desc.caps).  Bits inside ZB_CAP_REQUIRED_MASK are ones a
+ * host must understand; a host refuses a plugin with an unknown bit there.
+ */
+#define ZB_CAP_PAUSE		0x01	/* producers honour pause()/resume() */
+#define ZB_CAP_SEEKABLE		0x02	/* reserved: restart at an offset */
+#define ZB_CAP_REQUIRED_MASK	0xffff0000u
+
+enum zb_log_level {
+	ZB_LOG_ERROR = 0,
+	ZB_LOG_WARN,
+	ZB_LOG_INFO,
+	ZB_LOG_DEBUG
+};
+
+/*
+ * Options: the core checks every key of a plugin's section against this
+ * table before init(), so a typo is an error naming file:line, and values
+ * of the typed kinds are parsed and range-checked there as well.
+ */
+enum zb_opt_type {
+	ZB_OPT_STRING = 1,	/* any text */
+	ZB_OPT_INT,		/* decimal integer, optional min/max */
+	ZB_OPT_BOOL,		/* yes/no/true/false/on/off/1/0 */
+	ZB_OPT_SIZE,		/* bytes with optional k/M/G suffix (1024) */
+	ZB_OPT_DURATION,	/* seconds with optional ms/s/m/h/d suffix */
+	ZB_OPT_LIST,		/* comma separated words */
+	ZB_OPT_PATH,		/* a file system path */
+	ZB_OPT_SECRET		/* inline (refused in a group/world readable
+				 * file), env:NAME, or read from KEY_file */
+};
+
+struct zb_option {
+	const char	*key;
+	int		 type;		/* enum zb_opt_type */
+	const char	*def;		/* default as text, or NULL */
+	int		 required;
+	const char	*help;		/* one line, shown by `plugins' */
+	int64_t		 min, max;	/* INT/SIZE/DURATION range; 0,0: none */
+};
+
+/* Opaque handles owned by the host. */
+struct zb_inst;		/* one configured [source:NAME] or [sink:NAME] */
+struct zb_io;		/* one asynchronous operation or stream */
+
+/*
+ * A chunk of stream bytes.  Chunks are shared between all sinks of a
+ * stream; a sink's write() borrows the chunk for the duration of the call
+ * unless it takes a reference with host->chunk_ref(), which it must drop
+ * with host->chunk_unref() before it reports commit done or returns from
+ * abort().  Data held by references counts against the stream's buffer
+ * budget.
+ */
+struct zb_chunk {
+	const unsigned char	*data;
+	size_t			 len;
+};
+
+/*
+ * A producer pushes bytes into a stream with host->push() and finishes it
+ * with host->done().  The host calls pause() when the stream's buffer
+ * budget is used up and resume() when it has drained; both are idempotent
+ * from the host's side (the host never calls pause twice in a row).
+ * close() is called exactly once: after the producer called done(), or
+ * to abort it early; the producer must then stop all activity (kill its
+ * child, cancel its transfer) and free its context.
+ */
+struct zb_producer_ops {
+	void	(*pause)(void *pctx);
+	void	(*resume)(void *pctx);
+	void	(*close)(void *pctx);
+};
+
+/*
+ * A writer consumes a stream: a sink's put of one object, or a source's
+ * restore.  write() returns ZB_OK once it has taken the chunk, ZB_AGAIN if
+ * it cannot take it now (the host offers the same chunk again after the
+ * writer calls host->ready(io)), or ZB_ERR.  commit() makes the written
+ * bytes durable and visible under their final name and returns ZB_OK, or
+ * ZB_AGAIN and later host->done(io, ...); abort() discards everything
+ * written (remove the temporary file, abort the multipart upload) and
+ * must not call done().  After a successful commit the host does not call
+ * abort.  Exactly one of commit (to completion) or abort ends a writer,
+ * and the writer frees its context then.
+ */
+struct zb_writer_ops {
+	int	(*write)(void *wctx, const struct zb_chunk *chunk);
+	int	(*commit)(void *wctx);
+	void	(*abort)(void *wctx);
+};
+
+/* What a restore is asked to do (source restore_open). */
+struct zb_restore_req {
+	const char	*artifact_id;	/* source/stream@timestamp */
+	const char	*stream;	/* stream name */
+	const char	*target;	/* --to TARGET as given, or NULL */
+	int		 force;		/* --force */
+};
+
+/* Keys a sink list() reports: one per stored object. */
+struct zb_list_entry {
+	const char	*key;		/* relative to the sink's prefix */
+	uint64_t	 size;
+	time_t		 mtime;
+};
+
+/* A child process started with host->spawn(). */
+struct zb_spawn_req {
+	const char	*path;		/* program; searched in PATH if no '/' */
+	char *const	*argv;		/* argv[0] included; NULL terminated */
+	char *const	*envp_add;	/* "NAME=value" added to the environment,
+					 * or NULL */
+	int		 want_stdin;	/* create a pipe for the child's stdin */
+	int		 want_stdout;	/* create a pipe for the child's stdout */
+	/*
+	 * Called on the loop once the child has exited and its stderr is
+	 * drained.  status is as from waitpid().  The child handle is freed
+	 * after this returns.
+	 */
+	void		(*on_exit)(void *arg, int status, const char *last_err);
+	void		*arg;
+};
+
+struct zb_child_fds {
+	int	 stdin_fd;	/* write end, O_NONBLOCK, or -1; caller closes */
+	int	 stdout_fd;	/* read end, O_NONBLOCK, or -1; caller closes */
+	pid_t	 pid;
+};
+
+struct zb_timer;
+
+struct zb_host_api {
+	uint32_t	 abi_version;
+	uint32_t	 struct_size;
+
+	/* Logging; the host prefixes the instance, like [sink:local]. */
+	void		(*log)(struct zb_inst *, int level, const char *fmt, ...)
+			    ZB_PRINTF(3, 4);
+	void		(*vlog)(struct zb_inst *, int level, const char *fmt,
+			    va_list ap);
+	const char	*(*inst_name)(const struct zb_inst *); /* "source:x" */
+
+	/*
+	 * Configuration of the instance's section, already checked against
+	 * the option table.  cfg_str returns the value or the default, or
+	 * NULL when neither exists; the string lives as long as the
+	 * instance.  cfg_error logs "file:line: [kind:name] key: message"
+	 * and returns ZB_ERR, for checks that only the plugin can make.
+	 */
+	const char	*(*cfg_str)(struct zb_inst *, const char *key);
+	int64_t		 (*cfg_int)(struct zb_inst *, const char *key);
+	int		 (*cfg_bool)(struct zb_inst *, const char *key);
+	/* Number of items of a LIST option; items by index. */
+	size_t		 (*cfg_list_len)(struct zb_inst *, const char *key);
+	const char	*(*cfg_list_item)(struct zb_inst *, const char *key,
+			    size_t i);
+	int		 (*cfg_error)(struct zb_inst *, const char *key,
+			    const char *fmt, ...) ZB_PRINTF(3, 4);
+	/*
+	 * Resolve a SECRET option (inline, env:NAME or KEY_file) into a
+	 * fresh NUL-terminated buffer in *out, *outlen bytes, that the caller
+	 * wipes with host->secret_free().  Never logs the value.
+	 */
+	int		 (*secret)(struct zb_inst *, const char *key,
+			    char **out, size_t *outlen);
+	void		 (*secret_free)(char *buf, size_t len);
+
+	/* The loop.  Plugins may add events to it, never run it. */
+	struct event_base *(*evbase)(void);
+
+	/* Sources: declare the streams of a run from plan(). */
+	int		 (*add_stream)(struct zb_io *run, const char *name,
+			    const char *ext);
+	/* Streams: name, facts for the manifest, push. */
+	const char	*(*stream_name)(const struct zb_io *s);
+	const char	*(*artifact_id)(const struct zb_io *s);
+	void		 (*fact_str)(struct zb_io *s, const char *group,
+			    const char *key, const char *val);
+	void		 (*fact_int)(struct zb_io *s, const char *group,
+			    const char *key, int64_t val);
+	/*
+	 * Push bytes into a stream.  The host copies them.  Returns ZB_OK, or
+	 * ZB_AGAIN when the stream is now paused (the bytes were still
+	 * taken: stop producing until resume()), or ZB_ERR when the stream
+	 * is being torn down (stop; close() follows).
+	 */
+	int		 (*push)(struct zb_io *s, const void *buf, size_t len);
+
+	/* Completion of io: see the header comment.  msg may be NULL. */
+	void		 (*done)(struct zb_io *io, int status, const char *msg);
+	/* A writer that returned ZB_AGAIN can take data again. */
+	void		 (*ready)(struct zb_io *io);
+
+	/* Sinks: report one object from list(). */
+	void		 (*list_add)(struct zb_io *l,
+			    const struct zb_list_entry *e);
+
+	/* Chunk references (see struct zb_chunk). */
+	void		 (*chunk_ref)(const struct zb_chunk *);
+	void		 (*chunk_unref)(const struct zb_chunk *);
+
+	/*
+	 * Start a child process with non-blocking pipes.  Its stderr is
+	 * read by the host and logged line by line under the instance; the
+	 * last lines are passed to on_exit.  Returns ZB_OK and fills *fds,
+	 * or ZB_ERR (logged).
+	 */
+	int		 (*spawn)(struct zb_inst *, const struct zb_spawn_req *,
+			    struct zb_child_fds *fds);
+	/* Send a signal to a child started with spawn(), if still alive. */
+	void		 (*kill_child)(pid_t pid, int sig);
+
+	/*
+	 * Run work(arg) on a worker thread, then done(arg, result) on the
+	 * loop.  For blocking library calls (disk walks, fsync).  work may
+	 * not call any host function.
+	 */
+	int		 (*offload)(struct zb_inst *, int (*work)(void *arg),
+			    void (*done)(void *arg, int result), void *arg);
+
+	/* One-shot timer; cancel with timer_del (also frees it). */
+	struct zb_timer	*(*timer_add)(uint64_t ms, void (*cb)(void *arg),
+			    void *arg);
+	void		 (*timer_del)(struct zb_timer *);
+
+	/*
+	 * A writer, provided by the host, that puts a stream into the file
+	 * at path: written under a temporary name beside it, fsync'd and
+	 * renamed into place at commit, mode 0600.  An existing path is
+	 * refused unless force.  A source's restore_open may hand it out
+	 * for targets that are plain files.  ZB_OK, or ZB_ERR (logged).
+	 */
+	int		 (*file_writer)(struct zb_io *w, const char *path,
+			    int force, const struct zb_writer_ops **ops,
+			    void **wctx);
+};
+
+struct zb_plugin_desc {
+	uint32_t		 abi_version;	/* ZB_PLUGIN_ABI_VERSION */
+	uint32_t		 struct_size;	/* sizeof(struct zb_plugin_desc) */
+	uint32_t		 abi_sig;	/* ZB_ABI_SIG */
+	uint32_t		 kind;		/* ZB_KIND_* bits */
+	uint32_t		 caps;		/* ZB_CAP_* bits */
+	const char		*name;		/* [a-z0-9_]+, the config name */
+	const char		*version;	/* the plugin's own version */
+	const char		*description;	/* one line */
+	const struct zb_option	*options;	/* { NULL } terminated */
+
+	/* Instance life: read config, check it, allocate *ctx. */
+	int	(*init)(const struct zb_host_api *, struct zb_inst *,
+		    void **ctx);
+	void	(*fini)(void *ctx);
+
+	/*
+	 * Source: declare the run's streams with host->add_stream(run, ...),
+	 * then host->done(run, status, msg).
+	 */
+	int	(*plan)(void *ctx, struct zb_io *run);
+	/* Source: start producing stream s (declared by plan). */
+	int	(*stream_open)(void *ctx, struct zb_io *s,
+		    const struct zb_producer_ops **ops, void **pctx);
+	/*
+	 * Source: open a writer that puts a stream's plaintext back.  The
+	 * host calls commit only after the stored and plaintext SHA-256 of
+	 * everything written matched the manifest; otherwise abort.
+	 */
+	int	(*restore_open)(void *ctx, struct zb_io *w,
+		    const struct zb_restore_req *req,
+		    const struct zb_writer_ops **ops, void **wctx);
+
+	/* Sink: open a writer for object key (relative to the prefix). */
+	int	(*put_open)(void *ctx, struct zb_io *w, const char *key,
+		    const struct zb_writer_ops **ops, void **wctx);
+	/* Sink: produce object key's bytes into stream s. */
+	int	(*get_open)(void *ctx, struct zb_io *s, const char *key,
+		    const struct zb_producer_ops **ops, void **pctx);
+	/*
+	 * Sink: report every committed object whose key starts with prefix
+	 * through host->list_add, then host->done(l, ...).
+	 */
+	int	(*list)(void *ctx, struct zb_io *l, const char *prefix);
+	/* Sink: delete one object; host->done(op, ...). */
+	int	(*remove)(void *ctx, struct zb_io *op, const char *key);
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ZENTORIA_PLUGIN_H */

@@ -1,0 +1,545 @@
+/*
+ * local.c - the `local' sink: artifacts as files under a directory.
+ *
+ * Objects are files below `path'; a key "a/b/data.tar" is the file
+ * path/a/b/data.tar.  A put writes ".NAME.zb-XXXXXX" in the final
+ * directory and, at commit, fsyncs it, renames it into place (never over
+ * an existing object) and fsyncs the directory; that part runs on a
+ * worker thread (host->offload) so a long fsync does not stall the loop.
+ * Files are created 0600 and directories 0700.  Temporary names are never
+ * listed, so a crash mid-write leaves nothing that looks like an object.
+ */
+#include "zb-build.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zentoria/plugin.h>
+
+#define READ_CHUNK	(256 * 1024)
+#define MAX_DEPTH	16
+
+struct local {
+	const struct zb_host_api *host;
+	struct zb_inst		*inst;
+	char			*root;
+};
+
+struct local_put {
+	struct local		*l;
+	struct zb_io		*io;
+	char			*path;		/* final */
+	char			*tmp;
+	int			 fd;
+	int			 committing;
+	int			 aborted;	/* abort came during commit */
+	int			 err;
+	const char		*step;
+};
+
+struct local_get {
+	struct local		*l;
+	struct zb_io		*io;
+	int			 fd;
+	int			 paused;
+	int			 finished;
+	struct event		*ev;
+	unsigned char		*buf;
+};
+
+static const struct zb_option local_options[] = {
+	{ "path", ZB_OPT_PATH, NULL, 1,
+	    "directory the artifacts are stored under", 0, 0 },
+	{ NULL, 0, NULL, 0, NULL, 0, 0 }
+};
+
+static int
+local_init(const struct zb_host_api *host, struct zb_inst *inst, void **ctx)
+{
+	struct local	*l;
+	struct stat	 st;
+	const char	*path = host->cfg_str(inst, "path");
+
+	if (path[0] != '/')
+		return host->cfg_error(inst, "path", "must be an absolute "
+		    "path");
+	if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode))
+		return host->cfg_error(inst, "path", "%s is not a directory",
+		    path);
+	l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return ZB_ERR;
+	l->host = host;
+	l->inst = inst;
+	l->root = strdup(path);
+	if (l->root == NULL) {
+		free(l);
+		return ZB_ERR;
+	}
+	*ctx = l;
+	return ZB_OK;
+}
+
+static void
+local_fini(void *ctx)
+{
+	struct local	*l = ctx;
+
+	free(l->root);
+	free(l);
+}
+
+/* Keys come from the core, but a bad one must never escape the root. */
+static int
+key_ok(const char *key)
+{
+	const char	*p = key;
+	size_t		 n;
+
+	if (*key == '\0' || *key == '/')
+		return 0;
+	for (;;) {
+		n = strcspn(p, "/");
+		if (n == 0 || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.') || p[0] == '.')
+			return 0;
+		if (p[n] == '\0')
+			return 1;
+		p += n + 1;
+	}
+}
+
+static char *
+key_path(struct local *l, const char *key)
+{
+	char	*p;
+
+	if (!key_ok(key)) {
+		l->host->log(l->inst, ZB_LOG_ERROR, "refusing object key '%s'",
+		    key);
+		return NULL;
+	}
+	if (asprintf(&p, "%s/%s", l->root, key) == -1)
+		return NULL;
+	return p;
+}
+
+/* mkdir -p for the directories of path, mode 0700. */
+static int
+make_parents(char *path)
+{
+	char	*s;
+
+	for (s = strchr(path + 1, '/'); s != NULL; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+			*s = '/';
+			return -1;
+		}
+		*s = '/';
+	}
+	return 0;
+}
+
+static int
+fsync_parent(const char *path)
+{
+	char	*dir = strdup(path), *slash;
+	int	 fd, rc = -1;
+
+	if (dir == NULL)
+		return -1;
+	slash = strrchr(dir, '/');
+	if (slash != NULL && slash != dir)
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd != -1) {
+		rc = fsync(fd);
+		close(fd);
+	}
+	free(dir);
+	return rc;
+}
+
+/* ---- put ------------------------------------------------------------------ */
+
+static void
+put_free(struct local_put *p)
+{
+	if (p->fd != -1)
+		close(p->fd);
+	free(p->path);
+	free(p->tmp);
+	free(p);
+}
+
+static int
+put_write(void *wctx, const struct zb_chunk *c)
+{
+	struct local_put	*p = wctx;
+	const unsigned char	*d = c->data;
+	size_t			 left = c->len;
+	ssize_t			 n;
+
+	while (left > 0) {
+		n = write(p->fd, d, left);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			p->l->host->log(p->l->inst, ZB_LOG_ERROR, "write %s: %s",
+			    p->tmp, strerror(errno));
+			return ZB_ERR;
+		}
+		d += n;
+		left -= n;
+	}
+	return ZB_OK;
+}
+
+/* Worker thread: durable, then visible, never over an existing object. */
+static int
+put_finish(void *arg)
+{
+	struct local_put	*p = arg;
+
+	p->step = "fsync";
+	if (fsync(p->fd) == -1)
+		goto fail;
+	p->step = "rename";
+	if (renameat2(AT_FDCWD, p->tmp, AT_FDCWD, p->path,
+	    RENAME_NOREPLACE) == -1)
+		goto fail;
+	p->step = "fsync directory";
+	if (fsync_parent(p->path) == -1)
+		goto fail;
+	return 0;
+fail:
+	p->err = errno;
+	return -1;
+}
+
+static void
+put_finished(void *arg, int result)
+{
+	struct local_put	*p = arg;
+	char			 msg[1024];
+
+	if (p->aborted) {
+		/* Too late: take back what became visible. */
+		unlink(result == 0 ? p->path : p->tmp);
+		put_free(p);
+		return;
+	}
+	if (result == 0) {
+		p->l->host->done(p->io, ZB_OK, NULL);
+	} else {
+		snprintf(msg, sizeof(msg), "%s %s: %s", p->step, p->path,
+		    p->err == EEXIST ? "an object of that name exists already" :
+		    strerror(p->err));
+		unlink(p->tmp);
+		p->l->host->done(p->io, ZB_ERR, msg);
+	}
+	put_free(p);
+}
+
+static int
+put_commit(void *wctx)
+{
+	struct local_put	*p = wctx;
+
+	p->committing = 1;
+	if (p->l->host->offload(p->l->inst, put_finish, put_finished, p) !=
+	    ZB_OK) {
+		unlink(p->tmp);
+		put_free(p);
+		return ZB_ERR;
+	}
+	return ZB_AGAIN;
+}
+
+static void
+put_abort(void *wctx)
+{
+	struct local_put	*p = wctx;
+
+	if (p->committing) {
+		p->aborted = 1;		/* put_finished cleans up */
+		return;
+	}
+	unlink(p->tmp);
+	put_free(p);
+}
+
+static const struct zb_writer_ops put_ops = {
+	put_write, put_commit, put_abort
+};
+
+static int
+local_put_open(void *ctx, struct zb_io *w, const char *key,
+    const struct zb_writer_ops **ops, void **wctx)
+{
+	struct local		*l = ctx;
+	struct local_put	*p;
+	char			*slash;
+
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return ZB_ERR;
+	p->l = l;
+	p->io = w;
+	p->fd = -1;
+	p->path = key_path(l, key);
+	if (p->path == NULL)
+		goto fail;
+	if (make_parents(p->path) == -1) {
+		l->host->log(l->inst, ZB_LOG_ERROR, "cannot create the "
+		    "directories of %s: %s", p->path, strerror(errno));
+		goto fail;
+	}
+	slash = strrchr(p->path, '/');
+	if (asprintf(&p->tmp, "%.*s/.%s.zb-XXXXXX", (int)(slash - p->path),
+	    p->path, slash + 1) == -1) {
+		p->tmp = NULL;
+		goto fail;
+	}
+	p->fd = mkostemp(p->tmp, O_CLOEXEC);	/* mode 0600 */
+	if (p->fd == -1) {
+		l->host->log(l->inst, ZB_LOG_ERROR, "cannot create %s: %s",
+		    p->tmp, strerror(errno));
+		goto fail;
+	}
+	*ops = &put_ops;
+	*wctx = p;
+	return ZB_OK;
+fail:
+	put_free(p);
+	return ZB_ERR;
+}
+
+/* ---- get ------------------------------------------------------------------ */
+
+static void
+get_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct local_get	*g = arg;
+	ssize_t			 n;
+	int			 rc;
+
+	if (g->paused || g->finished)
+		return;
+	n = read(g->fd, g->buf, READ_CHUNK);
+	if (n == -1 && errno == EINTR) {
+		event_active(g->ev, EV_READ, 0);
+		return;
+	}
+	if (n <= 0) {
+		g->finished = 1;
+		g->l->host->done(g->io, n == 0 ? ZB_OK : ZB_ERR,
+		    n == 0 ? NULL : strerror(errno));
+		return;
+	}
+	rc = g->l->host->push(g->io, g->buf, n);
+	if (rc == ZB_ERR) {
+		g->finished = 1;
+		return;
+	}
+	if (!g->paused)
+		event_active(g->ev, EV_READ, 0);
+}
+
+static void
+get_pause(void *pctx)
+{
+	struct local_get	*g = pctx;
+
+	g->paused = 1;
+}
+
+static void
+get_resume(void *pctx)
+{
+	struct local_get	*g = pctx;
+
+	g->paused = 0;
+	event_active(g->ev, EV_READ, 0);
+}
+
+static void
+get_close(void *pctx)
+{
+	struct local_get	*g = pctx;
+
+	event_free(g->ev);
+	close(g->fd);
+	free(g->buf);
+	free(g);
+}
+
+static const struct zb_producer_ops get_ops = {
+	get_pause, get_resume, get_close
+};
+
+/*
+ * Reads are plain read(2)s of READ_CHUNK on the loop, one per loop
+ * iteration: local files answer from the page cache or the disk within
+ * milliseconds, and yielding between reads keeps other streams moving.
+ */
+static int
+local_get_open(void *ctx, struct zb_io *s, const char *key,
+    const struct zb_producer_ops **ops, void **pctx)
+{
+	struct local		*l = ctx;
+	struct local_get	*g;
+	char			*path;
+
+	path = key_path(l, key);
+	if (path == NULL)
+		return ZB_ERR;
+	g = calloc(1, sizeof(*g));
+	if (g == NULL) {
+		free(path);
+		return ZB_ERR;
+	}
+	g->l = l;
+	g->io = s;
+	g->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (g->fd == -1) {
+		l->host->log(l->inst, ZB_LOG_ERROR, "cannot open %s: %s", path,
+		    strerror(errno));
+		free(path);
+		free(g);
+		return ZB_ERR;
+	}
+	free(path);
+	g->buf = malloc(READ_CHUNK);
+	g->ev = event_new(l->host->evbase(), -1, 0, get_read, g);
+	if (g->buf == NULL || g->ev == NULL) {
+		if (g->ev != NULL)
+			event_free(g->ev);
+		close(g->fd);
+		free(g->buf);
+		free(g);
+		return ZB_ERR;
+	}
+	event_active(g->ev, EV_READ, 0);
+	*ops = &get_ops;
+	*pctx = g;
+	return ZB_OK;
+}
+
+/* ---- list and remove -------------------------------------------------------- */
+
+static int
+is_temporary(const char *name)
+{
+	return name[0] == '.';
+}
+
+static int
+walk(struct local *l, struct zb_io *io, const char *dir, const char *rel,
+    const char *prefix, int depth)
+{
+	struct zb_list_entry	 e;
+	struct dirent		*de;
+	struct stat		 st;
+	DIR			*d;
+	char			*path, *key;
+	int			 rc = 0;
+
+	if (depth > MAX_DEPTH)
+		return 0;
+	d = opendir(dir);
+	if (d == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		if (is_temporary(de->d_name))
+			continue;
+		if (asprintf(&path, "%s/%s", dir, de->d_name) == -1)
+			break;
+		if (asprintf(&key, "%s%s%s", rel, *rel ? "/" : "",
+		    de->d_name) == -1) {
+			free(path);
+			break;
+		}
+		if (lstat(path, &st) == 0) {
+			if (S_ISDIR(st.st_mode))
+				rc = walk(l, io, path, key, prefix, depth + 1);
+			else if (S_ISREG(st.st_mode) &&
+			    strncmp(key, prefix, strlen(prefix)) == 0) {
+				e.key = key;
+				e.size = st.st_size;
+				e.mtime = st.st_mtime;
+				l->host->list_add(io, &e);
+			}
+		}
+		free(path);
+		free(key);
+	}
+	closedir(d);
+	return rc;
+}
+
+static int
+local_list(void *ctx, struct zb_io *io, const char *prefix)
+{
+	struct local	*l = ctx;
+
+	if (walk(l, io, l->root, "", prefix, 0) == -1) {
+		l->host->done(io, ZB_ERR, strerror(errno));
+		return ZB_OK;
+	}
+	l->host->done(io, ZB_OK, NULL);
+	return ZB_OK;
+}
+
+static int
+local_remove(void *ctx, struct zb_io *io, const char *key)
+{
+	struct local	*l = ctx;
+	char		*path, *slash;
+
+	path = key_path(l, key);
+	if (path == NULL)
+		return ZB_ERR;
+	if (unlink(path) == -1 && errno != ENOENT) {
+		l->host->done(io, ZB_ERR, strerror(errno));
+		free(path);
+		return ZB_OK;
+	}
+	/* Drop directories left empty, up to the root. */
+	while ((slash = strrchr(path, '/')) != NULL &&
+	    (size_t)(slash - path) > strlen(l->root)) {
+		*slash = '\0';
+		if (rmdir(path) == -1)
+			break;
+	}
+	free(path);
+	l->host->done(io, ZB_OK, NULL);
+	return ZB_OK;
+}
+
+ZB_EXPORT const struct zb_plugin_desc zb_plugin = {
+	.abi_version = ZB_PLUGIN_ABI_VERSION,
+	.struct_size = sizeof(struct zb_plugin_desc),
+	.abi_sig = ZB_ABI_SIG,
+	.kind = ZB_KIND_SINK,
+	.caps = ZB_CAP_PAUSE,
+	.name = "local",
+	.version = PACKAGE_VERSION,
+	.description = "store artifacts as files in a local directory",
+	.options = local_options,
+	.init = local_init,
+	.fini = local_fini,
+	.put_open = local_put_open,
+	.get_open = local_get_open,
+	.list = local_list,
+	.remove = local_remove,
+};
