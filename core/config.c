@@ -477,7 +477,8 @@ config_check_keys(struct zb_config *cfg, struct cfg_section *sec,
 		}
 		if (check_value(cfg, opt, kv, as_file, &errstr) == -1) {
 			config_error(cfg, sec, kv, kv->key, "'%s' is not %s",
-			    opt->type == ZB_OPT_SECRET ? "(secret)" : kv->value,
+			    opt->type == ZB_OPT_SECRET && !as_file ?
+			    "(secret)" : kv->value,
 			    errstr);
 			errors++;
 		}

@@ -14,9 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "log.h"
 
 static const char	*log_prog = "zentoria";
+static struct buf	*log_buf;
 static int		 log_lvl = ZB_LOG_INFO;
 
 static const char *const level_names[] = {
@@ -28,6 +30,12 @@ log_init(const char *progname, int level)
 {
 	log_prog = progname;
 	log_lvl = level;
+}
+
+void
+log_capture(struct buf *b)
+{
+	log_buf = b;
 }
 
 void
@@ -79,6 +87,8 @@ log_vmsg(int level, const char *prefix, const char *fmt, va_list ap)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
 	(void)write(STDERR_FILENO, line, n);
+	if (log_buf != NULL)
+		(void)buf_add(log_buf, line, n);
 }
 
 static void log_str(int, const char *, ...) ZB_PRINTF(2, 3);

@@ -14,7 +14,11 @@
 #define ZB_DEAD
 #endif
 
+struct buf;
+
 void	log_init(const char *progname, int level);
+/* Tests: also append every message line to b (NULL: stop). */
+void	log_capture(struct buf *b);
 void	log_set_level(int level);
 int	log_level(void);
 int	log_level_parse(const char *name);	/* -1 when unknown */

@@ -191,6 +191,11 @@ stream_ended(struct run_stream *rs)
 
 	rs->running = 0;
 	run->active--;
+	if (st->live_peak > run->sum.peak_buffered)
+		run->sum.peak_buffered = st->live_peak;
+	run->sum.budget = st->high;
+	run->sum.pauses += st->pauses;
+	run->sum.resumes += st->resumes;
 	run->sum.copies_ok += rs->copies_ok;
 	run->sum.copies_failed += nsinks - rs->copies_ok;
 	if (rs->copies_ok == nsinks)

@@ -22,6 +22,11 @@ struct run_summary {
 	uint64_t	 plain_bytes;
 	uint64_t	 stored_bytes;
 	uint64_t	 elapsed_ms;
+	/* backpressure: the largest buffer use of any stream, its budget */
+	uint64_t	 peak_buffered;
+	uint64_t	 budget;
+	uint64_t	 pauses;
+	uint64_t	 resumes;
 };
 
 typedef void (*run_done_fn)(struct run *, const struct run_summary *,

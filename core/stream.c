@@ -9,10 +9,11 @@
  * no plugin holds a reference).
  *
  * Invariants:
- *  - live (bytes of allocated chunks) only grows in push(); when it
- *    reaches `high' the producer is paused, and the pump resumes it when
- *    live has fallen to `low' (high/4), as relayd does with its
- *    prefetch watermarks.  Peak memory is the budget plus one push.
+ *  - live (bytes of allocated chunks) only grows in push(); when one
+ *    more chunk would pass `high' (the budget) the producer is paused,
+ *    and the pump resumes it when live has fallen to `low' (high/4), as
+ *    relayd does with its prefetch watermarks.  A producer that honours
+ *    pause() and pushes at most a chunk at a time keeps live <= high.
  *  - Writers are only called from the pump, a deferred event, never from
  *    inside push() or a writer's own callback, so no plugin is re-entered.
  *  - A failed writer loses only its own copy; the stream fails as a whole
@@ -363,7 +364,12 @@ st_push(struct zb_io *io, const void *buf, size_t len)
 		    "compression failed" : "stored data is corrupt", err);
 		return ZB_ERR;
 	}
-	if (st->live >= st->high)
+	/*
+	 * Pause while one more chunk would not fit: a producer that pushes
+	 * at most chunk_size bytes at a time and honours pause() then never
+	 * takes live past the budget.
+	 */
+	if (st->live + st->p.chunk_size > st->high)
 		stream_pause(st, STREAM_PAUSE_LAG);
 	return st->pause_mask != 0 ? ZB_AGAIN : ZB_OK;
 }

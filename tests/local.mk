@@ -1,1 +1,112 @@
+# Tests: Criterion unit tests, fixture plugins, shell integration tests.
 
+# ---- fixture plugins (never installed) -------------------------------------
+fixture_plugins = %reldir%/fixtures/plugins/src_gen.la \
+	%reldir%/fixtures/plugins/sink_slow.la
+bad_plugins = %reldir%/fixtures/plugins/bad_version.la \
+	%reldir%/fixtures/plugins/bad_size.la \
+	%reldir%/fixtures/plugins/bad_sig.la \
+	%reldir%/fixtures/plugins/bad_cap.la \
+	%reldir%/fixtures/plugins/bad_name.la
+check_LTLIBRARIES += $(fixture_plugins) $(bad_plugins)
+
+%canon_reldir%_fixtures_plugins_src_gen_la_SOURCES = %reldir%/fixtures/plugins/src_gen.c
+%canon_reldir%_fixtures_plugins_src_gen_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
+%canon_reldir%_fixtures_plugins_src_gen_la_LDFLAGS = $(ZB_TEST_PLUGIN_LINK)
+%canon_reldir%_fixtures_plugins_src_gen_la_LIBADD = $(LIBEVENT_LIBS)
+%canon_reldir%_fixtures_plugins_sink_slow_la_SOURCES = %reldir%/fixtures/plugins/sink_slow.c
+%canon_reldir%_fixtures_plugins_sink_slow_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
+%canon_reldir%_fixtures_plugins_sink_slow_la_LDFLAGS = $(ZB_TEST_PLUGIN_LINK)
+%canon_reldir%_fixtures_plugins_sink_slow_la_LIBADD = $(LIBEVENT_LIBS)
+
+bad_abi_src = %reldir%/fixtures/plugins/bad_abi.c
+bad_abi_cflags = $(AM_CFLAGS) -fvisibility=hidden
+%canon_reldir%_fixtures_plugins_bad_version_la_SOURCES = $(bad_abi_src)
+%canon_reldir%_fixtures_plugins_bad_version_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_VERSION -DPLUGIN_NAME='"bad_version"'
+%canon_reldir%_fixtures_plugins_bad_version_la_CFLAGS = $(bad_abi_cflags)
+%canon_reldir%_fixtures_plugins_bad_version_la_LDFLAGS = $(ZB_TEST_PLUGIN_LINK)
+%canon_reldir%_fixtures_plugins_bad_size_la_SOURCES = $(bad_abi_src)
+%canon_reldir%_fixtures_plugins_bad_size_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_SIZE -DPLUGIN_NAME='"bad_size"'
+%canon_reldir%_fixtures_plugins_bad_size_la_CFLAGS = $(bad_abi_cflags)
+%canon_reldir%_fixtures_plugins_bad_size_la_LDFLAGS = $(ZB_TEST_PLUGIN_LINK)
+%canon_reldir%_fixtures_plugins_bad_sig_la_SOURCES = $(bad_abi_src)
+%canon_reldir%_fixtures_plugins_bad_sig_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_SIG -DPLUGIN_NAME='"bad_sig"'
+%canon_reldir%_fixtures_plugins_bad_sig_la_CFLAGS = $(bad_abi_cflags)
+%canon_reldir%_fixtures_plugins_bad_sig_la_LDFLAGS = $(ZB_TEST_PLUGIN_LINK)
+%canon_reldir%_fixtures_plugins_bad_cap_la_SOURCES = $(bad_abi_src)
+%canon_reldir%_fixtures_plugins_bad_cap_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_CAP -DPLUGIN_NAME='"bad_cap"'
+%canon_reldir%_fixtures_plugins_bad_cap_la_CFLAGS = $(bad_abi_cflags)
+%canon_reldir%_fixtures_plugins_bad_cap_la_LDFLAGS = $(ZB_TEST_PLUGIN_LINK)
+%canon_reldir%_fixtures_plugins_bad_name_la_SOURCES = $(bad_abi_src)
+%canon_reldir%_fixtures_plugins_bad_name_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_NAME -DPLUGIN_NAME='"other_name"'
+%canon_reldir%_fixtures_plugins_bad_name_la_CFLAGS = $(bad_abi_cflags)
+%canon_reldir%_fixtures_plugins_bad_name_la_LDFLAGS = $(ZB_TEST_PLUGIN_LINK)
+
+# Plugin directories for the tests: the real plugins and the good
+# fixtures in one, the refused fixtures in another.
+check_DATA = %reldir%/plugindir.stamp
+%reldir%/plugindir.stamp: $(plugin_LTLIBRARIES) $(check_LTLIBRARIES)
+	$(AM_V_GEN)rm -rf tests/plugindir tests/badplugindir && \
+	$(MKDIR_P) tests/plugindir tests/badplugindir && \
+	for la in $(plugin_LTLIBRARIES) $(fixture_plugins); do \
+	  d=`dirname $$la`; n=`basename $$la .la`; \
+	  ln -s "$(abs_top_builddir)/$$d/.libs/$$n.so" tests/plugindir/$$n.so \
+	  || exit 1; done && \
+	for la in $(bad_plugins); do \
+	  d=`dirname $$la`; n=`basename $$la .la`; \
+	  ln -s "$(abs_top_builddir)/$$d/.libs/$$n.so" tests/badplugindir/$$n.so \
+	  || exit 1; done && \
+	touch $@
+CLEANFILES += %reldir%/plugindir.stamp
+clean-local: clean-test-dirs
+clean-test-dirs:
+	rm -rf tests/plugindir tests/badplugindir
+.PHONY: clean-test-dirs
+
+AM_TESTS_ENVIRONMENT = \
+	ZB_TEST_PLUGIN_DIR='$(abs_top_builddir)/tests/plugindir'; \
+	ZB_TEST_BAD_PLUGIN_DIR='$(abs_top_builddir)/tests/badplugindir'; \
+	ZB_BUILDDIR='$(abs_top_builddir)'; ZB_SRCDIR='$(abs_top_srcdir)'; \
+	ZB_SHARED="$${ZB_SHARED:-$(abs_top_srcdir)/../shared}"; \
+	export ZB_TEST_PLUGIN_DIR ZB_TEST_BAD_PLUGIN_DIR ZB_BUILDDIR ZB_SRCDIR \
+	ZB_SHARED; \
+	ASAN_OPTIONS="$${ASAN_OPTIONS:-detect_leaks=1}"; export ASAN_OPTIONS; \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1; export UBSAN_OPTIONS;
+
+# ---- unit tests (Criterion) --------------------------------------------------
+if HAVE_CRITERION
+unit_tests = %reldir%/unit/test_config %reldir%/unit/test_json \
+	%reldir%/unit/test_util %reldir%/unit/test_codec \
+	%reldir%/unit/test_plugin %reldir%/unit/test_stream
+check_PROGRAMS += $(unit_tests)
+TESTS += $(unit_tests)
+unit_cflags = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(OPENSSL_CFLAGS) \
+	-DZB_UNIT_TEST
+unit_ldadd = core/libzbcore.la $(CRITERION_LIBS) $(LIBEVENT_LIBS)
+%canon_reldir%_unit_test_config_SOURCES = %reldir%/unit/test_config.c
+%canon_reldir%_unit_test_config_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_config_LDADD = $(unit_ldadd)
+%canon_reldir%_unit_test_json_SOURCES = %reldir%/unit/test_json.c
+%canon_reldir%_unit_test_json_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_json_LDADD = $(unit_ldadd)
+%canon_reldir%_unit_test_util_SOURCES = %reldir%/unit/test_util.c
+%canon_reldir%_unit_test_util_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_util_LDADD = $(unit_ldadd)
+%canon_reldir%_unit_test_codec_SOURCES = %reldir%/unit/test_codec.c
+%canon_reldir%_unit_test_codec_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_codec_LDADD = $(unit_ldadd)
+%canon_reldir%_unit_test_plugin_SOURCES = %reldir%/unit/test_plugin.c
+%canon_reldir%_unit_test_plugin_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_plugin_LDADD = $(unit_ldadd)
+%canon_reldir%_unit_test_stream_SOURCES = %reldir%/unit/test_stream.c
+%canon_reldir%_unit_test_stream_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_stream_LDADD = $(unit_ldadd)
+endif
+
+# ---- integration tests -------------------------------------------------------
+integration_tests = %reldir%/integration/cli.sh
+TESTS += $(integration_tests)
+EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \
+	%reldir%/unit/testlib.h
+TEST_EXTENSIONS = .sh
+SH_LOG_COMPILER = $(SHELL)

@@ -1,0 +1,148 @@
+/*
+ * test_codec.c - streaming zstd and gzip, both directions.
+ */
+#include "zb-build.h"
+
+#include <zlib.h>
+#include <zstd.h>
+
+#include "codec.h"
+#include "testlib.h"
+
+static int
+collect(void *arg, const void *p, size_t n)
+{
+	return buf_add(arg, p, n);
+}
+
+static void
+fill(unsigned char *p, size_t n)
+{
+	size_t		 i;
+	uint32_t	 x = 12345;
+
+	/* half compressible text, half noise */
+	for (i = 0; i < n; i++) {
+		x = x * 1103515245 + 12345;
+		p[i] = i % 4096 < 2048 ? (unsigned char)"backup "[i % 7] :
+		    (unsigned char)(x >> 24);
+	}
+}
+
+/* Compress in odd-sized pieces, decompress in other ones. */
+static void
+round_trip(const struct compression *c)
+{
+	size_t		 n = 3 * 1024 * 1024 + 17, i, step;
+	unsigned char	*in = malloc(n);
+	struct buf	 z, out;
+	struct codec	*enc, *dec;
+	const char	*err;
+
+	fill(in, n);
+	buf_init(&z, 2 * n);
+	buf_init(&out, 2 * n);
+	enc = codec_new(c, 0, &err);
+	cr_assert_not_null(enc);
+	for (i = 0; i < n; i += step) {
+		step = (i % 3 + 1) * 40000;
+		if (step > n - i)
+			step = n - i;
+		cr_assert_eq(codec_update(enc, in + i, step, collect, &z, &err),
+		    0, "%s", err);
+	}
+	cr_assert_eq(codec_finish(enc, collect, &z, &err), 0);
+	cr_assert_lt(z.len, n, "compressed is smaller");
+	dec = codec_new(c, 1, &err);
+	for (i = 0; i < z.len; i += step) {
+		step = 1000 + i % 5000;
+		if (step > z.len - i)
+			step = z.len - i;
+		cr_assert_eq(codec_update(dec, z.data + i, step, collect, &out,
+		    &err), 0, "%s", err);
+	}
+	cr_assert_eq(codec_finish(dec, collect, &out, &err), 0, "%s", err);
+	cr_assert_eq(out.len, n);
+	cr_assert_eq(memcmp(out.data, in, n), 0);
+
+	/* Truncated input is an error at finish, never a short success. */
+	codec_free(dec);
+	buf_reset(&out);
+	dec = codec_new(c, 1, &err);
+	cr_assert_eq(codec_update(dec, z.data, z.len - 10, collect, &out,
+	    &err), 0);
+	cr_assert_eq(codec_finish(dec, collect, &out, &err), -1);
+	codec_free(dec);
+
+	/* A flipped byte fails somewhere before a clean end. */
+	z.data[z.len / 2] ^= 0x40;
+	buf_reset(&out);
+	dec = codec_new(c, 1, &err);
+	cr_assert(codec_update(dec, z.data, z.len, collect, &out, &err) == -1 ||
+	    codec_finish(dec, collect, &out, &err) == -1 || out.len != n ||
+	    memcmp(out.data, in, n) != 0);
+	codec_free(dec);
+	codec_free(enc);
+	buf_free(&z);
+	buf_free(&out);
+	free(in);
+}
+
+Test(codec, zstd_round_trip)
+{
+	struct compression c = { COMP_ZSTD, 3 };
+
+	round_trip(&c);
+}
+
+Test(codec, gzip_round_trip)
+{
+	struct compression c = { COMP_GZIP, 6 };
+
+	round_trip(&c);
+}
+
+Test(codec, zstd_output_is_a_standard_frame)
+{
+	struct compression c = { COMP_ZSTD, 1 };
+	struct codec	*enc;
+	struct buf	 z;
+	const char	*err, *msg = "hello, zstd frame";
+	char		 back[64];
+	size_t		 n;
+
+	buf_init(&z, 1024);
+	enc = codec_new(&c, 0, &err);
+	codec_update(enc, msg, strlen(msg), collect, &z, &err);
+	codec_finish(enc, collect, &z, &err);
+	n = ZSTD_decompress(back, sizeof(back), z.data, z.len);
+	cr_assert(!ZSTD_isError(n));
+	cr_assert_eq(n, strlen(msg));
+	cr_assert_eq(memcmp(back, msg, n), 0);
+	cr_assert_str_eq(codec_ext(&c), ".zst");
+	codec_free(enc);
+	buf_free(&z);
+}
+
+Test(codec, gzip_has_gzip_magic_and_trailing_data_is_refused)
+{
+	struct compression c = { COMP_GZIP, 6 };
+	struct codec	*enc, *dec;
+	struct buf	 z, out;
+	const char	*err;
+
+	buf_init(&z, 1024);
+	buf_init(&out, 1024);
+	enc = codec_new(&c, 0, &err);
+	codec_update(enc, "abc", 3, collect, &z, &err);
+	codec_finish(enc, collect, &z, &err);
+	cr_assert_eq((unsigned char)z.data[0], 0x1f);
+	cr_assert_eq((unsigned char)z.data[1], 0x8b);
+	cr_assert_eq(buf_add(&z, "junk", 4), 0);
+	dec = codec_new(&c, 1, &err);
+	cr_assert_eq(codec_update(dec, z.data, z.len, collect, &out, &err), -1);
+	codec_free(enc);
+	codec_free(dec);
+	buf_free(&z);
+	buf_free(&out);
+}

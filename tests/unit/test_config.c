@@ -1,0 +1,196 @@
+/*
+ * test_config.c - the config reader: every error names file:line, key
+ * and what was expected; unknown keys and sections are errors.
+ */
+#include "zb-build.h"
+
+#include "testlib.h"
+
+TestSuite(config, .init = test_log_start);
+
+#define LOAD(text) config_load_buf("test.ini", (text), strlen(text), 0)
+
+Test(config, good_file_parses)
+{
+	struct zb_config	*cfg = LOAD(
+	    "; a comment\n"
+	    "[daemon]\n"
+	    "plugin_dir = /tmp/p   ; inline comment\n"
+	    "max_buffer_mb = 32\n"
+	    "compression = gzip:9\n"
+	    "[source:etc]\n"
+	    "plugin = files\n"
+	    "[sink:a]\nplugin = local\n[sink:b]\nplugin = local\n"
+	    "timeout = 2m\n"
+	    "[job:etc]\nsource = etc\nsinks = a, b\nmax_streams = 3\n");
+
+	cr_assert_not_null(cfg, "log: %s", test_logged());
+	cr_assert_str_eq(cfg->plugin_dir, "/tmp/p");
+	cr_assert_eq(cfg->max_buffer, 32 << 20);
+	cr_assert_eq(cfg->comp.algo, COMP_GZIP);
+	cr_assert_eq(cfg->comp.level, 9);
+	cr_assert_eq(config_kv(config_section(cfg, "sink:b"), "timeout")->num,
+	    120000);
+	struct cfg_job *job = config_job(cfg, "etc");
+	cr_assert_not_null(job);
+	cr_assert_eq(job->nsinks, 2);
+	cr_assert_str_eq(job->sinks[1]->name, "b");
+	cr_assert_eq(job->max_streams, 3);
+	cr_assert_eq(job->comp.algo, COMP_GZIP, "jobs inherit compression");
+	config_free(cfg);
+}
+
+Test(config, unknown_key_names_file_line_and_choices)
+{
+	cr_assert_null(LOAD("[daemon]\nmax_parallel_jobs = 2\n"
+	    "max_paralel_jobs = 3\n"));
+	assert_logged("test.ini:3: [daemon] max_paralel_jobs: unknown key "
+	    "(expected one of: plugin_dir,");
+	assert_logged("max_parallel_jobs");
+}
+
+Test(config, unknown_job_key)
+{
+	cr_assert_null(LOAD("[source:s]\nplugin=command\n[sink:k]\n"
+	    "plugin=local\n[job:j]\nsource = s\nsinks = k\nsink = k\n"));
+	assert_logged("test.ini:8: [job:j] sink: unknown key");
+}
+
+Test(config, unknown_section_kind)
+{
+	cr_assert_null(LOAD("[deamon]\nlisten = x\n"));
+	assert_logged("test.ini:1: [deamon] unknown section kind");
+}
+
+Test(config, bad_section_name)
+{
+	cr_assert_null(LOAD("[sink:a/b]\nplugin = local\n"));
+	assert_logged("test.ini:1: [sink:a/b] bad name");
+}
+
+Test(config, duplicate_key_and_section)
+{
+	cr_assert_null(LOAD("[daemon]\nlisten = a\nlisten = b\n"
+	    "[sink:x]\nplugin = local\n[sink:x]\nplugin = local\n"));
+	assert_logged("test.ini:3: [daemon] listen: set twice (first at "
+	    "line 2)");
+	assert_logged("test.ini:6: [sink:x] section defined twice (first at "
+	    "line 4)");
+}
+
+Test(config, integer_out_of_range)
+{
+	cr_assert_null(LOAD("[daemon]\nmax_buffer_mb = 0\n"));
+	assert_logged("test.ini:2: [daemon] max_buffer_mb: '0' is not a whole "
+	    "number from 1 to 65536");
+}
+
+Test(config, bad_duration_and_compression)
+{
+	cr_assert_null(LOAD("[daemon]\ncompression = lz4\n[sink:k]\n"
+	    "plugin = local\ntimeout = soon\n"));
+	assert_logged("test.ini:2: [daemon] compression: 'lz4' is not zstd:N");
+	assert_logged("test.ini:5: [sink:k] timeout: 'soon' is not a "
+	    "duration");
+}
+
+Test(config, job_references)
+{
+	cr_assert_null(LOAD("[sink:k]\nplugin = local\n[job:j]\n"
+	    "source = nope\nsinks = k, gone, k\n"));
+	assert_logged("test.ini:4: [job:j] source: no [source:nope] section");
+	assert_logged("test.ini:5: [job:j] sinks: no [sink:gone] section");
+	assert_logged("test.ini:5: [job:j] sinks: sink 'k' named twice");
+}
+
+Test(config, missing_required_keys)
+{
+	cr_assert_null(LOAD("[sink:k]\npath = /x\n[job:j]\nsinks = k\n"));
+	assert_logged("test.ini:1: [sink:k] missing required key 'plugin'");
+	assert_logged("test.ini:3: [job:j] missing required key 'source'");
+}
+
+Test(config, syntax_error_has_line)
+{
+	cr_assert_null(LOAD("[daemon]\nlisten = a\nthis is no key\n"));
+	assert_logged("test.ini:3: syntax error");
+}
+
+Test(config, overlong_line_is_refused_not_split)
+{
+	char	 text[1024];
+
+	snprintf(text, sizeof(text), "[daemon]\nlisten = %0300d\n", 1);
+	cr_assert_null(LOAD(text));
+	assert_logged("test.ini: line 2 is longer than");
+}
+
+Test(config, key_outside_section)
+{
+	cr_assert_null(LOAD("listen = a\n"));
+	assert_logged("line 1: key 'listen' outside of any section");
+}
+
+Test(config, unsupported_encryption_is_an_error)
+{
+	cr_assert_null(LOAD("[daemon]\nencryption = age\n"));
+	assert_logged("test.ini:2: [daemon] encryption: 'age' is not "
+	    "supported");
+}
+
+static const struct zb_option secret_opts[] = {
+	{ "password", ZB_OPT_SECRET, NULL, 1, "a secret", 0, 0 },
+	{ NULL, 0, NULL, 0, NULL, 0, 0 }
+};
+
+Test(config, inline_secret_refused_in_readable_file)
+{
+	const char		*text = "[source:s]\nplugin = x\n"
+	    "password = hunter2\n";
+	struct zb_config	*cfg;
+
+	cfg = config_load_buf("test.ini", text, strlen(text), 1);
+	cr_assert_not_null(cfg);
+	cr_assert_eq(config_check_keys(cfg, config_section(cfg, "source:s"),
+	    config_core_options(CFG_SOURCE), secret_opts), 1);
+	assert_logged("test.ini:3: [source:s] password:");
+	assert_logged("no inline secret in a file readable by group or "
+	    "others");
+	assert_not_logged("hunter2");
+	config_free(cfg);
+}
+
+Test(config, secret_from_env_or_file_is_fine)
+{
+	const char		*text = "[source:s]\nplugin = x\n"
+	    "password = env:PGPASS\n[source:t]\nplugin = x\n"
+	    "password_file = /etc/secret\n[source:u]\nplugin = x\n"
+	    "password_file = relative\n";
+	struct zb_config	*cfg;
+
+	cfg = config_load_buf("test.ini", text, strlen(text), 1);
+	cr_assert_not_null(cfg);
+	cr_assert_eq(config_check_keys(cfg, config_section(cfg, "source:s"),
+	    config_core_options(CFG_SOURCE), secret_opts), 0);
+	cr_assert_eq(config_check_keys(cfg, config_section(cfg, "source:t"),
+	    config_core_options(CFG_SOURCE), secret_opts), 0);
+	cr_assert_eq(config_check_keys(cfg, config_section(cfg, "source:u"),
+	    config_core_options(CFG_SOURCE), secret_opts), 1);
+	assert_logged("test.ini:9: [source:u] password_file: 'relative' is "
+	    "not an absolute path");
+	config_free(cfg);
+}
+
+Test(config, all_errors_are_reported_not_just_the_first)
+{
+	cr_assert_null(LOAD("[daemon]\nbogus1 = 1\nbogus2 = 2\n"));
+	assert_logged("test.ini:2:");
+	assert_logged("test.ini:3:");
+	assert_logged("test.ini: 2 errors");
+}
+
+Test(config, file_errors_name_the_path)
+{
+	cr_assert_null(config_load("/nonexistent/zb.ini"));
+	assert_logged("/nonexistent/zb.ini: cannot open the configuration");
+}

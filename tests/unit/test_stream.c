@@ -1,0 +1,220 @@
+/*
+ * test_stream.c - the stream core through real plugins: backpressure
+ * keeps buffered bytes within the budget, a failing or stalled sink loses
+ * only its own copy, a failing source leaves no manifest anywhere.
+ */
+#include "zb-build.h"
+
+#include <sys/stat.h>
+
+#include <dirent.h>
+
+#include "catalog.h"
+#include "plugin.h"
+#include "reactor.h"
+#include "restore.h"
+#include "run.h"
+#include "testlib.h"
+
+static void
+setup(void)
+{
+	test_log_start();
+	log_set_level(ZB_LOG_INFO);
+	reactor_init();
+}
+
+TestSuite(stream, .init = setup, .timeout = 60);
+
+struct result {
+	int			 done;
+	struct run_summary	 sum;
+};
+
+static void
+on_done(struct run *run, const struct run_summary *s, void *arg)
+{
+	struct result	*r = arg;
+
+	r->sum = *s;
+	r->done = 1;
+}
+
+static struct run_summary
+run_job(struct zb_config *cfg, const char *job)
+{
+	struct result	 r = { 0 };
+	struct run	*run;
+
+	cr_assert_eq(plugin_bind_config(cfg, 1), 0, "%s", test_logged());
+	run = run_start(cfg, config_job(cfg, job), on_done, &r);
+	reactor_run_until(&r.done);
+	run_free(run);
+	return r.sum;
+}
+
+/* Count files under dir whose name is exactly name (or any, if NULL). */
+static int
+count_files(const char *dir, const char *name)
+{
+	DIR		*d = opendir(dir);
+	struct dirent	*de;
+	struct stat	 st;
+	char		*p;
+	int		 n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		p = xasprintf("%s/%s", dir, de->d_name);
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+			n += count_files(p, name);
+		else if (name == NULL || strcmp(de->d_name, name) == 0)
+			n++;
+		free(p);
+	}
+	closedir(d);
+	return n;
+}
+
+Test(stream, slow_sink_pauses_producer_within_budget)
+{
+	char			*dir = test_tmpdir();
+	struct zb_config	*cfg;
+	struct run_summary	 s;
+	struct catalog		 cat;
+	struct restore_opts	 vo = { .verify_only = 1 };
+
+	cfg = test_config("[daemon]\nplugin_dir = %s\nmax_buffer_mb = 2\n"
+	    "chunk_kb = 256\nmax_parallel_jobs = 1\ncompression = none\n"
+	    "[source:gen]\nplugin = src_gen\nsize = 24M\npush = 64K\n"
+	    "[sink:slow]\nplugin = sink_slow\ndelay_ms = 2\n"
+	    "[sink:disk]\nplugin = local\npath = %s/disk\n"
+	    "[job:j]\nsource = gen\nsinks = slow, disk\nmax_streams = 1\n",
+	    test_plugin_dir(), dir);
+	cr_assert_not_null(cfg, "%s", test_logged());
+	s = run_job(cfg, "j");
+	cr_assert_eq(s.result, RUN_OK, "%s", test_logged());
+	cr_assert_eq(s.copies_ok, 2);
+	cr_assert_eq(s.plain_bytes, 24 << 20);
+	cr_assert_eq(s.budget, 2 << 20);
+	cr_assert_gt(s.pauses, 5, "the producer was paused (%llu)",
+	    (unsigned long long)s.pauses);
+	cr_assert_gt(s.resumes, 5, "and resumed");
+	cr_assert_leq(s.peak_buffered, s.budget, "peak %llu > budget %llu",
+	    (unsigned long long)s.peak_buffered,
+	    (unsigned long long)s.budget);
+
+	/* The copy on disk is whole: verify it, and the source saw pauses. */
+	catalog_load(cfg, "disk", NULL, &cat);
+	cr_assert_eq(cat.n, 1);
+	cr_assert_eq(restore_copy(cfg, &cat.items[0], &vo), 0);
+	int64_t pauses;
+	cr_assert_eq(json_get_i64(json_get(cat.items[0].doc, "facts"),
+	    "pauses", &pauses), 0);
+	cr_assert_gt(pauses, 0);
+	catalog_free(&cat);
+	plugin_unbind_config(cfg);
+	config_free(cfg);
+	rm_rf(dir);
+}
+
+Test(stream, failing_sink_does_not_stop_the_other)
+{
+	char			*dir = test_tmpdir(), *p;
+	struct zb_config	*cfg;
+	struct run_summary	 s;
+
+	cfg = test_config("[daemon]\nplugin_dir = %s\ncompression = none\n"
+	    "[source:gen]\nplugin = src_gen\nsize = 8M\n"
+	    "[sink:bad]\nplugin = sink_slow\nfail_at = 1M\n"
+	    "[sink:disk]\nplugin = local\npath = %s/disk\n"
+	    "[job:j]\nsource = gen\nsinks = bad, disk\n",
+	    test_plugin_dir(), dir);
+	s = run_job(cfg, "j");
+	cr_assert_eq(s.result, RUN_PARTIAL, "%s", test_logged());
+	cr_assert_eq(s.copies_ok, 1);
+	cr_assert_eq(s.copies_failed, 1);
+	p = xasprintf("%s/disk", dir);
+	cr_assert_eq(count_files(p, "manifest.json"), 1);
+	assert_logged("sink:bad: write failed");
+	free(p);
+	plugin_unbind_config(cfg);
+	config_free(cfg);
+	rm_rf(dir);
+}
+
+Test(stream, stalled_sink_times_out_alone)
+{
+	char			*dir = test_tmpdir(), *p;
+	struct zb_config	*cfg;
+	struct run_summary	 s;
+
+	cfg = test_config("[daemon]\nplugin_dir = %s\n"
+	    "[source:gen]\nplugin = src_gen\nsize = 4M\n"
+	    "[sink:stuck]\nplugin = sink_slow\nstall = yes\ntimeout = 1\n"
+	    "[sink:disk]\nplugin = local\npath = %s/disk\n"
+	    "[job:j]\nsource = gen\nsinks = stuck, disk\n",
+	    test_plugin_dir(), dir);
+	s = run_job(cfg, "j");
+	cr_assert_eq(s.result, RUN_PARTIAL, "%s", test_logged());
+	assert_logged("sink:stuck: no progress for 1.0 s (timeout)");
+	p = xasprintf("%s/disk", dir);
+	cr_assert_eq(count_files(p, "manifest.json"), 1);
+	free(p);
+	plugin_unbind_config(cfg);
+	config_free(cfg);
+	rm_rf(dir);
+}
+
+Test(stream, failing_source_leaves_no_manifest_anywhere)
+{
+	char			*dir = test_tmpdir();
+	struct zb_config	*cfg;
+	struct run_summary	 s;
+
+	cfg = test_config("[daemon]\nplugin_dir = %s\n"
+	    "[source:gen]\nplugin = src_gen\nsize = 8M\nfail_at = 3M\n"
+	    "[sink:a]\nplugin = local\npath = %s/a\n"
+	    "[sink:b]\nplugin = local\npath = %s/b\n"
+	    "[job:j]\nsource = gen\nsinks = a, b\n",
+	    test_plugin_dir(), dir, dir);
+	s = run_job(cfg, "j");
+	cr_assert_eq(s.result, RUN_FAILED);
+	cr_assert_eq(s.copies_ok, 0);
+	assert_logged("source failed: src_gen: failing as asked");
+	/* No manifest, no sidecar, no data, no temporary file. */
+	cr_assert_eq(count_files(dir, NULL), 0, "files left behind");
+	plugin_unbind_config(cfg);
+	config_free(cfg);
+	rm_rf(dir);
+}
+
+Test(stream, several_streams_respect_max_streams)
+{
+	char			*dir = test_tmpdir(), *p;
+	struct zb_config	*cfg;
+	struct run_summary	 s;
+	struct catalog		 cat;
+
+	cfg = test_config("[daemon]\nplugin_dir = %s\ncompression = gzip:1\n"
+	    "[source:gen]\nplugin = src_gen\nsize = 1M\nstreams = 5\n"
+	    "[sink:disk]\nplugin = local\npath = %s/disk\n"
+	    "[job:j]\nsource = gen\nsinks = disk\nmax_streams = 2\n",
+	    test_plugin_dir(), dir);
+	s = run_job(cfg, "j");
+	cr_assert_eq(s.result, RUN_OK, "%s", test_logged());
+	cr_assert_eq(s.streams, 5);
+	p = xasprintf("%s/disk", dir);
+	cr_assert_eq(count_files(p, "manifest.json"), 5);
+	catalog_load(cfg, NULL, NULL, &cat);
+	cr_assert_eq(cat.n, 5);
+	cr_assert_str_eq(cat.items[0].data, "data.bin.gz");
+	catalog_free(&cat);
+	free(p);
+	plugin_unbind_config(cfg);
+	config_free(cfg);
+	rm_rf(dir);
+}
