@@ -118,8 +118,8 @@ ctl_verify(struct ctl *ctl, int argc, char **argv)
 			    "\"ok\": %s}", nchecked > 1 ? "," : "", a->id,
 			    a->sink, ok ? "true" : "false");
 		} else
-			printf("%s %s on sink:%s\n", ok ? "ok      " :
-			    "FAILED  ", a->id, a->sink);
+			printf("%-6s %s on sink:%s\n", ok ? "ok" : "FAILED",
+			    a->id, a->sink);
 		fflush(stdout);
 	}
 	if (ctl->json)

@@ -1,0 +1,168 @@
+#!/bin/bash
+# cli.sh - zentoria-backupctl and zentoria-backupd end to end with the
+# command source and two local sinks: run, list, verify, restore, the
+# sha256sum sidecar, corruption, failures that must leave no manifest.
+. "$(dirname "$0")/lib.sh"
+
+cat >"$T/zb.ini" <<INI
+[daemon]
+plugin_dir = $ZB_TEST_PLUGIN_DIR
+compression = zstd:3
+
+[sink:near]
+plugin = local
+path = $T/near
+
+[sink:far]
+plugin = local
+path = $T/far
+
+[source:numbers]
+plugin = command
+command = seq 1 300000
+restore_command = cat > $T/restored-by-command.txt
+extension = txt
+
+[source:broken]
+plugin = command
+command = echo partial output; echo 'it went wrong' >&2; exit 3
+
+[source:empty]
+plugin = command
+command = true
+
+[job:numbers]
+source = numbers
+sinks = near, far
+
+[job:broken]
+source = broken
+sinks = near, far
+
+[job:empty]
+source = empty
+sinks = near
+INI
+chmod 600 "$T/zb.ini"
+Z="$CTL -c $T/zb.ini"
+seq 1 300000 >"$T/expected.txt"
+
+# --help everywhere, usage errors are exit 2
+for c in run list verify restore plugins; do
+	check "$c --help" $Z $c --help
+	grep -q "usage: zentoria-backupctl" "$T/out" || fail "$c --help text"
+done
+check "--help" $CTL --help
+check "daemon --help" $DAEMON --help
+$CTL -c "$T/zb.ini" frobnicate >/dev/null 2>&1
+[ $? -eq 2 ] && ok "unknown command is exit 2" || fail "unknown command"
+$Z restore >/dev/null 2>&1
+[ $? -eq 2 ] && ok "restore without ID is exit 2" || fail "restore usage"
+
+# --check-config
+check "check-config accepts" $DAEMON -c "$T/zb.ini" --check-config
+printf '[daemon]\nplugin_dir = %s\n[sink:x]\nplugin = local\npath = /tmp\nbogus = 1\n' \
+    "$ZB_TEST_PLUGIN_DIR" >"$T/bad.ini"
+check_fails "check-config refuses an unknown key" $DAEMON -c "$T/bad.ini" --check-config
+grep_err "the error names file:line and key" "$T/bad.ini:6: \[sink:x\] bogus: unknown key"
+
+check "plugins" $Z plugins
+grep -q '^local ' "$T/out" && grep -q '^command ' "$T/out" || fail "plugins lists local and command"
+
+# A backup to two sinks
+check "run numbers" $Z run numbers
+grep -q "job numbers: ok" "$T/out" || fail "run prints the result"
+check "list --json" $Z list --json
+python3 - "$T/out" <<'PY' || fail "list --json fields"
+import json, sys
+a = json.load(open(sys.argv[1]))
+assert len(a) == 2, a
+for o in a:
+    for k in ("id", "source", "stream", "sink", "time", "size", "sha256"):
+        assert k in o, k
+    assert o["source"] == "numbers" and o["stream"] == "output"
+assert {o["sink"] for o in a} == {"near", "far"}
+PY
+id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["id"])' "$T/out")
+dir=$(ls -d "$T"/near/numbers/output/*/)
+(cd "$dir" && sha256sum -c --status data.txt.zst.sha256) &&
+    ok "sha256sum -c accepts the sidecar" || fail "sha256sum -c"
+zstd -dc "$dir/data.txt.zst" | cmp -s - "$T/expected.txt" &&
+    ok "the stored data is a standard zstd file" || fail "zstd -d"
+[ "$(stat -c %a "$dir/data.txt.zst")" = 600 ] &&
+    [ "$(stat -c %a "$dir")" = 700 ] && ok "modes 0600/0700" || fail "modes"
+python3 - "$dir/manifest.json" "$(sha256sum <"$T/expected.txt" | cut -d' ' -f1)" <<'PY' || fail "manifest contents"
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["plaintext"]["sha256"] == sys.argv[2]
+assert m["plaintext"]["size"] == 1988895
+assert m["transforms"]["compression"] == "zstd:3"
+assert m["source_plugin"]["name"] == "command"
+assert m["sink"]["name"] == "near"
+PY
+ls -A "$dir" | grep -q '^\.' && fail "temporary files left" || ok "no temporary files"
+
+check "verify ID" $Z verify "$id"
+[ "$(grep -c '^ok ' "$T/out")" = 2 ] && ok "both copies verified" || fail "verify output"
+check "verify --latest --json" $Z verify --latest --json
+python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); assert len(a)==2 and all(o["ok"] for o in a)' "$T/out" ||
+    fail "verify --json"
+
+check "restore --to FILE" $Z restore "$id" --to "$T/restored.txt"
+cmp -s "$T/restored.txt" "$T/expected.txt" && ok "restored file is identical" || fail "restored differs"
+check_fails "restore refuses an existing file" $Z restore "$id" --to "$T/restored.txt"
+grep_err "and says so" "exists; refusing to overwrite it"
+check "restore --force overwrites" $Z restore "$id" --to "$T/restored.txt" --force
+check "restore through restore_command" $Z restore "$id"
+cmp -s "$T/restored-by-command.txt" "$T/expected.txt" && ok "restore_command got the data" ||
+    fail "restore_command output differs"
+
+# Corruption: one byte on the near copy
+printf '\xff' | dd of="$dir/data.txt.zst" bs=1 seek=1000 conv=notrunc 2>/dev/null
+check_fails "verify fails on a corrupted byte" $Z verify "$id"
+grep -q "^FAILED $id on sink:near" "$T/out" && grep -q "^ok     $id on sink:far" "$T/out" &&
+    ok "only the corrupted copy fails" || fail "verify lines: $(cat "$T/out")"
+check_fails "restore from the corrupted copy fails" $Z restore "$id" --sink near --to "$T/bad.txt"
+[ ! -e "$T/bad.txt" ] && ! ls -A "$T" | grep -q '^\.bad' && ok "nothing written to the target" ||
+    fail "a corrupted restore left a file"
+check "restore falls back to the good copy" $Z restore "$id" --to "$T/fallback.txt"
+cmp -s "$T/fallback.txt" "$T/expected.txt" && ok "fallback is identical" || fail "fallback differs"
+
+# The near tier is gone: the far tier alone is enough
+rm -rf "$T/near"
+check "list from the far tier alone" $Z list --sink far
+check "restore from the far tier alone" $Z restore "$id" --to "$T/far-only.txt"
+cmp -s "$T/far-only.txt" "$T/expected.txt" && ok "far-only restore is identical" || fail "far-only differs"
+
+# A failing source: no manifest anywhere, the error is in the log
+check_fails "a failing command fails the run" $Z run broken
+grep_err "exit status is named" "command exited with status 3 (it went wrong)"
+[ -z "$(find "$T/near" "$T/far" -path '*broken*' -type f 2>/dev/null)" ] &&
+    ok "no file of the failed stream anywhere" || fail "files left: $(find "$T" -path '*broken*')"
+check_fails "empty output fails the run" $Z run empty
+grep_err "and says why" "the source produced no data"
+
+# SIGINT while a command is running: aborted, nothing left behind
+cat >>"$T/zb.ini" <<INI
+[source:slow]
+plugin = command
+command = echo begin; exec sleep 60
+
+[job:slow]
+source = slow
+sinks = far
+INI
+$Z run slow >"$T/out" 2>"$T/err" &
+pid=$!
+sleep 1
+kill -INT $pid
+start=$(date +%s)
+wait $pid
+rc=$?
+[ $rc -ne 0 ] && [ $(( $(date +%s) - start )) -lt 10 ] && ok "SIGINT aborts the run (exit $rc)" ||
+    fail "SIGINT: exit $rc"
+[ -z "$(find "$T/far" -path '*slow*' -type f 2>/dev/null)" ] && ok "an aborted run leaves no file" ||
+    fail "aborted run left: $(find "$T/far" -path '*slow*')"
+pgrep -f "exec sleep 60|^sleep 60" >/dev/null && fail "the command was not killed" || ok "the command was killed"
+
+finish
