@@ -110,3 +110,27 @@ EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \
 	%reldir%/unit/testlib.h
 TEST_EXTENSIONS = .sh
 SH_LOG_COMPILER = $(SHELL)
+
+# ---- fuzz targets ----------------------------------------------------------------
+# Every build replays the seed corpora through the targets (replay.c);
+# --enable-fuzzers (clang) also builds the libFuzzer binaries.
+replay_progs = %reldir%/fuzz/replay_config %reldir%/fuzz/replay_json
+check_PROGRAMS += $(replay_progs)
+%canon_reldir%_fuzz_replay_config_SOURCES = %reldir%/fuzz/replay.c \
+	%reldir%/fuzz/fuzz_config.c
+%canon_reldir%_fuzz_replay_config_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+%canon_reldir%_fuzz_replay_json_SOURCES = %reldir%/fuzz/replay.c \
+	%reldir%/fuzz/fuzz_json.c
+%canon_reldir%_fuzz_replay_json_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+TESTS += %reldir%/fuzz/replay.sh
+EXTRA_DIST += %reldir%/fuzz/replay.sh %reldir%/fuzz/corpus
+
+if FUZZERS
+noinst_PROGRAMS += %reldir%/fuzz/fuzz_config %reldir%/fuzz/fuzz_json
+%canon_reldir%_fuzz_fuzz_config_SOURCES = %reldir%/fuzz/fuzz_config.c
+%canon_reldir%_fuzz_fuzz_config_LDFLAGS = -fsanitize=fuzzer
+%canon_reldir%_fuzz_fuzz_config_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+%canon_reldir%_fuzz_fuzz_json_SOURCES = %reldir%/fuzz/fuzz_json.c
+%canon_reldir%_fuzz_fuzz_json_LDFLAGS = -fsanitize=fuzzer
+%canon_reldir%_fuzz_fuzz_json_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+endif
