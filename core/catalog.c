@@ -154,8 +154,9 @@ catalog_load(struct zb_config *cfg, const char *sink, const char *source,
 		start = cat->n;
 		load_sink(cfg, sec->inst, source, cat);
 		/* Sort within the sink, then merge keeps sink order. */
-		qsort(cat->items + start, cat->n - start, sizeof(*cat->items),
-		    cmp_artifact);
+		if (cat->n > start)
+			qsort(cat->items + start, cat->n - start,
+			    sizeof(*cat->items), cmp_artifact);
 	}
 	/* Stable insertion merge: by time and id, sinks in config order. */
 	for (i = 1; i < cat->n; i++) {

@@ -1,0 +1,101 @@
+#!/bin/bash
+# test.sh - the whole test suite, as CI runs it (README's test command).
+#
+# Phases, each in its own build directory under $ZB_TEST_WORKDIR (default
+# ./_test): a plain --enable-werror build with `make check` and an install
+# into a throwaway prefix; an out-of-tree plugin built against that
+# install's header and pkg-config file; `make check` under AddressSanitizer
+# and UBSan; `make distcheck`; the libFuzzer targets for FUZZ_SECONDS each.
+# Ends with one line "N passed, N failed" over all test programs.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+work=${ZB_TEST_WORKDIR:-$top/_test}
+fuzz_seconds=${FUZZ_SECONDS:-60}
+jobs=$(nproc 2>/dev/null || echo 2)
+passed=0
+failed=0
+
+say() { printf '\n=== %s\n' "$*"; }
+die() { echo "test.sh: $*" >&2; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
+
+# Add a build's test-suite.log counts to the totals.
+count() {
+	local log=$1 p f
+	[ -f "$log" ] || return 0
+	p=$(sed -n 's/^# PASS: *//p' "$log" | head -1)
+	f=$(sed -n 's/^# FAIL: *//p;s/^# ERROR: *//p' "$log" | paste -sd+ | bc)
+	passed=$((passed + ${p:-0}))
+	failed=$((failed + ${f:-0}))
+}
+
+scripts/install-deps.sh || die "cannot install the build dependencies"
+say "bootstrap"
+autoreconf -fi >"$work.autoreconf.log" 2>&1 || { cat "$work.autoreconf.log"; die "autoreconf failed"; }
+rm -f "$work.autoreconf.log"
+rm -rf "$work"
+mkdir -p "$work"
+
+say "plain build, make check, install"
+mkdir "$work/plain"
+(cd "$work/plain" && "$top/configure" -q --enable-werror --prefix="$work/prefix" &&
+    make -s -j"$jobs") || die "plain build failed"
+(cd "$work/plain" && make -j"$jobs" check)
+rc=$?
+count "$work/plain/test-suite.log"
+[ $rc -eq 0 ] || { cat "$work/plain/test-suite.log"; die "make check failed"; }
+(cd "$work/plain" && make -s install >/dev/null) || die "make install failed"
+
+say "out-of-tree plugin against the installed header and .pc"
+cp -r "$top/docs/plugin-example" "$work/example"
+(cd "$work/example" &&
+    PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" make -s) || die "plugin example does not build"
+mkdir -p "$work/example-plugins"
+cp "$work/example/hello.so" "$work/example-plugins/"
+printf '[daemon]\nplugin_dir = %s\n[source:h]\nplugin = hello\n[sink:d]\nplugin = local\npath = %s\n[job:h]\nsource = h\nsinks = d\n' \
+    "$work/example-plugins" "$work/example-store" >"$work/example.ini"
+cp "$work/prefix/lib/zentoria-backupd/plugins/local.so" "$work/example-plugins/"
+if "$work/prefix/bin/zentoria-backupctl" -c "$work/example.ini" plugins | grep -q '^hello ' &&
+    "$work/prefix/bin/zentoria-backupctl" -q -c "$work/example.ini" run h; then
+	passed=$((passed + 1)); echo "PASS: example plugin loads and backs up"
+else
+	failed=$((failed + 1)); echo "FAIL: example plugin"
+fi
+
+say "make check under AddressSanitizer and UBSan"
+mkdir "$work/asan"
+(cd "$work/asan" && "$top/configure" -q --enable-werror --enable-sanitizers &&
+    make -s -j"$jobs") || die "sanitizer build failed"
+(cd "$work/asan" && make -j"$jobs" check)
+rc=$?
+count "$work/asan/test-suite.log"
+[ $rc -eq 0 ] || { cat "$work/asan/test-suite.log"; die "make check under sanitizers failed"; }
+
+say "make distcheck"
+(cd "$work/plain" && make -s -j"$jobs" distcheck >"$work/distcheck.log" 2>&1) ||
+    { tail -60 "$work/distcheck.log"; die "make distcheck failed"; }
+grep -A3 "archives ready" "$work/distcheck.log" || true
+passed=$((passed + 1))
+
+if [ "$fuzz_seconds" -gt 0 ] && command -v clang >/dev/null; then
+	say "fuzzers, $fuzz_seconds s each"
+	mkdir "$work/fuzz"
+	(cd "$work/fuzz" && CC=clang "$top/configure" -q --enable-fuzzers &&
+	    make -s -j"$jobs" tests/fuzz/fuzz_config tests/fuzz/fuzz_json) ||
+	    die "fuzzer build failed"
+	for t in config json; do
+		mkdir -p "$work/fuzz/corpus-$t"
+		cp "$top/tests/fuzz/corpus/$t/"* "$work/fuzz/corpus-$t/"
+		if "$work/fuzz/tests/fuzz/fuzz_$t" -max_total_time="$fuzz_seconds" \
+		    -max_len=4096 "$work/fuzz/corpus-$t" >"$work/fuzz/$t.log" 2>&1; then
+			passed=$((passed + 1)); echo "PASS: fuzz_$t ($(grep -c . "$work/fuzz/$t.log") log lines)"
+			tail -1 "$work/fuzz/$t.log"
+		else
+			failed=$((failed + 1)); echo "FAIL: fuzz_$t"; tail -40 "$work/fuzz/$t.log"
+		fi
+	done
+fi
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
