@@ -11,7 +11,8 @@
  * Invariants:
  *  - live (bytes of allocated chunks) only grows in push(); when one
  *    more chunk would pass `high' (the budget) the producer is paused,
- *    and the pump resumes it when live has fallen to `low' (high/4), as
+ *    and the pump resumes it when the queued bytes (live less the chunk
+ *    being filled) have fallen to `low' (high/4), as
  *    relayd does with its prefetch watermarks.  A producer that honours
  *    pause() and pushes at most a chunk at a time keeps live <= high.
  *  - Writers are only called from the pump, a deferred event, never from
@@ -218,15 +219,14 @@ stream_new(const struct stream_params *p, const struct stream_owner *owner,
 void
 stream_free(struct stream *st)
 {
-	struct chunk	*c;
 	size_t		 i;
 
 	if (st == NULL)
 		return;
 	if (st->fill != NULL)
 		chunk_destroy(st->fill);
-	while ((c = TAILQ_FIRST(&st->q)) != NULL)
-		chunk_destroy(c);
+	while (!TAILQ_EMPTY(&st->q))
+		chunk_destroy(TAILQ_FIRST(&st->q));
 	if (st->live != 0)
 		log_warnx("%s: %zu bytes of chunks still referenced at close "
 		    "(a plugin kept a chunk reference)", st->name, st->live);
@@ -658,7 +658,13 @@ on_pump(evutil_socket_t fd, short what, void *arg)
 		stream_fail(st, "no destination is left to write to (every sink or target failed)");
 		return;		/* stream_fail scheduled another pump */
 	}
-	if (st->paused && st->live <= st->low)
+	/*
+	 * The chunk being filled counts against the budget but cannot drain
+	 * while the producer is paused, so the low watermark is measured on
+	 * the queued bytes alone (else a budget of two chunks never resumes).
+	 */
+	if (st->paused && st->live - (st->fill != NULL ? st->fill->cap : 0) <=
+	    st->low)
 		stream_resume(st, STREAM_PAUSE_LAG);
 	if (st->state == ST_RUNNING && st->producer_done && !st->failed &&
 	    all_caught_up(st)) {

@@ -218,3 +218,27 @@ Test(stream, several_streams_respect_max_streams)
 	config_free(cfg);
 	rm_rf(dir);
 }
+
+/* Regression: the chunk being filled counts against the budget but
+ * cannot drain while paused; a two-chunk budget used to never resume. */
+Test(stream, two_chunk_budget_resumes)
+{
+	char			*dir = test_tmpdir();
+	struct zb_config	*cfg;
+	struct run_summary	 s;
+
+	cfg = test_config("[daemon]\nplugin_dir = %s\nmax_buffer_mb = 1\n"
+	    "chunk_kb = 512\nmax_parallel_jobs = 1\ncompression = none\n"
+	    "[source:gen]\nplugin = src_gen\nsize = 8M\npush = 100K\n"
+	    "[sink:slow]\nplugin = sink_slow\ndelay_ms = 1\n"
+	    "[job:j]\nsource = gen\nsinks = slow\nmax_streams = 1\n",
+	    test_plugin_dir());
+	s = run_job(cfg, "j");
+	cr_assert_eq(s.result, RUN_OK, "%s", test_logged());
+	cr_assert_eq(s.budget, 1 << 20);
+	cr_assert_gt(s.pauses, 0);
+	cr_assert_leq(s.peak_buffered, s.budget);
+	plugin_unbind_config(cfg);
+	config_free(cfg);
+	rm_rf(dir);
+}
