@@ -63,7 +63,10 @@ main(int argc, char **argv)
 	const char		*path = DEFAULT_CONFIG;
 	int			 ch, check = 0, level = ZB_LOG_INFO, errors;
 
-	while ((ch = getopt_long(argc, argv, "c:tfvhV", longopts, NULL)) != -1) {
+	for (;;) {
+		ch = getopt_long(argc, argv, "c:tfvhV", longopts, NULL);
+		if (ch == -1)
+			break;
 		switch (ch) {
 		case 'c':
 			path = optarg;

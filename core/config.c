@@ -806,13 +806,22 @@ config_free(struct zb_config *cfg)
 
 	if (cfg == NULL)
 		return;
-	while ((job = TAILQ_FIRST(&cfg->jobs)) != NULL) {
+	for (;;) {
+		job = TAILQ_FIRST(&cfg->jobs);
+		if (job == NULL)
+			break;
 		TAILQ_REMOVE(&cfg->jobs, job, entry);
 		free(job);
 	}
-	while ((sec = TAILQ_FIRST(&cfg->sections)) != NULL) {
+	for (;;) {
+		sec = TAILQ_FIRST(&cfg->sections);
+		if (sec == NULL)
+			break;
 		TAILQ_REMOVE(&cfg->sections, sec, entry);
-		while ((kv = TAILQ_FIRST(&sec->kvs)) != NULL) {
+		for (;;) {
+			kv = TAILQ_FIRST(&sec->kvs);
+			if (kv == NULL)
+				break;
 			TAILQ_REMOVE(&sec->kvs, kv, entry);
 			free(kv->key);
 			free(kv->value);

@@ -106,7 +106,10 @@ main(int argc, char **argv)
 	memset(&ctl, 0, sizeof(ctl));
 	env = getenv("ZENTORIA_BACKUPD_CONFIG");
 	ctl.config_path = env != NULL ? env : DEFAULT_CONFIG;
-	while ((ch = getopt_long(argc, argv, "+c:vqhV", longopts, NULL)) != -1) {
+	for (;;) {
+		ch = getopt_long(argc, argv, "+c:vqhV", longopts, NULL);
+		if (ch == -1)
+			break;
 		switch (ch) {
 		case 'c':
 			ctl.config_path = optarg;

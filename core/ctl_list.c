@@ -103,7 +103,10 @@ ctl_list(struct ctl *ctl, int argc, char **argv)
 
 	if (ctl_wants_help(argc, argv, list_usage))
 		return 0;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	for (;;) {
+		ch = getopt_long(argc, argv, "", longopts, NULL);
+		if (ch == -1)
+			break;
 		switch (ch) {
 		case 's':
 			source = optarg;
@@ -188,7 +191,10 @@ ctl_plugins(struct ctl *ctl, int argc, char **argv)
 		log_warn("%s", ctl->cfg->plugin_dir);
 		return 1;
 	}
-	while ((de = readdir(d)) != NULL) {
+	for (;;) {
+		de = readdir(d);
+		if (de == NULL)
+			break;
 		len = strlen(de->d_name);
 		if (len <= 3 || strcmp(de->d_name + len - 3, ".so") != 0)
 			continue;

@@ -62,7 +62,10 @@ ctl_verify(struct ctl *ctl, int argc, char **argv)
 
 	if (ctl_wants_help(argc, argv, verify_usage))
 		return 0;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	for (;;) {
+		ch = getopt_long(argc, argv, "", longopts, NULL);
+		if (ch == -1)
+			break;
 		switch (ch) {
 		case 'l':
 			latest = 1;
@@ -154,7 +157,10 @@ ctl_restore(struct ctl *ctl, int argc, char **argv)
 
 	if (ctl_wants_help(argc, argv, restore_usage))
 		return 0;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	for (;;) {
+		ch = getopt_long(argc, argv, "", longopts, NULL);
+		if (ch == -1)
+			break;
 		switch (ch) {
 		case 'k':
 			sink = optarg;

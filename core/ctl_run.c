@@ -121,7 +121,10 @@ ctl_run(struct ctl *ctl, int argc, char **argv)
 
 	if (ctl_wants_help(argc, argv, run_usage))
 		return 0;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	for (;;) {
+		ch = getopt_long(argc, argv, "", longopts, NULL);
+		if (ch == -1)
+			break;
 		if (ch != 'a') {
 			fputs(run_usage, stderr);
 			return EXIT_USAGE;

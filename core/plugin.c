@@ -195,7 +195,10 @@ plugin_unload_all(void)
 {
 	struct plugin	*p;
 
-	while ((p = TAILQ_FIRST(&plugins)) != NULL) {
+	for (;;) {
+		p = TAILQ_FIRST(&plugins);
+		if (p == NULL)
+			break;
 		TAILQ_REMOVE(&plugins, p, entry);
 		plugin_unload(p);
 	}

@@ -522,7 +522,10 @@ run_free(struct run *run)
 
 	if (run == NULL)
 		return;
-	while ((rs = TAILQ_FIRST(&run->streams)) != NULL) {
+	for (;;) {
+		rs = TAILQ_FIRST(&run->streams);
+		if (rs == NULL)
+			break;
 		TAILQ_REMOVE(&run->streams, rs, entry);
 		stream_free(rs->st);
 		free(rs->name);

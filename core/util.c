@@ -270,7 +270,10 @@ rm_rf(const char *path)
 	d = opendir(path);
 	if (d == NULL)
 		return -1;
-	while ((de = readdir(d)) != NULL) {
+	for (;;) {
+		de = readdir(d);
+		if (de == NULL)
+			break;
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;

@@ -515,8 +515,10 @@ local_remove(void *ctx, struct zb_io *io, const char *key)
 		return ZB_OK;
 	}
 	/* Drop directories left empty, up to the root. */
-	while ((slash = strrchr(path, '/')) != NULL &&
-	    (size_t)(slash - path) > strlen(l->root)) {
+	for (;;) {
+		slash = strrchr(path, '/');
+		if (slash == NULL || (size_t)(slash - path) <= strlen(l->root))
+			break;
 		*slash = '\0';
 		if (rmdir(path) == -1)
 			break;
