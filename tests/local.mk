@@ -104,7 +104,8 @@ unit_ldadd = core/libzbcore.la $(CRITERION_LIBS) $(LIBEVENT_LIBS)
 endif
 
 # ---- integration tests -------------------------------------------------------
-integration_tests = %reldir%/integration/cli.sh
+integration_tests = %reldir%/integration/cli.sh \
+	%reldir%/integration/files.sh %reldir%/checksrc.sh
 TESTS += $(integration_tests)
 EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \
 	%reldir%/unit/testlib.h

@@ -1,0 +1,119 @@
+#!/bin/bash
+# files.sh - the files source end to end through the CLI: a tree with odd
+# names (spaces, UTF-8, a leading dash, symlinks, a hard link, empty
+# directories, modes, mtimes) round-trips identical; excludes apply; a
+# non-empty target is refused; a hostile archive (../ and absolute
+# members) planted as a valid artifact is refused and writes nothing.
+. "$(dirname "$0")/lib.sh"
+
+src="$T/src/tree"
+mkdir -p "$src/empty dir" "$src/sub/deeper/deepest" "$src/ünï cødé/日本"
+printf 'plain\n' >"$src/plain.txt"
+printf 'spaces\n' >"$src/name with  spaces.txt"
+printf 'utf8\n' >"$src/ünï cødé/日本/ファイル.txt"
+printf 'dash\n' >"$src/-leading-dash"
+printf 'tab\n' >"$src/tab	name"
+head -c 300000 /dev/urandom >"$src/sub/deeper/blob.bin"
+printf 'skip me\n' >"$src/sub/scratch.tmp"
+ln -s plain.txt "$src/link-to-plain"
+ln -s /nonexistent/target "$src/dangling"
+ln "$src/plain.txt" "$src/sub/hardlink.txt"
+chmod 0750 "$src/sub"
+chmod 0600 "$src/sub/deeper/blob.bin"
+chmod 0700 "$src/empty dir"
+chmod 0755 "$src/plain.txt"
+touch -d '2001-02-03 04:05:06.123456789' "$src/name with  spaces.txt"
+
+cat >"$T/zb.ini" <<INI
+[daemon]
+plugin_dir = $ZB_TEST_PLUGIN_DIR
+compression = zstd:3
+
+[sink:disk]
+plugin = local
+path = $T/store
+
+[source:tree]
+plugin = files
+path = $src
+exclude = *.tmp
+
+[job:tree]
+source = tree
+sinks = disk
+INI
+Z="$CTL -c $T/zb.ini"
+
+check "run files job" $Z run tree
+check "list --json" $Z list --json
+id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["id"])' "$T/out")
+case "$id" in tree/files@*) ok "artifact id $id" ;; *) fail "artifact id '$id'" ;; esac
+manifest=$(ls "$T"/store/tree/files/*/manifest.json)
+python3 - "$manifest" <<'PY' || fail "manifest facts"
+import json, sys
+f = json.load(open(sys.argv[1]))["facts"]
+assert f["files"] >= 7 and f["symlinks"] == 2 and f["directories"] >= 6, f
+PY
+zstd -dc "$(ls "$T"/store/tree/files/*/data.tar.zst)" | tar -tf - >"$T/members"
+grep -q '^tree/plain.txt$' "$T/members" && ! grep -q '^/' "$T/members" &&
+    ok "members are relative to the source" || fail "members: $(head -3 "$T/members")"
+grep -q 'scratch.tmp' "$T/members" && fail "exclude ignored" || ok "exclude applied"
+
+check "verify" $Z verify "$id"
+check "restore --to a new directory" $Z restore "$id" --to "$T/restored"
+rm "$src/sub/scratch.tmp"	# excluded, so not expected back
+if diff -r --no-dereference "$src" "$T/restored/tree" >"$T/diff" 2>&1; then
+	ok "restored tree is identical"
+else
+	fail "restored tree differs: $(head -5 "$T/diff")"
+fi
+(cd "$src" && find . -printf '%P %m %y %l\n' | sort) >"$T/meta.src"
+(cd "$T/restored/tree" && find . -printf '%P %m %y %l\n' | sort) >"$T/meta.dst"
+cmp -s "$T/meta.src" "$T/meta.dst" && ok "modes, types and link targets kept" ||
+    fail "metadata differs: $(diff "$T/meta.src" "$T/meta.dst" | head -5)"
+[ "$(stat -c %Y.%y "$src/name with  spaces.txt")" = "$(stat -c %Y.%y "$T/restored/tree/name with  spaces.txt")" ] &&
+    ok "mtime kept to the nanosecond" || fail "mtime differs"
+[ "$(stat -c %i "$T/restored/tree/plain.txt")" = "$(stat -c %i "$T/restored/tree/sub/hardlink.txt")" ] &&
+    ok "hard link kept" || fail "hard link lost"
+
+check_fails "restore refuses a non-empty target" $Z restore "$id" --to "$T/restored"
+ls -A "$T" | grep -q 'zb-restore' && fail "temporary directory left" || ok "no temporary directory left"
+
+# A hostile archive planted as a well-formed artifact on the sink.
+python3 - "$T/evil.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
+    for name in ("tree/ok.txt", "../escaped.txt", "/tmp/zb-absolute-escape.txt"):
+        data = b"evil\n"
+        ti = tarfile.TarInfo(name)
+        ti.size = len(data)
+        t.addfile(ti, io.BytesIO(data))
+PY
+stamp=2001-01-01T000000Z
+edir="$T/store/tree/files/$stamp"
+mkdir -p "$edir"
+cp "$T/evil.tar" "$edir/data.tar"
+sha=$(sha256sum <"$T/evil.tar" | cut -d' ' -f1)
+size=$(stat -c %s "$T/evil.tar")
+echo "$sha  data.tar" >"$edir/data.tar.sha256"
+python3 - "$manifest" "$edir/manifest.json" "$sha" "$size" "$stamp" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+sha, size, stamp = sys.argv[3], int(sys.argv[4]), sys.argv[5]
+m["id"] = "tree/files@" + stamp
+m["time"] = stamp
+m["data"] = "data.tar"
+m["stored"] = {"size": size, "sha256": sha}
+m["plaintext"] = {"size": size, "sha256": sha}
+m["transforms"]["compression"] = "none"
+json.dump(m, open(sys.argv[2], "w"))
+PY
+check "the planted artifact verifies (it is well-formed)" $Z verify "tree/files@$stamp"
+mkdir "$T/victim"
+check_fails "restore refuses a hostile archive" $Z restore "tree/files@$stamp" --to "$T/victim/out"
+grep_err "and names the member" "\.\./escaped.txt"
+[ ! -e "$T/victim/escaped.txt" ] && [ ! -e "$T/escaped.txt" ] && [ ! -e /tmp/zb-absolute-escape.txt ] &&
+    [ ! -e "$T/victim/out" ] && ok "nothing escaped, no target created" ||
+    fail "a hostile member was written"
+
+finish
