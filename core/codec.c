@@ -9,6 +9,7 @@
  */
 #include "zb-build.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,12 @@ struct codec {
 	int			 z_end;		/* gzip stream ended */
 	unsigned char		*out;
 };
+
+size_t
+codec_min_room(const struct codec *c)
+{
+	return c->comp.algo == COMP_NONE ? 1 : CODEC_OUT;
+}
 
 const char *
 codec_ext(const struct compression *c)
@@ -107,13 +114,18 @@ codec_free(struct codec *c)
 	free(c);
 }
 
+/*
+ * One ZSTD call per loop turn; returns when the input is used up and the
+ * library has nothing more to flush, or once out_max bytes went out.
+ */
 static int
 zstd_run(struct codec *c, const void *buf, size_t len, int end,
-    codec_emit_fn emit, void *arg, const char **err)
+    size_t *used, size_t out_max, codec_emit_fn emit, void *arg,
+    const char **err)
 {
 	ZSTD_inBuffer	 in = { buf, len, 0 };
 	ZSTD_outBuffer	 out;
-	size_t		 rc;
+	size_t		 rc, sent = 0;
 
 	for (;;) {
 		out.dst = c->out;
@@ -128,26 +140,36 @@ zstd_run(struct codec *c, const void *buf, size_t len, int end,
 			*err = ZSTD_getErrorName(rc);
 			return -1;
 		}
-		if (c->decompress)
-			c->zd_last = rc;
 		if (out.pos > 0 && emit(arg, c->out, out.pos) == -1) {
 			*err = "output refused";
 			return -1;
 		}
+		sent += out.pos;
+		*used = in.pos;
 		if (c->decompress) {
-			if (in.pos == in.size && out.pos < out.size)
+			/*
+			 * 0: a frame ended and is flushed.  Do not call again
+			 * without input: that would ask for the next frame's
+			 * header and make a complete stream look truncated.
+			 */
+			c->zd_last = rc;
+			if (in.pos == in.size &&
+			    (rc == 0 || out.pos < out.size))
 				return 0;
 		} else if (end ? rc == 0 :
 		    (in.pos == in.size && out.pos < out.size))
 			return 0;
+		if (!end && sent + CODEC_OUT > out_max)
+			return 1;
 	}
 }
 
 static int
 gzip_run(struct codec *c, const void *buf, size_t len, int end,
-    codec_emit_fn emit, void *arg, const char **err)
+    size_t *used, size_t out_max, codec_emit_fn emit, void *arg,
+    const char **err)
 {
-	size_t	 n;
+	size_t	 n, sent = 0;
 	int	 rc;
 
 	c->z.next_in = (unsigned char *)(uintptr_t)buf;
@@ -179,6 +201,8 @@ gzip_run(struct codec *c, const void *buf, size_t len, int end,
 			*err = "output refused";
 			return -1;
 		}
+		sent += n;
+		*used = len - c->z.avail_in;
 		if (!c->decompress && end) {
 			if (rc == Z_STREAM_END)
 				return 0;
@@ -190,24 +214,28 @@ gzip_run(struct codec *c, const void *buf, size_t len, int end,
 			*err = "trailing data after the gzip stream";
 			return -1;
 		}
+		if (sent + CODEC_OUT > out_max)
+			return 1;
 	}
 }
 
 int
-codec_update(struct codec *c, const void *buf, size_t len,
-    codec_emit_fn emit, void *arg, const char **err)
+codec_update(struct codec *c, const void *buf, size_t len, size_t *used,
+    size_t out_max, codec_emit_fn emit, void *arg, const char **err)
 {
+	*used = 0;
 	switch (c->comp.algo) {
 	case COMP_ZSTD:
-		return zstd_run(c, buf, len, 0, emit, arg, err);
+		return zstd_run(c, buf, len, 0, used, out_max, emit, arg, err);
 	case COMP_GZIP:
-		return gzip_run(c, buf, len, 0, emit, arg, err);
+		return gzip_run(c, buf, len, 0, used, out_max, emit, arg, err);
 	default:
-		if (len > 0 && emit(arg, buf, len) == -1) {
+		*used = len > out_max ? out_max : len;
+		if (*used > 0 && emit(arg, buf, *used) == -1) {
 			*err = "output refused";
 			return -1;
 		}
-		return 0;
+		return *used < len ? 1 : 0;
 	}
 }
 
@@ -215,6 +243,8 @@ int
 codec_finish(struct codec *c, codec_emit_fn emit, void *arg,
     const char **err)
 {
+	size_t	 used;
+
 	switch (c->comp.algo) {
 	case COMP_ZSTD:
 		if (c->decompress) {
@@ -224,7 +254,7 @@ codec_finish(struct codec *c, codec_emit_fn emit, void *arg,
 			}
 			return 0;
 		}
-		return zstd_run(c, "", 0, 1, emit, arg, err);
+		return zstd_run(c, "", 0, 1, &used, SIZE_MAX, emit, arg, err);
 	case COMP_GZIP:
 		if (c->decompress) {
 			if (!c->z_end) {
@@ -233,7 +263,7 @@ codec_finish(struct codec *c, codec_emit_fn emit, void *arg,
 			}
 			return 0;
 		}
-		return gzip_run(c, "", 0, 1, emit, arg, err);
+		return gzip_run(c, "", 0, 1, &used, SIZE_MAX, emit, arg, err);
 	default:
 		return 0;
 	}

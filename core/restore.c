@@ -164,7 +164,7 @@ open_target(struct zb_config *cfg, const struct artifact *a,
 
 int
 restore_copy(struct zb_config *cfg, const struct artifact *a,
-    const struct restore_opts *o)
+    struct restore_opts *o)
 {
 	struct stream_params	 p;
 	struct reader		 r = { .a = a };
@@ -188,6 +188,8 @@ restore_copy(struct zb_config *cfg, const struct artifact *a,
 	name = xasprintf("%s (from sink:%s)", a->id, a->sink);
 	p.name = name;
 	st = stream_new(&p, &rd_owner, &r);
+	st->stream_name = xstrdup(a->stream);
+	st->artifact_id = xstrdup(a->id);
 	w = stream_writer_new(st, o->verify_only ? "verify" : "restore", 0);
 	if (open_target(cfg, a, o, w) == -1) {
 		stream_writer_fail(w, "%s", "cannot open the restore target");
@@ -200,6 +202,8 @@ restore_copy(struct zb_config *cfg, const struct artifact *a,
 	reactor_run_until(&r.done);
 	reactor_on_signal(NULL, NULL);
 	progress_stop(prog);
+	o->peak_buffered = st->live_peak;
+	o->budget = st->high;
 	free(name);
 	stream_free(st);
 	return r.ok ? 0 : -1;

@@ -4,6 +4,8 @@
 #ifndef ZB_RESTORE_H
 #define ZB_RESTORE_H
 
+#include <stdint.h>
+
 #include "artifact.h"
 #include "config.h"
 
@@ -11,6 +13,9 @@ struct restore_opts {
 	const char	*target;	/* --to, or NULL */
 	int		 force;
 	int		 verify_only;
+	/* out: the largest buffer use of the read, and its budget */
+	uint64_t	 peak_buffered;
+	uint64_t	 budget;
 };
 
 /*
@@ -23,6 +28,6 @@ struct restore_opts {
  * -1 with the reason logged.
  */
 int	restore_copy(struct zb_config *, const struct artifact *a,
-	    const struct restore_opts *);
+	    struct restore_opts *);
 
 #endif

@@ -374,6 +374,7 @@ start_stream(struct run *run, struct run_stream *rs)
 	rs->st = stream_new(&p, &rs_owner, rs);
 	free(name);
 	rs->st->artifact_id = xstrdup(rs->id);
+	rs->st->stream_name = xstrdup(rs->name);
 	rs->started = time(NULL);
 	rs->running = 1;
 	run->active++;

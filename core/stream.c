@@ -45,6 +45,13 @@ struct chunk {
 	unsigned char		 data[];
 };
 
+/*
+ * Input a producer pushed but the codec could not take yet (the budget had
+ * no room for its output) waits here; a producer that honours pause()
+ * leaves at most about one push in it.  Beyond this it ignores pause().
+ */
+#define PENDING_MAX	(64 * 1024 * 1024)
+
 static void	pump_schedule(struct stream *);
 static void	writer_release(struct writer *);
 static const struct io_vtbl stream_vtbl, writer_vtbl;
@@ -197,6 +204,7 @@ stream_new(const struct stream_params *p, const struct stream_owner *owner,
 	st->owner = owner;
 	st->owner_arg = arg;
 	TAILQ_INIT(&st->q);
+	buf_init(&st->pending, PENDING_MAX);
 	st->high = p->budget;
 	if (st->high < 2 * p->chunk_size)
 		st->high = 2 * p->chunk_size;
@@ -240,9 +248,11 @@ stream_free(struct stream *st)
 	EVP_MD_CTX_free(st->hash_in);
 	EVP_MD_CTX_free(st->hash_out);
 	codec_free(st->codec);
+	buf_free(&st->pending);
 	free(st->error);
 	free(st->name);
 	free(st->artifact_id);
+	free(st->stream_name);
 	facts_free(st->facts);
 	free(st);
 }
@@ -349,29 +359,131 @@ stream_producer_failed(struct stream *st, const char *msg)
 
 /* ---- producer side: the io handle ------------------------------------- */
 
+/* Output bytes the budget has room for now (free fill space included). */
+static size_t
+room(const struct stream *st)
+{
+	size_t	 fill = st->fill != NULL ? st->fill->cap - st->fill->pub.len : 0;
+
+	return (st->live >= st->high ? 0 : st->high - st->live) + fill;
+}
+
+static int
+blocked(const struct stream *st)
+{
+	return st->codec_more || st->pending_off < st->pending.len;
+}
+
+/*
+ * Run input through the codec while the budget has room for its output.
+ * Returns the bytes taken, or -1 when the stream was aborted.
+ */
+static ssize_t
+run_codec(struct stream *st, const unsigned char *p, size_t len)
+{
+	const char	*err;
+	size_t		 used = 0, n, r;
+	int		 rc;
+
+	for (;;) {
+		r = room(st);
+		if (r < codec_min_room(st->codec))
+			return (ssize_t)used;
+		rc = codec_update(st->codec, p + used, len - used, &n, r, emit,
+		    st, &err);
+		if (rc == -1) {
+			stream_abort(st, "%s: %s", st->p.dir == STREAM_STORE ?
+			    "compression failed" : "stored data is corrupt",
+			    err);
+			return -1;
+		}
+		used += n;
+		st->codec_more = rc == 1;
+		if (!st->codec_more)
+			return (ssize_t)used;
+	}
+}
+
+/* Feed what is pending; 0, or -1 when the stream was aborted. */
+static int
+feed_pending(struct stream *st)
+{
+	ssize_t	 n;
+
+	if (!blocked(st))
+		return 0;
+	n = run_codec(st, (unsigned char *)st->pending.data + st->pending_off,
+	    st->pending.len - st->pending_off);
+	if (n == -1)
+		return -1;
+	st->pending_off += (size_t)n;
+	if (st->pending_off == st->pending.len && !st->codec_more) {
+		buf_reset(&st->pending);
+		st->pending_off = 0;
+	}
+	return 0;
+}
+
 static int
 st_push(struct zb_io *io, const void *buf, size_t len)
 {
 	struct stream	*st = (struct stream *)io;
-	const char	*err;
+	ssize_t		 n = 0;
 
 	if (st->failed || st->producer_done || st->state != ST_RUNNING)
 		return ZB_ERR;
 	EVP_DigestUpdate(st->hash_in, buf, len);
 	st->bytes_in += len;
-	if (codec_update(st->codec, buf, len, emit, st, &err) == -1) {
-		stream_abort(st, "%s: %s", st->p.dir == STREAM_STORE ?
-		    "compression failed" : "stored data is corrupt", err);
-		return ZB_ERR;
+	/* Keep the order: behind pending input, the new bytes wait too. */
+	if (!blocked(st)) {
+		n = run_codec(st, buf, len);
+		if (n == -1)
+			return ZB_ERR;
+	}
+	if ((size_t)n < len) {
+		if (buf_add(&st->pending, (const char *)buf + n, len - n) == -1) {
+			stream_abort(st, "the source does not honour pause()");
+			return ZB_ERR;
+		}
+		if (feed_pending(st) == -1)
+			return ZB_ERR;
 	}
 	/*
-	 * Pause while one more chunk would not fit: a producer that pushes
-	 * at most chunk_size bytes at a time and honours pause() then never
-	 * takes live past the budget.
+	 * Pause while input is waiting or one more chunk would not fit: a
+	 * producer that honours pause() and pushes at most a chunk at a time
+	 * then never takes live past the budget.
 	 */
-	if (st->live + st->p.chunk_size > st->high)
+	if (blocked(st) || st->live + st->p.chunk_size > st->high)
 		stream_pause(st, STREAM_PAUSE_LAG);
 	return st->pause_mask != 0 ? ZB_AGAIN : ZB_OK;
+}
+
+/* After the producer ended well and all input is through: flush, hash. */
+static void	hex(const unsigned char *, char *);
+
+static void
+try_finish(struct stream *st)
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 mdlen;
+	const char	*err;
+
+	if (!st->want_finish || st->input_ended || st->failed || blocked(st))
+		return;
+	st->input_ended = 1;
+	if (codec_finish(st->codec, emit, st, &err) == -1) {
+		stream_abort(st, "%s: %s", st->p.dir == STREAM_STORE ?
+		    "compression failed" : "stored data is corrupt", err);
+		return;
+	}
+	if (st->fill != NULL) {
+		enqueue(st, st->fill);
+		st->fill = NULL;
+	}
+	EVP_DigestFinal_ex(st->hash_in, md, &mdlen);
+	hex(md, st->sha_in);
+	EVP_DigestFinal_ex(st->hash_out, md, &mdlen);
+	hex(md, st->sha_out);
 }
 
 static void
@@ -391,9 +503,6 @@ static void
 st_done(struct zb_io *io, int status, const char *msg)
 {
 	struct stream	*st = (struct stream *)io;
-	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen;
-	const char	*err;
 
 	if (st->producer_done || st->failed)
 		return;
@@ -403,25 +512,16 @@ st_done(struct zb_io *io, int status, const char *msg)
 		stream_abort(st, "source failed: %s", msg ? msg : "error");
 		return;
 	}
-	if (codec_finish(st->codec, emit, st, &err) == -1) {
-		stream_abort(st, "%s: %s", st->p.dir == STREAM_STORE ?
-		    "compression failed" : "stored data is corrupt", err);
-		return;
-	}
-	if (st->fill != NULL) {
-		enqueue(st, st->fill);
-		st->fill = NULL;
-	}
-	EVP_DigestFinal_ex(st->hash_in, md, &mdlen);
-	hex(md, st->sha_in);
-	EVP_DigestFinal_ex(st->hash_out, md, &mdlen);
-	hex(md, st->sha_out);
+	st->want_finish = 1;
+	try_finish(st);
 }
 
 static const char *
 st_name(const struct zb_io *io)
 {
-	return ((const struct stream *)io)->name;
+	const struct stream *st = (const struct stream *)io;
+
+	return st->stream_name != NULL ? st->stream_name : st->name;
 }
 
 static const char *
@@ -652,6 +752,9 @@ on_pump(evutil_socket_t fd, short what, void *arg)
 
 	if (st->producer_done && !st->producer_closed)
 		producer_close(st);
+	if (!st->failed && feed_pending(st) == -1)
+		return;		/* aborted: another pump is scheduled */
+	try_finish(st);
 	for (i = 0; i < st->nw; i++)
 		pump_writer(st->w[i]);
 	if (st->state == ST_RUNNING && live_writers(st) == 0 && st->nw > 0) {
@@ -663,10 +766,12 @@ on_pump(evutil_socket_t fd, short what, void *arg)
 	 * while the producer is paused, so the low watermark is measured on
 	 * the queued bytes alone (else a budget of two chunks never resumes).
 	 */
-	if (st->paused && st->live - (st->fill != NULL ? st->fill->cap : 0) <=
-	    st->low)
+	if (st->paused && !blocked(st) &&
+	    st->live - (st->fill != NULL ? st->fill->cap : 0) <= st->low)
 		stream_resume(st, STREAM_PAUSE_LAG);
-	if (st->state == ST_RUNNING && st->producer_done && !st->failed &&
+	if (blocked(st) && room(st) >= codec_min_room(st->codec))
+		pump_schedule(st);	/* feed more next turn */
+	if (st->state == ST_RUNNING && st->input_ended && !st->failed &&
 	    all_caught_up(st)) {
 		st->state = ST_DRAINED;
 		st->owner->drained(st, st->owner_arg);

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "artifact.h"
+#include "buf.h"
 #include "io.h"
 
 #define STREAM_MAX_WRITERS	CFG_MAX_SINKS
@@ -87,6 +88,11 @@ struct stream {
 
 	/* transforms */
 	struct codec		*codec;
+	struct buf		 pending;	/* input not yet through */
+	size_t			 pending_off;
+	int			 codec_more;	/* codec has output left */
+	int			 want_finish;	/* producer ended well */
+	int			 input_ended;	/* codec finished, hashed */
 	EVP_MD_CTX		*hash_in;	/* bytes pushed */
 	EVP_MD_CTX		*hash_out;	/* bytes queued */
 	uint64_t		 bytes_in;
@@ -115,6 +121,7 @@ struct stream {
 
 	/* for the manifest (set and read by the owner) */
 	char			*artifact_id;
+	char			*stream_name;	/* as the source declared it */
 	struct fact		*facts;
 };
 

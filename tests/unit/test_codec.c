@@ -38,6 +38,7 @@ round_trip(const struct compression *c)
 	struct buf	 z, out;
 	struct codec	*enc, *dec;
 	const char	*err;
+	size_t		 used;
 
 	fill(in, n);
 	buf_init(&z, 2 * n);
@@ -48,8 +49,8 @@ round_trip(const struct compression *c)
 		step = (i % 3 + 1) * 40000;
 		if (step > n - i)
 			step = n - i;
-		cr_assert_eq(codec_update(enc, in + i, step, collect, &z, &err),
-		    0, "%s", err);
+		cr_assert_eq(codec_update(enc, in + i, step, &used, SIZE_MAX,
+		    collect, &z, &err), 0, "%s", err);
 	}
 	cr_assert_eq(codec_finish(enc, collect, &z, &err), 0);
 	cr_assert_lt(z.len, n, "compressed is smaller");
@@ -58,8 +59,8 @@ round_trip(const struct compression *c)
 		step = 1000 + i % 5000;
 		if (step > z.len - i)
 			step = z.len - i;
-		cr_assert_eq(codec_update(dec, z.data + i, step, collect, &out,
-		    &err), 0, "%s", err);
+		cr_assert_eq(codec_update(dec, z.data + i, step, &used,
+		    SIZE_MAX, collect, &out, &err), 0, "%s", err);
 	}
 	cr_assert_eq(codec_finish(dec, collect, &out, &err), 0, "%s", err);
 	cr_assert_eq(out.len, n);
@@ -69,8 +70,8 @@ round_trip(const struct compression *c)
 	codec_free(dec);
 	buf_reset(&out);
 	dec = codec_new(c, 1, &err);
-	cr_assert_eq(codec_update(dec, z.data, z.len - 10, collect, &out,
-	    &err), 0);
+	cr_assert_eq(codec_update(dec, z.data, z.len - 10, &used, SIZE_MAX,
+	    collect, &out, &err), 0);
 	cr_assert_eq(codec_finish(dec, collect, &out, &err), -1);
 	codec_free(dec);
 
@@ -78,7 +79,8 @@ round_trip(const struct compression *c)
 	z.data[z.len / 2] ^= 0x40;
 	buf_reset(&out);
 	dec = codec_new(c, 1, &err);
-	cr_assert(codec_update(dec, z.data, z.len, collect, &out, &err) == -1 ||
+	cr_assert(codec_update(dec, z.data, z.len, &used, SIZE_MAX, collect,
+	    &out, &err) == -1 ||
 	    codec_finish(dec, collect, &out, &err) == -1 || out.len != n ||
 	    memcmp(out.data, in, n) != 0);
 	codec_free(dec);
@@ -113,7 +115,7 @@ Test(codec, zstd_output_is_a_standard_frame)
 
 	buf_init(&z, 1024);
 	enc = codec_new(&c, 0, &err);
-	codec_update(enc, msg, strlen(msg), collect, &z, &err);
+	codec_update(enc, msg, strlen(msg), &n, SIZE_MAX, collect, &z, &err);
 	codec_finish(enc, collect, &z, &err);
 	n = ZSTD_decompress(back, sizeof(back), z.data, z.len);
 	cr_assert(!ZSTD_isError(n));
@@ -130,19 +132,81 @@ Test(codec, gzip_has_gzip_magic_and_trailing_data_is_refused)
 	struct codec	*enc, *dec;
 	struct buf	 z, out;
 	const char	*err;
+	size_t		 used;
 
 	buf_init(&z, 1024);
 	buf_init(&out, 1024);
 	enc = codec_new(&c, 0, &err);
-	codec_update(enc, "abc", 3, collect, &z, &err);
+	codec_update(enc, "abc", 3, &used, SIZE_MAX, collect, &z, &err);
 	codec_finish(enc, collect, &z, &err);
 	cr_assert_eq((unsigned char)z.data[0], 0x1f);
 	cr_assert_eq((unsigned char)z.data[1], 0x8b);
 	cr_assert_eq(buf_add(&z, "junk", 4), 0);
 	dec = codec_new(&c, 1, &err);
-	cr_assert_eq(codec_update(dec, z.data, z.len, collect, &out, &err), -1);
+	cr_assert_eq(codec_update(dec, z.data, z.len, &used, SIZE_MAX, collect,
+	    &out, &err), -1);
 	codec_free(enc);
 	codec_free(dec);
 	buf_free(&z);
 	buf_free(&out);
+}
+
+/*
+ * Highly compressible input, decompressed under an output cap as the
+ * stream core does: no chunk of output may exceed the cap's step, and a
+ * frame that ends exactly at a window boundary is complete, not
+ * "truncated" (a 128 KiB run of zeros used to fail that way).
+ */
+static void
+capped_zeros(const struct compression *c, size_t n)
+{
+	unsigned char	*in = calloc(1, n);
+	struct codec	*enc, *dec;
+	struct buf	 z, out;
+	const char	*err;
+	size_t		 used, off = 0, before, cap = 256 * 1024;
+	int		 rc, calls = 0;
+
+	buf_init(&z, n + 1024);
+	buf_init(&out, n + 1);
+	enc = codec_new(c, 0, &err);
+	cr_assert_eq(codec_update(enc, in, n, &used, SIZE_MAX, collect, &z,
+	    &err), 0);
+	cr_assert_eq(codec_finish(enc, collect, &z, &err), 0);
+	dec = codec_new(c, 1, &err);
+	do {
+		before = out.len;
+		rc = codec_update(dec, z.data + off, z.len - off, &used, cap,
+		    collect, &out, &err);
+		cr_assert_neq(rc, -1, "%s", err);
+		cr_assert_leq(out.len - before, cap, "one call emitted %zu",
+		    out.len - before);
+		off += used;
+		calls++;
+	} while (rc == 1);
+	cr_assert_eq(off, z.len);
+	cr_assert_eq(codec_finish(dec, collect, &out, &err), 0, "%s", err);
+	cr_assert_eq(out.len, n);
+	cr_assert(n <= cap || calls > 1, "the cap was applied");
+	codec_free(enc);
+	codec_free(dec);
+	buf_free(&z);
+	buf_free(&out);
+	free(in);
+}
+
+Test(codec, zstd_zeros_at_window_boundary_and_capped)
+{
+	struct compression c = { COMP_ZSTD, 3 };
+
+	capped_zeros(&c, 131072);
+	capped_zeros(&c, 8 << 20);
+}
+
+Test(codec, gzip_zeros_capped)
+{
+	struct compression c = { COMP_GZIP, 6 };
+
+	capped_zeros(&c, 131072);
+	capped_zeros(&c, 8 << 20);
 }

@@ -242,3 +242,39 @@ Test(stream, two_chunk_budget_resumes)
 	config_free(cfg);
 	rm_rf(dir);
 }
+
+/* Restoring expands: the decompressed side must stay within the budget. */
+Test(stream, restore_of_expanding_data_stays_within_budget)
+{
+	char			*dir = test_tmpdir(), *out;
+	struct zb_config	*cfg;
+	struct run_summary	 s;
+	struct catalog		 cat;
+	struct restore_opts	 ro = { 0 };
+
+	cfg = test_config("[daemon]\nplugin_dir = %s\nmax_buffer_mb = 2\n"
+	    "compression = zstd:3\n"
+	    "[source:c]\nplugin = command\ncommand = head -c 64000000 "
+	    "/dev/zero\n[sink:disk]\nplugin = local\npath = %s/disk\n"
+	    "[job:j]\nsource = c\nsinks = disk\n", test_plugin_dir(), dir);
+	s = run_job(cfg, "j");
+	cr_assert_eq(s.result, RUN_OK, "%s", test_logged());
+	cr_assert_lt(s.stored_bytes, 100000, "zeros compress");
+	catalog_load(cfg, NULL, NULL, &cat);
+	cr_assert_eq(cat.n, 1);
+	out = xasprintf("%s/restored", dir);
+	ro.target = out;
+	cr_assert_eq(restore_copy(cfg, &cat.items[0], &ro), 0, "%s",
+	    test_logged());
+	cr_assert_eq(ro.budget, 2 << 20);
+	cr_assert_leq(ro.peak_buffered, ro.budget, "peak %llu",
+	    (unsigned long long)ro.peak_buffered);
+	struct stat sb;
+	cr_assert_eq(stat(out, &sb), 0);
+	cr_assert_eq(sb.st_size, 64000000);
+	catalog_free(&cat);
+	free(out);
+	plugin_unbind_config(cfg);
+	config_free(cfg);
+	rm_rf(dir);
+}
