@@ -12,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "child.h"
 #include "ctl.h"
 #include "log.h"
 #include "plugin.h"
 #include "reactor.h"
+#include "util.h"
 
 #define DEFAULT_CONFIG	ZB_SYSCONFDIR "/zentoria-backupd/zentoria-backupd.ini"
 
@@ -87,6 +89,25 @@ ctl_load(struct ctl *ctl)
 	return 0;
 }
 
+/*
+ * Before plugins are finalised: let offloaded jobs finish and reap the
+ * children that aborted streams killed, so that no callback runs into a
+ * freed plugin (bounded: a stuck child gets SIGKILL'd by its plugin's
+ * close path, a stuck thread is left to exit()).
+ */
+static void
+ctl_drain(void)
+{
+	uint64_t	 deadline = now_ms() + 10000;
+	struct timeval	 tick = { 0, 100000 };
+
+	while ((reactor_offload_pending() > 0 || child_count() > 0) &&
+	    now_ms() < deadline) {
+		event_base_loopexit(reactor_base(), &tick);
+		event_base_loop(reactor_base(), EVLOOP_ONCE);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -144,6 +165,7 @@ main(int argc, char **argv)
 		reactor_init();
 		optind = 0;	/* full re-initialisation (GNU) */
 		rc = commands[i].fn(&ctl, argc, argv);
+		ctl_drain();
 		if (ctl.cfg != NULL) {
 			plugin_unbind_config(ctl.cfg);
 			config_free(ctl.cfg);

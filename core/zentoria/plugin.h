@@ -24,9 +24,22 @@
  *
  * Asynchronous operations: an operation that is handed a `struct zb_io'
  * finishes by calling host->done(io, status, message) exactly once, which
- * may happen before the call that started it returns.  After done() (or
+ * may happen before the call that started it returns.  A start call
+ * (plan, list, remove) that returns ZB_ERR has not called done and must
+ * not call it later; one that calls done returns ZB_OK.  After done() (or
  * after the host calls the operation's abort/close), the plugin must not
  * touch the io again.
+ *
+ * Re-entrancy: the host never calls a producer's close() from inside that
+ * producer's own push() or done(), nor a writer's abort() from inside
+ * that writer's write() or commit(); it may call them from inside calls
+ * of other plugins and instances.  A commit() that returned ZB_ERR, or
+ * ended with done(ZB_ERR), is not followed by abort(): the writer cleans
+ * up after its own failed commit.
+ *
+ * Lifetime: fini() is called only after every stream, writer and
+ * operation of the instance has ended and every offload() job it started
+ * has run its done callback.
  */
 #ifndef ZENTORIA_PLUGIN_H
 #define ZENTORIA_PLUGIN_H
@@ -254,8 +267,10 @@ struct zb_host_api {
 	/*
 	 * Push bytes into a stream.  The host copies them.  Returns ZB_OK, or
 	 * ZB_AGAIN when the stream is now paused (the bytes were still
-	 * taken: stop producing until resume()), or ZB_ERR when the stream
-	 * is being torn down (stop; close() follows).
+	 * taken, and pause() has already been called: stop producing until
+	 * resume()), or ZB_ERR when the stream is being torn down (stop;
+	 * close() follows, later).  Push at most one chunk (256 KiB by
+	 * default) per call for the buffer budget to hold exactly.
 	 */
 	int		 (*push)(struct zb_io *s, const void *buf, size_t len);
 
@@ -284,9 +299,11 @@ struct zb_host_api {
 	void		 (*kill_child)(pid_t pid, int sig);
 
 	/*
-	 * Run work(arg) on a worker thread, then done(arg, result) on the
-	 * loop.  For blocking library calls (disk walks, fsync).  work may
-	 * not call any host function.
+	 * Run work(arg) on a worker thread of its own (one thread per call,
+	 * so work may block for as long as it needs, e.g. for a whole
+	 * stream), then done(arg, result) on the loop, never before offload
+	 * returns.  For blocking library calls (disk walks, fsync).  work
+	 * may not call any host function.
 	 */
 	int		 (*offload)(struct zb_inst *, int (*work)(void *arg),
 			    void (*done)(void *arg, int result), void *arg);

@@ -146,7 +146,7 @@ grep_err "and says why" "the source produced no data"
 cat >>"$T/zb.ini" <<INI
 [source:slow]
 plugin = command
-command = echo begin; exec sleep 60
+command = echo \$\$ > $T/slow.pid; echo begin; exec sleep 60
 
 [job:slow]
 source = slow
@@ -163,6 +163,7 @@ rc=$?
     fail "SIGINT: exit $rc"
 [ -z "$(find "$T/far" -path '*slow*' -type f 2>/dev/null)" ] && ok "an aborted run leaves no file" ||
     fail "aborted run left: $(find "$T/far" -path '*slow*')"
-pgrep -f "exec sleep 60|^sleep 60" >/dev/null && fail "the command was not killed" || ok "the command was killed"
+[ -s "$T/slow.pid" ] && ! kill -0 "$(cat "$T/slow.pid")" 2>/dev/null &&
+    ok "the command was killed and reaped" || fail "the command is still running"
 
 finish
