@@ -185,6 +185,8 @@ child_exec(const struct zb_spawn_req *req, char **env, int in_fd,
 	    dup2(out_fd != -1 ? out_fd : devnull, 1) == -1 ||
 	    dup2(err_fd, 2) == -1)
 		_exit(127);
+	if (devnull > 2)
+		close(devnull);		/* no stray descriptor in the program */
 	execvpe(req->path, req->argv, env);
 	dprintf(2, "cannot execute %s: %s\n", req->path, strerror(errno));
 	_exit(127);

@@ -170,7 +170,26 @@ struct reader {
 	int			 line;		/* of the line last handed out */
 	int			 errors;
 	struct cfg_section	*cur;
+	int			 cur_refused;	/* header seen, section refused */
+	int			 prev_key;	/* last line was key = value */
 };
+
+static void	line_error(struct reader *, const char *, ...) ZB_PRINTF(2, 3);
+
+/* "FILE:LINE: message" for problems of a line outside any key. */
+static void
+line_error(struct reader *r, const char *fmt, ...)
+{
+	struct cfg_kv	 at = { .line = r->line };
+	char		 msg[1024];
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	config_error(r->cfg, NULL, &at, NULL, "%s", msg);
+	r->errors++;
+}
 
 static int
 section_kind(const char *title, enum cfg_kind *kind, const char **name)
@@ -211,6 +230,7 @@ reader_section(struct reader *r, const char *title)
 	const char		*name;
 
 	r->cur = NULL;
+	r->cur_refused = 1;
 	tmp.title = (char *)title;
 	sec = config_section(cfg, title);
 	if (sec != NULL) {
@@ -248,6 +268,7 @@ reader_section(struct reader *r, const char *title)
 	TAILQ_INSERT_TAIL(&cfg->sections, sec, entry);
 	cfg->nsections++;
 	r->cur = sec;
+	r->cur_refused = 0;
 }
 
 /* inih's reader: one physical line per call, like fgets. */
@@ -257,6 +278,7 @@ reader_gets(char *str, int num, void *stream)
 	struct reader	*r = stream;
 	const char	*start, *nl, *p, *e;
 	size_t		 n, linelen;
+	int		 key_line;
 
 	if (r->pos >= r->len)
 		return NULL;
@@ -265,26 +287,37 @@ reader_gets(char *str, int num, void *stream)
 	linelen = nl != NULL ? (size_t)(nl - start) + 1 : r->len - r->pos;
 	r->pos += linelen;
 	r->line++;
+	if (r->line == 1 && linelen >= 3 && memcmp(start, "\xef\xbb\xbf", 3) ==
+	    0) {
+		start += 3;	/* UTF-8 byte order mark */
+		linelen -= 3;
+	}
 	if (memchr(start, '\0', linelen) != NULL) {
-		config_error(r->cfg, NULL, NULL, NULL,
-		    "line %d: NUL byte in the file", r->line);
-		r->errors++;
+		line_error(r, "NUL byte in the file");
 		linelen = 0;
 	}
 	n = linelen;
 	if (n >= (size_t)num) {
-		config_error(r->cfg, NULL, NULL, NULL, "line %d is longer than "
-		    "%d bytes: use a *_file key for long values", r->line,
-		    num - 2);
-		r->errors++;
+		line_error(r, "line longer than %d bytes: use a *_file key for "
+		    "long values", num - 2);
 		n = 0;	/* hand inih an empty line instead */
 	}
 	memcpy(str, start, n);
 	str[n] = '\0';
 
-	/* Section header?  Track it ourselves, with its line. */
 	for (p = str; *p == ' ' || *p == '\t'; p++)
 		;
+	key_line = *p != '\0' && *p != '\n' && *p != '\r' && *p != ';' &&
+	    *p != '#' && *p != '[';
+	if (key_line && p > str && r->prev_key) {
+		/* inih would append it to the previous value. */
+		line_error(r, "indented line after a key: continuation lines "
+		    "are not supported, put the value on one line");
+		str[0] = '\0';
+		key_line = 0;
+	}
+	r->prev_key = key_line;
+	/* Section header?  Track it ourselves, with its line. */
 	if (*p == '[') {
 		e = strchr(p, ']');
 		if (e != NULL) {
@@ -306,11 +339,11 @@ reader_handler(void *user, const char *section, const char *name,
 	struct cfg_section *sec = r->cur;
 
 	if (sec == NULL || strcmp(sec->title, section) != 0) {
-		if (section[0] == '\0') {
-			config_error(r->cfg, NULL, NULL, NULL, "line %d: key "
-			    "'%s' outside of any section", r->line, name);
-			r->errors++;
-		}
+		if (section[0] == '\0')
+			line_error(r, "key '%s' outside of any section", name);
+		else if (!r->cur_refused)
+			line_error(r, "key '%s' in section [%s], which could "
+			    "not be read", name, section);
 		/* Otherwise the section itself was refused already. */
 		return 1;
 	}
@@ -434,10 +467,15 @@ check_value(struct zb_config *cfg, const struct zb_option *opt,
 	case ZB_OPT_SECRET:
 		if (strncmp(kv->value, "env:", 4) == 0)
 			return 0;
+		if (strncmp(kv->value, "vault:", 6) == 0) {
+			*errstr = "a vault: reference: not supported by this "
+			    "version (use KEY_file or env:NAME)";
+			return -1;
+		}
 		if (cfg->group_readable) {
-			*errstr = "no inline secret in a file readable by "
-			    "group or others (use KEY_file or env:NAME, or "
-			    "chmod 600 the config)";
+			*errstr = "an inline secret in a file readable by group "
+			    "or others (use KEY_file or env:NAME, or chmod 600 "
+			    "the config)";
 			return -1;
 		}
 		return 0;
@@ -476,10 +514,18 @@ config_check_keys(struct zb_config *cfg, struct cfg_section *sec,
 			continue;
 		}
 		if (check_value(cfg, opt, kv, as_file, &errstr) == -1) {
-			config_error(cfg, sec, kv, kv->key, "'%s' is not %s",
-			    opt->type == ZB_OPT_SECRET && !as_file ?
-			    "(secret)" : kv->value,
-			    errstr);
+			if (opt->type == ZB_OPT_SECRET && !as_file)
+				config_error(cfg, sec, kv, kv->key, "refused: "
+				    "%s", errstr);	/* never echo it */
+			else
+				config_error(cfg, sec, kv, kv->key, "'%s' is "
+				    "not %s", kv->value, errstr);
+			errors++;
+		}
+		if (opt->type == ZB_OPT_SECRET && as_file &&
+		    config_kv(sec, opt->key) != NULL) {
+			config_error(cfg, sec, kv, kv->key, "%s is set too; "
+			    "give the secret one way only", opt->key);
 			errors++;
 		}
 	}
@@ -675,6 +721,14 @@ check_job(struct zb_config *cfg, struct cfg_section *sec)
 			break;
 		}
 		job->sinks[job->nsinks++] = ref;
+	}
+	if (cfg->max_buffer / ((int64_t)cfg->max_parallel_jobs *
+	    job->max_streams) < 2 * cfg->chunk_size) {
+		config_error(cfg, sec, config_kv(sec, "max_streams"),
+		    "max_streams", "[daemon] max_buffer_mb is too small: each "
+		    "of max_parallel_jobs x max_streams streams needs two "
+		    "chunks (chunk_kb) of buffer");
+		errors++;
 	}
 	kv = config_kv(sec, "compression");
 	if (kv != NULL &&

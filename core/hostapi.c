@@ -175,6 +175,8 @@ h_cfg_error(struct zb_inst *inst, const char *key, const char *fmt, ...)
 	return ZB_ERR;
 }
 
+static void	h_secret_free(char *, size_t);
+
 static int
 read_secret_file(struct zb_inst *inst, const char *key, const char *path,
     char **out, size_t *outlen)
@@ -193,14 +195,19 @@ read_secret_file(struct zb_inst *inst, const char *key, const char *path,
 			close(fd);
 		return ZB_ERR;
 	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return h_cfg_error(inst, key, "%s is not a regular file", path);
+	}
 	if (st.st_mode & S_IROTH) {
 		close(fd);
 		return h_cfg_error(inst, key, "%s is readable by others; "
 		    "chmod o-r it", path);
 	}
-	buf = xmalloc(SECRET_MAX + 1);
-	while (len < SECRET_MAX) {
-		n = read(fd, buf + len, SECRET_MAX - len);
+	buf = xmalloc(SECRET_MAX + 2);
+	n = 0;
+	while (len <= SECRET_MAX) {
+		n = read(fd, buf + len, SECRET_MAX + 1 - len);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -208,6 +215,11 @@ read_secret_file(struct zb_inst *inst, const char *key, const char *path,
 		len += n;
 	}
 	close(fd);
+	if (n == -1 || len > SECRET_MAX) {
+		h_secret_free(buf, len);
+		return h_cfg_error(inst, key, "%s: %s", path, n == -1 ?
+		    strerror(errno) : "larger than 64 KiB");
+	}
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
 		len--;
 	buf[len] = '\0';

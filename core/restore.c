@@ -128,7 +128,9 @@ open_target(struct zb_config *cfg, const struct artifact *a,
 	src = config_section(cfg, title);
 	free(title);
 	inst = src != NULL ? src->inst : NULL;
-	if (inst == NULL) {
+	if (inst == NULL || (inst->plugin->desc.restore_open == NULL &&
+	    o->target != NULL)) {
+		/* No source that knows better: the plaintext into a file. */
 		if (o->target == NULL) {
 			log_warnx("%s: no [source:%s] in %s to restore into; "
 			    "give --to FILE to write the data to a file",

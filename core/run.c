@@ -494,7 +494,7 @@ run_start(struct zb_config *cfg, struct cfg_job *job, run_done_fn cb,
 	run->planning = 1;
 	rc = run->source->plugin->desc.plan(run->source->ctx, &run->io);
 	run->planning = 0;
-	if (rc != ZB_OK && !run->plan_done)
+	if (rc == ZB_ERR && !run->plan_done)
 		plan_done(&run->io, ZB_ERR, "plan() failed");
 	schedule_advance(run);
 	return run;

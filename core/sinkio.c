@@ -233,7 +233,7 @@ op_started(struct op *o, int rc, const char *what)
 		op_finish(o);
 		return;
 	}
-	if (rc != ZB_OK) {
+	if (rc == ZB_ERR) {
 		o->completed = 1;
 		o->status = ZB_ERR;
 		o->err = xstrdup(what);
@@ -250,7 +250,7 @@ sinkio_list(struct zb_inst *sink, const char *prefix, sinkio_entry_fn ecb,
 
 	o->entry_cb = ecb;
 	rc = sink->plugin->desc.list(sink->ctx, &o->io, prefix);
-	op_started(o, rc, "cannot list");
+	op_started(o, rc, "the plugin could not start listing");
 }
 
 void
@@ -261,7 +261,7 @@ sinkio_remove(struct zb_inst *sink, const char *key, sinkio_done_fn cb,
 	int		 rc;
 
 	rc = sink->plugin->desc.remove(sink->ctx, &o->io, key);
-	op_started(o, rc, "cannot remove");
+	op_started(o, rc, "the plugin could not start the removal");
 }
 
 /* ---- blocking forms ------------------------------------------------------ */

@@ -627,7 +627,8 @@ w_ready(struct zb_io *io)
 		w->state = W_ACTIVE;
 		w->last_progress = now_ms();
 		pump_schedule(w->st);
-	}
+	} else if (w->state == W_ACTIVE)
+		w->ready_early = 1;	/* before write() returned ZB_AGAIN */
 }
 
 static void
@@ -697,11 +698,15 @@ pump_writer(struct writer *w)
 
 	while (w->state == W_ACTIVE && w->cursor != NULL) {
 		c = w->cursor;
+		w->ready_early = 0;
 		rc = w->ops->write(w->wctx, &c->pub);
 		if (w->state != W_ACTIVE)
 			return;		/* failed from inside write */
 		if (rc == ZB_AGAIN) {
-			w->state = W_BLOCKED;
+			if (w->ready_early)
+				pump_schedule(w->st);	/* offer it again */
+			else
+				w->state = W_BLOCKED;
 			return;
 		}
 		if (rc != ZB_OK) {

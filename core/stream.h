@@ -49,6 +49,7 @@ struct writer {
 	uint64_t			 bytes;
 	uint64_t			 last_progress;	/* now_ms() */
 	int64_t				 timeout_ms;	/* 0: none */
+	int				 ready_early;	/* ready() inside write() */
 	char				*error;
 };
 

@@ -397,7 +397,8 @@ valid_name(const char *s)
 {
 	const char	*p;
 
-	if (*s == '\0' || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+	/* No leading dot: sinks keep temporaries under such names. */
+	if (*s == '\0' || *s == '.')
 		return 0;
 	for (p = s; *p != '\0'; p++)
 		if (!isalnum((unsigned char)*p) && strchr("_.-", *p) == NULL)

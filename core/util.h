@@ -56,7 +56,7 @@ void	 human_bytes(uint64_t, char *buf, size_t);
 /* Monotonic milliseconds. */
 uint64_t now_ms(void);
 
-int	 valid_name(const char *);	/* [A-Za-z0-9_.-]+, not . or .. */
+int	 valid_name(const char *);	/* [A-Za-z0-9_.-]+, no leading dot */
 int	 is_hex_sha256(const char *);
 
 #endif

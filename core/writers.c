@@ -60,6 +60,8 @@ struct file_writer {
 	char		*tmp;
 	int		 fd;
 	int		 force;
+	int		 committing;	/* the worker owns fw until done */
+	int		 aborted;	/* abort came during the commit */
 	int		 err;		/* errno from the worker */
 	const char	*step;
 };
@@ -120,6 +122,12 @@ fw_finished(void *arg, int result)
 	struct file_writer	*fw = arg;
 	char			 msg[1024];
 
+	if (fw->aborted) {
+		/* Too late for the rename to be undone by the caller. */
+		unlink(result == 0 ? fw->path : fw->tmp);
+		fw_free(fw);
+		return;
+	}
 	if (result == 0) {
 		log_info("%s wrote %s", fw->prefix, fw->path);
 		io_done(fw->io, ZB_OK, NULL);
@@ -137,6 +145,7 @@ fw_commit(void *wctx)
 {
 	struct file_writer	*fw = wctx;
 
+	fw->committing = 1;
 	if (reactor_offload(fw_finish, fw_finished, fw) == -1) {
 		log_warn("%s worker thread", fw->prefix);
 		unlink(fw->tmp);
@@ -151,6 +160,10 @@ fw_abort(void *wctx)
 {
 	struct file_writer	*fw = wctx;
 
+	if (fw->committing) {
+		fw->aborted = 1;	/* fw_finished cleans up */
+		return;
+	}
 	unlink(fw->tmp);
 	fw_free(fw);
 }

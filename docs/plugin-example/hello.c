@@ -71,6 +71,8 @@ hello_plan(void *ctx, struct zb_io *run)
 static void
 produce(evutil_socket_t fd, short what, void *arg)
 {
+	(void)fd;
+	(void)what;
 	struct hello_stream	*s = arg;
 	const char		*text = s->h->host->cfg_str(s->h->inst, "text");
 

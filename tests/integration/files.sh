@@ -79,6 +79,15 @@ cmp -s "$T/meta.src" "$T/meta.dst" && ok "modes, types and link targets kept" ||
 check_fails "restore refuses a non-empty target" $Z restore "$id" --to "$T/restored"
 ls -A "$T" | grep -q 'zb-restore' && fail "temporary directory left" || ok "no temporary directory left"
 
+# A fresh machine: the backed-up path does not exist, restore still works.
+mv "$T/src" "$T/src.away"
+check "restore works where the source path is missing" $Z restore "$id" --to "$T/fresh"
+diff -r --no-dereference "$T/src.away/tree" "$T/fresh/tree" >/dev/null 2>&1 &&
+    ok "fresh-machine restore is identical" || fail "fresh-machine restore differs"
+check_fails "a backup of a missing path fails" $Z run tree
+grep_err "naming the path" "path $src: No such file or directory"
+mv "$T/src.away" "$T/src"
+
 # A hostile archive planted as a well-formed artifact on the sink.
 python3 - "$T/evil.tar" <<'PY'
 import io, sys, tarfile

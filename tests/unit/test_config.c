@@ -122,13 +122,13 @@ Test(config, overlong_line_is_refused_not_split)
 
 	snprintf(text, sizeof(text), "[daemon]\nlisten = %0300d\n", 1);
 	cr_assert_null(LOAD(text));
-	assert_logged("test.ini: line 2 is longer than");
+	assert_logged("test.ini:2: line longer than 198 bytes");
 }
 
 Test(config, key_outside_section)
 {
 	cr_assert_null(LOAD("listen = a\n"));
-	assert_logged("line 1: key 'listen' outside of any section");
+	assert_logged("test.ini:1: key 'listen' outside of any section");
 }
 
 Test(config, unsupported_encryption_is_an_error)
@@ -154,8 +154,8 @@ Test(config, inline_secret_refused_in_readable_file)
 	cr_assert_eq(config_check_keys(cfg, config_section(cfg, "source:s"),
 	    config_core_options(CFG_SOURCE), secret_opts), 1);
 	assert_logged("test.ini:3: [source:s] password:");
-	assert_logged("no inline secret in a file readable by group or "
-	    "others");
+	assert_logged("refused: an inline secret in a file readable by group "
+	    "or others");
 	assert_not_logged("hunter2");
 	config_free(cfg);
 }
@@ -193,4 +193,51 @@ Test(config, file_errors_name_the_path)
 {
 	cr_assert_null(config_load("/nonexistent/zb.ini"));
 	assert_logged("/nonexistent/zb.ini: cannot open the configuration");
+}
+
+Test(config, bom_is_skipped_and_its_section_checked)
+{
+	cr_assert_null(LOAD("\xef\xbb\xbf[daemon]\nbogus = 1\n"));
+	assert_logged("test.ini:2: [daemon] bogus: unknown key");
+}
+
+Test(config, continuation_lines_are_refused)
+{
+	cr_assert_null(LOAD("[daemon]\nlisten = a\n  b\n"));
+	assert_logged("test.ini:3: indented line after a key");
+}
+
+Test(config, secret_given_twice_and_vault_refs)
+{
+	const char		*text = "[source:s]\nplugin = x\n"
+	    "password = env:X\npassword_file = /etc/x\n[source:t]\n"
+	    "plugin = x\npassword = vault:kv/pg#password\n";
+	struct zb_config	*cfg;
+
+	cfg = config_load_buf("test.ini", text, strlen(text), 0);
+	cr_assert_not_null(cfg);
+	cr_assert_eq(config_check_keys(cfg, config_section(cfg, "source:s"),
+	    config_core_options(CFG_SOURCE), secret_opts), 1);
+	assert_logged("test.ini:4: [source:s] password_file: password is set "
+	    "too");
+	cr_assert_eq(config_check_keys(cfg, config_section(cfg, "source:t"),
+	    config_core_options(CFG_SOURCE), secret_opts), 1);
+	assert_logged("test.ini:7: [source:t] password: refused: a vault: "
+	    "reference");
+	config_free(cfg);
+}
+
+Test(config, budget_must_hold_two_chunks_per_stream)
+{
+	cr_assert_null(LOAD("[daemon]\nmax_buffer_mb = 2\n[source:s]\n"
+	    "plugin = x\n[sink:k]\nplugin = y\n[job:j]\nsource = s\n"
+	    "sinks = k\nmax_streams = 8\n"));
+	assert_logged("[job:j] max_streams: [daemon] max_buffer_mb is too "
+	    "small");
+}
+
+Test(config, names_may_not_start_with_a_dot)
+{
+	cr_assert_null(LOAD("[sink:.hidden]\nplugin = local\n"));
+	assert_logged("test.ini:1: [sink:.hidden] bad name");
 }

@@ -46,6 +46,7 @@ run_job(struct zb_config *cfg, const char *job)
 	struct result	 r = { 0 };
 	struct run	*run;
 
+	cr_assert_not_null(cfg, "config refused: %s", test_logged());
 	cr_assert_eq(plugin_bind_config(cfg, 1), 0, "%s", test_logged());
 	run = run_start(cfg, config_job(cfg, job), on_done, &r);
 	reactor_run_until(&r.done);
@@ -253,7 +254,7 @@ Test(stream, restore_of_expanding_data_stays_within_budget)
 	struct restore_opts	 ro = { 0 };
 
 	cfg = test_config("[daemon]\nplugin_dir = %s\nmax_buffer_mb = 2\n"
-	    "compression = zstd:3\n"
+	    "max_parallel_jobs = 1\ncompression = zstd:3\n"
 	    "[source:c]\nplugin = command\ncommand = head -c 64000000 "
 	    "/dev/zero\n[sink:disk]\nplugin = local\npath = %s/disk\n"
 	    "[job:j]\nsource = c\nsinks = disk\n", test_plugin_dir(), dir);
