@@ -45,6 +45,7 @@ artifact_parse_id(const char *id, char **source, char **stream,
 		free(*source);
 		free(*stream);
 		free(*stamp);
+		*source = *stream = *stamp = NULL;	/* the caller frees too */
 		return -1;
 	}
 	return 0;

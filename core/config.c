@@ -249,7 +249,8 @@ reader_section(struct reader *r, const char *title)
 	}
 	if (kind != CFG_DAEMON && !valid_name(name)) {
 		config_error(cfg, &tmp, NULL, NULL, "bad name '%s' (expected "
-		    "letters, digits, '_', '.' and '-')", name);
+		    "letters, digits, '_', '.' and '-', not starting with "
+		    "'.')", name);
 		r->errors++;
 		return;
 	}
@@ -316,7 +317,11 @@ reader_gets(char *str, int num, void *stream)
 		str[0] = '\0';
 		key_line = 0;
 	}
-	r->prev_key = key_line;
+	/* inih keeps the previous key across blank and comment lines. */
+	if (key_line)
+		r->prev_key = 1;
+	else if (*p == '[')
+		r->prev_key = 0;
 	/* Section header?  Track it ourselves, with its line. */
 	if (*p == '[') {
 		e = strchr(p, ']');
@@ -722,7 +727,9 @@ check_job(struct zb_config *cfg, struct cfg_section *sec)
 		}
 		job->sinks[job->nsinks++] = ref;
 	}
-	if (cfg->max_buffer / ((int64_t)cfg->max_parallel_jobs *
+	/* (Both are >= 1 unless their own check failed already.) */
+	if (cfg->max_parallel_jobs > 0 && job->max_streams > 0 &&
+	    cfg->max_buffer / ((int64_t)cfg->max_parallel_jobs *
 	    job->max_streams) < 2 * cfg->chunk_size) {
 		config_error(cfg, sec, config_kv(sec, "max_streams"),
 		    "max_streams", "[daemon] max_buffer_mb is too small: each "

@@ -87,11 +87,13 @@ if [ "$fuzz_seconds" -gt 0 ] && command -v clang >/dev/null; then
 		mkdir -p "$work/fuzz/corpus-$t"
 		cp "$top/tests/fuzz/corpus/$t/"* "$work/fuzz/corpus-$t/"
 		if "$work/fuzz/tests/fuzz/fuzz_$t" -max_total_time="$fuzz_seconds" \
-		    -max_len=4096 "$work/fuzz/corpus-$t" >"$work/fuzz/$t.log" 2>&1; then
+		    -max_len=4096 -artifact_prefix="$work/fuzz/" \
+		    "$work/fuzz/corpus-$t" >"$work/fuzz/$t.log" 2>&1; then
 			passed=$((passed + 1)); echo "PASS: fuzz_$t ($(grep -c . "$work/fuzz/$t.log") log lines)"
 			tail -1 "$work/fuzz/$t.log"
 		else
-			failed=$((failed + 1)); echo "FAIL: fuzz_$t"; tail -40 "$work/fuzz/$t.log"
+			failed=$((failed + 1)); echo "FAIL: fuzz_$t (input kept in $work/fuzz/)"
+			grep -E "ERROR|SUMMARY|^    #[0-4] " "$work/fuzz/$t.log" | head -12
 		fi
 	done
 fi
