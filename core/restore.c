@@ -137,7 +137,7 @@ open_target(struct zb_config *cfg, const struct artifact *a,
 			    a->id, a->source, cfg->path);
 			return -1;
 		}
-		if (file_writer_open(&w->io, "", o->target, o->force, &ops,
+		if (file_writer_open(&w->io, a->id, o->target, o->force, &ops,
 		    &wctx) != ZB_OK)
 			return -1;
 		stream_writer_attach(w, ops, wctx);

@@ -652,7 +652,7 @@ w_done(struct zb_io *io, int status, const char *msg)
 static const char *
 w_stream_name(const struct zb_io *io)
 {
-	return ((const struct writer *)io)->st->name;
+	return st_name(&((const struct writer *)io)->st->io);
 }
 
 static const struct io_vtbl writer_vtbl = {

@@ -15,8 +15,9 @@
  *
  * Invariants of a struct files once init() succeeded:
  *  - every path is absolute and normalized (no repeated or trailing
- *    slash), is not "/", has no `.' or `..' component, and existed at
- *    init; no two share a basename, since members are named after it;
+ *    slash), is not "/" and has no `.' or `..' component (it need not
+ *    exist: plan() checks that); no two share a basename, since members
+ *    are named after it;
  *  - no exclude pattern is empty or starts with `/': patterns match paths
  *    relative to a root;
  *  - the stream name is [A-Za-z0-9._-]+ and does not start with `.'.

@@ -205,6 +205,9 @@ Test(config, continuation_lines_are_refused)
 {
 	cr_assert_null(LOAD("[daemon]\nlisten = a\n  b\n"));
 	assert_logged("test.ini:3: indented line after a key");
+	test_log.len = 0;
+	cr_assert_null(LOAD("[daemon]\nlisten = a\n\n; note\n  b\n"));
+	assert_logged("test.ini:5: indented line after a key");
 }
 
 Test(config, secret_given_twice_and_vault_refs)
