@@ -1,6 +1,7 @@
 # The core library, linked by the daemon, the CLI and the unit tests.
 noinst_LTLIBRARIES += %reldir%/libzbcore.la
 %canon_reldir%_libzbcore_la_SOURCES = \
+	%reldir%/age.c %reldir%/age.h \
 	%reldir%/artifact.c %reldir%/artifact.h \
 	%reldir%/buf.c %reldir%/buf.h \
 	%reldir%/catalog.c %reldir%/catalog.h \

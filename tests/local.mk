@@ -77,7 +77,8 @@ AM_TESTS_ENVIRONMENT = \
 if HAVE_CRITERION
 unit_tests = %reldir%/unit/test_config %reldir%/unit/test_json \
 	%reldir%/unit/test_util %reldir%/unit/test_codec \
-	%reldir%/unit/test_plugin %reldir%/unit/test_stream
+	%reldir%/unit/test_plugin %reldir%/unit/test_stream \
+	%reldir%/unit/test_age
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 unit_cflags = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(OPENSSL_CFLAGS) \
@@ -101,11 +102,15 @@ unit_ldadd = core/libzbcore.la $(CRITERION_LIBS) $(LIBEVENT_LIBS)
 %canon_reldir%_unit_test_stream_SOURCES = %reldir%/unit/test_stream.c
 %canon_reldir%_unit_test_stream_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_stream_LDADD = $(unit_ldadd)
+%canon_reldir%_unit_test_age_SOURCES = %reldir%/unit/test_age.c
+%canon_reldir%_unit_test_age_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_age_LDADD = $(unit_ldadd)
 endif
 
 # ---- integration tests -------------------------------------------------------
 integration_tests = %reldir%/integration/cli.sh \
-	%reldir%/integration/files.sh %reldir%/checksrc.sh
+	%reldir%/integration/files.sh \
+	%reldir%/checksrc.sh
 TESTS += $(integration_tests)
 EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \
 	%reldir%/unit/testlib.h
