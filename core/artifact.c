@@ -16,6 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
+#include "age.h"
 #include "artifact.h"
 #include "buf.h"
 #include "util.h"
@@ -135,19 +138,81 @@ facts_json(struct buf *b, const struct fact *facts)
 	return buf_puts(b, first ? "}" : "\n  }");
 }
 
+static int
+collect(void *arg, const void *p, size_t n)
+{
+	return buf_add(arg, p, n);
+}
+
+/*
+ * The facts (table names, file counts, ...) of an encrypted artifact are
+ * themselves an age file, base64 in the manifest: they would otherwise
+ * tell in clear what the encrypted data holds.
+ */
+static int
+facts_sealed(struct buf *b, const struct fact *facts,
+    const struct age_keys *age)
+{
+	struct buf	 plain, sealed;
+	struct age_enc	*enc;
+	char		 err[256];
+	unsigned char	*b64;
+	int		 rc = -1, n;
+
+	buf_init(&plain, MANIFEST_MAX / 2);
+	buf_init(&sealed, MANIFEST_MAX / 2);
+	enc = age_enc_new(age, err, sizeof(err));
+	if (enc == NULL || facts_json(&plain, facts) == -1 ||
+	    age_enc_update(enc, plain.data, plain.len, collect, &sealed) != 0 ||
+	    age_enc_finish(enc, collect, &sealed) != 0)
+		goto out;
+	b64 = xmalloc(4 * (sealed.len / 3 + 1) + 1);
+	n = EVP_EncodeBlock(b64, (unsigned char *)sealed.data,
+	    (int)sealed.len);
+	rc = buf_printf(b, "\"%.*s\"", n, b64);
+	free(b64);
+out:
+	age_enc_free(enc);
+	if (plain.data != NULL)
+		OPENSSL_cleanse(plain.data, plain.len);
+	buf_free(&plain);
+	buf_free(&sealed);
+	return rc;
+}
+
+static int
+transforms_json(struct buf *b, const struct manifest_in *m)
+{
+	char	 comp[32];
+	size_t	 i;
+
+	config_compression_str(m->comp, comp, sizeof(comp));
+	if (buf_printf(b, "{\"compression\": \"%s\", \"encryption\": "
+	    "\"%s\"", comp, m->age != NULL ? "age" : "none") == -1)
+		return -1;
+	if (m->age != NULL) {
+		(void)buf_puts(b, ", \"recipients\": [");
+		for (i = 0; i < age_keys_count(m->age); i++) {
+			(void)buf_puts(b, i > 0 ? ", " : "");
+			(void)buf_json_str(b, age_keys_fingerprint(m->age, i));
+		}
+		(void)buf_puts(b, "]");
+	}
+	return buf_puts(b, "}");
+}
+
 char *
 manifest_build(const struct manifest_in *m)
 {
 	struct buf	 b;
 	char		 started[ZB_ISOTIME_LEN], finished[ZB_ISOTIME_LEN];
-	char		 host[256], comp[32];
+	char		 host[256];
 
 	if (gethostname(host, sizeof(host)) == -1)
 		snprintf(host, sizeof(host), "unknown");
 	host[sizeof(host) - 1] = '\0';
 	isotime_format(m->started, started, sizeof(started));
 	isotime_format(m->finished, finished, sizeof(finished));
-	config_compression_str(m->comp, comp, sizeof(comp));
 	buf_init(&b, MANIFEST_MAX);
 	if (buf_printf(&b, "{\n  \"format\": \"%s\",\n  \"format_version\": "
 	    "%d,\n  \"id\": ", MANIFEST_FORMAT, MANIFEST_VERSION) == -1 ||
@@ -179,11 +244,13 @@ manifest_build(const struct manifest_in *m)
 	    buf_json_str(&b, m->data) == -1 ||
 	    buf_printf(&b, ",\n  \"stored\": {\"size\": %" PRIu64 ", "
 	    "\"sha256\": \"%s\"},\n  \"plaintext\": {\"size\": %" PRIu64 ", "
-	    "\"sha256\": \"%s\"},\n  \"transforms\": {\"compression\": "
-	    "\"%s\", \"encryption\": \"none\"},\n  \"facts\": ",
-	    m->stored_size, m->stored_sha, m->plain_size, m->plain_sha,
-	    comp) == -1 ||
-	    facts_json(&b, m->facts) == -1 ||
+	    "\"sha256\": \"%s\"},\n  \"transforms\": ",
+	    m->stored_size, m->stored_sha, m->plain_size, m->plain_sha) == -1 ||
+	    transforms_json(&b, m) == -1 ||
+	    buf_puts(&b, m->age != NULL ? ",\n  \"facts_age\": " :
+	    ",\n  \"facts\": ") == -1 ||
+	    (m->age != NULL ? facts_sealed(&b, m->facts, m->age) :
+	    facts_json(&b, m->facts)) == -1 ||
 	    buf_puts(&b, "\n}\n") == -1) {
 		buf_free(&b);
 		return NULL;
@@ -270,10 +337,11 @@ manifest_parse(const char *text, size_t len, struct artifact *a,
 		goto fail;
 	}
 	s = json_get_str(t, "encryption");
-	if (s == NULL || strcmp(s, "none") != 0) {
+	if (s == NULL || (strcmp(s, "none") != 0 && strcmp(s, "age") != 0)) {
 		*err = "encrypted with a scheme this version cannot read";
 		goto fail;
 	}
+	a->encrypted = strcmp(s, "age") == 0;
 	return 0;
 fail:
 	artifact_clear(a);

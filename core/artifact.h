@@ -15,6 +15,8 @@
 #define MANIFEST_VERSION	1
 #define MANIFEST_MAX		(1 << 20)
 
+struct age_keys;
+
 /* One fact a source recorded for the manifest. */
 struct fact {
 	struct fact	*next;
@@ -41,6 +43,7 @@ struct artifact {
 	uint64_t		 plain_size;
 	char			 plain_sha[65];
 	struct compression	 comp;
+	int			 encrypted;	/* age */
 	struct json		*doc;		/* the whole manifest */
 };
 
@@ -54,6 +57,7 @@ struct manifest_in {
 	uint64_t		 stored_size, plain_size;
 	const char		*stored_sha, *plain_sha;
 	const struct compression *comp;
+	const struct age_keys	*age;		/* encrypted to, or NULL */
 	const struct fact	*facts;
 };
 

@@ -102,6 +102,9 @@ main(int argc, char **argv)
 	if (cfg->log_level >= 0 && level == ZB_LOG_INFO)
 		log_set_level(cfg->log_level);
 	errors = plugin_bind_config(cfg, 1);
+	if (cfg->identities != NULL)
+		log_warnx("%s: age_identity_file is set: this host can decrypt "
+		    "its backups", path);
 	if (check) {
 		if (errors == 0)
 			printf("%s: configuration ok\n", path);

@@ -27,6 +27,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
+#include "age.h"
 #include "buf.h"
 #include "log.h"
 #include "util.h"
@@ -51,7 +54,19 @@ static const struct zb_option daemon_opts[] = {
 	{ "compression", ZB_OPT_STRING, "zstd:3", 0,
 	    "zstd:N (1-19), gzip:N (1-9) or none", 0, 0 },
 	{ "encryption", ZB_OPT_STRING, "none", 0,
-	    "none (age encryption comes in a later version)", 0, 0 },
+	    "age or none", 0, 0 },
+	{ "age_recipients_file", ZB_OPT_PATH, NULL, 0,
+	    "age1... recipients to encrypt to, one per line", 0, 0 },
+	{ "age_passphrase_file", ZB_OPT_PATH, NULL, 0,
+	    "encrypt to this passphrase (scrypt) instead", 0, 0 },
+	{ "age_scrypt_work_factor", ZB_OPT_INT, "18", 0,
+	    "log2 of scrypt's N for age_passphrase_file", 10, 22 },
+	{ "age_identity_file", ZB_OPT_PATH, NULL, 0,
+	    "identities that let this host decrypt (needs "
+	    "allow_identity_on_host)", 0, 0 },
+	{ "allow_identity_on_host", ZB_OPT_BOOL, "no", 0,
+	    "yes: accept age_identity_file (this host can then read its "
+	    "backups)", 0, 0 },
 	{ "log_level", ZB_OPT_STRING, "info", 0,
 	    "error, warning, info or debug", 0, 0 },
 	{ NULL, 0, NULL, 0, NULL, 0, 0 }
@@ -627,6 +642,117 @@ core_int(const struct cfg_section *sec, const char *key)
 	return v;
 }
 
+/* A key file of identities must be private: refuse group/other bits. */
+static int
+private_file(struct zb_config *cfg, struct cfg_section *sec,
+    struct cfg_kv *kv)
+{
+	struct stat	 st;
+
+	if (stat(kv->value, &st) == -1) {
+		config_error(cfg, sec, kv, kv->key, "%s: %s", kv->value,
+		    strerror(errno));
+		return 1;
+	}
+	if ((st.st_mode & 077) != 0) {
+		config_error(cfg, sec, kv, kv->key, "%s is readable by group "
+		    "or others; chmod 600 it", kv->value);
+		return 1;
+	}
+	return 0;
+}
+
+/* A passphrase file: the first line is the passphrase. */
+static int
+add_passphrase(struct zb_config *cfg, struct cfg_section *sec,
+    struct cfg_kv *kv, struct age_keys *keys, int wf)
+{
+	char	 buf[1024], err[256];
+	FILE	*f;
+	size_t	 n;
+	int	 rc;
+
+	if (private_file(cfg, sec, kv))
+		return 1;
+	f = fopen(kv->value, "re");
+	if (f == NULL || fgets(buf, sizeof(buf), f) == NULL) {
+		config_error(cfg, sec, kv, kv->key, "cannot read %s",
+		    kv->value);
+		if (f != NULL)
+			fclose(f);
+		return 1;
+	}
+	fclose(f);
+	n = strcspn(buf, "\r\n");
+	rc = n == 0 ? -1 : age_keys_add_passphrase(keys, buf, n, wf, err,
+	    sizeof(err));
+	OPENSSL_cleanse(buf, sizeof(buf));
+	if (rc == -1) {
+		config_error(cfg, sec, kv, kv->key, "%s: %s", kv->value,
+		    n == 0 ? "empty passphrase" : err);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+check_encryption(struct zb_config *cfg, struct cfg_section *sec)
+{
+	struct cfg_kv	*rec = config_kv(sec, "age_recipients_file");
+	struct cfg_kv	*pass = config_kv(sec, "age_passphrase_file");
+	struct cfg_kv	*id = config_kv(sec, "age_identity_file");
+	struct cfg_kv	*enc = config_kv(sec, "encryption");
+	struct cfg_kv	*allow = config_kv(sec, "allow_identity_on_host");
+	const char	*v = core_value(sec, "encryption");
+	char		 err[512];
+	int		 errors = 0;
+
+	if (strcmp(v, "age") != 0 && strcmp(v, "none") != 0) {
+		config_error(cfg, sec, enc, "encryption", "'%s' is not age or "
+		    "none", v);
+		return 1;
+	}
+	if (strcmp(v, "age") == 0) {
+		cfg->encrypt = 1;
+		if ((rec == NULL) == (pass == NULL)) {
+			config_error(cfg, sec, enc, "encryption", "age needs "
+			    "age_recipients_file or age_passphrase_file (one "
+			    "of them)");
+			return 1;
+		}
+		cfg->recipients = age_keys_new();
+		if (rec != NULL && age_keys_load_file(cfg->recipients,
+		    rec->value, 0, err, sizeof(err)) < 1) {
+			config_error(cfg, sec, rec, rec->key, "%s", err[0] ?
+			    err : "no recipient in the file");
+			errors++;
+		}
+		if (pass != NULL)
+			errors += add_passphrase(cfg, sec, pass,
+			    cfg->recipients, (int)core_int(sec,
+			    "age_scrypt_work_factor"));
+	}
+	if (id != NULL) {
+		if (allow == NULL || allow->num == 0) {
+			config_error(cfg, sec, id, id->key, "an identity on the "
+			    "backup host lets anyone who takes the host read "
+			    "every backup: set allow_identity_on_host = yes to "
+			    "accept that");
+			return errors + 1;
+		}
+		if (private_file(cfg, sec, id))
+			return errors + 1;
+		cfg->identities = age_keys_new();
+		if (age_keys_load_file(cfg->identities, id->value, 1, err,
+		    sizeof(err)) < 1) {
+			config_error(cfg, sec, id, id->key, "%s", err[0] ? err :
+			    "no identity in the file");
+			errors++;
+		}
+	}
+	return errors;
+}
+
 static int
 check_daemon(struct zb_config *cfg, struct cfg_section *sec)
 {
@@ -650,13 +776,7 @@ check_daemon(struct zb_config *cfg, struct cfg_section *sec)
 		    "compression", "'%s' is not %s", v, errstr);
 		errors++;
 	}
-	v = core_value(sec, "encryption");
-	if (strcmp(v, "none") != 0) {
-		config_error(cfg, sec, config_kv(sec, "encryption"),
-		    "encryption", "'%s' is not supported by this version "
-		    "(expected none)", v);
-		errors++;
-	}
+	errors += check_encryption(cfg, sec);
 	kv = config_kv(sec, "log_level");
 	if (kv != NULL) {
 		cfg->log_level = log_level_parse(kv->value);
@@ -892,6 +1012,8 @@ config_free(struct zb_config *cfg)
 		free(sec->title);
 		free(sec);
 	}
+	age_keys_free(cfg->recipients);
+	age_keys_free(cfg->identities);
 	free(cfg->path);
 	free(cfg);
 }

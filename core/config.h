@@ -16,6 +16,8 @@
 #define CFG_MAX_FILE		(1 << 20)
 #define CFG_MAX_SINKS		16	/* per job */
 
+struct age_keys;
+
 struct cfg_kv {
 	TAILQ_ENTRY(cfg_kv)	 entry;
 	char			*key;
@@ -71,6 +73,10 @@ struct zb_config {
 	int64_t			 chunk_size;		/* bytes */
 	struct compression	 comp;
 	int			 log_level;
+	/* age: recipients to encrypt to; identities this host may hold */
+	int			 encrypt;
+	struct age_keys		*recipients;
+	struct age_keys		*identities;
 };
 
 /*

@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
+#include "age.h"
 #include "child.h"
 #include "ctl.h"
 #include "log.h"
@@ -34,6 +37,7 @@ static const struct {
 	{ "restore", ctl_restore, "restore ID [--sink K] [--to TARGET] "
 	    "[--force]" },
 	{ "plugins", ctl_plugins, "list the installed plugins [--json]" },
+	{ "keygen", ctl_keygen, "make an age identity: keygen [-o FILE]" },
 };
 
 static void
@@ -86,6 +90,50 @@ ctl_load(struct ctl *ctl)
 		log_set_level(ctl->cfg->log_level);
 	if (plugin_bind_config(ctl->cfg, 1) > 0)
 		return -1;
+	if (ctl->cfg->identities != NULL)
+		log_warnx("%s: age_identity_file is set: this host can decrypt "
+		    "its backups", ctl->cfg->path);
+	return 0;
+}
+
+int
+ctl_identities(struct ctl *ctl, const char *idfile, const char *passfile,
+    const struct age_keys **out)
+{
+	char	 err[512], pass[1024];
+	FILE	*f;
+	size_t	 n;
+	int	 rc;
+
+	*out = ctl->cfg != NULL ? ctl->cfg->identities : NULL;
+	if (idfile == NULL && passfile == NULL)
+		return 0;
+	ctl->keys = age_keys_new();
+	if (idfile != NULL &&
+	    age_keys_load_file(ctl->keys, idfile, 1, err, sizeof(err)) < 1) {
+		log_warnx("%s", err[0] ? err : "no identity in the file");
+		return -1;
+	}
+	if (passfile != NULL) {
+		f = fopen(passfile, "re");
+		if (f == NULL || fgets(pass, sizeof(pass), f) == NULL) {
+			log_warn("%s", passfile);
+			if (f != NULL)
+				fclose(f);
+			return -1;
+		}
+		fclose(f);
+		n = strcspn(pass, "\r\n");
+		rc = age_keys_add_passphrase(ctl->keys, pass, n, 0, err,
+		    sizeof(err));
+		OPENSSL_cleanse(pass, sizeof(pass));
+		if (rc == -1 || n == 0) {
+			log_warnx("%s: %s", passfile, n == 0 ?
+			    "empty passphrase" : err);
+			return -1;
+		}
+	}
+	*out = ctl->keys;
 	return 0;
 }
 
@@ -172,6 +220,7 @@ main(int argc, char **argv)
 		}
 		plugin_unload_all();
 		reactor_free();
+		age_keys_free(ctl.keys);
 		return rc;
 	}
 	fprintf(stderr, "zentoria-backupctl: unknown command '%s'\n\n",

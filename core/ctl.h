@@ -6,10 +6,13 @@
 
 #include "config.h"
 
+struct age_keys;
+
 struct ctl {
 	const char		*config_path;
 	struct zb_config	*cfg;
 	int			 json;
+	struct age_keys		*keys;		/* from --identity etc. */
 };
 
 /* Each command: argc/argv start at the command name. */
@@ -18,6 +21,15 @@ int	ctl_list(struct ctl *, int, char **);
 int	ctl_verify(struct ctl *, int, char **);
 int	ctl_restore(struct ctl *, int, char **);
 int	ctl_plugins(struct ctl *, int, char **);
+int	ctl_keygen(struct ctl *, int, char **);
+
+/*
+ * Identities for encrypted artifacts: from --identity FILE and/or
+ * --passphrase-file FILE, else the configuration's allowed identity, else
+ * NULL.  -1 (logged) when a given file cannot be used.
+ */
+int	ctl_identities(struct ctl *, const char *idfile, const char *passfile,
+	    const struct age_keys **out);
 
 /* Load the config and bind (and init) its plugins; 0 or -1 (logged). */
 int	ctl_load(struct ctl *);

@@ -3,11 +3,15 @@
  */
 #include "zb-build.h"
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
+#include "age.h"
 #include "catalog.h"
 #include "ctl.h"
 #include "log.h"
@@ -26,6 +30,11 @@ static const char verify_usage[] =
     "  --latest    the newest artifact of every source/stream\n"
     "  --sink K    only copies on [sink:K]\n"
     "  --source S  with --latest: only [source:S]\n"
+    "  --deep      also decrypt and decompress and check the plaintext "
+    "(the default\n              for unencrypted artifacts; encrypted ones "
+    "need an identity)\n"
+    "  --identity FILE         age identities (AGE-SECRET-KEY-1... lines)\n"
+    "  --passphrase-file FILE  the passphrase an artifact was encrypted to\n"
     "  --json      print a JSON array of {id, sink, ok}\n";
 
 static const char restore_usage[] =
@@ -41,7 +50,9 @@ static const char restore_usage[] =
     "`command'\n               sources (without --to: their "
     "restore_command); a file for an\n               artifact whose source "
     "is not in the configuration\n"
-    "  --force      allow a non-empty target directory / an existing file\n";
+    "  --force      allow a non-empty target directory / an existing file\n"
+    "  --identity FILE         age identities for encrypted artifacts\n"
+    "  --passphrase-file FILE  or the passphrase they were encrypted to\n";
 
 int
 ctl_verify(struct ctl *ctl, int argc, char **argv)
@@ -51,9 +62,14 @@ ctl_verify(struct ctl *ctl, int argc, char **argv)
 		{ "sink", required_argument, NULL, 'k' },
 		{ "source", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "deep", no_argument, NULL, 'd' },
+		{ "identity", required_argument, NULL, 'i' },
+		{ "passphrase-file", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct restore_opts	 o = { .verify_only = 1 };
+	const char		*idfile = NULL, *passfile = NULL;
+	int			 deep = 0;
 	struct catalog		 cat;
 	const struct artifact	*a, *b;
 	const char		*sink = NULL, *source = NULL, *id = NULL;
@@ -79,6 +95,15 @@ ctl_verify(struct ctl *ctl, int argc, char **argv)
 		case 'j':
 			ctl->json = 1;
 			break;
+		case 'd':
+			deep = 1;
+			break;
+		case 'i':
+			idfile = optarg;
+			break;
+		case 'p':
+			passfile = optarg;
+			break;
 		default:
 			fputs(verify_usage, stderr);
 			return EXIT_USAGE;
@@ -90,7 +115,8 @@ ctl_verify(struct ctl *ctl, int argc, char **argv)
 		fputs(verify_usage, stderr);
 		return EXIT_USAGE;
 	}
-	if (ctl_load(ctl) == -1)
+	if (ctl_load(ctl) == -1 ||
+	    ctl_identities(ctl, idfile, passfile, &o.identities) == -1)
 		return 1;
 	catalog_load(ctl->cfg, sink, source, &cat);
 	if (ctl->json)
@@ -112,7 +138,12 @@ ctl_verify(struct ctl *ctl, int argc, char **argv)
 			if (!newest)
 				continue;
 		}
-		ok = restore_copy(ctl->cfg, a, &o) == 0;
+		if (deep && a->encrypted && o.identities == NULL) {
+			log_warnx("%s is encrypted: --deep needs --identity or "
+			    "--passphrase-file", a->id);
+			ok = 0;
+		} else
+			ok = restore_copy(ctl->cfg, a, &o) == 0;
 		nchecked++;
 		if (!ok)
 			nbad++;
@@ -146,9 +177,12 @@ ctl_restore(struct ctl *ctl, int argc, char **argv)
 		{ "sink", required_argument, NULL, 'k' },
 		{ "to", required_argument, NULL, 't' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "identity", required_argument, NULL, 'i' },
+		{ "passphrase-file", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct restore_opts	 o = { 0 };
+	const char		*idfile = NULL, *passfile = NULL;
 	struct catalog		 cat;
 	const struct artifact	*copies[MAX_COPIES];
 	const char		*sink = NULL, *id;
@@ -171,6 +205,12 @@ ctl_restore(struct ctl *ctl, int argc, char **argv)
 		case 'f':
 			o.force = 1;
 			break;
+		case 'i':
+			idfile = optarg;
+			break;
+		case 'p':
+			passfile = optarg;
+			break;
 		default:
 			fputs(restore_usage, stderr);
 			return EXIT_USAGE;
@@ -181,7 +221,8 @@ ctl_restore(struct ctl *ctl, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	id = argv[optind];
-	if (ctl_load(ctl) == -1)
+	if (ctl_load(ctl) == -1 ||
+	    ctl_identities(ctl, idfile, passfile, &o.identities) == -1)
 		return 1;
 	if (sink != NULL && catalog_sink(ctl->cfg, sink) == NULL) {
 		log_warnx("%s: no [sink:%s]", ctl->cfg->path, sink);
@@ -206,4 +247,48 @@ ctl_restore(struct ctl *ctl, int argc, char **argv)
 	}
 	catalog_free(&cat);
 	return rc;
+}
+
+static const char keygen_usage[] =
+    "usage: zentoria-backupctl keygen [-o FILE]\n\n"
+    "Make a new age identity (X25519), like age-keygen: the identity goes "
+    "to FILE\n(created 0600, never overwritten) or to standard output, "
+    "the recipient\n(age1...) to standard error.  Put the recipient in "
+    "age_recipients_file and keep\nthe identity off the backup host.\n";
+
+int
+ctl_keygen(struct ctl *ctl, int argc, char **argv)
+{
+	char	 identity[AGE_IDENTITY_LEN + 1], recipient[AGE_RECIPIENT_LEN + 1];
+	char	 when[ZB_ISOTIME_LEN];
+	FILE	*f = stdout;
+	int	 fd;
+
+	if (ctl_wants_help(argc, argv, keygen_usage))
+		return 0;
+	if (argc == 3 && strcmp(argv[1], "-o") == 0) {
+		fd = open(argv[2], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0600);
+		if (fd == -1 || (f = fdopen(fd, "w")) == NULL) {
+			log_warn("%s", argv[2]);
+			return 1;
+		}
+	} else if (argc != 1) {
+		fputs(keygen_usage, stderr);
+		return EXIT_USAGE;
+	}
+	if (age_keygen(identity, recipient) == -1) {
+		log_warnx("cannot make a key");
+		return 1;
+	}
+	isotime_format(time(NULL), when, sizeof(when));
+	fprintf(f, "# created: %s\n# public key: %s\n%s\n", when, recipient,
+	    identity);
+	OPENSSL_cleanse(identity, sizeof(identity));
+	if (f != stdout && fclose(f) != 0) {
+		log_warn("%s", argv[2]);
+		return 1;
+	}
+	fprintf(stderr, "Public key: %s\n", recipient);
+	return 0;
 }

@@ -28,6 +28,7 @@
 
 struct reader {
 	const struct artifact	*a;
+	int			 stored_only;	/* encrypted, no identity */
 	int			 done;
 	int			 ok;
 };
@@ -46,8 +47,8 @@ rd_drained(struct stream *st, void *arg)
 		    a->stored_size, a->stored_sha);
 		return;
 	}
-	if (st->bytes_out != a->plain_size ||
-	    strcmp(st->sha_out, a->plain_sha) != 0) {
+	if (!r->stored_only && (st->bytes_out != a->plain_size ||
+	    strcmp(st->sha_out, a->plain_sha) != 0)) {
 		stream_abort(st, "restored data does not match the manifest: "
 		    "%" PRIu64 " bytes with SHA-256 %s, expected %" PRIu64
 		    " bytes with %s", st->bytes_out, st->sha_out,
@@ -182,9 +183,22 @@ restore_copy(struct zb_config *cfg, const struct artifact *a,
 	}
 	if (o->verify_only && check_sidecar(sink, a) == -1)
 		return -1;
+	if (a->encrypted && o->identities == NULL && !o->verify_only) {
+		log_warnx("%s is encrypted: give --identity FILE or "
+		    "--passphrase-file FILE", a->id);
+		return -1;
+	}
 	memset(&p, 0, sizeof(p));
 	p.dir = STREAM_LOAD;
 	p.comp = a->comp;
+	if (a->encrypted && o->identities == NULL) {
+		/* Without a key: the stored bytes against the manifest. */
+		r.stored_only = 1;
+		p.comp.algo = COMP_NONE;
+		log_info("%s is encrypted and no identity was given: checking "
+		    "the stored bytes only", a->id);
+	} else if (a->encrypted)
+		p.age = o->identities;
 	p.chunk_size = cfg->chunk_size;
 	p.budget = cfg->max_buffer;
 	name = xasprintf("%s (from sink:%s)", a->id, a->sink);

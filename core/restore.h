@@ -9,10 +9,17 @@
 #include "artifact.h"
 #include "config.h"
 
+struct age_keys;
+
 struct restore_opts {
 	const char	*target;	/* --to, or NULL */
 	int		 force;
 	int		 verify_only;
+	/*
+	 * Identities for encrypted artifacts.  Without them verify checks
+	 * the stored bytes only, and restore refuses.
+	 */
+	const struct age_keys *identities;
 	/* out: the largest buffer use of the read, and its budget */
 	uint64_t	 peak_buffered;
 	uint64_t	 budget;

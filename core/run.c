@@ -147,7 +147,8 @@ plan_add_stream(struct zb_io *io, const char *name, const char *ext)
 	rs->id = xasprintf("%s/%s@%s", run->source->sec->name, name,
 	    run->stamp);
 	rs->dir = artifact_dir(run->source->sec->name, name, run->stamp);
-	rs->data = xasprintf("data.%s%s", ext, codec_ext(&run->job->comp));
+	rs->data = xasprintf("data.%s%s%s", ext, codec_ext(&run->job->comp),
+	    run->cfg->encrypt ? ".age" : "");
 	TAILQ_INSERT_TAIL(&run->streams, rs, entry);
 	run->nstreams++;
 	return ZB_OK;
@@ -297,6 +298,7 @@ build_manifest(struct run_stream *rs, struct zb_inst *sink)
 	m.stored_sha = st->sha_out;
 	m.plain_sha = st->sha_in;
 	m.comp = &run->job->comp;
+	m.age = run->cfg->encrypt ? run->cfg->recipients : NULL;
 	m.facts = st->facts;
 	return manifest_build(&m);
 }
@@ -369,6 +371,7 @@ start_stream(struct run *run, struct run_stream *rs)
 	p.comp = run->job->comp;
 	p.chunk_size = run->cfg->chunk_size;
 	p.budget = run->cfg->max_buffer / slots;
+	p.age = run->cfg->encrypt ? run->cfg->recipients : NULL;
 	name = xasprintf("[job:%s] %s", run->job->name, rs->id);
 	p.name = name;
 	rs->st = stream_new(&p, &rs_owner, rs);

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "age.h"
 #include "codec.h"
 #include "log.h"
 #include "reactor.h"
@@ -155,7 +156,7 @@ enqueue(struct stream *st, struct chunk *c)
 
 /* codec output: hash it and copy it into chunks. */
 static int
-emit(void *arg, const void *buf, size_t len)
+emit_out(void *arg, const void *buf, size_t len)
 {
 	struct stream		*st = arg;
 	const unsigned char	*p = buf;
@@ -179,6 +180,17 @@ emit(void *arg, const void *buf, size_t len)
 		}
 	}
 	return 0;
+}
+
+/* codec output: encrypted first when storing to age recipients. */
+static int
+emit(void *arg, const void *buf, size_t len)
+{
+	struct stream	*st = arg;
+
+	if (st->enc != NULL)
+		return age_enc_update(st->enc, buf, len, emit_out, st);
+	return emit_out(st, buf, len);
 }
 
 /* ---- the stream -------------------------------------------------------- */
@@ -218,6 +230,14 @@ stream_new(const struct stream_params *p, const struct stream_owner *owner,
 	st->codec = codec_new(&p->comp, p->dir == STREAM_LOAD, &err);
 	if (st->codec == NULL)
 		fatalx("%s: %s", __func__, err);
+	if (p->age != NULL && p->dir == STREAM_STORE) {
+		char	 msg[256];
+
+		st->enc = age_enc_new(p->age, msg, sizeof(msg));
+		if (st->enc == NULL)
+			fatalx("%s: age: %s", __func__, msg);
+	} else if (p->age != NULL)
+		st->dec = age_dec_new(p->age);
 	st->pump_ev = event_new(reactor_base(), -1, 0, on_pump, st);
 	st->tick_ev = event_new(reactor_base(), -1, EV_PERSIST, on_tick, st);
 	evtimer_add(st->tick_ev, &sec);
@@ -248,6 +268,8 @@ stream_free(struct stream *st)
 	EVP_MD_CTX_free(st->hash_in);
 	EVP_MD_CTX_free(st->hash_out);
 	codec_free(st->codec);
+	age_enc_free(st->enc);
+	age_dec_free(st->dec);
 	buf_free(&st->pending);
 	free(st->error);
 	free(st->name);
@@ -364,8 +386,18 @@ static size_t
 room(const struct stream *st)
 {
 	size_t	 fill = st->fill != NULL ? st->fill->cap - st->fill->pub.len : 0;
+	size_t	 r = (st->live >= st->high ? 0 : st->high - st->live) + fill;
+	size_t	 slack;
 
-	return (st->live >= st->high ? 0 : st->high - st->live) + fill;
+	if (st->enc == NULL)
+		return r;
+	/*
+	 * age adds a tag per 64 KiB chunk and its header once, and one
+	 * update may release the chunk it was holding back.
+	 */
+	slack = r / (AGE_CHUNK / 16) + AGE_CHUNK + 32 +
+	    (st->bytes_out == 0 ? 4096 : 0);
+	return r > slack ? r - slack : 0;
 }
 
 static int
@@ -424,30 +456,59 @@ feed_pending(struct stream *st)
 	return 0;
 }
 
+/*
+ * Input for the codec (pushed bytes, or what decryption released): run it
+ * through now if the budget has room, else keep it pending.  0 or -1.
+ */
+static int
+accept_input(void *arg, const void *buf, size_t len)
+{
+	struct stream	*st = arg;
+	ssize_t		 n = 0;
+
+	/* Keep the order: behind pending input, the new bytes wait too. */
+	if (!blocked(st)) {
+		n = run_codec(st, buf, len);
+		if (n == -1)
+			return -1;
+	}
+	if ((size_t)n < len) {
+		if (buf_add(&st->pending, (const char *)buf + n, len - n) == -1) {
+			stream_abort(st, "the source does not honour pause()");
+			return -1;
+		}
+		if (feed_pending(st) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+decrypt(struct stream *st, const void *buf, size_t len, int end)
+{
+	enum age_status	 rc;
+
+	rc = end ? age_dec_finish(st->dec, accept_input, st) :
+	    age_dec_update(st->dec, buf, len, accept_input, st);
+	if (rc == AGE_OK)
+		return 0;
+	if (!st->failed)
+		stream_abort(st, "cannot decrypt: %s", age_dec_error(st->dec));
+	return -1;
+}
+
 static int
 st_push(struct zb_io *io, const void *buf, size_t len)
 {
 	struct stream	*st = (struct stream *)io;
-	ssize_t		 n = 0;
 
 	if (st->failed || st->producer_done || st->state != ST_RUNNING)
 		return ZB_ERR;
 	EVP_DigestUpdate(st->hash_in, buf, len);
 	st->bytes_in += len;
-	/* Keep the order: behind pending input, the new bytes wait too. */
-	if (!blocked(st)) {
-		n = run_codec(st, buf, len);
-		if (n == -1)
-			return ZB_ERR;
-	}
-	if ((size_t)n < len) {
-		if (buf_add(&st->pending, (const char *)buf + n, len - n) == -1) {
-			stream_abort(st, "the source does not honour pause()");
-			return ZB_ERR;
-		}
-		if (feed_pending(st) == -1)
-			return ZB_ERR;
-	}
+	if ((st->dec != NULL ? decrypt(st, buf, len, 0) :
+	    accept_input(st, buf, len)) == -1)
+		return ZB_ERR;
 	/*
 	 * Pause while input is waiting or one more chunk would not fit: a
 	 * producer that honours pause() and pushes at most a chunk at a time
@@ -474,6 +535,10 @@ try_finish(struct stream *st)
 	if (codec_finish(st->codec, emit, st, &err) == -1) {
 		stream_abort(st, "%s: %s", st->p.dir == STREAM_STORE ?
 		    "compression failed" : "stored data is corrupt", err);
+		return;
+	}
+	if (st->enc != NULL && age_enc_finish(st->enc, emit_out, st) != 0) {
+		stream_abort(st, "%s", "encryption failed");
 		return;
 	}
 	if (st->fill != NULL) {
@@ -512,6 +577,9 @@ st_done(struct zb_io *io, int status, const char *msg)
 		stream_abort(st, "source failed: %s", msg ? msg : "error");
 		return;
 	}
+	/* The last chunk's plaintext is released here, or it is missing. */
+	if (st->dec != NULL && decrypt(st, NULL, 0, 1) == -1)
+		return;
 	st->want_finish = 1;
 	try_finish(st);
 }

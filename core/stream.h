@@ -64,9 +64,17 @@ struct stream_owner {
 	void	(*finished)(struct stream *, void *arg);
 };
 
+struct age_keys;
+
 struct stream_params {
 	enum stream_dir		 dir;
 	struct compression	 comp;
+	/*
+	 * age encryption (optional, borrowed): recipients when storing,
+	 * identities when loading.  Storing: compress -> encrypt -> hash;
+	 * loading: hash -> decrypt -> decompress -> hash.
+	 */
+	const struct age_keys	*age;
 	size_t			 chunk_size;
 	size_t			 budget;	/* bytes of live chunks */
 	const char		*name;		/* for messages */
@@ -89,6 +97,8 @@ struct stream {
 
 	/* transforms */
 	struct codec		*codec;
+	struct age_enc		*enc;		/* storing, encrypted */
+	struct age_dec		*dec;		/* loading, encrypted */
 	struct buf		 pending;	/* input not yet through */
 	size_t			 pending_off;
 	int			 codec_more;	/* codec has output left */

@@ -109,7 +109,7 @@ endif
 
 # ---- integration tests -------------------------------------------------------
 integration_tests = %reldir%/integration/cli.sh \
-	%reldir%/integration/files.sh \
+	%reldir%/integration/files.sh %reldir%/integration/age.sh \
 	%reldir%/checksrc.sh
 TESTS += $(integration_tests)
 EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \

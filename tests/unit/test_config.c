@@ -4,6 +4,8 @@
  */
 #include "zb-build.h"
 
+#include <sys/stat.h>
+
 #include "testlib.h"
 
 TestSuite(config, .init = test_log_start);
@@ -131,11 +133,66 @@ Test(config, key_outside_section)
 	assert_logged("test.ini:1: key 'listen' outside of any section");
 }
 
-Test(config, unsupported_encryption_is_an_error)
+Test(config, encryption_needs_recipients)
 {
 	cr_assert_null(LOAD("[daemon]\nencryption = age\n"));
-	assert_logged("test.ini:2: [daemon] encryption: 'age' is not "
-	    "supported");
+	assert_logged("test.ini:2: [daemon] encryption: age needs "
+	    "age_recipients_file or age_passphrase_file");
+	cr_assert_null(LOAD("[daemon]\nencryption = aes\n"));
+	assert_logged("test.ini:2: [daemon] encryption: 'aes' is not age or "
+	    "none");
+}
+
+Test(config, recipients_file_errors_name_the_line)
+{
+	char	*dir = test_tmpdir(), *path, *text;
+	FILE	*f;
+
+	path = xasprintf("%s/recipients.txt", dir);
+	f = fopen(path, "w");
+	fprintf(f, "# operator\n"
+	    "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj\n"
+	    "age1notarecipient\n");
+	fclose(f);
+	text = xasprintf("[daemon]\nencryption = age\nage_recipients_file = "
+	    "%s\n", path);
+	cr_assert_null(config_load_buf("test.ini", text, strlen(text), 0));
+	assert_logged("test.ini:3: [daemon] age_recipients_file:");
+	assert_logged("recipients.txt:3");
+	free(text);
+	free(path);
+	rm_rf(dir);
+}
+
+Test(config, identity_on_host_must_be_allowed_and_private)
+{
+	char	*dir = test_tmpdir(), *path, *text;
+	FILE	*f;
+
+	path = xasprintf("%s/id.txt", dir);
+	f = fopen(path, "w");
+	fprintf(f, "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZ"
+	    "GFPYYSJZGFPQ4EGAEX\n");
+	fclose(f);
+	chmod(path, 0644);
+	text = xasprintf("[daemon]\nage_identity_file = %s\n", path);
+	cr_assert_null(config_load_buf("test.ini", text, strlen(text), 0));
+	assert_logged("test.ini:2: [daemon] age_identity_file: an identity on "
+	    "the backup host");
+	free(text);
+	text = xasprintf("[daemon]\nage_identity_file = %s\n"
+	    "allow_identity_on_host = yes\n", path);
+	cr_assert_null(config_load_buf("test.ini", text, strlen(text), 0));
+	assert_logged("is readable by group or others; chmod 600 it");
+	chmod(path, 0600);
+	struct zb_config *cfg = config_load_buf("test.ini", text, strlen(text),
+	    0);
+	cr_assert_not_null(cfg, "%s", test_logged());
+	cr_assert_not_null(cfg->identities);
+	config_free(cfg);
+	free(text);
+	free(path);
+	rm_rf(dir);
 }
 
 static const struct zb_option secret_opts[] = {

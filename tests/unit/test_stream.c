@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 
+#include "age.h"
 #include "catalog.h"
 #include "plugin.h"
 #include "reactor.h"
@@ -275,6 +276,59 @@ Test(stream, restore_of_expanding_data_stays_within_budget)
 	cr_assert_eq(sb.st_size, 64000000);
 	catalog_free(&cat);
 	free(out);
+	plugin_unbind_config(cfg);
+	config_free(cfg);
+	rm_rf(dir);
+}
+
+/* Encryption on: the budget holds when storing and when restoring. */
+Test(stream, encrypted_round_trip_within_budget)
+{
+	char			 id[AGE_IDENTITY_LEN + 1], rec[AGE_RECIPIENT_LEN + 1];
+	char			*dir = test_tmpdir(), *recfile, *out, err[256];
+	struct zb_config	*cfg;
+	struct run_summary	 s;
+	struct catalog		 cat;
+	struct restore_opts	 ro = { 0 };
+	struct age_keys		*ids;
+	struct stat		 sb;
+	FILE			*f;
+
+	cr_assert_eq(age_keygen(id, rec), 0);
+	recfile = xasprintf("%s/recipients", dir);
+	f = fopen(recfile, "w");
+	fprintf(f, "%s\n", rec);
+	fclose(f);
+	cfg = test_config("[daemon]\nplugin_dir = %s\nmax_buffer_mb = 1\n"
+	    "max_parallel_jobs = 1\ncompression = none\nencryption = age\n"
+	    "age_recipients_file = %s\n"
+	    "[source:gen]\nplugin = src_gen\nsize = 16M\npush = 64K\n"
+	    "[sink:slow]\nplugin = sink_slow\ndelay_ms = 1\n"
+	    "[sink:disk]\nplugin = local\npath = %s/disk\n"
+	    "[job:j]\nsource = gen\nsinks = slow, disk\nmax_streams = 1\n",
+	    test_plugin_dir(), recfile, dir);
+	s = run_job(cfg, "j");
+	cr_assert_eq(s.result, RUN_OK, "%s", test_logged());
+	cr_assert_gt(s.pauses, 0);
+	cr_assert_leq(s.peak_buffered, s.budget, "peak %llu",
+	    (unsigned long long)s.peak_buffered);
+	catalog_load(cfg, "disk", NULL, &cat);
+	cr_assert_eq(cat.n, 1);
+	cr_assert(cat.items[0].encrypted);
+	ids = age_keys_new();
+	cr_assert_eq(age_keys_add_identity(ids, id, err, sizeof(err)), 0);
+	out = xasprintf("%s/restored", dir);
+	ro.target = out;
+	ro.identities = ids;
+	cr_assert_eq(restore_copy(cfg, &cat.items[0], &ro), 0, "%s",
+	    test_logged());
+	cr_assert_leq(ro.peak_buffered, ro.budget);
+	cr_assert_eq(stat(out, &sb), 0);
+	cr_assert_eq(sb.st_size, 16 << 20);
+	age_keys_free(ids);
+	catalog_free(&cat);
+	free(out);
+	free(recfile);
 	plugin_unbind_config(cfg);
 	config_free(cfg);
 	rm_rf(dir);

@@ -1,0 +1,6 @@
+# Benchmarks: built on demand (make bench/crypto_core), never installed.
+EXTRA_PROGRAMS += %reldir%/crypto_core
+%canon_reldir%_crypto_core_SOURCES = %reldir%/crypto_core.c
+%canon_reldir%_crypto_core_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
+%canon_reldir%_crypto_core_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+CLEANFILES += %reldir%/crypto_core
