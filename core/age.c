@@ -1,10 +1,12 @@
 /*
  * age.c - the age v1 file format (age-encryption.org/v1), streaming.
  *
- * Owns: key sets (X25519 recipients and identities, passphrases), the
- * Bech32 and unpadded base64 codecs the format needs, header writing and
- * parsing, and the STREAM payload in both directions.  All cryptography
- * is OpenSSL 3 EVP; only the encodings are ours.
+ * Owns: the header (recipient stanzas, which wrap and unwrap the file
+ * key with X25519 or scrypt, and the header MAC), both when writing and
+ * when parsing, and the STREAM payload in both directions, as struct
+ * age_enc and struct age_dec.  Key sets are age_keys.c's and the text
+ * encodings age_encode.c's.  All cryptography is OpenSSL 3 EVP; only
+ * the encodings are ours.
  *
  * Invariants:
  * - Nothing reaches the caller's emit function before the header MAC has
@@ -14,13 +16,12 @@
  * - Memory is bounded whatever the input size: the header buffer (at most
  *   AGE_HEADER_MAX, freed once parsed) plus one ciphertext chunk and one
  *   plaintext chunk.
- * - Secrets (identities, passphrases, file and payload keys, shared
- *   secrets, wrap keys, plaintext buffers) are wiped with OPENSSL_cleanse
- *   before their memory is released.
+ * - Secrets (file and payload keys, shared secrets, wrap keys, plaintext
+ *   buffers, a decryptor's copy of its identities) are wiped with
+ *   OPENSSL_cleanse before their memory is released.
  */
 #include "zb-build.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,49 +36,23 @@
 #include <openssl/rand.h>
 
 #include "age.h"
+#include "age_encode.h"
+#include "age_keys.h"
 #include "util.h"
 
 #define FILE_KEY_LEN	16
-#define KEY_LEN		32		/* X25519 keys, HKDF outputs */
 #define TAG_LEN		16
 #define NONCE_LEN	16		/* payload nonce after the header */
 #define AEAD_NONCE_LEN	12
 #define SALT_LEN	16		/* scrypt stanza salt */
 #define ENC_CHUNK	(AGE_CHUNK + TAG_LEN)
-#define KEYS_MAX	256		/* their header fits AGE_HEADER_MAX */
-#define KEYLINE_MAX	1024		/* longest line in a key file */
-#define BECH32_MAX	128		/* longest Bech32 string we decode */
 
 #define VERSION_LINE	"age-encryption.org/v1\n"
 #define X25519_LABEL	"age-encryption.org/v1/X25519"
 #define SCRYPT_LABEL	"age-encryption.org/v1/scrypt"
-#define IDENTITY_HRP	"AGE-SECRET-KEY-"
-#define RECIPIENT_HRP	"age"
-
-enum key_kind {
-	KEY_RECIPIENT,		/* pk only */
-	KEY_IDENTITY,		/* sk, and pk derived from it */
-	KEY_PASSPHRASE
-};
-
-struct age_key {
-	enum key_kind	 kind;
-	unsigned char	 sk[KEY_LEN];
-	unsigned char	 pk[KEY_LEN];
-	unsigned char	*pass;
-	size_t		 passlen;
-	int		 wf;
-	char		 fp[32];	/* "X25519:<16 hex>" or "scrypt" */
-};
-
-struct age_keys {
-	struct age_key	*v;
-	size_t		 n;
-	size_t		 cap;
-};
 
 struct age_enc {
-	unsigned char	 key[KEY_LEN];		/* payload key */
+	unsigned char	 key[AGE_KEY_LEN];	/* payload key */
 	unsigned char	*head;			/* header + nonce, until sent */
 	size_t		 headlen;
 	unsigned char	*pt;			/* AGE_CHUNK bytes */
@@ -108,7 +83,7 @@ struct age_dec {
 	unsigned char	 filekey[FILE_KEY_LEN];
 	unsigned char	 nonce[NONCE_LEN];
 	size_t		 noncelen;
-	unsigned char	 key[KEY_LEN];		/* payload key */
+	unsigned char	 key[AGE_KEY_LEN];	/* payload key */
 	unsigned char	*ct;			/* ENC_CHUNK bytes */
 	size_t		 ctlen;
 	unsigned char	*pt;			/* AGE_CHUNK bytes */
@@ -129,7 +104,7 @@ struct header {
 	struct stanza	*st;
 	size_t		 n;
 	size_t		 maclen;	/* bytes covered by the MAC */
-	unsigned char	 mac[KEY_LEN];
+	unsigned char	 mac[AGE_KEY_LEN];
 };
 
 static void
@@ -155,7 +130,7 @@ all_zero(const unsigned char *p, size_t n)
 
 /* HKDF-SHA-256, 32 bytes out; an empty salt is left out (RFC 5869). */
 static int
-hkdf(unsigned char out[KEY_LEN], const unsigned char *ikm, size_t ikmlen,
+hkdf(unsigned char out[AGE_KEY_LEN], const unsigned char *ikm, size_t ikmlen,
     const unsigned char *salt, size_t saltlen, const char *info)
 {
 	EVP_KDF		*kdf;
@@ -179,15 +154,15 @@ hkdf(unsigned char out[KEY_LEN], const unsigned char *ikm, size_t ikmlen,
 	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
 	    (void *)info, strlen(info));
 	*p = OSSL_PARAM_construct_end();
-	if (EVP_KDF_derive(kctx, out, KEY_LEN, params) == 1)
+	if (EVP_KDF_derive(kctx, out, AGE_KEY_LEN, params) == 1)
 		rc = 0;
 	EVP_KDF_CTX_free(kctx);
 	return rc;
 }
 
 static int
-hmac_sha256(unsigned char out[KEY_LEN], const unsigned char key[KEY_LEN],
-    const void *data, size_t len)
+hmac_sha256(unsigned char out[AGE_KEY_LEN],
+    const unsigned char key[AGE_KEY_LEN], const void *data, size_t len)
 {
 	EVP_MAC		*mac;
 	EVP_MAC_CTX	*mctx = NULL;
@@ -204,10 +179,10 @@ hmac_sha256(unsigned char out[KEY_LEN], const unsigned char key[KEY_LEN],
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
 	    (char *)"SHA256", 0);
 	params[1] = OSSL_PARAM_construct_end();
-	if (EVP_MAC_init(mctx, key, KEY_LEN, params) == 1 &&
+	if (EVP_MAC_init(mctx, key, AGE_KEY_LEN, params) == 1 &&
 	    EVP_MAC_update(mctx, data, len) == 1 &&
-	    EVP_MAC_final(mctx, out, &outlen, KEY_LEN) == 1 &&
-	    outlen == KEY_LEN)
+	    EVP_MAC_final(mctx, out, &outlen, AGE_KEY_LEN) == 1 &&
+	    outlen == AGE_KEY_LEN)
 		rc = 0;
 	EVP_MAC_CTX_free(mctx);
 	return rc;
@@ -227,7 +202,7 @@ chunk_nonce(unsigned char n[AEAD_NONCE_LEN], uint64_t counter, int last)
 
 /* ChaCha20-Poly1305: len bytes in, len + TAG_LEN out.  0 or -1. */
 static int
-aead_seal(EVP_CIPHER_CTX *ctx, const unsigned char key[KEY_LEN],
+aead_seal(EVP_CIPHER_CTX *ctx, const unsigned char key[AGE_KEY_LEN],
     const unsigned char nonce[AEAD_NONCE_LEN], const unsigned char *in,
     size_t len, unsigned char *out)
 {
@@ -252,7 +227,7 @@ aead_seal(EVP_CIPHER_CTX *ctx, const unsigned char key[KEY_LEN],
  * plaintext never survives), -1 when OpenSSL itself failed.
  */
 static int
-aead_open(EVP_CIPHER_CTX *ctx, const unsigned char key[KEY_LEN],
+aead_open(EVP_CIPHER_CTX *ctx, const unsigned char key[AGE_KEY_LEN],
     const unsigned char nonce[AEAD_NONCE_LEN], const unsigned char *in,
     size_t len, unsigned char *out)
 {
@@ -283,7 +258,7 @@ aead_open(EVP_CIPHER_CTX *ctx, const unsigned char key[KEY_LEN],
 /* The 16-byte file key in a stanza body, with the all-zero nonce. */
 static int
 wrap_file_key(unsigned char body[FILE_KEY_LEN + TAG_LEN],
-    const unsigned char wrap[KEY_LEN], const unsigned char *filekey)
+    const unsigned char wrap[AGE_KEY_LEN], const unsigned char *filekey)
 {
 	EVP_CIPHER_CTX	*ctx;
 	unsigned char	 zero[AEAD_NONCE_LEN] = { 0 };
@@ -300,7 +275,7 @@ wrap_file_key(unsigned char body[FILE_KEY_LEN + TAG_LEN],
 /* 1 opened, 0 not ours, -1 OpenSSL failed. */
 static int
 unwrap_file_key(unsigned char filekey[FILE_KEY_LEN],
-    const unsigned char wrap[KEY_LEN], const unsigned char *body)
+    const unsigned char wrap[AGE_KEY_LEN], const unsigned char *body)
 {
 	EVP_CIPHER_CTX	*ctx;
 	unsigned char	 zero[AEAD_NONCE_LEN] = { 0 };
@@ -320,31 +295,31 @@ unwrap_file_key(unsigned char filekey[FILE_KEY_LEN],
  * the point (a malformed share); -2 when OpenSSL failed for other reasons.
  */
 static int
-x25519(unsigned char out[KEY_LEN], const unsigned char sk[KEY_LEN],
-    const unsigned char pk[KEY_LEN])
+x25519(unsigned char out[AGE_KEY_LEN], const unsigned char sk[AGE_KEY_LEN],
+    const unsigned char pk[AGE_KEY_LEN])
 {
 	EVP_PKEY	*priv, *peer = NULL;
 	EVP_PKEY_CTX	*ctx = NULL;
-	size_t		 len = KEY_LEN;
+	size_t		 len = AGE_KEY_LEN;
 	int		 rc = -2;
 
 	priv = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, sk,
-	    KEY_LEN);
+	    AGE_KEY_LEN);
 	if (priv != NULL)
 		peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, pk,
-		    KEY_LEN);
+		    AGE_KEY_LEN);
 	if (peer != NULL)
 		ctx = EVP_PKEY_CTX_new(priv, NULL);
 	if (ctx != NULL && EVP_PKEY_derive_init(ctx) == 1) {
 		/* OpenSSL itself fails on an all-zero result: that is -1. */
 		rc = -1;
 		if (EVP_PKEY_derive_set_peer(ctx, peer) == 1 &&
-		    EVP_PKEY_derive(ctx, out, &len) == 1 && len == KEY_LEN &&
-		    !all_zero(out, KEY_LEN))
+		    EVP_PKEY_derive(ctx, out, &len) == 1 &&
+		    len == AGE_KEY_LEN && !all_zero(out, AGE_KEY_LEN))
 			rc = 0;
 	}
 	if (rc != 0)
-		OPENSSL_cleanse(out, KEY_LEN);
+		OPENSSL_cleanse(out, AGE_KEY_LEN);
 	EVP_PKEY_CTX_free(ctx);
 	EVP_PKEY_free(peer);
 	EVP_PKEY_free(priv);
@@ -352,26 +327,9 @@ x25519(unsigned char out[KEY_LEN], const unsigned char sk[KEY_LEN],
 	return rc;
 }
 
-/* The public key of sk: X25519(sk, basepoint). */
-static int
-x25519_base(unsigned char pk[KEY_LEN], const unsigned char sk[KEY_LEN])
-{
-	EVP_PKEY	*priv;
-	size_t		 len = KEY_LEN;
-	int		 rc = -1;
-
-	priv = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, sk,
-	    KEY_LEN);
-	if (priv != NULL && EVP_PKEY_get_raw_public_key(priv, pk, &len) == 1 &&
-	    len == KEY_LEN)
-		rc = 0;
-	EVP_PKEY_free(priv);
-	return rc;
-}
-
 /* scrypt(N = 2^wf, r = 8, p = 1) with age's label before the salt. */
 static int
-scrypt_wrap_key(unsigned char out[KEY_LEN], const unsigned char *pass,
+scrypt_wrap_key(unsigned char out[AGE_KEY_LEN], const unsigned char *pass,
     size_t passlen, const unsigned char salt[SALT_LEN], int wf)
 {
 	unsigned char	 s[sizeof(SCRYPT_LABEL) - 1 + SALT_LEN];
@@ -406,512 +364,11 @@ scrypt_wrap_key(unsigned char out[KEY_LEN], const unsigned char *pass,
 	params[5] = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_MAXMEM,
 	    &maxmem);
 	params[6] = OSSL_PARAM_construct_end();
-	if (EVP_KDF_derive(kctx, out, KEY_LEN, params) == 1)
+	if (EVP_KDF_derive(kctx, out, AGE_KEY_LEN, params) == 1)
 		rc = 0;
 	EVP_KDF_CTX_free(kctx);
 	ERR_clear_error();
 	return rc;
-}
-
-/* ---- base64: RFC 4648 alphabet, no padding, canonical only -------------- */
-
-static const char b64chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int
-b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Unpadded encoding of n bytes: (8n + 5) / 6 chars, then a NUL. */
-static size_t
-b64_encode(const unsigned char *in, size_t n, char *out)
-{
-	uint32_t	 acc = 0;
-	size_t		 i, o = 0;
-	int		 bits = 0;
-
-	for (i = 0; i < n; i++) {
-		acc = (acc << 8 | in[i]) & 0xffff;
-		bits += 8;
-		while (bits >= 6) {
-			bits -= 6;
-			out[o++] = b64chars[(acc >> bits) & 0x3f];
-		}
-	}
-	if (bits > 0)
-		out[o++] = b64chars[(acc << (6 - bits)) & 0x3f];
-	out[o] = '\0';
-	return o;
-}
-
-/*
- * Decode n chars into at most cap bytes.  Refuses '=' and anything else
- * outside the alphabet, a length that leaves 6 dangling bits, and
- * leftover bits that are not zero (the encoding would not be canonical).
- */
-static int
-b64_decode(const char *s, size_t n, unsigned char *out, size_t cap,
-    size_t *outlen)
-{
-	uint32_t	 acc = 0;
-	size_t		 i, o = 0;
-	int		 bits = 0, v;
-
-	if (n % 4 == 1)
-		return -1;
-	for (i = 0; i < n; i++) {
-		v = b64val((unsigned char)s[i]);
-		if (v < 0)
-			return -1;
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o == cap)
-				return -1;
-			out[o++] = (unsigned char)(acc >> bits);
-			acc &= (1U << bits) - 1;
-		}
-	}
-	if (acc != 0)
-		return -1;
-	*outlen = o;
-	return 0;
-}
-
-/* ---- Bech32 (BIP173, no length limit) ----------------------------------- */
-
-static const char b32chars[] = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
-
-static uint32_t
-bech32_step(uint32_t chk, unsigned int v)
-{
-	static const uint32_t	 gen[5] = { 0x3b6a57b2, 0x26508e6d,
-	    0x1ea119fa, 0x3d4233dd, 0x2a1462b3 };
-	uint32_t		 top = chk >> 25;
-	int			 i;
-
-	chk = ((chk & 0x1ffffff) << 5) ^ v;
-	for (i = 0; i < 5; i++)
-		if ((top >> i) & 1)
-			chk ^= gen[i];
-	return chk;
-}
-
-/* The checksum state over the expanded (lowercase) HRP. */
-static uint32_t
-bech32_hrp(const char *hrp, size_t n)
-{
-	uint32_t	 chk = 1;
-	size_t		 i;
-
-	for (i = 0; i < n; i++)
-		chk = bech32_step(chk, (unsigned char)hrp[i] >> 5);
-	chk = bech32_step(chk, 0);
-	for (i = 0; i < n; i++)
-		chk = bech32_step(chk, (unsigned char)hrp[i] & 31);
-	return chk;
-}
-
-/*
- * hrp (lowercase) "1" data checksum into out (cap bytes, NUL included),
- * upper-cased when upper is set.  The length, or 0 when cap is too small.
- */
-static size_t
-bech32_encode(const char *hrp, const unsigned char *data, size_t n,
-    int upper, char *out, size_t cap)
-{
-	unsigned char	 v[BECH32_MAX];
-	uint32_t	 acc = 0, chk;
-	size_t		 i, nv = 0, hl = strlen(hrp), len;
-	int		 bits = 0;
-
-	for (i = 0; i < n; i++) {
-		acc = (acc << 8 | data[i]) & 0xfff;
-		bits += 8;
-		while (bits >= 5) {
-			bits -= 5;
-			if (nv == sizeof(v))
-				return 0;
-			v[nv++] = (acc >> bits) & 31;
-		}
-	}
-	if (bits > 0) {
-		if (nv == sizeof(v))
-			return 0;
-		v[nv++] = (acc << (5 - bits)) & 31;
-	}
-	len = hl + 1 + nv + 6;
-	if (len + 1 > cap)
-		return 0;
-	chk = bech32_hrp(hrp, hl);
-	for (i = 0; i < nv; i++)
-		chk = bech32_step(chk, v[i]);
-	for (i = 0; i < 6; i++)
-		chk = bech32_step(chk, 0);
-	chk ^= 1;
-	memcpy(out, hrp, hl);
-	out[hl] = '1';
-	for (i = 0; i < nv; i++)
-		out[hl + 1 + i] = b32chars[v[i]];
-	for (i = 0; i < 6; i++)
-		out[hl + 1 + nv + i] = b32chars[(chk >> (5 * (5 - i))) & 31];
-	out[len] = '\0';
-	if (upper)
-		for (i = 0; i < len; i++)
-			if (out[i] >= 'a' && out[i] <= 'z')
-				out[i] = (char)(out[i] - 'a' + 'A');
-	return len;
-}
-
-/*
- * Decode s: all upper or all lower case, checksum over the lowercase
- * form, zero padding bits.  The HRP is returned as written (the caller
- * decides which case it accepts), the data in out.  s may be a secret
- * key, so the lowercase copy is wiped.
- */
-static int
-bech32_decode(const char *s, char *hrp, size_t hrpcap, unsigned char *out,
-    size_t cap, size_t *outlen, const char **why)
-{
-	char		 lc[BECH32_MAX + 1];
-	const char	*sep, *q;
-	uint32_t	 chk, acc = 0;
-	size_t		 len = strlen(s), hl, i, o = 0;
-	int		 lower = 0, upper = 0, bits = 0, rc = -1;
-
-	*why = "not a Bech32 string";
-	if (len > BECH32_MAX)
-		return -1;
-	for (i = 0; i < len; i++) {
-		if (s[i] < 33 || s[i] > 126)
-			goto out;
-		lower |= s[i] >= 'a' && s[i] <= 'z';
-		upper |= s[i] >= 'A' && s[i] <= 'Z';
-		lc[i] = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] - 'A' + 'a') :
-		    s[i];
-	}
-	lc[len] = '\0';
-	if (lower && upper) {
-		*why = "mixed upper and lower case";
-		goto out;
-	}
-	sep = strrchr(lc, '1');
-	if (sep == NULL || sep == lc || (size_t)(lc + len - sep) < 7)
-		goto out;
-	hl = (size_t)(sep - lc);
-	if (hl + 1 > hrpcap)
-		goto out;
-	memcpy(hrp, s, hl);
-	hrp[hl] = '\0';
-	chk = bech32_hrp(lc, hl);
-	for (i = hl + 1; i < len; i++) {
-		q = strchr(b32chars, lc[i]);
-		if (q == NULL) {
-			*why = "a character outside the Bech32 set";
-			goto out;
-		}
-		chk = bech32_step(chk, (unsigned int)(q - b32chars));
-		if (i >= len - 6)
-			continue;	/* the checksum carries no data */
-		acc = (acc << 5 | (uint32_t)(q - b32chars)) & 0xfff;
-		bits += 5;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o == cap)
-				goto out;
-			out[o++] = (unsigned char)(acc >> bits);
-		}
-	}
-	if (chk != 1)
-		*why = "bad Bech32 checksum";
-	else if (bits >= 5 || (acc & ((1U << bits) - 1)) != 0)
-		*why = "bad Bech32 padding";
-	else {
-		*outlen = o;
-		rc = 0;
-	}
-out:
-	OPENSSL_cleanse(lc, sizeof(lc));
-	OPENSSL_cleanse(&acc, sizeof(acc));
-	return rc;
-}
-
-/* ---- key sets ----------------------------------------------------------- */
-
-/* "X25519:" and 16 hex digits of SHA-256 of the recipient string. */
-static int
-key_fingerprint(struct age_key *k)
-{
-	char		 rcpt[AGE_RECIPIENT_LEN + 1];
-	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen;
-	int		 i;
-
-	if (k->kind == KEY_PASSPHRASE) {
-		snprintf(k->fp, sizeof(k->fp), "scrypt");
-		return 0;
-	}
-	if (bech32_encode(RECIPIENT_HRP, k->pk, KEY_LEN, 0, rcpt,
-	    sizeof(rcpt)) == 0 ||
-	    EVP_Digest(rcpt, strlen(rcpt), md, &mdlen, EVP_sha256(),
-	    NULL) != 1)
-		return -1;
-	memcpy(k->fp, "X25519:", 7);
-	for (i = 0; i < 8; i++)
-		snprintf(k->fp + 7 + 2 * i, 3, "%02x", md[i]);
-	return 0;
-}
-
-static void
-key_wipe(struct age_key *k)
-{
-	if (k->pass != NULL) {
-		OPENSSL_cleanse(k->pass, k->passlen);
-		free(k->pass);
-	}
-	OPENSSL_cleanse(k, sizeof(*k));
-}
-
-/* Append a copy of k (the set owns the copy; k's pass moves over). */
-static int
-keys_push(struct age_keys *ks, struct age_key *k, char *err, size_t errlen)
-{
-	if (ks->n == KEYS_MAX) {
-		seterr(err, errlen, "too many age keys");
-		key_wipe(k);
-		return -1;
-	}
-	if (ks->n == ks->cap) {
-		ks->cap = ks->cap == 0 ? 4 : ks->cap * 2;
-		ks->v = xreallocarray(ks->v, ks->cap, sizeof(*ks->v));
-	}
-	ks->v[ks->n++] = *k;
-	OPENSSL_cleanse(k, sizeof(*k));
-	return 0;
-}
-
-/* The caller owns the set and frees it with age_keys_free(). */
-struct age_keys *
-age_keys_new(void)
-{
-	return xcalloc(1, sizeof(struct age_keys));
-}
-
-static void
-keys_truncate(struct age_keys *ks, size_t n)
-{
-	while (ks->n > n)
-		key_wipe(&ks->v[--ks->n]);
-}
-
-void
-age_keys_free(struct age_keys *ks)
-{
-	if (ks == NULL)
-		return;
-	keys_truncate(ks, 0);
-	free(ks->v);
-	free(ks);
-}
-
-/* The set keeps its own copy of every key; s stays the caller's. */
-int
-age_keys_add_recipient(struct age_keys *ks, const char *s, char *err,
-    size_t errlen)
-{
-	struct age_key	 k;
-	char		 hrp[BECH32_MAX + 1], msg[128];
-	const char	*why;
-	size_t		 n;
-
-	memset(&k, 0, sizeof(k));
-	if (bech32_decode(s, hrp, sizeof(hrp), k.pk, sizeof(k.pk), &n,
-	    &why) == -1) {
-		snprintf(msg, sizeof(msg), "not an age recipient: %s", why);
-		seterr(err, errlen, msg);
-		return -1;
-	}
-	/* Recipients are written in lower case; "AGE1..." is refused. */
-	if (strcmp(hrp, RECIPIENT_HRP) != 0 || n != KEY_LEN) {
-		seterr(err, errlen, "not an age recipient (age1...)");
-		return -1;
-	}
-	k.kind = KEY_RECIPIENT;
-	if (key_fingerprint(&k) == -1) {
-		seterr(err, errlen, "cannot hash the recipient");
-		return -1;
-	}
-	return keys_push(ks, &k, err, errlen);
-}
-
-int
-age_keys_add_identity(struct age_keys *ks, const char *s, char *err,
-    size_t errlen)
-{
-	struct age_key	 k;
-	char		 hrp[BECH32_MAX + 1], msg[128];
-	const char	*why;
-	size_t		 n;
-	int		 rc = -1;
-
-	memset(&k, 0, sizeof(k));
-	if (bech32_decode(s, hrp, sizeof(hrp), k.sk, sizeof(k.sk), &n,
-	    &why) == -1) {
-		snprintf(msg, sizeof(msg), "not an age identity: %s", why);
-		seterr(err, errlen, msg);
-	} else if (strcmp(hrp, IDENTITY_HRP) != 0 || n != KEY_LEN)
-		seterr(err, errlen, "not an age identity "
-		    "(AGE-SECRET-KEY-1..., upper case)");
-	else if (x25519_base(k.pk, k.sk) == -1 || key_fingerprint(&k) == -1)
-		seterr(err, errlen, "cannot derive the identity's public key");
-	else {
-		k.kind = KEY_IDENTITY;
-		rc = keys_push(ks, &k, err, errlen);
-	}
-	OPENSSL_cleanse(&k, sizeof(k));
-	return rc;
-}
-
-int
-age_keys_add_passphrase(struct age_keys *ks, const char *pass, size_t len,
-    int wf, char *err, size_t errlen)
-{
-	struct age_key	 k;
-
-	if (len == 0) {
-		seterr(err, errlen, "the passphrase is empty");
-		return -1;
-	}
-	if (wf < 0 || wf > AGE_SCRYPT_WF_MAX) {
-		seterr(err, errlen, "the scrypt work factor is out of range");
-		return -1;
-	}
-	memset(&k, 0, sizeof(k));
-	k.kind = KEY_PASSPHRASE;
-	k.wf = wf == 0 ? AGE_SCRYPT_WF_DEFAULT : wf;
-	k.pass = xmalloc(len);
-	memcpy(k.pass, pass, len);
-	k.passlen = len;
-	key_fingerprint(&k);
-	return keys_push(ks, &k, err, errlen);
-}
-
-/* Trim blanks and a CR: key files written on other systems still load. */
-static char *
-trim(char *s)
-{
-	size_t	 n;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	n = strlen(s);
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' ||
-	    s[n - 1] == '\r' || s[n - 1] == '\n'))
-		s[--n] = '\0';
-	return s;
-}
-
-/* All or nothing: a file that fails adds no key. */
-int
-age_keys_load_file(struct age_keys *ks, const char *path, int identities,
-    char *err, size_t errlen)
-{
-	FILE		*f;
-	char		*line = NULL, *s, why[128], msg[512];
-	size_t		 cap = 0, before = ks->n, lineno = 0;
-	ssize_t		 len;
-	int		 rc = 0;
-
-	f = fopen(path, "r");
-	if (f == NULL) {
-		snprintf(msg, sizeof(msg), "%s: %s", path, strerror(errno));
-		seterr(err, errlen, msg);
-		return -1;
-	}
-	for (;;) {
-		len = getline(&line, &cap, f);
-		if (len == -1)
-			break;
-		lineno++;
-		if (len > KEYLINE_MAX) {
-			snprintf(why, sizeof(why), "line too long");
-			rc = -1;
-			break;
-		}
-		s = trim(line);
-		if (*s == '\0' || *s == '#')
-			continue;
-		rc = identities ?
-		    age_keys_add_identity(ks, s, why, sizeof(why)) :
-		    age_keys_add_recipient(ks, s, why, sizeof(why));
-		if (rc == -1)
-			break;
-	}
-	if (rc == 0 && ferror(f)) {
-		snprintf(why, sizeof(why), "%s", strerror(errno));
-		rc = -1;
-	}
-	if (line != NULL) {
-		OPENSSL_cleanse(line, cap);
-		free(line);
-	}
-	fclose(f);
-	if (rc == -1) {
-		snprintf(msg, sizeof(msg), "%s:%zu: %s", path, lineno, why);
-		seterr(err, errlen, msg);
-		keys_truncate(ks, before);
-		return -1;
-	}
-	return (int)(ks->n - before);
-}
-
-size_t
-age_keys_count(const struct age_keys *ks)
-{
-	return ks != NULL ? ks->n : 0;
-}
-
-/* Points into the set: valid until the set is changed or freed. */
-const char *
-age_keys_fingerprint(const struct age_keys *ks, size_t i)
-{
-	if (ks == NULL || i >= ks->n)
-		return NULL;
-	return ks->v[i].fp;
-}
-
-/* A deep copy for a decryptor, so it does not depend on ks's lifetime. */
-static void
-keys_copy(struct age_keys *dst, const struct age_keys *src)
-{
-	size_t	 i;
-
-	memset(dst, 0, sizeof(*dst));
-	if (src == NULL || src->n == 0)
-		return;
-	dst->v = xreallocarray(NULL, src->n, sizeof(*dst->v));
-	dst->cap = dst->n = src->n;
-	for (i = 0; i < src->n; i++) {
-		dst->v[i] = src->v[i];
-		if (src->v[i].pass != NULL) {
-			dst->v[i].pass = xmalloc(src->v[i].passlen);
-			memcpy(dst->v[i].pass, src->v[i].pass,
-			    src->v[i].passlen);
-		}
-	}
 }
 
 /* ---- encryption --------------------------------------------------------- */
@@ -943,27 +400,27 @@ wputs(struct wbuf *w, const char *s)
 
 /* "-> X25519 share\nbody\n" for one recipient public key. */
 static int
-stanza_x25519(struct wbuf *w, const unsigned char pk[KEY_LEN],
+stanza_x25519(struct wbuf *w, const unsigned char pk[AGE_KEY_LEN],
     const unsigned char filekey[FILE_KEY_LEN])
 {
-	unsigned char	 eph[KEY_LEN], share[KEY_LEN], ss[KEY_LEN];
-	unsigned char	 salt[2 * KEY_LEN], wrap[KEY_LEN];
+	unsigned char	 eph[AGE_KEY_LEN], share[AGE_KEY_LEN], ss[AGE_KEY_LEN];
+	unsigned char	 salt[2 * AGE_KEY_LEN], wrap[AGE_KEY_LEN];
 	unsigned char	 body[FILE_KEY_LEN + TAG_LEN];
 	char		 b64[64];
 	int		 rc = -1;
 
 	if (RAND_bytes(eph, sizeof(eph)) != 1 ||
-	    x25519_base(share, eph) == -1 || x25519(ss, eph, pk) != 0)
+	    age_keys_pubkey(share, eph) == -1 || x25519(ss, eph, pk) != 0)
 		goto out;
-	memcpy(salt, share, KEY_LEN);
-	memcpy(salt + KEY_LEN, pk, KEY_LEN);
-	if (hkdf(wrap, ss, KEY_LEN, salt, sizeof(salt), X25519_LABEL) == -1 ||
-	    wrap_file_key(body, wrap, filekey) == -1)
+	memcpy(salt, share, AGE_KEY_LEN);
+	memcpy(salt + AGE_KEY_LEN, pk, AGE_KEY_LEN);
+	if (hkdf(wrap, ss, AGE_KEY_LEN, salt, sizeof(salt),
+	    X25519_LABEL) == -1 || wrap_file_key(body, wrap, filekey) == -1)
 		goto out;
 	wputs(w, "-> X25519 ");
-	wput(w, b64, b64_encode(share, KEY_LEN, b64));
+	wput(w, b64, age_encode_b64(share, AGE_KEY_LEN, b64));
 	wputs(w, "\n");
-	wput(w, b64, b64_encode(body, sizeof(body), b64));
+	wput(w, b64, age_encode_b64(body, sizeof(body), b64));
 	wputs(w, "\n");
 	rc = 0;
 out:
@@ -978,7 +435,7 @@ static int
 stanza_scrypt(struct wbuf *w, const struct age_key *k,
     const unsigned char filekey[FILE_KEY_LEN])
 {
-	unsigned char	 salt[SALT_LEN], wrap[KEY_LEN];
+	unsigned char	 salt[SALT_LEN], wrap[AGE_KEY_LEN];
 	unsigned char	 body[FILE_KEY_LEN + TAG_LEN];
 	char		 b64[64], wf[16];
 	int		 rc = -1;
@@ -989,9 +446,9 @@ stanza_scrypt(struct wbuf *w, const struct age_key *k,
 		goto out;
 	snprintf(wf, sizeof(wf), " %d\n", k->wf);
 	wputs(w, "-> scrypt ");
-	wput(w, b64, b64_encode(salt, sizeof(salt), b64));
+	wput(w, b64, age_encode_b64(salt, sizeof(salt), b64));
 	wputs(w, wf);
-	wput(w, b64, b64_encode(body, sizeof(body), b64));
+	wput(w, b64, age_encode_b64(body, sizeof(body), b64));
 	wputs(w, "\n");
 	rc = 0;
 out:
@@ -1004,8 +461,8 @@ static int
 enc_header(struct age_enc *e, const struct age_keys *ks, char *err,
     size_t errlen)
 {
-	unsigned char	 filekey[FILE_KEY_LEN], mkey[KEY_LEN], mac[KEY_LEN];
-	unsigned char	 nonce[NONCE_LEN];
+	unsigned char	 filekey[FILE_KEY_LEN], mkey[AGE_KEY_LEN];
+	unsigned char	 mac[AGE_KEY_LEN], nonce[NONCE_LEN];
 	struct wbuf	 w;
 	char		 b64[64];
 	size_t		 i;
@@ -1021,10 +478,11 @@ enc_header(struct age_enc *e, const struct age_keys *ks, char *err,
 	}
 	wputs(&w, VERSION_LINE);
 	for (i = 0; i < ks->n; i++) {
-		if ((ks->v[i].kind == KEY_PASSPHRASE ?
+		if ((ks->v[i].kind == AGE_KEY_PASSPHRASE ?
 		    stanza_scrypt(&w, &ks->v[i], filekey) :
 		    stanza_x25519(&w, ks->v[i].pk, filekey)) == -1) {
-			seterr(err, errlen, ks->v[i].kind == KEY_PASSPHRASE ?
+			seterr(err, errlen,
+			    ks->v[i].kind == AGE_KEY_PASSPHRASE ?
 			    "cannot wrap the file key with scrypt" :
 			    "cannot wrap the file key to an X25519 recipient "
 			    "(low-order key?)");
@@ -1041,7 +499,7 @@ enc_header(struct age_enc *e, const struct age_keys *ks, char *err,
 		goto out;
 	}
 	wputs(&w, " ");
-	wput(&w, b64, b64_encode(mac, sizeof(mac), b64));
+	wput(&w, b64, age_encode_b64(mac, sizeof(mac), b64));
 	wputs(&w, "\n");
 	wput(&w, nonce, sizeof(nonce));
 	if (w.overflow) {
@@ -1074,7 +532,7 @@ age_enc_new(const struct age_keys *ks, char *err, size_t errlen)
 		return NULL;
 	}
 	for (i = 0; i < ks->n; i++)
-		npass += ks->v[i].kind == KEY_PASSPHRASE;
+		npass += ks->v[i].kind == AGE_KEY_PASSPHRASE;
 	/* A passphrase file must not open with any other key (the spec). */
 	if (npass > 0 && ks->n > 1) {
 		seterr(err, errlen, "a passphrase must be the only age "
@@ -1322,7 +780,8 @@ header_parse(const unsigned char *h, size_t len, struct header *hd,
 			p = nl + 1;
 			nl = next_line(p, end, &ll);
 			if (nl == NULL || ll > 64 ||
-			    b64_decode(p, ll, tmp, sizeof(tmp), &n) == -1)
+			    age_encode_b64_decode(p, ll, tmp, sizeof(tmp),
+			    &n) == -1)
 				return -1;
 			body_add(s, &bcap, tmp, n);
 		} while (ll == 64);
@@ -1334,8 +793,8 @@ header_parse(const unsigned char *h, size_t len, struct header *hd,
 	}
 	*why = "bad MAC line";
 	if (ll != 4 + 43 || p[3] != ' ' || nl + 1 != end ||
-	    b64_decode(p + 4, 43, hd->mac, sizeof(hd->mac), &n) == -1 ||
-	    n != KEY_LEN)
+	    age_encode_b64_decode(p + 4, 43, hd->mac, sizeof(hd->mac),
+	    &n) == -1 || n != AGE_KEY_LEN)
 		return -1;
 	hd->maclen = (size_t)(p + 3 - (const char *)h);
 	return 0;
@@ -1350,7 +809,8 @@ arg_bytes(const struct stanza *s, int i, unsigned char *out, size_t want)
 	size_t		 n, got;
 
 	stanza_arg(s, i, &a, &n);
-	if (b64_decode(a, n, tmp, sizeof(tmp), &got) == -1 || got != want)
+	if (age_encode_b64_decode(a, n, tmp, sizeof(tmp), &got) == -1 ||
+	    got != want)
 		return -1;
 	memcpy(out, tmp, want);
 	return 0;
@@ -1385,7 +845,7 @@ arg_wf(const struct stanza *s, int *wf)
 static int
 header_check(const struct header *hd, const char **why)
 {
-	unsigned char	 tmp[KEY_LEN];
+	unsigned char	 tmp[AGE_KEY_LEN];
 	size_t		 i;
 	int		 wf;
 
@@ -1393,7 +853,7 @@ header_check(const struct header *hd, const char **why)
 		if (stanza_is(&hd->st[i], "X25519")) {
 			*why = "malformed X25519 stanza";
 			if (hd->st[i].nargs != 2 ||
-			    arg_bytes(&hd->st[i], 1, tmp, KEY_LEN) == -1 ||
+			    arg_bytes(&hd->st[i], 1, tmp, AGE_KEY_LEN) == -1 ||
 			    hd->st[i].bodylen != FILE_KEY_LEN + TAG_LEN)
 				return -1;
 		} else if (stanza_is(&hd->st[i], "scrypt")) {
@@ -1416,21 +876,21 @@ static int
 unwrap_one(const struct age_key *k, const struct stanza *s,
     unsigned char filekey[FILE_KEY_LEN])
 {
-	unsigned char	 share[KEY_LEN], ss[KEY_LEN], wrap[KEY_LEN];
-	unsigned char	 salt[2 * KEY_LEN];
+	unsigned char	 share[AGE_KEY_LEN], ss[AGE_KEY_LEN], wrap[AGE_KEY_LEN];
+	unsigned char	 salt[2 * AGE_KEY_LEN];
 	int		 rc, wf;
 
-	if (k->kind == KEY_IDENTITY && stanza_is(s, "X25519")) {
-		arg_bytes(s, 1, share, KEY_LEN);
+	if (k->kind == AGE_KEY_IDENTITY && stanza_is(s, "X25519")) {
+		arg_bytes(s, 1, share, AGE_KEY_LEN);
 		rc = x25519(ss, k->sk, share);
 		if (rc != 0)
 			return rc;	/* -1: all-zero secret, abort */
-		memcpy(salt, share, KEY_LEN);
-		memcpy(salt + KEY_LEN, k->pk, KEY_LEN);
-		rc = hkdf(wrap, ss, KEY_LEN, salt, sizeof(salt),
+		memcpy(salt, share, AGE_KEY_LEN);
+		memcpy(salt + AGE_KEY_LEN, k->pk, AGE_KEY_LEN);
+		rc = hkdf(wrap, ss, AGE_KEY_LEN, salt, sizeof(salt),
 		    X25519_LABEL);
 		OPENSSL_cleanse(ss, sizeof(ss));
-	} else if (k->kind == KEY_PASSPHRASE && stanza_is(s, "scrypt")) {
+	} else if (k->kind == AGE_KEY_PASSPHRASE && stanza_is(s, "scrypt")) {
 		arg_bytes(s, 1, salt, SALT_LEN);
 		arg_wf(s, &wf);
 		rc = scrypt_wrap_key(wrap, k->pass, k->passlen, salt, wf);
@@ -1464,7 +924,7 @@ age_dec_new(const struct age_keys *ks)
 	struct age_dec	*d;
 
 	d = xcalloc(1, sizeof(*d));
-	keys_copy(&d->keys, ks);
+	age_keys_copy(&d->keys, ks);
 	d->hdr = xmalloc(AGE_HEADER_MAX);
 	d->state = DEC_HEADER;
 	return d;
@@ -1475,7 +935,7 @@ static enum age_status
 dec_header(struct age_dec *d)
 {
 	struct header	 hd;
-	unsigned char	 mkey[KEY_LEN], mac[KEY_LEN];
+	unsigned char	 mkey[AGE_KEY_LEN], mac[AGE_KEY_LEN];
 	const char	*why;
 	size_t		 i, j;
 	int		 rc = 0;
@@ -1501,7 +961,7 @@ dec_header(struct age_dec *d)
 	else if (hkdf(mkey, d->filekey, FILE_KEY_LEN, NULL, 0, "header") ==
 	    -1 || hmac_sha256(mac, mkey, d->hdr, hd.maclen) == -1)
 		st = dec_fail(d, AGE_ERROR, "cannot compute the header MAC");
-	else if (CRYPTO_memcmp(mac, hd.mac, KEY_LEN) != 0)
+	else if (CRYPTO_memcmp(mac, hd.mac, AGE_KEY_LEN) != 0)
 		st = dec_fail(d, AGE_HMAC_FAILURE, "header MAC mismatch: "
 		    "the header was altered");
 	OPENSSL_cleanse(mkey, sizeof(mkey));
@@ -1696,8 +1156,7 @@ age_dec_free(struct age_dec *d)
 {
 	if (d == NULL)
 		return;
-	keys_truncate(&d->keys, 0);
-	free(d->keys.v);
+	age_keys_clear(&d->keys);
 	free(d->hdr);
 	free(d->ct);
 	if (d->pt != NULL) {
@@ -1707,23 +1166,4 @@ age_dec_free(struct age_dec *d)
 	EVP_CIPHER_CTX_free(d->cctx);
 	OPENSSL_cleanse(d, sizeof(*d));
 	free(d);
-}
-
-/* ---- key generation ----------------------------------------------------- */
-
-int
-age_keygen(char identity[AGE_IDENTITY_LEN + 1],
-    char recipient[AGE_RECIPIENT_LEN + 1])
-{
-	unsigned char	 sk[KEY_LEN], pk[KEY_LEN];
-	int		 rc = -1;
-
-	if (RAND_bytes(sk, sizeof(sk)) == 1 && x25519_base(pk, sk) == 0 &&
-	    bech32_encode("age-secret-key-", sk, KEY_LEN, 1, identity,
-	    AGE_IDENTITY_LEN + 1) != 0 &&
-	    bech32_encode(RECIPIENT_HRP, pk, KEY_LEN, 0, recipient,
-	    AGE_RECIPIENT_LEN + 1) != 0)
-		rc = 0;
-	OPENSSL_cleanse(sk, sizeof(sk));
-	return rc;
 }

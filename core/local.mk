@@ -2,6 +2,8 @@
 noinst_LTLIBRARIES += %reldir%/libzbcore.la
 %canon_reldir%_libzbcore_la_SOURCES = \
 	%reldir%/age.c %reldir%/age.h \
+	%reldir%/age_encode.c %reldir%/age_encode.h \
+	%reldir%/age_keys.c %reldir%/age_keys.h \
 	%reldir%/artifact.c %reldir%/artifact.h \
 	%reldir%/buf.c %reldir%/buf.h \
 	%reldir%/catalog.c %reldir%/catalog.h \
