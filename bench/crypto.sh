@@ -23,7 +23,7 @@ core=$("$build/bench/crypto_core" "$mib")
 echo "$core"
 enc=$(echo "$core" | sed -n 's/.*age + sha256 \([0-9]*\) MB\/s.*/\1/p')
 echo "openssl speed -evp chacha20-poly1305 (64 KiB): $ossl MB/s"
-bound=$(echo "scale=1; 1 / (1 / $ossl + 2 / $sha)" | bc -l)
+bound=$(echo "scale=9; b = 1 / (1 / $ossl + 2 / $sha); scale=1; b / 1" | bc -l)
 echo "openssl speed -evp sha256 (256 KiB): $sha MB/s"
 echo "serial bound, chacha20-poly1305 + 2 x sha256 on one core: $bound MB/s"
 echo "ratio (core age+sha256 / openssl chacha20-poly1305): $(echo "scale=3; $enc / $ossl" | bc)"

@@ -79,6 +79,9 @@ run(const struct age_keys *keys, size_t total)
 	io_done(&st->io, ZB_OK, NULL);
 	reactor_run_until(&s.done);
 	clock_gettime(CLOCK_MONOTONIC, &b);
+	fprintf(stderr, "%s: %zu bytes in, %llu bytes out\n", keys != NULL ?
+	    "age + sha256" : "sha256 only", total,
+	    (unsigned long long)st->bytes_out);
 	stream_free(st);
 	return total / ((b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9);
 }

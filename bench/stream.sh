@@ -12,7 +12,9 @@
 # fsync their file too.  Prints wall times, their ratio, and the peak RSS
 # of zentoria-backupctl (GNU time's maximum resident set size).
 # Targets (issue #2): RSS <= 64 MiB whatever SIZE; ratio <= 1.2
-# uncompressed, <= 1.1 against the zstd CLI.
+# uncompressed, <= 1.1 against the zstd CLI.  Case 3 (when age(1) is
+# installed): zstd:3 + age encryption against `zstd -3 | age -r`; run
+# with two sizes to see that peak RSS does not grow with the stream.
 #
 # Uses the build in $ZB_BUILD (default ./_build, made by `../configure &&
 # make` there); data goes to $BENCH_DIR (default a directory under /tmp,
@@ -34,14 +36,15 @@ for so in "$build"/plugins/*/.libs/*.so; do ln -sf "$so" "$dir/plugins/"; done
 now() { date +%s.%N; }
 ratio() { echo "scale=3; $1 / $2" | bc; }
 
-run_case() {	# name compression baseline-command
-	local name=$1 comp=$2 base=$3 t0 t1 tb tz rss
+run_case() {	# name compression baseline-command [extra daemon lines]
+	local name=$1 comp=$2 base=$3 extra=${4:-} t0 t1 tb tz rss
 	rm -rf "$dir/store" "$dir/base.out"
 	cat >"$dir/zb.ini" <<INI
 [daemon]
 plugin_dir = $dir/plugins
 compression = $comp
 max_buffer_mb = 32
+$extra
 [sink:disk]
 plugin = local
 path = $dir/store
@@ -72,3 +75,12 @@ INI
 echo "stream size: $size ($bytes bytes), $(nproc) CPUs, data in $dir"
 run_case "uncompressed" none "head -c $bytes /dev/zero > $dir/base.out && sync $dir/base.out"
 run_case "zstd:3" zstd:3 "head -c $bytes /dev/zero | zstd -3 -q > $dir/base.out && sync $dir/base.out"
+if command -v age >/dev/null; then
+	"$build/zentoria-backupctl" keygen -o "$dir/bench.key" 2>/dev/null
+	rec=$(sed -n 's/^# public key: //p' "$dir/bench.key")
+	echo "$rec" >"$dir/recipients"
+	run_case "zstd:3 + age" zstd:3 \
+	    "head -c $bytes /dev/zero | zstd -3 -q | age -r $rec > $dir/base.out && sync $dir/base.out" \
+	    "encryption = age
+age_recipients_file = $dir/recipients"
+fi

@@ -93,7 +93,12 @@ chunk_new(struct stream *st)
 {
 	struct chunk	*c;
 
-	c = xmalloc(sizeof(*c) + st->p.chunk_size);
+	c = TAILQ_FIRST(&st->spares);
+	if (c != NULL) {
+		TAILQ_REMOVE(&st->spares, c, entry);
+		st->nspare--;
+	} else
+		c = xmalloc(sizeof(*c) + st->p.chunk_size);
 	memset(c, 0, sizeof(*c));
 	c->st = st;
 	c->cap = st->p.chunk_size;
@@ -112,7 +117,11 @@ chunk_destroy(struct chunk *c)
 	if (c->queued)
 		TAILQ_REMOVE(&st->q, c, entry);
 	st->live -= c->cap;
-	free(c);
+	if ((st->nspare + 1) * st->p.chunk_size <= st->high) {
+		TAILQ_INSERT_HEAD(&st->spares, c, entry);
+		st->nspare++;
+	} else
+		free(c);
 }
 
 void
@@ -216,6 +225,7 @@ stream_new(const struct stream_params *p, const struct stream_owner *owner,
 	st->owner = owner;
 	st->owner_arg = arg;
 	TAILQ_INIT(&st->q);
+	TAILQ_INIT(&st->spares);
 	buf_init(&st->pending, PENDING_MAX);
 	st->high = p->budget;
 	if (st->high < 2 * p->chunk_size)
@@ -262,6 +272,12 @@ stream_free(struct stream *st)
 		free(st->w[i]->name);
 		free(st->w[i]->error);
 		free(st->w[i]);
+	}
+	while (!TAILQ_EMPTY(&st->spares)) {
+		struct chunk	*c = TAILQ_FIRST(&st->spares);
+
+		TAILQ_REMOVE(&st->spares, c, entry);
+		free(c);
 	}
 	event_free(st->pump_ev);
 	event_free(st->tick_ev);
