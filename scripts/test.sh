@@ -81,9 +81,10 @@ if [ "$fuzz_seconds" -gt 0 ] && command -v clang >/dev/null; then
 	say "fuzzers, $fuzz_seconds s each"
 	mkdir "$work/fuzz"
 	(cd "$work/fuzz" && CC=clang "$top/configure" -q --enable-fuzzers &&
-	    make -s -j"$jobs" tests/fuzz/fuzz_config tests/fuzz/fuzz_json) ||
+	    make -s -j"$jobs" tests/fuzz/fuzz_config tests/fuzz/fuzz_json \
+	    tests/fuzz/fuzz_rdb) ||
 	    die "fuzzer build failed"
-	for t in config json; do
+	for t in config json rdb; do
 		mkdir -p "$work/fuzz/corpus-$t"
 		cp "$top/tests/fuzz/corpus/$t/"* "$work/fuzz/corpus-$t/"
 		if "$work/fuzz/tests/fuzz/fuzz_$t" -max_total_time="$fuzz_seconds" \

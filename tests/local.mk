@@ -114,8 +114,31 @@ integration_tests = %reldir%/integration/cli.sh \
 TESTS += $(integration_tests)
 EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \
 	%reldir%/unit/testlib.h
-TEST_EXTENSIONS = .sh
+TEST_EXTENSIONS = .sh .py
 SH_LOG_COMPILER = $(SHELL)
+PY_LOG_COMPILER = $(PYTHON3)
+
+# ---- S3 SigV4 (plugins/s3/sigv4.c) -------------------------------------------
+# The unit test replays AWS's examples; the crosscheck signs random
+# requests with sigv4_sign and with botocore (SKIP without botocore).
+sigv4_cppflags = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/s3
+if HAVE_CRITERION
+check_PROGRAMS += %reldir%/unit/test_sigv4
+TESTS += %reldir%/unit/test_sigv4
+%canon_reldir%_unit_test_sigv4_SOURCES = %reldir%/unit/test_sigv4.c \
+	plugins/s3/sigv4.c
+%canon_reldir%_unit_test_sigv4_CPPFLAGS = $(sigv4_cppflags)
+%canon_reldir%_unit_test_sigv4_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_sigv4_LDADD = $(unit_ldadd)
+endif
+check_PROGRAMS += %reldir%/tools/sigv4_sign
+%canon_reldir%_tools_sigv4_sign_SOURCES = %reldir%/tools/sigv4_sign.c \
+	plugins/s3/sigv4.c
+%canon_reldir%_tools_sigv4_sign_CPPFLAGS = $(sigv4_cppflags)
+%canon_reldir%_tools_sigv4_sign_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
+%canon_reldir%_tools_sigv4_sign_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+TESTS += %reldir%/sigv4_crosscheck.py
+EXTRA_DIST += %reldir%/sigv4_crosscheck.py plugins/s3/sigv4.h
 
 # ---- fuzz targets ----------------------------------------------------------------
 # Every build replays the seed corpora through the targets (replay.c);
@@ -140,3 +163,32 @@ noinst_PROGRAMS += %reldir%/fuzz/fuzz_config %reldir%/fuzz/fuzz_json
 %canon_reldir%_fuzz_fuzz_json_LDFLAGS = -fsanitize=fuzzer
 %canon_reldir%_fuzz_fuzz_json_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
 endif
+
+# ---- Redis SYNC reply parser (plugins/redis/rdb_stream.c) ------------------
+# Unit test (real redis-server cases SKIP without it), seed-corpus replay,
+# and with --enable-fuzzers the libFuzzer binary.
+redis_parser_src = plugins/redis/rdb_stream.c plugins/redis/crc64.c
+redis_parser_cppflags = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/redis
+if HAVE_CRITERION
+check_PROGRAMS += %reldir%/unit/test_rdb_stream
+TESTS += %reldir%/unit/test_rdb_stream
+%canon_reldir%_unit_test_rdb_stream_SOURCES = \
+	%reldir%/unit/test_rdb_stream.c $(redis_parser_src)
+%canon_reldir%_unit_test_rdb_stream_CPPFLAGS = $(redis_parser_cppflags)
+%canon_reldir%_unit_test_rdb_stream_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_rdb_stream_LDADD = $(unit_ldadd)
+endif
+replay_progs += %reldir%/fuzz/replay_rdb
+%canon_reldir%_fuzz_replay_rdb_SOURCES = %reldir%/fuzz/replay.c \
+	%reldir%/fuzz/fuzz_rdb.c $(redis_parser_src)
+%canon_reldir%_fuzz_replay_rdb_CPPFLAGS = $(redis_parser_cppflags)
+%canon_reldir%_fuzz_replay_rdb_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+if FUZZERS
+noinst_PROGRAMS += %reldir%/fuzz/fuzz_rdb
+%canon_reldir%_fuzz_fuzz_rdb_SOURCES = %reldir%/fuzz/fuzz_rdb.c \
+	$(redis_parser_src)
+%canon_reldir%_fuzz_fuzz_rdb_CPPFLAGS = $(redis_parser_cppflags)
+%canon_reldir%_fuzz_fuzz_rdb_LDFLAGS = -fsanitize=fuzzer
+%canon_reldir%_fuzz_fuzz_rdb_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+endif
+EXTRA_DIST += plugins/redis/crc64.h plugins/redis/rdb_stream.h
