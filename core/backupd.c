@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "http.h"
 #include "log.h"
 #include "plugin.h"
 #include "reactor.h"
@@ -101,7 +102,8 @@ main(int argc, char **argv)
 		return 1;
 	if (cfg->log_level >= 0 && level == ZB_LOG_INFO)
 		log_set_level(cfg->log_level);
-	errors = plugin_bind_config(cfg, 1);
+	errors = http_init(cfg) == -1 ? 1 : 0;
+	errors += plugin_bind_config(cfg, 1);
 	if (cfg->identities != NULL)
 		log_warnx("%s: age_identity_file is set: this host can decrypt "
 		    "its backups", path);
@@ -117,6 +119,7 @@ main(int argc, char **argv)
 	plugin_unbind_config(cfg);
 	config_free(cfg);
 	plugin_unload_all();
+	http_free();
 	reactor_free();
 	return errors == 0 ? 0 : 1;
 }

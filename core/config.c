@@ -69,6 +69,10 @@ static const struct zb_option daemon_opts[] = {
 	    "backups)", 0, 0 },
 	{ "log_level", ZB_OPT_STRING, "info", 0,
 	    "error, warning, info or debug", 0, 0 },
+	{ "ca_file", ZB_OPT_PATH, NULL, 0,
+	    "CA certificates for HTTPS (default: the system's)", 0, 0 },
+	{ "tls_min_version", ZB_OPT_STRING, "1.2", 0,
+	    "oldest TLS version accepted: 1.2 or 1.3", 0, 0 },
 	{ NULL, 0, NULL, 0, NULL, 0, 0 }
 };
 
@@ -777,6 +781,15 @@ check_daemon(struct zb_config *cfg, struct cfg_section *sec)
 		errors++;
 	}
 	errors += check_encryption(cfg, sec);
+	kv = config_kv(sec, "ca_file");
+	cfg->ca_file = kv != NULL ? kv->value : NULL;
+	v = core_value(sec, "tls_min_version");
+	if (strcmp(v, "1.2") != 0 && strcmp(v, "1.3") != 0) {
+		config_error(cfg, sec, config_kv(sec, "tls_min_version"),
+		    "tls_min_version", "'%s' is not 1.2 or 1.3", v);
+		errors++;
+	}
+	cfg->tls_min_13 = strcmp(v, "1.3") == 0;
 	kv = config_kv(sec, "log_level");
 	if (kv != NULL) {
 		cfg->log_level = log_level_parse(kv->value);

@@ -73,6 +73,9 @@ struct zb_config {
 	int64_t			 chunk_size;		/* bytes */
 	struct compression	 comp;
 	int			 log_level;
+	/* TLS for every HTTP transfer (http.c) */
+	const char		*ca_file;
+	int			 tls_min_13;	/* tls_min_version = 1.3 */
 	/* age: recipients to encrypt to; identities this host may hold */
 	int			 encrypt;
 	struct age_keys		*recipients;

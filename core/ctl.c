@@ -17,6 +17,7 @@
 #include "age.h"
 #include "child.h"
 #include "ctl.h"
+#include "http.h"
 #include "log.h"
 #include "plugin.h"
 #include "reactor.h"
@@ -88,7 +89,7 @@ ctl_load(struct ctl *ctl)
 		return -1;
 	if (ctl->cfg->log_level >= 0 && log_level() == ZB_LOG_INFO)
 		log_set_level(ctl->cfg->log_level);
-	if (plugin_bind_config(ctl->cfg, 1) > 0)
+	if (http_init(ctl->cfg) == -1 || plugin_bind_config(ctl->cfg, 1) > 0)
 		return -1;
 	if (ctl->cfg->identities != NULL)
 		log_warnx("%s: age_identity_file is set: this host can decrypt "
@@ -219,6 +220,7 @@ main(int argc, char **argv)
 			config_free(ctl.cfg);
 		}
 		plugin_unload_all();
+		http_free();
 		reactor_free();
 		age_keys_free(ctl.keys);
 		return rc;

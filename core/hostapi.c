@@ -21,6 +21,7 @@
 #include <openssl/crypto.h>
 
 #include "child.h"
+#include "http.h"
 #include "io.h"
 #include "log.h"
 #include "plugin.h"
@@ -383,6 +384,13 @@ h_file_writer(struct zb_io *w, const char *path, int force,
 	    path, force, ops, wctx);
 }
 
+static int
+h_http_submit(struct zb_inst *inst, void *easy,
+    void (*done)(void *, int, long), void *arg)
+{
+	return http_submit(easy, done, arg) == 0 ? ZB_OK : ZB_ERR;
+}
+
 static const struct zb_host_api host_api = {
 	.abi_version = ZB_PLUGIN_ABI_VERSION,
 	.struct_size = sizeof(struct zb_host_api),
@@ -415,6 +423,9 @@ static const struct zb_host_api host_api = {
 	.timer_add = reactor_timer_add,
 	.timer_del = reactor_timer_del,
 	.file_writer = h_file_writer,
+	.http_submit = h_http_submit,
+	.http_cancel = http_cancel,
+	.http_resume = http_resume,
 };
 
 const struct zb_host_api *

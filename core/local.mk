@@ -11,6 +11,7 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 	%reldir%/codec.c %reldir%/codec.h \
 	%reldir%/config.c %reldir%/config.h \
 	%reldir%/hostapi.c %reldir%/io.h \
+	%reldir%/http.c %reldir%/http.h \
 	%reldir%/json.c %reldir%/json.h \
 	%reldir%/log.c %reldir%/log.h \
 	%reldir%/plugin.c %reldir%/plugin.h \
@@ -23,9 +24,11 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 	%reldir%/util.c %reldir%/util.h \
 	%reldir%/writers.c %reldir%/writers.h
 %canon_reldir%_libzbcore_la_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) \
-	$(INIH_CFLAGS) $(ZSTD_CFLAGS) $(ZLIB_CFLAGS) $(PTHREAD_CFLAGS)
+	$(INIH_CFLAGS) $(ZSTD_CFLAGS) $(ZLIB_CFLAGS) $(PTHREAD_CFLAGS) \
+	$(LIBCURL_CFLAGS)
 %canon_reldir%_libzbcore_la_LIBADD = $(LIBEVENT_LIBS) $(OPENSSL_LIBS) \
-	$(INIH_LIBS) $(ZSTD_LIBS) $(ZLIB_LIBS) $(PTHREAD_LIBS)
+	$(INIH_LIBS) $(ZSTD_LIBS) $(ZLIB_LIBS) $(PTHREAD_LIBS) \
+	$(LIBCURL_LIBS)
 
 sbin_PROGRAMS += zentoria-backupd
 zentoria_backupd_SOURCES = %reldir%/backupd.c

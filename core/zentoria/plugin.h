@@ -57,7 +57,7 @@ extern "C" {
 #endif
 
 #define ZB_PLUGIN_ABI_VERSION		1
-#define ZB_PLUGIN_ABI_MINOR		0
+#define ZB_PLUGIN_ABI_MINOR		1	/* 1: http_* */
 
 /* Type sizes and libevent major version the plugin was built with. */
 #define ZB_ABI_SIG	((uint32_t)(sizeof(void *) |			\
@@ -323,6 +323,23 @@ struct zb_host_api {
 	int		 (*file_writer)(struct zb_io *w, const char *path,
 			    int force, const struct zb_writer_ops **ops,
 			    void **wctx);
+
+	/*
+	 * ABI 1.1: the shared libcurl multi.  easy is a CURL * the plugin set
+	 * up (URL, callbacks, headers); the host keeps TLS verification on
+	 * and applies [daemon] ca_file and tls_min_version.  done runs on
+	 * the loop once the transfer ended (curlcode is a CURLcode, status
+	 * the HTTP status or 0); the plugin then owns the handle again.  A
+	 * write or read callback may return CURL_*FUNC_PAUSE; http_resume()
+	 * continues it later (never call curl_easy_pause yourself from a
+	 * curl callback).  http_cancel() removes a transfer without done.
+	 * Check host->struct_size before using these.
+	 */
+	int		 (*http_submit)(struct zb_inst *, void *easy,
+			    void (*done)(void *arg, int curlcode, long status),
+			    void *arg);
+	void		 (*http_cancel)(void *easy);
+	void		 (*http_resume)(void *easy);
 };
 
 struct zb_plugin_desc {
