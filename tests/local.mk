@@ -113,9 +113,10 @@ endif
 # ---- integration tests -------------------------------------------------------
 integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/files.sh %reldir%/integration/age.sh \
-	%reldir%/checksrc.sh
+	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh
 TESTS += $(integration_tests)
 EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \
+	%reldir%/lib/pg.sh %reldir%/lib/README.md \
 	%reldir%/unit/testlib.h
 TEST_EXTENSIONS = .sh .py
 SH_LOG_COMPILER = $(SHELL)
