@@ -141,7 +141,9 @@ check_PROGRAMS += %reldir%/tools/sigv4_sign
 %canon_reldir%_tools_sigv4_sign_CPPFLAGS = $(sigv4_cppflags)
 %canon_reldir%_tools_sigv4_sign_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 %canon_reldir%_tools_sigv4_sign_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
-TESTS += %reldir%/sigv4_crosscheck.py
+TESTS += %reldir%/sigv4_crosscheck.py %reldir%/fakes/s3_fake_selftest.py
+EXTRA_DIST += %reldir%/fakes/s3_fake_selftest.py %reldir%/fakes/s3_fake.py \
+	%reldir%/fakes/README.md
 EXTRA_DIST += %reldir%/sigv4_crosscheck.py plugins/s3/sigv4.h
 
 # ---- fuzz targets ----------------------------------------------------------------
