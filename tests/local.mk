@@ -116,7 +116,7 @@ integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh
 TESTS += $(integration_tests)
 EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \
-	%reldir%/lib/pg.sh %reldir%/lib/README.md \
+	%reldir%/lib/pg.sh %reldir%/lib/assert.sh %reldir%/lib/README.md \
 	%reldir%/unit/testlib.h
 TEST_EXTENSIONS = .sh .py
 SH_LOG_COMPILER = $(SHELL)

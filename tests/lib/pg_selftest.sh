@@ -10,51 +10,7 @@ T=$(mktemp -d /tmp/zbpgst.XXXXXX)
 chmod 700 "$T"
 trap 'rm -rf "$T"' EXIT
 . "$HERE/pg.sh"
-passed=0
-failed=0
-
-fail() {
-	echo "FAIL: $*" >&2
-	failed=$((failed + 1))
-}
-
-ok() {
-	echo "ok: $*"
-	passed=$((passed + 1))
-}
-
-# check "what" command...: the command must succeed
-check() {
-	local what=$1
-	shift
-	if "$@" >"$T/out" 2>"$T/err"; then
-		ok "$what"
-	else
-		fail "$what (exit $?): $(tail -n 5 "$T/err")"
-	fi
-}
-
-# check_fails "what" command...: the command must fail (not crash)
-check_fails() {
-	local what=$1 rc
-	shift
-	"$@" >"$T/out" 2>"$T/err"
-	rc=$?
-	if [ $rc -ne 0 ] && [ $rc -lt 128 ]; then
-		ok "$what"
-	else
-		fail "$what: exit $rc"
-	fi
-}
-
-# grep_err "what" pattern: the last command's stderr has the pattern
-grep_err() {
-	if grep -q -- "$2" "$T/err"; then
-		ok "$1"
-	else
-		fail "$1: stderr lacks '$2': $(tail -n 5 "$T/err")"
-	fi
-}
+. "$HERE/assert.sh"
 
 # same "what" got want
 same() {
@@ -81,10 +37,6 @@ live_procs() {
 	done
 }
 
-finish() {
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-}
 
 # ---- start -------------------------------------------------------------------
 t0=$(date +%s%N)
