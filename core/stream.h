@@ -137,7 +137,6 @@ struct stream {
 	char			*error;
 	struct event		*pump_ev;
 	struct event		*tick_ev;
-	int			 in_pump;
 
 	/* for the manifest (set and read by the owner) */
 	char			*artifact_id;
@@ -146,7 +145,6 @@ struct stream {
 };
 
 #define STREAM_PAUSE_LAG	0x01	/* buffer budget used up */
-#define STREAM_PAUSE_USER	0x02	/* owner asked (shutdown, tests) */
 
 struct stream	*stream_new(const struct stream_params *,
 		    const struct stream_owner *, void *arg);
