@@ -363,3 +363,115 @@ artifact_clear(struct artifact *a)
 	json_free(a->doc);
 	memset(a, 0, sizeof(*a));
 }
+
+/* One member of a facts object: a string, or an integer as written. */
+static int
+fact_from_json(struct fact **out, const char *group, const struct json *m)
+{
+	int64_t	 num = 0;
+
+	if (m->type == JSON_STRING) {
+		facts_add(out, group, m->key, m->str, 0);
+		return 0;
+	}
+	if (m->type != JSON_NUMBER || json_get_i64_value(m, &num) == -1)
+		return -1;
+	facts_add(out, group, m->key, m->str, num);
+	return 0;
+}
+
+static int
+facts_from_json(const struct json *obj, struct fact **out)
+{
+	const struct json	*m, *g;
+
+	if (obj == NULL || obj->type != JSON_OBJECT)
+		return -1;
+	for (m = obj->child; m != NULL; m = m->next) {
+		if (m->type != JSON_OBJECT) {
+			if (fact_from_json(out, NULL, m) == -1)
+				return -1;
+			continue;
+		}
+		for (g = m->child; g != NULL; g = g->next)
+			if (fact_from_json(out, m->key, g) == -1)
+				return -1;
+	}
+	return 0;
+}
+
+/* Open facts_age: base64 of an age file holding the facts' JSON. */
+static struct json *
+facts_unseal(const char *b64, const struct age_keys *ids, const char **err)
+{
+	struct age_dec	*dec;
+	struct buf	 plain;
+	struct json	*doc = NULL;
+	unsigned char	*raw;
+	size_t		 len = strlen(b64), pos;
+	int		 n, pad = 0;
+
+	if (len == 0 || len % 4 != 0 || len > MANIFEST_MAX) {
+		*err = "facts_age is not base64";
+		return NULL;
+	}
+	pad = (b64[len - 1] == '=') + (b64[len - 2] == '=');
+	raw = xmalloc(len / 4 * 3 + 1);
+	n = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)len);
+	if (n < pad) {
+		free(raw);
+		*err = "facts_age is not base64";
+		return NULL;
+	}
+	buf_init(&plain, MANIFEST_MAX);
+	dec = age_dec_new(ids);
+	if (dec == NULL ||
+	    age_dec_update(dec, raw, (size_t)(n - pad), collect, &plain) !=
+	    AGE_OK || age_dec_finish(dec, collect, &plain) != AGE_OK)
+		*err = "facts_age cannot be decrypted with the identities given";
+	else if ((doc = json_parse(plain.data, plain.len, err, &pos)) == NULL)
+		*err = "facts_age does not hold JSON";
+	age_dec_free(dec);
+	if (plain.data != NULL)
+		OPENSSL_cleanse(plain.data, plain.len);
+	buf_free(&plain);
+	free(raw);
+	return doc;
+}
+
+int
+artifact_facts(const struct artifact *a, const struct age_keys *ids,
+    struct fact **out, const char **err)
+{
+	struct json	*doc = NULL;
+	const char	*sealed;
+	int		 rc;
+
+	*out = NULL;
+	if (!a->encrypted) {
+		if (facts_from_json(json_get(a->doc, "facts"), out) == 0)
+			return 0;
+		*err = "bad facts in the manifest";
+		goto fail;
+	}
+	sealed = json_get_str(a->doc, "facts_age");
+	if (sealed == NULL) {
+		*err = "no facts_age in the manifest of an encrypted artifact";
+		return -1;
+	}
+	if (ids == NULL) {
+		*err = "the facts are encrypted and no identity was given";
+		return -1;
+	}
+	if ((doc = facts_unseal(sealed, ids, err)) == NULL)
+		return -1;
+	rc = facts_from_json(doc, out);
+	json_free(doc);
+	if (rc == 0)
+		return 0;
+	*err = "bad facts in facts_age";
+fail:
+	facts_free(*out);
+	*out = NULL;
+	return -1;
+}

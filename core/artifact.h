@@ -73,6 +73,13 @@ char	*manifest_build(const struct manifest_in *);
 int	 manifest_parse(const char *, size_t, struct artifact *,
 	    const char **err);
 void	 artifact_clear(struct artifact *);
+/*
+ * The facts of a's manifest into *out (caller frees with facts_free);
+ * an encrypted artifact's are unsealed with ids.  Every fact has str set
+ * (integers as written).  0, or -1 with *err (static text).
+ */
+int	 artifact_facts(const struct artifact *a, const struct age_keys *ids,
+	    struct fact **out, const char **err);
 void	 facts_free(struct fact *);
 void	 facts_add(struct fact **, const char *group, const char *key,
 	    const char *str, int64_t num);

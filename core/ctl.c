@@ -37,6 +37,8 @@ static const struct {
 	    "--latest [--sink K] [--source S] [--json]" },
 	{ "restore", ctl_restore, "restore ID [--sink K] [--to TARGET] "
 	    "[--force]" },
+	{ "test-restore", ctl_test_restore, "restore into a scratch place "
+	    "and compare with the manifest: test-restore ID | JOB" },
 	{ "plugins", ctl_plugins, "list the installed plugins [--json]" },
 	{ "keygen", ctl_keygen, "make an age identity: keygen [-o FILE]" },
 };

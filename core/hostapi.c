@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 
 #include <openssl/crypto.h>
 
+#include "artifact.h"
 #include "child.h"
 #include "http.h"
 #include "io.h"
@@ -321,6 +323,62 @@ h_fact_int(struct zb_io *io, const char *group, const char *key,
 		io->vt->fact(io, group, key, NULL, val, 1);
 }
 
+/* A fact's value as text; numbers in a buffer that the next call reuses. */
+static const char *
+fact_text(const struct fact *f)
+{
+	static char	 num[24];
+
+	if (f->str != NULL)
+		return f->str;
+	snprintf(num, sizeof(num), "%" PRId64, f->num);
+	return num;
+}
+
+static int
+fact_in_group(const struct fact *f, const char *group)
+{
+	if (group == NULL || f->group == NULL)
+		return group == NULL && f->group == NULL;
+	return strcmp(group, f->group) == 0;
+}
+
+static const char *
+h_fact_get(struct zb_io *io, const char *group, const char *key)
+{
+	const struct fact	*f;
+
+	if (io->vt->facts == NULL) {
+		io_bug(io, "fact_get");
+		return NULL;
+	}
+	for (f = io->vt->facts(io); f != NULL; f = f->next)
+		if (fact_in_group(f, group) && strcmp(f->key, key) == 0)
+			return fact_text(f);
+	return NULL;
+}
+
+static size_t
+h_fact_each(struct zb_io *io, const char *group,
+    void (*cb)(void *, const char *, const char *), void *arg)
+{
+	const struct fact	*f;
+	size_t			 n = 0;
+
+	if (io->vt->facts == NULL) {
+		io_bug(io, "fact_each");
+		return 0;
+	}
+	for (f = io->vt->facts(io); f != NULL; f = f->next) {
+		if (!fact_in_group(f, group))
+			continue;
+		n++;
+		if (cb != NULL)
+			cb(arg, f->key, fact_text(f));
+	}
+	return n;
+}
+
 int
 io_push(struct zb_io *io, const void *buf, size_t len)
 {
@@ -426,6 +484,8 @@ static const struct zb_host_api host_api = {
 	.http_submit = h_http_submit,
 	.http_cancel = http_cancel,
 	.http_resume = http_resume,
+	.fact_get = h_fact_get,
+	.fact_each = h_fact_each,
 };
 
 const struct zb_host_api *

@@ -13,6 +13,7 @@
 #include "zentoria/plugin.h"
 
 struct zb_io;
+struct fact;
 
 struct io_vtbl {
 	const char *kind;	/* "stream", "writer", "list", ... */
@@ -25,6 +26,8 @@ struct io_vtbl {
 		    const char *str, int64_t num, int is_num);
 	const char *(*stream_name)(const struct zb_io *);
 	const char *(*artifact_id)(const struct zb_io *);
+	/* The manifest facts a restore writer may read. */
+	const struct fact *(*facts)(const struct zb_io *);
 };
 
 struct zb_io {

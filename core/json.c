@@ -391,7 +391,12 @@ json_get_str(const struct json *j, const char *key)
 int
 json_get_i64(const struct json *j, const char *key, int64_t *out)
 {
-	const struct json *c = json_get(j, key);
+	return json_get_i64_value(json_get(j, key), out);
+}
+
+int
+json_get_i64_value(const struct json *c, int64_t *out)
+{
 	char	*end;
 	long long v;
 

@@ -37,5 +37,7 @@ const struct json *json_get(const struct json *, const char *key);
 const char	*json_get_str(const struct json *, const char *key);
 int		 json_get_i64(const struct json *, const char *key,
 		    int64_t *);
+/* A NUMBER node as an exact int64; 0, or -1 if not an integer. */
+int		 json_get_i64_value(const struct json *, int64_t *);
 
 #endif

@@ -110,6 +110,42 @@ check_sidecar(struct zb_inst *sink, const struct artifact *a)
 	return rc;
 }
 
+/*
+ * test-restore: the plugin's scratch restore, with the manifest's facts
+ * on the stream for it to compare against.
+ */
+static int
+open_test_target(struct zb_inst *inst, const struct artifact *a,
+    const struct restore_opts *o, struct writer *w)
+{
+	const struct zb_writer_ops	*ops;
+	struct zb_restore_req		 req;
+	const char			*err;
+	void				*wctx;
+
+	if (inst->plugin->desc.test_restore_open == NULL) {
+		log_warnx("%s: plugin '%s' of %s has no test restore (use "
+		    "`verify --deep')", a->id, inst->plugin->desc.name,
+		    inst->prefix);
+		return -1;
+	}
+	if (artifact_facts(a, o->identities, &w->st->facts, &err) == -1) {
+		log_warnx("%s (sink:%s): %s", a->id, a->sink, err);
+		return -1;
+	}
+	memset(&req, 0, sizeof(req));
+	req.artifact_id = a->id;
+	req.stream = a->stream;
+	if (inst->plugin->desc.test_restore_open(inst->ctx, &w->io, &req,
+	    &ops, &wctx) != ZB_OK) {
+		log_warnx("%s: %s could not start a test restore", a->id,
+		    inst->prefix);
+		return -1;
+	}
+	stream_writer_attach(w, ops, wctx);
+	return 0;
+}
+
 static int
 open_target(struct zb_config *cfg, const struct artifact *a,
     const struct restore_opts *o, struct writer *w)
@@ -129,6 +165,11 @@ open_target(struct zb_config *cfg, const struct artifact *a,
 	src = config_section(cfg, title);
 	free(title);
 	inst = src != NULL ? src->inst : NULL;
+	if (o->test && inst == NULL) {
+		log_warnx("%s: no [source:%s] in %s: test-restore needs the "
+		    "source's configuration", a->id, a->source, cfg->path);
+		return -1;
+	}
 	if (inst == NULL || (inst->plugin->desc.restore_open == NULL &&
 	    o->target != NULL)) {
 		/* No source that knows better: the plaintext into a file. */
@@ -145,6 +186,8 @@ open_target(struct zb_config *cfg, const struct artifact *a,
 		return 0;
 	}
 	w->io.inst = inst;
+	if (o->test)
+		return open_test_target(inst, a, o, w);
 	if (inst->plugin->desc.restore_open == NULL) {
 		log_warnx("%s plugin '%s' cannot restore", inst->prefix,
 		    inst->plugin->desc.name);
@@ -206,7 +249,8 @@ restore_copy(struct zb_config *cfg, const struct artifact *a,
 	st = stream_new(&p, &rd_owner, &r);
 	st->stream_name = xstrdup(a->stream);
 	st->artifact_id = xstrdup(a->id);
-	w = stream_writer_new(st, o->verify_only ? "verify" : "restore", 0);
+	w = stream_writer_new(st, o->verify_only ? "verify" : o->test ?
+	    "test-restore" : "restore", 0);
 	if (open_target(cfg, a, o, w) == -1) {
 		stream_writer_fail(w, "%s", "cannot open the restore target");
 	}

@@ -16,6 +16,11 @@ struct restore_opts {
 	int		 force;
 	int		 verify_only;
 	/*
+	 * test-restore: the source plugin restores into a scratch place and
+	 * checks the result against the manifest's facts.
+	 */
+	int		 test;
+	/*
 	 * Identities for encrypted artifacts.  Without them verify checks
 	 * the stored bytes only, and restore refuses.
 	 */

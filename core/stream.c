@@ -739,11 +739,18 @@ w_stream_name(const struct zb_io *io)
 	return st_name(&((const struct writer *)io)->st->io);
 }
 
+static const struct fact *
+w_facts(const struct zb_io *io)
+{
+	return ((const struct writer *)io)->st->facts;
+}
+
 static const struct io_vtbl writer_vtbl = {
 	.kind = "writer",
 	.done = w_done,
 	.ready = w_ready,
 	.stream_name = w_stream_name,
+	.facts = w_facts,
 };
 
 void

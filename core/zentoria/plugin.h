@@ -57,7 +57,7 @@ extern "C" {
 #endif
 
 #define ZB_PLUGIN_ABI_VERSION		1
-#define ZB_PLUGIN_ABI_MINOR		1	/* 1: http_* */
+#define ZB_PLUGIN_ABI_MINOR		2	/* 1: http_*; 2: facts, test restore */
 
 /* Type sizes and libevent major version the plugin was built with. */
 #define ZB_ABI_SIG	((uint32_t)(sizeof(void *) |			\
@@ -340,6 +340,20 @@ struct zb_host_api {
 			    void *arg);
 	void		 (*http_cancel)(void *easy);
 	void		 (*http_resume)(void *easy);
+
+	/*
+	 * ABI 1.2: the facts the backup recorded in the artifact's manifest
+	 * (decrypted, for an encrypted artifact), for a restore writer w.
+	 * fact_get returns one as text (integers in decimal), or NULL;
+	 * group NULL means the top level.  fact_each calls cb for every fact
+	 * of a group in manifest order and returns how many there were.
+	 * Always present when the host calls test_restore_open.
+	 */
+	const char	*(*fact_get)(struct zb_io *w, const char *group,
+			    const char *key);
+	size_t		 (*fact_each)(struct zb_io *w, const char *group,
+			    void (*cb)(void *arg, const char *key,
+			    const char *val), void *arg);
 };
 
 struct zb_plugin_desc {
@@ -388,6 +402,19 @@ struct zb_plugin_desc {
 	int	(*list)(void *ctx, struct zb_io *l, const char *prefix);
 	/* Sink: delete one object; host->done(op, ...). */
 	int	(*remove)(void *ctx, struct zb_io *op, const char *key);
+
+	/*
+	 * ABI 1.2, source, optional: `test-restore'.  Like restore_open,
+	 * but the writer restores into a scratch place of its own choosing
+	 * (req->target is NULL), and its commit checks what it restored
+	 * against the manifest's facts (host->fact_get/fact_each), removes
+	 * the scratch place again, and ends with done(ZB_OK) when
+	 * everything matched or done(ZB_ERR, "what differed").  abort()
+	 * removes the scratch place too.
+	 */
+	int	(*test_restore_open)(void *ctx, struct zb_io *w,
+		    const struct zb_restore_req *req,
+		    const struct zb_writer_ops **ops, void **wctx);
 };
 
 #ifdef __cplusplus
