@@ -234,6 +234,7 @@ read_secret_file(struct zb_inst *inst, const char *key, const char *path,
 static int
 h_secret(struct zb_inst *inst, const char *key, char **out, size_t *outlen)
 {
+	const struct zb_option	*o;
 	struct cfg_kv	*kv;
 	const char	*v;
 	char		*fkey;
@@ -244,6 +245,12 @@ h_secret(struct zb_inst *inst, const char *key, char **out, size_t *outlen)
 	if (kv != NULL)
 		return read_secret_file(inst, kv->key, kv->value, out, outlen);
 	kv = config_kv(inst->sec, key);
+	if (kv == NULL && (o = inst_option(inst, key)) != NULL &&
+	    !o->required) {
+		*out = NULL;	/* an optional secret that is not set */
+		*outlen = 0;
+		return ZB_OK;
+	}
 	if (kv == NULL)
 		return h_cfg_error(inst, key, "no value for this secret");
 	if (strncmp(kv->value, "env:", 4) == 0) {

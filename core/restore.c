@@ -129,7 +129,8 @@ open_test_target(struct zb_inst *inst, const struct artifact *a,
 		    inst->prefix);
 		return -1;
 	}
-	if (artifact_facts(a, o->identities, &w->st->facts, &err) == -1) {
+	if (w->st->facts == NULL && artifact_facts(a, o->identities,
+	    &w->st->facts, &err) == -1) {
 		log_warnx("%s (sink:%s): %s", a->id, a->sink, err);
 		return -1;
 	}
@@ -155,6 +156,7 @@ open_target(struct zb_config *cfg, const struct artifact *a,
 	struct cfg_section		*src;
 	struct zb_inst			*inst;
 	void				*wctx;
+	const char			*err;
 	char				*title;
 
 	if (o->verify_only) {
@@ -186,6 +188,11 @@ open_target(struct zb_config *cfg, const struct artifact *a,
 		return 0;
 	}
 	w->io.inst = inst;
+	/* What the backup recorded, for the plugin (host->fact_get). */
+	if (!o->test && artifact_facts(a, o->identities, &w->st->facts,
+	    &err) == -1)
+		log_warnx("%s (sink:%s): %s; restoring without them", a->id,
+		    a->sink, err);
 	if (o->test)
 		return open_test_target(inst, a, o, w);
 	if (inst->plugin->desc.restore_open == NULL) {

@@ -113,6 +113,7 @@ endif
 # ---- integration tests -------------------------------------------------------
 integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/files.sh %reldir%/integration/age.sh \
+	%reldir%/integration/postgresql.sh \
 	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh
 TESTS += $(integration_tests)
 EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \

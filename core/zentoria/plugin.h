@@ -245,7 +245,8 @@ struct zb_host_api {
 	/*
 	 * Resolve a SECRET option (inline, env:NAME or KEY_file) into a
 	 * fresh NUL-terminated buffer in *out, *outlen bytes, that the caller
-	 * wipes with host->secret_free().  Never logs the value.
+	 * wipes with host->secret_free().  Never logs the value.  An
+	 * optional secret that is not configured gives ZB_OK and *out NULL.
 	 */
 	int		 (*secret)(struct zb_inst *, const char *key,
 			    char **out, size_t *outlen);

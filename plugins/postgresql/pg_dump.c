@@ -1,0 +1,423 @@
+/*
+ * pg_dump.c - the backup streams of the `postgresql' source.
+ *
+ * A database stream opens a connection to the database, starts a
+ * REPEATABLE READ, READ ONLY transaction and exports its snapshot; then
+ * pg_dump -Fc --snapshot=... runs as a child whose stdout is the stream,
+ * while the same connection counts every table's rows on that snapshot:
+ * the counts in the manifest are exactly what the dump holds.  The
+ * transaction stays open until pg_dump has exited (the snapshot must
+ * outlive pg_dump's own SET TRANSACTION SNAPSHOT).
+ *
+ * The globals stream is pg_dumpall --globals-only (roles, tablespaces);
+ * the role names go to the manifest.
+ *
+ * A stream succeeds only when the child exited 0, its output began with a
+ * valid custom-format header (databases), and every query succeeded.
+ */
+#include "zb-build.h"
+
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "pg.h"
+
+#define READ_SIZE	(256 * 1024)
+
+struct dump {
+	struct pg_src		*pg;
+	struct zb_io		*s;
+	char			*db;		/* NULL: the globals stream */
+	struct pg_conn		*conn;
+	char			**env;
+	pid_t			 pid;
+	int			 fd;
+	struct event		*ev;
+	unsigned char		*buf;
+	/* the archive header, until it is complete */
+	unsigned char		 head[PG_ARCHIVE_HEAD_MAX];
+	size_t			 headlen;
+	int			 head_ok;
+	int			 spawned, eof, exited, status;
+	char			*last_err;
+	int			 queried;	/* facts query answered */
+	int			 paused, ended, closed;
+};
+
+static void
+dump_free(struct dump *d)
+{
+	if (d->ev != NULL)
+		event_free(d->ev);
+	if (d->fd != -1)
+		close(d->fd);
+	pg_conn_close(d->conn);
+	pg_env_free(d->env);
+	free(d->buf);
+	free(d->last_err);
+	free(d->db);
+	free(d);
+}
+
+static const char *
+what(const struct dump *d)
+{
+	return d->db != NULL ? "pg_dump" : "pg_dumpall";
+}
+
+/* End the stream once (the host then calls close). */
+static void
+dump_end(struct dump *d, int status, const char *msg)
+{
+	if (d->ended || d->closed)
+		return;
+	d->ended = 1;
+	if (d->ev != NULL)
+		event_del(d->ev);
+	if (status != ZB_OK && d->spawned && !d->exited)
+		d->pg->host->kill_child(d->pid, SIGTERM);
+	d->pg->host->done(d->s, status, msg);
+}
+
+static void
+dump_maybe_done(struct dump *d)
+{
+	char		 msg[1024];
+	const char	*tail;
+
+	if (!d->eof || !d->exited || !d->queried || d->ended)
+		return;
+	tail = d->last_err != NULL && *d->last_err ? d->last_err :
+	    "no message on stderr";
+	if (!WIFEXITED(d->status) || WEXITSTATUS(d->status) != 0) {
+		if (WIFSIGNALED(d->status))
+			snprintf(msg, sizeof(msg), "%s of \"%s\" was killed by "
+			    "signal %d (%s)", what(d), d->db ? d->db : "globals",
+			    WTERMSIG(d->status), tail);
+		else
+			snprintf(msg, sizeof(msg), "%s of \"%s\" exited with "
+			    "status %d (%s)", what(d), d->db ? d->db :
+			    "globals", WEXITSTATUS(d->status), tail);
+		dump_end(d, ZB_ERR, msg);
+		return;
+	}
+	if (d->db != NULL && !d->head_ok) {
+		dump_end(d, ZB_ERR, "pg_dump wrote no custom-format header");
+		return;
+	}
+	/* The snapshot has served: end the transaction with the session. */
+	pg_conn_close(d->conn);
+	d->conn = NULL;
+	dump_end(d, ZB_OK, NULL);
+}
+
+/* Check the custom-format header as it arrives; 0, or -1 (ended). */
+static int
+check_head(struct dump *d, const unsigned char *p, size_t n)
+{
+	struct pg_archive_head	 h;
+	const char		*err;
+	size_t			 take;
+	int			 rc;
+	char			 msg[256], v[16];
+
+	take = sizeof(d->head) - d->headlen;
+	if (take > n)
+		take = n;
+	memcpy(d->head + d->headlen, p, take);
+	d->headlen += take;
+	rc = pg_archive_head(d->head, d->headlen, &h, &err);
+	if (rc == 0 && d->headlen < sizeof(d->head))
+		return 0;
+	if (rc != 1) {
+		snprintf(msg, sizeof(msg), "output of pg_dump for \"%s\": %s",
+		    d->db, rc == 0 ? "archive header too long" : err);
+		dump_end(d, ZB_ERR, msg);
+		return -1;
+	}
+	d->head_ok = 1;
+	d->pg->host->fact_str(d->s, NULL, "pg_dump_version", h.dump_version);
+	snprintf(v, sizeof(v), "%d.%d.%d", h.vmaj, h.vmin, h.vrev);
+	d->pg->host->fact_str(d->s, NULL, "archive_version", v);
+	d->pg->host->fact_str(d->s, NULL, "format", "custom");
+	return 0;
+}
+
+static void
+on_readable(evutil_socket_t fd, short ev, void *arg)
+{
+	struct dump	*d = arg;
+	ssize_t		 n;
+	char		 msg[256];
+
+	(void)fd;
+	(void)ev;
+	n = read(d->fd, d->buf, READ_SIZE);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n == -1) {
+		snprintf(msg, sizeof(msg), "read from %s: %s", what(d),
+		    strerror(errno));
+		dump_end(d, ZB_ERR, msg);
+		return;
+	}
+	if (n == 0) {
+		event_del(d->ev);
+		d->eof = 1;
+		dump_maybe_done(d);
+		return;
+	}
+	if (d->db != NULL && !d->head_ok && check_head(d, d->buf, n) == -1)
+		return;
+	/* ZB_AGAIN: paused already; ZB_ERR: torn down, close() follows. */
+	if (d->pg->host->push(d->s, d->buf, n) == ZB_ERR)
+		event_del(d->ev);
+}
+
+static void
+on_child_exit(void *arg, int status, const char *last_err)
+{
+	struct dump	*d = arg;
+
+	d->exited = 1;
+	d->status = status;
+	d->last_err = strdup(last_err != NULL ? last_err : "");
+	if (d->closed) {
+		dump_free(d);
+		return;
+	}
+	dump_maybe_done(d);
+}
+
+static int
+spawn(struct dump *d, char *snapshot)
+{
+	struct pg_src		*pg = d->pg;
+	struct zb_spawn_req	 req;
+	struct zb_child_fds	 fds;
+	char			 z[8], *snaparg = NULL;
+	char			*dump_argv[] = { "pg_dump", "--format=custom", z,
+	    "--no-password", NULL, NULL };
+	char			*all_argv[] = { "pg_dumpall", "--globals-only",
+	    "--no-password", "-l", pg->maintenance_db, NULL };
+
+	d->env = pg_env_child(pg, NULL, d->db != NULL ? d->db :
+	    pg->maintenance_db);
+	d->buf = malloc(READ_SIZE);
+	if (d->env == NULL || d->buf == NULL)
+		return -1;
+	snprintf(z, sizeof(z), "-Z%d", (int)pg->host->cfg_int(pg->inst,
+	    "dump_compression"));
+	if (snapshot != NULL) {
+		if (asprintf(&snaparg, "--snapshot=%s", snapshot) == -1)
+			return -1;
+		dump_argv[4] = snaparg;
+	}
+	memset(&req, 0, sizeof(req));
+	req.path = pg_prog(pg, d->db != NULL ? "pg_dump" : "pg_dumpall");
+	req.argv = d->db != NULL ? dump_argv : all_argv;
+	req.envp_add = d->env;
+	req.want_stdout = 1;
+	req.on_exit = on_child_exit;
+	req.arg = d;
+	if (pg->host->spawn(pg->inst, &req, &fds) != ZB_OK) {
+		free(snaparg);
+		return -1;
+	}
+	free(snaparg);
+	d->spawned = 1;
+	d->pid = fds.pid;
+	d->fd = fds.stdout_fd;
+	d->ev = event_new(pg->host->evbase(), d->fd, EV_READ | EV_PERSIST,
+	    on_readable, d);
+	if (d->ev == NULL)
+		return -1;
+	if (!d->paused)
+		event_add(d->ev, NULL);
+	return 0;
+}
+
+static void
+on_counts(void *arg, PGresult *res, const char *err)
+{
+	struct dump	*d = arg;
+	char		 msg[1024];
+	int		 i;
+	long long	 rows = 0;
+
+	if (err != NULL) {
+		snprintf(msg, sizeof(msg), "counting rows in \"%s\": %s", d->db,
+		    err);
+		dump_end(d, ZB_ERR, msg);
+		return;
+	}
+	for (i = 0; i < PQntuples(res); i++) {
+		d->pg->host->fact_int(d->s, PG_TABLES_GROUP,
+		    PQgetvalue(res, i, 0), strtoll(PQgetvalue(res, i, 1), NULL,
+		    10));
+		rows += strtoll(PQgetvalue(res, i, 1), NULL, 10);
+	}
+	d->pg->host->log(d->pg->inst, ZB_LOG_INFO, "\"%s\": %d tables, %lld "
+	    "rows on the dump's snapshot", d->db, PQntuples(res), rows);
+	d->queried = 1;
+	dump_maybe_done(d);
+}
+
+static void
+on_snapshot(void *arg, PGresult *res, const char *err)
+{
+	struct dump	*d = arg;
+	struct pg_src	*pg = d->pg;
+	char		 msg[1024];
+
+	if (err != NULL || PQntuples(res) != 1) {
+		snprintf(msg, sizeof(msg), "exporting a snapshot of \"%s\": %s",
+		    d->db, err != NULL ? err : "no row");
+		dump_end(d, ZB_ERR, msg);
+		return;
+	}
+	pg->host->fact_str(d->s, NULL, "server_version",
+	    PQparameterStatus(pg_conn_pq(d->conn), "server_version"));
+	pg->host->fact_str(d->s, NULL, "database", d->db);
+	pg->host->fact_str(d->s, NULL, "encoding", PQgetvalue(res, 0, 1));
+	pg->host->fact_str(d->s, NULL, "lc_collate", PQgetvalue(res, 0, 2));
+	pg->host->fact_str(d->s, NULL, "lc_ctype", PQgetvalue(res, 0, 3));
+	if (spawn(d, PQgetvalue(res, 0, 0)) == -1) {
+		dump_end(d, ZB_ERR, "cannot start pg_dump");
+		return;
+	}
+	if (pg_conn_query(d->conn, PG_COUNT_SQL, on_counts, d) == -1)
+		dump_end(d, ZB_ERR, "cannot send the row count query");
+}
+
+static void
+on_roles(void *arg, PGresult *res, const char *err)
+{
+	struct dump	*d = arg;
+	char		 msg[1024];
+	int		 i;
+
+	if (err != NULL) {
+		snprintf(msg, sizeof(msg), "listing roles: %s", err);
+		dump_end(d, ZB_ERR, msg);
+		return;
+	}
+	for (i = 0; i < PQntuples(res); i++)
+		d->pg->host->fact_str(d->s, PG_ROLES_GROUP,
+		    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+	d->queried = 1;
+	dump_maybe_done(d);
+}
+
+static void
+on_connected(void *arg, const char *err)
+{
+	struct dump	*d = arg;
+	char		 msg[1024];
+
+	if (err != NULL) {
+		snprintf(msg, sizeof(msg), "cannot connect to \"%s\" on %s: %s",
+		    d->db != NULL ? d->db : d->pg->maintenance_db,
+		    d->pg->where, err);
+		dump_end(d, ZB_ERR, msg);
+		return;
+	}
+	if (d->db == NULL) {
+		d->pg->host->fact_str(d->s, NULL, "server_version",
+		    PQparameterStatus(pg_conn_pq(d->conn), "server_version"));
+		if (spawn(d, NULL) == -1) {
+			dump_end(d, ZB_ERR, "cannot start pg_dumpall");
+			return;
+		}
+		if (pg_conn_query(d->conn, "SELECT rolname, CASE WHEN "
+		    "rolcanlogin THEN 'login' ELSE 'group' END FROM pg_roles "
+		    "WHERE rolname !~ '^pg_' ORDER BY 1", on_roles, d) == -1)
+			dump_end(d, ZB_ERR, "cannot send a query");
+		return;
+	}
+	if (pg_conn_query(d->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, "
+	    "READ ONLY; SELECT pg_export_snapshot(), "
+	    "pg_encoding_to_char(encoding), datcollate, datctype "
+	    "FROM pg_database WHERE datname = current_database()",
+	    on_snapshot, d) == -1)
+		dump_end(d, ZB_ERR, "cannot send a query");
+}
+
+static void
+dump_pause(void *pctx)
+{
+	struct dump	*d = pctx;
+
+	d->paused = 1;
+	if (d->ev != NULL && !d->eof)
+		event_del(d->ev);
+}
+
+static void
+dump_resume(void *pctx)
+{
+	struct dump	*d = pctx;
+
+	d->paused = 0;
+	if (d->ev != NULL && !d->eof && !d->ended)
+		event_add(d->ev, NULL);
+}
+
+static void
+dump_close(void *pctx)
+{
+	struct dump	*d = pctx;
+
+	d->closed = 1;
+	if (d->spawned && !d->exited) {
+		/* Aborted: stop pg_dump; free once it has been reaped. */
+		if (d->ev != NULL)
+			event_del(d->ev);
+		d->pg->host->kill_child(d->pid, SIGTERM);
+		pg_conn_close(d->conn);
+		d->conn = NULL;
+		return;
+	}
+	dump_free(d);
+}
+
+static const struct zb_producer_ops dump_ops = {
+	dump_pause, dump_resume, dump_close
+};
+
+int
+pg_dump_open(struct pg_src *pg, struct zb_io *s,
+    const struct zb_producer_ops **ops, void **pctx)
+{
+	struct dump	*d;
+	const char	*name = pg->host->stream_name(s);
+
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return ZB_ERR;
+	d->pg = pg;
+	d->s = s;
+	d->fd = -1;
+	if (strcmp(name, PG_GLOBALS_STREAM) != 0 &&
+	    (d->db = strdup(name)) == NULL) {
+		free(d);
+		return ZB_ERR;
+	}
+	d->conn = pg_conn_open(pg, NULL, d->db != NULL ? d->db :
+	    pg->maintenance_db, on_connected, d);
+	if (d->conn == NULL) {
+		dump_free(d);
+		return ZB_ERR;
+	}
+	*ops = &dump_ops;
+	*pctx = d;
+	return ZB_OK;
+}
