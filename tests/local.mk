@@ -199,3 +199,30 @@ noinst_PROGRAMS += %reldir%/fuzz/fuzz_rdb
 %canon_reldir%_fuzz_fuzz_rdb_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
 endif
 EXTRA_DIST += plugins/redis/crc64.h plugins/redis/rdb_stream.h
+
+# ---- pg_dump custom-format header (plugins/postgresql/pg_archive.c) -------------
+pg_archive_src = plugins/postgresql/pg_archive.c
+pg_archive_cppflags = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/postgresql \
+	$(LIBPQ_CFLAGS)
+if HAVE_CRITERION
+check_PROGRAMS += %reldir%/unit/test_pg_archive
+TESTS += %reldir%/unit/test_pg_archive
+%canon_reldir%_unit_test_pg_archive_SOURCES = \
+	%reldir%/unit/test_pg_archive.c $(pg_archive_src)
+%canon_reldir%_unit_test_pg_archive_CPPFLAGS = $(pg_archive_cppflags)
+%canon_reldir%_unit_test_pg_archive_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_pg_archive_LDADD = $(unit_ldadd)
+endif
+replay_progs += %reldir%/fuzz/replay_pgdump
+%canon_reldir%_fuzz_replay_pgdump_SOURCES = %reldir%/fuzz/replay.c \
+	%reldir%/fuzz/fuzz_pgdump.c $(pg_archive_src)
+%canon_reldir%_fuzz_replay_pgdump_CPPFLAGS = $(pg_archive_cppflags)
+%canon_reldir%_fuzz_replay_pgdump_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+if FUZZERS
+noinst_PROGRAMS += %reldir%/fuzz/fuzz_pgdump
+%canon_reldir%_fuzz_fuzz_pgdump_SOURCES = %reldir%/fuzz/fuzz_pgdump.c \
+	$(pg_archive_src)
+%canon_reldir%_fuzz_fuzz_pgdump_CPPFLAGS = $(pg_archive_cppflags)
+%canon_reldir%_fuzz_fuzz_pgdump_LDFLAGS = -fsanitize=fuzzer
+%canon_reldir%_fuzz_fuzz_pgdump_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+endif

@@ -6,3 +6,4 @@ plugin_LTLIBRARIES += %reldir%/postgresql.la
 %canon_reldir%_postgresql_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 %canon_reldir%_postgresql_la_LDFLAGS = $(ZB_PLUGIN_LINK)
 %canon_reldir%_postgresql_la_LIBADD = $(LIBPQ_LIBS) $(LIBEVENT_LIBS)
+EXTRA_DIST += %reldir%/README.md
