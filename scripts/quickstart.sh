@@ -2,12 +2,15 @@
 # quickstart.sh - from a fresh Debian 12 to a verified, restored backup.
 #
 # Installs the build dependencies, builds zentoria-backupd, installs it
-# into a throwaway prefix, then backs up a sample directory (files
-# source) and a command's output (command source) to a local tier,
-# lists, verifies and restores both and compares them with the
-# originals.  Everything lives under $ZB_QUICKSTART_DIR (default
-# /tmp/zentoria-quickstart); nothing is installed system-wide except the
-# Debian packages.
+# into a throwaway prefix, starts a throwaway PostgreSQL with sample data
+# on 127.0.0.1, then backs up a sample directory (files source), a
+# command's output (command source) and the PostgreSQL databases and
+# globals (postgresql source) to a local tier, lists, verifies,
+# test-restores the databases, restores everything and compares it with
+# the originals.  Everything lives under $ZB_QUICKSTART_DIR (default
+# /tmp/zentoria-quickstart) and the servers are stopped at the end;
+# nothing is installed system-wide except the Debian packages (and a
+# system user for the PostgreSQL server when run as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -40,6 +43,14 @@ chmod 0640 "$sample/app/blob.bin"
 ln -s ../docs/readme.txt "$sample/app/link-to-readme"
 find "$sample" | sed "s|^$qs/||"
 
+step "starting a throwaway PostgreSQL 15 on 127.0.0.1 with sample data"
+export ZB_SRCDIR=$top
+. tests/lib/pg.sh
+pg_start
+pg_seed_sample shop
+pg_psql -d shop -Atc "SELECT 'shop: ' || count(*) || ' accounts' FROM pgbench_accounts"
+echo "PostgreSQL on 127.0.0.1 port $PGPORT, data in $PG_DATA"
+
 cat >"$qs/zentoria-backupd.ini" <<INI
 [daemon]
 plugin_dir = $qs/prefix/lib/zentoria-backupd/plugins
@@ -60,8 +71,17 @@ plugin = command
 command = ps -eo pid,comm --sort=pid; df -h /; uname -a
 extension = txt
 
+[source:pg]
+plugin = postgresql
+conninfo = host=127.0.0.1 port=$PGPORT user=postgres dbname=postgres
+password_file = $PG_PASSWORD_FILE
+
 [job:sample]
 source = sample
+sinks = local
+
+[job:pg]
+source = pg
 sinks = local
 
 [job:report]
@@ -69,13 +89,17 @@ source = report
 sinks = local
 INI
 chmod 600 "$qs/zentoria-backupd.ini"
-z() { echo "\$ zentoria-backupctl $*"; "$ctl" -c "$qs/zentoria-backupd.ini" "$@"; }
+z() {
+	echo "\$ zentoria-backupctl $*"
+	env -u PGHOST -u PGUSER -u PGPORT -u PGPASSFILE \
+	    "$ctl" -c "$qs/zentoria-backupd.ini" "$@"
+}
 
 step "checking the configuration"
 "$qs/prefix/sbin/zentoria-backupd" -c "$qs/zentoria-backupd.ini" --check-config
 
-step "backing up the sample directory and a command's output"
-z run sample report
+step "backing up the sample directory, a command's output and PostgreSQL"
+z run sample report pg
 
 step "listing what the local tier holds"
 z list
@@ -83,14 +107,19 @@ z list
 step "verifying every copy (re-read, SHA-256 against the manifest)"
 z verify --latest
 
+step "test-restoring PostgreSQL (scratch database, row counts against the manifest)"
+z test-restore pg
+
 ids=$("$ctl" -c "$qs/zentoria-backupd.ini" list --json 2>/dev/null |
     python3 -c 'import json,sys; [print(o["id"]) for o in json.load(sys.stdin)]')
 files_id=$(echo "$ids" | grep '^sample/')
 report_id=$(echo "$ids" | grep '^report/')
+shop_id=$(echo "$ids" | grep '^pg/shop@')
 
-step "restoring both"
+step "restoring all three"
 z restore "$files_id" --to "$qs/restored-sample"
 z restore "$report_id" --to "$qs/restored-report.txt"
+z restore "$shop_id" --to shop_restored
 
 step "comparing with the originals"
 diff -r --no-dereference "$sample" "$qs/restored-sample/$(basename "$sample")"
@@ -100,6 +129,16 @@ head -3 "$qs/restored-report.txt"
 echo "..."
 dir=$(ls -d "$qs"/backups/sample/files/*/)
 (cd "$dir" && sha256sum -c data.tar.zst.sha256)
+dump_data() {
+	"$PG_BIN/pg_dump" -w -h 127.0.0.1 -p "$PGPORT" -U postgres -a -d "$1" |
+	    grep -v '^\\\(un\)\?restrict ' | sort | sha256sum | cut -c1-16
+}
+a=$(dump_data shop); b=$(dump_data shop_restored)
+echo "database shop: data $a, restored shop_restored: data $b"
+[ "$a" = "$b" ]
+echo "database: identical data"
+pg_stop >/dev/null
+echo "PostgreSQL stopped"
 
 step "done"
 cat <<DONE

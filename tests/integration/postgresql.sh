@@ -74,6 +74,10 @@ sinks = near, far
 source = pgone
 sinks = near, slow
 
+[job:pgenc]
+source = pgone
+sinks = near
+
 [job:badpw]
 source = badpw
 sinks = near
@@ -187,6 +191,24 @@ grep -q "^FAILED" "$T/out" && ok "prints FAILED" || fail "no FAILED line"
 left=$(pg_psql -Atc "SELECT count(*) FROM pg_database WHERE datname LIKE 'zb\_%'")
 [ "$left" = 0 ] && ok "no scratch database left behind" ||
     fail "$left scratch databases left"
+
+# ---- encrypted: the facts are sealed; test-restore needs the identity -------
+"$CTL" keygen -o "$T/id.txt" 2>"$T/recipient.txt" || fail "keygen"
+sed -n 's/^Public key: //p' "$T/recipient.txt" >"$T/recipients"
+sed -e "s|^compression = .*|compression = zstd:3\nencryption = age\nage_recipients_file = $T/recipients|" \
+    -e "s|$T/near|$T/enc|; s|$T/far|$T/enc2|" "$T/zb.ini" >"$T/enc.ini"
+chmod 600 "$T/enc.ini"
+ZB_INI=$T/enc.ini check "encrypted run" Z run pgenc
+ZB_INI=$T/enc.ini check "list encrypted" Z list --json
+IDE=$(grep -o '"pgone/db2@[^"]*"' "$T/out" | head -1 | tr -d '"')
+ME=$(find "$T/enc/pgone" -name manifest.json | head -1)
+grep -q '"facts_age"' "$ME" && ! grep -q 'pgbench_accounts' "$ME" &&
+    ok "encrypted manifest hides the table names" || fail "facts in clear"
+ZB_INI=$T/enc.ini check_fails "test-restore of encrypted without identity" \
+    Z test-restore "$IDE"
+grep_err "says an identity is needed" 'identity'
+ZB_INI=$T/enc.ini check "test-restore of encrypted with --identity" \
+    Z test-restore "$IDE" --identity "$T/id.txt"
 
 # ---- failures: clear errors, no manifest -------------------------------------
 check_fails "wrong password fails" Z run badpw
