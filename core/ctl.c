@@ -39,6 +39,8 @@ static const struct {
 	    "[--force]" },
 	{ "test-restore", ctl_test_restore, "restore into a scratch place "
 	    "and compare with the manifest: test-restore ID | JOB" },
+	{ "prune", ctl_prune, "remove what failed runs left on the sinks: "
+	    "prune [--sink K] [--grace D] [--dry-run]" },
 	{ "plugins", ctl_plugins, "list the installed plugins [--json]" },
 	{ "keygen", ctl_keygen, "make an age identity: keygen [-o FILE]" },
 };
@@ -141,8 +143,9 @@ ctl_identities(struct ctl *ctl, const char *idfile, const char *passfile,
 }
 
 /*
- * Before plugins are finalised: let offloaded jobs finish and reap the
- * children that aborted streams killed, so that no callback runs into a
+ * Before plugins are finalised: let offloaded jobs finish, reap the
+ * children that aborted streams killed, and let the HTTP requests that
+ * aborts sent (an S3 AbortMultipartUpload) end, so that no callback runs into a
  * freed plugin (bounded: a stuck child gets SIGKILL'd by its plugin's
  * close path, a stuck thread is left to exit()).
  */
@@ -152,8 +155,8 @@ ctl_drain(void)
 	uint64_t	 deadline = now_ms() + 10000;
 	struct timeval	 tick = { 0, 100000 };
 
-	while ((reactor_offload_pending() > 0 || child_count() > 0) &&
-	    now_ms() < deadline) {
+	while ((reactor_offload_pending() > 0 || child_count() > 0 ||
+	    http_running() > 0) && now_ms() < deadline) {
 		event_base_loopexit(reactor_base(), &tick);
 		event_base_loop(reactor_base(), EVLOOP_ONCE);
 	}

@@ -37,6 +37,6 @@ zentoria_backupd_LDADD = %reldir%/libzbcore.la $(LIBEVENT_LIBS)
 bin_PROGRAMS += zentoria-backupctl
 zentoria_backupctl_SOURCES = %reldir%/ctl.c %reldir%/ctl.h \
 	%reldir%/ctl_list.c %reldir%/ctl_restore.c %reldir%/ctl_run.c \
-	%reldir%/ctl_test.c
+	%reldir%/ctl_test.c %reldir%/ctl_prune.c
 zentoria_backupctl_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 zentoria_backupctl_LDADD = %reldir%/libzbcore.la $(LIBEVENT_LIBS)

@@ -30,6 +30,11 @@
 #include "util.h"
 
 #define RUN_MAX_STREAMS	4096	/* per plan */
+/*
+ * Interrupted puts older than this are cleaned up at the start of a run
+ * (uploads of a run still going on elsewhere are younger).
+ */
+#define RUN_CLEANUP_AGE	(24 * 3600)
 
 struct run_stream {
 	TAILQ_ENTRY(run_stream)	 entry;
@@ -67,6 +72,7 @@ struct run {
 	int			 plan_done;
 	int			 plan_failed;
 	unsigned		 active;
+	unsigned		 cleanups;	/* sink cleanups running */
 	int			 aborting;
 	int			 ended;
 	struct event		*advance_ev;
@@ -456,7 +462,7 @@ advance(struct run *run)
 				start_stream(run, rs);
 		}
 	}
-	if (run->active > 0)
+	if (run->active > 0 || run->cleanups > 0)
 		return;
 	TAILQ_FOREACH(rs, &run->streams, entry)
 		if (rs->started == 0 && !run->plan_failed && !run->aborting)
@@ -470,11 +476,24 @@ on_advance(evutil_socket_t fd, short what, void *arg)
 	advance(arg);
 }
 
+static void
+cleaned(void *arg, int status, const char *err)
+{
+	struct run	*run = arg;
+
+	if (status != ZB_OK)
+		log_warnx("[job:%s] cleanup of interrupted uploads: %s",
+		    run->job->name, err != NULL ? err : "failed");
+	run->cleanups--;
+	schedule_advance(run);
+}
+
 struct run *
 run_start(struct zb_config *cfg, struct cfg_job *job, run_done_fn cb,
     void *arg)
 {
 	struct run	*run;
+	size_t		 i;
 	int		 rc;
 
 	run = xcalloc(1, sizeof(*run));
@@ -494,6 +513,12 @@ run_start(struct zb_config *cfg, struct cfg_job *job, run_done_fn cb,
 	    run->stamp, job->source->title, job->nsinks,
 	    job->nsinks == 1 ? "" : "s");
 
+	/* What crashed runs left on the sinks, alongside this run. */
+	for (i = 0; i < job->nsinks; i++) {
+		run->cleanups++;
+		sinkio_cleanup(job->sinks[i]->inst, RUN_CLEANUP_AGE, cleaned,
+		    run);
+	}
 	run->planning = 1;
 	rc = run->source->plugin->desc.plan(run->source->ctx, &run->io);
 	run->planning = 0;

@@ -264,6 +264,22 @@ sinkio_remove(struct zb_inst *sink, const char *key, sinkio_done_fn cb,
 	op_started(o, rc, "the plugin could not start the removal");
 }
 
+void
+sinkio_cleanup(struct zb_inst *sink, int64_t older_than_s, sinkio_done_fn cb,
+    void *arg)
+{
+	struct op	*o;
+	int		 rc;
+
+	if (sink->plugin->desc.cleanup == NULL) {
+		cb(arg, ZB_OK, NULL);	/* nothing to clean up */
+		return;
+	}
+	o = op_new(sink, &remove_vtbl, cb, arg);
+	rc = sink->plugin->desc.cleanup(sink->ctx, &o->io, older_than_s);
+	op_started(o, rc, "the plugin could not start the cleanup");
+}
+
 /* ---- blocking forms ------------------------------------------------------ */
 
 struct waiter {

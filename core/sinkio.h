@@ -6,6 +6,7 @@
 #define ZB_SINKIO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "zentoria/plugin.h"
 
@@ -25,6 +26,13 @@ void	sinkio_get_buf(struct zb_inst *sink, const char *key, size_t max,
 void	sinkio_list(struct zb_inst *sink, const char *prefix,
 	    sinkio_entry_fn, sinkio_done_fn, void *arg);
 void	sinkio_remove(struct zb_inst *sink, const char *key,
+	    sinkio_done_fn, void *arg);
+/*
+ * The plugin's cleanup of interrupted puts started more than
+ * older_than_s seconds ago; done at once with ZB_OK for a plugin that
+ * has none.
+ */
+void	sinkio_cleanup(struct zb_inst *sink, int64_t older_than_s,
 	    sinkio_done_fn, void *arg);
 /*
  * Start sink's get of key as the producer of st (a stream made by the

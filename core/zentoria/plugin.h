@@ -416,6 +416,15 @@ struct zb_plugin_desc {
 	int	(*test_restore_open)(void *ctx, struct zb_io *w,
 		    const struct zb_restore_req *req,
 		    const struct zb_writer_ops **ops, void **wctx);
+	/*
+	 * ABI 1.2, sink, optional: remove what interrupted puts left behind
+	 * that list() does not show (an S3 multipart upload that was never
+	 * completed or aborted), if it was started more than older_than_s
+	 * seconds ago; then host->done(op, ...).  Called at the start of a
+	 * run (with a day, so that concurrent uploads are safe) and by
+	 * `prune'.
+	 */
+	int	(*cleanup)(void *ctx, struct zb_io *op, int64_t older_than_s);
 };
 
 #ifdef __cplusplus
