@@ -432,9 +432,6 @@ on_final(void *arg, struct s3_resp *r)
 	int		 ok = s3_ok(r);
 
 	u->final = NULL;
-	/* CompleteMultipartUpload can fail with 200 and an <Error> body. */
-	if (ok && r->body != NULL && strstr(r->body, "<Error>") != NULL)
-		ok = 0;
 	if (!ok) {
 		char	*m = xstrdup(r->error[0] ? r->error :
 		    "the upload did not complete");

@@ -62,7 +62,9 @@ s3_log(struct s3 *s3, int level, const char *fmt, ...)
 int
 s3_ok(const struct s3_resp *r)
 {
-	return r->curlcode == CURLE_OK && r->status >= 200 && r->status < 300;
+	/* CompleteMultipartUpload can fail with 200 and an <Error> body. */
+	return r->curlcode == CURLE_OK && r->status >= 200 &&
+	    r->status < 300 && r->code[0] == '\0';
 }
 
 const char *
@@ -240,6 +242,10 @@ retryable(const struct s3_resp *r)
 {
 	switch (r->curlcode) {
 	case CURLE_OK:
+		if (r->status >= 200 && r->status < 300)
+			return strcmp(r->code, "InternalError") == 0 ||
+			    strcmp(r->code, "SlowDown") == 0 ||
+			    strcmp(r->code, "ServiceUnavailable") == 0;
 		return r->status == 429 || r->status == 500 ||
 		    r->status == 502 || r->status == 503 || r->status == 504;
 	case CURLE_COULDNT_CONNECT:
@@ -255,6 +261,21 @@ retryable(const struct s3_resp *r)
 	}
 }
 
+/* Is the document's root element <Error> (a 200 that failed)? */
+static int
+root_is_error(const char *p)
+{
+	while (isspace((unsigned char)*p))
+		p++;
+	if (strncmp(p, "<?xml", 5) == 0 && (p = strstr(p, "?>")) != NULL)
+		p += 2;
+	else if (p == NULL)
+		return 0;
+	while (isspace((unsigned char)*p))
+		p++;
+	return strncmp(p, "<Error>", 7) == 0;
+}
+
 static void
 describe(struct s3_req *q)
 {
@@ -267,7 +288,8 @@ describe(struct s3_req *q)
 		    curl_easy_strerror((CURLcode)r->curlcode));
 		return;
 	}
-	if (q->body.data != NULL) {
+	if (q->body.data != NULL && (r->status < 200 || r->status >= 300 ||
+	    root_is_error(q->body.data))) {
 		code = s3_xml_text(&doc, "Code");
 		msg = s3_xml_text(&doc, "Message");
 	}
