@@ -114,11 +114,12 @@ endif
 integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/files.sh %reldir%/integration/age.sh \
 	%reldir%/integration/postgresql.sh %reldir%/integration/s3.sh \
+	%reldir%/integration/s3_interop.sh \
 	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh
 TESTS += $(integration_tests)
 EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \
 	%reldir%/lib/pg.sh %reldir%/lib/assert.sh %reldir%/lib/README.md \
-	%reldir%/lib/s3fake.sh \
+	%reldir%/lib/s3fake.sh %reldir%/lib/s3rver.sh \
 	%reldir%/unit/testlib.h
 TEST_EXTENSIONS = .sh .py
 SH_LOG_COMPILER = $(SHELL)

@@ -300,6 +300,7 @@ struct cleaner {
 	char		**keys, **ids;	/* to abort */
 	size_t		 n, next;
 	size_t		 aborted, failed;
+	char		 err[600];	/* the listing failed */
 };
 
 static int	uploads_page(struct cleaner *);
@@ -310,7 +311,7 @@ cleaner_end(struct cleaner *c)
 {
 	struct zb_io			*op = c->op;
 	const struct zb_host_api	*host = c->s3->host;
-	char				 m[256];
+	char				 m[700];
 	size_t				 i, failed = c->failed;
 
 	if (c->aborted > 0 || failed > 0)
@@ -318,8 +319,12 @@ cleaner_end(struct cleaner *c)
 		    "s3://%s/%s: aborted %zu stale multipart upload%s%s",
 		    c->s3->bucket, c->prefix, c->aborted,
 		    c->aborted == 1 ? "" : "s", failed ? ", some failed" : "");
-	snprintf(m, sizeof(m), "%zu multipart uploads could not be aborted",
-	    failed);
+	if (c->err[0] != '\0') {
+		snprintf(m, sizeof(m), "%s", c->err);
+		failed++;
+	} else
+		snprintf(m, sizeof(m), "%zu multipart upload%s could not be "
+		    "aborted", failed, failed == 1 ? "" : "s");
 	for (i = 0; i < c->n; i++) {
 		free(c->keys[i]);
 		free(c->ids[i]);
@@ -382,10 +387,17 @@ on_uploads(void *arg, struct s3_resp *r)
 	char		*key, *id, *init, *trunc;
 	time_t		 t;
 
+	if (r->status == 501 || strcmp(r->code, "NotImplemented") == 0) {
+		/* s3rver, for one: then it cannot keep uploads either. */
+		s3_log(c->s3, ZB_LOG_INFO, "s3://%s: the server cannot list "
+		    "multipart uploads (NotImplemented): no cleanup",
+		    c->s3->bucket);
+		cleaner_end(c);
+		return;
+	}
 	if (!s3_ok(r) || r->body == NULL) {
-		s3_log(c->s3, ZB_LOG_ERROR, "listing multipart uploads: %s",
-		    r->error);
-		c->failed++;
+		snprintf(c->err, sizeof(c->err), "listing multipart uploads: "
+		    "%s", r->error[0] ? r->error : "empty answer");
 		cleaner_end(c);
 		return;
 	}
@@ -414,7 +426,8 @@ on_uploads(void *arg, struct s3_resp *r)
 		free(trunc);
 		if (uploads_page(c) == 0)
 			return;
-		c->failed++;
+		snprintf(c->err, sizeof(c->err), "cannot request the next "
+		    "page of multipart uploads");
 		cleaner_end(c);
 		return;
 	}
