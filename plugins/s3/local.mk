@@ -9,3 +9,4 @@ plugin_LTLIBRARIES += %reldir%/s3.la
 %canon_reldir%_s3_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 %canon_reldir%_s3_la_LDFLAGS = $(ZB_PLUGIN_LINK)
 %canon_reldir%_s3_la_LIBADD = $(LIBCURL_LIBS) $(OPENSSL_LIBS) $(LIBEVENT_LIBS)
+EXTRA_DIST += %reldir%/README.md
