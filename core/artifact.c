@@ -463,7 +463,8 @@ artifact_facts(const struct artifact *a, const struct age_keys *ids,
 		*err = "the facts are encrypted and no identity was given";
 		return -1;
 	}
-	if ((doc = facts_unseal(sealed, ids, err)) == NULL)
+	doc = facts_unseal(sealed, ids, err);
+	if (doc == NULL)
 		return -1;
 	rc = facts_from_json(doc, out);
 	json_free(doc);

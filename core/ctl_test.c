@@ -168,7 +168,8 @@ ctl_test_restore(struct ctl *ctl, int argc, char **argv)
 		return 1;
 	}
 	if (strchr(what, '@') == NULL) {
-		if ((job = config_job(ctl->cfg, what)) == NULL) {
+		job = config_job(ctl->cfg, what);
+		if (job == NULL) {
 			log_warnx("%s: neither an artifact id (SOURCE/STREAM@"
 			    "TIME) nor a [job:%s] in %s", what, what,
 			    ctl->cfg->path);

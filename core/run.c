@@ -476,14 +476,22 @@ on_advance(evutil_socket_t fd, short what, void *arg)
 	advance(arg);
 }
 
+struct cleanup {
+	struct run	*run;
+	struct zb_inst	*sink;
+};
+
 static void
 cleaned(void *arg, int status, const char *err)
 {
-	struct run	*run = arg;
+	struct cleanup	*c = arg;
+	struct run	*run = c->run;
 
 	if (status != ZB_OK)
-		log_warnx("[job:%s] cleanup of interrupted uploads: %s",
-		    run->job->name, err != NULL ? err : "failed");
+		log_warnx("[job:%s] %s: cleanup of interrupted uploads: %s",
+		    run->job->name, c->sink->sec->title, err != NULL ? err :
+		    "failed");
+	free(c);
 	run->cleanups--;
 	schedule_advance(run);
 }
@@ -493,6 +501,7 @@ run_start(struct zb_config *cfg, struct cfg_job *job, run_done_fn cb,
     void *arg)
 {
 	struct run	*run;
+	struct cleanup	*c;
 	size_t		 i;
 	int		 rc;
 
@@ -515,9 +524,11 @@ run_start(struct zb_config *cfg, struct cfg_job *job, run_done_fn cb,
 
 	/* What crashed runs left on the sinks, alongside this run. */
 	for (i = 0; i < job->nsinks; i++) {
+		c = xcalloc(1, sizeof(*c));
+		c->run = run;
+		c->sink = job->sinks[i]->inst;
 		run->cleanups++;
-		sinkio_cleanup(job->sinks[i]->inst, RUN_CLEANUP_AGE, cleaned,
-		    run);
+		sinkio_cleanup(c->sink, RUN_CLEANUP_AGE, cleaned, c);
 	}
 	run->planning = 1;
 	rc = run->source->plugin->desc.plan(run->source->ctx, &run->io);

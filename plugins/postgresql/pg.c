@@ -87,7 +87,8 @@ parse_conninfo(struct pg_src *pg, const char *conninfo, char **dbname)
 	char			*err = NULL;
 	size_t			 n = 0;
 
-	if ((opts = PQconninfoParse(conninfo, &err)) == NULL) {
+	opts = PQconninfoParse(conninfo, &err);
+	if (opts == NULL) {
 		pg->host->cfg_error(pg->inst, "conninfo", "%s",
 		    err != NULL ? err : "out of memory");
 		PQfreemem(err);
@@ -130,7 +131,8 @@ pg_init(const struct zb_host_api *host, struct zb_inst *inst, void **ctx)
 	char		*dbname = NULL, *secret = NULL;
 	size_t		 slen = 0;
 
-	if ((pg = calloc(1, sizeof(*pg))) == NULL)
+	pg = calloc(1, sizeof(*pg));
+	if (pg == NULL)
 		return ZB_ERR;
 	pg->host = host;
 	pg->inst = inst;
@@ -324,7 +326,8 @@ pg_plan(void *ctx, struct zb_io *run)
 	struct pg_src	*pg = ctx;
 	struct plan	*p;
 
-	if ((p = calloc(1, sizeof(*p))) == NULL)
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
 		return ZB_ERR;
 	p->pg = pg;
 	p->run = run;

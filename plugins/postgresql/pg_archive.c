@@ -46,7 +46,8 @@ rd_str(struct rd *r, char *dst, size_t dstlen)
 	long long	 n;
 	int		 rc;
 
-	if ((rc = rd_int(r, &n)) != 1)
+	rc = rd_int(r, &n);
+	if (rc != 1)
 		return rc;
 	if (n < 0) {
 		dst[0] = '\0';
@@ -96,16 +97,21 @@ pg_archive_head(const unsigned char *p, size_t len,
 		if (r.off + 1 > len)
 			return 0;
 		r.off++;
-	} else if ((rc = rd_int(&r, &v)) != 1)
-		return rc;
-	for (i = 0; i < 7; i++)
-		if ((rc = rd_int(&r, &v)) != 1)
+	} else {
+		rc = rd_int(&r, &v);
+		if (rc != 1)
 			return rc;
+	}
+	for (i = 0; i < 7; i++) {
+		rc = rd_int(&r, &v);
+		if (rc != 1)
+			return rc;
+	}
 	*err = "malformed pg_dump archive header";
-	if ((rc = rd_str(&r, h->dbname, sizeof(h->dbname))) != 1 ||
-	    (rc = rd_str(&r, h->server_version,
-	    sizeof(h->server_version))) != 1 ||
-	    (rc = rd_str(&r, h->dump_version, sizeof(h->dump_version))) != 1)
-		return rc;
-	return 1;
+	rc = rd_str(&r, h->dbname, sizeof(h->dbname));
+	if (rc == 1)
+		rc = rd_str(&r, h->server_version, sizeof(h->server_version));
+	if (rc == 1)
+		rc = rd_str(&r, h->dump_version, sizeof(h->dump_version));
+	return rc;
 }

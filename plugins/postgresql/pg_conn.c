@@ -31,7 +31,15 @@ struct pg_conn {
 	void		*cb_arg;
 	PGresult	*last;
 	char		*err;
+	/*
+	 * A callback may close the connection: inside one, closing only
+	 * marks it dead, and the event handler frees it on the way out.
+	 */
+	int		 dispatching;
+	int		 dead;
 };
+
+static void	conn_free(struct pg_conn *);
 
 static void	on_socket(evutil_socket_t, short, void *);
 
@@ -187,11 +195,8 @@ query_flush(struct pg_conn *c)
 }
 
 static void
-on_socket(evutil_socket_t fd, short what, void *arg)
+dispatch(struct pg_conn *c, short what)
 {
-	struct pg_conn	*c = arg;
-
-	(void)fd;
 	if (!c->connected) {
 		poll_connect(c);
 		return;
@@ -200,11 +205,24 @@ on_socket(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (what & EV_READ) {
 		query_read(c);
-		if (c->cb == NULL)
+		if (c->cb == NULL || c->dead)
 			return;
 	}
 	if (what & EV_WRITE)
 		query_flush(c);
+}
+
+static void
+on_socket(evutil_socket_t fd, short what, void *arg)
+{
+	struct pg_conn	*c = arg;
+
+	(void)fd;
+	c->dispatching = 1;
+	dispatch(c, what);
+	c->dispatching = 0;
+	if (c->dead)
+		conn_free(c);
 }
 
 static void
@@ -214,7 +232,11 @@ on_later(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	c->dispatching = 1;
 	connect_fail(c, PQerrorMessage(c->conn));
+	c->dispatching = 0;
+	if (c->dead)
+		conn_free(c);
 }
 
 static void
@@ -226,7 +248,11 @@ on_timeout(void *arg)
 	c->timer = NULL;
 	snprintf(m, sizeof(m), "no connection after %d s (timeout)",
 	    c->pg->timeout_s);
+	c->dispatching = 1;
 	connect_done(c, m);
+	c->dispatching = 0;
+	if (c->dead)
+		conn_free(c);
 }
 
 static void
@@ -252,7 +278,8 @@ pg_conn_open(struct pg_src *pg, const char *conninfo, const char *dbname,
 	int			  has_password = 0;
 	struct timeval		  now = { 0, 0 };
 
-	if ((c = calloc(1, sizeof(*c))) == NULL)
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
 		return NULL;
 	c->pg = pg;
 	c->ready = ready;
@@ -345,6 +372,21 @@ pg_conn_close(struct pg_conn *c)
 {
 	if (c == NULL)
 		return;
+	if (c->dispatching) {
+		/* freed by the handler that is running a callback of ours */
+		c->dead = 1;
+		c->cb = NULL;
+		c->ready = NULL;
+		if (c->ev != NULL)
+			event_del(c->ev);
+		return;
+	}
+	conn_free(c);
+}
+
+static void
+conn_free(struct pg_conn *c)
+{
 	if (c->timer != NULL)
 		c->pg->host->timer_del(c->timer);
 	if (c->ev != NULL)

@@ -401,7 +401,8 @@ pg_dump_open(struct pg_src *pg, struct zb_io *s,
 	struct dump	*d;
 	const char	*name = pg->host->stream_name(s);
 
-	if ((d = calloc(1, sizeof(*d))) == NULL)
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
 		return ZB_ERR;
 	d->pg = pg;
 	d->s = s;

@@ -44,7 +44,8 @@ pg_env_child(struct pg_src *pg, const char *conninfo, const char *dbname)
 	size_t			 n = 0, max, i;
 	int			 bad = 0;
 
-	if ((defs = PQconndefaults()) == NULL)
+	defs = PQconndefaults();
+	if (defs == NULL)
 		return NULL;
 	if (conninfo != NULL && (opts = PQconninfoParse(conninfo, NULL)) ==
 	    NULL) {
@@ -54,7 +55,8 @@ pg_env_child(struct pg_src *pg, const char *conninfo, const char *dbname)
 	max = pg->nkw + 4;
 	for (o = opts; o != NULL && o->keyword != NULL; o++)
 		max++;
-	if ((env = calloc(max, sizeof(*env))) == NULL) {
+	env = calloc(max, sizeof(*env));
+	if (env == NULL) {
 		PQconninfoFree(defs);
 		PQconninfoFree(opts);
 		return NULL;
@@ -68,13 +70,16 @@ pg_env_child(struct pg_src *pg, const char *conninfo, const char *dbname)
 				password = o->val;
 				continue;
 			}
-			if ((var = envvar(defs, o->keyword)) != NULL)
+			var = envvar(defs, o->keyword);
+			if (var != NULL)
 				bad = add(env, &n, var, o->val);
 		}
 	} else
-		for (i = 0; i < pg->nkw && !bad; i++)
-			if ((var = envvar(defs, pg->kw[i])) != NULL)
+		for (i = 0; i < pg->nkw && !bad; i++) {
+			var = envvar(defs, pg->kw[i]);
+			if (var != NULL)
 				bad = add(env, &n, var, pg->val[i]);
+		}
 	if (!bad && dbname != NULL)
 		bad = add(env, &n, "PGDATABASE", dbname);
 	if (!bad)
@@ -114,7 +119,8 @@ pg_connect_env(char **env, const char *dbname)
 
 	for (i = 0; env[i] != NULL; i++)
 		n++;
-	if ((defs = PQconndefaults()) == NULL)
+	defs = PQconndefaults();
+	if (defs == NULL)
 		return NULL;
 	kw = calloc(n + 3, sizeof(*kw));
 	val = calloc(n + 3, sizeof(*val));

@@ -720,7 +720,8 @@ globals_take(struct rst *r, const struct zb_chunk *c)
 		return ZB_ERR;
 	}
 	if (want > r->sqlsize) {
-		if ((p = realloc(r->sql, want * 2)) == NULL)
+		p = realloc(r->sql, want * 2);
+		if (p == NULL)
 			return ZB_ERR;
 		r->sql = p;
 		r->sqlsize = want * 2;
@@ -838,7 +839,8 @@ target_uri(struct rst *r, const char *uri)
 {
 	PQconninfoOption	*opts, *o;
 
-	if ((opts = PQconninfoParse(uri, NULL)) == NULL) {
+	opts = PQconninfoParse(uri, NULL);
+	if (opts == NULL) {
 		r->host->log(r->pg->inst, ZB_LOG_ERROR, "--to: not a valid "
 		    "postgresql:// URI");
 		return -1;
@@ -871,7 +873,8 @@ pg_restore_open(struct pg_src *pg, struct zb_io *w,
 	    strchr(req->target, '/') != NULL)
 		return pg->host->file_writer(w, req->target, req->force, ops,
 		    wctx);
-	if ((r = calloc(1, sizeof(*r))) == NULL)
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
 		return ZB_ERR;
 	r->pg = pg;
 	r->host = pg->host;

@@ -115,20 +115,22 @@ static void
 check_role(void *arg, const char *role, const char *kind)
 {
 	struct cmp	*c = arg;
-	char		*plain = NULL, *quoted = NULL, *q, *p;
+	char		*plain = NULL, *quoted = NULL, *q;
+	const char	*p;
 	size_t		 n = strlen(role);
 
 	(void)kind;
-	/* quoted: every " doubled */
+	/* quoted as pg_dumpall's fmtId does: in "", every " doubled */
 	quoted = malloc(2 * n + 16);
 	if (quoted != NULL) {
-		q = quoted + sprintf(quoted, "CREATE ROLE \"");
-		for (p = (char *)role; *p != '\0'; p++) {
+		memcpy(quoted, "CREATE ROLE \"", 13);
+		q = quoted + 13;
+		for (p = role; *p != '\0'; p++) {
 			*q++ = *p;
 			if (*p == '"')
 				*q++ = '"';
 		}
-		strcpy(q, "\";");
+		memcpy(q, "\";", 3);
 	}
 	if (asprintf(&plain, "CREATE ROLE %s;", role) == -1)
 		plain = NULL;

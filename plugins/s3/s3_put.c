@@ -397,7 +397,8 @@ put_write(void *wctx, const struct zb_chunk *c)
 				u->blocked = 1;	/* all buffers busy */
 				return ZB_AGAIN;
 			}
-			if ((u->fill = new_part(u)) == NULL) {
+			u->fill = new_part(u);
+			if (u->fill == NULL) {
 				s3_log(u->s3, ZB_LOG_ERROR, "%s: out of memory "
 				    "for a part buffer", u->where);
 				return ZB_ERR;

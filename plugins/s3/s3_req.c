@@ -386,6 +386,18 @@ add_header(struct s3_req *q, const char *name, const char *value)
 	return 0;
 }
 
+/* A header line as is ("Name:" with nothing removes curl's own). */
+static int
+add_raw(struct s3_req *q, const char *line)
+{
+	struct curl_slist	*l = curl_slist_append(q->hdrs, line);
+
+	if (l == NULL)
+		return -1;
+	q->hdrs = l;
+	return 0;
+}
+
 static int
 attempt(struct s3_req *q)
 {
@@ -463,9 +475,8 @@ attempt(struct s3_req *q)
 			goto out;
 	}
 	/* No 100-continue round trip; no form content type on POST. */
-	if ((q->hdrs = curl_slist_append(q->hdrs, "Expect:")) == NULL ||
-	    (!has_ctype && (q->hdrs = curl_slist_append(q->hdrs,
-	    "Content-Type:")) == NULL))
+	if (add_raw(q, "Expect:") == -1 ||
+	    (!has_ctype && add_raw(q, "Content-Type:") == -1))
 		goto out;
 
 	curl_easy_setopt(q->easy, CURLOPT_URL, url.data);

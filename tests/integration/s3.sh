@@ -171,7 +171,7 @@ awk '$1 == "PutObject" { n++; if ($4 == "-") bad++ } END { exit !(n >= 3 && !bad
 
 # ---- bad credentials --------------------------------------------------------------
 check_fails "wrong secret key fails" Z run badkey
-grep_err "names the sink and SignatureDoesNotMatch" '\[sink:badkey\].*SignatureDoesNotMatch'
+grep_err "names the sink and SignatureDoesNotMatch" 'sink:badkey: PUT .*SignatureDoesNotMatch'
 
 # ---- prune: orphans through DeleteObjects, stale uploads --------------------------
 # A manifest PUT refused: data and sidecar stay without a manifest.
