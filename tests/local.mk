@@ -113,7 +113,8 @@ endif
 # ---- integration tests -------------------------------------------------------
 integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/files.sh %reldir%/integration/age.sh \
-	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh
+	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh \
+	%reldir%/integration/redis.sh
 TESTS += $(integration_tests)
 EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \
 	%reldir%/lib/pg.sh %reldir%/lib/assert.sh %reldir%/lib/README.md \
@@ -197,4 +198,5 @@ noinst_PROGRAMS += %reldir%/fuzz/fuzz_rdb
 %canon_reldir%_fuzz_fuzz_rdb_LDFLAGS = -fsanitize=fuzzer
 %canon_reldir%_fuzz_fuzz_rdb_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
 endif
-EXTRA_DIST += plugins/redis/crc64.h plugins/redis/rdb_stream.h
+EXTRA_DIST += plugins/redis/crc64.h plugins/redis/rdb_stream.h \
+	%reldir%/lib/redis.sh %reldir%/fakes/redis_master.py
