@@ -262,7 +262,7 @@ info_start(struct redis *r, const struct redis_target *t, info_cb cb,
 	}
 	/* hiredis resolves a host name with a blocking getaddrinfo. */
 	ac = t->path != NULL ? redisAsyncConnectUnix(t->path) :
-	    redisAsyncConnect(t->node, atoi(t->port));
+	    redisAsyncConnect(t->node, (int)strtol(t->port, NULL, 10));
 	if (ac == NULL) {
 		free_query(q);
 		return NULL;

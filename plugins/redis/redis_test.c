@@ -92,7 +92,7 @@ remove_dir(struct rtest *t)
 		return;
 	d = opendir(t->dir);
 	if (d != NULL) {
-		while ((de = readdir(d)) != NULL) {
+		for (de = readdir(d); de != NULL; de = readdir(d)) {
 			if (strcmp(de->d_name, ".") == 0 ||
 			    strcmp(de->d_name, "..") == 0)
 				continue;
@@ -224,7 +224,7 @@ cmp_one(void *arg, const char *key, const char *val)
 	want = strtoll(val, NULL, 10);	/* val is reused by fact_get */
 	if (strncmp(key, "db", 2) != 0)
 		return;
-	db = atoi(key + 2);
+	db = (int)strtol(key + 2, NULL, 10);
 	d = find_db(c->in, db);
 	have = d != NULL ? d->keys : 0;
 	e = h->fact_get(c->t->w, "expires", key);
@@ -363,7 +363,7 @@ count_db(void *arg, const char *key, const char *val)
 	int	 db;
 
 	if (strncmp(key, "db", 2) == 0) {
-		db = atoi(key + 2);
+		db = (int)strtol(key + 2, NULL, 10);
 		if (db >= 0 && db < REDIS_MAX_DBS && db + 1 > *n)
 			*n = db + 1;
 	}
