@@ -31,7 +31,8 @@ a = [o for o in json.load(sys.stdin) if o["source"] == sys.argv[1]]
 print(max(a, key=lambda o: o["time"])["id"] if a else "")' "$1"
 }
 
-redis_start --diskless no || { fail "start redis (disk-based)"; finish; exit 1; }
+redis_start --diskless no -- --unixsocket "$T/r1.sock" --unixsocketperm 700 ||
+    { fail "start redis (disk-based)"; finish; exit 1; }
 P1=$REDIS_PORT
 redis_seed "$P1" || fail "seed"
 D1=$(redis_digest "$P1")
@@ -73,6 +74,10 @@ plugin = redis
 address = 127.0.0.1:$P1
 timeout = 20s
 
+[source:ru]
+plugin = redis
+address = $T/r1.sock
+
 [source:rd]
 plugin = redis
 address = 127.0.0.1:$P2
@@ -104,7 +109,7 @@ plugin = redis
 address = 127.0.0.1:$DEAD
 timeout = 5s
 INI
-for s in r rd rpw racl rbadpw rnoperm rdead; do
+for s in r ru rd rpw racl rbadpw rnoperm rdead; do
 	printf '[job:%s]\nsource = %s\nsinks = store\n' "$s" "$s" >>"$T/zb.ini"
 done
 chmod 600 "$T/zb.ini"
@@ -198,6 +203,15 @@ alt_copy 'f["keyspace"]["db7"] = 4'
 check_fails "test-restore fails on a missing database" \
     $Z test-restore "$id" --sink alt
 grep_err "db7" "db7: 0 keys restored, manifest says 4"
+
+# ---- the same server through its unix socket ------------------------------------
+check "run ru (unix socket)" $Z run ru
+check "test-restore ru" $Z test-restore ru
+check "restore ru --to FILE" $Z restore "$(newest ru)" --to "$T/ru.rdb"
+redis_start --rdb "$T/ru.rdb" || fail "start on the unix-socket RDB"
+[ "$(redis_digest "$REDIS_PORT")" = "$D1" ] && ok "unix socket digest matches" ||
+    fail "unix socket digest differs"
+redis_stop "$REDIS_PID"
 
 # ---- diskless ------------------------------------------------------------------
 check "run rd (diskless)" $Z run rd

@@ -83,7 +83,8 @@ redis_start() {
 		    --enable-debug-command yes --databases 16 \
 		    --repl-diskless-sync "$diskless" \
 		    --repl-diskless-sync-delay 0 \
-		    --logfile "$REDIS_DIR/server.log" "${extra[@]}" &
+		    --logfile "$REDIS_DIR/server.log" "${extra[@]}" \
+		    </dev/null >/dev/null 2>&1 &
 		REDIS_PID=$!
 		_REDIS_PIDS+=("$REDIS_PID")
 		up=
@@ -112,14 +113,16 @@ redis_start() {
 # redis_stop PID: SIGTERM, then SIGKILL after 10 s; waits for the exit.
 redis_stop() {
 	local pid=$1 i
-	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-	kill -TERM "$pid" 2>/dev/null
-	for i in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	# Safe under set -e: every expected failure is caught.
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for i in $(seq 1 100); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
 	return 0
 }
 
