@@ -114,7 +114,7 @@ endif
 integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/files.sh %reldir%/integration/age.sh \
 	%reldir%/integration/postgresql.sh %reldir%/integration/s3.sh \
-	%reldir%/integration/s3_interop.sh \
+	%reldir%/integration/s3_interop.sh %reldir%/integration/redis.sh \
 	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh
 TESTS += $(integration_tests)
 EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \
@@ -200,7 +200,8 @@ noinst_PROGRAMS += %reldir%/fuzz/fuzz_rdb
 %canon_reldir%_fuzz_fuzz_rdb_LDFLAGS = -fsanitize=fuzzer
 %canon_reldir%_fuzz_fuzz_rdb_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
 endif
-EXTRA_DIST += plugins/redis/crc64.h plugins/redis/rdb_stream.h
+EXTRA_DIST += plugins/redis/crc64.h plugins/redis/rdb_stream.h \
+	%reldir%/lib/redis.sh %reldir%/fakes/redis_master.py
 
 # ---- pg_dump custom-format header (plugins/postgresql/pg_archive.c) -------------
 pg_archive_src = plugins/postgresql/pg_archive.c
