@@ -2,15 +2,18 @@
 # quickstart.sh - from a fresh Debian 12 to a verified, restored backup.
 #
 # Installs the build dependencies, builds zentoria-backupd, installs it
-# into a throwaway prefix, starts a throwaway PostgreSQL with sample data
-# on 127.0.0.1, then backs up a sample directory (files source), a
-# command's output (command source) and the PostgreSQL databases and
-# globals (postgresql source) to a local tier, lists, verifies,
-# test-restores the databases, restores everything and compares it with
-# the originals.  Everything lives under $ZB_QUICKSTART_DIR (default
-# /tmp/zentoria-quickstart) and the servers are stopped at the end;
-# nothing is installed system-wide except the Debian packages (and a
-# system user for the PostgreSQL server when run as root).
+# into a throwaway prefix, starts throwaway servers on 127.0.0.1 (a
+# PostgreSQL 15 and a Redis 7 with sample data, and s3rver as a MinIO
+# stand-in), then backs up a sample directory (files source), a command's
+# output (command source), the PostgreSQL databases and globals
+# (postgresql source) and the Redis dataset (redis source), each fanned
+# out to a local tier and the S3 tier at once; lists, verifies,
+# test-restores the databases, restores everything from the S3 tier and
+# compares it with the originals.  Everything lives under
+# $ZB_QUICKSTART_DIR (default /tmp/zentoria-quickstart) and the servers
+# are stopped at the end; nothing is installed system-wide except the
+# Debian packages, s3rver in /var/cache/zentoria-test-npm, and a system
+# user for the PostgreSQL server when run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -51,6 +54,20 @@ pg_seed_sample shop
 pg_psql -d shop -Atc "SELECT 'shop: ' || count(*) || ' accounts' FROM pgbench_accounts"
 echo "PostgreSQL on 127.0.0.1 port $PGPORT, data in $PG_DATA"
 
+step "starting a throwaway Redis 7 on 127.0.0.1 with sample data"
+. tests/lib/redis.sh
+redis_start
+redis_seed "$REDIS_PORT" >/dev/null
+redis_cli "$REDIS_PORT" info keyspace | grep '^db'
+echo "Redis on 127.0.0.1 port $REDIS_PORT"
+
+step "starting s3rver on 127.0.0.1 as the S3 tier (a MinIO stand-in)"
+T=$qs/s3
+mkdir -p "$T"
+. tests/lib/s3rver.sh
+s3rver_start backups
+echo "S3 endpoint $S3R_URL, bucket backups"
+
 cat >"$qs/zentoria-backupd.ini" <<INI
 [daemon]
 plugin_dir = $qs/prefix/lib/zentoria-backupd/plugins
@@ -60,6 +77,14 @@ max_buffer_mb = 64
 [sink:local]
 plugin = local
 path = $qs/backups
+
+[sink:minio]
+plugin = s3
+endpoint = $S3R_URL
+bucket = backups
+prefix = zentoria
+access_key_file = $T/s3r.ak
+secret_key_file = $T/s3r.sk
 
 [source:sample]
 plugin = files
@@ -76,17 +101,25 @@ plugin = postgresql
 conninfo = host=127.0.0.1 port=$PGPORT user=postgres dbname=postgres
 password_file = $PG_PASSWORD_FILE
 
+[source:redis]
+plugin = redis
+address = 127.0.0.1:$REDIS_PORT
+
 [job:sample]
 source = sample
-sinks = local
+sinks = local, minio
 
 [job:pg]
 source = pg
-sinks = local
+sinks = local, minio
+
+[job:redis]
+source = redis
+sinks = local, minio
 
 [job:report]
 source = report
-sinks = local
+sinks = local, minio
 INI
 chmod 600 "$qs/zentoria-backupd.ini"
 z() {
@@ -98,28 +131,32 @@ z() {
 step "checking the configuration"
 "$qs/prefix/sbin/zentoria-backupd" -c "$qs/zentoria-backupd.ini" --check-config
 
-step "backing up the sample directory, a command's output and PostgreSQL"
-z run sample report pg
+step "backing up a directory, a command's output, PostgreSQL and Redis to both tiers"
+z run sample report pg redis
 
-step "listing what the local tier holds"
+step "listing what the tiers hold"
 z list
 
 step "verifying every copy (re-read, SHA-256 against the manifest)"
 z verify --latest
 
-step "test-restoring PostgreSQL (scratch database, row counts against the manifest)"
+step "test-restoring PostgreSQL and Redis (scratch database / throwaway server)"
 z test-restore pg
+z test-restore redis
 
 ids=$("$ctl" -c "$qs/zentoria-backupd.ini" list --json 2>/dev/null |
-    python3 -c 'import json,sys; [print(o["id"]) for o in json.load(sys.stdin)]')
+    python3 -c 'import json,sys; [print(o["id"]) for o in json.load(sys.stdin)]' | sort -u)
 files_id=$(echo "$ids" | grep '^sample/')
 report_id=$(echo "$ids" | grep '^report/')
 shop_id=$(echo "$ids" | grep '^pg/shop@')
 
-step "restoring all three"
-z restore "$files_id" --to "$qs/restored-sample"
-z restore "$report_id" --to "$qs/restored-report.txt"
-z restore "$shop_id" --to shop_restored
+redis_id=$(echo "$ids" | grep '^redis/dump@')
+
+step "restoring all four from the S3 tier"
+z restore "$files_id" --sink minio --to "$qs/restored-sample"
+z restore "$report_id" --sink minio --to "$qs/restored-report.txt"
+z restore "$shop_id" --sink minio --to shop_restored
+z restore "$redis_id" --sink minio --to "$qs/restored-dump.rdb"
 
 step "comparing with the originals"
 diff -r --no-dereference "$sample" "$qs/restored-sample/$(basename "$sample")"
@@ -137,12 +174,16 @@ a=$(dump_data shop); b=$(dump_data shop_restored)
 echo "database shop: data $a, restored shop_restored: data $b"
 [ "$a" = "$b" ]
 echo "database: identical data"
+redis-check-rdb "$qs/restored-dump.rdb" | grep -F "RDB looks OK"
 pg_stop >/dev/null
-echo "PostgreSQL stopped"
+redis_stop "$REDIS_PID"
+s3rver_stop
+echo "PostgreSQL, Redis and s3rver stopped"
 
 step "done"
 cat <<DONE
 Backups:    $qs/backups   (layout: SOURCE/STREAM/TIME/{data.*,data.*.sha256,manifest.json})
+S3 tier:    $qs/s3/s3rver/backups/zentoria (s3rver's files; the same layout)
 Config:     $qs/zentoria-backupd.ini
 Try:        $ctl -c $qs/zentoria-backupd.ini --help
 DONE
