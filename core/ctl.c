@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "age.h"
+#include "catalog.h"
 #include "child.h"
 #include "ctl.h"
 #include "http.h"
@@ -99,6 +100,15 @@ ctl_load(struct ctl *ctl)
 		log_warnx("%s: age_identity_file is set: this host can decrypt "
 		    "its backups", ctl->cfg->path);
 	return 0;
+}
+
+int
+ctl_check_sink(struct ctl *ctl, const char *sink)
+{
+	if (sink == NULL || catalog_sink(ctl->cfg, sink) != NULL)
+		return 0;
+	log_warnx("%s: no [sink:%s]", ctl->cfg->path, sink);
+	return -1;
 }
 
 int

@@ -33,6 +33,8 @@ int	ctl_keygen(struct ctl *, int, char **);
 int	ctl_identities(struct ctl *, const char *idfile, const char *passfile,
 	    const struct age_keys **out);
 
+/* --sink K given: it must name a [sink:K]; 0 or -1 (logged). */
+int	ctl_check_sink(struct ctl *, const char *sink);
 /* Load the config and bind (and init) its plugins; 0 or -1 (logged). */
 int	ctl_load(struct ctl *);
 /* "--help" seen: print usage text and return 1. */

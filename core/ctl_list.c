@@ -128,10 +128,8 @@ ctl_list(struct ctl *ctl, int argc, char **argv)
 	}
 	if (ctl_load(ctl) == -1)
 		return 1;
-	if (sink != NULL && catalog_sink(ctl->cfg, sink) == NULL) {
-		log_warnx("%s: no [sink:%s]", ctl->cfg->path, sink);
+	if (ctl_check_sink(ctl, sink) == -1)
 		return 1;
-	}
 	catalog_load(ctl->cfg, sink, source, &cat);
 	if (ctl->json)
 		print_json(&cat);

@@ -212,10 +212,8 @@ ctl_prune(struct ctl *ctl, int argc, char **argv)
 	}
 	if (ctl_load(ctl) == -1)
 		return 1;
-	if (sink != NULL && catalog_sink(ctl->cfg, sink) == NULL) {
-		log_warnx("%s: no [sink:%s]", ctl->cfg->path, sink);
+	if (ctl_check_sink(ctl, sink) == -1)
 		return 1;
-	}
 	TAILQ_FOREACH(sec, &ctl->cfg->sections, entry) {
 		if (sec->kind != CFG_SINK || sec->inst == NULL ||
 		    (sink != NULL && strcmp(sec->name, sink) != 0))

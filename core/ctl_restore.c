@@ -224,10 +224,8 @@ ctl_restore(struct ctl *ctl, int argc, char **argv)
 	if (ctl_load(ctl) == -1 ||
 	    ctl_identities(ctl, idfile, passfile, &o.identities) == -1)
 		return 1;
-	if (sink != NULL && catalog_sink(ctl->cfg, sink) == NULL) {
-		log_warnx("%s: no [sink:%s]", ctl->cfg->path, sink);
+	if (ctl_check_sink(ctl, sink) == -1)
 		return 1;
-	}
 	catalog_load(ctl->cfg, sink, NULL, &cat);
 	n = catalog_copies(&cat, id, copies, MAX_COPIES);
 	if (n == 0)

@@ -163,10 +163,8 @@ ctl_test_restore(struct ctl *ctl, int argc, char **argv)
 	if (ctl_load(ctl) == -1 ||
 	    ctl_identities(ctl, idfile, passfile, &o.identities) == -1)
 		return 1;
-	if (sink != NULL && catalog_sink(ctl->cfg, sink) == NULL) {
-		log_warnx("%s: no [sink:%s]", ctl->cfg->path, sink);
+	if (ctl_check_sink(ctl, sink) == -1)
 		return 1;
-	}
 	if (strchr(what, '@') == NULL) {
 		job = config_job(ctl->cfg, what);
 		if (job == NULL) {
