@@ -75,9 +75,10 @@ on_done(void *arg, struct s3_resp *r)
 	/* The first answer's ETag pins resumed reads to the same object. */
 	if (g->etag[0] == '\0' && r->etag[0] != '\0')
 		snprintf(g->etag, sizeof(g->etag), "%s", r->etag);
+	/* A body cut off mid-way is a curl error with status 200. */
 	if (g->offset > 0 && g->etag[0] != '\0' &&
 	    g->resumes < g->s3->retries && r->status != 412 &&
-	    (r->status == 0 || r->status >= 500)) {
+	    (r->curlcode != 0 || r->status >= 500)) {
 		g->resumes++;
 		s3_log(g->s3, ZB_LOG_WARN, "%s; resuming at byte %llu (%d of "
 		    "%d)", r->error, (unsigned long long)g->offset, g->resumes,

@@ -125,11 +125,15 @@ rm -rf "$T/near"
 check "restore with the local tier gone" Z restore "$ID" --to "$T/back.bin"
 cmp -s "$T/rand.bin" "$T/back.bin" && ok "restored identical" || fail "restore differs"
 
-s3fake_post "/__fault?op=GetObject&where=mid"
 s3fake_post "/__log?reset"
+s3fake_post "/__fault?op=GetObject&match=data.bin&where=mid&drop=1" ||
+    fail "fault not installed"
 check "verify survives a GET dropped mid-body" Z verify "$ID" --sink s3
-log_ops | grep -c '^GetObject' | grep -q '^[2-9]' && ok "resumed with a second GET" ||
-    fail "no resume: $(log_ops)"
+log_ops | grep '^GetObject' >"$T/gets"
+grep -A1 '^GetObject dropped-mid-body' "$T/gets" | tail -1 |
+    grep -q '^GetObject 206' &&
+    ok "resumed with a ranged GET (206)" || fail "no resume: $(cat "$T/gets")"
+grep_err "the resume is logged" 'resuming at byte [1-9]'
 
 # ---- retries --------------------------------------------------------------------------
 s3fake_post "/__fault?reset"
