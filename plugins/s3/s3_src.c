@@ -101,6 +101,18 @@ s3_src_bucket_ok(const char *b)
 	return b[0] != '.' && b[0] != '-';
 }
 
+char *
+s3_src_text(char *s)
+{
+	unsigned char	*p;
+
+	/* Keys are arbitrary: one must not forge a log line. */
+	for (p = (unsigned char *)s; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return s;
+}
+
 locale_t
 s3_src_utf8(void)
 {
@@ -411,6 +423,8 @@ objs_free(struct backup *b)
 static void
 fail(struct backup *b, const char *msg)
 {
+	char	*m;
+
 	if (b->finished || b->torn_down)
 		return;
 	b->finished = 1;
@@ -418,7 +432,9 @@ fail(struct backup *b, const char *msg)
 	b->get = NULL;
 	s3_req_cancel(b->list);
 	b->list = NULL;
-	b->s3->host->done(b->s, ZB_ERR, msg);
+	m = s3_src_text(xstrdup(msg));
+	b->s3->host->done(b->s, ZB_ERR, m);
+	free(m);
 }
 
 static void
@@ -464,6 +480,10 @@ on_data(void *arg, const char *p, size_t n)
 	if (b->torn_down || b->finished || b->error != NULL)
 		return 0;
 	if (b->paused) {
+		if (!b->curl_paused)
+			s3_log(b->s3, ZB_LOG_DEBUG, "s3://%s: GET paused at "
+			    "byte %llu of an object", b->bucket,
+			    (unsigned long long)b->got);
 		b->curl_paused = 1;
 		return CURL_WRITEFUNC_PAUSE;
 	}
@@ -534,7 +554,7 @@ object_done(struct backup *b, const struct s3_resp *r)
 	b->nobjects++;
 	b->nbytes += b->cur->size;
 	s3_log(b->s3, ZB_LOG_DEBUG, "s3://%s/%s: %llu bytes", b->bucket,
-	    b->cur->key, (unsigned long long)b->cur->size);
+	    s3_src_text(b->cur->key), (unsigned long long)b->cur->size);
 	b->cur = NULL;
 	step(b);
 	return;
@@ -571,7 +591,7 @@ on_get(void *arg, struct s3_resp *r)
 	if (r->status == 404 && !b->header_done) {
 		/* Deleted since the listing: as if it had not been listed. */
 		s3_log(b->s3, ZB_LOG_WARN, "s3://%s/%s vanished during the "
-		    "backup", b->bucket, b->cur->key);
+		    "backup", b->bucket, s3_src_text(b->cur->key));
 		b->nvanished++;
 		b->cur = NULL;
 		step(b);

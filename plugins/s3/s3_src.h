@@ -29,6 +29,8 @@ int	s3_src_restore_open(void *ctx, struct zb_io *w,
 int	s3_src_check(const struct zb_host_api *, struct zb_inst *);
 /* 1 for a bucket name S3 accepts today. */
 int	s3_src_bucket_ok(const char *);
+/* Control bytes of s (an object key in a message) become '?', in place. */
+char	*s3_src_text(char *s);
 /* A fresh C.UTF-8 LC_CTYPE locale (freelocale it), or (locale_t)0. */
 locale_t s3_src_utf8(void);
 

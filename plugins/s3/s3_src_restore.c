@@ -138,7 +138,8 @@ end(struct restore *r, int status, const char *msg)
 {
 	struct zb_io			*w = r->w;
 	const struct zb_host_api	*host = r->s3->host;
-	char				*m = msg != NULL ? xstrdup(msg) : NULL;
+	char				*m = msg != NULL ?
+					    s3_src_text(xstrdup(msg)) : NULL;
 
 	if (status == ZB_OK)
 		s3_log(r->s3, ZB_LOG_INFO, "restored %lld objects (%llu bytes) "
@@ -387,9 +388,9 @@ on_read(void *arg, char *buf, size_t n)
 
 	got = archive_read_data(r->ar, buf, n);
 	if (got <= 0) {
-		s3_log(r->s3, ZB_LOG_ERROR, "s3://%s/%s: reading the spool: %s",
-		    r->bucket, r->key, got < 0 ? archive_error_string(r->ar) :
-		    "the member ended early");
+		s3_log(r->s3, ZB_LOG_ERROR, "s3://%s/%s: reading the spool: "
+		    "%s", r->bucket, s3_src_text(r->key), got < 0 ?
+		    archive_error_string(r->ar) : "the member ended early");
 		return CURL_READFUNC_ABORT;
 	}
 	return (size_t)got;
@@ -431,7 +432,7 @@ on_put(void *arg, struct s3_resp *resp)
 	r->nobjects++;
 	r->nbytes += r->size;
 	s3_log(r->s3, ZB_LOG_DEBUG, "restored s3://%s/%s (%llu bytes)",
-	    r->bucket, r->key, (unsigned long long)r->size);
+	    r->bucket, s3_src_text(r->key), (unsigned long long)r->size);
 	if (r->nobjects % PROGRESS_EVERY == 0)
 		s3_log(r->s3, ZB_LOG_INFO, "s3://%s: %lld of %lld objects "
 		    "restored", r->bucket, (long long)r->nobjects,
