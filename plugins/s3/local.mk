@@ -12,3 +12,4 @@ plugin_LTLIBRARIES += %reldir%/s3.la
 %canon_reldir%_s3_la_LDFLAGS = $(ZB_PLUGIN_LINK)
 %canon_reldir%_s3_la_LIBADD = $(LIBCURL_LIBS) $(OPENSSL_LIBS) $(LIBEVENT_LIBS) \
 	$(LIBARCHIVE_LIBS)
+EXTRA_DIST += %reldir%/README.md
