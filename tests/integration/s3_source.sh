@@ -205,7 +205,14 @@ check_fails "restore into a bucket holding the keys, without --force" \
 grep_err "refusal names the key and --force" 'exists; refusing to overwrite objects (use --force)'
 s3fake_get /__log | grep -q '"PutObject"' && fail "a PUT was made despite the refusal" ||
     ok "nothing written when refused"
-check "restore --force into it" Z restore "$ID" --to restore-target --force
+s3fake_post "/__fault?op=PutObject&match=blob&status=503"
+check "restore --force into it (a PUT answered 503 is retried)" \
+    Z restore "$ID" --to restore-target --force
+grep_err "the retry is logged" 'PUT s3://restore-target/big/blob.bin: HTTP 503.*retry 1 of'
+s3fake_post "/__fault?reset"
+A s3api get-object --bucket restore-target --key big/blob.bin "$T/big.back2" >/dev/null &&
+    cmp -s "$T/big.bin" "$T/big.back2" && ok "retried PUT re-read its body from the start" ||
+    fail "big object differs after a retried PUT"
 [ "$(state 'len(d["buckets"]["restore-target"]["objects"])')" = "$n_before" ] &&
     ok "forced restore overwrote in place" || fail "object count changed"
 check "restore into a non-empty bucket without any of the keys" Z restore "$ID" --to other
