@@ -168,6 +168,8 @@ s3_init(const struct zb_host_api *host, struct zb_inst *inst, void **ctx)
 	if (!sink && host->cfg_list_len(inst, "buckets") == 0)
 		bad |= host->cfg_error(inst, "buckets", "a source needs "
 		    "buckets = all or a list of names") != ZB_OK;
+	else if (!sink)
+		bad |= s3_src_check(host, inst) != ZB_OK;
 	mode = host->cfg_str(inst, "object_lock_mode");
 	if (mode != NULL) {
 		if (strcasecmp(mode, "GOVERNANCE") == 0)

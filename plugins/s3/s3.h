@@ -22,7 +22,7 @@
 #include "sigv4.h"
 
 #define S3_MAX_QUERY	6
-#define S3_MAX_HEADERS	24
+#define S3_MAX_HEADERS	48	/* sigv4.c adds 3, up to SIGV4_MAX_HEADERS */
 #define S3_XML_MAX	(8 * 1024 * 1024)	/* a listing page, an error */
 #define S3_DELETE_BATCH	1000			/* DeleteObjects' limit */
 
@@ -78,7 +78,8 @@ struct s3_req;
 
 struct s3_req_spec {
 	const char		*method;	/* GET PUT POST DELETE HEAD */
-	const char		*bucket;	/* NULL: the configured one */
+	const char		*bucket;	/* NULL: the configured one; "":
+						 * none (ListBuckets, GET /) */
 	const char		*key;		/* full object key, or NULL */
 	struct sigv4_param	 query[S3_MAX_QUERY];
 	size_t			 nquery;
@@ -88,6 +89,16 @@ struct s3_req_spec {
 	const void		*body;
 	size_t			 bodylen;
 	int			 sign_body;	/* hash it, else UNSIGNED-PAYLOAD */
+	/*
+	 * Streamed request body (PUT), used instead of body: bodylen bytes
+	 * in all, given by on_read as curl asks (returns how many it put in
+	 * buf, or CURL_READFUNC_ABORT).  A retry after some bytes went out
+	 * first calls on_rewind, which returns 0 once on_read will give the
+	 * body from its start again; without on_rewind, or when it returns
+	 * -1, such a request is not retried.
+	 */
+	size_t			(*on_read)(void *arg, char *buf, size_t n);
+	int			(*on_rewind)(void *arg);
 	size_t			 resp_max;	/* collect up to this, 0: none */
 	int			 keep_headers;	/* collect x-amz-meta-* etc. */
 	/*
@@ -112,6 +123,12 @@ struct s3_req	*s3_req_start(struct s3 *, const struct s3_req_spec *);
 /* Stop a request: done is not called. */
 void		 s3_req_cancel(struct s3_req *);
 void		 s3_req_resume(struct s3_req *);
+/*
+ * The response of the attempt in flight as far as it arrived: the kept
+ * headers (keep_headers), content_length.  For on_data, which is called
+ * after the headers: the caller borrows it until the callback returns.
+ */
+const struct s3_resp *s3_req_resp(const struct s3_req *);
 /* 1 for a 2xx answer. */
 int		 s3_ok(const struct s3_resp *);
 /* The value of a kept response header, or NULL. */

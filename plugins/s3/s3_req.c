@@ -154,6 +154,17 @@ on_read(char *dst, size_t size, size_t nmemb, void *arg)
 
 	if (n > left)
 		n = left;
+	if (q->spec.on_read != NULL) {
+		if (n == 0)
+			return 0;
+		n = q->spec.on_read(q->spec.arg, dst, n);
+		if (n == CURL_READFUNC_ABORT || n == CURL_READFUNC_PAUSE)
+			return n;
+		if (n == 0 || n > left)
+			return CURL_READFUNC_ABORT;	/* the body ran short */
+		q->body_off += n;
+		return n;
+	}
 	memcpy(dst, (const char *)q->spec.body + q->body_off, n);
 	q->body_off += n;
 	return n;
@@ -322,6 +333,16 @@ on_retry_timer(void *arg)
 	}
 }
 
+/* Can the request body be sent again from its start? */
+static int
+rewound(struct s3_req *q)
+{
+	if (q->spec.on_read == NULL || q->body_off == 0)
+		return 1;
+	return q->spec.on_rewind != NULL &&
+	    q->spec.on_rewind(q->spec.arg) == 0;
+}
+
 static void
 on_done(void *arg, int curlcode, long status)
 {
@@ -336,7 +357,7 @@ on_done(void *arg, int curlcode, long status)
 	q->resp.len = q->body.len;
 	describe(q);
 	if (retryable(&q->resp) && q->delivered == 0 &&
-	    q->attempt <= q->s3->retries) {
+	    q->attempt <= q->s3->retries && rewound(q)) {
 		wait = (uint64_t)BACKOFF_BASE_MS << (q->attempt - 1);
 		if (wait > BACKOFF_CAP_MS)
 			wait = BACKOFF_CAP_MS;
@@ -425,12 +446,14 @@ attempt(struct s3_req *q)
 	else if ((q->easy = curl_easy_init()) == NULL)
 		return -1;
 
-	host = s3->path_style ? xstrdup(s3->hostport) :
-	    xasprintf("%s.%s", q->bucket, s3->hostport);
+	/* No bucket: a request to the service itself (ListBuckets). */
+	host = s3->path_style || q->bucket[0] == '\0' ?
+	    xstrdup(s3->hostport) : xasprintf("%s.%s", q->bucket,
+	    s3->hostport);
 	buf_init(&path, 16384);
 	buf_init(&url, 32768);
 	buf_puts(&path, s3->base_path);
-	if (s3->path_style)
+	if (s3->path_style && q->bucket[0] != '\0')
 		buf_printf(&path, "/%s", q->bucket);
 	buf_printf(&path, "/%s", q->key != NULL ? q->key : "");
 	buf_printf(&url, "%s://%s", s3->scheme, host);
@@ -438,7 +461,8 @@ attempt(struct s3_req *q)
 	if (path.failed || url.failed || query_string(&url, &q->spec) == -1)
 		goto out;
 
-	if (q->spec.sign_body || q->spec.bodylen == 0) {
+	if ((q->spec.sign_body && q->spec.on_read == NULL) ||
+	    q->spec.bodylen == 0) {
 		if (sigv4_sha256_hex(q->spec.body != NULL ? q->spec.body : "",
 		    q->spec.bodylen, hash) == -1)
 			goto out;
@@ -569,4 +593,10 @@ s3_req_resume(struct s3_req *q)
 {
 	if (q->in_flight)
 		q->s3->host->http_resume(q->easy);
+}
+
+const struct s3_resp *
+s3_req_resp(const struct s3_req *q)
+{
+	return &q->resp;
 }
