@@ -3,12 +3,14 @@
 # npm) with awscli as the independent client: what our sink writes, aws
 # lists and downloads, and sha256sum -c accepts the sidecar; restore from
 # the S3 tier alone; fan-out with the server killed mid-upload: the local
-# copy is committed, the run fails, no manifest lands in the bucket.
+# copy is committed, the run fails, no manifest lands in the bucket; and
+# objects awscli uploads with metadata round-trip through the bucket
+# source into another bucket.
 . "$(dirname "$0")/lib.sh"
 . "$ZB_SRCDIR/tests/lib/s3rver.sh"
 trap 's3rver_stop; rm -rf "$T"' EXIT
 
-s3rver_start backups || exit 1
+s3rver_start backups photos restored || exit 1
 head -c 13000000 /dev/urandom >"$T/rand.bin"
 
 cat >"$T/zb.ini" <<INI
@@ -48,6 +50,17 @@ sinks = near, minio
 [job:trickle]
 source = trickle
 sinks = near, minio
+
+[source:bucket]
+plugin = s3
+endpoint = $S3R_URL
+access_key_file = $T/s3r.ak
+secret_key_file = $T/s3r.sk
+buckets = photos
+
+[job:bucket]
+source = bucket
+sinks = near
 INI
 chmod 600 "$T/zb.ini"
 Z() { "$CTL" -c "$T/zb.ini" "$@"; }
@@ -99,4 +112,27 @@ grep -q manifest.json "$T/out" && fail "a manifest reached the bucket" ||
     ok "no manifest in the bucket"
 check "prune after the server is back" Z prune --sink minio --grace 0
 check "verify --latest on the S3 tier" Z verify --latest --sink minio
+
+# Objects awscli uploads, with metadata, through the bucket source.
+printf 'hello, bucket\n' >"$T/hello.txt"
+head -c 7000000 /dev/urandom >"$T/big.jpg"
+check "aws put-object with metadata" s3r_aws s3api put-object --bucket photos \
+    --key "2026/hello world.txt" --body "$T/hello.txt" \
+    --content-type "text/plain; charset=utf-8" --metadata owner=alice,team=ops
+check "aws cp a 7 MB object" s3r_aws s3 cp "$T/big.jpg" s3://photos/2026/big.jpg \
+    --content-type image/jpeg
+check "back up the bucket from s3rver" Z run bucket
+check "list it" Z list --source bucket --json
+BID=$(grep -o '"bucket/photos@[^"]*"' "$T/out" | head -1 | tr -d '"')
+[ -n "$BID" ] && ok "artifact $BID" || fail "no bucket artifact"
+check "restore --to another bucket" Z restore "$BID" --to restored
+check "aws reads the restored object back" s3r_aws s3api get-object \
+    --bucket restored --key "2026/hello world.txt" "$T/hello.back"
+cmp -s "$T/hello.txt" "$T/hello.back" && ok "same bytes" || fail "bytes differ"
+grep -q '"owner": "alice"' "$T/out" && grep -q '"team": "ops"' "$T/out" &&
+    ok "user metadata kept" || fail "metadata: $(cat "$T/out")"
+grep -q '"ContentType": "text/plain; charset=utf-8"' "$T/out" &&
+    ok "content type kept" || fail "content type: $(cat "$T/out")"
+check "aws reads the big one" s3r_aws s3 cp s3://restored/2026/big.jpg "$T/big.back"
+cmp -s "$T/big.jpg" "$T/big.back" && ok "7 MB object identical" || fail "big differs"
 finish
