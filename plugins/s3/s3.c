@@ -99,21 +99,6 @@ norm_prefix(const char *p)
 	return xasprintf("%.*s/", (int)n, p);
 }
 
-static int
-valid_bucket(const char *b)
-{
-	size_t	 n = strlen(b), i;
-
-	if (n < 3 || n > 63)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((b[i] >= 'a' && b[i] <= 'z') ||
-		    (b[i] >= '0' && b[i] <= '9') || b[i] == '-' ||
-		    b[i] == '.'))
-			return 0;
-	return 1;
-}
-
 static void
 s3_free(struct s3 *s3)
 {
@@ -161,7 +146,7 @@ s3_init(const struct zb_host_api *host, struct zb_inst *inst, void **ctx)
 	if (sink && v == NULL)
 		bad |= host->cfg_error(inst, "bucket", "a sink needs a bucket")
 		    != ZB_OK;
-	else if (v != NULL && !valid_bucket(v))
+	else if (v != NULL && !s3_src_bucket_ok(v))
 		bad |= host->cfg_error(inst, "bucket", "not a bucket name "
 		    "(3-63 of a-z 0-9 . -)") != ZB_OK;
 	s3->bucket = xstrdup(v != NULL ? v : "");

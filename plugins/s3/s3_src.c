@@ -119,15 +119,14 @@ s3_src_utf8(void)
 	return newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
 }
 
-/* Switch to loc (if any); returns what to switch back to. */
-static locale_t
-enter(locale_t loc)
+locale_t
+s3_src_enter(locale_t loc)
 {
 	return loc != (locale_t)0 ? uselocale(loc) : (locale_t)0;
 }
 
-static void
-leave(locale_t old)
+void
+s3_src_leave(locale_t old)
 {
 	if (old != (locale_t)0)
 		(void)uselocale(old);
@@ -292,7 +291,7 @@ tar_open(struct backup *b)
 	b->tar = archive_write_new();
 	if (b->tar == NULL)
 		return -1;
-	old = enter(b->loc);
+	old = s3_src_enter(b->loc);
 	if (archive_write_set_format_pax(b->tar) != ARCHIVE_OK ||
 	    (b->loc == (locale_t)0 && archive_write_set_format_option(b->tar,
 	    "pax", "hdrcharset", "BINARY") != ARCHIVE_OK) ||
@@ -307,7 +306,7 @@ tar_open(struct backup *b)
 		    b->bucket, archive_error_string(b->tar));
 		rc = -1;
 	}
-	leave(old);
+	s3_src_leave(old);
 	return rc;
 }
 
@@ -318,11 +317,11 @@ tar_free(struct backup *b)
 
 	if (b->tar == NULL)
 		return;
-	old = enter(b->loc);
+	old = s3_src_enter(b->loc);
 	b->closing = 1;		/* no trailer for a stream cut short */
 	(void)archive_write_close(b->tar);
 	archive_write_free(b->tar);
-	leave(old);
+	s3_src_leave(old);
 	b->tar = NULL;
 }
 
@@ -367,7 +366,7 @@ write_header(struct backup *b, const struct s3_resp *r)
 			xattr(e, S3_SRC_XATTR_KEY, o->key);
 		}
 	}
-	old = enter(b->loc);
+	old = s3_src_enter(b->loc);
 	if (b->loc != (locale_t)0)
 		rc = archive_entry_update_pathname_utf8(e, name) ? 0 : -1;
 	else {
@@ -390,7 +389,7 @@ write_header(struct backup *b, const struct s3_resp *r)
 	}
 	if (rc == 0 && archive_write_header(b->tar, e) != ARCHIVE_OK)
 		rc = -2;
-	leave(old);
+	s3_src_leave(old);
 	if (rc == -1)
 		b->error = xasprintf("s3://%s/%s: the key is not UTF-8",
 		    b->bucket, o->key);
@@ -445,9 +444,9 @@ finish(struct backup *b)
 	int				 rc;
 	char				 msg[300];
 
-	old = enter(b->loc);
+	old = s3_src_enter(b->loc);
 	rc = archive_write_close(b->tar);
-	leave(old);
+	s3_src_leave(old);
 	if (b->torn_down)
 		return;
 	if (rc != ARCHIVE_OK) {
@@ -508,9 +507,9 @@ on_data(void *arg, const char *p, size_t n)
 		    b->cur->key, (unsigned long long)b->cur->size);
 		return 0;
 	}
-	old = enter(b->loc);
+	old = s3_src_enter(b->loc);
 	w = archive_write_data(b->tar, p, n);
-	leave(old);
+	s3_src_leave(old);
 	if (w != (la_ssize_t)n) {
 		if (!b->torn_down)
 			b->error = xasprintf("s3://%s/%s: tar writer: %s",
@@ -541,9 +540,9 @@ object_done(struct backup *b, const struct s3_resp *r)
 		    (unsigned long long)b->got);
 		goto failed;
 	}
-	old = enter(b->loc);
+	old = s3_src_enter(b->loc);
 	rc = archive_write_finish_entry(b->tar);
-	leave(old);
+	s3_src_leave(old);
 	if (b->torn_down)
 		return;
 	if (rc != ARCHIVE_OK) {

@@ -33,5 +33,8 @@ int	s3_src_bucket_ok(const char *);
 char	*s3_src_text(char *s);
 /* A fresh C.UTF-8 LC_CTYPE locale (freelocale it), or (locale_t)0. */
 locale_t s3_src_utf8(void);
+/* Switch to loc (if any) for libarchive; returns what to switch back to. */
+locale_t s3_src_enter(locale_t);
+void	 s3_src_leave(locale_t);
 
 #endif

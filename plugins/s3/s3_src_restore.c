@@ -86,19 +86,6 @@ static void	put_next(struct restore *);
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static locale_t
-enter(locale_t loc)
-{
-	return loc != (locale_t)0 ? uselocale(loc) : (locale_t)0;
-}
-
-static void
-leave(locale_t old)
-{
-	if (old != (locale_t)0)
-		(void)uselocale(old);
-}
-
 static void
 reader_close(struct restore *r)
 {
@@ -106,9 +93,9 @@ reader_close(struct restore *r)
 
 	if (r->ar == NULL)
 		return;
-	old = enter(r->loc);
+	old = s3_src_enter(r->loc);
 	archive_read_free(r->ar);
-	leave(old);
+	s3_src_leave(old);
 	r->ar = NULL;
 }
 
@@ -168,14 +155,14 @@ reader_open(struct restore *r, off_t off)
 	r->ar = archive_read_new();
 	if (r->ar == NULL)
 		return -1;
-	old = enter(r->loc);
+	old = s3_src_enter(r->loc);
 	if (archive_read_support_format_tar(r->ar) != ARCHIVE_OK ||
 	    archive_read_open_fd(r->ar, r->fd, READ_BLOCK) != ARCHIVE_OK) {
 		s3_log(r->s3, ZB_LOG_ERROR, "restore spool: %s",
 		    archive_error_string(r->ar));
 		rc = -1;
 	}
-	leave(old);
+	s3_src_leave(old);
 	return rc;
 }
 
@@ -193,9 +180,9 @@ next_member(struct restore *r, struct archive_entry **ep, char *msg,
 	locale_t		 old;
 	int			 rc;
 
-	old = enter(r->loc);
+	old = s3_src_enter(r->loc);
 	rc = archive_read_next_header(r->ar, &e);
-	leave(old);
+	s3_src_leave(old);
 	if (rc == ARCHIVE_EOF)
 		return 0;
 	if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
@@ -215,11 +202,11 @@ next_member(struct restore *r, struct archive_entry **ep, char *msg,
 			r->key[vl] = '\0';
 		}
 	if (r->key == NULL) {
-		old = enter(r->loc);
+		old = s3_src_enter(r->loc);
 		name = archive_entry_pathname_utf8(e);
 		if (name == NULL)
 			name = archive_entry_pathname(e);
-		leave(old);
+		s3_src_leave(old);
 		if (name == NULL || name[0] == '\0') {
 			snprintf(msg, len, "restore spool: a member without a "
 			    "name");
