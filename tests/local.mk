@@ -230,3 +230,19 @@ noinst_PROGRAMS += %reldir%/fuzz/fuzz_pgdump
 %canon_reldir%_fuzz_fuzz_pgdump_LDFLAGS = -fsanitize=fuzzer
 %canon_reldir%_fuzz_fuzz_pgdump_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
 endif
+
+# ---- S3 XML answers (plugins/s3/s3_xml.c) -----------------------------------------
+s3xml_cppflags = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/s3
+replay_progs += %reldir%/fuzz/replay_s3xml
+%canon_reldir%_fuzz_replay_s3xml_SOURCES = %reldir%/fuzz/replay.c \
+	%reldir%/fuzz/fuzz_s3xml.c plugins/s3/s3_xml.c
+%canon_reldir%_fuzz_replay_s3xml_CPPFLAGS = $(s3xml_cppflags)
+%canon_reldir%_fuzz_replay_s3xml_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+if FUZZERS
+noinst_PROGRAMS += %reldir%/fuzz/fuzz_s3xml
+%canon_reldir%_fuzz_fuzz_s3xml_SOURCES = %reldir%/fuzz/fuzz_s3xml.c \
+	plugins/s3/s3_xml.c
+%canon_reldir%_fuzz_fuzz_s3xml_CPPFLAGS = $(s3xml_cppflags)
+%canon_reldir%_fuzz_fuzz_s3xml_LDFLAGS = -fsanitize=fuzzer
+%canon_reldir%_fuzz_fuzz_s3xml_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+endif
