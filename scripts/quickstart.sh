@@ -46,6 +46,11 @@ chmod 0640 "$sample/app/blob.bin"
 ln -s ../docs/readme.txt "$sample/app/link-to-readme"
 find "$sample" | sed "s|^$qs/||"
 
+# Whatever happens, the servers go: pg.sh and redis.sh chain their EXIT
+# traps in front of this one.
+stop_s3rver() { ! declare -f s3rver_stop >/dev/null || s3rver_stop; }
+trap stop_s3rver EXIT
+
 step "starting a throwaway PostgreSQL 15 on 127.0.0.1 with sample data"
 export ZB_SRCDIR=$top
 . tests/lib/pg.sh

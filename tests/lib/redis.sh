@@ -185,10 +185,17 @@ redis_cleanup() {
 	_REDIS_DIRS=()
 }
 
+_redis_status() { return "$1"; }
+
 _redis_exit_trap() {
 	local rc=$?
 	redis_cleanup
-	eval "$_REDIS_PREV_EXIT_TRAP"
+	# The previous trap (pg.sh's, say) reads $?: give it the exit status.
+	if [ "$rc" -eq 0 ]; then
+		eval "$_REDIS_PREV_EXIT_TRAP"
+	else
+		_redis_status "$rc" || eval "$_REDIS_PREV_EXIT_TRAP"
+	fi
 	exit $rc
 }
 
