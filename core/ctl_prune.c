@@ -100,13 +100,45 @@ artifact_dir_len(const char *key, time_t *stamp)
 	return (size_t)(p - key) + n;
 }
 
+/* Removals started together, so that a sink can batch them. */
+struct removals {
+	const char	*sink;
+	unsigned	 pending, removed, errors;
+	int		 done;
+};
+
+struct removal {
+	struct removals	*all;
+	char		*key;
+};
+
+static void
+on_removed(void *arg, int status, const char *err)
+{
+	struct removal	*r = arg;
+	struct removals	*all = r->all;
+
+	if (status == ZB_OK)
+		all->removed++;
+	else {
+		log_warnx("sink:%s: %s: %s", all->sink, r->key,
+		    err != NULL ? err : "cannot remove");
+		all->errors++;
+	}
+	free(r);
+	if (--all->pending == 0)
+		all->done = 1;
+}
+
 /* Delete (or print) the keys of artifact dirs without a manifest. */
 static int
 prune_orphans(struct zb_inst *sink, const char *name, time_t cutoff,
     int dry, unsigned *removed)
 {
-	struct keys	 k = { 0 }, r;
-	size_t		 i, j, dl, dl2;
+	struct keys	 k = { 0 };
+	struct removals	 all = { .sink = name };
+	struct removal	*r;
+	size_t		 i, j, m, dl;
 	time_t		 stamp;
 	int		 has_manifest, errors = 0;
 
@@ -119,43 +151,39 @@ prune_orphans(struct zb_inst *sink, const char *name, time_t cutoff,
 		goto out;
 	}
 	qsort(k.key, k.n, sizeof(*k.key), cmp_str);
+	/* Sorted: the keys of one artifact directory stand together. */
 	for (i = 0; i < k.n; i = j) {
 		dl = artifact_dir_len(k.key[i], &stamp);
-		for (j = i + 1; j < k.n && dl > 0; j++) {
-			dl2 = artifact_dir_len(k.key[j], &stamp);
-			if (dl2 != dl || strncmp(k.key[i], k.key[j], dl) != 0)
-				break;
-		}
 		if (dl == 0) {
 			j = i + 1;
 			continue;	/* not ours: left alone */
 		}
-		(void)artifact_dir_len(k.key[i], &stamp);
 		has_manifest = 0;
-		for (size_t m = i; m < j; m++)
-			if (strcmp(k.key[m] + dl, "/" MANIFEST_NAME) == 0)
+		for (j = i; j < k.n && strncmp(k.key[j], k.key[i], dl) == 0 &&
+		    k.key[j][dl] == '/'; j++)
+			if (strcmp(k.key[j] + dl, "/" MANIFEST_NAME) == 0)
 				has_manifest = 1;
 		if (has_manifest || stamp > cutoff)
 			continue;
-		for (size_t m = i; m < j; m++) {
+		for (m = i; m < j; m++) {
 			printf("%s sink:%s %s (no manifest: a failed run)\n",
 			    dry ? "would remove" : "remove", name, k.key[m]);
 			if (dry) {
 				(*removed)++;
 				continue;
 			}
-			memset(&r, 0, sizeof(r));
-			sinkio_remove(sink, k.key[m], on_done, &r);
-			reactor_run_until(&r.done);
-			if (r.status != ZB_OK) {
-				log_warnx("sink:%s: %s: %s", name, k.key[m],
-				    r.err ? r.err : "cannot remove");
-				errors++;
-			} else
-				(*removed)++;
-			free(r.err);
+			r = xcalloc(1, sizeof(*r));
+			r->all = &all;
+			r->key = k.key[m];
+			all.pending++;
+			sinkio_remove(sink, k.key[m], on_removed, r);
 		}
 	}
+	/* A removal may have ended inside sinkio_remove already. */
+	all.done = all.pending == 0;
+	reactor_run_until(&all.done);
+	*removed += all.removed;
+	errors += (int)all.errors;
 out:
 	for (i = 0; i < k.n; i++)
 		free(k.key[i]);

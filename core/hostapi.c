@@ -73,22 +73,6 @@ inst_option(struct zb_inst *inst, const char *key)
 	return NULL;
 }
 
-/* Is key the KEY_file form of a secret option KEY? */
-static int
-secret_file_key(struct zb_inst *inst, const char *key)
-{
-	const struct zb_option	*o;
-	size_t			 n = strlen(key);
-
-	if (n <= 5 || strcmp(key + n - 5, "_file") != 0)
-		return 0;
-	for (o = inst->plugin->desc.options; o != NULL && o->key != NULL; o++)
-		if (o->type == ZB_OPT_SECRET && strlen(o->key) == n - 5 &&
-		    strncmp(o->key, key, n - 5) == 0)
-			return 1;
-	return 0;
-}
-
 /*
  * The checked key, or one made from the option's default (so that typed
  * values and list items exist for defaults too).
@@ -103,8 +87,6 @@ inst_kv(struct zb_inst *inst, const char *key)
 
 	if (kv != NULL)
 		return kv;
-	if (secret_file_key(inst, key))
-		return NULL;	/* KEY_file of a secret KEY, not set */
 	o = inst_option(inst, key);
 	if (o == NULL) {
 		log_warnx("%s plugin bug: option '%s' is not in its table",

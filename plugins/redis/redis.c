@@ -110,12 +110,10 @@ redis_init(const struct zb_host_api *host, struct zb_inst *inst, void **ctx)
 		host->cfg_error(inst, "redis_server", "is empty");
 		goto fail;
 	}
-	if (host->cfg_str(inst, "password") != NULL ||
-	    host->cfg_str(inst, "password_file") != NULL) {
-		if (host->secret(inst, "password", &r->pass, &r->passlen) !=
-		    ZB_OK)
-			goto fail;
-	} else if (r->user != NULL) {
+	/* An unset (optional) secret resolves to NULL. */
+	if (host->secret(inst, "password", &r->pass, &r->passlen) != ZB_OK)
+		goto fail;
+	if (r->pass == NULL && r->user != NULL) {
 		host->cfg_error(inst, "username", "needs password or "
 		    "password_file");
 		goto fail;

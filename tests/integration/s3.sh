@@ -208,7 +208,10 @@ log_ops >"$T/ops"
 grep -q "^DeleteObjects 200 - [A-Za-z0-9+/=]\{24\}" "$T/ops" &&
     ok "orphans deleted in a DeleteObjects batch with Content-MD5" ||
     fail "no DeleteObjects: $(cat "$T/ops")"
-[ "$(grep -c '^DeleteObject ' "$T/ops")" = 0 ] && ok "no single deletes" || fail "single deletes"
+[ "$(grep -c '^DeleteObject ' "$T/ops")" = 0 ] &&
+    [ "$(grep -c '^DeleteObjects ' "$T/ops")" = 1 ] &&
+    ok "data and sidecar in one batch, no single deletes" ||
+    fail "deletes: $(grep '^Delete' "$T/ops")"
 [ "$(state 'len(d["uploads"])')" = 0 ] && ok "no multipart upload left" ||
     fail "uploads left after prune"
 orphans=$(state 'len([k for k in d["buckets"]["backups"]["objects"] if not any(m.startswith(k.rsplit("/",1)[0]+"/manifest.json") for m in d["buckets"]["backups"]["objects"])])')
