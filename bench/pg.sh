@@ -47,6 +47,7 @@ echo "database size: $dbsize"
 cat >"$dir/zb.ini" <<INI
 [daemon]
 plugin_dir = $dir/plugins
+state_dir = $dir/state
 compression = zstd:3
 max_buffer_mb = $budget_mb
 [sink:a]

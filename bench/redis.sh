@@ -66,6 +66,7 @@ run_case() {	# name compression port: best of two runs each, interleaved
 	cat >"$dir/zb.ini" <<INI
 [daemon]
 plugin_dir = $dir/plugins
+state_dir = $dir/state
 compression = $comp
 max_buffer_mb = $max_buffer_mb
 [sink:disk]

@@ -40,6 +40,7 @@ min() { echo "if ($1 < $2) $1 else $2" | bc; }
 cat >"$T/zb.ini" <<INI
 [daemon]
 plugin_dir = $T/plugins
+state_dir = $T/state
 compression = none
 max_buffer_mb = $budget_mb
 [sink:s3]

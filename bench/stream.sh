@@ -42,6 +42,7 @@ run_case() {	# name compression baseline-command [extra daemon lines]
 	cat >"$dir/zb.ini" <<INI
 [daemon]
 plugin_dir = $dir/plugins
+state_dir = $dir/state
 compression = $comp
 max_buffer_mb = 32
 $extra

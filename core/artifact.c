@@ -29,6 +29,30 @@ artifact_dir(const char *source, const char *stream, const char *stamp)
 	return xasprintf("%s/%s/%s", source, stream, stamp);
 }
 
+size_t
+artifact_key_dir_len(const char *key, time_t *stamp)
+{
+	const char	*p = key;
+	char		 s[ZB_STAMP_LEN];
+	int		 i;
+	size_t		 n;
+
+	for (i = 0; i < 2; i++) {
+		n = strcspn(p, "/");
+		if (p[n] != '/' || n == 0)
+			return 0;
+		p += n + 1;
+	}
+	n = strcspn(p, "/");
+	if (p[n] != '/' || n >= sizeof(s))
+		return 0;
+	memcpy(s, p, n);
+	s[n] = '\0';
+	if (stamp_parse(s, stamp) == -1)
+		return 0;
+	return (size_t)(p - key) + n;
+}
+
 int
 artifact_parse_id(const char *id, char **source, char **stream,
     char **stamp)

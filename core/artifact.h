@@ -14,6 +14,14 @@
 #define MANIFEST_FORMAT		"zentoria-backupd-manifest"
 #define MANIFEST_VERSION	1
 #define MANIFEST_MAX		(1 << 20)
+/*
+ * Written (exclusively) into an artifact directory before a copy's data,
+ * removed after its manifest: who is writing the copy, so that prune
+ * leaves a live run's directory alone (gc.c).
+ */
+#define MARKER_NAME		"in-progress.json"
+#define MARKER_FORMAT		"zentoria-backupd-in-progress"
+#define MARKER_MAX		4096
 
 struct age_keys;
 
@@ -64,6 +72,12 @@ struct manifest_in {
 /* "source/stream/stamp" (caller frees). */
 char	*artifact_dir(const char *source, const char *stream,
 	    const char *stamp);
+/*
+ * A sink key "source/stream/stamp/name": the length of its artifact
+ * directory "source/stream/stamp" (and the stamp's time), or 0 for a
+ * key that is not in the layout.
+ */
+size_t	 artifact_key_dir_len(const char *key, time_t *stamp);
 /* Split "source/stream@stamp"; 0 or -1. */
 int	 artifact_parse_id(const char *id, char **source, char **stream,
 	    char **stamp);

@@ -2,7 +2,9 @@
  * ctl_run.c - `zentoria-backupctl run': back up jobs now.
  *
  * Jobs run concurrently up to [daemon] max_parallel_jobs, in the order
- * given.  SIGINT/SIGTERM abort what is running: every copy in progress is
+ * given.  Each job's lock (state.c) is taken before anything runs: a job
+ * that is running already (here, from cron, or in the daemon) is refused
+ * at once and makes the exit status non-zero; the others run.  SIGINT/SIGTERM abort what is running: every copy in progress is
  * aborted, so nothing half-written looks complete.
  */
 #include "zb-build.h"
@@ -18,6 +20,7 @@
 #include "progress.h"
 #include "reactor.h"
 #include "run.h"
+#include "state.h"
 #include "util.h"
 
 static const char run_usage[] =
@@ -30,6 +33,7 @@ static const char run_usage[] =
 struct batch {
 	struct ctl		*ctl;
 	struct cfg_job		**jobs;
+	struct job_lock		**locks;
 	size_t			 njobs;
 	size_t			 next;
 	struct run		**runs;
@@ -70,7 +74,7 @@ batch_next(struct batch *b)
 	while (!b->interrupted && b->next < b->njobs &&
 	    b->running < (size_t)cfg->max_parallel_jobs) {
 		b->runs[b->next] = run_start(cfg, b->jobs[b->next],
-		    on_run_done, b);
+		    b->locks[b->next], on_run_done, b);
 		b->next++;
 		b->running++;
 	}
@@ -104,6 +108,37 @@ batch_bytes(void *arg)
 	for (i = 0; i < b->next; i++)
 		n += run_bytes_in(b->runs[i]);
 	return n;
+}
+
+/*
+ * Lock every job; refused ones are dropped from the batch (and make it
+ * fail).  -1 when none is left to run.
+ */
+static int
+lock_jobs(struct batch *b)
+{
+	struct job_lock	*l;
+	char		 err[512];
+	size_t		 i, n = 0;
+
+	b->locks = xcalloc(b->njobs, sizeof(*b->locks));
+	for (i = 0; i < b->njobs; i++) {
+		l = state_lock_job(b->ctl->cfg, b->jobs[i]->name, err,
+		    sizeof(err));
+		if (l == NULL) {
+			log_warnx("[job:%s] refused: %s", b->jobs[i]->name,
+			    err);
+			printf("job %s: refused (%s)\n", b->jobs[i]->name,
+			    err);
+			b->all_ok = 0;
+			continue;
+		}
+		b->jobs[n] = b->jobs[i];
+		b->locks[n++] = l;
+	}
+	fflush(stdout);
+	b->njobs = n;
+	return n > 0 ? 0 : -1;
 }
 
 int
@@ -163,6 +198,11 @@ ctl_run(struct ctl *ctl, int argc, char **argv)
 		free(b.jobs);
 		return 1;
 	}
+	if (lock_jobs(&b) == -1) {
+		free(b.jobs);
+		free(b.locks);
+		return 1;
+	}
 	b.runs = xcalloc(b.njobs, sizeof(*b.runs));
 	reactor_on_signal(on_signal, &b);
 	prog = progress_start("backing up", 0, batch_bytes, &b);
@@ -172,7 +212,10 @@ ctl_run(struct ctl *ctl, int argc, char **argv)
 	reactor_on_signal(NULL, NULL);
 	for (i = 0; i < b.next; i++)
 		run_free(b.runs[i]);
+	for (i = 0; i < b.njobs; i++)
+		state_unlock(b.locks[i]);
 	free(b.runs);
 	free(b.jobs);
+	free(b.locks);
 	return b.all_ok ? 0 : 1;
 }

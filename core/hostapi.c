@@ -456,6 +456,15 @@ h_http_submit(struct zb_inst *inst, void *easy,
 	return http_submit(easy, done, arg) == 0 ? ZB_OK : ZB_ERR;
 }
 
+static void
+h_pending_add(struct zb_io *io, const struct zb_pending_entry *e)
+{
+	if (io->vt->pending_add == NULL)
+		io_bug(io, "pending_add");
+	else
+		io->vt->pending_add(io, e);
+}
+
 static const struct zb_host_api host_api = {
 	.abi_version = ZB_PLUGIN_ABI_VERSION,
 	.struct_size = sizeof(struct zb_host_api),
@@ -493,6 +502,7 @@ static const struct zb_host_api host_api = {
 	.http_resume = http_resume,
 	.fact_get = h_fact_get,
 	.fact_each = h_fact_each,
+	.pending_add = h_pending_add,
 };
 
 const struct zb_host_api *

@@ -22,6 +22,8 @@ struct io_vtbl {
 	int	(*push)(struct zb_io *, const void *, size_t);
 	int	(*add_stream)(struct zb_io *, const char *, const char *);
 	void	(*list_add)(struct zb_io *, const struct zb_list_entry *);
+	void	(*pending_add)(struct zb_io *,
+		    const struct zb_pending_entry *);
 	void	(*fact)(struct zb_io *, const char *group, const char *key,
 		    const char *str, int64_t num, int is_num);
 	const char *(*stream_name)(const struct zb_io *);

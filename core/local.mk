@@ -10,6 +10,7 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 	%reldir%/child.c %reldir%/child.h \
 	%reldir%/codec.c %reldir%/codec.h \
 	%reldir%/config.c %reldir%/config.h \
+	%reldir%/gc.c %reldir%/gc.h \
 	%reldir%/hostapi.c %reldir%/io.h \
 	%reldir%/http.c %reldir%/http.h \
 	%reldir%/json.c %reldir%/json.h \
@@ -20,6 +21,7 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 	%reldir%/restore.c %reldir%/restore.h \
 	%reldir%/run.c %reldir%/run.h \
 	%reldir%/sinkio.c %reldir%/sinkio.h \
+	%reldir%/state.c %reldir%/state.h \
 	%reldir%/stream.c %reldir%/stream.h \
 	%reldir%/util.c %reldir%/util.h \
 	%reldir%/writers.c %reldir%/writers.h

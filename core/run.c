@@ -7,6 +7,15 @@
  * the .sha256 sidecar and, last, the manifest (DESIGN.md section 3).  A
  * copy whose sidecar or manifest could not be written does not exist.
  *
+ * Before a stream's data, the run writes an in-progress marker into the
+ * artifact directory on every sink (naming this host and the job lock the
+ * run holds), and removes it once the copy committed or failed: prune
+ * and the garbage collector (gc.c) leave a live run's directories alone.
+ * A sink whose marker could not be written gets no copy.
+ *
+ * Stamps come from state.c: unique per source on this host, so two runs
+ * in one second never share artifact ids.
+ *
  * Result: ok when every stream has a copy on every sink; partial when
  * every stream has at least one copy; failed otherwise.
  */
@@ -17,22 +26,26 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "artifact.h"
 #include "codec.h"
+#include "gc.h"
 #include "io.h"
 #include "log.h"
 #include "plugin.h"
 #include "reactor.h"
 #include "run.h"
 #include "sinkio.h"
+#include "state.h"
 #include "stream.h"
 #include "util.h"
 
 #define RUN_MAX_STREAMS	4096	/* per plan */
 /*
- * Interrupted puts older than this are cleaned up at the start of a run
- * (uploads of a run still going on elsewhere are younger).
+ * At the start of a run, the garbage of its source's earlier runs that
+ * was last written more than this long ago is removed (gc.c never
+ * touches a live run's directories, whatever their age).
  */
 #define RUN_CLEANUP_AGE	(24 * 3600)
 
@@ -48,6 +61,8 @@ struct run_stream {
 	time_t			 started;
 	time_t			 finished;
 	unsigned		 meta_pending;
+	unsigned		 marks_pending;
+	char			*mark_err[CFG_MAX_SINKS];
 	unsigned		 copies_ok;
 	int			 running;
 };
@@ -62,6 +77,7 @@ struct run {
 	struct zb_io		 io;	/* the plan's handle: first */
 	struct zb_config	*cfg;
 	struct cfg_job		*job;
+	struct job_lock		*lock;		/* borrowed; may be NULL */
 	struct zb_inst		*source;
 	time_t			 start;
 	char			 stamp[ZB_STAMP_LEN];
@@ -72,7 +88,7 @@ struct run {
 	int			 plan_done;
 	int			 plan_failed;
 	unsigned		 active;
-	unsigned		 cleanups;	/* sink cleanups running */
+	unsigned		 side_ops;	/* gc, marker removals */
 	int			 aborting;
 	int			 ended;
 	struct event		*advance_ev;
@@ -184,6 +200,83 @@ static const struct io_vtbl plan_vtbl = {
 	.add_stream = plan_add_stream,
 };
 
+/* ---- in-progress markers ---------------------------------------------- */
+
+struct side_op {
+	struct run	*run;
+	char		*what;
+};
+
+static void
+side_op_done(void *arg, int status, const char *err)
+{
+	struct side_op	*o = arg;
+	struct run	*run = o->run;
+
+	if (status != ZB_OK)
+		log_warnx("[job:%s] %s: %s", run->job->name, o->what,
+		    err != NULL ? err : "failed");
+	free(o->what);
+	free(o);
+	run->side_ops--;
+	schedule_advance(run);
+}
+
+static char *
+marker_key(const struct run_stream *rs)
+{
+	return xasprintf("%s/%s", rs->dir, MARKER_NAME);
+}
+
+static char *
+build_marker(const struct run_stream *rs)
+{
+	struct run	*run = rs->run;
+	struct buf	 b;
+	char		 started[ZB_ISOTIME_LEN];
+
+	isotime_format(time(NULL), started, sizeof(started));
+	buf_init(&b, MARKER_MAX);
+	(void)buf_printf(&b, "{\n  \"format\": \"%s\",\n  \"job\": ",
+	    MARKER_FORMAT);
+	(void)buf_json_str(&b, run->job->name);
+	(void)buf_puts(&b, ",\n  \"id\": ");
+	(void)buf_json_str(&b, rs->id);
+	(void)buf_printf(&b, ",\n  \"stamp\": \"%s\",\n  \"host\": ",
+	    run->stamp);
+	(void)buf_json_str(&b, state_host_id());
+	(void)buf_printf(&b, ",\n  \"pid\": %ld,\n  \"lock\": ",
+	    (long)getpid());
+	(void)buf_json_str(&b, run->lock != NULL ?
+	    state_lock_path(run->lock) : "");
+	(void)buf_printf(&b, ",\n  \"started\": \"%s\"\n}\n", started);
+	return buf_take(&b);
+}
+
+/* The copy committed or failed: its marker goes (a leftover is
+ * harmless: prune takes it once this run is over). */
+static void
+remove_markers(struct run_stream *rs)
+{
+	struct run	*run = rs->run;
+	struct side_op	*o;
+	char		*key;
+	size_t		 i;
+
+	key = marker_key(rs);
+	for (i = 0; i < run->job->nsinks; i++) {
+		if (rs->mark_err[i] != NULL)
+			continue;	/* never written */
+		o = xcalloc(1, sizeof(*o));
+		o->run = run;
+		o->what = xasprintf("%s: %s: cannot remove the in-progress "
+		    "marker", rs->id, run->job->sinks[i]->inst->sec->title);
+		run->side_ops++;
+		sinkio_remove(run->job->sinks[i]->inst, key, side_op_done, o);
+	}
+	free(key);
+}
+
 /* ---- sidecar and manifest ------------------------------------------------ */
 
 static void	meta_manifest_done(void *, int, const char *);
@@ -221,6 +314,7 @@ stream_ended(struct run_stream *rs)
 		    st->error ? st->error : "");
 	stream_free(st);
 	rs->st = NULL;
+	remove_markers(rs);
 	schedule_advance(run);
 }
 
@@ -358,8 +452,9 @@ rs_finished(struct stream *st, void *arg)
 
 static const struct stream_owner rs_owner = { rs_drained, rs_finished };
 
+/* Every marker was written or failed: open the stream and its copies. */
 static void
-start_stream(struct run *run, struct run_stream *rs)
+open_stream(struct run *run, struct run_stream *rs)
 {
 	const struct zb_plugin_desc	*d;
 	const struct zb_producer_ops	*pops;
@@ -384,9 +479,6 @@ start_stream(struct run *run, struct run_stream *rs)
 	free(name);
 	rs->st->artifact_id = xstrdup(rs->id);
 	rs->st->stream_name = xstrdup(rs->name);
-	rs->started = time(NULL);
-	rs->running = 1;
-	run->active++;
 
 	key = xasprintf("%s/%s", rs->dir, rs->data);
 	for (i = 0; i < run->job->nsinks; i++) {
@@ -394,8 +486,11 @@ start_stream(struct run *run, struct run_stream *rs)
 		w = stream_writer_new(rs->st, sink->sec->title,
 		    sink->timeout_ms);
 		w->io.inst = sink;
-		if (sink->plugin->desc.put_open(sink->ctx, &w->io, key, &wops,
-		    &ctx) == ZB_OK)
+		if (rs->mark_err[i] != NULL)
+			stream_writer_fail(w, "cannot write the in-progress "
+			    "marker: %s", rs->mark_err[i]);
+		else if (sink->plugin->desc.put_open(sink->ctx, &w->io, key,
+		    &wops, &ctx) == ZB_OK)
 			stream_writer_attach(w, wops, ctx);
 		else
 			stream_writer_fail(w, "cannot open %s", key);
@@ -411,6 +506,60 @@ start_stream(struct run *run, struct run_stream *rs)
 	else
 		stream_producer_failed(rs->st, "the source could not start "
 		    "this stream");
+}
+
+struct mark_put {
+	struct run_stream	*rs;
+	size_t			 idx;
+};
+
+static void
+mark_done(void *arg, int status, const char *err)
+{
+	struct mark_put		*m = arg;
+	struct run_stream	*rs = m->rs;
+	struct run		*run = rs->run;
+
+	if (status != ZB_OK)
+		rs->mark_err[m->idx] = xstrdup(err != NULL ? err : "failed");
+	free(m);
+	if (--rs->marks_pending > 0)
+		return;
+	if (!run->aborting) {
+		open_stream(run, rs);
+		return;
+	}
+	/* Aborted while the markers were written: no stream to end. */
+	rs->running = 0;
+	run->active--;
+	run->sum.copies_failed += (unsigned)run->job->nsinks;
+	remove_markers(rs);
+	schedule_advance(run);
+}
+
+/* Write the stream's in-progress markers, then open it (open_stream). */
+static void
+start_stream(struct run *run, struct run_stream *rs)
+{
+	struct mark_put	*m;
+	char		*marker, *key;
+	size_t		 i, n = run->job->nsinks;
+
+	rs->started = time(NULL);
+	rs->running = 1;
+	run->active++;
+	marker = build_marker(rs);
+	key = marker_key(rs);
+	rs->marks_pending = (unsigned)n;	/* before any may complete */
+	for (i = 0; i < n; i++) {
+		m = xcalloc(1, sizeof(*m));
+		m->rs = rs;
+		m->idx = i;
+		sinkio_put_buf(run->job->sinks[i]->inst, key, marker,
+		    strlen(marker), mark_done, m);
+	}
+	free(key);
+	free(marker);
 }
 
 /* ---- the run ------------------------------------------------------------------ */
@@ -462,7 +611,7 @@ advance(struct run *run)
 				start_stream(run, rs);
 		}
 	}
-	if (run->active > 0 || run->cleanups > 0)
+	if (run->active > 0 || run->side_ops > 0)
 		return;
 	TAILQ_FOREACH(rs, &run->streams, entry)
 		if (rs->started == 0 && !run->plan_failed && !run->aborting)
@@ -476,60 +625,93 @@ on_advance(evutil_socket_t fd, short what, void *arg)
 	advance(arg);
 }
 
-struct cleanup {
-	struct run	*run;
-	struct zb_inst	*sink;
-};
+static void
+gc_item(void *arg, const struct gc_item *it)
+{
+	struct run	*run = arg;
+	char		*key;
+
+	if (it->action != GC_REMOVE)
+		return;
+	key = str_printable(it->key);
+	if (it->failed)
+		log_warnx("[job:%s] sink:%s: %s %s: %s", run->job->name,
+		    it->sink, it->what, key, it->reason);
+	else
+		log_info("[job:%s] sink:%s: removed %s %s (%s)",
+		    run->job->name, it->sink, it->what, key, it->reason);
+	free(key);
+}
 
 static void
-cleaned(void *arg, int status, const char *err)
+gc_done(void *arg, const struct gc_result *res)
 {
-	struct cleanup	*c = arg;
-	struct run	*run = c->run;
+	struct run	*run = arg;
 
-	if (status != ZB_OK)
-		log_warnx("[job:%s] %s: cleanup of interrupted uploads: %s",
-		    run->job->name, c->sink->sec->title, err != NULL ? err :
-		    "failed");
-	free(c);
-	run->cleanups--;
+	run->side_ops--;
 	schedule_advance(run);
 }
 
+/* What dead runs of this source left on the sinks, alongside this run. */
+static void
+start_cleanup(struct run *run)
+{
+	struct gc_params	 gp;
+	char			*prefix;
+	size_t			 i;
+
+	prefix = xasprintf("%s/", run->source->sec->name);
+	for (i = 0; i < run->job->nsinks; i++) {
+		memset(&gp, 0, sizeof(gp));
+		gp.sink = run->job->sinks[i]->inst;
+		gp.prefix = prefix;
+		gp.grace_s = RUN_CLEANUP_AGE;
+		gp.item = gc_item;
+		gp.done = gc_done;
+		gp.arg = run;
+		run->side_ops++;
+		gc_start(&gp);
+	}
+	free(prefix);
+}
+
 struct run *
-run_start(struct zb_config *cfg, struct cfg_job *job, run_done_fn cb,
-    void *arg)
+run_start(struct zb_config *cfg, struct cfg_job *job, struct job_lock *lock,
+    run_done_fn cb, void *arg)
 {
 	struct run	*run;
-	struct cleanup	*c;
-	size_t		 i;
+	char		 err[512];
 	int		 rc;
 
 	run = xcalloc(1, sizeof(*run));
 	run->io.vt = &plan_vtbl;
 	run->cfg = cfg;
 	run->job = job;
+	run->lock = lock;
 	run->source = job->source->inst;
 	run->io.inst = run->source;
 	run->cb = cb;
 	run->arg = arg;
 	run->start = time(NULL);
 	run->start_ms = now_ms();
-	stamp_format(run->start, run->stamp, sizeof(run->stamp));
 	TAILQ_INIT(&run->streams);
 	run->advance_ev = event_new(reactor_base(), -1, 0, on_advance, run);
+	if (state_next_stamp(cfg, job->source->name, run->start, run->stamp,
+	    err, sizeof(err)) == -1) {
+		stamp_format(run->start, run->stamp, sizeof(run->stamp));
+		run->plan_done = 1;
+		run->plan_failed = 1;
+		log_warnx("[job:%s] cannot start a run: %s", job->name, err);
+		schedule_advance(run);
+		return run;
+	}
+	if (lock != NULL)
+		state_lock_set_run(lock, run->stamp);
 	log_info("[job:%s] run %s started: %s -> %zu sink%s", job->name,
 	    run->stamp, job->source->title, job->nsinks,
 	    job->nsinks == 1 ? "" : "s");
 
-	/* What crashed runs left on the sinks, alongside this run. */
-	for (i = 0; i < job->nsinks; i++) {
-		c = xcalloc(1, sizeof(*c));
-		c->run = run;
-		c->sink = job->sinks[i]->inst;
-		run->cleanups++;
-		sinkio_cleanup(c->sink, RUN_CLEANUP_AGE, cleaned, c);
-	}
+	start_cleanup(run);
 	run->planning = 1;
 	rc = run->source->plugin->desc.plan(run->source->ctx, &run->io);
 	run->planning = 0;
@@ -559,6 +741,7 @@ void
 run_free(struct run *run)
 {
 	struct run_stream	*rs;
+	size_t			 i;
 
 	if (run == NULL)
 		return;
@@ -568,6 +751,8 @@ run_free(struct run *run)
 			break;
 		TAILQ_REMOVE(&run->streams, rs, entry);
 		stream_free(rs->st);
+		for (i = 0; i < CFG_MAX_SINKS; i++)
+			free(rs->mark_err[i]);
 		free(rs->name);
 		free(rs->ext);
 		free(rs->id);

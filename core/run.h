@@ -32,9 +32,14 @@ struct run_summary {
 typedef void (*run_done_fn)(struct run *, const struct run_summary *,
 	    void *arg);
 
-/* Start a run of job; done is called on the loop when it has ended. */
-struct run	*run_start(struct zb_config *, struct cfg_job *, run_done_fn,
-		    void *arg);
+struct job_lock;
+
+/*
+ * Start a run of job, whose lock (state.c) the caller holds, or NULL;
+ * done is called on the loop when it has ended.
+ */
+struct run	*run_start(struct zb_config *, struct cfg_job *,
+		    struct job_lock *, run_done_fn, void *arg);
 void		 run_free(struct run *);
 const char	*run_job_name(const struct run *);
 /* Plaintext bytes pushed so far (for progress lines). */

@@ -168,6 +168,7 @@ struct op {
 	int		 status;
 	char		*err;
 	sinkio_entry_fn	 entry_cb;
+	sinkio_pending_fn pending_cb;
 	sinkio_done_fn	 done_cb;
 	void		*arg;
 };
@@ -203,6 +204,18 @@ op_list_add(struct zb_io *io, const struct zb_list_entry *e)
 		o->entry_cb(o->arg, e);
 }
 
+static void
+op_pending_add(struct zb_io *io, const struct zb_pending_entry *e)
+{
+	struct op	*o = (struct op *)io;
+
+	if (!o->completed && o->pending_cb != NULL)
+		o->pending_cb(o->arg, e);
+}
+
+static const struct io_vtbl pending_vtbl = {
+	.kind = "list_pending", .done = op_done, .pending_add = op_pending_add
+};
 static const struct io_vtbl list_vtbl = {
 	.kind = "list", .done = op_done, .list_add = op_list_add
 };
@@ -278,6 +291,42 @@ sinkio_cleanup(struct zb_inst *sink, int64_t older_than_s, sinkio_done_fn cb,
 	o = op_new(sink, &remove_vtbl, cb, arg);
 	rc = sink->plugin->desc.cleanup(sink->ctx, &o->io, older_than_s);
 	op_started(o, rc, "the plugin could not start the cleanup");
+}
+
+int
+sinkio_has_pending(const struct zb_inst *sink)
+{
+	return sink->plugin->desc.list_pending != NULL &&
+	    sink->plugin->desc.remove_pending != NULL;
+}
+
+void
+sinkio_list_pending(struct zb_inst *sink, const char *prefix,
+    sinkio_pending_fn ecb, sinkio_done_fn cb, void *arg)
+{
+	struct op	*o;
+	int		 rc;
+
+	if (!sinkio_has_pending(sink)) {
+		cb(arg, ZB_OK, NULL);	/* nothing it can show */
+		return;
+	}
+	o = op_new(sink, &pending_vtbl, cb, arg);
+	o->pending_cb = ecb;
+	rc = sink->plugin->desc.list_pending(sink->ctx, &o->io, prefix);
+	op_started(o, rc, "the plugin could not start listing pending puts");
+}
+
+void
+sinkio_remove_pending(struct zb_inst *sink, const char *key,
+    const char *handle, sinkio_done_fn cb, void *arg)
+{
+	struct op	*o = op_new(sink, &remove_vtbl, cb, arg);
+	int		 rc;
+
+	rc = sink->plugin->desc.remove_pending(sink->ctx, &o->io, key,
+	    handle);
+	op_started(o, rc, "the plugin could not start the removal");
 }
 
 /* ---- blocking forms ------------------------------------------------------ */

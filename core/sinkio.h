@@ -18,6 +18,8 @@ typedef void (*sinkio_done_fn)(void *arg, int status, const char *err);
 typedef void (*sinkio_data_fn)(void *arg, int status, const char *err,
 	    const char *data, size_t len);
 typedef void (*sinkio_entry_fn)(void *arg, const struct zb_list_entry *);
+typedef void (*sinkio_pending_fn)(void *arg,
+	    const struct zb_pending_entry *);
 
 void	sinkio_put_buf(struct zb_inst *sink, const char *key, const void *,
 	    size_t, sinkio_done_fn, void *arg);
@@ -34,6 +36,16 @@ void	sinkio_remove(struct zb_inst *sink, const char *key,
  */
 void	sinkio_cleanup(struct zb_inst *sink, int64_t older_than_s,
 	    sinkio_done_fn, void *arg);
+/*
+ * ABI 1.3: the puts that were not committed (running or interrupted),
+ * and the removal of one.  sinkio_list_pending is done at once with
+ * ZB_OK, listing nothing, for a sink without them.
+ */
+int	sinkio_has_pending(const struct zb_inst *sink);
+void	sinkio_list_pending(struct zb_inst *sink, const char *prefix,
+	    sinkio_pending_fn, sinkio_done_fn, void *arg);
+void	sinkio_remove_pending(struct zb_inst *sink, const char *key,
+	    const char *handle, sinkio_done_fn, void *arg);
 /*
  * Start sink's get of key as the producer of st (a stream made by the
  * caller, writers already attached).  0, or -1 when the get could not be

@@ -335,23 +335,57 @@ write_all(int fd, const void *buf, size_t len)
 void
 stamp_format(time_t t, char *buf, size_t len)
 {
+	stamp_format_seq(t, 0, buf, len);
+}
+
+void
+stamp_format_seq(time_t t, int seq, char *buf, size_t len)
+{
 	struct tm	 tm;
+	size_t		 n;
 
 	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H%M%SZ", &tm);
+	n = strftime(buf, len, "%Y-%m-%dT%H%M%SZ", &tm);
+	if (seq > 0 && n > 0)
+		snprintf(buf + n, len - n, "-%02d", seq);
 }
 
 int
 stamp_parse(const char *s, time_t *out)
 {
-	struct tm	 tm;
-	const char	*end;
+	return stamp_parse_seq(s, out, NULL);
+}
 
+int
+stamp_parse_seq(const char *s, time_t *out, int *seq)
+{
+	static const char	 shape[] = "dddd-dd-ddTddddddZ";
+	struct tm		 tm;
+	const char		*end;
+	size_t			 i;
+	int			 n = 0;
+
+	for (i = 0; i < sizeof(shape) - 1; i++)
+		if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) :
+		    s[i] != shape[i])
+			return -1;
 	memset(&tm, 0, sizeof(tm));
 	end = strptime(s, "%Y-%m-%dT%H%M%SZ", &tm);
-	if (end == NULL || *end != '\0' || strlen(s) != ZB_STAMP_LEN - 1)
+	if (end != s + sizeof(shape) - 1)
 		return -1;
+	if (*end != '\0') {
+		/* "-NN", 01..99: two digits, so that byte order stays time
+		 * order */
+		if (end[0] != '-' || end[1] < '0' || end[1] > '9' ||
+		    end[2] < '0' || end[2] > '9' || end[3] != '\0')
+			return -1;
+		n = (end[1] - '0') * 10 + (end[2] - '0');
+		if (n == 0)
+			return -1;
+	}
 	*out = timegm(&tm);
+	if (seq != NULL)
+		*seq = n;
 	return 0;
 }
 
@@ -415,4 +449,25 @@ is_hex_sha256(const char *s)
 		if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
 			return 0;
 	return s[64] == '\0';
+}
+
+char *
+str_printable(const char *s)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p;
+	char			*out, *o;
+
+	out = xmalloc(strlen(s) * 4 + 1);
+	for (o = out, p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			*o++ = '\\';
+			*o++ = 'x';
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 0xf];
+		} else
+			*o++ = (char)*p;
+	}
+	*o = '\0';
+	return out;
 }

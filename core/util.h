@@ -43,10 +43,19 @@ int	 rm_rf(const char *path);
 int	 fsync_dir_of(const char *path);
 int	 write_all(int fd, const void *, size_t);
 
-/* "2026-11-27T094433Z" into buf (at least ZB_STAMP_LEN bytes). */
-#define ZB_STAMP_LEN	sizeof("2026-11-27T094433Z")
+/*
+ * Run stamps: "2026-11-27T094433Z", or with a collision suffix
+ * "2026-11-27T094433Z-01" .. "-99" for further runs of one source in the
+ * same second (state.c hands them out).  Byte order is time order.
+ * stamp_format writes seq 0 without suffix; buf holds ZB_STAMP_LEN.
+ */
+#define ZB_STAMP_LEN	sizeof("2026-11-27T094433Z-01")
+#define ZB_STAMP_SEQ_MAX	99
 void	 stamp_format(time_t, char *buf, size_t);
+void	 stamp_format_seq(time_t, int seq, char *buf, size_t);
+/* 0 with *t (and *seq if not NULL), or -1. */
 int	 stamp_parse(const char *, time_t *);
+int	 stamp_parse_seq(const char *, time_t *, int *seq);
 /* "2026-11-27T09:44:33Z" */
 #define ZB_ISOTIME_LEN	sizeof("2026-11-27T09:44:33Z")
 void	 isotime_format(time_t, char *buf, size_t);
@@ -56,6 +65,9 @@ void	 human_bytes(uint64_t, char *buf, size_t);
 /* Monotonic milliseconds. */
 uint64_t now_ms(void);
 
+/* s with control bytes (< 0x20, 0x7f) as \xNN, for messages; caller
+ * frees. */
+char	*str_printable(const char *s);
 int	 valid_name(const char *);	/* [A-Za-z0-9_.-]+, no leading dot */
 int	 is_hex_sha256(const char *);
 

@@ -76,6 +76,7 @@ echo "S3 endpoint $S3R_URL, bucket backups"
 cat >"$qs/zentoria-backupd.ini" <<INI
 [daemon]
 plugin_dir = $qs/prefix/lib/zentoria-backupd/plugins
+state_dir = $qs/state
 compression = zstd:3
 max_buffer_mb = 64
 

@@ -52,8 +52,9 @@ cp -r "$top/docs/plugin-example" "$work/example"
     PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" make -s) || die "plugin example does not build"
 mkdir -p "$work/example-plugins"
 cp "$work/example/hello.so" "$work/example-plugins/"
-printf '[daemon]\nplugin_dir = %s\n[source:h]\nplugin = hello\n[sink:d]\nplugin = local\npath = %s\n[job:h]\nsource = h\nsinks = d\n' \
-    "$work/example-plugins" "$work/example-store" >"$work/example.ini"
+printf '[daemon]\nplugin_dir = %s\nstate_dir = %s\n[source:h]\nplugin = hello\n[sink:d]\nplugin = local\npath = %s\n[job:h]\nsource = h\nsinks = d\n' \
+    "$work/example-plugins" "$work/example-state" "$work/example-store" \
+    >"$work/example.ini"
 cp "$work/prefix/lib/zentoria-backupd/plugins/local.so" "$work/example-plugins/"
 if "$work/prefix/bin/zentoria-backupctl" -c "$work/example.ini" plugins | grep -q '^hello ' &&
     "$work/prefix/bin/zentoria-backupctl" -q -c "$work/example.ini" run h; then

@@ -57,7 +57,8 @@ extern "C" {
 #endif
 
 #define ZB_PLUGIN_ABI_VERSION		1
-#define ZB_PLUGIN_ABI_MINOR		2	/* 1: http_*; 2: facts, test restore */
+#define ZB_PLUGIN_ABI_MINOR		3	/* 1: http_*; 2: facts, test restore;
+					   3: pending puts */
 
 /* Type sizes and libevent major version the plugin was built with. */
 #define ZB_ABI_SIG	((uint32_t)(sizeof(void *) |			\
@@ -188,6 +189,18 @@ struct zb_list_entry {
 	const char	*key;		/* relative to the sink's prefix */
 	uint64_t	 size;
 	time_t		 mtime;
+};
+
+/*
+ * ABI 1.3: a put that has not been committed (yet): a running or an
+ * interrupted one (a temporary file, an S3 multipart upload).
+ */
+struct zb_pending_entry {
+	const char	*key;		/* the object it would become */
+	const char	*handle;	/* the sink's own name for it */
+	uint64_t	 size;		/* bytes written so far; 0: unknown */
+	time_t		 mtime;		/* when it was last written to, or
+					   started if the sink cannot tell */
 };
 
 /* A child process started with host->spawn(). */
@@ -355,6 +368,10 @@ struct zb_host_api {
 	size_t		 (*fact_each)(struct zb_io *w, const char *group,
 			    void (*cb)(void *arg, const char *key,
 			    const char *val), void *arg);
+
+	/* ABI 1.3: list_pending() reports each entry through this. */
+	void		 (*pending_add)(struct zb_io *l,
+			    const struct zb_pending_entry *e);
 };
 
 struct zb_plugin_desc {
@@ -425,6 +442,18 @@ struct zb_plugin_desc {
 	 * `prune'.
 	 */
 	int	(*cleanup)(void *ctx, struct zb_io *op, int64_t older_than_s);
+
+	/*
+	 * ABI 1.3, sink, optional (both or neither): the puts under prefix
+	 * that were not committed, running or interrupted ones alike,
+	 * through host->pending_add(l, ...), then host->done(l, ...); and
+	 * the removal of one of them, named by the key and handle
+	 * list_pending reported.  The host decides what is garbage: a sink
+	 * that has these is never asked for cleanup().
+	 */
+	int	(*list_pending)(void *ctx, struct zb_io *l, const char *prefix);
+	int	(*remove_pending)(void *ctx, struct zb_io *op, const char *key,
+		    const char *handle);
 };
 
 #ifdef __cplusplus

@@ -7,7 +7,10 @@
  * an existing object) and fsyncs the directory; that part runs on a
  * worker thread (host->offload) so a long fsync does not stall the loop.
  * Files are created 0600 and directories 0700.  Temporary names are never
- * listed, so a crash mid-write leaves nothing that looks like an object.
+ * listed as objects, so a crash mid-write leaves nothing that looks like
+ * one; list_pending (ABI 1.3) shows them as pending puts (key: the object
+ * they were for, handle: the temporary's name), so that prune can remove
+ * those of dead runs.
  */
 #include "zb-build.h"
 
@@ -443,11 +446,69 @@ is_temporary(const char *name)
 	return name[0] == '.';
 }
 
-static int
-walk(struct local *l, struct zb_io *io, const char *dir, const char *rel,
-    const char *prefix, int depth)
+/*
+ * ".NAME.zb-XXXXXX" (as put_open makes them): the length of NAME, or 0
+ * for any other name.
+ */
+static size_t
+temporary_target_len(const char *name)
+{
+	size_t	 n = strlen(name);
+	const char *tail;
+
+	if (name[0] != '.' || n < sizeof(".x.zb-XXXXXX") - 1)
+		return 0;
+	tail = name + n - (sizeof(".zb-XXXXXX") - 1);
+	if (strncmp(tail, ".zb-", 4) != 0 || strchr(name, '/') != NULL)
+		return 0;
+	return (size_t)(tail - name) - 1;
+}
+
+struct walk {
+	struct local	*l;
+	struct zb_io	*io;
+	const char	*prefix;
+	int		 pending;	/* list temporaries, not objects */
+};
+
+static void
+walk_file(struct walk *w, const char *rel, const char *name,
+    const char *key, const struct stat *st)
 {
 	struct zb_list_entry	 e;
+	struct zb_pending_entry	 pe;
+	char			*target;
+	size_t			 tl;
+
+	if (!w->pending) {
+		if (is_temporary(name) ||
+		    strncmp(key, w->prefix, strlen(w->prefix)) != 0)
+			return;
+		e.key = key;
+		e.size = st->st_size;
+		e.mtime = st->st_mtime;
+		w->l->host->list_add(w->io, &e);
+		return;
+	}
+	tl = temporary_target_len(name);
+	if (tl == 0)
+		return;
+	if (asprintf(&target, "%s%s%.*s", rel, *rel ? "/" : "", (int)tl,
+	    name + 1) == -1)
+		return;
+	if (strncmp(target, w->prefix, strlen(w->prefix)) == 0) {
+		pe.key = target;
+		pe.handle = name;
+		pe.size = st->st_size;
+		pe.mtime = st->st_mtime;
+		w->l->host->pending_add(w->io, &pe);
+	}
+	free(target);
+}
+
+static int
+walk(struct walk *w, const char *dir, const char *rel, int depth)
+{
 	struct dirent		*de;
 	struct stat		 st;
 	DIR			*d;
@@ -460,7 +521,8 @@ walk(struct local *l, struct zb_io *io, const char *dir, const char *rel,
 	if (d == NULL)
 		return errno == ENOENT ? 0 : -1;
 	while (rc == 0 && (de = readdir(d)) != NULL) {
-		if (is_temporary(de->d_name))
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		if (asprintf(&path, "%s/%s", dir, de->d_name) == -1)
 			break;
@@ -470,15 +532,10 @@ walk(struct local *l, struct zb_io *io, const char *dir, const char *rel,
 			break;
 		}
 		if (lstat(path, &st) == 0) {
-			if (S_ISDIR(st.st_mode))
-				rc = walk(l, io, path, key, prefix, depth + 1);
-			else if (S_ISREG(st.st_mode) &&
-			    strncmp(key, prefix, strlen(prefix)) == 0) {
-				e.key = key;
-				e.size = st.st_size;
-				e.mtime = st.st_mtime;
-				l->host->list_add(io, &e);
-			}
+			if (S_ISDIR(st.st_mode) && !is_temporary(de->d_name))
+				rc = walk(w, path, key, depth + 1);
+			else if (S_ISREG(st.st_mode))
+				walk_file(w, rel, de->d_name, key, &st);
 		}
 		free(path);
 		free(key);
@@ -488,11 +545,12 @@ walk(struct local *l, struct zb_io *io, const char *dir, const char *rel,
 }
 
 static int
-local_list(void *ctx, struct zb_io *io, const char *prefix)
+list_common(struct local *l, struct zb_io *io, const char *prefix,
+    int pending)
 {
-	struct local	*l = ctx;
+	struct walk	 w = { l, io, prefix, pending };
 
-	if (walk(l, io, l->root, "", prefix, 0) == -1) {
+	if (walk(&w, l->root, "", 0) == -1) {
 		l->host->done(io, ZB_ERR, strerror(errno));
 		return ZB_OK;
 	}
@@ -501,20 +559,30 @@ local_list(void *ctx, struct zb_io *io, const char *prefix)
 }
 
 static int
-local_remove(void *ctx, struct zb_io *io, const char *key)
+local_list(void *ctx, struct zb_io *io, const char *prefix)
+{
+	return list_common(ctx, io, prefix, 0);
+}
+
+static int
+local_list_pending(void *ctx, struct zb_io *io, const char *prefix)
 {
 	struct local	*l = ctx;
-	char		*path, *slash;
 
-	path = key_path(l, key);
-	if (path == NULL)
+	if (l->host->struct_size < offsetof(struct zb_host_api, pending_add) +
+	    sizeof(l->host->pending_add))
 		return ZB_ERR;
-	if (unlink(path) == -1 && errno != ENOENT) {
-		l->host->done(io, ZB_ERR, strerror(errno));
-		free(path);
-		return ZB_OK;
-	}
-	/* Drop directories left empty, up to the root. */
+	return list_common(l, io, prefix, 1);
+}
+
+/* Unlink path, then the directories left empty, up to the root. */
+static int
+unlink_and_prune(struct local *l, char *path)
+{
+	char	*slash;
+
+	if (unlink(path) == -1 && errno != ENOENT)
+		return -1;
 	for (;;) {
 		slash = strrchr(path, '/');
 		if (slash == NULL || (size_t)(slash - path) <= strlen(l->root))
@@ -523,8 +591,60 @@ local_remove(void *ctx, struct zb_io *io, const char *key)
 		if (rmdir(path) == -1)
 			break;
 	}
+	return 0;
+}
+
+static int
+local_remove(void *ctx, struct zb_io *io, const char *key)
+{
+	struct local	*l = ctx;
+	char		*path;
+
+	path = key_path(l, key);
+	if (path == NULL)
+		return ZB_ERR;
+	if (unlink_and_prune(l, path) == -1)
+		l->host->done(io, ZB_ERR, strerror(errno));
+	else
+		l->host->done(io, ZB_OK, NULL);
 	free(path);
-	l->host->done(io, ZB_OK, NULL);
+	return ZB_OK;
+}
+
+/* handle: the temporary's name, as list_pending gave it for key. */
+static int
+local_remove_pending(void *ctx, struct zb_io *io, const char *key,
+    const char *handle)
+{
+	struct local	*l = ctx;
+	const char	*base;
+	char		*path, *tmp, *slash;
+	size_t		 tl;
+
+	base = strrchr(key, '/');
+	base = base != NULL ? base + 1 : key;
+	tl = temporary_target_len(handle);
+	if (tl == 0 || tl != strlen(base) ||
+	    strncmp(handle + 1, base, tl) != 0) {
+		l->host->log(l->inst, ZB_LOG_ERROR, "%s: not a temporary "
+		    "of this key", key);
+		return ZB_ERR;
+	}
+	path = key_path(l, key);
+	if (path == NULL)
+		return ZB_ERR;
+	slash = strrchr(path, '/');
+	if (asprintf(&tmp, "%.*s/%s", (int)(slash - path), path,
+	    handle) == -1) {
+		free(path);
+		return ZB_ERR;
+	}
+	free(path);
+	if (unlink_and_prune(l, tmp) == -1)
+		l->host->done(io, ZB_ERR, strerror(errno));
+	else
+		l->host->done(io, ZB_OK, NULL);
+	free(tmp);
 	return ZB_OK;
 }
 
@@ -544,4 +664,6 @@ ZB_EXPORT const struct zb_plugin_desc zb_plugin = {
 	.get_open = local_get_open,
 	.list = local_list,
 	.remove = local_remove,
+	.list_pending = local_list_pending,
+	.remove_pending = local_remove_pending,
 };

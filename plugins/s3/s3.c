@@ -219,6 +219,19 @@ cleanup_entry(void *ctx, struct zb_io *op, int64_t older_than_s)
 	return s3_cleanup(ctx, op, older_than_s);
 }
 
+static int
+list_pending_entry(void *ctx, struct zb_io *l, const char *prefix)
+{
+	return s3_list_pending(ctx, l, prefix);
+}
+
+static int
+remove_pending_entry(void *ctx, struct zb_io *op, const char *key,
+    const char *handle)
+{
+	return s3_remove_pending(ctx, op, key, handle);
+}
+
 ZB_EXPORT const struct zb_plugin_desc zb_plugin = {
 	.abi_version = ZB_PLUGIN_ABI_VERSION,
 	.struct_size = sizeof(struct zb_plugin_desc),
@@ -240,4 +253,6 @@ ZB_EXPORT const struct zb_plugin_desc zb_plugin = {
 	.list = list_entry,
 	.remove = remove_entry,
 	.cleanup = cleanup_entry,
+	.list_pending = list_pending_entry,
+	.remove_pending = remove_pending_entry,
 };

@@ -176,6 +176,9 @@ int	s3_get_open(struct s3 *, struct zb_io *, const char *key,
 int	s3_list(struct s3 *, struct zb_io *, const char *prefix);
 int	s3_remove(struct s3 *, struct zb_io *, const char *key);
 int	s3_cleanup(struct s3 *, struct zb_io *, int64_t older_than_s);
+int	s3_list_pending(struct s3 *, struct zb_io *, const char *prefix);
+int	s3_remove_pending(struct s3 *, struct zb_io *, const char *key,
+	    const char *handle);
 void	s3_delq_free(struct s3 *);
 
 #endif

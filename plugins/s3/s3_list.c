@@ -6,7 +6,10 @@
  * the same turn of the loop are sent as one DeleteObjects request (up to
  * 1000 keys, with the Content-MD5 S3 requires), and each caller gets the
  * outcome for its own key.
- * cleanup: ListMultipartUploads under the prefix, and AbortMultipartUpload
+ * list_pending (ABI 1.3): ListMultipartUploads under the prefix, each
+ * upload reported with its key and upload id; remove_pending aborts one.
+ * cleanup (hosts before ABI 1.3): ListMultipartUploads under the prefix,
+ * and AbortMultipartUpload
  * for every upload initiated before the cut-off: what a crash mid-upload
  * leaves behind (it is invisible to list, but it is billed).
  */
@@ -294,6 +297,7 @@ s3_delq_free(struct s3 *s3)
 struct cleaner {
 	struct s3	*s3;
 	struct zb_io	*op;
+	int		 report;	/* list_pending: report, abort none */
 	time_t		 cutoff;
 	char		*prefix;
 	char		*key_marker, *id_marker;
@@ -314,6 +318,8 @@ cleaner_end(struct cleaner *c)
 	char				 m[700];
 	size_t				 i, failed = c->failed;
 
+	if (c->report)
+		failed = 0;
 	if (c->aborted > 0 || failed > 0)
 		s3_log(c->s3, failed ? ZB_LOG_WARN : ZB_LOG_INFO,
 		    "s3://%s/%s: aborted %zu stale multipart upload%s%s",
@@ -379,6 +385,23 @@ abort_next(struct cleaner *c)
 }
 
 static void
+report_pending(struct cleaner *c, const char *key, const char *id, time_t t)
+{
+	struct zb_pending_entry	 e;
+	size_t			 plen = strlen(c->s3->prefix);
+
+	if (strncmp(key, c->s3->prefix, plen) != 0)
+		return;
+	memset(&e, 0, sizeof(e));
+	e.key = key + plen;
+	e.handle = id;
+	/* When it was started: ListParts could tell the newest part, at a
+	 * request per upload; prune asks the run's marker instead. */
+	e.mtime = t;
+	c->s3->host->pending_add(c->op, &e);
+}
+
+static void
 on_uploads(void *arg, struct s3_resp *r)
 {
 	struct cleaner	*c = arg;
@@ -407,7 +430,10 @@ on_uploads(void *arg, struct s3_resp *r)
 		init = s3_xml_text(&u, "Initiated");
 		t = init != NULL ? s3_parse_time(init) : -1;
 		free(init);
-		if (key == NULL || id == NULL || t == -1 || t > c->cutoff) {
+		if (c->report && key != NULL && id != NULL && t != -1)
+			report_pending(c, key, id, t);
+		if (c->report || key == NULL || id == NULL || t == -1 ||
+		    t > c->cutoff) {
 			free(key);
 			free(id);
 			continue;
@@ -458,6 +484,73 @@ uploads_page(struct cleaner *c)
 	s.done = on_uploads;
 	s.arg = c;
 	return s3_req_start(c->s3, &s) != NULL ? 0 : -1;
+}
+
+int
+s3_list_pending(struct s3 *s3, struct zb_io *l, const char *prefix)
+{
+	struct cleaner	*c = xcalloc(1, sizeof(*c));
+
+	c->s3 = s3;
+	c->op = l;
+	c->report = 1;
+	c->prefix = s3_full_key(s3, prefix);
+	if (uploads_page(c) == -1) {
+		free(c->prefix);
+		free(c);
+		return ZB_ERR;
+	}
+	return ZB_OK;
+}
+
+struct pending_abort {
+	struct s3	*s3;
+	struct zb_io	*op;
+};
+
+static void
+on_pending_abort(void *arg, struct s3_resp *r)
+{
+	struct pending_abort	*a = arg;
+	struct zb_io		*op = a->op;
+	const struct zb_host_api *host = a->s3->host;
+	int			 ok;
+
+	ok = s3_ok(r) || strcmp(r->code, "NoSuchUpload") == 0;
+	free(a);
+	host->done(op, ok ? ZB_OK : ZB_ERR, ok ? NULL : r->error);
+}
+
+int
+s3_remove_pending(struct s3 *s3, struct zb_io *op, const char *key,
+    const char *handle)
+{
+	struct pending_abort	*a;
+	struct s3_req_spec	 s;
+	char			*full;
+	void			*q;
+
+	if (handle == NULL || handle[0] == '\0')
+		return ZB_ERR;
+	a = xcalloc(1, sizeof(*a));
+	a->s3 = s3;
+	a->op = op;
+	full = s3_full_key(s3, key);
+	memset(&s, 0, sizeof(s));
+	s.method = "DELETE";
+	s.key = full;
+	s.query[0].name = "uploadId";
+	s.query[0].value = handle;
+	s.nquery = 1;
+	s.done = on_pending_abort;
+	s.arg = a;
+	q = s3_req_start(s3, &s);
+	free(full);
+	if (q == NULL) {
+		free(a);
+		return ZB_ERR;
+	}
+	return ZB_OK;
 }
 
 int

@@ -22,6 +22,7 @@ head -c 200000 /dev/urandom >"$T/tree/docs/blob.bin"
 cat >"$T/zb.ini" <<INI
 [daemon]
 plugin_dir = $ZB_TEST_PLUGIN_DIR
+state_dir = $T/state
 compression = zstd:3
 encryption = age
 age_recipients_file = $T/recipients.txt

@@ -7,6 +7,7 @@
 cat >"$T/zb.ini" <<INI
 [daemon]
 plugin_dir = $ZB_TEST_PLUGIN_DIR
+state_dir = $T/state
 compression = zstd:3
 
 [sink:near]

@@ -27,6 +27,7 @@ touch -d '2001-02-03 04:05:06.123456789' "$src/name with  spaces.txt"
 cat >"$T/zb.ini" <<INI
 [daemon]
 plugin_dir = $ZB_TEST_PLUGIN_DIR
+state_dir = $T/state
 compression = zstd:3
 
 [sink:disk]

@@ -59,6 +59,7 @@ DEAD=$(_redis_free_port)
 cat >"$T/zb.ini" <<INI
 [daemon]
 plugin_dir = $ZB_TEST_PLUGIN_DIR
+state_dir = $T/state
 compression = zstd:3
 
 [sink:store]

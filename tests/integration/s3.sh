@@ -27,6 +27,7 @@ head -c 12000000 /dev/urandom >"$T/rand.bin"
 cat >"$T/zb.ini" <<INI
 [daemon]
 plugin_dir = $ZB_TEST_PLUGIN_DIR
+state_dir = $T/state
 compression = none
 
 [sink:near]
@@ -184,7 +185,7 @@ s3fake_post "/__fault?op=PutObject&match=manifest.json&status=403&code=AccessDen
 check_fails "run whose manifest is refused" Z run small
 s3fake_post "/__fault?reset"
 check "prune --dry-run" Z prune --sink s3 --grace 0 --dry-run
-grep -q "would remove sink:s3 small/output/.*/data.out " "$T/out" &&
+grep -q "would remove sink:s3 object small/output/.*/data.out " "$T/out" &&
     ok "dry run names the orphan" || fail "dry run: $(cat "$T/out")"
 n_before=$(state 'len(d["buckets"]["backups"]["objects"])')
 [ "$n_before" -gt 0 ] || fail "no objects"
@@ -202,8 +203,22 @@ wait $RUN 2>/dev/null
 [ "$(state 'len(d["uploads"])')" = 1 ] && ok "killed client left an upload" ||
     fail "expected one open upload"
 s3fake_post "/__fault?reset"
+# The killed run's upload is listed by a dry run, and counted.
+check "prune --dry-run after the kill" Z prune --sink s3 --grace 0 --dry-run
+grep -q "^would remove sink:s3 pending put rand/output/.*/data\.[a-z.]* (a put that was never committed)" "$T/out" &&
+    ok "dry run lists the killed run's multipart upload" ||
+    fail "dry run misses the upload: $(cat "$T/out")"
+[ "$(state 'len(d["uploads"])')" = 1 ] && ok "the dry run aborted nothing" ||
+    fail "the dry run aborted the upload"
 s3fake_post "/__log?reset"
 check "prune removes orphans and the stale upload" Z prune --sink s3 --grace 0
+grep -q "^removed sink:s3 pending put rand/output/" "$T/out" &&
+    ok "the abort is reported" || fail "abort not reported: $(cat "$T/out")"
+n_removed=$(sed -n 's/^removed \([0-9]*\) objects\? on 1 sink.*/\1/p' "$T/out")
+n_lines=$(grep -c "^removed sink:s3 " "$T/out")
+[ -n "$n_removed" ] && [ "$n_removed" = "$n_lines" ] && [ "$n_removed" -ge 3 ] &&
+    ok "the count includes the abort ($n_removed)" ||
+    fail "count $n_removed vs $n_lines lines: $(cat "$T/out")"
 log_ops >"$T/ops"
 grep -q "^DeleteObjects 200 - [A-Za-z0-9+/=]\{24\}" "$T/ops" &&
     ok "orphans deleted in a DeleteObjects batch with Content-MD5" ||

@@ -16,6 +16,7 @@ head -c 13000000 /dev/urandom >"$T/rand.bin"
 cat >"$T/zb.ini" <<INI
 [daemon]
 plugin_dir = $ZB_TEST_PLUGIN_DIR
+state_dir = $T/state
 compression = zstd:3
 
 [sink:near]

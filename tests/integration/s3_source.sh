@@ -45,6 +45,7 @@ NBYTES=$((10 * 4 + 7000000))
 cat >"$T/zb.ini" <<INI
 [daemon]
 plugin_dir = $ZB_TEST_PLUGIN_DIR
+state_dir = $T/state
 compression = none
 
 [sink:near]
@@ -109,6 +110,7 @@ check "plugins lists s3" Z plugins
 cat >"$T/bad.ini" <<INI
 [daemon]
 plugin_dir = $ZB_TEST_PLUGIN_DIR
+state_dir = $T/state
 [source:bad]
 plugin = s3
 endpoint = $S3_URL

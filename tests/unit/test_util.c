@@ -84,6 +84,31 @@ Test(util, stamps_round_trip)
 	cr_assert_eq(stamp_parse("2026-11-27T094433Zx", &t), -1);
 }
 
+Test(util, stamp_collision_suffix)
+{
+	char	 s[ZB_STAMP_LEN];
+	time_t	 t;
+	int	 seq;
+
+	stamp_format_seq(1795772673, 7, s, sizeof(s));
+	cr_assert_str_eq(s, "2026-11-27T094433Z-07");
+	cr_assert_eq(stamp_parse_seq(s, &t, &seq), 0);
+	cr_assert_eq(t, 1795772673);
+	cr_assert_eq(seq, 7);
+	cr_assert_eq(stamp_parse_seq("2026-11-27T094433Z", &t, &seq), 0);
+	cr_assert_eq(seq, 0);
+	/* byte order is time order */
+	cr_assert_lt(strcmp("2026-11-27T094433Z", "2026-11-27T094433Z-01"), 0);
+	cr_assert_lt(strcmp("2026-11-27T094433Z-09", "2026-11-27T094433Z-10"),
+	    0);
+	cr_assert_lt(strcmp("2026-11-27T094433Z-99", "2026-11-27T094434Z"), 0);
+	cr_assert_eq(stamp_parse("2026-11-27T094433Z-00", &t), -1);
+	cr_assert_eq(stamp_parse("2026-11-27T094433Z-1", &t), -1);
+	cr_assert_eq(stamp_parse("2026-11-27T094433Z-100", &t), -1);
+	cr_assert_eq(stamp_parse("2026-11-27T094433Z01", &t), -1);
+	cr_assert_eq(stamp_parse("2026-1-27T0944330Z", &t), -1);
+}
+
 Test(util, names)
 {
 	cr_assert(valid_name("pg-main_1.x"));
