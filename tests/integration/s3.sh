@@ -87,6 +87,10 @@ sinks = locked
 [job:badkey]
 source = small
 sinks = badkey
+
+[job:twin]
+source = small
+sinks = s3
 INI
 chmod 600 "$T/zb.ini"
 export ZB_TEST_AK=$S3_AK ZB_TEST_SK=$S3_SK ZB_TEST_WRONG=not-the-secret
@@ -232,4 +236,33 @@ grep -q "^DeleteObjects 200 - [A-Za-z0-9+/=]\{24\}" "$T/ops" &&
 orphans=$(state 'len([k for k in d["buckets"]["backups"]["objects"] if not any(m.startswith(k.rsplit("/",1)[0]+"/manifest.json") for m in d["buckets"]["backups"]["objects"])])')
 [ "$orphans" = 0 ] && ok "no object without a manifest left" || fail "$orphans orphans left"
 check "everything still verifies" Z verify --latest --sink s3
+# ---- two runs of one source in one second: two copies, none replaced ---------
+check "run small twin (one source, one second)" Z run small twin
+stamps=$(sed -n 's/.*\[job:[a-z]*\] run \([^ ]*\) started.*/\1/p' "$T/err" | sort -u)
+[ "$(echo "$stamps" | wc -l)" = 2 ] && ok "two distinct ids:" $stamps ||
+    fail "stamps: $stamps"
+for s in $stamps; do
+	check "small/output@$s verifies on s3" Z verify "small/output@$s" --sink s3
+done
+
+# ---- prune while a run is held between its data and its manifest ---------------
+s3fake_post "/__fault?reset"
+s3fake_post "/__fault?op=PutObject&match=manifest.json&stall_ms=8000"
+"$CTL" -c "$T/zb.ini" run small >"$T/held.out" 2>"$T/held.err" &
+HELD=$!
+for i in $(seq 1 100); do
+	s3fake_get /__fault | grep -q '"seen": 1' && break
+	sleep 0.1
+done
+sleep 2		# the run started seconds ago: --grace 0 alone would not save it
+held=$(sed -n 's/.*\(small\/output@[^ :]*\): started.*/\1/p' "$T/held.err" | head -1)
+held_dir=$(echo "$held" | sed 's/@/\//')
+check "prune --grace 0 while the manifest PUT hangs" Z prune --sink s3 --grace 0
+grep -q "^keep sink:s3 $held_dir (a run in progress (job small, pid $HELD" "$T/out" &&
+    ok "prune keeps the held run's directory" || fail "prune: $(cat "$T/out")"
+grep -q "^removed sink:s3 [a-z ]*$held_dir/" "$T/out" &&
+    fail "prune removed part of the held run"
+wait $HELD && ok "the held run ends ok" || fail "held run: $(tail -3 "$T/held.err")"
+s3fake_post "/__fault?reset"
+check "the held run's copy verifies ($held)" Z verify "$held" --sink s3
 finish
