@@ -48,6 +48,18 @@ extension = bin
 source = rand
 sinks = near, minio
 
+[source:tiny]
+plugin = command
+command = seq 1 1000
+
+[job:tiny1]
+source = tiny
+sinks = near, minio
+
+[job:tiny2]
+source = tiny
+sinks = near, minio
+
 [job:trickle]
 source = trickle
 sinks = near, minio
@@ -136,4 +148,12 @@ grep -q '"ContentType": "text/plain; charset=utf-8"' "$T/out" &&
     ok "content type kept" || fail "content type: $(cat "$T/out")"
 check "aws reads the big one" s3r_aws s3 cp s3://restored/2026/big.jpg "$T/big.back"
 cmp -s "$T/big.jpg" "$T/big.back" && ok "7 MB object identical" || fail "big differs"
+# Two runs of one source in one second: two copies on s3rver, none replaced.
+check "run tiny1 tiny2 (one source, one second)" Z run tiny1 tiny2
+stamps=$(sed -n 's/.*\[job:tiny[12]\] run \([^ ]*\) started.*/\1/p' "$T/err" | sort -u)
+[ "$(echo "$stamps" | wc -l)" = 2 ] && ok "two distinct ids:" $stamps ||
+    fail "stamps: $stamps"
+for s in $stamps; do
+	check "tiny/output@$s verifies on s3rver" Z verify "tiny/output@$s" --sink minio
+done
 finish
