@@ -159,6 +159,9 @@ ctl_verify(struct ctl *ctl, int argc, char **argv)
 		if (id != NULL)
 			log_warnx("%s: no such artifact%s%s", id,
 			    sink ? " on sink:" : "", sink ? sink : "");
+		else if (pick.nskipped > 0)
+			log_warnx("no complete run to verify%s%s",
+			    sink ? " on sink:" : "", sink ? sink : "");
 		else
 			log_warnx("no artifacts to verify");
 	}

@@ -131,6 +131,18 @@ PY
     fail "verify --latest --json: $(cat "$T/out")"
 grep_err "verify --latest (all sinks) warns" "sink:disk: run $r2 .* is incomplete"
 
+# Only incomplete runs: nothing to verify, and it says why.
+mkdir "$T/only"
+cp -r "$T/disk/gen" "$T/only/"
+rm -r "$T/only/gen/gen0/$r1" "$T/only/gen/gen1/$r1" "$T/only/gen/gen2/$r1"
+sed "s|^path = $T/copy\$|path = $T/only|" "$T/zb.ini" >"$T/only.ini"
+check_fails "verify --latest with only an incomplete run" \
+    $CTL -c "$T/only.ini" verify --latest --sink copy
+grep_err "verify --latest: no complete run" "no complete run to verify on sink:copy"
+grep_err "verify --latest: the skipped run" "sink:copy: run $r2 .* is incomplete"
+[ ! -s "$T/out" ] && ok "verify --latest verified nothing" ||
+    fail "verify --latest verified: $(cat "$T/out")"
+
 # verify of the explicit id still checks that copy.
 check "verify ID of an incomplete run's copy" $Z verify "gen/gen0@$r2" --sink disk
 
