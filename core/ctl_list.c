@@ -59,6 +59,9 @@ ctl_warn_incomplete(const struct catalog_run *r)
 	if (r->nmissing > MISSING_SHOWN)
 		(void)buf_printf(&b, ", and %zu more",
 		    r->nmissing - MISSING_SHOWN);
+	if (r->nmissing == 0)
+		(void)buf_puts(&b, "none, but its manifests disagree on the "
+		    "run's streams");
 	warning("sink:%s: run %s of [job:%s] (source:%s) is incomplete, "
 	    "%zu of %zu streams (missing: %s): its copies are skipped",
 	    r->sink, r->stamp, r->job, r->source, r->present, r->planned,
@@ -166,7 +169,8 @@ print_table(const struct catalog *cat)
 		first = 0;
 		for (j = 0; j < r->nmissing; j++)
 			printf(" %s", r->missing[j]);
-		printf("\n");
+		printf("%s\n", r->nmissing == 0 ? " none, but its manifests "
+		    "disagree on the run's streams" : "");
 	}
 }
 

@@ -376,3 +376,24 @@ Test(catalog, latest_of_old_copies)
 	catalog_pick_free(&p);
 	catalog_free(&cat);
 }
+
+/* Copies of one run that list different streams: not complete. */
+Test(catalog, manifests_disagreeing_on_the_plan)
+{
+	static const char *const plan2[] = { "db1", "db2" };
+	struct catalog			 cat = { 0 };
+	const struct catalog_run	*r;
+
+	test_log_start();
+	add(&cat, "disk", "db1", R1, plan2, 2);
+	add(&cat, "disk", "db2", R1, plan3, 3);
+	catalog_group_runs(&cat);
+	cr_assert_eq(cat.nruns, 1);
+	r = catalog_run_of(&cat, &cat.items[0]);
+	cr_assert_not(r->complete);
+	cr_assert_eq(r->planned, 2);
+	cr_assert_eq(r->present, 2);
+	assert_logged("sink:disk: the manifests of run " R1 " of source:pg "
+	    "disagree on the run's streams; taken as incomplete");
+	catalog_free(&cat);
+}
