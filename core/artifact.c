@@ -8,6 +8,10 @@
  * The manifest is the commit marker and the only thing list, verify and
  * restore trust; manifest_parse() therefore checks every field it later
  * relies on (names that become paths, hashes, sizes).
+ *
+ * A run is a unit: every manifest also records its run (the run's stamp
+ * and every stream the run planned), so that any single sink tells
+ * whether a run is complete there (catalog.c) without a database.
  */
 #include "zb-build.h"
 
@@ -76,6 +80,26 @@ artifact_parse_id(const char *id, char **source, char **stream,
 		return -1;
 	}
 	return 0;
+}
+
+/* "2026-12-06T120233Z-01": the time part, then the suffix (none first). */
+int
+artifact_stamp_cmp(const char *x, const char *y)
+{
+	size_t		 bx = strcspn(x, "Z"), by = strcspn(y, "Z");
+	size_t		 lx, ly;
+	int		 c;
+
+	c = strncmp(x, y, bx < by ? bx : by);
+	if (c != 0 || bx != by)
+		return c != 0 ? c : (bx < by ? -1 : 1);
+	x += bx;
+	y += by;
+	lx = strlen(x);
+	ly = strlen(y);
+	if (lx != ly)		/* "Z" < "Z-01" < "Z-100" */
+		return lx < ly ? -1 : 1;
+	return strcmp(x, y);
 }
 
 void
@@ -225,6 +249,26 @@ transforms_json(struct buf *b, const struct manifest_in *m)
 	return buf_puts(b, "}");
 }
 
+/* "run": {"job": ..., "stamp": ..., "streams": [...]} */
+static int
+run_json(struct buf *b, const struct manifest_in *m)
+{
+	size_t	 i;
+
+	if (buf_puts(b, ",\n  \"run\": {\"job\": ") == -1 ||
+	    buf_json_str(b, m->job) == -1 ||
+	    buf_puts(b, ", \"stamp\": ") == -1 ||
+	    buf_json_str(b, m->run_stamp != NULL ? m->run_stamp : m->stamp) ==
+	    -1 ||
+	    buf_puts(b, ", \"streams\": [") == -1)
+		return -1;
+	for (i = 0; i < m->run_nstreams; i++)
+		if (buf_puts(b, i > 0 ? ", " : "") == -1 ||
+		    buf_json_str(b, m->run_streams[i]) == -1)
+			return -1;
+	return buf_puts(b, "]}");
+}
+
 char *
 manifest_build(const struct manifest_in *m)
 {
@@ -249,6 +293,7 @@ manifest_build(const struct manifest_in *m)
 	    buf_json_str(&b, m->stream) == -1 ||
 	    buf_puts(&b, ",\n  \"time\": ") == -1 ||
 	    buf_json_str(&b, m->stamp) == -1 ||
+	    (m->run_streams != NULL && run_json(&b, m) == -1) ||
 	    buf_puts(&b, ",\n  \"host\": ") == -1 ||
 	    buf_json_str(&b, host) == -1 ||
 	    buf_printf(&b, ",\n  \"started\": \"%s\",\n  \"finished\": "
@@ -297,6 +342,77 @@ get_sized_hash(const struct json *doc, const char *key, uint64_t *size,
 		return -1;
 	*size = (uint64_t)n;
 	memcpy(sha, h, 65);
+	return 0;
+}
+
+static int
+cmp_strp(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/*
+ * The optional "run" object: the run's stamp and its planned streams
+ * (valid names, no duplicates, at most MANIFEST_MAX_STREAMS, this
+ * artifact's stream among them).
+ */
+static int
+run_parse(struct artifact *a, const char **err)
+{
+	const struct json	*r, *v, *e;
+	const char		*s;
+	char			**sorted;
+	size_t			 n = 0, i;
+	time_t			 t;
+	int			 own = 0, dup = 0;
+
+	r = json_get(a->doc, "run");
+	if (r == NULL)
+		return 0;
+	*err = "bad \"run\": not an object with job, stamp and streams";
+	if (r->type != JSON_OBJECT || json_get_str(r, "job") == NULL)
+		return -1;
+	s = json_get_str(r, "stamp");
+	if (s == NULL || stamp_parse(s, &t) == -1) {
+		*err = "bad \"run\": bad or missing stamp";
+		return -1;
+	}
+	v = json_get(r, "streams");
+	if (v == NULL || v->type != JSON_ARRAY)
+		return -1;
+	for (e = v->child; e != NULL; e = e->next) {
+		if (e->type != JSON_STRING || !valid_name(e->str)) {
+			*err = "bad \"run\": a stream name is not valid";
+			return -1;
+		}
+		if (++n > MANIFEST_MAX_STREAMS) {
+			*err = "bad \"run\": too many streams";
+			return -1;
+		}
+	}
+	a->run_stamp = xstrdup(s);
+	a->run_streams = xcalloc(n > 0 ? n : 1, sizeof(*a->run_streams));
+	for (e = v->child; e != NULL; e = e->next) {
+		a->run_streams[a->run_nstreams++] = xstrdup(e->str);
+		if (strcmp(e->str, a->stream) == 0)
+			own = 1;
+	}
+	sorted = xcalloc(n > 0 ? n : 1, sizeof(*sorted));
+	memcpy(sorted, a->run_streams, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_strp);
+	for (i = 1; i < n; i++)
+		if (strcmp(sorted[i - 1], sorted[i]) == 0)
+			dup = 1;
+	free(sorted);
+	if (dup) {
+		*err = "bad \"run\": a stream is listed twice";
+		return -1;
+	}
+	if (!own) {
+		*err = "bad \"run\": the artifact's stream is not among "
+		    "the run's streams";
+		return -1;
+	}
 	return 0;
 }
 
@@ -366,6 +482,8 @@ manifest_parse(const char *text, size_t len, struct artifact *a,
 		goto fail;
 	}
 	a->encrypted = strcmp(s, "age") == 0;
+	if (run_parse(a, err) == -1)
+		goto fail;
 	return 0;
 fail:
 	artifact_clear(a);
@@ -384,6 +502,8 @@ artifact_clear(struct artifact *a)
 	free(a->data);
 	free(a->source_plugin);
 	free(a->sink);
+	free(a->run_stamp);
+	strv_free(a->run_streams, a->run_nstreams);
 	json_free(a->doc);
 	memset(a, 0, sizeof(*a));
 }

@@ -4,6 +4,7 @@
 #ifndef ZB_ARTIFACT_H
 #define ZB_ARTIFACT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -22,6 +23,7 @@
 #define MARKER_NAME		"in-progress.json"
 #define MARKER_FORMAT		"zentoria-backupd-in-progress"
 #define MARKER_MAX		4096
+#define MANIFEST_MAX_STREAMS	4096	/* streams a run may plan */
 
 struct age_keys;
 
@@ -52,6 +54,14 @@ struct artifact {
 	char			 plain_sha[65];
 	struct compression	 comp;
 	int			 encrypted;	/* age */
+	/*
+	 * The run that made it (manifest "run"): its stamp and the streams
+	 * it planned, in plan order.  An old manifest has none (run_stamp
+	 * NULL) and is a run of its own.
+	 */
+	char			*run_stamp;
+	char			**run_streams;
+	size_t			 run_nstreams;
 	struct json		*doc;		/* the whole manifest */
 };
 
@@ -67,6 +77,10 @@ struct manifest_in {
 	const struct compression *comp;
 	const struct age_keys	*age;		/* encrypted to, or NULL */
 	const struct fact	*facts;
+	/* the run: its stamp and planned streams (NULL: no "run") */
+	const char		*run_stamp;
+	const char *const	*run_streams;
+	size_t			 run_nstreams;
 };
 
 /* "source/stream/stamp" (caller frees). */
@@ -83,6 +97,11 @@ int	 artifact_parse_id(const char *id, char **source, char **stream,
 	    char **stamp);
 /* The manifest text (caller frees), or NULL if it would be too large. */
 char	*manifest_build(const struct manifest_in *);
+/*
+ * Order of two stamps (<0, 0, >0): the only place that compares them, as
+ * a stamp may carry a collision suffix ("...Z-01").
+ */
+int	 artifact_stamp_cmp(const char *, const char *);
 /* Parse and check; 0, or -1 with *err (static text). */
 int	 manifest_parse(const char *, size_t, struct artifact *,
 	    const char **err);

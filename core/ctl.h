@@ -7,6 +7,7 @@
 #include "config.h"
 
 struct age_keys;
+struct catalog_run;
 
 struct ctl {
 	const char		*config_path;
@@ -37,6 +38,11 @@ int	ctl_identities(struct ctl *, const char *idfile, const char *passfile,
 int	ctl_check_sink(struct ctl *, const char *sink);
 /* Load the config and bind (and init) its plugins; 0 or -1 (logged). */
 int	ctl_load(struct ctl *);
+/*
+ * Log that the copies of run r are left out of a "latest" selection as
+ * the run is incomplete on its sink, naming the missing streams.
+ */
+void	ctl_warn_incomplete(const struct catalog_run *r);
 /* "--help" seen: print usage text and return 1. */
 int	ctl_wants_help(int, char **, const char *usage);
 

@@ -1,11 +1,13 @@
 /*
- * ctl_list.c - `list' (artifacts from the sinks) and `plugins'.
+ * ctl_list.c - `list' (artifacts from the sinks and the state of their
+ * runs) and `plugins'.
  */
 #include "zb-build.h"
 
 #include <dirent.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +24,78 @@ static const char list_usage[] =
     "[--json]\n\n"
     "List the artifacts found on the sinks (read from their manifests, so "
     "this works\non a machine that never ran the daemon). One row per copy: "
-    "an artifact on two\nsinks is listed twice.\n\n"
+    "an artifact on two\nsinks is listed twice. RUN is the state of the "
+    "copy's run on that sink:\n`complete', or `incomplete K/N' when only K "
+    "of the N streams the run planned\nhave a copy there (an interrupted "
+    "run; `verify --latest' and `test-restore\nJOB' skip it).\n\n"
     "  --source S   only artifacts of [source:S]\n"
     "  --sink K     only copies on [sink:K]\n"
     "  --json       a JSON array of objects: id, source, stream, sink, "
     "time, size,\n               sha256, job, data, plaintext_size, "
-    "plaintext_sha256, compression\n";
+    "plaintext_sha256, compression,\n               run {stamp, state, "
+    "streams, present, missing}\n";
+
+#define MISSING_SHOWN	8	/* missing streams named in a message */
+
+static void ZB_PRINTF(1, 2)
+warning(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_vmsg(ZB_LOG_WARN, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+ctl_warn_incomplete(const struct catalog_run *r)
+{
+	struct buf	 b;
+	size_t		 i;
+
+	buf_init(&b, 4096);
+	for (i = 0; i < r->nmissing && i < MISSING_SHOWN; i++)
+		(void)buf_printf(&b, "%s%s", i > 0 ? ", " : "", r->missing[i]);
+	if (r->nmissing > MISSING_SHOWN)
+		(void)buf_printf(&b, ", and %zu more",
+		    r->nmissing - MISSING_SHOWN);
+	if (r->nmissing == 0)
+		(void)buf_puts(&b, "none, but its manifests disagree on the "
+		    "run's streams");
+	warning("sink:%s: run %s of [job:%s] (source:%s) is incomplete, "
+	    "%zu of %zu streams (missing: %s): its copies are skipped",
+	    r->sink, r->stamp, r->job, r->source, r->present, r->planned,
+	    b.data != NULL ? b.data : "");
+	buf_free(&b);
+}
+
+/* "complete" or "incomplete K/N" */
+static void
+run_state_str(const struct catalog_run *r, char *buf, size_t len)
+{
+	if (r->complete)
+		snprintf(buf, len, "complete");
+	else
+		snprintf(buf, len, "incomplete %zu/%zu", r->present,
+		    r->planned);
+}
+
+static void
+run_json(struct buf *b, const struct catalog_run *r)
+{
+	size_t	 i;
+
+	(void)buf_puts(b, ", \"run\": {\"stamp\": ");
+	(void)buf_json_str(b, r->stamp);
+	(void)buf_printf(b, ", \"state\": \"%s\", \"streams\": %zu, "
+	    "\"present\": %zu, \"missing\": [", r->complete ? "complete" :
+	    "incomplete", r->planned, r->present);
+	for (i = 0; i < r->nmissing; i++) {
+		(void)buf_puts(b, i > 0 ? ", " : "");
+		(void)buf_json_str(b, r->missing[i]);
+	}
+	(void)buf_puts(b, "]}");
+}
 
 static void
 print_json(const struct catalog *cat)
@@ -58,8 +126,10 @@ print_json(const struct catalog *cat)
 		    a->stored_sha);
 		(void)buf_json_str(&b, a->data);
 		(void)buf_printf(&b, ", \"plaintext_size\": %" PRIu64
-		    ", \"plaintext_sha256\": \"%s\", \"compression\": \"%s\"}",
+		    ", \"plaintext_sha256\": \"%s\", \"compression\": \"%s\"",
 		    a->plain_size, a->plain_sha, comp);
+		run_json(&b, catalog_run_of(cat, a));
+		(void)buf_puts(&b, "}");
 	}
 	(void)buf_puts(&b, cat->n > 0 ? "\n]\n" : "]\n");
 	fputs(b.data, stdout);
@@ -70,21 +140,37 @@ static void
 print_table(const struct catalog *cat)
 {
 	const struct artifact	*a;
-	char			 size[32], when[ZB_ISOTIME_LEN];
-	size_t			 i;
+	const struct catalog_run *r;
+	char			 size[32], when[ZB_ISOTIME_LEN], run[48];
+	size_t			 i, j;
+	int			 first = 1;
 
 	if (cat->n == 0) {
 		fprintf(stderr, "no artifacts\n");
 		return;
 	}
-	printf("%-48s %-12s %10s %-20s %s\n", "ID", "SINK", "SIZE", "TIME",
-	    "SHA256");
+	printf("%-48s %-12s %10s %-20s %-16s %s\n", "ID", "SINK", "SIZE",
+	    "TIME", "SHA256", "RUN");
 	for (i = 0; i < cat->n; i++) {
 		a = &cat->items[i];
 		human_bytes(a->stored_size, size, sizeof(size));
 		isotime_format(a->time, when, sizeof(when));
-		printf("%-48s %-12s %10s %-20s %.16s\n", a->id, a->sink, size,
-		    when, a->stored_sha);
+		run_state_str(catalog_run_of(cat, a), run, sizeof(run));
+		printf("%-48s %-12s %10s %-20s %.16s %s\n", a->id, a->sink,
+		    size, when, a->stored_sha, run);
+	}
+	for (i = 0; i < cat->nruns; i++) {
+		r = &cat->runs[i];
+		if (r->complete)
+			continue;
+		printf("%s[job:%s] run %s on sink:%s (source:%s): incomplete "
+		    "%zu/%zu, missing:", first ? "\n" : "", r->job,
+		    r->stamp, r->sink, r->source, r->present, r->planned);
+		first = 0;
+		for (j = 0; j < r->nmissing; j++)
+			printf(" %s", r->missing[j]);
+		printf("%s\n", r->nmissing == 0 ? " none, but its manifests "
+		    "disagree on the run's streams" : "");
 	}
 }
 

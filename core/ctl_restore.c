@@ -27,7 +27,10 @@ static const char verify_usage[] =
     "the\n.sha256 sidecar, the stored bytes' size and SHA-256, and, after "
     "decompression,\nthe plaintext's size and SHA-256.\n\n"
     "  ID          an artifact id (SOURCE/STREAM@TIME): every copy of it\n"
-    "  --latest    the newest artifact of every source/stream\n"
+    "  --latest    the newest artifact of every source/stream, among the "
+    "copies whose\n              run is complete on their sink (the "
+    "copies of a newer, interrupted\n              run are skipped with a "
+    "warning)\n"
     "  --sink K    only copies on [sink:K]\n"
     "  --source S  with --latest: only [source:S]\n"
     "  --deep      also decrypt and decompress and check the plaintext "
@@ -71,10 +74,11 @@ ctl_verify(struct ctl *ctl, int argc, char **argv)
 	const char		*idfile = NULL, *passfile = NULL;
 	int			 deep = 0;
 	struct catalog		 cat;
-	const struct artifact	*a, *b;
+	struct catalog_pick	 pick = { 0 };
+	const struct artifact	*a;
 	const char		*sink = NULL, *source = NULL, *id = NULL;
-	size_t			 i, j, nchecked = 0, nbad = 0;
-	int			 ch, latest = 0, newest, ok;
+	size_t			 i, n, nchecked = 0, nbad = 0;
+	int			 ch, latest = 0, ok;
 
 	if (ctl_wants_help(argc, argv, verify_usage))
 		return 0;
@@ -119,25 +123,18 @@ ctl_verify(struct ctl *ctl, int argc, char **argv)
 	    ctl_identities(ctl, idfile, passfile, &o.identities) == -1)
 		return 1;
 	catalog_load(ctl->cfg, sink, source, &cat);
+	if (latest) {
+		catalog_latest(&cat, source, &pick);
+		for (i = 0; i < pick.nskipped; i++)
+			ctl_warn_incomplete(pick.skipped[i]);
+	}
 	if (ctl->json)
 		printf("[");
-	for (i = 0; i < cat.n; i++) {
-		a = &cat.items[i];
+	n = latest ? pick.n : cat.n;
+	for (i = 0; i < n; i++) {
+		a = latest ? pick.copies[i] : &cat.items[i];
 		if (id != NULL && strcmp(a->id, id) != 0)
 			continue;
-		if (latest) {
-			/* Skip unless no newer artifact of this stream. */
-			newest = 1;
-			for (j = 0; j < cat.n; j++) {
-				b = &cat.items[j];
-				if (strcmp(b->source, a->source) == 0 &&
-				    strcmp(b->stream, a->stream) == 0 &&
-				    b->time > a->time)
-					newest = 0;
-			}
-			if (!newest)
-				continue;
-		}
 		if (deep && a->encrypted && o.identities == NULL) {
 			log_warnx("%s is encrypted: --deep needs --identity or "
 			    "--passphrase-file", a->id);
@@ -162,10 +159,14 @@ ctl_verify(struct ctl *ctl, int argc, char **argv)
 		if (id != NULL)
 			log_warnx("%s: no such artifact%s%s", id,
 			    sink ? " on sink:" : "", sink ? sink : "");
+		else if (pick.nskipped > 0)
+			log_warnx("no complete run to verify%s%s",
+			    sink ? " on sink:" : "", sink ? sink : "");
 		else
 			log_warnx("no artifacts to verify");
 	}
 	ch = nchecked == 0 || nbad > 0 || cat.errors > 0 ? 1 : 0;
+	catalog_pick_free(&pick);
 	catalog_free(&cat);
 	return ch;
 }

@@ -20,8 +20,6 @@
 #include "restore.h"
 #include "util.h"
 
-#define MAX_COPIES	CFG_MAX_SECTIONS
-
 static const char test_usage[] =
     "usage: zentoria-backupctl [-c FILE] test-restore ID | JOB [--sink K] "
     "[--json]\n\n"
@@ -32,63 +30,64 @@ static const char test_usage[] =
     "time; exits 0\nonly if everything matched.\n\n"
     "  ID          an artifact id (SOURCE/STREAM@TIME)\n"
     "  JOB         a [job:NAME]: the newest artifact of every stream of its "
-    "source\n"
+    "source,\n              among the copies whose run is complete on "
+    "their sink\n"
     "  --sink K    read the copy on [sink:K] (default: the first copy that "
     "restores)\n"
     "  --identity FILE         age identities for encrypted artifacts\n"
     "  --passphrase-file FILE  or the passphrase they were encrypted to\n"
     "  --json      print a JSON array of {id, sink, ok, seconds}\n";
 
-/* The artifacts to test: ID itself, or the newest of each stream of JOB. */
+/*
+ * The copies to test, by artifact: ID's copies, or (JOB) those of the
+ * newest artifact of each stream of its source among the copies whose run
+ * is complete on their sink (catalog_latest).  out[] holds the copies
+ * grouped by id; starts[k] is where the k-th artifact's begin.
+ */
 static size_t
 pick(const struct catalog *cat, const char *source, const char *id,
-    const char **out, size_t max)
+    const struct artifact **out, size_t max, size_t *starts)
 {
-	const struct artifact	*a, *b;
-	size_t			 i, j, n = 0;
-	int			 newest, seen;
+	struct catalog_pick	 p;
+	size_t			 i, j, n = 0, nids = 0;
 
-	for (i = 0; i < cat->n && n < max; i++) {
-		a = &cat->items[i];
-		if (source == NULL) {
-			if (strcmp(a->id, id) == 0) {
-				out[n++] = a->id;
-				break;
-			}
-			continue;
-		}
-		if (strcmp(a->source, source) != 0)
-			continue;
-		newest = 1;
-		for (j = 0; j < cat->n && newest; j++) {
-			b = &cat->items[j];
-			if (strcmp(b->source, a->source) == 0 &&
-			    strcmp(b->stream, a->stream) == 0 &&
-			    b->time > a->time)
-				newest = 0;
-		}
-		for (seen = 0, j = 0; j < n; j++)
-			if (strcmp(out[j], a->id) == 0)
-				seen = 1;
-		if (newest && !seen)
-			out[n++] = a->id;
+	if (source == NULL) {
+		n = catalog_copies(cat, id, out, max);
+		starts[0] = 0;
+		starts[1] = n;
+		return n > 0 ? 1 : 0;
 	}
-	return n;
+	catalog_latest(cat, source, &p);
+	for (i = 0; i < p.nskipped; i++)
+		ctl_warn_incomplete(p.skipped[i]);
+	/* Group the copies by id, first appearance first. */
+	for (i = 0; i < p.n && n < max; i++) {
+		for (j = 0; j < n; j++)
+			if (strcmp(out[j]->id, p.copies[i]->id) == 0)
+				break;
+		if (j < n)
+			continue;
+		starts[nids++] = n;
+		for (j = i; j < p.n && n < max; j++)
+			if (strcmp(p.copies[j]->id, p.copies[i]->id) == 0)
+				out[n++] = p.copies[j];
+	}
+	starts[nids] = n;
+	catalog_pick_free(&p);
+	return nids;
 }
 
 /* Test one artifact on its copies in order until one passes. */
 static int
-test_one(struct ctl *ctl, const struct catalog *cat, const char *id,
+test_one(struct ctl *ctl, const struct artifact *const *copies, size_t n,
     struct restore_opts *o, int first)
 {
-	const struct artifact	*copies[MAX_COPIES];
 	uint64_t		 t0;
 	double			 secs = 0;
-	size_t			 n, i;
+	size_t			 i;
 	int			 ok = 0;
-	const char		*sink = "-";
+	const char		*sink = "-", *id = copies[0]->id;
 
-	n = catalog_copies(cat, id, copies, MAX_COPIES);
 	for (i = 0; i < n && !ok; i++) {
 		if (i > 0)
 			log_info("%s: trying the copy on sink:%s", id,
@@ -125,7 +124,8 @@ ctl_test_restore(struct ctl *ctl, int argc, char **argv)
 	struct restore_opts	 o = { .test = 1 };
 	const char		*idfile = NULL, *passfile = NULL;
 	const char		*sink = NULL, *what, *source = NULL;
-	const char		*ids[MAX_COPIES * 8];
+	const struct artifact	**copies;
+	size_t			*starts;
 	struct cfg_job		*job;
 	struct catalog		 cat;
 	size_t			 n, i, nok = 0;
@@ -176,7 +176,9 @@ ctl_test_restore(struct ctl *ctl, int argc, char **argv)
 		source = job->source->name;
 	}
 	catalog_load(ctl->cfg, sink, source, &cat);
-	n = pick(&cat, source, what, ids, sizeof(ids) / sizeof(ids[0]));
+	copies = xcalloc(cat.n + 1, sizeof(*copies));
+	starts = xcalloc(cat.n + 2, sizeof(*starts));
+	n = pick(&cat, source, what, copies, cat.n, starts);
 	if (n == 0)
 		log_warnx("%s: %s%s%s (see `list')", what, source != NULL ?
 		    "no artifacts of its source" : "no such artifact",
@@ -184,9 +186,12 @@ ctl_test_restore(struct ctl *ctl, int argc, char **argv)
 	if (ctl->json)
 		printf("[");
 	for (i = 0; i < n; i++)
-		nok += test_one(ctl, &cat, ids[i], &o, i == 0);
+		nok += test_one(ctl, copies + starts[i],
+		    starts[i + 1] - starts[i], &o, i == 0);
 	if (ctl->json)
 		printf("%s]\n", n > 0 ? "\n" : "");
+	free(copies);
+	free(starts);
 	catalog_free(&cat);
 	return n > 0 && nok == n ? 0 : 1;
 }

@@ -370,12 +370,37 @@ meta_manifest_done(void *arg, int status, const char *err)
 		stream_ended(rs);
 }
 
+/*
+ * The names of every stream the run planned, in plan order (the caller
+ * frees the array, not the names).  The plan is done before any stream
+ * starts, so this is the whole run.
+ */
+#if RUN_MAX_STREAMS > MANIFEST_MAX_STREAMS
+#error "a run may plan more streams than its manifests may list"
+#endif
+
+static const char **
+run_planned(const struct run *run, size_t *n)
+{
+	const struct run_stream	*rs;
+	const char		**v;
+
+	v = xcalloc(run->nstreams > 0 ? run->nstreams : 1, sizeof(*v));
+	*n = 0;
+	TAILQ_FOREACH(rs, &run->streams, entry)
+		if (*n < run->nstreams)
+			v[(*n)++] = rs->name;
+	return v;
+}
+
 static char *
 build_manifest(struct run_stream *rs, struct zb_inst *sink)
 {
 	struct run		*run = rs->run;
 	struct stream		*st = rs->st;
 	struct manifest_in	 m;
+	const char		**planned;
+	char			*text;
 
 	memset(&m, 0, sizeof(m));
 	m.id = rs->id;
@@ -400,7 +425,12 @@ build_manifest(struct run_stream *rs, struct zb_inst *sink)
 	m.comp = &run->job->comp;
 	m.age = run->cfg->encrypt ? run->cfg->recipients : NULL;
 	m.facts = st->facts;
-	return manifest_build(&m);
+	planned = run_planned(run, &m.run_nstreams);
+	m.run_streams = planned;
+	m.run_stamp = run->stamp;
+	text = manifest_build(&m);
+	free(planned);
+	return text;
 }
 
 /* ---- the stream's owner ---------------------------------------------------- */
