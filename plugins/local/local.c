@@ -41,7 +41,8 @@ struct local {
 	char			*root;
 	/*
 	 * Puts that created directories whose entries are not known to be
-	 * durable yet; an aborted one stays counted, to be safe.
+	 * durable yet; one that failed or was aborted stays counted, to be
+	 * safe.
 	 */
 	int			 unsynced;
 };
@@ -168,6 +169,9 @@ make_parents(struct local_put *p)
 		*s = '\0';
 		if (mkdir(path, 0700) == 0) {
 			p->newdirs[p->nnewdirs++] = (size_t)(s - path);
+			/* Counted at once: a failed open stays counted. */
+			if (!p->created)
+				p->l->unsynced++;
 			p->created = 1;
 		} else if (errno != EEXIST) {
 			*s = '/';
@@ -176,8 +180,6 @@ make_parents(struct local_put *p)
 			p->newdirs[p->nnewdirs++] = (size_t)(s - path);
 		*s = '/';
 	}
-	if (p->created)
-		p->l->unsynced++;
 	return 0;
 }
 
