@@ -1,13 +1,18 @@
 /*
- * ctl_restore.c - `verify' and `restore'.
+ * ctl_restore.c - `verify' and `restore', and the check that a restore
+ * target is no sink's storage: neither inside a sink's `path' nor holding
+ * it, compared as canonical paths.
  */
 #include "zb-build.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -47,7 +52,8 @@ static const char restore_usage[] =
     "checked\nagainst the manifest while they stream; the target is only "
     "completed when\nevery check passed. Without --sink, the copies are "
     "tried in the order of the\nsinks in the configuration until one "
-    "restores.\n\n"
+    "restores. A target inside a sink's\npath, or holding one, is "
+    "refused.\n\n"
     "  --sink K     read the copy on [sink:K]\n"
     "  --to TARGET  where to: a directory for `files' sources, a file for "
     "`command'\n               sources (without --to: their "
@@ -171,6 +177,138 @@ ctl_verify(struct ctl *ctl, int argc, char **argv)
 	return ch;
 }
 
+/*
+ * Append component c (of n bytes) to the canonical path p, lexically.
+ * 0, or -1 if p would be PATH_MAX bytes or more.
+ */
+static int
+canon_push(char *p, const char *c, size_t n)
+{
+	char	*slash;
+	size_t	 len = strlen(p);
+
+	if (n == 0 || (n == 1 && c[0] == '.'))
+		return 0;
+	if (n == 2 && c[0] == '.' && c[1] == '.') {
+		slash = strrchr(p, '/');
+		if (slash != NULL)
+			slash[slash == p ? 1 : 0] = '\0';
+		return 0;
+	}
+	if (len + 1 + n >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	(void)snprintf(p + len, PATH_MAX - len, "%s%.*s", len > 1 ? "/" : "",
+	    (int)n, c);
+	return 0;
+}
+
+/*
+ * path made absolute (against the working directory) and canonical:
+ * realpath(3) of its longest prefix that resolves, then the rest taken
+ * lexically, since it does not exist and so holds no symlink.  Fills
+ * out (PATH_MAX bytes) and returns 0, or -1 with errno set.
+ */
+static int
+canon_path(const char *path, char *out)
+{
+	char	 abs[PATH_MAX], c;
+	const char *p;
+	size_t	 n;
+	int	 rv, found;
+
+	if (path[0] == '/')
+		rv = snprintf(abs, sizeof(abs), "%s", path);
+	else {
+		if (getcwd(out, PATH_MAX) == NULL)
+			return -1;
+		rv = snprintf(abs, sizeof(abs), "%s/%s", out, path);
+	}
+	if (rv < 0 || (size_t)rv >= sizeof(abs)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/* The longest head abs[0..n) that resolves; "/" always should. */
+	for (n = strlen(abs);;) {
+		c = abs[n];
+		abs[n] = '\0';
+		found = realpath(n == 0 ? "/" : abs, out) != NULL;
+		abs[n] = c;
+		if (found)
+			break;
+		if (n == 0)
+			return -1;
+		while (n > 0 && abs[n - 1] != '/')
+			n--;
+		if (n > 0)
+			n--;	/* at the slash */
+	}
+	for (p = abs + n; *p != '\0'; p += n) {
+		n = *p == '/' ? 1 : strcspn(p, "/");
+		if (*p != '/' && canon_push(out, p, n) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Is the canonical path inner the canonical outer, or below it? */
+static int
+canon_within(const char *inner, const char *outer)
+{
+	size_t	 n = strlen(outer);
+
+	if (strcmp(outer, "/") == 0)
+		return 1;
+	return strncmp(inner, outer, n) == 0 &&
+	    (inner[n] == '\0' || inner[n] == '/');
+}
+
+/*
+ * A restore must not write into a sink's storage, nor replace (--force)
+ * a directory that holds it: the `path' of every sink that has one (the
+ * local sink's directory).  Targets that are URIs (postgresql://) are
+ * not paths.  0 if the target is clear, -1 with the reason logged.
+ */
+static int
+restore_target_check(struct zb_config *cfg, const char *target)
+{
+	struct cfg_section	*sec;
+	struct cfg_kv		*kv;
+	char			 t[PATH_MAX], s[PATH_MAX];
+
+	if (target == NULL || strstr(target, "://") != NULL)
+		return 0;
+	if (canon_path(target, t) == -1) {
+		log_warn("--to %s", target);
+		return -1;
+	}
+	TAILQ_FOREACH(sec, &cfg->sections, entry) {
+		if (sec->kind != CFG_SINK)
+			continue;
+		kv = config_kv(sec, "path");
+		if (kv == NULL || kv->value[0] == '\0')
+			continue;
+		if (canon_path(kv->value, s) == -1) {
+			log_warn("[sink:%s] path %s", sec->name, kv->value);
+			return -1;
+		}
+		if (canon_within(t, s)) {
+			log_warnx("--to %s: %s is inside the storage of "
+			    "[sink:%s] (path = %s); restore somewhere else",
+			    target, t, sec->name, kv->value);
+			return -1;
+		}
+		if (canon_within(s, t)) {
+			log_warnx("--to %s: %s holds the storage of [sink:%s] "
+			    "(path = %s); restore somewhere else", target, t,
+			    sec->name, kv->value);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 ctl_restore(struct ctl *ctl, int argc, char **argv)
 {
@@ -225,7 +363,8 @@ ctl_restore(struct ctl *ctl, int argc, char **argv)
 	if (ctl_load(ctl) == -1 ||
 	    ctl_identities(ctl, idfile, passfile, &o.identities) == -1)
 		return 1;
-	if (ctl_check_sink(ctl, sink) == -1)
+	if (ctl_check_sink(ctl, sink) == -1 ||
+	    restore_target_check(ctl->cfg, o.target) == -1)
 		return 1;
 	catalog_load(ctl->cfg, sink, NULL, &cat);
 	n = catalog_copies(&cat, id, copies, MAX_COPIES);

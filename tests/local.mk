@@ -117,6 +117,8 @@ endif
 # ---- integration tests -------------------------------------------------------
 integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/files.sh %reldir%/integration/age.sh \
+	%reldir%/integration/files_special.sh %reldir%/integration/files_change.sh \
+	%reldir%/integration/restore_target.sh %reldir%/integration/local_fsync.sh \
 	%reldir%/integration/postgresql.sh %reldir%/integration/s3.sh \
 	%reldir%/integration/s3_interop.sh %reldir%/integration/redis.sh \
 	%reldir%/integration/s3_source.sh %reldir%/integration/prune.sh \

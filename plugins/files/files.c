@@ -223,6 +223,8 @@ files_init(const struct zb_host_api *host, struct zb_inst *inst, void **ctx)
 		return ZB_ERR;
 	}
 	f->one_fs = host->cfg_bool(inst, "one_file_system");
+	f->restore_devices = host->cfg_bool(inst, "restore_devices");
+	f->restore_setid = host->cfg_bool(inst, "restore_setid");
 	*ctx = f;
 	return ZB_OK;
 }
@@ -261,6 +263,10 @@ static const struct zb_option files_options[] = {
 	  .help = "name of the tar stream" },
 	{ .key = "one_file_system", .type = ZB_OPT_BOOL, .def = "no",
 	  .help = "do not descend into other mounted file systems" },
+	{ .key = "restore_devices", .type = ZB_OPT_BOOL, .def = "no",
+	  .help = "restore: recreate device nodes (skipped by default)" },
+	{ .key = "restore_setid", .type = ZB_OPT_BOOL, .def = "no",
+	  .help = "restore: keep set-user/group-ID bits (cleared by default)" },
 	{ .key = NULL }
 };
 

@@ -27,6 +27,8 @@ struct files {
 	size_t			 nexcludes;
 	char			*stream;
 	int			 one_fs;
+	int			 restore_devices;	/* mknod device nodes */
+	int			 restore_setid;		/* keep set-id bits */
 };
 
 #endif

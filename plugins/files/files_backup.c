@@ -19,6 +19,8 @@
  *    ours is on the stack (busy == 0);
  *  - no member name is absolute or has a `..' component, by construction;
  *  - a failed stream never ends in a valid tar trailer;
+ *  - no member's data is padded: a file that shrank while it was read
+ *    fails the stream (walk_resized());
  *  - nothing here changes the process's working directory: the disk
  *    reader skips the metadata it would chdir(2) for.
  */
@@ -409,6 +411,43 @@ walk_file(struct walk *w, struct archive_entry *e, const char *rel,
 	return 0;
 }
 
+/*
+ * The file changed size while it was read: tar writes the size before
+ * the data, so a file that shrank would be padded with zeros and pass
+ * for a good copy; that fails the stream.  One that grew is stored as it
+ * was when the walk saw it, with a warning.
+ */
+static int
+walk_resized(struct walk *w, struct archive_entry *e, int fd, int64_t left)
+{
+	struct backup	*b = w->b;
+	struct stat	 st;
+	int64_t		 size = archive_entry_size(e), now = -1;
+	char		 vb[FILES_NAMELEN];
+
+	if (fstat(fd, &st) == 0)
+		now = (int64_t)st.st_size;
+	vis(archive_entry_sourcepath(e), vb, sizeof(vb));
+	if (left > 0) {
+		if (now >= 0)
+			report_err(&b->rep, "%s: shrank from %jd to %jd bytes "
+			    "while being read; the stream fails rather than "
+			    "store it padded with zeros", vb, (intmax_t)size,
+			    (intmax_t)now);
+		else
+			report_err(&b->rep, "%s: shrank from %jd bytes to "
+			    "%jd read while being read; the stream fails "
+			    "rather than store it padded with zeros", vb,
+			    (intmax_t)size, (intmax_t)(size - left));
+		return -1;
+	}
+	if (now > size)
+		report_warn(&b->rep, "%s: grew from %jd to %jd bytes while "
+		    "being read; only the first %jd are stored", vb,
+		    (intmax_t)size, (intmax_t)now, (intmax_t)size);
+	return 0;
+}
+
 static int
 walk_copy(struct walk *w, struct archive_entry *e, int fd)
 {
@@ -443,12 +482,7 @@ walk_copy(struct walk *w, struct archive_entry *e, int fd)
 		b->nbytes += n;
 		left -= n;
 	}
-	/* The header promised the size: the writer pads with zeros. */
-	if (left > 0)
-		report_warn(&b->rep, "%s: shrank while being read; the rest "
-		    "is stored as zeros",
-		    vis(archive_entry_sourcepath(e), vb, sizeof(vb)));
-	return 0;
+	return walk_resized(w, e, fd, left);
 }
 
 static int

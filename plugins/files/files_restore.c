@@ -21,6 +21,13 @@
  *    (busy == 0);
  *  - no member with an absolute name or a `..' component is extracted:
  *    extract_one() refuses it before it is prefixed with the tmpdir;
+ *  - unless the source's restore_devices / restore_setid say otherwise,
+ *    no device node is created and no set-user-ID or set-group-ID bit is
+ *    set: extract_filter() drops the one and clears the other from every
+ *    member before libarchive sees it.  A sink writer can plant an
+ *    archive (it needs no more than the sink's credentials), and a root
+ *    restore would otherwise make its setuid-root binary or its
+ *    world-writable /dev/mem for it;
  *  - nothing here changes the process's working directory or runs
  *    libarchive code that would: extraction refuses paths of PATH_MAX or
  *    more.
@@ -76,6 +83,10 @@ struct restore {
 	char			*tmpdir;	/* <target>.zb-restore-XXXXXX */
 	int			 kind;		/* enum target_kind */
 	struct stat		 tst;		/* the old target, if any */
+	int			 keep_devices;	/* restore_devices = yes */
+	int			 keep_setid;	/* restore_setid = yes */
+	size_t			 ndevices;	/* worker: devices skipped */
+	size_t			 nsetid;	/* worker: set-id cleared */
 	atomic_int		 stop;		/* abort() was called */
 	atomic_int		 committed;	/* commit(): EOF is success */
 	struct report		 rep;
@@ -220,6 +231,48 @@ extract_data(struct restore *r, struct archive *in, const char *vb)
 	}
 }
 
+/*
+ * What the source's options do not let a restore make: device nodes
+ * (skipped) and set-id bits (cleared), one warning naming each member.
+ * FIFOs are kept, as by tar(1): they grant nothing.  A hard link whose
+ * target is missing once a device node was skipped is taken to point to
+ * it and skipped too.  Returns 1 to skip the member, else 0.
+ */
+static int
+extract_filter(struct restore *r, struct archive_entry *e, const char *vb)
+{
+	const char	*lname = archive_entry_hardlink(e);
+	char		 vl[FILES_NAMELEN];
+	struct stat	 st;
+	mode_t		 perm = archive_entry_perm(e);
+	int		 type = archive_entry_filetype(e);
+
+	if (!r->keep_devices && lname == NULL &&
+	    (type == AE_IFCHR || type == AE_IFBLK)) {
+		report_warn(&r->rep, "%s: %s device node not restored "
+		    "(restore_devices = yes restores it)", vb,
+		    type == AE_IFCHR ? "character" : "block");
+		r->ndevices++;
+		return 1;
+	}
+	if (lname != NULL && r->ndevices > 0 && lstat(lname, &st) == -1 &&
+	    errno == ENOENT) {
+		report_warn(&r->rep, "%s: hard link to \"%s\", which was not "
+		    "restored; skipped", vb, vis(lname + strlen(r->tmpdir) + 1,
+		    vl, sizeof(vl)));
+		return 1;
+	}
+	if (!r->keep_setid && (perm & (S_ISUID | S_ISGID)) != 0) {
+		report_warn(&r->rep, "%s: %s cleared (restore_setid = yes "
+		    "keeps them)", vb, (perm & S_ISUID) == 0 ?
+		    "set-group-ID bit" : (perm & S_ISGID) == 0 ?
+		    "set-user-ID bit" : "set-user-ID and set-group-ID bits");
+		archive_entry_set_perm(e, perm & ~(mode_t)(S_ISUID | S_ISGID));
+		r->nsetid++;
+	}
+	return 0;
+}
+
 static int
 extract_one(struct restore *r, struct archive *in, struct archive_entry *e)
 {
@@ -243,6 +296,9 @@ extract_one(struct restore *r, struct archive *in, struct archive_entry *e)
 	}
 	if (extract_rename(r, e, vb) == -1)
 		return -1;
+	/* The rest of the member's data is skipped by the next header. */
+	if (extract_filter(r, e, vb) == 1)
+		return 0;
 	rc = archive_write_header(r->out, e);
 	if (rc == ARCHIVE_WARN)
 		report_warn(&r->rep, "%s: %s", vb,
@@ -292,6 +348,12 @@ extract_all(struct restore *r, struct archive *in)
 		if (extract_one(r, in, e) == -1)
 			return -1;
 	}
+	/* The per-member warnings may have been more than the queue held. */
+	if (r->ndevices > 0 || r->nsetid > 0)
+		report_warn(&r->rep, "%zu device node%s not restored, set-id "
+		    "bits cleared on %zu member%s", r->ndevices,
+		    r->ndevices == 1 ? "" : "s", r->nsetid,
+		    r->nsetid == 1 ? "" : "s");
 	/* Directory modes and times are set here, deepest first. */
 	rc = archive_write_close(r->out);
 	if (rc == ARCHIVE_WARN)
@@ -892,6 +954,8 @@ files_restore_open(void *ctx, struct zb_io *w,
 	r->inst = f->inst;
 	r->w = w;
 	r->rfd = r->wfd = -1;
+	r->keep_devices = f->restore_devices;
+	r->keep_setid = f->restore_setid;
 	if (target_check(r, req->target, req->force) == -1 ||
 	    restore_setup(r) == -1 ||
 	    f->host->offload(f->inst, restore_work, restore_done, r) !=

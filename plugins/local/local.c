@@ -11,6 +11,14 @@
  * one; list_pending (ABI 1.3) shows them as pending puts (key: the object
  * they were for, handle: the temporary's name), so that prune can remove
  * those of dead runs.
+ *
+ * Directories: put_open creates the missing directories of a key (on the
+ * loop; mkdir is quick) and remembers them; the commit, on the worker,
+ * fsyncs the parent of each before the put is reported done, so a
+ * committed object never sits in a directory whose own entry a crash can
+ * lose.  A directory another put of this instance created and has not
+ * yet made durable (l->unsynced > 0) is treated as if this put had
+ * created it.
  */
 #include "zb-build.h"
 
@@ -34,6 +42,12 @@ struct local {
 	const struct zb_host_api *host;
 	struct zb_inst		*inst;
 	char			*root;
+	/*
+	 * Puts that created directories whose entries are not known to be
+	 * durable yet; one that failed or was aborted stays counted, to be
+	 * safe.
+	 */
+	int			 unsynced;
 };
 
 struct local_put {
@@ -46,6 +60,9 @@ struct local_put {
 	int			 aborted;	/* abort came during commit */
 	int			 err;
 	const char		*step;
+	size_t			*newdirs;	/* ends, in path, of directories */
+	size_t			 nnewdirs;	/* whose parent needs an fsync */
+	int			 created;	/* counted in l->unsynced */
 };
 
 struct local_get {
@@ -135,23 +152,41 @@ key_path(struct local *l, const char *key)
 	return p;
 }
 
-/* mkdir -p for the directories of path, mode 0700. */
+/*
+ * mkdir -p for the directories of p->path, mode 0700, noting in
+ * p->newdirs those whose parent the commit must fsync.
+ */
 static int
-make_parents(char *path)
+make_parents(struct local_put *p)
 {
-	char	*s;
+	char	*path = p->path, *s;
+	size_t	 n = 0;
 
+	for (s = path; *s != '\0'; s++)
+		if (*s == '/')
+			n++;
+	p->newdirs = calloc(n, sizeof(*p->newdirs));
+	if (p->newdirs == NULL)
+		return -1;
 	for (s = strchr(path + 1, '/'); s != NULL; s = strchr(s + 1, '/')) {
 		*s = '\0';
-		if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+		if (mkdir(path, 0700) == 0) {
+			p->newdirs[p->nnewdirs++] = (size_t)(s - path);
+			/* Counted at once: a failed open stays counted. */
+			if (!p->created)
+				p->l->unsynced++;
+			p->created = 1;
+		} else if (errno != EEXIST) {
 			*s = '/';
 			return -1;
-		}
+		} else if (p->l->unsynced > 0)
+			p->newdirs[p->nnewdirs++] = (size_t)(s - path);
 		*s = '/';
 	}
 	return 0;
 }
 
+/* fsync the directory that holds path; 0, or -1 with errno set. */
 static int
 fsync_parent(const char *path)
 {
@@ -181,6 +216,7 @@ put_free(struct local_put *p)
 		close(p->fd);
 	free(p->path);
 	free(p->tmp);
+	free(p->newdirs);
 	free(p);
 }
 
@@ -212,6 +248,8 @@ static int
 put_finish(void *arg)
 {
 	struct local_put	*p = arg;
+	char			*dir;
+	int			 rc;
 
 	p->step = "fsync";
 	if (fsync(p->fd) == -1)
@@ -223,6 +261,17 @@ put_finish(void *arg)
 	p->step = "fsync directory";
 	if (fsync_parent(p->path) == -1)
 		goto fail;
+	/* The entries of the directories put_open created, deepest first. */
+	while (p->nnewdirs > 0) {
+		p->nnewdirs--;
+		dir = strndup(p->path, p->newdirs[p->nnewdirs]);
+		if (dir == NULL)
+			goto fail;
+		rc = fsync_parent(dir);
+		free(dir);
+		if (rc == -1)
+			goto fail;
+	}
 	return 0;
 fail:
 	p->err = errno;
@@ -242,6 +291,8 @@ put_finished(void *arg, int result)
 		return;
 	}
 	if (result == 0) {
+		if (p->created)
+			p->l->unsynced--;
 		p->l->host->done(p->io, ZB_OK, NULL);
 	} else {
 		snprintf(msg, sizeof(msg), "%s %s: %s", p->step, p->path,
@@ -302,7 +353,7 @@ local_put_open(void *ctx, struct zb_io *w, const char *key,
 	p->path = key_path(l, key);
 	if (p->path == NULL)
 		goto fail;
-	if (make_parents(p->path) == -1) {
+	if (make_parents(p) == -1) {
 		l->host->log(l->inst, ZB_LOG_ERROR, "cannot create the "
 		    "directories of %s: %s", p->path, strerror(errno));
 		goto fail;
