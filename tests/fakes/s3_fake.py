@@ -705,6 +705,7 @@ class Handler(BaseHTTPRequestHandler):
                 'expect': self.headers.get('Expect'),
                 'payload_hash': self.headers.get('x-amz-content-sha256'),
                 'content_md5': self.headers.get('Content-MD5'),
+                'if_none_match': self.headers.get('If-None-Match'),
                 'checksum_headers': sorted(h.lower() for h in self.headers.keys()
                                            if h.lower().startswith('x-amz-checksum-')),
             }
