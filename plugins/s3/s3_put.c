@@ -606,6 +606,8 @@ on_head(void *arg, struct s3_resp *r)
 		u->checked = 1;
 		s3_log(u->s3, ZB_LOG_DEBUG, "%s: not there yet (HEAD 404)",
 		    u->where);
+		if (u->error != NULL)
+			return;		/* the next write or commit says so */
 		if (u->nwaiting > 0)
 			create_upload(u);
 		else if (u->committing && u->nparts == 0)
