@@ -48,10 +48,10 @@ s3cat() {	# s3cat KEY: the object's bytes
 	s3py 'sys.stdout.buffer.write(c.get_object(Bucket="backups",
     Key=sys.argv[1])["Body"].read())' "$1"
 }
-stamps() {	# the run stamps of the seconds from now-2 to now+15
+stamps() {	# the run stamps of the seconds from now-2 to now+30
 	local now i
 	now=$(date +%s)
-	for i in $(seq -2 15); do
+	for i in $(seq -2 30); do
 		date -u -d "@$((now + i))" +%Y-%m-%dT%H%M%SZ
 	done
 }
@@ -388,7 +388,7 @@ for e in json.load(sys.stdin)["log"]:
 	[ -n "$key" ] && plant "$3" "$key" && echo "$key"
 }
 s3fake_post "/__log?reset"
-s3fake_post "/__fault?op=PutObject&match=/race/output/&stall_ms=3000"
+s3fake_post "/__fault?op=PutObject&match=/race/output/&stall_ms=5000"
 Z run race >"$T/out" 2>"$T/err" &
 RUN=$!
 key=$(race_plant PutObject race "$T/planted")
@@ -413,7 +413,7 @@ st=$(run_stamp race)
 # The same for a multipart upload: 412 on complete, the upload aborted.
 s3fake_post "/__fault?reset"
 s3fake_post "/__log?reset"
-s3fake_post "/__fault?op=CompleteMultipartUpload&match=/racemp/output/&stall_ms=3000"
+s3fake_post "/__fault?op=CompleteMultipartUpload&match=/racemp/output/&stall_ms=5000"
 Z run racemp >"$T/out" 2>"$T/err" &
 RUN=$!
 key=$(race_plant CompleteMultipartUpload racemp "$T/planted")

@@ -157,26 +157,28 @@ cmp -s "$T/big.jpg" "$T/big.back" && ok "7 MB object identical" || fail "big dif
 # No copy replaces another copy's objects: s3rver ignores If-None-Match, so
 # the HEAD before each put is what refuses them.  Another copy's data for a
 # window of stamps (a multipart-sized stream), and another's manifest.
-stamps() {	# the run stamps of the seconds from now-2 to now+15
+stamps() {	# the run stamps of the seconds from now-2 to now+30
 	local now i
 	now=$(date +%s)
-	for i in $(seq -2 15); do
+	for i in $(seq -2 30); do
 		date -u -d "@$((now + i))" +%Y-%m-%dT%H%M%SZ
 	done
 }
 run_stamp() {	# run_stamp JOB: the stamp the last run reported on stderr
 	sed -n "s/.*\[job:$1\] run \([0-9TZ-]*\): .*/\1/p" "$T/err" | tail -1
 }
+plant() {	# plant FILE SOURCE NAME: FILE at SOURCE/output/STAMP/NAME, every stamp
+	local s
+	rm -rf "$T/plant"
+	for s in $(stamps); do
+		mkdir -p "$T/plant/zentoria/$2/output/$s"
+		cp "$1" "$T/plant/zentoria/$2/output/$s/$3"
+	done
+	s3r_aws s3 cp --recursive --quiet "$T/plant/" s3://backups/
+}
 printf 'the data of another copy\n' >"$T/planted"
 printf '{"another": "copy"}\n' >"$T/planted.json"
-for s in $(stamps); do
-	mkdir -p "$T/plant/zentoria/collide/output/$s" \
-	    "$T/plant/zentoria/collidem/output/$s"
-	cp "$T/planted" "$T/plant/zentoria/collide/output/$s/data.bin.zst"
-	cp "$T/planted.json" "$T/plant/zentoria/collidem/output/$s/manifest.json"
-done
-check "aws plants another copy's objects" s3r_aws s3 cp --recursive --quiet \
-    "$T/plant/" s3://backups/
+check "aws plants another copy's data" plant "$T/planted" collide data.bin.zst
 check_fails "a copy whose data key exists fails" Z run collide
 grep_err "the run is partial" '\[job:collide\] run .*: partial'
 grep_err "the error names the sink and the key" \
@@ -191,6 +193,7 @@ grep -q "manifest.json" "$T/out" && fail "a manifest reached the bucket" ||
 [ -f "$T/near/collide/output/$st/manifest.json" ] &&
     ok "the local copy is committed" || fail "no local copy at $st"
 
+check "aws plants another copy's manifest" plant "$T/planted.json" collidem manifest.json
 check_fails "a copy whose manifest key exists fails" Z run collidem
 grep_err "the run is partial" '\[job:collidem\] run .*: partial'
 grep_err "the error names the manifest" \
