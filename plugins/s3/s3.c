@@ -2,6 +2,7 @@
  * s3.c - the `s3' plugin: S3 and S3-compatible stores (MinIO, ...).
  *
  * As a sink it stores each object with PutObject or a multipart upload,
+ * never over an existing key (a HEAD first, then If-None-Match: *),
  * lists with ListObjectsV2, reads with streamed GETs, deletes with
  * DeleteObjects, and aborts multipart uploads a crash left behind.  As a
  * source it backs up whole buckets (s3_src.c).  Every request is signed

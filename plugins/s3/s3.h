@@ -48,6 +48,7 @@ struct s3 {
 	int			 retries;
 	const char		*lock_mode;	/* NULL: no Object Lock */
 	int			 lock_days;
+	int			 no_cond;	/* 501 to If-None-Match */
 	struct s3_delq		*delq;		/* removes waiting to batch */
 };
 

@@ -11,6 +11,17 @@
  * source.  commit uploads the last part and completes the upload; a
  * failure or abort aborts the multipart upload, so that no partial
  * object ever becomes visible.
+ *
+ * Every object the sink writes is new: none may replace an object of
+ * another copy.  put_open asks HeadObject whether the key exists, and no
+ * upload starts before the answer is 404 (a 200 fails the put); the
+ * PutObject or CompleteMultipartUpload then carries If-None-Match: *, so
+ * a server that implements conditional writes (AWS since 2024) also
+ * refuses a key that appeared after the HEAD (412, or 409 for a
+ * concurrent conditional write: both fail the put, a multipart upload is
+ * aborted).  A server that answers 501 to the header is asked once more
+ * without it, and the plugin stops sending it: the HEAD then is the
+ * only check.
  */
 #include "zb-build.h"
 
@@ -41,6 +52,7 @@ struct put {
 	char			*key;
 	char			 where[512];
 	char			*upload_id;
+	struct s3_req		*head;		/* HeadObject: exists? */
 	struct s3_req		*create;	/* CreateMultipartUpload */
 	struct s3_req		*final;		/* PutObject or Complete */
 	struct part		*fill;		/* filling */
@@ -56,12 +68,15 @@ struct put {
 	size_t			 off;
 	int			 blocked;
 	int			 committing;
+	int			 checked;	/* the key was not there */
+	int			 cond;		/* If-None-Match sent */
 	int			 closed;	/* aborted or reported */
 	char			*error;
 };
 
 static void	start_part(struct put *, struct part *);
 static void	complete(struct put *);
+static void	single_put(struct put *);
 
 static const char *
 content_type(const char *key)
@@ -96,6 +111,7 @@ put_free(struct put *u)
 		part_free(u->waiting[i]);
 	for (j = 0; j < u->nbusy; j++)
 		part_free(u->busy[j]);
+	s3_req_cancel(u->head);
 	s3_req_cancel(u->create);
 	s3_req_cancel(u->final);
 	for (j = 0; j < u->nparts + 1 && u->etags != NULL; j++)
@@ -126,6 +142,17 @@ lock_headers(struct put *u, struct s3_req_spec *s, char *until, size_t len)
 	s->headers[s->nheaders++].value = until;
 }
 
+/* If-None-Match: *, unless the server refused it before. */
+static void
+cond_header(struct put *u, struct s3_req_spec *s)
+{
+	u->cond = !u->s3->no_cond;
+	if (!u->cond)
+		return;
+	s->headers[s->nheaders].name = "if-none-match";
+	s->headers[s->nheaders++].value = "*";
+}
+
 /* ---- failure ----------------------------------------------------------------- */
 
 static void
@@ -150,6 +177,8 @@ discard(struct put *u)
 
 	u->closed = 1;
 	/* Nothing of ours may run any more, save the abort. */
+	s3_req_cancel(u->head);
+	u->head = NULL;
 	s3_req_cancel(u->create);
 	u->create = NULL;
 	s3_req_cancel(u->final);
@@ -371,7 +400,7 @@ start_part(struct put *u, struct part *p)
 		return;
 	}
 	u->waiting[u->nwaiting++] = p;
-	if (u->create == NULL)
+	if (u->create == NULL && u->checked)
 		create_upload(u);
 }
 
@@ -384,7 +413,11 @@ put_write(void *wctx, const struct zb_chunk *c)
 	size_t		 n;
 
 	if (u->error != NULL) {
-		s3_log(u->s3, ZB_LOG_ERROR, "%s: %s", u->where, u->error);
+		if (strstr(u->error, u->where) != NULL)
+			s3_log(u->s3, ZB_LOG_ERROR, "%s", u->error);
+		else
+			s3_log(u->s3, ZB_LOG_ERROR, "%s: %s", u->where,
+			    u->error);
 		return ZB_ERR;
 	}
 	if (u->cur != c) {
@@ -424,6 +457,24 @@ put_write(void *wctx, const struct zb_chunk *c)
 	return ZB_OK;
 }
 
+/* The message for a put that failed for good (caller frees). */
+static char *
+final_error(struct put *u, const struct s3_resp *r)
+{
+	const char	*again = r->attempts > 1 ? "; an earlier attempt of "
+	    "this request may have stored it" : "";
+
+	if (r->status == 412 || strcmp(r->code, "PreconditionFailed") == 0)
+		return xasprintf("%s already exists: refusing to replace "
+		    "another copy (HTTP %ld %s%s)", u->where, r->status,
+		    r->code, again);
+	if (strcmp(r->code, "ConditionalRequestConflict") == 0)
+		return xasprintf("%s is being written by another request: "
+		    "refusing to replace another copy (HTTP %ld %s)", u->where,
+		    r->status, r->code);
+	return xstrdup(r->error[0] ? r->error : "the upload did not complete");
+}
+
 static void
 on_final(void *arg, struct s3_resp *r)
 {
@@ -433,9 +484,22 @@ on_final(void *arg, struct s3_resp *r)
 	int		 ok = s3_ok(r);
 
 	u->final = NULL;
+	if (!ok && u->cond && r->status == 501) {
+		/* The HEAD in put_open checked the key; say so once. */
+		if (!u->s3->no_cond)
+			s3_log(u->s3, ZB_LOG_WARN, "%s: the server does not "
+			    "implement If-None-Match on writes (%s): relying "
+			    "on the HEAD before each upload from now on",
+			    u->where, r->error);
+		u->s3->no_cond = 1;
+		if (u->nparts == 0)
+			single_put(u);
+		else
+			complete(u);
+		return;
+	}
 	if (!ok) {
-		char	*m = xstrdup(r->error[0] ? r->error :
-		    "the upload did not complete");
+		char	*m = final_error(u, r);
 
 		u->error = xstrdup(m);
 		discard(u);
@@ -485,6 +549,7 @@ complete(struct put *u)
 	s.headers[0].name = "content-type";
 	s.headers[0].value = "application/xml";
 	s.nheaders = 1;
+	cond_header(u, &s);
 	s.body = u->fill->data;
 	s.bodylen = u->fill->len;
 	s.sign_body = 1;
@@ -518,6 +583,7 @@ single_put(struct put *u)
 		s.nheaders = 2;
 		lock_headers(u, &s, until, sizeof(until));
 	}
+	cond_header(u, &s);
 	s.body = u->fill->data;
 	s.bodylen = u->fill->len;
 	s.done = on_final;
@@ -525,6 +591,56 @@ single_put(struct put *u)
 	u->final = s3_req_start(u->s3, &s);
 	if (u->final == NULL)
 		fail(u, "cannot start PutObject");
+}
+
+/* ---- the key must be new ------------------------------------------------- */
+
+static void
+on_head(void *arg, struct s3_resp *r)
+{
+	struct put	*u = arg;
+	char		*m;
+
+	u->head = NULL;
+	if (r->status == 404) {
+		u->checked = 1;
+		s3_log(u->s3, ZB_LOG_DEBUG, "%s: not there yet (HEAD 404)",
+		    u->where);
+		if (u->error != NULL)
+			return;		/* the next write or commit says so */
+		if (u->nwaiting > 0)
+			create_upload(u);
+		else if (u->committing && u->nparts == 0)
+			single_put(u);
+		return;
+	}
+	if (s3_ok(r))
+		m = xasprintf("%s already exists: refusing to replace another "
+		    "copy", u->where);
+	else
+		m = xasprintf("%s: cannot tell whether the key exists, so "
+		    "nothing is written%s", r->error[0] ? r->error : u->where,
+		    r->status == 403 ? " (a HEAD answer has no error code: "
+		    "wrong credentials, or no permission to read objects)" :
+		    "");
+	fail(u, m);	/* may free u */
+	free(m);
+}
+
+/* HeadObject before anything is uploaded: 404 lets the upload start. */
+static void
+check_key(struct put *u)
+{
+	struct s3_req_spec	 s;
+
+	memset(&s, 0, sizeof(s));
+	s.method = "HEAD";
+	s.key = u->key;
+	s.done = on_head;
+	s.arg = u;
+	u->head = s3_req_start(u->s3, &s);
+	if (u->head == NULL)
+		fail(u, "cannot start HeadObject");
 }
 
 static int
@@ -545,7 +661,8 @@ put_commit(void *wctx)
 		return ZB_AGAIN;
 	}
 	if (u->nparts == 0) {
-		single_put(u);
+		if (u->checked)
+			single_put(u);	/* else on_head starts it */
 		return ZB_AGAIN;
 	}
 	if (u->fill != NULL && u->fill->len > 0) {
@@ -579,6 +696,7 @@ s3_put_open(struct s3 *s3, struct zb_io *w, const char *key,
 	u->w = w;
 	u->key = s3_full_key(s3, key);
 	s3_where(s3, u->key, u->where, sizeof(u->where));
+	check_key(u);
 	*ops = &put_ops;
 	*wctx = u;
 	return ZB_OK;

@@ -705,6 +705,7 @@ class Handler(BaseHTTPRequestHandler):
                 'expect': self.headers.get('Expect'),
                 'payload_hash': self.headers.get('x-amz-content-sha256'),
                 'content_md5': self.headers.get('Content-MD5'),
+                'if_none_match': self.headers.get('If-None-Match'),
                 'checksum_headers': sorted(h.lower() for h in self.headers.keys()
                                            if h.lower().startswith('x-amz-checksum-')),
             }
@@ -1332,7 +1333,23 @@ class Handler(BaseHTTPRequestHandler):
             hs.append(('x-amz-mp-parts-count', str(o.parts_count)))
         return hs
 
-    def _store(self, b, key, path, size, etag, attrs, parts_count=None):
+    def _if_none_match(self):
+        """A conditional write (PutObject, CompleteMultipartUpload): True
+        for If-None-Match: *.  As AWS: any other value, or If-Match with
+        it, is 501 NotImplemented."""
+        v = self.headers.get('If-None-Match')
+        if v is None:
+            return False
+        if v.strip() != '*' or self.headers.get('If-Match') is not None:
+            raise S3Error(501, 'NotImplemented', 'A header you provided implies '
+                          'functionality that is not implemented', Header='If-None-Match')
+        return True
+
+    def _store(self, b, key, path, size, etag, attrs, parts_count=None,
+               if_none_match=False):
+        if if_none_match and key in b.objects:
+            raise S3Error(412, 'PreconditionFailed', 'At least one of the pre-conditions '
+                          'you specified did not hold', Condition='If-None-Match')
         o = Obj()
         o.path, o.size, o.etag = path, size, etag
         o.content_type, o.meta = attrs['content_type'], attrs['meta']
@@ -1365,6 +1382,7 @@ class Handler(BaseHTTPRequestHandler):
         st = self.server.state
         if self.headers.get('x-amz-copy-source'):
             return self.op_Unknown(bucket, key, q)
+        inm = self._if_none_match()
         with st.lock:
             b = self.bucket(bucket)
             attrs = self._object_attrs(b, need_integrity=True)
@@ -1375,7 +1393,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             with st.lock:
                 b = self.bucket(bucket)
-                o = self._store(b, key, dest, h.size, etag, attrs)
+                # the condition holds when the object would be stored
+                o = self._store(b, key, dest, h.size, etag, attrs, if_none_match=inm)
         except S3Error:
             rm(dest)
             raise
@@ -1677,6 +1696,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def op_CompleteMultipartUpload(self, bucket, key, q):
         st = self.server.state
+        inm = self._if_none_match()
         with st.lock:
             self._upload(bucket, key, q)
         body, _ = self.read_small_body()
@@ -1700,6 +1720,11 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             u = self._upload(bucket, key, q)
             b = self.bucket(bucket)
+            if inm and key in b.objects:
+                # evaluated at completion; the upload stays (abort it)
+                raise S3Error(412, 'PreconditionFailed', 'At least one of the '
+                              'pre-conditions you specified did not hold',
+                              Condition='If-None-Match')
             prev = 0
             for n, _ in req:
                 if n <= prev:
@@ -1736,7 +1761,8 @@ class Handler(BaseHTTPRequestHandler):
             etag = '"%s-%d"' % (hashlib.md5(md5s).hexdigest(), len(chosen))
             with st.lock:
                 b = self.bucket(bucket)
-                o = self._store(b, key, dest, total, etag, u.attrs, parts_count=len(chosen))
+                o = self._store(b, key, dest, total, etag, u.attrs, parts_count=len(chosen),
+                                if_none_match=inm)
         except BaseException:
             rm(dest)
             with st.lock:

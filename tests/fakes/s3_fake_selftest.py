@@ -649,6 +649,146 @@ def t_multipart():
     check('no uploads left in /__state', admin('GET', '/__state')['uploads'] == [])
 
 
+def t_conditional():
+    """If-None-Match: * on PutObject and CompleteMultipartUpload, as AWS."""
+    c = client()
+    c.create_bucket(Bucket='cond')
+    first = os.urandom(2000)
+    r = c.put_object(Bucket='cond', Key='k', Body=first, IfNoneMatch='*')
+    check('conditional PUT of a new key -> 200',
+          r['ResponseMetadata']['HTTPStatusCode'] == 200)
+    expect_error('conditional PUT of an existing key -> 412 PreconditionFailed',
+                 lambda: c.put_object(Bucket='cond', Key='k', Body=b'other',
+                                      IfNoneMatch='*'), 'PreconditionFailed', 412)
+    check('the 412 left the object as it was',
+          c.get_object(Bucket='cond', Key='k')['Body'].read() == first)
+    st, _, body = raw('PUT', '/cond/k', b'raw', headers={'If-None-Match': '*'})
+    check('412 body: <Error> PreconditionFailed, Condition If-None-Match',
+          st == 412 and code_of(body) == 'PreconditionFailed' and
+          b'<Condition>If-None-Match</Condition>' in body, (st, body[:300]))
+    expect_error('If-None-Match with an ETag on PUT -> 501 NotImplemented',
+                 lambda: c.put_object(Bucket='cond', Key='k2', Body=b'x',
+                                      IfNoneMatch='"%s"' % hashlib.md5(first).hexdigest()),
+                 'NotImplemented', 501)
+    check('the 501 stored nothing', 'k2' not in
+          admin('GET', '/__state')['buckets']['cond']['objects'])
+    c.put_object(Bucket='cond', Key='k', Body=b'plain overwrite')
+    check('a PUT without the header still replaces',
+          c.get_object(Bucket='cond', Key='k')['Body'].read() == b'plain overwrite')
+    # multipart: the condition is evaluated at completion
+    uid = c.create_multipart_upload(Bucket='cond', Key='mp')['UploadId']
+    e1 = c.upload_part(Bucket='cond', Key='mp', UploadId=uid, PartNumber=1,
+                       Body=b'p' * 1000)['ETag']
+    c.put_object(Bucket='cond', Key='mp', Body=b'planted while the upload ran')
+    mp = {'Parts': [{'PartNumber': 1, 'ETag': e1}]}
+    expect_error('conditional Complete over a key made meanwhile -> 412',
+                 lambda: c.complete_multipart_upload(Bucket='cond', Key='mp', UploadId=uid,
+                                                     MultipartUpload=mp, IfNoneMatch='*'),
+                 'PreconditionFailed', 412)
+    check('the planted object is intact',
+          c.get_object(Bucket='cond', Key='mp')['Body'].read() ==
+          b'planted while the upload ran')
+    ups = [u['upload_id'] for u in admin('GET', '/__state')['uploads'] if u['bucket'] == 'cond']
+    check('the upload survives a 412 (to be aborted)', ups == [uid], ups)
+    r = c.abort_multipart_upload(Bucket='cond', Key='mp', UploadId=uid)
+    check('and aborts -> 204', r['ResponseMetadata']['HTTPStatusCode'] == 204)
+    uid = c.create_multipart_upload(Bucket='cond', Key='mp2')['UploadId']
+    e1 = c.upload_part(Bucket='cond', Key='mp2', UploadId=uid, PartNumber=1,
+                       Body=b'q' * 1000)['ETag']
+    expect_error('If-None-Match with an ETag on Complete -> 501',
+                 lambda: c.complete_multipart_upload(
+                     Bucket='cond', Key='mp2', UploadId=uid, IfNoneMatch='"abc"',
+                     MultipartUpload={'Parts': [{'PartNumber': 1, 'ETag': e1}]}),
+                 'NotImplemented', 501)
+    r = c.complete_multipart_upload(Bucket='cond', Key='mp2', UploadId=uid, IfNoneMatch='*',
+                                    MultipartUpload={'Parts': [{'PartNumber': 1, 'ETag': e1}]})
+    check('conditional Complete of a new key -> 200',
+          c.get_object(Bucket='cond', Key='mp2')['Body'].read() == b'q' * 1000)
+    m = log_mark()
+    expect_error('a second conditional Complete -> NoSuchUpload (upload gone)',
+                 lambda: c.complete_multipart_upload(
+                     Bucket='cond', Key='mp2', UploadId=uid, IfNoneMatch='*',
+                     MultipartUpload={'Parts': [{'PartNumber': 1, 'ETag': e1}]}),
+                 'NoSuchUpload', 404)
+    check('the request log names the error', [e['error'] for e in log_since(m - 1)
+                                              if e['op'] == 'CompleteMultipartUpload'][-1:] ==
+          ['NoSuchUpload'])
+
+
+def cond_client(value):
+    """A client whose PutObject and CompleteMultipartUpload carry a signed
+    If-None-Match: value (Debian's botocore may not know the parameter)."""
+    c = client(attempts=1)
+
+    def add(request, **kwargs):
+        request.headers['If-None-Match'] = value
+    for op in ('PutObject', 'CompleteMultipartUpload'):
+        c.meta.events.register('before-sign.s3.' + op, add)
+    return c
+
+
+def t_conditional():
+    """If-None-Match: * on PutObject and CompleteMultipartUpload, as AWS."""
+    c = client()
+    cc = cond_client('*')
+    ce = cond_client('"0123456789abcdef0123456789abcdef"')
+    c.create_bucket(Bucket='cond')
+    first = os.urandom(2000)
+    r = cc.put_object(Bucket='cond', Key='k', Body=first)
+    check('conditional PUT of a new key -> 200',
+          r['ResponseMetadata']['HTTPStatusCode'] == 200)
+    expect_error('conditional PUT of an existing key -> 412 PreconditionFailed',
+                 lambda: cc.put_object(Bucket='cond', Key='k', Body=b'other'),
+                 'PreconditionFailed', 412)
+    check('the 412 left the object as it was',
+          c.get_object(Bucket='cond', Key='k')['Body'].read() == first)
+    st, _, body = raw('PUT', '/cond/k', b'raw', headers={'If-None-Match': '*'})
+    check('412 body: <Error> PreconditionFailed, Condition If-None-Match',
+          st == 412 and code_of(body) == 'PreconditionFailed' and
+          b'<Condition>If-None-Match</Condition>' in body, (st, body[:300]))
+    expect_error('If-None-Match with an ETag on PUT -> 501 NotImplemented',
+                 lambda: ce.put_object(Bucket='cond', Key='k2', Body=b'x'),
+                 'NotImplemented', 501)
+    check('the 501 stored nothing',
+          'k2' not in admin('GET', '/__state')['buckets']['cond']['objects'])
+    c.put_object(Bucket='cond', Key='k', Body=b'plain overwrite')
+    check('a PUT without the header still replaces',
+          c.get_object(Bucket='cond', Key='k')['Body'].read() == b'plain overwrite')
+    # multipart: the condition is evaluated at completion
+    uid = c.create_multipart_upload(Bucket='cond', Key='mp')['UploadId']
+    e1 = c.upload_part(Bucket='cond', Key='mp', UploadId=uid, PartNumber=1,
+                       Body=b'p' * 1000)['ETag']
+    c.put_object(Bucket='cond', Key='mp', Body=b'planted while the upload ran')
+    mp = {'Parts': [{'PartNumber': 1, 'ETag': e1}]}
+    m = log_mark()
+    expect_error('conditional Complete over a key made meanwhile -> 412',
+                 lambda: cc.complete_multipart_upload(Bucket='cond', Key='mp', UploadId=uid,
+                                                      MultipartUpload=mp),
+                 'PreconditionFailed', 412)
+    got = [(e['status'], e['error']) for e in log_since(m)]
+    check('the request log has the 412 and its code', got == [(412, 'PreconditionFailed')],
+          got)
+    check('the planted object is intact',
+          c.get_object(Bucket='cond', Key='mp')['Body'].read() ==
+          b'planted while the upload ran')
+    ups = [u['upload_id'] for u in admin('GET', '/__state')['uploads']
+           if u['bucket'] == 'cond']
+    check('the upload survives a 412 (to be aborted)', ups == [uid], ups)
+    r = c.abort_multipart_upload(Bucket='cond', Key='mp', UploadId=uid)
+    check('and aborts -> 204', r['ResponseMetadata']['HTTPStatusCode'] == 204)
+    uid = c.create_multipart_upload(Bucket='cond', Key='mp2')['UploadId']
+    e1 = c.upload_part(Bucket='cond', Key='mp2', UploadId=uid, PartNumber=1,
+                       Body=b'q' * 1000)['ETag']
+    mp = {'Parts': [{'PartNumber': 1, 'ETag': e1}]}
+    expect_error('If-None-Match with an ETag on Complete -> 501',
+                 lambda: ce.complete_multipart_upload(Bucket='cond', Key='mp2',
+                                                      UploadId=uid, MultipartUpload=mp),
+                 'NotImplemented', 501)
+    cc.complete_multipart_upload(Bucket='cond', Key='mp2', UploadId=uid, MultipartUpload=mp)
+    check('conditional Complete of a new key -> 200',
+          c.get_object(Bucket='cond', Key='mp2')['Body'].read() == b'q' * 1000)
+
+
 def t_object_lock():
     c = client()
     future = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(time.time() + 86400))
@@ -909,7 +1049,7 @@ def main():
             return 1
         BASE = 'http://127.0.0.1:%d' % int(open(portfile).read())
         for g in (t_vectors, t_buckets, t_objects, t_auth, t_http_framing, t_listing,
-                  t_multipart, t_object_lock, t_faults, t_awscli):
+                  t_multipart, t_conditional, t_object_lock, t_faults, t_awscli):
             group(g)
         if proc.poll() is not None:
             FAILED.append('fake exited early rc=%s' % proc.returncode)

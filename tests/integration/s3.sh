@@ -5,7 +5,9 @@
 # 503s and "200 errors", a GET dropped mid-body resumed with a Range,
 # retries exhausted (upload aborted, no manifest), Object Lock with
 # Content-MD5, prune (DeleteObjects batch, stale multipart uploads after a
-# killed client), bad credentials.
+# killed client), bad credentials; no copy replaces an object of another
+# copy (HEAD before each put, If-None-Match: * on PutObject and
+# CompleteMultipartUpload, 412/409 fail the copy, 501 falls back).
 . "$(dirname "$0")/lib.sh"
 . "$ZB_SRCDIR/tests/lib/s3fake.sh"
 trap 's3fake_stop; rm -rf "$T"' EXIT
@@ -21,6 +23,45 @@ log_ops() {	# the operations in the request log, one per line
 for e in json.load(sys.stdin)["log"]:
     print(e["op"], e["status"], e["error"] or "-", e["content_md5"] or "-",
           e["payload_hash"][:16])'
+}
+req_log() {	# the request log: op status error key if-none-match
+	s3fake_get /__log | python3 -c 'import json,sys
+for e in json.load(sys.stdin)["log"]:
+    print(e["op"], e["status"], e["error"] or "-", e["key"] or "-",
+          e["if_none_match"] or "-")'
+}
+s3py() {	# botocore against the fake: s3py 'python using c' ARGS...
+	AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+	    /usr/bin/python3 -c "import sys, botocore.session, botocore.config
+c = botocore.session.Session().create_client('s3', endpoint_url='$S3_URL',
+    region_name='us-east-1', aws_access_key_id='$S3_AK',
+    aws_secret_access_key='$S3_SK',
+    config=botocore.config.Config(s3={'addressing_style': 'path'}))
+$1" "${@:2}"
+}
+plant() {	# plant FILE KEY...: another copy's object at each key (plain PUT)
+	s3py 'body = open(sys.argv[1], "rb").read()
+for k in sys.argv[2:]:
+    c.put_object(Bucket="backups", Key=k, Body=body)' "$@"
+}
+s3cat() {	# s3cat KEY: the object's bytes
+	s3py 'sys.stdout.buffer.write(c.get_object(Bucket="backups",
+    Key=sys.argv[1])["Body"].read())' "$1"
+}
+stamps() {	# the run stamps of the seconds from now-2 to now+30
+	local now i
+	now=$(date +%s)
+	for i in $(seq -2 30); do
+		date -u -d "@$((now + i))" +%Y-%m-%dT%H%M%SZ
+	done
+}
+run_stamp() {	# run_stamp JOB: the stamp the last run reported on stderr
+	sed -n "s/.*\[job:$1\] run \([0-9TZ-]*\): .*/\1/p" "$T/err" | tail -1
+}
+next_second() {	# two runs of a source in one second share a stamp
+	local s
+	s=$(date +%s)
+	while [ "$(date +%s)" = "$s" ]; do sleep 0.05; done
 }
 head -c 12000000 /dev/urandom >"$T/rand.bin"
 
@@ -91,6 +132,55 @@ sinks = badkey
 [job:twin]
 source = small
 sinks = s3
+[source:collide]
+plugin = command
+command = seq 1 5000
+
+[source:collidemp]
+plugin = command
+command = cat $T/rand.bin
+extension = bin
+
+[source:race]
+plugin = command
+command = seq 1 5000
+
+[source:racemp]
+plugin = command
+command = cat $T/rand.bin
+extension = bin
+
+[source:conflict]
+plugin = command
+command = seq 1 5000
+
+[source:noinm]
+plugin = command
+command = seq 1 5000
+
+[job:collide]
+source = collide
+sinks = near, s3
+
+[job:collidemp]
+source = collidemp
+sinks = near, s3
+
+[job:race]
+source = race
+sinks = near, s3
+
+[job:racemp]
+source = racemp
+sinks = near, s3
+
+[job:conflict]
+source = conflict
+sinks = near, s3
+
+[job:noinm]
+source = noinm
+sinks = near, s3
 INI
 chmod 600 "$T/zb.ini"
 export ZB_TEST_AK=$S3_AK ZB_TEST_SK=$S3_SK ZB_TEST_WRONG=not-the-secret
@@ -156,6 +246,7 @@ grep_err "the retry is logged" 'retry 1 of 3 in'
 s3fake_post "/__fault?reset"
 s3fake_post "/__log?reset"
 s3fake_post "/__fault?op=UploadPart&nth=2&count=10&status=500"
+next_second	# not the stamp of the run before
 before=$(state 'len([k for k in d["buckets"]["backups"]["objects"] if k.endswith("manifest.json")])')
 check_fails "retries exhausted: the run fails" Z run fanout
 grep_err "the error names the part and the code" 'part [0-9]*: .*HTTP 500 InternalError'
@@ -180,7 +271,8 @@ awk '$1 == "PutObject" { n++; if ($4 == "-") bad++ } END { exit !(n >= 3 && !bad
 
 # ---- bad credentials --------------------------------------------------------------
 check_fails "wrong secret key fails" Z run badkey
-grep_err "names the sink and SignatureDoesNotMatch" 'sink:badkey: PUT .*SignatureDoesNotMatch'
+grep_err "names the sink, the HEAD's 403 and the likely cause" \
+    'sink:badkey.* HEAD s3://backups/small/.*HTTP 403: .*wrong credentials'
 
 # ---- prune: orphans through DeleteObjects, stale uploads --------------------------
 # A manifest PUT refused: data and sidecar stay without a manifest.
@@ -265,4 +357,151 @@ grep -q "^removed sink:s3 [a-z ]*$held_dir/" "$T/out" &&
 wait $HELD && ok "the held run ends ok" || fail "held run: $(tail -3 "$T/held.err")"
 s3fake_post "/__fault?reset"
 check "the held run's copy verifies ($held)" Z verify "$held" --sink s3
+
+# ---- no copy replaces an object of another copy ---------------------------------
+# (last: the objects planted here would confuse the checks above)
+s3fake_post "/__fault?reset"
+s3fake_post "/__log?reset"
+next_second
+check "a clean run" Z run small
+req_log >"$T/req"
+awk '$1 == "PutObject" || $1 == "CompleteMultipartUpload" { n++; if ($5 != "*") bad++ }
+    END { exit !(n == 3 && !bad) }' "$T/req" &&
+    ok "every PutObject carries If-None-Match: *" || fail "puts: $(cat "$T/req")"
+awk '$1 == "HeadObject" && $2 == 404 { seen[$4] = 1 }
+    $1 == "PutObject" { n++; if (!seen[$4]) bad++ }
+    END { exit !(n == 3 && !bad) }' "$T/req" &&
+    ok "every PutObject after a HEAD of its key answered 404" ||
+    fail "heads: $(cat "$T/req")"
+
+# Another copy's data at every key the run can use: the HEAD refuses it.
+printf 'the data of another copy\n' >"$T/planted"
+keys=()
+for s in $(stamps); do
+	keys+=("zb/tier2/collide/output/$s/data.out")
+done
+plant "$T/planted" "${keys[@]}" || fail "planting"
+s3fake_post "/__log?reset"
+check_fails "a copy whose data key exists fails" Z run collide
+grep_err "the run is partial" '\[job:collide\] run .*: partial'
+grep_err "the error names the sink and the key" \
+    'sink:s3.* s3://backups/zb/tier2/collide/output/[0-9TZ-]*/data.out already exists: refusing to replace another copy'
+st=$(run_stamp collide)
+[ -n "$st" ] && s3cat "zb/tier2/collide/output/$st/data.out" | cmp -s - "$T/planted" &&
+    ok "the planted object is unchanged" || fail "planted object at '$st' changed"
+req_log | grep -q "^PutObject .* zb/tier2/collide/" &&
+    fail "a PutObject went out: $(req_log)" || ok "nothing was uploaded"
+[ "$(state "'zb/tier2/collide/output/$st/manifest.json' in d['buckets']['backups']['objects']")" = False ] &&
+    ok "no manifest of the run on the S3 sink" || fail "a manifest at $st"
+[ -f "$T/near/collide/output/$st/manifest.json" ] &&
+    ok "the local copy is committed" || fail "no local copy at $st"
+
+# Another copy's manifest: data (multipart) and sidecar go, the manifest not.
+printf '{"another": "copy"}\n' >"$T/planted.json"
+keys=()
+for s in $(stamps); do
+	keys+=("zb/tier2/collidemp/output/$s/manifest.json")
+done
+plant "$T/planted.json" "${keys[@]}" || fail "planting"
+s3fake_post "/__log?reset"
+check_fails "a copy whose manifest key exists fails" Z run collidemp
+grep_err "the run is partial" '\[job:collidemp\] run .*: partial'
+grep_err "the error names the manifest" \
+    'sink:s3: s3://backups/zb/tier2/collidemp/output/[0-9TZ-]*/manifest.json already exists: refusing to replace another copy'
+st=$(run_stamp collidemp)
+req_log >"$T/req"
+grep -q "^CompleteMultipartUpload 200 - zb/tier2/collidemp/output/$st/data.bin \*$" \
+    "$T/req" && ok "the data went up as a conditional multipart upload" ||
+    fail "no multipart: $(cat "$T/req")"
+grep -q "^PutObject .*/manifest.json" "$T/req" &&
+    fail "the manifest was PUT: $(cat "$T/req")" || ok "the manifest was not PUT"
+[ -n "$st" ] && s3cat "zb/tier2/collidemp/output/$st/manifest.json" |
+    cmp -s - "$T/planted.json" && ok "the planted manifest is unchanged" ||
+    fail "planted manifest at '$st' changed"
+[ -f "$T/near/collidemp/output/$st/manifest.json" ] &&
+    ok "the local copy is committed" || fail "no local copy at $st"
+
+# The key appears after the HEAD: If-None-Match makes the PUT fail (412).
+race_plant() {	# race_plant OP SOURCE FILE: plant at the key of the stalled OP
+	local i key=
+	for i in $(seq 1 100); do
+		key=$(s3fake_get /__log | python3 -c 'import json,sys
+for e in json.load(sys.stdin)["log"]:
+    if e["op"] == sys.argv[1] and "/%s/" % sys.argv[2] in e["key"]:
+        print(e["key"])' "$1" "$2" | head -1)
+		[ -n "$key" ] && break
+		sleep 0.05
+	done
+	[ -n "$key" ] && plant "$3" "$key" && echo "$key"
+}
+s3fake_post "/__log?reset"
+s3fake_post "/__fault?op=PutObject&match=/race/output/&stall_ms=5000"
+Z run race >"$T/out" 2>"$T/err" &
+RUN=$!
+key=$(race_plant PutObject race "$T/planted")
+wait $RUN
+rc=$?
+[ -n "$key" ] || fail "the PUT to plant at was not seen"
+[ $rc -ne 0 ] && [ $rc -lt 128 ] && ok "a PUT over a key made after the HEAD fails" ||
+    fail "run race: exit $rc"
+grep_err "the run is partial" '\[job:race\] run .*: partial'
+grep_err "the 412 is named, with the sink and the key" \
+    "sink:s3: s3://backups/$key already exists: refusing to replace another copy (HTTP 412 PreconditionFailed)"
+[ "$(req_log | grep -c "^PutObject 412 PreconditionFailed $key \*$")" = 1 ] &&
+    ok "412 on the conditional PUT, not retried" || fail "requests: $(req_log)"
+s3cat "$key" | cmp -s - "$T/planted" && ok "the planted object is unchanged" ||
+    fail "the planted object changed"
+st=$(run_stamp race)
+[ "$(state "'zb/tier2/race/output/$st/manifest.json' in d['buckets']['backups']['objects']")" = False ] &&
+    ok "no manifest of the run on the S3 sink" || fail "a manifest at $st"
+[ -f "$T/near/race/output/$st/manifest.json" ] &&
+    ok "the local copy is committed" || fail "no local copy at $st"
+
+# The same for a multipart upload: 412 on complete, the upload aborted.
+s3fake_post "/__fault?reset"
+s3fake_post "/__log?reset"
+s3fake_post "/__fault?op=CompleteMultipartUpload&match=/racemp/output/&stall_ms=5000"
+Z run racemp >"$T/out" 2>"$T/err" &
+RUN=$!
+key=$(race_plant CompleteMultipartUpload racemp "$T/planted")
+wait $RUN
+rc=$?
+[ -n "$key" ] || fail "the complete to plant at was not seen"
+[ $rc -ne 0 ] && [ $rc -lt 128 ] &&
+    ok "a multipart upload over a key made meanwhile fails" || fail "run racemp: exit $rc"
+grep_err "the 412 on complete is named" \
+    "s3://backups/$key already exists: refusing to replace another copy (HTTP 412 PreconditionFailed)"
+req_log >"$T/req"
+grep -A5 "^CompleteMultipartUpload 412 PreconditionFailed $key \*$" "$T/req" |
+    grep -q "^AbortMultipartUpload 204 - $key" && ok "the upload was aborted" ||
+    fail "no abort after the 412: $(cat "$T/req")"
+[ "$(state 'len(d["uploads"])')" = 0 ] && ok "no parts left behind" || fail "uploads left"
+s3cat "$key" | cmp -s - "$T/planted" && ok "the planted object is unchanged" ||
+    fail "the planted object changed"
+st=$(run_stamp racemp)
+[ -f "$T/near/racemp/output/$st/manifest.json" ] &&
+    ok "the local copy is committed" || fail "no local copy at $st"
+
+# 409 ConditionalRequestConflict (a concurrent conditional write): no retry.
+s3fake_post "/__fault?reset"
+s3fake_post "/__log?reset"
+s3fake_post "/__fault?op=PutObject&match=/conflict/output/&status=409&code=ConditionalRequestConflict"
+check_fails "409 on a conditional PUT fails the copy" Z run conflict
+grep_err "the conflict is named" \
+    'sink:s3: s3://backups/zb/tier2/conflict/output/[0-9TZ-]*/data.out is being written by another request: refusing to replace another copy (HTTP 409 ConditionalRequestConflict)'
+[ "$(req_log | grep -c '^PutObject .*/conflict/')" = 1 ] &&
+    ok "the 409 is not retried" || fail "requests: $(req_log)"
+
+# A server that answers 501 to If-None-Match: asked again without it.
+s3fake_post "/__fault?reset"
+s3fake_post "/__log?reset"
+s3fake_post "/__fault?op=PutObject&match=/noinm/output/&status=501&code=NotImplemented"
+check "a 501 to If-None-Match: the put is made again without it" Z run noinm
+grep_err "the fallback is logged" 'does not implement If-None-Match on writes'
+req_log >"$T/req"
+awk '$1 == "PutObject" { print $2, $5 }' "$T/req" | tr '\n' ' ' >"$T/puts"
+[ "$(cat "$T/puts")" = "501 * 200 - 200 - 200 - " ] &&
+    ok "501, then every put without the header" || fail "puts: $(cat "$T/puts")"
+[ "$(grep -c '^HeadObject 404' "$T/req")" = 3 ] &&
+    ok "the HEAD still checks every key" || fail "heads: $(cat "$T/req")"
 finish

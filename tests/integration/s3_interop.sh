@@ -5,7 +5,8 @@
 # the S3 tier alone; fan-out with the server killed mid-upload: the local
 # copy is committed, the run fails, no manifest lands in the bucket; and
 # objects awscli uploads with metadata round-trip through the bucket
-# source into another bucket.
+# source into another bucket; a copy never replaces another copy's objects
+# (data or manifest planted by awscli at the keys a run will use).
 . "$(dirname "$0")/lib.sh"
 . "$ZB_SRCDIR/tests/lib/s3rver.sh"
 trap 's3rver_stop; rm -rf "$T"' EXIT
@@ -74,6 +75,23 @@ buckets = photos
 [job:bucket]
 source = bucket
 sinks = near
+
+[source:collide]
+plugin = command
+command = cat $T/rand.bin
+extension = bin
+
+[source:collidem]
+plugin = command
+command = seq 1 5000
+
+[job:collide]
+source = collide
+sinks = near, minio
+
+[job:collidem]
+source = collidem
+sinks = near, minio
 INI
 chmod 600 "$T/zb.ini"
 Z() { "$CTL" -c "$T/zb.ini" "$@"; }
@@ -156,4 +174,55 @@ stamps=$(sed -n 's/.*\[job:tiny[12]\] run \([^ ]*\) started.*/\1/p' "$T/err" | s
 for s in $stamps; do
 	check "tiny/output@$s verifies on s3rver" Z verify "tiny/output@$s" --sink minio
 done
+
+# No copy replaces another copy's objects: s3rver ignores If-None-Match, so
+# the HEAD before each put is what refuses them.  Another copy's data for a
+# window of stamps (a multipart-sized stream), and another's manifest.
+stamps() {	# the run stamps of the seconds from now-2 to now+30
+	local now i
+	now=$(date +%s)
+	for i in $(seq -2 30); do
+		date -u -d "@$((now + i))" +%Y-%m-%dT%H%M%SZ
+	done
+}
+run_stamp() {	# run_stamp JOB: the stamp the last run reported on stderr
+	sed -n "s/.*\[job:$1\] run \([0-9TZ-]*\): .*/\1/p" "$T/err" | tail -1
+}
+plant() {	# plant FILE SOURCE NAME: FILE at SOURCE/output/STAMP/NAME, every stamp
+	local s
+	rm -rf "$T/plant"
+	for s in $(stamps); do
+		mkdir -p "$T/plant/zentoria/$2/output/$s"
+		cp "$1" "$T/plant/zentoria/$2/output/$s/$3"
+	done
+	s3r_aws s3 cp --recursive --quiet "$T/plant/" s3://backups/
+}
+printf 'the data of another copy\n' >"$T/planted"
+printf '{"another": "copy"}\n' >"$T/planted.json"
+check "aws plants another copy's data" plant "$T/planted" collide data.bin.zst
+check_fails "a copy whose data key exists fails" Z run collide
+grep_err "the run is partial" '\[job:collide\] run .*: partial'
+grep_err "the error names the sink and the key" \
+    'sink:minio.* s3://backups/zentoria/collide/output/[0-9TZ-]*/data.bin.zst already exists: refusing to replace another copy'
+st=$(run_stamp collide)
+s3r_aws s3 cp --quiet "s3://backups/zentoria/collide/output/$st/data.bin.zst" \
+    "$T/planted.back" && cmp -s "$T/planted" "$T/planted.back" &&
+    ok "the planted object is unchanged" || fail "planted object at '$st' changed"
+s3r_aws s3 ls --recursive "s3://backups/zentoria/collide/output/$st/" >"$T/out" 2>&1
+grep -q "manifest.json" "$T/out" && fail "a manifest reached the bucket" ||
+    ok "no manifest of the run on the S3 sink"
+[ -f "$T/near/collide/output/$st/manifest.json" ] &&
+    ok "the local copy is committed" || fail "no local copy at $st"
+
+check "aws plants another copy's manifest" plant "$T/planted.json" collidem manifest.json
+check_fails "a copy whose manifest key exists fails" Z run collidem
+grep_err "the run is partial" '\[job:collidem\] run .*: partial'
+grep_err "the error names the manifest" \
+    'sink:minio.* s3://backups/zentoria/collidem/output/[0-9TZ-]*/manifest.json already exists: refusing to replace another copy'
+st=$(run_stamp collidem)
+s3r_aws s3 cp --quiet "s3://backups/zentoria/collidem/output/$st/manifest.json" \
+    "$T/planted.back" && cmp -s "$T/planted.json" "$T/planted.back" &&
+    ok "the planted manifest is unchanged" || fail "planted manifest at '$st' changed"
+[ -f "$T/near/collidem/output/$st/manifest.json" ] &&
+    ok "the local copy is committed" || fail "no local copy at $st"
 finish
