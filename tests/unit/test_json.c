@@ -83,3 +83,61 @@ Test(json, does_not_read_past_len)
 	cr_assert_not_null(j);
 	json_free(j);
 }
+
+Test(json, duplicate_member_names_are_refused_at_any_depth)
+{
+	static const char *const bad[] = {
+		"{\"a\": 1, \"a\": 2}",
+		"{\"a\": 1, \"b\": {\"x\": [], \"y\": 0, \"x\": {}}}",
+		"[0, {\"k\": {\"deep\": [{\"v\": 1, \"w\": 2, \"v\": 1}]}}]",
+		/* the same name once escaped, once not */
+		"{\"format\": \"x\", \"\\u0066ormat\": \"y\"}",
+	};
+	const char	*err;
+	size_t		 i, pos;
+	struct json	*j;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err = NULL;
+		j = json_parse(bad[i], strlen(bad[i]), &err, &pos);
+		cr_assert_null(j, "accepted: %s", bad[i]);
+		cr_assert_not_null(err);
+		cr_assert(strstr(err, "given twice in one object") != NULL,
+		    "reason for %s: %s", bad[i], err);
+		/* errpos points at the second occurrence's name. */
+		cr_assert_eq(bad[i][pos], '"', "pos %zu in %s", pos, bad[i]);
+	}
+	err = NULL;
+	j = json_parse(bad[0], strlen(bad[0]), &err, &pos);
+	cr_assert_str_eq(err, "member name \"a\" given twice in one object");
+	cr_assert_eq(pos, 9);
+	/* The same name in sibling objects is fine. */
+	j = parse("[{\"a\": 1}, {\"a\": 2}, {\"b\": {\"a\": 3}, \"a\": 4}]", &err);
+	cr_assert_not_null(j, "%s", err);
+	json_free(j);
+}
+
+Test(json, many_members_are_checked_quickly)
+{
+	struct buf	 b;
+	const char	*err = NULL;
+	struct json	*j;
+	size_t		 pos;
+	int		 i;
+
+	buf_init(&b, 8 << 20);
+	cr_assert_eq(buf_puts(&b, "{"), 0);
+	for (i = 0; i < 100000; i++)
+		cr_assert_eq(buf_printf(&b, "%s\"k%d\":%d", i ? "," : "", i, i),
+		    0);
+	cr_assert_eq(buf_puts(&b, "}"), 0);
+	j = json_parse(b.data, b.len, &err, &pos);
+	cr_assert_not_null(j, "%s", err);
+	json_free(j);
+	b.len--;
+	cr_assert_eq(buf_puts(&b, ",\"k77777\":0}"), 0);
+	cr_assert_null(json_parse(b.data, b.len, &err, &pos));
+	cr_assert_str_eq(err, "member name \"k77777\" given twice in one "
+	    "object");
+	buf_free(&b);
+}
