@@ -65,6 +65,19 @@ printf '[daemon]\nplugin_dir = %s\n[sink:x]\nplugin = local\npath = /tmp\nbogus 
     "$ZB_TEST_PLUGIN_DIR" >"$T/bad.ini"
 check_fails "check-config refuses an unknown key" $DAEMON -c "$T/bad.ini" --check-config
 grep_err "the error names file:line and key" "$T/bad.ini:6: \[sink:x\] bogus: unknown key"
+printf '[daemon]\nplugin_dir = %s\n[sink:x]\nplugin = local\npath = %s\n' \
+    "$ZB_TEST_PLUGIN_DIR" "$T/nojobs" >"$T/nojobs.ini"
+check_fails "check-config refuses a configuration without jobs" $DAEMON -c "$T/nojobs.ini" --check-config
+grep_err "and says why" "$T/nojobs.ini: no \[job:NAME\] section: the daemon would have nothing to do"
+timeout 10 $DAEMON -c "$T/nojobs.ini" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc -eq 1 ] && ok "the daemon does not start without jobs" ||
+    fail "the daemon without jobs: exit $rc (1 expected, 124: it ran)"
+grep_err "and says why" "$T/nojobs.ini: no \[job:NAME\] section"
+: >"$T/empty.ini"
+check_fails "check-config refuses an empty file" $DAEMON -c "$T/empty.ini" --check-config
+grep_err "and says why" "$T/empty.ini: no \[job:NAME\] section"
+check "zentoria-backupctl still lists a configuration without jobs" $CTL -c "$T/nojobs.ini" list
 
 check "plugins" $Z plugins
 grep -q '^local ' "$T/out" && grep -q '^command ' "$T/out" || fail "plugins lists local and command"
@@ -133,6 +146,17 @@ rm -rf "$T/near"
 check "list from the far tier alone" $Z list --sink far
 check "restore from the far tier alone" $Z restore "$id" --to "$T/far-only.txt"
 cmp -s "$T/far-only.txt" "$T/expected.txt" && ok "far-only restore is identical" || fail "far-only differs"
+
+# A manifest over the size limit (MANIFEST_MAX, 1 MiB) is named with the limit
+big="numbers/output/29991231T000000Z/manifest.json"
+mkdir -p "$(dirname "$T/far/$big")"
+{ cat "$(ls "$T"/far/numbers/output/*/manifest.json | head -1)"
+  head -c 1100000 /dev/zero | tr '\0' ' '; } >"$T/far/$big"
+$Z list --sink far >"$T/out" 2>"$T/err"
+grep_err "list names an oversized manifest and the limit" \
+    "\[sink:far\] cannot read $big: larger than 1048576 bytes, the limit"
+grep -q "^$id " "$T/out" && ok "and still lists the others" || fail "list output: $(cat "$T/out")"
+rm -rf "$(dirname "$T/far/$big")"
 
 # A failing source: no manifest anywhere, the error is in the log
 check_fails "a failing command fails the run" $Z run broken
