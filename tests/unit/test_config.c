@@ -301,3 +301,18 @@ Test(config, names_may_not_start_with_a_dot)
 	cr_assert_null(LOAD("[sink:.hidden]\nplugin = local\n"));
 	assert_logged("test.ini:1: [sink:.hidden] bad name");
 }
+
+Test(config, control_bytes_in_messages_are_escaped)
+{
+	const char	*p;
+
+	cr_assert_null(test_config("[daemon]\ncompression = zs\rtd\x1b[2J\x7f\n"
+	    "[so\x1burce:a\rb]\nplugin = command\n"));
+	assert_logged("compression: 'zs\\x0dtd\\x1b[2J\\x7f' is not zstd:N");
+	assert_logged("test.ini:3: [so\\x1burce:a\\x0db] unknown section "
+	    "kind");
+	for (p = test_logged(); *p != '\0'; p++)
+		cr_assert(((unsigned char)*p >= 0x20 && *p != 0x7f) ||
+		    *p == '\n', "raw byte 0x%02x at offset %td of:\n%s",
+		    (unsigned char)*p, p - test_logged(), test_logged());
+}
