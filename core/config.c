@@ -181,6 +181,12 @@ config_job(struct zb_config *cfg, const char *name)
 
 /* ---- parsing ----------------------------------------------------------- */
 
+/*
+ * inih copies a section name into a buffer of MAX_SECTION (50) bytes and
+ * silently cuts what does not fit; its header does not export the size.
+ */
+#define CFG_MAX_TITLE	49
+
 struct reader {
 	struct zb_config	*cfg;
 	const char		*data;
@@ -251,6 +257,12 @@ reader_section(struct reader *r, const char *title)
 	r->cur = NULL;
 	r->cur_refused = 1;
 	tmp.title = (char *)title;
+	if (strlen(title) > CFG_MAX_TITLE) {
+		/* inih would cut it and file its keys under another name. */
+		line_error(r, "section name longer than %d characters",
+		    CFG_MAX_TITLE);
+		return;
+	}
 	sec = config_section(cfg, title);
 	if (sec != NULL) {
 		config_error(cfg, &tmp, NULL, NULL,

@@ -302,6 +302,22 @@ Test(config, names_may_not_start_with_a_dot)
 	assert_logged("test.ini:1: [sink:.hidden] bad name");
 }
 
+Test(config, overlong_section_name_is_refused_with_the_limit)
+{
+	char	 name[64];
+
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	cr_assert_null(test_config("[daemon]\n\n[sink:%s]\nplugin = local\n"
+	    "path = /tmp\n", name));
+	assert_logged("test.ini:3: section name longer than 49 characters");
+	assert_not_logged("could not be read");
+	/* 49 characters are fine. */
+	name[49 - strlen("sink:")] = '\0';
+	cr_assert_not_null(test_config("[sink:%s]\nplugin = local\n", name),
+	    "%s", test_logged());
+}
+
 Test(config, control_bytes_in_messages_are_escaped)
 {
 	const char	*p;
