@@ -663,16 +663,10 @@ static int
 private_file(struct zb_config *cfg, struct cfg_section *sec,
     struct cfg_kv *kv)
 {
-	struct stat	 st;
+	char	 err[512];
 
-	if (stat(kv->value, &st) == -1) {
-		config_error(cfg, sec, kv, kv->key, "%s: %s", kv->value,
-		    strerror(errno));
-		return 1;
-	}
-	if ((st.st_mode & 077) != 0) {
-		config_error(cfg, sec, kv, kv->key, "%s is readable by group "
-		    "or others; chmod 600 it", kv->value);
+	if (age_keys_private_file(kv->value, err, sizeof(err)) == -1) {
+		config_error(cfg, sec, kv, kv->key, "%s", err);
 		return 1;
 	}
 	return 0;
