@@ -79,6 +79,33 @@ check_fails "check-config refuses an empty file" $DAEMON -c "$T/empty.ini" --che
 grep_err "and says why" "$T/empty.ini: no \[job:NAME\] section"
 check "zentoria-backupctl still lists a configuration without jobs" $CTL -c "$T/nojobs.ini" list
 
+# A password inside the postgresql conninfo is an inline secret: refused
+# in a config readable by group or others, in both forms (init() only
+# parses the conninfo, so no server is needed)
+for ci in "host=127.0.0.1 user=zb password = 'pw in conninfo'" \
+    "postgresql://zb:pw_in_conninfo@127.0.0.1/postgres"; do
+	cat >"$T/pg.ini" <<INI
+[daemon]
+plugin_dir = $ZB_TEST_PLUGIN_DIR
+[source:pg]
+plugin = postgresql
+conninfo = $ci
+[sink:x]
+plugin = local
+path = $T/pgstore
+[job:pg]
+source = pg
+sinks = x
+INI
+	chmod 644 "$T/pg.ini"
+	check_fails "a password in conninfo is refused in a 0644 config ($ci)" \
+	    $DAEMON -c "$T/pg.ini" --check-config
+	grep_err "and says why" "$T/pg.ini:5: \[source:pg\] conninfo: refused: a password inside the value"
+	grep -q "pw.in.conninfo" "$T/err" && fail "the password is echoed" || ok "without echoing it"
+	chmod 600 "$T/pg.ini"
+	check "and accepted in a 0600 config" $DAEMON -c "$T/pg.ini" --check-config
+done
+
 check "plugins" $Z plugins
 grep -q '^local ' "$T/out" && grep -q '^command ' "$T/out" || fail "plugins lists local and command"
 
