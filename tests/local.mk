@@ -127,6 +127,9 @@ EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \
 	%reldir%/lib/pg.sh %reldir%/lib/assert.sh %reldir%/lib/README.md \
 	%reldir%/lib/s3fake.sh %reldir%/lib/s3rver.sh \
 	%reldir%/unit/testlib.h
+# configure leaves our core/ directory alone (m4/zb_macros.m4)
+TESTS += %reldir%/configure_core.sh
+EXTRA_DIST += %reldir%/configure_core.sh
 TEST_EXTENSIONS = .sh .py
 SH_LOG_COMPILER = $(SHELL)
 PY_LOG_COMPILER = $(PYTHON3)
