@@ -79,6 +79,15 @@ check_fails "check-config refuses an empty file" $DAEMON -c "$T/empty.ini" --che
 grep_err "and says why" "$T/empty.ini: no \[job:NAME\] section"
 check "zentoria-backupctl still lists a configuration without jobs" $CTL -c "$T/nojobs.ini" list
 
+# Control bytes from the config are escaped in every message (\xNN)
+printf '[daemon]\nplugin_dir = %s\ncompression = zstd\033[2J\rx\n[job\033]0;pwned\007:j]\nsource = s\n' \
+    "$ZB_TEST_PLUGIN_DIR" >"$T/ctrl.ini"
+check_fails "a config with control bytes is refused" $DAEMON -c "$T/ctrl.ini" --check-config
+grep_err "the value is echoed escaped" "compression: 'zstd\\\\x1b\\[2J\\\\x0dx' is not"
+grep_err "the section title too" "\\[job\\\\x1b\\] unknown section kind"
+LC_ALL=C grep -q "$(printf '[\001-\011\013-\037\177]')" "$T/err" &&
+    fail "raw control bytes on stderr: $(od -c "$T/err" | head)" || ok "no raw control byte on stderr"
+
 # A password inside the postgresql conninfo is an inline secret: refused
 # in a config readable by group or others, in both forms (init() only
 # parses the conninfo, so no server is needed)
@@ -183,6 +192,8 @@ $Z list --sink far >"$T/out" 2>"$T/err"
 grep_err "list names an oversized manifest and the limit" \
     "\[sink:far\] cannot read $big: larger than 1048576 bytes, the limit"
 grep -q "^$id " "$T/out" && ok "and still lists the others" || fail "list output: $(cat "$T/out")"
+check_fails "verify fails on it" $Z verify --latest --sink far
+grep_err "and names it with the limit" "cannot read $big: larger than 1048576 bytes"
 rm -rf "$(dirname "$T/far/$big")"
 
 # A failing source: no manifest anywhere, the error is in the log
