@@ -27,7 +27,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,8 +204,11 @@ open_checked(const char *path, const char **err, char *why, size_t len)
 	} else if (!S_ISREG(st.st_mode)) {
 		snprintf(why, len, "%s is not a regular file", real);
 		*err = why;
-	} else if ((*err = check_owner_mode("file", real, &st, why,
-	    len)) == NULL && (*err = check_dir(path, why, len)) == NULL)
+	} else
+		*err = check_owner_mode("file", real, &st, why, len);
+	if (*err == NULL)
+		*err = check_dir(path, why, len);	/* plugin_dir */
+	if (*err == NULL)
 		*err = check_dir(real, why, len);
 	free(real);
 	if (*err != NULL) {

@@ -3,7 +3,11 @@
  */
 #include "zb-build.h"
 
+#include "artifact.h"
 #include "json.h"
+#include "plugin.h"
+#include "reactor.h"
+#include "stream.h"
 #include "testlib.h"
 
 static struct json *
@@ -140,4 +144,53 @@ Test(json, many_members_are_checked_quickly)
 	cr_assert_str_eq(err, "member name \"k77777\" given twice in one "
 	    "object");
 	buf_free(&b);
+}
+
+/* The writer's side: facts a plugin records never repeat a manifest key. */
+static void
+no_cb(struct stream *st, void *arg)
+{
+}
+
+Test(json, facts_set_twice_never_make_a_duplicate_manifest_key)
+{
+	static const struct stream_owner owner = { no_cb, no_cb };
+	const struct zb_host_api	*h = hostapi_get();
+	struct stream_params		 p;
+	struct stream			*st;
+	const struct fact		*f;
+	int				 n = 0;
+
+	test_log_start();
+	reactor_init();
+	memset(&p, 0, sizeof(p));
+	p.dir = STREAM_STORE;
+	p.comp.algo = COMP_NONE;
+	p.chunk_size = 65536;
+	p.budget = 4 * 65536;
+	p.name = "t";
+	st = stream_new(&p, &owner, NULL);
+	h->fact_str(&st->io, NULL, "rows", "1");
+	h->fact_int(&st->io, NULL, "rows", 2);
+	h->fact_str(&st->io, "tables", "a", "x");
+	h->fact_str(&st->io, "tables", "a", "y");
+	h->fact_str(&st->io, NULL, "tables", "clash");
+	h->fact_int(&st->io, "rows", "b", 3);
+	for (f = st->facts; f != NULL; f = f->next, n++) {
+		if (f->group == NULL) {
+			cr_assert_str_eq(f->key, "rows");
+			cr_assert_null(f->str);
+			cr_assert_eq(f->num, 2, "the last value counts");
+		} else {
+			cr_assert_str_eq(f->group, "tables");
+			cr_assert_str_eq(f->key, "a");
+			cr_assert_str_eq(f->str, "y");
+		}
+	}
+	cr_assert_eq(n, 2);
+	assert_logged("t: fact 'tables' ignored: 'tables' is both a fact and "
+	    "a group of facts");
+	assert_logged("t: fact 'rows.b' ignored: 'rows' is both");
+	stream_free(st);
+	reactor_free();
 }
