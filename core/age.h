@@ -64,6 +64,14 @@ int		 age_keys_add_passphrase(struct age_keys *, const char *,
  */
 int		 age_keys_load_file(struct age_keys *, const char *path,
 		    int identities, char *err, size_t errlen);
+/*
+ * Files that let this host decrypt (identities, passphrases) must be
+ * private: 0 when path has no permission bit for group or others, else -1
+ * with err "PATH is readable by group or others; chmod 600 it" (or
+ * "PATH: strerror").
+ */
+int		 age_keys_private_file(const char *path, char *err,
+		    size_t errlen);
 size_t		 age_keys_count(const struct age_keys *);
 /*
  * A fingerprint of recipient i for manifests and logs: "X25519:" and

@@ -19,6 +19,8 @@
  */
 #include "zb-build.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,6 +256,23 @@ trim(char *s)
 }
 
 /* All or nothing: a file that fails adds no key. */
+int
+age_keys_private_file(const char *path, char *err, size_t errlen)
+{
+	struct stat	 st;
+
+	if (stat(path, &st) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0) {
+		snprintf(err, errlen, "%s is readable by group or others; "
+		    "chmod 600 it", path);
+		return -1;
+	}
+	return 0;
+}
+
 int
 age_keys_load_file(struct age_keys *ks, const char *path, int identities,
     char *err, size_t errlen)

@@ -4,7 +4,10 @@
  * This version loads and checks the configuration and its plugins and
  * then waits on the event loop for SIGTERM; scheduling, the control API
  * and /metrics come with later versions.  `--check-config' validates a
- * configuration (including every plugin's options) and exits.
+ * configuration (including every plugin's options) and exits.  A
+ * configuration without jobs is an error here, at --check-config and at
+ * start, as it is most likely the wrong file; zentoria-backupctl accepts
+ * one, since list, verify and restore need only sinks.
  */
 #include "zb-build.h"
 
@@ -104,6 +107,12 @@ main(int argc, char **argv)
 		log_set_level(cfg->log_level);
 	errors = http_init(cfg) == -1 ? 1 : 0;
 	errors += plugin_bind_config(cfg, 1);
+	if (TAILQ_EMPTY(&cfg->jobs)) {
+		/* zentoria-backupctl still reads such a file (list, restore). */
+		log_warnx("%s: no [job:NAME] section: the daemon would have "
+		    "nothing to do", path);
+		errors++;
+	}
 	if (cfg->identities != NULL)
 		log_warnx("%s: age_identity_file is set: this host can decrypt "
 		    "its backups", path);

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -181,6 +182,12 @@ config_job(struct zb_config *cfg, const char *name)
 
 /* ---- parsing ----------------------------------------------------------- */
 
+/*
+ * inih copies a section name into a buffer of MAX_SECTION (50) bytes and
+ * silently cuts what does not fit; its header does not export the size.
+ */
+#define CFG_MAX_TITLE	49
+
 struct reader {
 	struct zb_config	*cfg;
 	const char		*data;
@@ -251,6 +258,12 @@ reader_section(struct reader *r, const char *title)
 	r->cur = NULL;
 	r->cur_refused = 1;
 	tmp.title = (char *)title;
+	if (strlen(title) > CFG_MAX_TITLE) {
+		/* inih would cut it and file its keys under another name. */
+		line_error(r, "section name longer than %d characters",
+		    CFG_MAX_TITLE);
+		return;
+	}
 	sec = config_section(cfg, title);
 	if (sec != NULL) {
 		config_error(cfg, &tmp, NULL, NULL,
@@ -430,6 +443,86 @@ list_keys(struct buf *b, const struct zb_option *opts)
 	}
 }
 
+/*
+ * Does a text value carry a password?  libpq's conninfo and URIs (and
+ * other connection strings) can: the keyword form "password = x" (any
+ * spacing and quoting; also "?password=" and "&password=" in a URI's
+ * query, percent-encoded or not), and a URI's "scheme://user:x@host".
+ */
+static int
+hexdigit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int
+keyword_password(const char *v)
+{
+	const char	*p, *q;
+
+	for (p = v; *p != '\0'; p++) {
+		if (p > v && !isspace((unsigned char)p[-1]) && p[-1] != '?' &&
+		    p[-1] != '&' && p[-1] != '\'' && p[-1] != '"')
+			continue;
+		if (strncasecmp(p, "password", 8) != 0)
+			continue;
+		for (q = p + 8; isspace((unsigned char)*q); q++)
+			;
+		if (*q == '=')
+			return 1;
+	}
+	return 0;
+}
+
+static int
+value_holds_password(const char *v)
+{
+	const char	*p, *auth, *end, *at, *colon;
+	char		*dec;
+	size_t		 i, o;
+	int		 hi, lo, found;
+
+	/* URI user information with a non-empty password. */
+	for (p = strstr(v, "://"); p != NULL; p = strstr(p + 3, "://")) {
+		auth = p + 3;
+		end = auth + strcspn(auth, "/?# \t");
+		at = NULL;
+		for (colon = auth; colon < end; colon++)
+			if (*colon == '@')
+				at = colon;
+		if (at == NULL)
+			continue;
+		colon = memchr(auth, ':', at - auth);
+		if (colon != NULL && colon + 1 < at)
+			return 1;
+	}
+	if (keyword_password(v))
+		return 1;
+	/* libpq percent-decodes a URI's query parameter names too. */
+	if (strchr(v, '%') == NULL)
+		return 0;
+	dec = xstrdup(v);
+	for (i = o = 0; v[i] != '\0'; i++) {
+		hi = v[i] == '%' ? hexdigit(v[i + 1]) : -1;
+		lo = hi >= 0 ? hexdigit(v[i + 2]) : -1;
+		if (lo >= 0) {
+			dec[o++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else
+			dec[o++] = v[i];
+	}
+	dec[o] = '\0';
+	found = keyword_password(dec);
+	free(dec);
+	return found;
+}
+
 /* Parse kv's value as opt's type; 0 or -1 with *errstr. */
 static int
 check_value(struct zb_config *cfg, const struct zb_option *opt,
@@ -546,6 +639,14 @@ config_check_keys(struct zb_config *cfg, struct cfg_section *sec,
 				    "not %s", kv->value, errstr);
 			errors++;
 		}
+		if (opt->type == ZB_OPT_STRING && cfg->group_readable &&
+		    value_holds_password(kv->value)) {
+			config_error(cfg, sec, kv, kv->key, "refused: a "
+			    "password inside the value, in a file readable by "
+			    "group or others (give it through a secret key such "
+			    "as password_file, or chmod 600 the config)");
+			errors++;	/* never echo it */
+		}
 		if (opt->type == ZB_OPT_SECRET && as_file &&
 		    config_kv(sec, opt->key) != NULL) {
 			config_error(cfg, sec, kv, kv->key, "%s is set too; "
@@ -651,16 +752,10 @@ static int
 private_file(struct zb_config *cfg, struct cfg_section *sec,
     struct cfg_kv *kv)
 {
-	struct stat	 st;
+	char	 err[512];
 
-	if (stat(kv->value, &st) == -1) {
-		config_error(cfg, sec, kv, kv->key, "%s: %s", kv->value,
-		    strerror(errno));
-		return 1;
-	}
-	if ((st.st_mode & 077) != 0) {
-		config_error(cfg, sec, kv, kv->key, "%s is readable by group "
-		    "or others; chmod 600 it", kv->value);
+	if (age_keys_private_file(kv->value, err, sizeof(err)) == -1) {
+		config_error(cfg, sec, kv, kv->key, "%s", err);
 		return 1;
 	}
 	return 0;

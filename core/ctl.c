@@ -124,9 +124,20 @@ ctl_identities(struct ctl *ctl, const char *idfile, const char *passfile,
 	if (idfile == NULL && passfile == NULL)
 		return 0;
 	ctl->keys = age_keys_new();
+	/* As private as the config's age_identity_file must be. */
+	if (idfile != NULL &&
+	    age_keys_private_file(idfile, err, sizeof(err)) == -1) {
+		log_warnx("--identity: %s", err);
+		return -1;
+	}
 	if (idfile != NULL &&
 	    age_keys_load_file(ctl->keys, idfile, 1, err, sizeof(err)) < 1) {
 		log_warnx("%s", err[0] ? err : "no identity in the file");
+		return -1;
+	}
+	if (passfile != NULL &&
+	    age_keys_private_file(passfile, err, sizeof(err)) == -1) {
+		log_warnx("--passphrase-file: %s", err);
 		return -1;
 	}
 	if (passfile != NULL) {

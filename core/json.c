@@ -3,7 +3,10 @@
  *
  * Input is untrusted (a manifest read back from any storage tier), so the
  * parser bounds nesting depth, checks every escape and never reads past
- * len.  Numbers keep their text so integers above 2^53 survive.  The
+ * len.  Numbers keep their text so integers above 2^53 survive.  An
+ * object that names a member twice is refused at any depth: readers
+ * differ on which of the two values counts (first, last, or an error), so
+ * another tool could read a different manifest than verify did.  The
  * fuzz harness tests/fuzz/fuzz_json.c drives json_parse directly.
  */
 #include "zb-build.h"
@@ -11,6 +14,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +28,13 @@ struct jp {
 	size_t		 pos;
 	const char	*err;
 	int		 depth;
+	char		 why[128];	/* err when it names a member */
+};
+
+/* A member name and where it starts, for the duplicate check. */
+struct member {
+	const char	*key;
+	size_t		 pos;
 };
 
 static struct json *parse_value(struct jp *);
@@ -236,13 +247,51 @@ parse_literal(struct jp *p, struct json *j)
 	return fail(p, "unexpected character");
 }
 
+static int
+cmp_member(const void *a, const void *b)
+{
+	const struct member	*x = a, *y = b;
+	int			 c = strcmp(x->key, y->key);
+
+	if (c != 0)
+		return c;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/*
+ * Refuse an object with a member name given twice.  Sorting keeps this
+ * O(n log n) for the largest objects a bounded document can hold.
+ */
+static int
+check_duplicates(struct jp *p, struct member *m, size_t n)
+{
+	size_t	 i;
+
+	if (n < 2)
+		return 0;
+	qsort(m, n, sizeof(*m), cmp_member);
+	for (i = 1; i < n; i++) {
+		if (strcmp(m[i - 1].key, m[i].key) != 0)
+			continue;
+		snprintf(p->why, sizeof(p->why), "member name \"%.64s\"%s "
+		    "given twice in one object", m[i].key,
+		    strlen(m[i].key) > 64 ? "..." : "");
+		p->pos = m[i].pos;
+		return fail(p, p->why);
+	}
+	return 0;
+}
+
 /* Elements of an array or members of an object, up to the closer. */
 static int
 parse_members(struct jp *p, struct json *j, int object)
 {
 	struct json	**tail = &j->child, *v;
+	struct member	*members = NULL;
+	size_t		 nmembers = 0, cap = 0, keypos = 0;
 	char		*key = NULL;
 	char		 closer = object ? '}' : ']';
+	int		 rc = -1;
 
 	p->pos++;
 	skip_ws(p);
@@ -253,40 +302,59 @@ parse_members(struct jp *p, struct json *j, int object)
 	for (;;) {
 		skip_ws(p);
 		if (object) {
-			if (p->pos >= p->len || p->s[p->pos] != '"')
-				return fail(p, "expected a member name");
+			if (p->pos >= p->len || p->s[p->pos] != '"') {
+				fail(p, "expected a member name");
+				break;
+			}
+			keypos = p->pos;
 			key = parse_string(p);
 			if (key == NULL)
-				return -1;
+				break;
 			skip_ws(p);
 			if (p->pos >= p->len || p->s[p->pos] != ':') {
 				free(key);
-				return fail(p, "expected ':'");
+				fail(p, "expected ':'");
+				break;
 			}
 			p->pos++;
 		}
 		v = parse_value(p);
 		if (v == NULL) {
 			free(key);
-			return -1;
+			break;
 		}
 		v->key = key;
 		key = NULL;
 		*tail = v;
 		tail = &v->next;
+		if (object) {
+			if (nmembers == cap) {
+				cap = cap == 0 ? 8 : cap * 2;
+				members = xreallocarray(members, cap,
+				    sizeof(*members));
+			}
+			members[nmembers].key = v->key;
+			members[nmembers++].pos = keypos;
+		}
 		skip_ws(p);
-		if (p->pos >= p->len)
-			return fail(p, "unterminated container");
+		if (p->pos >= p->len) {
+			fail(p, "unterminated container");
+			break;
+		}
 		if (p->s[p->pos] == ',') {
 			p->pos++;
 			continue;
 		}
 		if (p->s[p->pos] == closer) {
 			p->pos++;
-			return 0;
+			rc = check_duplicates(p, members, nmembers);
+			break;
 		}
-		return fail(p, "expected ',' or a closing bracket");
+		fail(p, "expected ',' or a closing bracket");
+		break;
 	}
+	free(members);
+	return rc;
 }
 
 static struct json *
@@ -333,6 +401,7 @@ parse_value(struct jp *p)
 struct json *
 json_parse(const char *s, size_t len, const char **err, size_t *errpos)
 {
+	static _Thread_local char why[sizeof(((struct jp *)0)->why)];
 	struct jp	 p = { .s = s, .len = len };
 	struct json	*j;
 
@@ -347,6 +416,11 @@ json_parse(const char *s, size_t len, const char **err, size_t *errpos)
 	}
 	if (j == NULL) {
 		*err = p.err ? p.err : "invalid JSON";
+		if (*err == p.why) {
+			/* Outlive this frame; one message per thread. */
+			snprintf(why, sizeof(why), "%s", p.why);
+			*err = why;
+		}
 		*errpos = p.pos;
 	}
 	return j;

@@ -5,6 +5,12 @@
  * about a job or plugin instance start with its id, which the callers
  * (hostapi.c, run.c) prepend.  Messages are written with one write(2) so
  * that concurrent children's stderr lines do not interleave with ours.
+ *
+ * Messages carry text from outside: config values and section names,
+ * object keys from sinks, plugins' and children's words.  No log line
+ * legitimately holds a control byte, so every byte below 0x20 and 0x7f
+ * (ESC, CR, LF, ...) of the finished message is shown as \xNN: nothing
+ * logged can move the cursor, recolour a terminal or forge a log line.
  */
 #include "zb-build.h"
 
@@ -63,10 +69,38 @@ log_level_parse(const char *name)
 	return -1;
 }
 
+size_t
+log_escape(char *dst, size_t dstlen, const char *src, size_t n)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	unsigned char		 c;
+	size_t			 i, o = 0;
+
+	if (dstlen == 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)src[i];
+		if (c >= 0x20 && c != 0x7f) {
+			if (o + 1 >= dstlen)
+				break;
+			dst[o++] = (char)c;
+			continue;
+		}
+		if (o + 4 >= dstlen)
+			break;
+		dst[o++] = '\\';
+		dst[o++] = 'x';
+		dst[o++] = hex[c >> 4];
+		dst[o++] = hex[c & 0xf];
+	}
+	dst[o] = '\0';
+	return o;
+}
+
 void
 log_vmsg(int level, const char *prefix, const char *fmt, va_list ap)
 {
-	char	 line[2048];
+	char	 raw[2048], line[2048];
 	int	 n, m;
 
 	if (level > log_lvl)
@@ -75,20 +109,25 @@ log_vmsg(int level, const char *prefix, const char *fmt, va_list ap)
 		level = 0;
 	if (level > ZB_LOG_DEBUG)
 		level = ZB_LOG_DEBUG;
-	n = snprintf(line, sizeof(line), "%s: %s: %s%s", log_prog,
-	    level_names[level], prefix ? prefix : "", prefix ? " " : "");
-	if (n < 0 || (size_t)n >= sizeof(line))
+	n = snprintf(raw, sizeof(raw), "%s%s", prefix ? prefix : "",
+	    prefix ? " " : "");
+	if (n < 0 || (size_t)n >= sizeof(raw))
 		n = 0;
-	m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	m = vsnprintf(raw + n, sizeof(raw) - n, fmt, ap);
 	if (m < 0)
 		m = 0;
 	n += m;
-	if ((size_t)n >= sizeof(line) - 1)
-		n = sizeof(line) - 2;
-	line[n++] = '\n';
-	(void)write(STDERR_FILENO, line, n);
+	if ((size_t)n >= sizeof(raw))
+		n = sizeof(raw) - 1;
+	m = snprintf(line, sizeof(line), "%s: %s: ", log_prog,
+	    level_names[level]);
+	if (m < 0 || (size_t)m >= sizeof(line))
+		m = 0;
+	m += (int)log_escape(line + m, sizeof(line) - 1 - m, raw, (size_t)n);
+	line[m++] = '\n';
+	(void)write(STDERR_FILENO, line, m);
 	if (log_buf != NULL)
-		(void)buf_add(log_buf, line, n);
+		(void)buf_add(log_buf, line, m);
 }
 
 static void log_str(int, const char *, ...) ZB_PRINTF(2, 3);

@@ -5,6 +5,7 @@
 #define ZB_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #include "zentoria/plugin.h"	/* ZB_LOG_* levels */
 
@@ -22,6 +23,13 @@ void	log_capture(struct buf *b);
 void	log_set_level(int level);
 int	log_level(void);
 int	log_level_parse(const char *name);	/* -1 when unknown */
+/*
+ * Copy n bytes of src to dst (dstlen bytes, NUL-terminated) with every
+ * control byte (below 0x20, and 0x7f) written as \xNN; stops before a
+ * byte that does not fit.  Returns the length written.  Every message is
+ * passed through it.
+ */
+size_t	log_escape(char *dst, size_t dstlen, const char *src, size_t n);
 void	log_vmsg(int level, const char *prefix, const char *fmt, va_list ap)
 	    ZB_PRINTF(3, 0);
 void	log_warn(const char *fmt, ...) ZB_PRINTF(1, 2);	/* + strerror */

@@ -8,14 +8,30 @@
  * know; its name is malformed or differs from its file name; or it lacks
  * a callback its kind requires.  The descriptor is copied into a zeroed
  * struct of our size, so fields a smaller (older) plugin lacks are NULL.
+ *
+ * Before dlopen() runs any of a plugin's constructors, its file, the
+ * directory it was named in (plugin_dir) and, after symlinks are
+ * resolved, the directory that holds the real file must belong to root
+ * or to our effective user and must not be writable by group or others,
+ * like sshd's StrictModes.  The real file is opened and checked with
+ * fstat(), and the open descriptor is what dlopen() loads (through
+ * /proc/PID/fd/N), so the file checked is the file loaded.  The
+ * descriptor stays open while the plugin is loaded: debuggers and
+ * sanitizers find the plugin's symbols under that name.
  */
 #include "zb-build.h"
 
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "plugin.h"
@@ -118,19 +134,123 @@ check_desc(const struct zb_plugin_desc *d, const char *path,
 	return NULL;
 }
 
+/* Owner root or us, no write bit for group or others; else a reason. */
+static const char *
+check_owner_mode(const char *what, const char *name, const struct stat *st,
+    char *why, size_t len)
+{
+	if (st->st_uid != 0 && st->st_uid != geteuid()) {
+		snprintf(why, len, "%s %s is owned by uid %u, not by root or "
+		    "by uid %u (this process)", what, name,
+		    (unsigned)st->st_uid, (unsigned)geteuid());
+		return why;
+	}
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		snprintf(why, len, "%s %s is writable by %s (mode %04o); "
+		    "chmod go-w it", what, name, (st->st_mode & S_IWOTH) ?
+		    "others" : "group", (unsigned)(st->st_mode & 07777));
+		return why;
+	}
+	return NULL;
+}
+
+static const char *
+check_dir(const char *file, char *why, size_t len)
+{
+	const char	*slash = strrchr(file, '/');
+	struct stat	 st;
+	char		*dir;
+	const char	*err = NULL;
+
+	if (slash == NULL)
+		dir = xstrdup(".");
+	else if (slash == file)
+		dir = xstrdup("/");
+	else
+		dir = xstrndup(file, slash - file);
+	if (stat(dir, &st) == -1) {
+		snprintf(why, len, "directory %s: %s", dir, strerror(errno));
+		err = why;
+	} else
+		err = check_owner_mode("directory", dir, &st, why, len);
+	free(dir);
+	return err;
+}
+
+/*
+ * Open the plugin file for loading: check the directory it is named in,
+ * the real file and its directory.  Returns the open descriptor, or -1
+ * with *err set (a reason, or NULL when errno says why).
+ */
+static int
+open_checked(const char *path, const char **err, char *why, size_t len)
+{
+	struct stat	 st;
+	char		*real;
+	int		 fd;
+
+	*err = NULL;
+	real = realpath(path, NULL);
+	if (real == NULL)
+		return -1;
+	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1) {
+		free(real);
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		snprintf(why, len, "%s: %s", real, strerror(errno));
+		*err = why;
+	} else if (!S_ISREG(st.st_mode)) {
+		snprintf(why, len, "%s is not a regular file", real);
+		*err = why;
+	} else
+		*err = check_owner_mode("file", real, &st, why, len);
+	if (*err == NULL)
+		*err = check_dir(path, why, len);	/* plugin_dir */
+	if (*err == NULL)
+		*err = check_dir(real, why, len);
+	free(real);
+	if (*err != NULL) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 struct plugin *
 plugin_load(const char *path)
 {
 	const struct zb_plugin_desc	*d;
 	struct plugin			*p;
 	const char			*err;
-	char				 why[512];
+	char				 why[512], fdpath[64];
 	void				*dl;
 	size_t				 n;
+	int				 fd;
 
-	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	fd = open_checked(path, &err, why, sizeof(why));
+	if (fd == -1) {
+		if (err != NULL)
+			log_warnx("%s: plugin refused: %s", path, err);
+		else
+			log_warnx("%s: cannot load plugin: %s", path,
+			    strerror(errno));
+		return NULL;
+	}
+	/* The file checked is the file loaded; /proc/PID for debuggers. */
+	snprintf(fdpath, sizeof(fdpath), "/proc/%ld/fd/%d", (long)getpid(),
+	    fd);
+	if (access(fdpath, F_OK) == -1) {
+		log_warnx("%s: cannot load plugin: %s: %s (is /proc mounted?)",
+		    path, fdpath, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	dl = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL);
 	if (dl == NULL) {
 		log_warnx("%s: cannot load plugin: %s", path, dlerror());
+		close(fd);
 		return NULL;
 	}
 	d = dlsym(dl, "zb_plugin");
@@ -138,6 +258,7 @@ plugin_load(const char *path)
 		log_warnx("%s: not a zentoria-backupd plugin (no zb_plugin "
 		    "symbol)", path);
 		dlclose(dl);
+		close(fd);
 		return NULL;
 	}
 	p = xcalloc(1, sizeof(*p));
@@ -152,9 +273,11 @@ plugin_load(const char *path)
 		log_warnx("%s: plugin refused: %s", path, err);
 		free(p);
 		dlclose(dl);
+		close(fd);
 		return NULL;
 	}
 	p->dl = dl;
+	p->fd = fd;
 	p->path = xstrdup(path);
 	return p;
 }
@@ -165,6 +288,7 @@ plugin_unload(struct plugin *p)
 	if (p == NULL)
 		return;
 	dlclose(p->dl);
+	close(p->fd);
 	free(p->path);
 	free(p);
 }

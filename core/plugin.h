@@ -13,6 +13,7 @@ struct plugin {
 	TAILQ_ENTRY(plugin)	 entry;
 	char			*path;
 	void			*dl;
+	int			 fd;	/* the checked file, loaded by dlopen */
 	struct zb_plugin_desc	 desc;	/* zero-extended copy */
 };
 
@@ -29,7 +30,8 @@ struct zb_inst {
 
 /*
  * Load and check one .so file.  On refusal, logs "PATH: reason" (naming
- * both ABI versions where they differ) and returns NULL.
+ * both ABI versions where they differ, or the file or directory whose
+ * owner or mode is wrong) and returns NULL.
  */
 struct plugin	*plugin_load(const char *path);
 void		 plugin_unload(struct plugin *);

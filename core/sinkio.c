@@ -10,6 +10,7 @@
  */
 #include "zb-build.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,10 @@
 
 struct xfer {
 	struct stream	*st;
+	struct writer	*w;		/* get: the memory writer */
 	struct buf	 mem;		/* get: the object */
+	size_t		 max;		/* get: its size limit */
+	char		 too_big[96];	/* get: the reason, once over max */
 	sinkio_done_fn	 put_cb;
 	sinkio_data_fn	 get_cb;
 	void		*arg;
@@ -48,7 +52,9 @@ xfer_finished(struct stream *st, void *arg)
 	int		 ok;
 
 	ok = !st->failed && stream_committed(st) == st->nw;
-	if (!ok)
+	if (!ok && x->too_big[0] != '\0')
+		err = x->too_big;	/* not the stream's "no destination" */
+	else if (!ok)
 		err = st->error != NULL ? st->error :
 		    st->nw > 0 && st->w[0]->error != NULL ? st->w[0]->error :
 		    "failed";
@@ -73,6 +79,36 @@ mem_close(void *pctx)
 
 static const struct zb_producer_ops mem_producer_ops = {
 	NULL, NULL, mem_close
+};
+
+/* A get's writer: the object into x->mem, refused past x->max bytes. */
+static int
+get_write(void *wctx, const struct zb_chunk *c)
+{
+	struct xfer	*x = wctx;
+
+	if (c->len > x->max - x->mem.len) {
+		snprintf(x->too_big, sizeof(x->too_big), "larger than %zu "
+		    "bytes, the limit for this object", x->max);
+		stream_writer_fail(x->w, "%s", x->too_big);
+		return ZB_ERR;
+	}
+	return buf_add(&x->mem, c->data, c->len) == 0 ? ZB_OK : ZB_ERR;
+}
+
+static int
+get_commit(void *wctx)
+{
+	return ZB_OK;
+}
+
+static void
+get_abort(void *wctx)
+{
+}
+
+static const struct zb_writer_ops get_writer_ops = {
+	get_write, get_commit, get_abort
 };
 
 static struct stream *
@@ -151,11 +187,13 @@ sinkio_get_buf(struct zb_inst *sink, const char *key, size_t max,
 	x->get_cb = cb;
 	x->arg = arg;
 	buf_init(&x->mem, max);
+	x->max = max;
 	name = xasprintf("%s %s", sink->prefix, key);
 	x->st = small_stream(name, x, STREAM_LOAD);
 	free(name);
 	w = stream_writer_new(x->st, "memory", 0);
-	stream_writer_attach(w, &mem_writer_ops, &x->mem);
+	x->w = w;
+	stream_writer_attach(w, &get_writer_ops, x);
 	(void)sinkio_get_into(sink, key, x->st);
 }
 

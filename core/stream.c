@@ -621,7 +621,32 @@ st_fact(struct zb_io *io, const char *group, const char *key,
     const char *str, int64_t num, int is_num)
 {
 	struct stream	*st = (struct stream *)io;
+	struct fact	*f;
 
+	/*
+	 * The manifest's readers refuse a name given twice in one object:
+	 * a fact set again replaces its value, and a fact named like a group
+	 * of the same level is dropped.
+	 */
+	for (f = st->facts; f != NULL; f = f->next) {
+		if ((group == NULL) == (f->group == NULL) &&
+		    (group == NULL || strcmp(group, f->group) == 0) &&
+		    strcmp(key, f->key) == 0) {
+			free(f->str);
+			f->str = !is_num && str != NULL ? xstrdup(str) : NULL;
+			f->num = num;
+			return;
+		}
+		if ((group == NULL && f->group != NULL &&
+		    strcmp(key, f->group) == 0) || (group != NULL &&
+		    f->group == NULL && strcmp(group, f->key) == 0)) {
+			log_warnx("%s: fact '%s%s%s' ignored: '%s' is both a "
+			    "fact and a group of facts", st->name,
+			    group ? group : "", group ? "." : "", key,
+			    group ? group : key);
+			return;
+		}
+	}
 	facts_add(&st->facts, group, key, is_num ? NULL : str, num);
 }
 

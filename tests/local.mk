@@ -43,17 +43,22 @@ bad_abi_cflags = $(AM_CFLAGS) -fvisibility=hidden
 %canon_reldir%_fixtures_plugins_bad_name_la_LDFLAGS = $(ZB_TEST_PLUGIN_LINK)
 
 # Plugin directories for the tests: the real plugins and the good
-# fixtures in one, the refused fixtures in another.
+# fixtures in one, the refused fixtures in another.  The loader refuses
+# group-writable plugins and directories (core/plugin.c), so a umask of
+# 002 must not make the build tree's ones so.
 check_DATA = %reldir%/plugindir.stamp
 %reldir%/plugindir.stamp: $(plugin_LTLIBRARIES) $(check_LTLIBRARIES)
 	$(AM_V_GEN)rm -rf tests/plugindir tests/badplugindir && \
 	$(MKDIR_P) tests/plugindir tests/badplugindir && \
+	chmod go-w tests/plugindir tests/badplugindir && \
 	for la in $(plugin_LTLIBRARIES) $(fixture_plugins); do \
 	  d=`dirname $$la`; n=`basename $$la .la`; \
+	  chmod go-w "$$d/.libs" "$$d/.libs/$$n.so" && \
 	  ln -s "$(abs_top_builddir)/$$d/.libs/$$n.so" tests/plugindir/$$n.so \
 	  || exit 1; done && \
 	for la in $(bad_plugins); do \
 	  d=`dirname $$la`; n=`basename $$la .la`; \
+	  chmod go-w "$$d/.libs" "$$d/.libs/$$n.so" && \
 	  ln -s "$(abs_top_builddir)/$$d/.libs/$$n.so" tests/badplugindir/$$n.so \
 	  || exit 1; done && \
 	touch $@
@@ -129,6 +134,9 @@ EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \
 	%reldir%/lib/pg.sh %reldir%/lib/assert.sh %reldir%/lib/README.md \
 	%reldir%/lib/s3fake.sh %reldir%/lib/s3rver.sh \
 	%reldir%/unit/testlib.h
+# configure leaves our core/ directory alone (m4/zb_macros.m4)
+TESTS += %reldir%/configure_core.sh
+EXTRA_DIST += %reldir%/configure_core.sh
 TEST_EXTENSIONS = .sh .py
 SH_LOG_COMPILER = $(SHELL)
 PY_LOG_COMPILER = $(PYTHON3)

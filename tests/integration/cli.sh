@@ -66,6 +66,55 @@ printf '[daemon]\nplugin_dir = %s\n[sink:x]\nplugin = local\npath = /tmp\nbogus 
     "$ZB_TEST_PLUGIN_DIR" >"$T/bad.ini"
 check_fails "check-config refuses an unknown key" $DAEMON -c "$T/bad.ini" --check-config
 grep_err "the error names file:line and key" "$T/bad.ini:6: \[sink:x\] bogus: unknown key"
+printf '[daemon]\nplugin_dir = %s\n[sink:x]\nplugin = local\npath = %s\n' \
+    "$ZB_TEST_PLUGIN_DIR" "$T/nojobs" >"$T/nojobs.ini"
+check_fails "check-config refuses a configuration without jobs" $DAEMON -c "$T/nojobs.ini" --check-config
+grep_err "and says why" "$T/nojobs.ini: no \[job:NAME\] section: the daemon would have nothing to do"
+timeout 10 $DAEMON -c "$T/nojobs.ini" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc -eq 1 ] && ok "the daemon does not start without jobs" ||
+    fail "the daemon without jobs: exit $rc (1 expected, 124: it ran)"
+grep_err "and says why" "$T/nojobs.ini: no \[job:NAME\] section"
+: >"$T/empty.ini"
+check_fails "check-config refuses an empty file" $DAEMON -c "$T/empty.ini" --check-config
+grep_err "and says why" "$T/empty.ini: no \[job:NAME\] section"
+check "zentoria-backupctl still lists a configuration without jobs" $CTL -c "$T/nojobs.ini" list
+
+# Control bytes from the config are escaped in every message (\xNN)
+printf '[daemon]\nplugin_dir = %s\ncompression = zstd\033[2J\rx\n[job\033]0;pwned\007:j]\nsource = s\n' \
+    "$ZB_TEST_PLUGIN_DIR" >"$T/ctrl.ini"
+check_fails "a config with control bytes is refused" $DAEMON -c "$T/ctrl.ini" --check-config
+grep_err "the value is echoed escaped" "compression: 'zstd\\\\x1b\\[2J\\\\x0dx' is not"
+grep_err "the section title too" "\\[job\\\\x1b\\] unknown section kind"
+LC_ALL=C grep -q "$(printf '[\001-\011\013-\037\177]')" "$T/err" &&
+    fail "raw control bytes on stderr: $(od -c "$T/err" | head)" || ok "no raw control byte on stderr"
+
+# A password inside the postgresql conninfo is an inline secret: refused
+# in a config readable by group or others, in both forms (init() only
+# parses the conninfo, so no server is needed)
+for ci in "host=127.0.0.1 user=zb password = 'pw in conninfo'" \
+    "postgresql://zb:pw_in_conninfo@127.0.0.1/postgres"; do
+	cat >"$T/pg.ini" <<INI
+[daemon]
+plugin_dir = $ZB_TEST_PLUGIN_DIR
+[source:pg]
+plugin = postgresql
+conninfo = $ci
+[sink:x]
+plugin = local
+path = $T/pgstore
+[job:pg]
+source = pg
+sinks = x
+INI
+	chmod 644 "$T/pg.ini"
+	check_fails "a password in conninfo is refused in a 0644 config ($ci)" \
+	    $DAEMON -c "$T/pg.ini" --check-config
+	grep_err "and says why" "$T/pg.ini:5: \[source:pg\] conninfo: refused: a password inside the value"
+	grep -q "pw.in.conninfo" "$T/err" && fail "the password is echoed" || ok "without echoing it"
+	chmod 600 "$T/pg.ini"
+	check "and accepted in a 0600 config" $DAEMON -c "$T/pg.ini" --check-config
+done
 
 check "plugins" $Z plugins
 grep -q '^local ' "$T/out" && grep -q '^command ' "$T/out" || fail "plugins lists local and command"
@@ -134,6 +183,19 @@ rm -rf "$T/near"
 check "list from the far tier alone" $Z list --sink far
 check "restore from the far tier alone" $Z restore "$id" --to "$T/far-only.txt"
 cmp -s "$T/far-only.txt" "$T/expected.txt" && ok "far-only restore is identical" || fail "far-only differs"
+
+# A manifest over the size limit (MANIFEST_MAX, 1 MiB) is named with the limit
+big="numbers/output/29991231T000000Z/manifest.json"
+mkdir -p "$(dirname "$T/far/$big")"
+{ cat "$(ls "$T"/far/numbers/output/*/manifest.json | head -1)"
+  head -c 1100000 /dev/zero | tr '\0' ' '; } >"$T/far/$big"
+$Z list --sink far >"$T/out" 2>"$T/err"
+grep_err "list names an oversized manifest and the limit" \
+    "\[sink:far\] cannot read $big: larger than 1048576 bytes, the limit"
+grep -q "^$id " "$T/out" && ok "and still lists the others" || fail "list output: $(cat "$T/out")"
+check_fails "verify fails on it" $Z verify --latest --sink far
+grep_err "and names it with the limit" "cannot read $big: larger than 1048576 bytes"
+rm -rf "$(dirname "$T/far/$big")"
 
 # A failing source: no manifest anywhere, the error is in the log
 check_fails "a failing command fails the run" $Z run broken

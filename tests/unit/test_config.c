@@ -301,3 +301,96 @@ Test(config, names_may_not_start_with_a_dot)
 	cr_assert_null(LOAD("[sink:.hidden]\nplugin = local\n"));
 	assert_logged("test.ini:1: [sink:.hidden] bad name");
 }
+
+Test(config, overlong_section_name_is_refused_with_the_limit)
+{
+	char	 name[64];
+
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	cr_assert_null(test_config("[daemon]\n\n[sink:%s]\nplugin = local\n"
+	    "path = /tmp\n", name));
+	assert_logged("test.ini:3: section name longer than 49 characters");
+	assert_not_logged("could not be read");
+	/* 49 characters are fine. */
+	name[49 - strlen("sink:")] = '\0';
+	cr_assert_not_null(test_config("[sink:%s]\nplugin = local\n", name),
+	    "%s", test_logged());
+}
+
+Test(config, control_bytes_in_messages_are_escaped)
+{
+	const char	*p;
+
+	cr_assert_null(test_config("[daemon]\ncompression = zs\rtd\x1b[2J\x7f\n"
+	    "[so\x1burce:a\rb]\nplugin = command\n"));
+	assert_logged("compression: 'zs\\x0dtd\\x1b[2J\\x7f' is not zstd:N");
+	assert_logged("test.ini:3: [so\\x1burce:a\\x0db] unknown section "
+	    "kind");
+	for (p = test_logged(); *p != '\0'; p++)
+		cr_assert(((unsigned char)*p >= 0x20 && *p != 0x7f) ||
+		    *p == '\n', "raw byte 0x%02x at offset %td of:\n%s",
+		    (unsigned char)*p, p - test_logged(), test_logged());
+}
+
+static const struct zb_option conninfo_opts[] = {
+	{ "conninfo", ZB_OPT_STRING, NULL, 1, "libpq connection", 0, 0 },
+	{ NULL, 0, NULL, 0, NULL, 0, 0 }
+};
+
+/* 1 if conninfo = value is refused in a group-readable file. */
+static int
+conninfo_refused(const char *value, int group_readable)
+{
+	struct zb_config	*cfg;
+	char			*text;
+	int			 n;
+
+	text = xasprintf("[source:s]\nplugin = x\nconninfo = %s\n", value);
+	cfg = config_load_buf("test.ini", text, strlen(text), group_readable);
+	free(text);
+	cr_assert_not_null(cfg, "%s", test_logged());
+	n = config_check_keys(cfg, config_section(cfg, "source:s"),
+	    config_core_options(CFG_SOURCE), conninfo_opts);
+	config_free(cfg);
+	return n;
+}
+
+Test(config, password_inside_a_connection_string_is_an_inline_secret)
+{
+	static const char *const with[] = {
+		"host=db password=s3cret",
+		"host=db password = s3cret dbname=x",
+		"password='s3 cret' host=db",
+		"host=db\tpassword\t=\ts3cret",
+		"host=db PASSWORD=s3cret",
+		"postgresql://backup:s3cret@db.example/app",
+		"postgres://backup:s3cret@db:5432",
+		"postgresql://db/app?sslmode=require&password=s3cret",
+		"postgresql://db/app?pass%77ord=s3cret",
+		"postgresql://db/app?%70assword=s3cret",
+	};
+	static const char *const without[] = {
+		"host=db user=backup dbname=app",
+		"host=db passfile=/etc/zb/pgpass",
+		"postgresql://backup@db.example/app",
+		"postgresql://backup:@db/app",
+		"postgresql://db/app?user=x",
+		"host=db mypassword=not_a_keyword",
+	};
+	size_t	 i;
+
+	for (i = 0; i < ZB_NELEM(with); i++) {
+		cr_assert_eq(conninfo_refused(with[i], 1), 1, "accepted: %s",
+		    with[i]);
+		cr_assert_eq(conninfo_refused(with[i], 0), 0, "refused in a "
+		    "private file: %s\n%s", with[i], test_logged());
+	}
+	assert_logged("test.ini:3: [source:s] conninfo: refused: a password "
+	    "inside the value, in a file readable by group or others");
+	assert_not_logged("s3cret");
+	assert_not_logged("s3 cret");
+	for (i = 0; i < ZB_NELEM(without); i++)
+		cr_assert_eq(conninfo_refused(without[i], 1), 0, "refused: "
+		    "%s\n%s", without[i], test_logged());
+}

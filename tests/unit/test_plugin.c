@@ -4,6 +4,12 @@
  */
 #include "zb-build.h"
 
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
+
 #include "plugin.h"
 #include "reactor.h"
 #include "testlib.h"
@@ -128,4 +134,128 @@ Test(plugin, init_errors_name_the_key)
 	plugin_unbind_config(cfg);
 	config_free(cfg);
 	plugin_unload_all();
+}
+
+/* ---- ownership and modes (sshd StrictModes) ------------------------------ */
+
+/* Copy the real local.so to dir/local.so with mode. */
+static char *
+copy_local(const char *dir, mode_t mode)
+{
+	char	*src, *dst, *from, buf[65536];
+	ssize_t	 n;
+	int	 in, out;
+
+	from = xasprintf("%s/local.so", test_plugin_dir());
+	src = realpath(from, NULL);
+	cr_assert_not_null(src, "%s", from);
+	dst = xasprintf("%s/local.so", dir);
+	in = open(src, O_RDONLY);
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	cr_assert(in != -1 && out != -1, "%s -> %s", src, dst);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		cr_assert_eq(write(out, buf, n), n);
+	close(in);
+	close(out);
+	cr_assert_eq(chmod(dst, mode), 0);
+	free(src);
+	free(from);
+	return dst;
+}
+
+static void
+cleanup(char *dir, char *file)
+{
+	unlink(file);
+	rmdir(dir);
+	free(file);
+	free(dir);
+}
+
+Test(plugin, a_private_copy_loads)
+{
+	char		*dir = test_tmpdir(), *so = copy_local(dir, 0755);
+	struct plugin	*p = plugin_load(so);
+
+	cr_assert_not_null(p, "%s", test_logged());
+	plugin_unload(p);
+	cleanup(dir, so);
+}
+
+Test(plugin, group_writable_file_is_refused_before_it_runs)
+{
+	char	*dir = test_tmpdir(), *so = copy_local(dir, 0775);
+	char	*want;
+
+	cr_assert_null(plugin_load(so));
+	want = xasprintf("%s: plugin refused: file %s is writable by group "
+	    "(mode 0775); chmod go-w it", so, so);
+	assert_logged(want);
+	free(want);
+	cleanup(dir, so);
+}
+
+Test(plugin, directory_writable_by_others_is_refused)
+{
+	char	*dir = test_tmpdir(), *so = copy_local(dir, 0755);
+	char	*want;
+
+	cr_assert_eq(chmod(dir, 0777), 0);
+	cr_assert_null(plugin_get(dir, "local"));
+	want = xasprintf("%s: plugin refused: directory %s is writable by "
+	    "others (mode 0777)", so, dir);
+	assert_logged(want);
+	free(want);
+	/* A sticky /tmp-like directory is no better. */
+	cr_assert_eq(chmod(dir, 01777), 0);
+	cr_assert_null(plugin_load(so));
+	assert_logged("(mode 1777)");
+	cleanup(dir, so);
+}
+
+Test(plugin, a_symlink_target_and_its_directory_are_checked)
+{
+	char	*links = test_tmpdir(), *real = test_tmpdir();
+	char	*so = copy_local(real, 0755), *link, *want;
+
+	link = xasprintf("%s/local.so", links);
+	cr_assert_eq(symlink(so, link), 0);
+	cr_assert_eq(chmod(real, 0775), 0);
+	cr_assert_null(plugin_load(link));
+	want = xasprintf("%s: plugin refused: directory %s is writable by "
+	    "group (mode 0775)", link, real);
+	assert_logged(want);
+	free(want);
+	cr_assert_eq(chmod(real, 0755), 0);
+	cr_assert_eq(chmod(so, 0757), 0);
+	cr_assert_null(plugin_load(link));
+	assert_logged("is writable by others (mode 0757)");
+	cr_assert_eq(chmod(so, 0755), 0);
+	cr_assert_not_null(plugin_load(link), "%s", test_logged());
+	unlink(link);
+	free(link);
+	rmdir(links);
+	free(links);
+	cleanup(real, so);
+}
+
+Test(plugin, a_file_of_another_user_is_refused)
+{
+	char	*dir, *so, *want;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to chown a file to nobody");
+	dir = test_tmpdir();
+	so = copy_local(dir, 0755);
+	cr_assert_eq(chown(so, 65534, 65534), 0);
+	cr_assert_null(plugin_load(so));
+	want = xasprintf("%s: plugin refused: file %s is owned by uid 65534, "
+	    "not by root or by uid 0 (this process)", so, so);
+	assert_logged(want);
+	free(want);
+	cr_assert_eq(chown(so, 0, 0), 0);
+	cr_assert_eq(chown(dir, 65534, 65534), 0);
+	cr_assert_null(plugin_load(so));
+	assert_logged("is owned by uid 65534");
+	cleanup(dir, so);
 }
