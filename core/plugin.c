@@ -131,6 +131,11 @@ check_desc(const struct zb_plugin_desc *d, const char *path,
 		    "list() and remove()");
 		return why;
 	}
+	if ((d->list_pending == NULL) != (d->remove_pending == NULL)) {
+		snprintf(why, len, "has only one of list_pending() and "
+		    "remove_pending() (ABI 1.3: both or neither)");
+		return why;
+	}
 	return NULL;
 }
 
