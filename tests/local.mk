@@ -7,7 +7,8 @@ bad_plugins = %reldir%/fixtures/plugins/bad_version.la \
 	%reldir%/fixtures/plugins/bad_size.la \
 	%reldir%/fixtures/plugins/bad_sig.la \
 	%reldir%/fixtures/plugins/bad_cap.la \
-	%reldir%/fixtures/plugins/bad_name.la
+	%reldir%/fixtures/plugins/bad_name.la \
+	%reldir%/fixtures/plugins/bad_pending.la
 check_LTLIBRARIES += $(fixture_plugins) $(bad_plugins)
 
 %canon_reldir%_fixtures_plugins_src_gen_la_SOURCES = %reldir%/fixtures/plugins/src_gen.c
@@ -41,6 +42,10 @@ bad_abi_cflags = $(AM_CFLAGS) -fvisibility=hidden
 %canon_reldir%_fixtures_plugins_bad_name_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_NAME -DPLUGIN_NAME='"other_name"'
 %canon_reldir%_fixtures_plugins_bad_name_la_CFLAGS = $(bad_abi_cflags)
 %canon_reldir%_fixtures_plugins_bad_name_la_LDFLAGS = $(ZB_TEST_PLUGIN_LINK)
+%canon_reldir%_fixtures_plugins_bad_pending_la_SOURCES = $(bad_abi_src)
+%canon_reldir%_fixtures_plugins_bad_pending_la_CPPFLAGS = $(AM_CPPFLAGS) -DBAD_PENDING -DPLUGIN_NAME='"bad_pending"'
+%canon_reldir%_fixtures_plugins_bad_pending_la_CFLAGS = $(bad_abi_cflags)
+%canon_reldir%_fixtures_plugins_bad_pending_la_LDFLAGS = $(ZB_TEST_PLUGIN_LINK)
 
 # Plugin directories for the tests: the real plugins and the good
 # fixtures in one, the refused fixtures in another.  The loader refuses

@@ -83,6 +83,16 @@ Test(plugin, name_must_match_file)
 	free(path);
 }
 
+Test(plugin, pending_puts_need_both_entries)
+{
+	char	*path = bad_path("bad_pending");
+
+	cr_assert_null(plugin_load(path));
+	assert_logged("bad_pending.so: plugin refused: has only one of "
+	    "list_pending() and remove_pending()");
+	free(path);
+}
+
 Test(plugin, missing_file_and_not_a_plugin)
 {
 	cr_assert_null(plugin_get("/nonexistent", "local"));
