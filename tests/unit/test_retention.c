@@ -916,3 +916,65 @@ Test(retention, rules_are_ored)
 	assert_str(why(&t, "2026-03-03T230000Z"), "last,daily");
 	assert_str(why(&t, "2026-03-03T220000Z"), "last");
 }
+
+/*
+ * Irregular copies: only periods that have copies count, gaps do not.
+ * Copies 04-01 08:15, 08:45, 09:05, 13:30, 04-02 00:10, 04-05 17:00.
+ * Hours with copies, newest first: 04-05 17h (17:00), 04-02 00h (00:10),
+ * 04-01 13h (13:30), 09h (09:05), 08h (08:45, its newest).
+ * keep_hourly 3: the first three.  keep_hourly 5: all five hours; the
+ * count is used up before the oldest copy 08:15, which goes.
+ */
+Test(retention, irregular_copies)
+{
+	struct retention_policy	 p;
+	struct tl		 t;
+	const time_t		 now = at("2026-04-06T000000Z");
+
+	tl_init(&t, 6);
+	tl_add(&t, "2026-04-01T081500Z", NULL);
+	tl_add(&t, "2026-04-01T084500Z", NULL);
+	tl_add(&t, "2026-04-01T090500Z", NULL);
+	tl_add(&t, "2026-04-01T133000Z", NULL);
+	tl_add(&t, "2026-04-02T001000Z", NULL);
+	tl_add(&t, "2026-04-05T170000Z", NULL);
+
+	retention_policy_init(&p);
+	set(&p, "keep_hourly", "3");
+	retention_apply(&p, t.c, t.n, now, NULL);
+	assert_str(kept(&t), "2026-04-05T170000Z 2026-04-02T001000Z "
+	    "2026-04-01T133000Z ");
+
+	set(&p, "keep_hourly", "5");
+	retention_apply(&p, t.c, t.n, now, NULL);
+	assert_str(kept(&t), "2026-04-05T170000Z 2026-04-02T001000Z "
+	    "2026-04-01T133000Z 2026-04-01T090500Z 2026-04-01T084500Z ");
+}
+
+/*
+ * Periods are absolute: 03:00 on three days are three hours, and June
+ * of three years are three months.  keep_hourly 2 keeps 06-15 and 06-14
+ * (an hour-of-day bucket would merge all three and keep 06-15 and, as
+ * the oldest, 06-13); keep_monthly 2 keeps 2026-06 and 2025-06.
+ */
+Test(retention, periods_are_absolute)
+{
+	struct retention_policy	 p;
+	struct tl		 t;
+
+	tl_init(&t, 3);
+	tl_series(&t, "2026-06-13T030000Z", 3, 86400);
+	retention_policy_init(&p);
+	set(&p, "keep_hourly", "2");
+	retention_apply(&p, t.c, t.n, at("2026-07-01T000000Z"), NULL);
+	assert_str(kept(&t), "2026-06-15T030000Z 2026-06-14T030000Z ");
+
+	tl_init(&t, 3);
+	tl_add(&t, "2024-06-15T120000Z", NULL);
+	tl_add(&t, "2025-06-15T120000Z", NULL);
+	tl_add(&t, "2026-06-15T120000Z", NULL);
+	retention_policy_init(&p);
+	set(&p, "keep_monthly", "2");
+	retention_apply(&p, t.c, t.n, at("2026-07-01T000000Z"), NULL);
+	assert_str(kept(&t), "2026-06-15T120000Z 2025-06-15T120000Z ");
+}
