@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "retention.h"
 
@@ -214,6 +215,15 @@ retention_policy_parse_key(struct retention_policy *p, const char *key,
 	return 1;
 }
 
+/* two digits at s: their value, or -1 */
+static int
+two_digits(const char *s)
+{
+	if (!isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]))
+		return -1;
+	return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
 int
 retention_tz_parse(struct retention_tz *tz, const char *value, char *err,
     size_t errlen)
@@ -221,38 +231,31 @@ retention_tz_parse(struct retention_tz *tz, const char *value, char *err,
 	char		 v[48];
 	const char	*p = value;
 	long		 h, m = 0;
-	int		 sign;
 
 	memset(tz, 0, sizeof(*tz));
-	if (strcmp(value, "UTC") == 0 || strcmp(value, "Z") == 0) {
-		tz->kind = RETENTION_TZ_UTC;
+	if (strcasecmp(value, "UTC") == 0 || strcmp(value, "Z") == 0)
 		return 0;
-	}
-	if (strcmp(value, "local") == 0) {
+	if (strcasecmp(value, "local") == 0) {
 		tz->kind = RETENTION_TZ_LOCAL;
 		return 0;
 	}
-	if (*p == '+' || *p == '-') {
-		sign = *p++ == '-' ? -1 : 1;
-		if (isdigit((unsigned char)p[0]) &&
-		    isdigit((unsigned char)p[1])) {
-			h = (p[0] - '0') * 10 + (p[1] - '0');
+	/* +HH, +HH:MM, +HHMM and the same with - */
+	h = (*p == '+' || *p == '-') ? two_digits(p + 1) : -1;
+	if (h >= 0) {
+		p += 3;
+		if (*p == ':' && two_digits(p + 1) >= 0) {
+			m = two_digits(p + 1);
+			p += 3;
+		} else if (two_digits(p) >= 0) {
+			m = two_digits(p);
 			p += 2;
-			if (*p == ':')
-				p++;
-			if (isdigit((unsigned char)p[0]) &&
-			    isdigit((unsigned char)p[1])) {
-				m = (p[0] - '0') * 10 + (p[1] - '0');
-				p += 2;
-			} else if (p != value + 3) {
-				p = "x";	/* "+01:" */
-			}
-			if (*p == '\0' && m < 60 &&
-			    h * 3600 + m * 60 <= TZ_OFFSET_MAX) {
-				tz->kind = RETENTION_TZ_FIXED;
-				tz->offset = sign * (h * 3600 + m * 60);
-				return 0;
-			}
+		}
+		if (*p == '\0' && m < 60 &&
+		    h * 3600 + m * 60 <= TZ_OFFSET_MAX) {
+			tz->kind = RETENTION_TZ_FIXED;
+			tz->offset = (value[0] == '-' ? -1 : 1) *
+			    (h * 3600 + m * 60);
+			return 0;
 		}
 	}
 	shown(value, v, sizeof(v));

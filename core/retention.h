@@ -25,14 +25,18 @@ enum retention_rule {
 	RETENTION_NRULES
 };
 
-/* Why a copy is kept: bits of struct retention_copy.rules. */
-#define RETENTION_KEEP_LAST	(1u << RETENTION_LAST)		/* "last" */
-#define RETENTION_KEEP_HOURLY	(1u << RETENTION_HOURLY)	/* "hourly" */
-#define RETENTION_KEEP_DAILY	(1u << RETENTION_DAILY)		/* "daily" */
-#define RETENTION_KEEP_WEEKLY	(1u << RETENTION_WEEKLY)	/* "weekly" */
-#define RETENTION_KEEP_MONTHLY	(1u << RETENTION_MONTHLY)	/* "monthly" */
-#define RETENTION_KEEP_YEARLY	(1u << RETENTION_YEARLY)	/* "yearly" */
-#define RETENTION_KEEP_WITHIN	(1u << 6)	/* "within": keep_within */
+/*
+ * Why a copy is kept: bits of struct retention_copy.rules, named "last",
+ * "hourly", "daily", "weekly", "monthly", "yearly", "within", "oldest",
+ * "newest", "no-policy" (retention_rule_name()).
+ */
+#define RETENTION_KEEP_LAST	(1u << RETENTION_LAST)
+#define RETENTION_KEEP_HOURLY	(1u << RETENTION_HOURLY)
+#define RETENTION_KEEP_DAILY	(1u << RETENTION_DAILY)
+#define RETENTION_KEEP_WEEKLY	(1u << RETENTION_WEEKLY)
+#define RETENTION_KEEP_MONTHLY	(1u << RETENTION_MONTHLY)
+#define RETENTION_KEEP_YEARLY	(1u << RETENTION_YEARLY)
+#define RETENTION_KEEP_WITHIN	(1u << 6)		/* "within" */
 /*
  * "oldest": a counting rule still had periods left when it reached its
  * oldest copy and kept it although its period already had a kept copy
@@ -79,7 +83,7 @@ enum retention_tz_kind {
 };
 struct retention_tz {
 	enum retention_tz_kind	 kind;
-	long			 offset;	/* FIXED: seconds east of UTC */
+	long			 offset;	/* FIXED: seconds east */
 };
 
 /*
@@ -87,12 +91,13 @@ struct retention_tz {
  * retention_apply() fills keep and rules.
  */
 struct retention_copy {
-	time_t		 time;	/* the run stamp's time (stamp_parse_seq) */
-	int		 seq;	/* its collision suffix: 0, or NN of "-NN" */
-	const char	*tag;	/* the schedule line's tag, or NULL; borrowed */
+	time_t		 time;	/* the run stamp's time */
+	int		 seq;	/* its suffix: NN of "-NN", or 0 */
+	/* the tag of the schedule line that made it, or NULL; borrowed */
+	const char	*tag;
 	void		*data;	/* the caller's, untouched */
 	int		 keep;	/* out: 1 keep, 0 remove */
-	unsigned	 rules;	/* out: RETENTION_KEEP_* bits, 0 if removed */
+	unsigned	 rules;	/* out: RETENTION_KEEP_* bits */
 };
 
 void	 retention_policy_init(struct retention_policy *);
@@ -117,9 +122,9 @@ int	 retention_policy_parse_key(struct retention_policy *,
 	    const char *key, const char *value, char *err, size_t errlen);
 
 /*
- * Parse a timezone value: "UTC" (or "Z"), a fixed offset "+HH", "+HH:MM",
- * "-HHMM" (at most 14 hours), or "local" (the process's TZ).  0 or -1 with
- * a message in err.
+ * Parse a timezone value: "UTC" (any case, or "Z"), a fixed offset "+HH",
+ * "+HH:MM", "-HHMM" (at most 14 hours), or "local" (any case: the
+ * process's TZ).  0 or -1 with a message in err.
  */
 int	 retention_tz_parse(struct retention_tz *, const char *value,
 	    char *err, size_t errlen);

@@ -273,6 +273,8 @@ Test(retention, parse_timezone)
 	cr_assert_eq(tz.kind, RETENTION_TZ_UTC);
 	cr_assert_eq(retention_tz_parse(&tz, "local", err, sizeof(err)), 0);
 	cr_assert_eq(tz.kind, RETENTION_TZ_LOCAL);
+	cr_assert_eq(retention_tz_parse(&tz, "utc", err, sizeof(err)), 0);
+	cr_assert_eq(tz.kind, RETENTION_TZ_UTC);
 	cr_assert_eq(retention_tz_parse(&tz, "+02:00", err, sizeof(err)), 0);
 	cr_assert_eq(tz.kind, RETENTION_TZ_FIXED);
 	cr_assert_eq(tz.offset, 7200);
@@ -290,6 +292,10 @@ Test(retention, parse_timezone)
 	cr_assert_eq(retention_tz_parse(&tz, "+15:00", err, sizeof(err)), -1);
 	cr_assert_eq(retention_tz_parse(&tz, "+01:60", err, sizeof(err)), -1);
 	cr_assert_eq(retention_tz_parse(&tz, "+01:", err, sizeof(err)), -1);
+	cr_assert_eq(retention_tz_parse(&tz, "+01:30x", err, sizeof(err)),
+	    -1);
+	cr_assert_eq(retention_tz_parse(&tz, "01:00", err, sizeof(err)), -1);
+	cr_assert_eq(retention_tz_parse(&tz, "UTC+1", err, sizeof(err)), -1);
 	cr_assert_eq(retention_tz_parse(&tz, "+1", err, sizeof(err)), -1);
 	cr_assert(strstr(err, "'+1'") != NULL, "%s", err);
 }
