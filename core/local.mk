@@ -19,6 +19,7 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 	%reldir%/progress.c %reldir%/progress.h \
 	%reldir%/reactor.c %reldir%/reactor.h \
 	%reldir%/restore.c %reldir%/restore.h \
+	%reldir%/retention.c %reldir%/retention.h \
 	%reldir%/run.c %reldir%/run.h \
 	%reldir%/sinkio.c %reldir%/sinkio.h \
 	%reldir%/state.c %reldir%/state.h \
