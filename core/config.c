@@ -35,6 +35,7 @@
 #include "log.h"
 #include "util.h"
 #include "config.h"
+#include "retention.h"
 
 /* ---- core option tables ------------------------------------------------ */
 
@@ -87,6 +88,33 @@ static const struct zb_option sink_opts[] = {
 	{ "timeout", ZB_OPT_DURATION, "300", 0,
 	    "fail this sink's copy after this long without progress",
 	    0, 86400000LL * 7 },
+	{ "keep_last", ZB_OPT_STRING, NULL, 0,
+	    "retention: keep the newest N copies (or unlimited)", 0, 0 },
+	{ "keep_hourly", ZB_OPT_STRING, NULL, 0,
+	    "retention: the newest copy of each of the last N hours", 0, 0 },
+	{ "keep_daily", ZB_OPT_STRING, NULL, 0,
+	    "retention: the newest copy of each of the last N days", 0, 0 },
+	{ "keep_weekly", ZB_OPT_STRING, NULL, 0,
+	    "retention: the newest copy of each of the last N weeks", 0, 0 },
+	{ "keep_monthly", ZB_OPT_STRING, NULL, 0,
+	    "retention: the newest copy of each of the last N months", 0, 0 },
+	{ "keep_yearly", ZB_OPT_STRING, NULL, 0,
+	    "retention: the newest copy of each of the last N years", 0, 0 },
+	{ "keep_within", ZB_OPT_STRING, NULL, 0,
+	    "retention: every copy within this long of the newest (7d)",
+	    0, 0 },
+	{ "keep_last_tag", ZB_OPT_STRING, NULL, 0,
+	    "retention: keep_last counts only copies with this tag", 0, 0 },
+	{ "keep_hourly_tag", ZB_OPT_STRING, NULL, 0,
+	    "retention: keep_hourly counts only copies with this tag", 0, 0 },
+	{ "keep_daily_tag", ZB_OPT_STRING, NULL, 0,
+	    "retention: keep_daily counts only copies with this tag", 0, 0 },
+	{ "keep_weekly_tag", ZB_OPT_STRING, NULL, 0,
+	    "retention: keep_weekly counts only copies with this tag", 0, 0 },
+	{ "keep_monthly_tag", ZB_OPT_STRING, NULL, 0,
+	    "retention: keep_monthly counts only copies with this tag", 0, 0 },
+	{ "keep_yearly_tag", ZB_OPT_STRING, NULL, 0,
+	    "retention: keep_yearly counts only copies with this tag", 0, 0 },
 	{ NULL, 0, NULL, 0, NULL, 0, 0 }
 };
 
@@ -99,6 +127,33 @@ static const struct zb_option job_opts[] = {
 	    "overrides [daemon] compression", 0, 0 },
 	{ "max_streams", ZB_OPT_INT, "2", 0,
 	    "streams of one run that may run at once", 1, 64 },
+	{ "keep_last", ZB_OPT_STRING, NULL, 0,
+	    "retention: keep the newest N copies (or unlimited)", 0, 0 },
+	{ "keep_hourly", ZB_OPT_STRING, NULL, 0,
+	    "retention: the newest copy of each of the last N hours", 0, 0 },
+	{ "keep_daily", ZB_OPT_STRING, NULL, 0,
+	    "retention: the newest copy of each of the last N days", 0, 0 },
+	{ "keep_weekly", ZB_OPT_STRING, NULL, 0,
+	    "retention: the newest copy of each of the last N weeks", 0, 0 },
+	{ "keep_monthly", ZB_OPT_STRING, NULL, 0,
+	    "retention: the newest copy of each of the last N months", 0, 0 },
+	{ "keep_yearly", ZB_OPT_STRING, NULL, 0,
+	    "retention: the newest copy of each of the last N years", 0, 0 },
+	{ "keep_within", ZB_OPT_STRING, NULL, 0,
+	    "retention: every copy within this long of the newest (7d)",
+	    0, 0 },
+	{ "keep_last_tag", ZB_OPT_STRING, NULL, 0,
+	    "retention: keep_last counts only copies with this tag", 0, 0 },
+	{ "keep_hourly_tag", ZB_OPT_STRING, NULL, 0,
+	    "retention: keep_hourly counts only copies with this tag", 0, 0 },
+	{ "keep_daily_tag", ZB_OPT_STRING, NULL, 0,
+	    "retention: keep_daily counts only copies with this tag", 0, 0 },
+	{ "keep_weekly_tag", ZB_OPT_STRING, NULL, 0,
+	    "retention: keep_weekly counts only copies with this tag", 0, 0 },
+	{ "keep_monthly_tag", ZB_OPT_STRING, NULL, 0,
+	    "retention: keep_monthly counts only copies with this tag", 0, 0 },
+	{ "keep_yearly_tag", ZB_OPT_STRING, NULL, 0,
+	    "retention: keep_yearly counts only copies with this tag", 0, 0 },
 	{ NULL, 0, NULL, 0, NULL, 0, 0 }
 };
 
@@ -975,6 +1030,43 @@ check_job(struct zb_config *cfg, struct cfg_section *sec)
 	return errors;
 }
 
+/*
+ * The keep_* keys of a sink or job section into *out (NULL when it has
+ * none).  Errors name file:line.
+ */
+static int
+check_retention(struct zb_config *cfg, struct cfg_section *sec,
+    struct retention_policy **out)
+{
+	struct retention_policy	 p;
+	struct cfg_kv		*kv;
+	char			 err[256];
+	size_t			 n;
+	int			 errors = 0, any = 0;
+
+	retention_policy_init(&p);
+	TAILQ_FOREACH(kv, &sec->kvs, entry) {
+		if (!retention_is_key(kv->key))
+			continue;
+		any = 1;
+		if (retention_policy_parse_key(&p, kv->key, kv->value, err,
+		    sizeof(err)) == -1) {
+			/* err starts with the key, which config_error adds */
+			n = strlen(kv->key);
+			config_error(cfg, sec, kv, kv->key, "%s",
+			    strncmp(err, kv->key, n) == 0 && err[n] == ':' ?
+			    err + n + 1 + (err[n + 1] == ' ') : err);
+			errors++;
+		}
+	}
+	*out = NULL;
+	if (any && errors == 0) {
+		*out = xmalloc(sizeof(**out));
+		**out = p;
+	}
+	return errors;
+}
+
 struct zb_config *
 config_load_buf(const char *name, const char *data, size_t len,
     int group_readable)
@@ -1027,6 +1119,8 @@ config_load_buf(const char *name, const char *data, size_t len,
 			continue;
 		errors += config_check_keys(cfg, sec,
 		    config_core_options(sec->kind), NULL);
+		if (sec->kind == CFG_SINK || sec->kind == CFG_JOB)
+			errors += check_retention(cfg, sec, &sec->retention);
 		if (sec->kind == CFG_JOB)
 			errors += check_job(cfg, sec);
 	}
@@ -1117,6 +1211,7 @@ config_free(struct zb_config *cfg)
 			strv_free(kv->items, kv->nitems);
 			free(kv);
 		}
+		free(sec->retention);
 		free(sec->title);
 		free(sec);
 	}

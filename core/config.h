@@ -17,6 +17,7 @@
 #define CFG_MAX_SINKS		16	/* per job */
 
 struct age_keys;
+struct retention_policy;
 
 struct cfg_kv {
 	TAILQ_ENTRY(cfg_kv)	 entry;
@@ -40,6 +41,8 @@ struct cfg_section {
 	size_t			 nkvs;
 	/* The plugin instance built from a source or sink section. */
 	struct zb_inst		*inst;
+	/* A sink's or job's keep_* keys; NULL: none (keep everything). */
+	struct retention_policy	*retention;
 };
 
 struct compression {

@@ -136,6 +136,7 @@ integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/s3_interop.sh %reldir%/integration/redis.sh \
 	%reldir%/integration/s3_source.sh %reldir%/integration/prune.sh \
 	%reldir%/integration/runs.sh %reldir%/integration/runs_pg.sh \
+	%reldir%/integration/retention.sh \
 	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh
 TESTS += $(integration_tests)
 EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \

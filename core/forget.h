@@ -1,0 +1,59 @@
+/*
+ * forget.h - retention on one sink: which committed copies the keep_*
+ * policy removes (restic's "forget"), and their removal, manifest first.
+ */
+#ifndef ZB_FORGET_H
+#define ZB_FORGET_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "catalog.h"
+#include "config.h"
+
+/* The decision about one copy. */
+struct forget_decision {
+	const struct artifact	*copy;		/* borrowed from the catalog */
+	int			 keep;
+	unsigned		 rules;		/* RETENTION_KEEP_* bits */
+	int			 removed;	/* out of forget_remove */
+	char			*error;		/* a removal that failed */
+};
+
+struct forget_plan {
+	struct forget_decision	*d;		/* by source/stream, newest
+						   first */
+	size_t			 n;
+	size_t			 nremove;
+};
+
+/*
+ * The policy for the copies of source on sink: the keep_* keys of a job
+ * that backs source up to sink, if it has any, else the sink's; NULL
+ * means keep everything.
+ */
+const struct retention_policy *forget_policy(const struct zb_config *,
+	    const struct cfg_section *sink, const char *source);
+
+/*
+ * Decide every copy in cat (the catalog of one sink) at time now.  Copies
+ * are grouped by source/stream; each group gets its policy.  Free with
+ * forget_plan_free.
+ */
+void	forget_decide(const struct zb_config *, const struct cfg_section *sink,
+	    const struct catalog *cat, time_t now, struct forget_plan *);
+void	forget_plan_free(struct forget_plan *);
+
+typedef void (*forget_done_fn)(void *arg);
+
+/*
+ * Remove the copies plan decided to remove from sink: every manifest
+ * first (a copy without it no longer exists), then the data and sidecars
+ * of those whose manifest went.  Sets removed or error in each decision;
+ * done runs on the loop when everything ended (maybe before this
+ * returns).
+ */
+void	forget_remove(struct zb_inst *sink, struct forget_plan *,
+	    forget_done_fn, void *arg);
+
+#endif
