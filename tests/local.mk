@@ -10,11 +10,13 @@ bad_plugins = %reldir%/fixtures/plugins/bad_version.la \
 	%reldir%/fixtures/plugins/bad_name.la
 check_LTLIBRARIES += $(fixture_plugins) $(bad_plugins)
 
-%canon_reldir%_fixtures_plugins_src_gen_la_SOURCES = %reldir%/fixtures/plugins/src_gen.c
+%canon_reldir%_fixtures_plugins_src_gen_la_SOURCES = %reldir%/fixtures/plugins/src_gen.c \
+	%reldir%/fixtures/plugins/ledger.h
 %canon_reldir%_fixtures_plugins_src_gen_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 %canon_reldir%_fixtures_plugins_src_gen_la_LDFLAGS = $(ZB_TEST_PLUGIN_LINK)
 %canon_reldir%_fixtures_plugins_src_gen_la_LIBADD = $(LIBEVENT_LIBS)
-%canon_reldir%_fixtures_plugins_sink_slow_la_SOURCES = %reldir%/fixtures/plugins/sink_slow.c
+%canon_reldir%_fixtures_plugins_sink_slow_la_SOURCES = %reldir%/fixtures/plugins/sink_slow.c \
+	%reldir%/fixtures/plugins/ledger.h
 %canon_reldir%_fixtures_plugins_sink_slow_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 %canon_reldir%_fixtures_plugins_sink_slow_la_LDFLAGS = $(ZB_TEST_PLUGIN_LINK)
 %canon_reldir%_fixtures_plugins_sink_slow_la_LIBADD = $(LIBEVENT_LIBS)
