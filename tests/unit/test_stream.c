@@ -195,6 +195,44 @@ Test(stream, failing_sink_does_not_stop_the_other)
 	rm_rf(dir);
 }
 
+/*
+ * The manifest is the commit marker and is written only after the
+ * sidecar: a sink that takes the data but refuses the sidecar holds no
+ * copy, and the other sink's copy is unaffected.
+ */
+Test(stream, refused_sidecar_means_no_copy)
+{
+	char			*dir = test_tmpdir(), *p;
+	struct zb_config	*cfg;
+	struct run_summary	 s;
+	struct ledger		 l;
+
+	cfg = test_config("[daemon]\nplugin_dir = %s\ncompression = none\n"
+	    "[source:gen]\nplugin = src_gen\nsize = 1M\n"
+	    "[sink:nosidecar]\nplugin = sink_slow\nfail_key = .sha256\n"
+	    "ledger = %s/ledger\n"
+	    "[sink:disk]\nplugin = local\npath = %s/disk\n"
+	    "[job:j]\nsource = gen\nsinks = nosidecar, disk\n",
+	    test_plugin_dir(), dir, dir);
+	s = run_job(cfg, "j");
+	cr_assert_eq(s.result, RUN_PARTIAL, "%s", test_logged());
+	cr_assert_eq(s.copies_ok, 1);
+	assert_logged("sink:nosidecar: checksum sidecar not written, this "
+	    "copy does not count");
+	/* It took the data and nothing after it: no manifest. */
+	p = xasprintf("%s/ledger", dir);
+	l = read_ledger(p);
+	free(p);
+	cr_assert_eq(l.taken, 1 << 20, "sink_slow took %llu bytes",
+	    (unsigned long long)l.taken);
+	p = xasprintf("%s/disk", dir);
+	cr_assert_eq(count_files(p, "manifest.json"), 1);
+	free(p);
+	plugin_unbind_config(cfg);
+	config_free(cfg);
+	rm_rf(dir);
+}
+
 Test(stream, stalled_sink_times_out_alone)
 {
 	char			*dir = test_tmpdir(), *p;
