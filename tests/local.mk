@@ -62,7 +62,7 @@ check_DATA = %reldir%/plugindir.stamp
 CLEANFILES += %reldir%/plugindir.stamp
 clean-local: clean-test-dirs
 clean-test-dirs:
-	rm -rf tests/plugindir tests/badplugindir
+	rm -rf tests/plugindir tests/badplugindir mutation-logs
 .PHONY: clean-test-dirs
 
 AM_TESTS_ENVIRONMENT = \
@@ -248,3 +248,18 @@ noinst_PROGRAMS += %reldir%/fuzz/fuzz_s3xml
 %canon_reldir%_fuzz_fuzz_s3xml_LDFLAGS = -fsanitize=fuzzer
 %canon_reldir%_fuzz_fuzz_s3xml_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
 endif
+
+# ---- mutation check (tests/mutation/README.md) ----------------------------------
+# Slow, not part of make check: each mutation of mutations.txt is applied
+# to a scratch copy of the tree, rebuilt and run against the tests it
+# names; any survivor fails.  make mutation-check MUTATION_ONLY='ID ...'
+# runs only those.  make check only checks that every mutation applies.
+TESTS += %reldir%/mutation/lint.sh
+EXTRA_DIST += %reldir%/mutation/lint.sh %reldir%/mutation/run.sh \
+	%reldir%/mutation/mutate.py %reldir%/mutation/mutations.txt \
+	%reldir%/mutation/README.md
+mutation-check:
+	MUTATION_LOGDIR='$(abs_top_builddir)/mutation-logs' \
+	$(SHELL) $(abs_top_srcdir)/%reldir%/mutation/run.sh \
+	$(MUTATION_ONLY:%=--only %)
+.PHONY: mutation-check
