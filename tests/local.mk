@@ -11,11 +11,13 @@ bad_plugins = %reldir%/fixtures/plugins/bad_version.la \
 	%reldir%/fixtures/plugins/bad_pending.la
 check_LTLIBRARIES += $(fixture_plugins) $(bad_plugins)
 
-%canon_reldir%_fixtures_plugins_src_gen_la_SOURCES = %reldir%/fixtures/plugins/src_gen.c
+%canon_reldir%_fixtures_plugins_src_gen_la_SOURCES = %reldir%/fixtures/plugins/src_gen.c \
+	%reldir%/fixtures/plugins/ledger.h
 %canon_reldir%_fixtures_plugins_src_gen_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 %canon_reldir%_fixtures_plugins_src_gen_la_LDFLAGS = $(ZB_TEST_PLUGIN_LINK)
 %canon_reldir%_fixtures_plugins_src_gen_la_LIBADD = $(LIBEVENT_LIBS)
-%canon_reldir%_fixtures_plugins_sink_slow_la_SOURCES = %reldir%/fixtures/plugins/sink_slow.c
+%canon_reldir%_fixtures_plugins_sink_slow_la_SOURCES = %reldir%/fixtures/plugins/sink_slow.c \
+	%reldir%/fixtures/plugins/ledger.h
 %canon_reldir%_fixtures_plugins_sink_slow_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 %canon_reldir%_fixtures_plugins_sink_slow_la_LDFLAGS = $(ZB_TEST_PLUGIN_LINK)
 %canon_reldir%_fixtures_plugins_sink_slow_la_LIBADD = $(LIBEVENT_LIBS)
@@ -70,7 +72,7 @@ check_DATA = %reldir%/plugindir.stamp
 CLEANFILES += %reldir%/plugindir.stamp
 clean-local: clean-test-dirs
 clean-test-dirs:
-	rm -rf tests/plugindir tests/badplugindir
+	rm -rf tests/plugindir tests/badplugindir mutation-logs
 .PHONY: clean-test-dirs
 
 AM_TESTS_ENVIRONMENT = \
@@ -137,6 +139,7 @@ integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/s3_source.sh %reldir%/integration/prune.sh \
 	%reldir%/integration/runs.sh %reldir%/integration/runs_pg.sh \
 	%reldir%/integration/retention.sh \
+	%reldir%/integration/verify.sh %reldir%/integration/restore_refusals.sh \
 	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh
 TESTS += $(integration_tests)
 EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \
@@ -270,3 +273,18 @@ noinst_PROGRAMS += %reldir%/fuzz/fuzz_s3xml
 %canon_reldir%_fuzz_fuzz_s3xml_LDFLAGS = -fsanitize=fuzzer
 %canon_reldir%_fuzz_fuzz_s3xml_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
 endif
+
+# ---- mutation check (tests/mutation/README.md) ----------------------------------
+# Slow, not part of make check: each mutation of mutations.txt is applied
+# to a scratch copy of the tree, rebuilt and run against the tests it
+# names; any survivor fails.  make mutation-check MUTATION_ONLY='ID ...'
+# runs only those.  make check only checks that every mutation applies.
+TESTS += %reldir%/mutation/lint.sh
+EXTRA_DIST += %reldir%/mutation/lint.sh %reldir%/mutation/run.sh \
+	%reldir%/mutation/mutate.py %reldir%/mutation/mutations.txt \
+	%reldir%/mutation/README.md
+mutation-check:
+	MUTATION_LOGDIR='$(abs_top_builddir)/mutation-logs' \
+	$(SHELL) $(abs_top_srcdir)/%reldir%/mutation/run.sh \
+	$(MUTATION_ONLY:%=--only %)
+.PHONY: mutation-check

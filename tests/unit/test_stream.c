@@ -2,6 +2,12 @@
  * test_stream.c - the stream core through real plugins: backpressure
  * keeps buffered bytes within the budget, a failing or stalled sink loses
  * only its own copy, a failing source leaves no manifest anywhere.
+ *
+ * Backpressure is measured twice: by the core (live_peak, its pause
+ * count) and from the producer's side, through the fixtures' ledger
+ * (ledger.h): how far src_gen ever got ahead of what sink_slow took.
+ * The core's own numbers miss memory held outside chunks (input pending
+ * in front of the codec), the ledger does not.
  */
 #include "zb-build.h"
 
@@ -16,6 +22,7 @@
 #include "restore.h"
 #include "run.h"
 #include "testlib.h"
+#include "../fixtures/plugins/ledger.h"
 
 static void
 setup(void)
@@ -56,6 +63,36 @@ run_job(struct zb_config *cfg, const char *job)
 	return r.sum;
 }
 
+/* The fixtures' counters after a run. */
+static struct ledger
+read_ledger(const char *path)
+{
+	struct ledger	 l;
+	FILE		*f = fopen(path, "rb");
+
+	cr_assert_not_null(f, "no ledger %s", path);
+	cr_assert_eq(fread(&l, sizeof(l), 1, f), 1, "short ledger %s", path);
+	fclose(f);
+	return l;
+}
+
+/*
+ * What the producer could push beyond what the slowest sink took: the
+ * chunks (at most the budget) plus what waits in front of the codec
+ * (about one push, STREAM.md section 11).  A producer whose pause() is
+ * never called runs megabytes ahead.
+ */
+static void
+assert_lead_within(const struct ledger *l, uint64_t budget, uint64_t push)
+{
+	cr_assert_gt(l->pushed, 0, "the ledger saw no push");
+	cr_assert_gt(l->taken, 0, "the ledger saw nothing taken");
+	cr_assert_leq(l->max_lead, budget + push, "the producer got %llu "
+	    "bytes ahead of the slowest sink, budget %llu + one push %llu",
+	    (unsigned long long)l->max_lead, (unsigned long long)budget,
+	    (unsigned long long)push);
+}
+
 /* Count files under dir whose name is exactly name (or any, if NULL). */
 static int
 count_files(const char *dir, const char *name)
@@ -84,19 +121,22 @@ count_files(const char *dir, const char *name)
 
 Test(stream, slow_sink_pauses_producer_within_budget)
 {
-	char			*dir = test_tmpdir();
+	char			*dir = test_tmpdir(), *p;
 	struct zb_config	*cfg;
 	struct run_summary	 s;
 	struct catalog		 cat;
 	struct restore_opts	 vo = { .verify_only = 1 };
+	struct ledger		 l;
 
 	cfg = test_config("[daemon]\nplugin_dir = %s\nmax_buffer_mb = 2\n"
 	    "chunk_kb = 256\nmax_parallel_jobs = 1\ncompression = none\n"
 	    "[source:gen]\nplugin = src_gen\nsize = 24M\npush = 64K\n"
+	    "ledger = %s/ledger\n"
 	    "[sink:slow]\nplugin = sink_slow\ndelay_ms = 2\n"
+	    "ledger = %s/ledger\n"
 	    "[sink:disk]\nplugin = local\npath = %s/disk\n"
 	    "[job:j]\nsource = gen\nsinks = slow, disk\nmax_streams = 1\n",
-	    test_plugin_dir(), dir);
+	    test_plugin_dir(), dir, dir, dir);
 	cr_assert_not_null(cfg, "%s", test_logged());
 	s = run_job(cfg, "j");
 	cr_assert_eq(s.result, RUN_OK, "%s", test_logged());
@@ -109,6 +149,13 @@ Test(stream, slow_sink_pauses_producer_within_budget)
 	cr_assert_leq(s.peak_buffered, s.budget, "peak %llu > budget %llu",
 	    (unsigned long long)s.peak_buffered,
 	    (unsigned long long)s.budget);
+	p = xasprintf("%s/ledger", dir);
+	l = read_ledger(p);
+	free(p);
+	cr_assert_eq(l.pushed, 24 << 20);
+	/* The sidecar and manifest go to sink_slow too. */
+	cr_assert_geq(l.taken, 24 << 20);
+	assert_lead_within(&l, s.budget, 64 << 10);
 
 	/* The copy on disk is whole: verify it, and the source saw pauses. */
 	catalog_load(cfg, "disk", NULL, &cat);
@@ -143,6 +190,44 @@ Test(stream, failing_sink_does_not_stop_the_other)
 	p = xasprintf("%s/disk", dir);
 	cr_assert_eq(count_files(p, "manifest.json"), 1);
 	assert_logged("sink:bad: write failed");
+	free(p);
+	plugin_unbind_config(cfg);
+	config_free(cfg);
+	rm_rf(dir);
+}
+
+/*
+ * The manifest is the commit marker and is written only after the
+ * sidecar: a sink that takes the data but refuses the sidecar holds no
+ * copy, and the other sink's copy is unaffected.
+ */
+Test(stream, refused_sidecar_means_no_copy)
+{
+	char			*dir = test_tmpdir(), *p;
+	struct zb_config	*cfg;
+	struct run_summary	 s;
+	struct ledger		 l;
+
+	cfg = test_config("[daemon]\nplugin_dir = %s\ncompression = none\n"
+	    "[source:gen]\nplugin = src_gen\nsize = 1M\n"
+	    "[sink:nosidecar]\nplugin = sink_slow\nfail_key = .sha256\n"
+	    "ledger = %s/ledger\n"
+	    "[sink:disk]\nplugin = local\npath = %s/disk\n"
+	    "[job:j]\nsource = gen\nsinks = nosidecar, disk\n",
+	    test_plugin_dir(), dir, dir);
+	s = run_job(cfg, "j");
+	cr_assert_eq(s.result, RUN_PARTIAL, "%s", test_logged());
+	cr_assert_eq(s.copies_ok, 1);
+	assert_logged("sink:nosidecar: checksum sidecar not written, this "
+	    "copy does not count");
+	/* It took the data and nothing after it: no manifest. */
+	p = xasprintf("%s/ledger", dir);
+	l = read_ledger(p);
+	free(p);
+	cr_assert_eq(l.taken, 1 << 20, "sink_slow took %llu bytes",
+	    (unsigned long long)l.taken);
+	p = xasprintf("%s/disk", dir);
+	cr_assert_eq(count_files(p, "manifest.json"), 1);
 	free(p);
 	plugin_unbind_config(cfg);
 	config_free(cfg);
@@ -201,15 +286,26 @@ Test(stream, several_streams_respect_max_streams)
 	struct zb_config	*cfg;
 	struct run_summary	 s;
 	struct catalog		 cat;
+	struct ledger		 l;
 
 	cfg = test_config("[daemon]\nplugin_dir = %s\ncompression = gzip:1\n"
 	    "[source:gen]\nplugin = src_gen\nsize = 1M\nstreams = 5\n"
+	    "ledger = %s/ledger\n"
 	    "[sink:disk]\nplugin = local\npath = %s/disk\n"
 	    "[job:j]\nsource = gen\nsinks = disk\nmax_streams = 2\n",
-	    test_plugin_dir(), dir);
+	    test_plugin_dir(), dir, dir);
 	s = run_job(cfg, "j");
 	cr_assert_eq(s.result, RUN_OK, "%s", test_logged());
 	cr_assert_eq(s.streams, 5);
+	/* Two at a time: never more, and not one after the other. */
+	p = xasprintf("%s/ledger", dir);
+	l = read_ledger(p);
+	free(p);
+	cr_assert_eq(l.opened, 5);
+	cr_assert_eq(l.open, 0, "%llu streams never ended",
+	    (unsigned long long)l.open);
+	cr_assert_eq(l.max_open, 2, "%llu streams open at once, max_streams "
+	    "is 2", (unsigned long long)l.max_open);
 	p = xasprintf("%s/disk", dir);
 	cr_assert_eq(count_files(p, "manifest.json"), 5);
 	catalog_load(cfg, NULL, NULL, &cat);
@@ -226,21 +322,29 @@ Test(stream, several_streams_respect_max_streams)
  * cannot drain while paused; a two-chunk budget used to never resume. */
 Test(stream, two_chunk_budget_resumes)
 {
-	char			*dir = test_tmpdir();
+	char			*dir = test_tmpdir(), *p;
 	struct zb_config	*cfg;
 	struct run_summary	 s;
+	struct ledger		 l;
 
 	cfg = test_config("[daemon]\nplugin_dir = %s\nmax_buffer_mb = 1\n"
 	    "chunk_kb = 512\nmax_parallel_jobs = 1\ncompression = none\n"
 	    "[source:gen]\nplugin = src_gen\nsize = 8M\npush = 100K\n"
+	    "ledger = %s/ledger\n"
 	    "[sink:slow]\nplugin = sink_slow\ndelay_ms = 1\n"
+	    "ledger = %s/ledger\n"
 	    "[job:j]\nsource = gen\nsinks = slow\nmax_streams = 1\n",
-	    test_plugin_dir());
+	    test_plugin_dir(), dir, dir);
 	s = run_job(cfg, "j");
 	cr_assert_eq(s.result, RUN_OK, "%s", test_logged());
 	cr_assert_eq(s.budget, 1 << 20);
 	cr_assert_gt(s.pauses, 0);
 	cr_assert_leq(s.peak_buffered, s.budget);
+	p = xasprintf("%s/ledger", dir);
+	l = read_ledger(p);
+	free(p);
+	cr_assert_geq(l.taken, 8 << 20);
+	assert_lead_within(&l, s.budget, 100 << 10);
 	plugin_unbind_config(cfg);
 	config_free(cfg);
 	rm_rf(dir);
@@ -287,6 +391,8 @@ Test(stream, encrypted_round_trip_within_budget)
 {
 	char			 id[AGE_IDENTITY_LEN + 1], rec[AGE_RECIPIENT_LEN + 1];
 	char			*dir = test_tmpdir(), *recfile, *out, err[256];
+	char			*p;
+	struct ledger		 l;
 	struct zb_config	*cfg;
 	struct run_summary	 s;
 	struct catalog		 cat;
@@ -304,15 +410,24 @@ Test(stream, encrypted_round_trip_within_budget)
 	    "max_parallel_jobs = 1\ncompression = none\nencryption = age\n"
 	    "age_recipients_file = %s\n"
 	    "[source:gen]\nplugin = src_gen\nsize = 16M\npush = 64K\n"
+	    "ledger = %s/ledger\n"
 	    "[sink:slow]\nplugin = sink_slow\ndelay_ms = 1\n"
+	    "ledger = %s/ledger\n"
 	    "[sink:disk]\nplugin = local\npath = %s/disk\n"
 	    "[job:j]\nsource = gen\nsinks = slow, disk\nmax_streams = 1\n",
-	    test_plugin_dir(), recfile, dir);
+	    test_plugin_dir(), recfile, dir, dir, dir);
 	s = run_job(cfg, "j");
 	cr_assert_eq(s.result, RUN_OK, "%s", test_logged());
 	cr_assert_gt(s.pauses, 0);
 	cr_assert_leq(s.peak_buffered, s.budget, "peak %llu",
 	    (unsigned long long)s.peak_buffered);
+	/* The sink takes ciphertext, a little more than was pushed, and
+	 * the sidecar and manifest. */
+	p = xasprintf("%s/ledger", dir);
+	l = read_ledger(p);
+	free(p);
+	cr_assert_geq(l.taken, 16 << 20);
+	assert_lead_within(&l, s.budget, 64 << 10);
 	catalog_load(cfg, "disk", NULL, &cat);
 	cr_assert_eq(cat.n, 1);
 	cr_assert(cat.items[0].encrypted);
