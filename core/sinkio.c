@@ -54,9 +54,10 @@ xfer_finished(struct stream *st, void *arg)
 	ok = !st->failed && stream_committed(st) == st->nw;
 	if (!ok && x->too_big[0] != '\0')
 		err = x->too_big;	/* not the stream's "no destination" */
-	else if (!ok)
-		err = st->error != NULL ? st->error :
-		    st->nw > 0 && st->w[0]->error != NULL ? st->w[0]->error :
+	else if (!ok)	/* the writer's reason ("no progress for 1.0 s")
+			   says more than the stream's ("no destination") */
+		err = st->nw > 0 && st->w[0]->error != NULL ?
+		    st->w[0]->error : st->error != NULL ? st->error :
 		    "failed";
 	if (x->put_cb != NULL)
 		x->put_cb(x->arg, ok ? ZB_OK : ZB_ERR, err);
