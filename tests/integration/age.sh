@@ -10,7 +10,7 @@ Z0="$CTL"
 check "keygen writes an identity file" $Z0 keygen -o "$T/operator.key"
 [ "$(stat -c %a "$T/operator.key")" = 600 ] && ok "identity file is 0600" || fail "identity mode"
 grep -q '^Public key: age1' "$T/err" && ok "keygen prints the recipient" || fail "keygen stderr"
-check_fails "keygen never overwrites" $Z0 keygen -o "$T/operator.key"
+check_fails 1 "keygen never overwrites" $Z0 keygen -o "$T/operator.key"
 $Z0 keygen -o "$T/escrow.key" 2>/dev/null
 $Z0 keygen -o "$T/stranger.key" 2>/dev/null
 { echo "# operator"; sed -n 's/^# public key: //p' "$T/operator.key"
@@ -84,15 +84,15 @@ id=$($Z list --json 2>/dev/null | python3 -c 'import json,sys; print([o["id"] fo
 tid=$($Z list --json 2>/dev/null | python3 -c 'import json,sys; print([o["id"] for o in json.load(sys.stdin) if o["source"]=="tree"][0])')
 check "verify without a key checks the stored bytes" $Z verify "$id"
 grep_err "says so" "checking the stored bytes only"
-check_fails "verify --deep needs a key" $Z verify --deep "$id"
+check_fails 1 "verify --deep needs a key" $Z verify --deep "$id"
 check "verify --deep with the escrow identity" $Z verify --deep --identity "$T/escrow.key" "$id"
-check_fails "restore without a key is refused" $Z restore "$id" --to "$T/nokey.txt"
+check_fails 1 "restore without a key is refused" $Z restore "$id" --to "$T/nokey.txt"
 [ ! -e "$T/nokey.txt" ] && ok "and writes nothing" || fail "nokey target exists"
 check "restore with the operator identity" $Z restore "$id" --identity "$T/operator.key" --to "$T/out.txt"
 cmp -s "$T/out.txt" "$T/expected.txt" && ok "restored identical" || fail "restored differs"
 check "restore a tree with the escrow identity" $Z restore "$tid" --identity "$T/escrow.key" --to "$T/tree-out"
 diff -r "$T/tree" "$T/tree-out/tree" >/dev/null && ok "tree identical" || fail "tree differs"
-check_fails "a wrong identity fails" $Z restore "$id" --identity "$T/stranger.key" --to "$T/wrong.txt"
+check_fails 1 "a wrong identity fails" $Z restore "$id" --identity "$T/stranger.key" --to "$T/wrong.txt"
 grep_err "and says why" "no identity matched"
 [ ! -e "$T/wrong.txt" ] && ok "nothing written for a wrong identity" || fail "wrong.txt exists"
 
@@ -108,7 +108,7 @@ m = json.load(open(sys.argv[1]))
 m["stored"]["sha256"] = sys.argv[2]
 json.dump(m, open(sys.argv[1], "w"))
 PY
-check_fails "a flipped byte fails authentication" $Z restore "$id" --identity "$T/operator.key" --to "$T/tampered.txt"
+check_fails 1 "a flipped byte fails authentication" $Z restore "$id" --identity "$T/operator.key" --to "$T/tampered.txt"
 grep_err "as a decryption failure" "cannot decrypt"
 [ ! -e "$T/tampered.txt" ] && ! ls -A "$T" | grep -q '^\.tampered' &&
     ok "nothing written to the target" || fail "tampered restore left a file"

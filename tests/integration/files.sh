@@ -76,7 +76,7 @@ cmp -s "$T/meta.src" "$T/meta.dst" && ok "modes, types and link targets kept" ||
 [ "$(stat -c %i "$T/restored/tree/plain.txt")" = "$(stat -c %i "$T/restored/tree/sub/hardlink.txt")" ] &&
     ok "hard link kept" || fail "hard link lost"
 
-check_fails "restore refuses a non-empty target" $Z restore "$id" --to "$T/restored"
+check_fails 1 "restore refuses a non-empty target" $Z restore "$id" --to "$T/restored"
 ls -A "$T" | grep -q 'zb-restore' && fail "temporary directory left" || ok "no temporary directory left"
 
 # A fresh machine: the backed-up path does not exist, restore still works.
@@ -84,7 +84,7 @@ mv "$T/src" "$T/src.away"
 check "restore works where the source path is missing" $Z restore "$id" --to "$T/fresh"
 diff -r --no-dereference "$T/src.away/tree" "$T/fresh/tree" >/dev/null 2>&1 &&
     ok "fresh-machine restore is identical" || fail "fresh-machine restore differs"
-check_fails "a backup of a missing path fails" $Z run tree
+check_fails 1 "a backup of a missing path fails" $Z run tree
 grep_err "naming the path" "path $src: No such file or directory"
 mv "$T/src.away" "$T/src"
 
@@ -119,7 +119,7 @@ json.dump(m, open(sys.argv[2], "w"))
 PY
 check "the planted artifact verifies (it is well-formed)" $Z verify "tree/files@$stamp"
 mkdir "$T/victim"
-check_fails "restore refuses a hostile archive" $Z restore "tree/files@$stamp" --to "$T/victim/out"
+check_fails 1 "restore refuses a hostile archive" $Z restore "tree/files@$stamp" --to "$T/victim/out"
 grep_err "and names the member" "\.\./escaped.txt"
 [ ! -e "$T/victim/escaped.txt" ] && [ ! -e "$T/escaped.txt" ] && [ ! -e /tmp/zb-absolute-escape.txt ] &&
     [ ! -e "$T/victim/out" ] && ok "nothing escaped, no target created" ||

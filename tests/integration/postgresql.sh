@@ -148,7 +148,7 @@ cmp -s "$T/a.schema" "$T/b.schema" && ok "db1_copy has the same schema" ||
 [ "$(pg_psql -d db1_copy -Atc "SELECT last_value FROM zb_seq")" = 1014 ] &&
     ok "sequence value intact" || fail "sequence"
 
-check_fails "restore over a database with tables is refused" \
+check_fails 1 "restore over a database with tables is refused" \
     Z restore "$ID1" --to db1_copy
 grep_err "refusal says why" 'exists and holds .* tables: give --force'
 check "restore --force replaces it" Z restore "$ID1" --to db1_copy --force
@@ -184,7 +184,7 @@ check "test-restore JOB (3 streams)" Z test-restore pg --json
 for m in $(find "$T/near/pg/db1" "$T/far/pg/db1" -name manifest.json); do
 	sed -i 's/"public.pgbench_branches": 1/"public.pgbench_branches": 2/' "$m"
 done
-check_fails "test-restore fails on an altered count" Z test-restore "$ID1"
+check_fails 1 "test-restore fails on an altered count" Z test-restore "$ID1"
 grep_err "names the table and both counts" \
     'pgbench_branches: 1 rows restored, the manifest says 2'
 grep -q "^FAILED" "$T/out" && ok "prints FAILED" || fail "no FAILED line"
@@ -204,16 +204,16 @@ IDE=$(grep -o '"pgone/db2@[^"]*"' "$T/out" | head -1 | tr -d '"')
 ME=$(find "$T/enc/pgone" -name manifest.json | head -1)
 grep -q '"facts_age"' "$ME" && ! grep -q 'pgbench_accounts' "$ME" &&
     ok "encrypted manifest hides the table names" || fail "facts in clear"
-ZB_INI=$T/enc.ini check_fails "test-restore of encrypted without identity" \
+ZB_INI=$T/enc.ini check_fails 1 "test-restore of encrypted without identity" \
     Z test-restore "$IDE"
 grep_err "says an identity is needed" 'identity'
 ZB_INI=$T/enc.ini check "test-restore of encrypted with --identity" \
     Z test-restore "$IDE" --identity "$T/id.txt"
 
 # ---- failures: clear errors, no manifest -------------------------------------
-check_fails "wrong password fails" Z run badpw
+check_fails 1 "wrong password fails" Z run badpw
 grep_err "wrong password names the source" '\[source:badpw\].*password authentication failed'
-check_fails "dead port fails" Z run dead
+check_fails 1 "dead port fails" Z run dead
 grep_err "dead port names the source" '\[source:dead\].*cannot connect'
 [ -z "$(find "$T/near" -path '*badpw*' -o -path '*dead*' | head -1)" ] &&
     ok "failed runs left nothing" || fail "failed runs left files"
@@ -233,8 +233,7 @@ sleep 1
 pg_kill_hard
 wait $RUN
 rc=$?
-[ $rc -ne 0 ] && [ $rc -lt 128 ] && ok "run fails when the server dies" ||
-    fail "run with the server killed: exit $rc"
+check_rc "run fails (exit 1) when the server dies" $rc 1 "$T/slow.err"
 grep -q 'pg_dump of "db2" \(exited\|was killed\)' "$T/slow.err" &&
     ok "the error names pg_dump and the database" ||
     fail "mid-dump error: $(tail -3 "$T/slow.err")"

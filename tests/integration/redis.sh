@@ -146,7 +146,7 @@ PY
 [ $? -eq 0 ] && ok "manifest facts checked"
 
 check "verify" $Z verify "$id"
-check_fails "restore without --to fails" $Z restore "$id"
+check_fails 1 "restore without --to fails" $Z restore "$id"
 grep_err "and says to give --to" "give --to PATH"
 check "restore --to FILE" $Z restore "$id" --to "$T/r.rdb"
 redis_start --rdb "$T/r.rdb" || fail "start a server on the restored RDB"
@@ -185,14 +185,14 @@ PY
 }
 n0=$(redis_cli "$P1" -n 0 DBSIZE)
 alt_copy 'f["keyspace"]["db0"] += 1; f["expires"]["db0"] = 0'
-check_fails "test-restore fails when the manifest says one key more" \
+check_fails 1 "test-restore fails when the manifest says one key more" \
     $Z test-restore "$id" --sink alt
 grep_err "with the counts" "db0: $n0 keys restored, manifest says $((n0 + 1))"
 alt_copy 'f["keyspace"]["db0"] -= 1'
-check_fails "test-restore fails with one key more than the manifest" \
+check_fails 1 "test-restore fails with one key more than the manifest" \
     $Z test-restore "$id" --sink alt
 alt_copy 'del f["keyspace"]["db5"]'
-check_fails "test-restore fails on a database the manifest lacks" \
+check_fails 1 "test-restore fails on a database the manifest lacks" \
     $Z test-restore "$id" --sink alt
 grep_err "naming it" "db5: 3 keys restored, the manifest has no db5"
 alt_copy 'f["keyspace"]["db0"] += 2'
@@ -200,7 +200,7 @@ check "test-restore accepts keys that may have expired" \
     $Z test-restore "$id" --sink alt
 grep_err "with a warning" "may have expired since the backup"
 alt_copy 'f["keyspace"]["db7"] = 4'
-check_fails "test-restore fails on a missing database" \
+check_fails 1 "test-restore fails on a missing database" \
     $Z test-restore "$id" --sink alt
 grep_err "db7" "db7: 0 keys restored, manifest says 4"
 
@@ -233,18 +233,18 @@ ps -eo args | grep -F -- "$PW" | grep -v grep >/dev/null &&
 grep -rqF -- "$PW" "$T/store" && fail "the password is in the store" ||
     ok "no password in the store"
 
-check_fails "a wrong password fails" $Z run rbadpw
+check_fails 1 "a wrong password fails" $Z run rbadpw
 grep_err "with a clear error" "authentication failed"
 grep_err "naming the source" "rbadpw/dump@.*127.0.0.1:$P3"
 grep -qF -- "not-the-password" "$T/err" && fail "the wrong password was logged" ||
     ok "the password is not logged"
 no_manifest rbadpw && ok "no manifest after a wrong password" || fail "files of rbadpw"
 
-check_fails "a user without +sync fails" $Z run rnoperm
+check_fails 1 "a user without +sync fails" $Z run rnoperm
 grep_err "NOPERM is reported" "NOPERM"
 no_manifest rnoperm && ok "no manifest after NOPERM" || fail "files of rnoperm"
 
-check_fails "a dead port fails" $Z run rdead
+check_fails 1 "a dead port fails" $Z run rdead
 grep_err "connection refused, naming the address" "127.0.0.1:$DEAD: cannot connect: Connection refused"
 no_manifest rdead && ok "no manifest for a dead port" || fail "files of rdead"
 
@@ -267,7 +267,7 @@ INI
 	if [ $mode = good ]; then
 		check "the fake master works when the RDB is good" $Z run fakegood
 	else
-		check_fails "a $mode RDB fails the run" $Z run fake$mode
+		check_fails 1 "a $mode RDB fails the run" $Z run fake$mode
 		case $mode in
 		bitflip) grep_err "checksum mismatch is named" "RDB checksum mismatch" ;;
 		truncated) grep_err "truncation is named" "connection closed" ;;

@@ -152,7 +152,7 @@ s3fake_post "/__fault?reset"
 s3fake_post "/__log?reset"
 s3fake_post "/__fault?op=UploadPart&nth=2&count=10&status=500"
 before=$(state 'len([k for k in d["buckets"]["backups"]["objects"] if k.endswith("manifest.json")])')
-check_fails "retries exhausted: the run fails" Z run fanout
+check_fails 1 "retries exhausted: the run fails" Z run fanout
 grep_err "the error names the part and the code" 'part [0-9]*: .*HTTP 500 InternalError'
 log_ops >"$T/ops"
 grep -q "^AbortMultipartUpload 204" "$T/ops" && ok "upload aborted" || fail "no abort: $(cat "$T/ops")"
@@ -174,14 +174,14 @@ awk '$1 == "PutObject" { n++; if ($4 == "-") bad++ } END { exit !(n >= 3 && !bad
     ok "objects locked in GOVERNANCE mode" || fail "lock mode"
 
 # ---- bad credentials --------------------------------------------------------------
-check_fails "wrong secret key fails" Z run badkey
+check_fails 1 "wrong secret key fails" Z run badkey
 grep_err "names the sink and SignatureDoesNotMatch" 'sink:badkey: PUT .*SignatureDoesNotMatch'
 
 # ---- prune: orphans through DeleteObjects, stale uploads --------------------------
 # A manifest PUT refused: data and sidecar stay without a manifest.
 s3fake_post "/__fault?reset"
 s3fake_post "/__fault?op=PutObject&match=manifest.json&status=403&code=AccessDenied"
-check_fails "run whose manifest is refused" Z run small
+check_fails 1 "run whose manifest is refused" Z run small
 s3fake_post "/__fault?reset"
 check "prune --dry-run" Z prune --sink s3 --grace 0 --dry-run
 grep -q "would remove sink:s3 small/output/.*/data.out " "$T/out" &&
