@@ -108,10 +108,33 @@ m = json.load(open(sys.argv[1]))
 m["stored"]["sha256"] = sys.argv[2]
 json.dump(m, open(sys.argv[1], "w"))
 PY
-check_fails 1 "a flipped byte fails authentication" $Z restore "$id" --identity "$T/operator.key" --to "$T/tampered.txt"
-grep_err "as a decryption failure" "cannot decrypt"
+check_fails 1 "a flipped byte fails the restore" $Z restore "$id" --identity "$T/operator.key" --to "$T/tampered.txt"
+# The age tag must catch it, not zstd ("stored data is corrupt").
+grep_err "as an authentication failure" "cannot decrypt: payload chunk [0-9]* failed authentication"
 [ ! -e "$T/tampered.txt" ] && ! ls -A "$T" | grep -q '^\.tampered' &&
     ok "nothing written to the target" || fail "tampered restore left a file"
+
+# Without compression only the age tag stands between a flipped byte and
+# the target: no decompressor would notice.
+sed -e "s|^compression = .*|compression = none|" -e "s|$T/store|$T/store4|" \
+    "$T/zb.ini" >"$T/zb4.ini"
+check "an uncompressed encrypted backup" $CTL -c "$T/zb4.ini" run numbers
+data4=$(ls "$T"/store4/numbers/output/*/data.txt.age)
+nid=$($CTL -c "$T/zb4.ini" list --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+printf '\x5a' | dd of="$data4" bs=1 seek=$(( $(stat -c %s "$data4") - 300 )) conv=notrunc 2>/dev/null
+sha=$(sha256sum <"$data4" | cut -d' ' -f1)
+echo "$sha  $(basename "$data4")" >"$data4.sha256"
+python3 - "$(dirname "$data4")/manifest.json" "$sha" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["stored"]["sha256"] = sys.argv[2]
+json.dump(m, open(sys.argv[1], "w"))
+PY
+check_fails 1 "a flipped byte in uncompressed data fails" $CTL -c "$T/zb4.ini" \
+    restore "$nid" --identity "$T/operator.key" --to "$T/tampered4.txt"
+grep_err "as an authentication failure" "cannot decrypt: payload chunk [0-9]* failed authentication"
+[ ! -e "$T/tampered4.txt" ] && ok "nothing written for it either" ||
+    fail "uncompressed tampered restore left a file"
 
 # A passphrase instead of recipients
 printf 'correct horse battery staple\n' >"$T/pass.txt"
