@@ -6,8 +6,10 @@
 # passing and failing, wrong password, dead port, server killed mid-dump.
 . "$(dirname "$0")/lib.sh"
 . "$ZB_SRCDIR/tests/lib/pg.sh"
+. "$ZB_SRCDIR/tests/lib/procwatch.sh"
 
 pg_start || { echo "cannot start PostgreSQL"; exit 1; }
+export -n PG_PASSWORD	# the processes under test must not inherit it
 pg_seed_sample db1 || exit 1
 pg_seed_sample db2 || exit 1
 pg_psql -c "CREATE DATABASE db3" || exit 1
@@ -16,9 +18,9 @@ pg_psql -d db2 -c "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS h
 pg_psql -c "CREATE ROLE \"Odd \"\"Role\"\"\" NOLOGIN" || exit 1
 
 # The plugin must get everything from its config: none of the harness's
-# PG* settings may leak into it.
+# PG* settings may leak into it, nor the harness's password.
 Z() {
-	env -u PGHOST -u PGUSER -u PGPASSFILE -u PGPORT \
+	env -u PGHOST -u PGUSER -u PGPASSFILE -u PGPORT -u PG_PASSWORD \
 	    "$CTL" -c "${ZB_INI:-$T/zb.ini}" "$@"
 }
 
@@ -88,6 +90,12 @@ sinks = near
 INI
 chmod 600 "$T/zb.ini"
 
+# Every child's argv and environment, sampled while it runs: the
+# password only ever reaches the PostgreSQL tools, in PGPASSWORD.
+PROCWATCH_ENV_OK=pg_dump,pg_dumpall,pg_restore,psql \
+    procwatch_start "$PG_PASSWORD" wrong-password
+SECRET_FILES="$T/wrong.pass"
+
 check "zentoria-backupctl test-restore --help" Z test-restore --help
 grep -q "usage: zentoria-backupctl" "$T/out" || fail "test-restore --help text"
 check "plugins lists postgresql" Z plugins
@@ -127,7 +135,6 @@ fact "$M1" pg_dump_version | grep -q '^15\.' && ok "manifest: pg_dump_version" |
     fail "encoding"
 [ "$(fact "$MG" roles zb_reader)" = login ] && ok "manifest: role zb_reader" ||
     fail "roles: $(fact "$MG" roles)"
-grep -q "$PG_PASSWORD" "$T/err" "$M1" && fail "password in output or manifest"
 
 check "verify --latest" Z verify --latest --source pg
 
@@ -243,4 +250,8 @@ pg_restart || fail "pg_restart"
 
 left=$(pg_psql -Atc "SELECT count(*) FROM pg_database WHERE datname LIKE 'zb\_%'")
 [ "$left" = 0 ] && ok "still no scratch database" || fail "$left left"
+
+# ---- secrets: argv and environments as they ran, every log and store --------
+procwatch_check "the password" zentoria-backup pg_dump pg_dumpall pg_restore psql
+no_secret_in "no password in any output, log, manifest or store" "$T" "$PG_LOG"
 finish
