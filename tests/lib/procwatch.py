@@ -44,6 +44,16 @@ def is_ours(pid, root_dir):
     return exe.startswith(root_dir.rstrip("/") + "/")
 
 
+def exec_since(pid, old, env_ok):
+    """The process exec'd an --env-ok tool since its comm was read (its
+    environment is then that tool's)."""
+    st = read("/proc/%d/stat" % pid)
+    if st is None:
+        return True
+    c = st[st.find(b"(") + 1:st.rfind(b")")]
+    return c != old and c.decode(errors="replace") in env_ok
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--secrets", required=True)
@@ -108,6 +118,8 @@ def main():
             for kind, f in kinds:
                 data = read("/proc/%d/%s" % (pid, f))
                 if data is None:
+                    continue
+                if kind == "environ" and exec_since(pid, comm[pid], env_ok):
                     continue
                 for i, s in enumerate(secrets):
                     if s in data and (pid, kind) not in leaks:
