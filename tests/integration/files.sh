@@ -2,8 +2,10 @@
 # files.sh - the files source end to end through the CLI: a tree with odd
 # names (spaces, UTF-8, a leading dash, symlinks, a hard link, empty
 # directories, modes, mtimes) round-trips identical; excludes apply; a
-# non-empty target is refused; a hostile archive (../ and absolute
-# members) planted as a valid artifact is refused and writes nothing.
+# non-empty target is refused; hostile archives planted as valid
+# artifacts, one per refusal rule of files_restore.c (absolute name, ..,
+# hard links out, a name too long, a member through a symlink), are
+# refused with our message and write nothing.
 . "$(dirname "$0")/lib.sh"
 
 src="$T/src/tree"
