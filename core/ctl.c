@@ -167,8 +167,10 @@ ctl_identities(struct ctl *ctl, const char *idfile, const char *passfile,
  * Before plugins are finalised: let offloaded jobs finish, reap the
  * children that aborted streams killed, and let the HTTP requests that
  * aborts sent (an S3 AbortMultipartUpload) end, so that no callback runs into a
- * freed plugin (bounded: a stuck child gets SIGKILL'd by its plugin's
- * close path, a stuck thread is left to exit()).
+ * freed plugin, and so do the timers that will send one again (a retry
+ * waiting for its backoff), else the request and its owner are lost
+ * (bounded: a stuck child gets SIGKILL'd by its plugin's close path, a
+ * stuck thread is left to exit()).
  */
 static void
 ctl_drain(void)
@@ -177,7 +179,8 @@ ctl_drain(void)
 	struct timeval	 tick = { 0, 100000 };
 
 	while ((reactor_offload_pending() > 0 || child_count() > 0 ||
-	    http_running() > 0) && now_ms() < deadline) {
+	    http_running() > 0 || reactor_timers_pending() > 0) &&
+	    now_ms() < deadline) {
 		event_base_loopexit(reactor_base(), &tick);
 		event_base_loop(reactor_base(), EVLOOP_ONCE);
 	}

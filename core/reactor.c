@@ -38,6 +38,7 @@ struct offload {
 };
 
 static struct event_base	*base;
+static int			 ntimers;	/* zb_timers pending */
 static struct event		*sig_ev[3];
 static void			(*sig_cb)(int, void *);
 static void			*sig_arg;
@@ -129,6 +130,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	/* One-shot: free first so the callback may add a new timer. */
 	event_free(t->ev);
 	free(t);
+	ntimers--;
 	cb(cbarg);
 }
 
@@ -147,6 +149,7 @@ reactor_timer_add(uint64_t ms, void (*cb)(void *), void *arg)
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(t->ev, &tv);
+	ntimers++;
 	return t;
 }
 
@@ -157,6 +160,13 @@ reactor_timer_del(struct zb_timer *t)
 		return;
 	event_free(t->ev);
 	free(t);
+	ntimers--;
+}
+
+int
+reactor_timers_pending(void)
+{
+	return ntimers;
 }
 
 static void *

@@ -24,6 +24,8 @@ void			 reactor_on_signal(void (*cb)(int sig, void *), void *);
 struct zb_timer		*reactor_timer_add(uint64_t ms, void (*cb)(void *),
 			    void *arg);
 void			 reactor_timer_del(struct zb_timer *);
+/* Timers added and not yet fired or deleted (a plugin's retry, say). */
+int			 reactor_timers_pending(void);
 
 /*
  * Run work(arg) on a new thread; done(arg, result) then runs on the loop.

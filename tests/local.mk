@@ -82,8 +82,13 @@ AM_TESTS_ENVIRONMENT = \
 	ZB_SHARED="$${ZB_SHARED:-$(abs_top_srcdir)/../shared}"; \
 	export ZB_TEST_PLUGIN_DIR ZB_TEST_BAD_PLUGIN_DIR ZB_BUILDDIR ZB_SRCDIR \
 	ZB_SHARED; \
-	ASAN_OPTIONS="$${ASAN_OPTIONS:-detect_leaks=1}"; export ASAN_OPTIONS; \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1; export UBSAN_OPTIONS;
+	ASAN_OPTIONS="$${ASAN_OPTIONS:-detect_leaks=1}:exitcode=86"; \
+	LSAN_OPTIONS="$${LSAN_OPTIONS:+$$LSAN_OPTIONS:}exitcode=86"; \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=86; \
+	export ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS;
+
+# The sanitizers exit 86: no expected failure of a test names that code
+# (tests/lib/assert.sh).
 
 # ---- unit tests (Criterion) --------------------------------------------------
 if HAVE_CRITERION
@@ -143,6 +148,7 @@ integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh
 TESTS += $(integration_tests)
 EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \
+	%reldir%/lib/procwatch.sh %reldir%/lib/procwatch.py \
 	%reldir%/lib/pg.sh %reldir%/lib/assert.sh %reldir%/lib/README.md \
 	%reldir%/lib/s3fake.sh %reldir%/lib/s3rver.sh \
 	%reldir%/unit/testlib.h

@@ -40,6 +40,7 @@ try:
 except ImportError:
     print("SKIP: botocore is not importable (apt-get install "
           "python3-botocore)")
+    print("VECTOR SUITE SKIPPED: sigv4-botocore-crosscheck")
     sys.exit(77)
 
 N = int(os.environ.get("SIGV4_CROSSCHECK_N", "300"))

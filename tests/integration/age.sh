@@ -10,7 +10,7 @@ Z0="$CTL"
 check "keygen writes an identity file" $Z0 keygen -o "$T/operator.key"
 [ "$(stat -c %a "$T/operator.key")" = 600 ] && ok "identity file is 0600" || fail "identity mode"
 grep -q '^Public key: age1' "$T/err" && ok "keygen prints the recipient" || fail "keygen stderr"
-check_fails "keygen never overwrites" $Z0 keygen -o "$T/operator.key"
+check_fails 1 "keygen never overwrites" $Z0 keygen -o "$T/operator.key"
 $Z0 keygen -o "$T/escrow.key" 2>/dev/null
 $Z0 keygen -o "$T/stranger.key" 2>/dev/null
 { echo "# operator"; sed -n 's/^# public key: //p' "$T/operator.key"
@@ -85,15 +85,15 @@ id=$($Z list --json 2>/dev/null | python3 -c 'import json,sys; print([o["id"] fo
 tid=$($Z list --json 2>/dev/null | python3 -c 'import json,sys; print([o["id"] for o in json.load(sys.stdin) if o["source"]=="tree"][0])')
 check "verify without a key checks the stored bytes" $Z verify "$id"
 grep_err "says so" "checking the stored bytes only"
-check_fails "verify --deep needs a key" $Z verify --deep "$id"
+check_fails 1 "verify --deep needs a key" $Z verify --deep "$id"
 check "verify --deep with the escrow identity" $Z verify --deep --identity "$T/escrow.key" "$id"
-check_fails "restore without a key is refused" $Z restore "$id" --to "$T/nokey.txt"
+check_fails 1 "restore without a key is refused" $Z restore "$id" --to "$T/nokey.txt"
 [ ! -e "$T/nokey.txt" ] && ok "and writes nothing" || fail "nokey target exists"
 check "restore with the operator identity" $Z restore "$id" --identity "$T/operator.key" --to "$T/out.txt"
 cmp -s "$T/out.txt" "$T/expected.txt" && ok "restored identical" || fail "restored differs"
 check "restore a tree with the escrow identity" $Z restore "$tid" --identity "$T/escrow.key" --to "$T/tree-out"
 diff -r "$T/tree" "$T/tree-out/tree" >/dev/null && ok "tree identical" || fail "tree differs"
-check_fails "a wrong identity fails" $Z restore "$id" --identity "$T/stranger.key" --to "$T/wrong.txt"
+check_fails 1 "a wrong identity fails" $Z restore "$id" --identity "$T/stranger.key" --to "$T/wrong.txt"
 grep_err "and says why" "no identity matched"
 [ ! -e "$T/wrong.txt" ] && ok "nothing written for a wrong identity" || fail "wrong.txt exists"
 
@@ -123,10 +123,33 @@ m = json.load(open(sys.argv[1]))
 m["stored"]["sha256"] = sys.argv[2]
 json.dump(m, open(sys.argv[1], "w"))
 PY
-check_fails "a flipped byte fails authentication" $Z restore "$id" --identity "$T/operator.key" --to "$T/tampered.txt"
-grep_err "as a decryption failure" "cannot decrypt"
+check_fails 1 "a flipped byte fails the restore" $Z restore "$id" --identity "$T/operator.key" --to "$T/tampered.txt"
+# The age tag must catch it, not zstd ("stored data is corrupt").
+grep_err "as an authentication failure" "cannot decrypt: payload chunk [0-9]* failed authentication"
 [ ! -e "$T/tampered.txt" ] && ! ls -A "$T" | grep -q '^\.tampered' &&
     ok "nothing written to the target" || fail "tampered restore left a file"
+
+# Without compression only the age tag stands between a flipped byte and
+# the target: no decompressor would notice.
+sed -e "s|^compression = .*|compression = none|" -e "s|$T/store|$T/store4|" \
+    "$T/zb.ini" >"$T/zb4.ini"
+check "an uncompressed encrypted backup" $CTL -c "$T/zb4.ini" run numbers
+data4=$(ls "$T"/store4/numbers/output/*/data.txt.age)
+nid=$($CTL -c "$T/zb4.ini" list --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+printf '\x5a' | dd of="$data4" bs=1 seek=$(( $(stat -c %s "$data4") - 300 )) conv=notrunc 2>/dev/null
+sha=$(sha256sum <"$data4" | cut -d' ' -f1)
+echo "$sha  $(basename "$data4")" >"$data4.sha256"
+python3 - "$(dirname "$data4")/manifest.json" "$sha" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["stored"]["sha256"] = sys.argv[2]
+json.dump(m, open(sys.argv[1], "w"))
+PY
+check_fails 1 "a flipped byte in uncompressed data fails" $CTL -c "$T/zb4.ini" \
+    restore "$nid" --identity "$T/operator.key" --to "$T/tampered4.txt"
+grep_err "as an authentication failure" "cannot decrypt: payload chunk [0-9]* failed authentication"
+[ ! -e "$T/tampered4.txt" ] && ok "nothing written for it either" ||
+    fail "uncompressed tampered restore left a file"
 
 # A passphrase instead of recipients
 printf 'correct horse battery staple\n' >"$T/pass.txt"

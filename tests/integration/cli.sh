@@ -55,16 +55,16 @@ for c in run list verify restore plugins; do
 done
 check "--help" $CTL --help
 check "daemon --help" $DAEMON --help
-$CTL -c "$T/zb.ini" frobnicate >/dev/null 2>&1
-[ $? -eq 2 ] && ok "unknown command is exit 2" || fail "unknown command"
-$Z restore >/dev/null 2>&1
-[ $? -eq 2 ] && ok "restore without ID is exit 2" || fail "restore usage"
+check_fails 2 "unknown command is exit 2" $CTL -c "$T/zb.ini" frobnicate
+grep_err "and names it" "unknown command 'frobnicate'"
+check_fails 2 "restore without ID is exit 2" $Z restore
+grep_err "and prints the usage" "zentoria-backupctl .*restore ID"
 
 # --check-config
 check "check-config accepts" $DAEMON -c "$T/zb.ini" --check-config
 printf '[daemon]\nplugin_dir = %s\n[sink:x]\nplugin = local\npath = /tmp\nbogus = 1\n' \
     "$ZB_TEST_PLUGIN_DIR" >"$T/bad.ini"
-check_fails "check-config refuses an unknown key" $DAEMON -c "$T/bad.ini" --check-config
+check_fails 1 "check-config refuses an unknown key" $DAEMON -c "$T/bad.ini" --check-config
 grep_err "the error names file:line and key" "$T/bad.ini:6: \[sink:x\] bogus: unknown key"
 printf '[daemon]\nplugin_dir = %s\n[sink:x]\nplugin = local\npath = %s\n' \
     "$ZB_TEST_PLUGIN_DIR" "$T/nojobs" >"$T/nojobs.ini"
@@ -160,7 +160,7 @@ python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); assert len(a)==2 an
 
 check "restore --to FILE" $Z restore "$id" --to "$T/restored.txt"
 cmp -s "$T/restored.txt" "$T/expected.txt" && ok "restored file is identical" || fail "restored differs"
-check_fails "restore refuses an existing file" $Z restore "$id" --to "$T/restored.txt"
+check_fails 1 "restore refuses an existing file" $Z restore "$id" --to "$T/restored.txt"
 grep_err "and says so" "exists; refusing to overwrite it"
 check "restore --force overwrites" $Z restore "$id" --to "$T/restored.txt" --force
 check "restore through restore_command" $Z restore "$id"
@@ -169,10 +169,10 @@ cmp -s "$T/restored-by-command.txt" "$T/expected.txt" && ok "restore_command got
 
 # Corruption: one byte on the near copy
 printf '\xff' | dd of="$dir/data.txt.zst" bs=1 seek=1000 conv=notrunc 2>/dev/null
-check_fails "verify fails on a corrupted byte" $Z verify "$id"
+check_fails 1 "verify fails on a corrupted byte" $Z verify "$id"
 grep -q "^FAILED $id on sink:near" "$T/out" && grep -q "^ok     $id on sink:far" "$T/out" &&
     ok "only the corrupted copy fails" || fail "verify lines: $(cat "$T/out")"
-check_fails "restore from the corrupted copy fails" $Z restore "$id" --sink near --to "$T/bad.txt"
+check_fails 1 "restore from the corrupted copy fails" $Z restore "$id" --sink near --to "$T/bad.txt"
 [ ! -e "$T/bad.txt" ] && ! ls -A "$T" | grep -q '^\.bad' && ok "nothing written to the target" ||
     fail "a corrupted restore left a file"
 check "restore falls back to the good copy" $Z restore "$id" --to "$T/fallback.txt"
@@ -198,11 +198,11 @@ grep_err "and names it with the limit" "cannot read $big: larger than 1048576 by
 rm -rf "$(dirname "$T/far/$big")"
 
 # A failing source: no manifest anywhere, the error is in the log
-check_fails "a failing command fails the run" $Z run broken
+check_fails 1 "a failing command fails the run" $Z run broken
 grep_err "exit status is named" "command exited with status 3 (it went wrong)"
 [ -z "$(find "$T/near" "$T/far" -path '*broken*' -type f 2>/dev/null)" ] &&
     ok "no file of the failed stream anywhere" || fail "files left: $(find "$T" -path '*broken*')"
-check_fails "empty output fails the run" $Z run empty
+check_fails 1 "empty output fails the run" $Z run empty
 grep_err "and says why" "the source produced no data"
 
 # SIGINT while a command is running: aborted, nothing left behind
@@ -222,8 +222,10 @@ kill -INT $pid
 start=$(date +%s)
 wait $pid
 rc=$?
-[ $rc -ne 0 ] && [ $(( $(date +%s) - start )) -lt 10 ] && ok "SIGINT aborts the run (exit $rc)" ||
-    fail "SIGINT: exit $rc"
+check_rc "SIGINT aborts the run with exit 1" $rc 1 "$T/err"
+[ $(( $(date +%s) - start )) -lt 10 ] && ok "SIGINT is quick" ||
+    fail "SIGINT took $(( $(date +%s) - start )) s"
+grep_err "the abort says why" "interrupted by a signal"
 [ -z "$(find "$T/far" -path '*slow*' -type f 2>/dev/null)" ] && ok "an aborted run leaves no file" ||
     fail "aborted run left: $(find "$T/far" -path '*slow*')"
 [ -s "$T/slow.pid" ] && ! kill -0 "$(cat "$T/slow.pid")" 2>/dev/null &&

@@ -6,8 +6,10 @@
 # passing and failing, wrong password, dead port, server killed mid-dump.
 . "$(dirname "$0")/lib.sh"
 . "$ZB_SRCDIR/tests/lib/pg.sh"
+. "$ZB_SRCDIR/tests/lib/procwatch.sh"
 
 pg_start || { echo "cannot start PostgreSQL"; exit 1; }
+export -n PG_PASSWORD	# the processes under test must not inherit it
 pg_seed_sample db1 || exit 1
 pg_seed_sample db2 || exit 1
 pg_psql -c "CREATE DATABASE db3" || exit 1
@@ -16,9 +18,9 @@ pg_psql -d db2 -c "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS h
 pg_psql -c "CREATE ROLE \"Odd \"\"Role\"\"\" NOLOGIN" || exit 1
 
 # The plugin must get everything from its config: none of the harness's
-# PG* settings may leak into it.
+# PG* settings may leak into it, nor the harness's password.
 Z() {
-	env -u PGHOST -u PGUSER -u PGPASSFILE -u PGPORT \
+	env -u PGHOST -u PGUSER -u PGPASSFILE -u PGPORT -u PG_PASSWORD \
 	    "$CTL" -c "${ZB_INI:-$T/zb.ini}" "$@"
 }
 
@@ -79,6 +81,17 @@ sinks = near, slow
 source = pgone
 sinks = near
 
+[source:pgbusy]
+plugin = postgresql
+conninfo = host=127.0.0.1 port=$PGPORT user=postgres dbname=postgres
+password_file = $PG_PASSWORD_FILE
+databases = busy
+globals = no
+
+[job:pgbusy]
+source = pgbusy
+sinks = near
+
 [job:badpw]
 source = badpw
 sinks = near
@@ -88,6 +101,12 @@ source = dead
 sinks = near
 INI
 chmod 600 "$T/zb.ini"
+
+# Every child's argv and environment, sampled while it runs: the
+# password only ever reaches the PostgreSQL tools, in PGPASSWORD.
+PROCWATCH_ENV_OK=pg_dump,pg_dumpall,pg_restore,psql \
+    procwatch_start "$PG_PASSWORD" wrong-password
+SECRET_FILES="$T/wrong.pass"
 
 check "zentoria-backupctl test-restore --help" Z test-restore --help
 grep -q "usage: zentoria-backupctl" "$T/out" || fail "test-restore --help text"
@@ -128,7 +147,6 @@ fact "$M1" pg_dump_version | grep -q '^15\.' && ok "manifest: pg_dump_version" |
     fail "encoding"
 [ "$(fact "$MG" roles zb_reader)" = login ] && ok "manifest: role zb_reader" ||
     fail "roles: $(fact "$MG" roles)"
-grep -q "$PG_PASSWORD" "$T/err" "$M1" && fail "password in output or manifest"
 
 check "verify --latest" Z verify --latest --source pg
 
@@ -149,7 +167,7 @@ cmp -s "$T/a.schema" "$T/b.schema" && ok "db1_copy has the same schema" ||
 [ "$(pg_psql -d db1_copy -Atc "SELECT last_value FROM zb_seq")" = 1014 ] &&
     ok "sequence value intact" || fail "sequence"
 
-check_fails "restore over a database with tables is refused" \
+check_fails 1 "restore over a database with tables is refused" \
     Z restore "$ID1" --to db1_copy
 grep_err "refusal says why" 'exists and holds .* tables: give --force'
 check "restore --force replaces it" Z restore "$ID1" --to db1_copy --force
@@ -185,13 +203,67 @@ check "test-restore JOB (3 streams)" Z test-restore pg --json
 for m in $(find "$T/near/pg/db1" "$T/far/pg/db1" -name manifest.json); do
 	sed -i 's/"public.pgbench_branches": 1/"public.pgbench_branches": 2/' "$m"
 done
-check_fails "test-restore fails on an altered count" Z test-restore "$ID1"
+check_fails 1 "test-restore fails on an altered count" Z test-restore "$ID1"
 grep_err "names the table and both counts" \
     'pgbench_branches: 1 rows restored, the manifest says 2'
 grep -q "^FAILED" "$T/out" && ok "prints FAILED" || fail "no FAILED line"
 left=$(pg_psql -Atc "SELECT count(*) FROM pg_database WHERE datname LIKE 'zb\_%'")
 [ "$left" = 0 ] && ok "no scratch database left behind" ||
     fail "$left scratch databases left"
+
+# ---- snapshot consistency under concurrent writes ------------------------------
+# A writer commits a row into busy_a and busy_b every millisecond while
+# the backup runs.  The counts in the manifest are taken on the exported
+# snapshot; pg_dump must dump that same snapshot (--snapshot=), so the
+# restored tables hold exactly those counts.  Without it pg_dump takes its
+# own snapshot, tens of commits later.
+pg_psql -c "CREATE DATABASE busy" || fail "createdb busy"
+pg_psql -d busy -c "
+CREATE TABLE busy_a (id bigserial PRIMARY KEY, at timestamptz DEFAULT now());
+CREATE TABLE busy_b (id bigserial PRIMARY KEY, pad text DEFAULT repeat('x', 100));
+INSERT INTO busy_b (pad) SELECT md5(g::text) FROM generate_series(1, 50000) g;
+CREATE TABLE busy_ctl (stop boolean NOT NULL);
+INSERT INTO busy_ctl VALUES (false);
+CREATE PROCEDURE busy_writer() LANGUAGE plpgsql AS \$\$
+BEGIN
+	FOR i IN 1..120000 LOOP
+		EXIT WHEN (SELECT stop FROM busy_ctl);
+		INSERT INTO busy_a DEFAULT VALUES;
+		INSERT INTO busy_b DEFAULT VALUES;
+		COMMIT;
+		PERFORM pg_sleep(0.001);
+	END LOOP;
+END \$\$;" || fail "busy schema"
+busy_count() { pg_psql -d "$1" -Atc "SELECT count(*) FROM $2"; }
+pg_psql -d busy -c "CALL busy_writer()" >"$T/writer.log" 2>&1 &
+WRITER=$!
+for i in $(seq 1 100); do
+	[ "$(busy_count busy busy_a)" -gt 20 ] && break
+	sleep 0.05
+done
+n_before=$(busy_count busy busy_a)
+check "run while a writer commits every millisecond" Z run pgbusy
+n_after=$(busy_count busy busy_a)
+pg_psql -d busy -c "UPDATE busy_ctl SET stop = true" || fail "stop the writer"
+wait $WRITER
+check_rc "the writer ran to its stop" $? 0 "$T/writer.log"
+MB=$(find "$T/near/pgbusy/busy" -name manifest.json | head -1)
+IDB=pgbusy/busy@$(basename "$(dirname "$MB")")
+na=$(fact "$MB" tables public.busy_a)
+[ "$n_before" -lt "$na" ] && [ "$na" -lt "$n_after" ] &&
+    ok "the writer committed rows during the backup ($n_before < $na < $n_after)" ||
+    fail "no write during the backup: $n_before, manifest $na, $n_after"
+check "restore the busy database" Z restore "$IDB" --to busy_copy
+python3 -c 'import json,sys
+for t, n in json.load(open(sys.argv[1]))["facts"]["tables"].items():
+    print(t, n)' "$MB" >"$T/busy.facts"
+[ "$(wc -l <"$T/busy.facts")" = 3 ] && ok "the manifest counts 3 tables" ||
+    fail "tables: $(cat "$T/busy.facts")"
+while read -r t n; do
+	got=$(busy_count busy_copy "$t")
+	[ "$got" = "$n" ] && ok "$t: $got rows restored, as the manifest says" ||
+	    fail "$t: $got rows restored, the manifest says $n (not the same snapshot)"
+done <"$T/busy.facts"
 
 # ---- encrypted: the facts are sealed; test-restore needs the identity -------
 "$CTL" keygen -o "$T/id.txt" 2>"$T/recipient.txt" || fail "keygen"
@@ -205,16 +277,16 @@ IDE=$(grep -o '"pgone/db2@[^"]*"' "$T/out" | head -1 | tr -d '"')
 ME=$(find "$T/enc/pgone" -name manifest.json | head -1)
 grep -q '"facts_age"' "$ME" && ! grep -q 'pgbench_accounts' "$ME" &&
     ok "encrypted manifest hides the table names" || fail "facts in clear"
-ZB_INI=$T/enc.ini check_fails "test-restore of encrypted without identity" \
+ZB_INI=$T/enc.ini check_fails 1 "test-restore of encrypted without identity" \
     Z test-restore "$IDE"
 grep_err "says an identity is needed" 'identity'
 ZB_INI=$T/enc.ini check "test-restore of encrypted with --identity" \
     Z test-restore "$IDE" --identity "$T/id.txt"
 
 # ---- failures: clear errors, no manifest -------------------------------------
-check_fails "wrong password fails" Z run badpw
+check_fails 1 "wrong password fails" Z run badpw
 grep_err "wrong password names the source" '\[source:badpw\].*password authentication failed'
-check_fails "dead port fails" Z run dead
+check_fails 1 "dead port fails" Z run dead
 grep_err "dead port names the source" '\[source:dead\].*cannot connect'
 [ -z "$(find "$T/near" -path '*badpw*' -o -path '*dead*' | head -1)" ] &&
     ok "failed runs left nothing" || fail "failed runs left files"
@@ -234,8 +306,7 @@ sleep 1
 pg_kill_hard
 wait $RUN
 rc=$?
-[ $rc -ne 0 ] && [ $rc -lt 128 ] && ok "run fails when the server dies" ||
-    fail "run with the server killed: exit $rc"
+check_rc "run fails (exit 1) when the server dies" $rc 1 "$T/slow.err"
 grep -q 'pg_dump of "db2" \(exited\|was killed\)' "$T/slow.err" &&
     ok "the error names pg_dump and the database" ||
     fail "mid-dump error: $(tail -3 "$T/slow.err")"
@@ -245,4 +316,8 @@ pg_restart || fail "pg_restart"
 
 left=$(pg_psql -Atc "SELECT count(*) FROM pg_database WHERE datname LIKE 'zb\_%'")
 [ "$left" = 0 ] && ok "still no scratch database" || fail "$left left"
+
+# ---- secrets: argv and environments as they ran, every log and store --------
+procwatch_check "the password" zentoria-backup pg_dump pg_dumpall pg_restore psql
+no_secret_in "no password in any output, log, manifest or store" "$T" "$PG_LOG"
 finish

@@ -3,7 +3,9 @@
 # checked by botocore): single PUT and multipart, fan-out with a local
 # tier, verify and restore from the S3 tier alone, retries on injected
 # 503s and "200 errors", a GET dropped mid-body resumed with a Range,
-# retries exhausted (upload aborted, no manifest), Object Lock with
+# retries exhausted (upload aborted, no manifest, this run's local copy
+# committed), a refused sidecar PUT (no manifest without its sidecar: the
+# copy does not count), Object Lock with
 # Content-MD5, prune (DeleteObjects batch, stale multipart uploads after a
 # killed client), bad credentials; no copy replaces an object of another
 # copy (HEAD before each put, If-None-Match: * on PutObject and
@@ -185,6 +187,11 @@ INI
 chmod 600 "$T/zb.ini"
 export ZB_TEST_AK=$S3_AK ZB_TEST_SK=$S3_SK ZB_TEST_WRONG=not-the-secret
 Z() { "$CTL" -c "$T/zb.ini" "$@"; }
+# run_stamp SOURCE/STREAM: the stamp of that stream's artifact in the
+# last command's log (the run's own id)
+run_stamp() {
+	grep -o "$1@[0-9TZ-]*" "$T/err" | head -1 | sed 's/.*@//'
+}
 
 check "prune --help" Z prune --help
 grep -q "usage: zentoria-backupctl" "$T/out" || fail "prune --help text"
@@ -248,15 +255,48 @@ s3fake_post "/__log?reset"
 s3fake_post "/__fault?op=UploadPart&nth=2&count=10&status=500"
 next_second	# not the stamp of the run before
 before=$(state 'len([k for k in d["buckets"]["backups"]["objects"] if k.endswith("manifest.json")])')
-check_fails "retries exhausted: the run fails" Z run fanout
+check_fails 1 "retries exhausted: the run fails" Z run fanout
 grep_err "the error names the part and the code" 'part [0-9]*: .*HTTP 500 InternalError'
 log_ops >"$T/ops"
 grep -q "^AbortMultipartUpload 204" "$T/ops" && ok "upload aborted" || fail "no abort: $(cat "$T/ops")"
 [ "$(state 'len(d["uploads"])')" = 0 ] && ok "no upload left" || fail "uploads left"
 after=$(state 'len([k for k in d["buckets"]["backups"]["objects"] if k.endswith("manifest.json")])')
 [ "$before" = "$after" ] && ok "no manifest for the failed copy" || fail "manifest written"
-ls "$T"/near/rand/output/*/manifest.json >/dev/null 2>&1 &&
-    ok "the local copy was still committed" || fail "no local copy"
+# This run's local copy, not one of an earlier run.
+stamp=$(run_stamp rand/output)
+[ -n "$stamp" ] && [ -f "$T/near/rand/output/$stamp/manifest.json" ] &&
+    ok "the local copy of this run was still committed" ||
+    fail "no local copy of this run ($stamp): $(ls "$T/near/rand/output")"
+
+# ---- commit order: a copy whose sidecar is refused does not exist ----------
+s3fake_post "/__fault?reset"
+s3fake_post "/__log?reset"
+s3fake_post "/__fault?op=PutObject&match=data.bin.sha256&status=403&code=AccessDenied"
+check_fails 1 "a refused sidecar PUT fails the run" Z run fanout
+grep_err "naming the sink and the sidecar" \
+    'rand/output@.*sink:s3.*checksum sidecar not written, this copy does not count'
+stamp=$(run_stamp rand/output)
+[ -n "$stamp" ] || fail "no id of this run in: $(tail -3 "$T/err")"
+log_ops >"$T/ops"
+grep -q "^PutObject 403 AccessDenied" "$T/ops" && ok "the sidecar PUT was refused" ||
+    fail "no refused PUT: $(cat "$T/ops")"
+state '"\n".join(sorted(d["buckets"]["backups"]["objects"]))' >"$T/keys"
+grep -q "/rand/output/$stamp/data.bin\$" "$T/keys" && ok "the data object was stored" ||
+    fail "no data object of $stamp: $(cat "$T/keys")"
+grep -q "/rand/output/$stamp/manifest.json" "$T/keys" &&
+    fail "a manifest was written without its sidecar" ||
+    ok "no manifest without a sidecar"
+[ -f "$T/near/rand/output/$stamp/manifest.json" ] &&
+    [ -f "$T/near/rand/output/$stamp/data.bin.sha256" ] &&
+    ok "the local copy of this run was committed" || fail "no local copy of $stamp"
+grep -q "rand/output@$stamp: .* on 1 of 2 sinks" "$T/err" &&
+    ok "the run counts one copy of two" || fail "copies: $(grep 'of 2 sinks' "$T/err")"
+check "list --sink s3" Z list --sink s3 --json
+grep -q "\"rand/output@$stamp\"" "$T/out" && fail "s3 lists the copy without a sidecar" ||
+    ok "s3 does not list the copy without a sidecar"
+check "list --sink near" Z list --sink near --json
+grep -q "\"rand/output@$stamp\"" "$T/out" && ok "near lists this run's copy" ||
+    fail "near does not list $stamp"
 
 # ---- Object Lock: Content-MD5 and retention --------------------------------------
 s3fake_post "/__fault?reset"
@@ -270,7 +310,7 @@ awk '$1 == "PutObject" { n++; if ($4 == "-") bad++ } END { exit !(n >= 3 && !bad
     ok "objects locked in GOVERNANCE mode" || fail "lock mode"
 
 # ---- bad credentials --------------------------------------------------------------
-check_fails "wrong secret key fails" Z run badkey
+check_fails 1 "wrong secret key fails" Z run badkey
 grep_err "names the sink, the HEAD's 403 and the likely cause" \
     'sink:badkey.* HEAD s3://backups/small/.*HTTP 403: .*wrong credentials'
 
@@ -278,7 +318,7 @@ grep_err "names the sink, the HEAD's 403 and the likely cause" \
 # A manifest PUT refused: data and sidecar stay without a manifest.
 s3fake_post "/__fault?reset"
 s3fake_post "/__fault?op=PutObject&match=manifest.json&status=403&code=AccessDenied"
-check_fails "run whose manifest is refused" Z run small
+check_fails 1 "run whose manifest is refused" Z run small
 s3fake_post "/__fault?reset"
 check "prune --dry-run" Z prune --sink s3 --grace 0 --dry-run
 grep -q "would remove sink:s3 object small/output/.*/data.out " "$T/out" &&

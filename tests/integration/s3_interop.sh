@@ -128,8 +128,7 @@ sleep 2		# the first 6 MB (a part) went out; the rest comes at 4 s
 s3rver_stop
 wait $RUN
 rc=$?
-[ $rc -ne 0 ] && [ $rc -lt 128 ] && ok "the run reports the failure (exit $rc)" ||
-    fail "run with the server killed: exit $rc"
+check_rc "the run reports the failure (exit 1)" $rc 1 "$T/trickle.err"
 grep -q "\[sink:minio\].*Couldn't connect to server" "$T/trickle.err" &&
     ok "the error names the sink and the cause" ||
     fail "error: $(tail -3 "$T/trickle.err")"

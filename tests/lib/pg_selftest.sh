@@ -75,14 +75,14 @@ check "plain psql works from the exported environment alone" \
 check "the raw password file works as PGPASSWORD" \
     env PGPASSFILE=/dev/null PGPASSWORD="$(cat "$PG_PASSWORD_FILE")" \
     "$PG_BIN/psql" -X -w -d postgres -Atc "SELECT 1"
-check_fails "a wrong password is refused" env PGPASSWORD=wrong-pw \
+check_fails 2 "a wrong password is refused" env PGPASSWORD=wrong-pw \
     "$PG_BIN/psql" -X -w -d postgres -c "SELECT 1"
 grep_err "wrong password error text" \
     'password authentication failed for user "postgres"'
-check_fails "no password is refused" env PGPASSFILE=/dev/null \
+check_fails 2 "no password is refused" env PGPASSFILE=/dev/null \
     "$PG_BIN/psql" -X -w -d postgres -c "SELECT 1"
 grep_err "missing password error text" 'no password supplied'
-check_fails "::1 is not listened on" "$PG_BIN/psql" -X -w -h ::1 -d postgres \
+check_fails 2 "::1 is not listened on" "$PG_BIN/psql" -X -w -h ::1 -d postgres \
     -c "SELECT 1"
 check "the unix socket is trusted" "$PG_BIN/psql" -X -w -h "$PG_SOCKDIR" \
     -d postgres -Atc "SELECT 1"
@@ -134,7 +134,7 @@ fi
 old_pid=$PG_PID
 check "pg_kill_hard" pg_kill_hard
 same "no live process after pg_kill_hard" "$(live_procs "$PG_DATA")" ""
-check_fails "clients are refused after the kill" pg_psql -c "SELECT 1"
+check_fails 2 "clients are refused after the kill" pg_psql -c "SELECT 1"
 check "pg_restart after the kill" pg_restart
 [ "$PG_PID" != "$old_pid" ] && ok "new postmaster pid" || fail "PG_PID unchanged"
 same "data survived the crash" "$(pg_psql -d db1 -Atc 'SELECT count(*) FROM pgbench_accounts')" 100000
@@ -144,7 +144,7 @@ pid=$PG_PID
 check "pg_stop" pg_stop
 if ! _pg_alive "$pid"; then ok "postmaster $pid is gone"; else fail "postmaster $pid alive"; fi
 same "no postgres process of ours remains" "$(live_procs "$PG_DATA")" ""
-check_fails "pg_isready fails after the stop" "$PG_BIN/pg_isready" -h 127.0.0.1 -p "$PGPORT"
+check_fails 2 "pg_isready fails after the stop" "$PG_BIN/pg_isready" -h 127.0.0.1 -p "$PGPORT"
 tmp=$PG_TMP
 check "pg_cleanup" pg_cleanup
 [ ! -e "$tmp" ] && ok "pg_cleanup removed the temporary directory" || fail "$tmp left"

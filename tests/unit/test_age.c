@@ -380,7 +380,8 @@ Test(age, cctv_vectors)
 	snprintf(dir, sizeof(dir), "%s/testdata/age-testkit",
 	    shared != NULL ? shared : "/work/shared");
 	if (access(dir, R_OK) == -1)
-		cr_skip_test("no age vectors at %s", dir);
+		skip_vector_suite("age-testkit", "no age vectors at %s",
+		    dir);
 	n = scandir(dir, &names, skip_name, alphasort);
 	cr_assert_geq(n, 0, "%s: %s", dir, strerror(errno));
 	for (i = 0; i < n; i++) {

@@ -2,7 +2,9 @@
  * test_http.c - the shared curl multi on the reactor: concurrent
  * transfers against a real HTTP server on 127.0.0.1 (python3 -m
  * http.server, stopped by its PID), pause and resume through the
- * deferred unpause, and a refused connection reported through done.
+ * deferred unpause (no byte while paused, nothing before http_resume, a
+ * resume from inside the write callback), and a refused connection
+ * reported through done.
  */
 #include "zb-build.h"
 
@@ -110,7 +112,12 @@ struct get {
 	size_t		 got;
 	int		 mismatch;
 	int		 pause_once;
-	int		 paused;
+	int		 resume_in_callback;
+	int		 paused;		/* on_data returned PAUSE */
+	int		 resumes;		/* http_resume calls */
+	int		 early;			/* data before http_resume */
+	uint64_t	 resumed_at;
+	uint64_t	 first_after;		/* first byte after the pause */
 	int		 done;
 	int		 code;
 	long		 status;
@@ -123,7 +130,18 @@ on_data(char *p, size_t size, size_t n, void *arg)
 
 	if (g->pause_once && !g->paused) {
 		g->paused = 1;
+		if (g->resume_in_callback) {
+			/* Legal: http_resume defers the unpause. */
+			g->resumes++;
+			g->resumed_at = now_ms();
+			http_resume(g->easy);
+		}
 		return CURL_WRITEFUNC_PAUSE;	/* the same bytes come again */
+	}
+	if (g->paused && g->first_after == 0) {
+		g->first_after = now_ms();
+		if (g->resumes == 0)
+			g->early = 1;
 	}
 	if (g->got + n > BLOB_SIZE || memcmp(blob + g->got, p, n) != 0)
 		g->mismatch = 1;
@@ -195,10 +213,15 @@ Test(http, concurrent_transfers_complete)
 static void
 resume_later(void *arg)
 {
-	http_resume(((struct get *)arg)->easy);
+	struct get	*g = arg;
+
+	g->resumes++;
+	g->resumed_at = now_ms();
+	http_resume(g->easy);
 }
 
-Test(http, paused_transfer_resumes)
+/* A broken pause or resume would hang: the timeout makes it a failure. */
+Test(http, paused_transfer_resumes, .timeout = 30)
 {
 	struct get	 g;
 	uint64_t	 t0 = now_ms();
@@ -210,8 +233,32 @@ Test(http, paused_transfer_resumes)
 		event_base_loop(reactor_base(), EVLOOP_ONCE);
 	reactor_timer_add(200, resume_later, &g);
 	wait_all(&g, 1);
-	cr_assert(g.paused);
-	cr_assert_geq(now_ms() - t0, 200, "it waited for the resume");
+	cr_assert_eq(g.resumes, 1);
+	cr_assert(!g.early, "data came while paused");
+	cr_assert_geq(g.first_after, g.resumed_at,
+	    "data came before http_resume");
+	cr_assert_geq(g.resumed_at - t0, 200, "it waited for the resume");
+	cr_assert_eq(g.code, CURLE_OK);
+	cr_assert_eq(g.got, BLOB_SIZE);
+	cr_assert(!g.mismatch);
+	curl_easy_cleanup(g.easy);
+}
+
+/*
+ * A consumer that drains at once resumes from inside the write callback
+ * that paused: the unpause must wait until curl has returned, else curl
+ * stays paused and the transfer never ends.
+ */
+Test(http, resume_from_the_write_callback, .timeout = 30)
+{
+	struct get	 g;
+
+	memset(&g, 0, sizeof(g));
+	g.pause_once = 1;
+	g.resume_in_callback = 1;
+	start_get(&g, port);
+	wait_all(&g, 1);
+	cr_assert_eq(g.resumes, 1);
 	cr_assert_eq(g.code, CURLE_OK);
 	cr_assert_eq(g.got, BLOB_SIZE);
 	cr_assert(!g.mismatch);
