@@ -100,15 +100,15 @@ grep_err "and says why" "no identity matched"
 # --identity and --passphrase-file must be as private as the config's
 cp "$T/operator.key" "$T/open.key"
 chmod 644 "$T/open.key"
-check_fails "an --identity readable by others is refused" $Z restore "$id" --identity "$T/open.key" --to "$T/open.txt"
+check_fails 1 "an --identity readable by others is refused" $Z restore "$id" --identity "$T/open.key" --to "$T/open.txt"
 grep_err "and says why" "error: --identity: $T/open.key is readable by group or others; chmod 600 it"
 [ ! -e "$T/open.txt" ] && ok "nothing written" || fail "open.txt exists"
 chmod 640 "$T/open.key"
-check_fails "an --identity readable by its group is refused" $Z verify --deep --identity "$T/open.key" "$id"
+check_fails 1 "an --identity readable by its group is refused" $Z verify --deep --identity "$T/open.key" "$id"
 grep_err "and says why" "--identity: $T/open.key is readable by group or others"
 printf 'pw\n' >"$T/open.pass"
 chmod 604 "$T/open.pass"
-check_fails "a --passphrase-file readable by others is refused" $Z restore "$id" --passphrase-file "$T/open.pass" --to "$T/open.txt"
+check_fails 1 "a --passphrase-file readable by others is refused" $Z restore "$id" --passphrase-file "$T/open.pass" --to "$T/open.txt"
 grep_err "and says why" "--passphrase-file: $T/open.pass is readable by group or others"
 
 # Tamper with one byte of the payload, and make the hashes agree with it:

@@ -68,7 +68,7 @@ check_fails 1 "check-config refuses an unknown key" $DAEMON -c "$T/bad.ini" --ch
 grep_err "the error names file:line and key" "$T/bad.ini:6: \[sink:x\] bogus: unknown key"
 printf '[daemon]\nplugin_dir = %s\n[sink:x]\nplugin = local\npath = %s\n' \
     "$ZB_TEST_PLUGIN_DIR" "$T/nojobs" >"$T/nojobs.ini"
-check_fails "check-config refuses a configuration without jobs" $DAEMON -c "$T/nojobs.ini" --check-config
+check_fails 1 "check-config refuses a configuration without jobs" $DAEMON -c "$T/nojobs.ini" --check-config
 grep_err "and says why" "$T/nojobs.ini: no \[job:NAME\] section: the daemon would have nothing to do"
 timeout 10 $DAEMON -c "$T/nojobs.ini" >"$T/out" 2>"$T/err"
 rc=$?
@@ -76,14 +76,14 @@ rc=$?
     fail "the daemon without jobs: exit $rc (1 expected, 124: it ran)"
 grep_err "and says why" "$T/nojobs.ini: no \[job:NAME\] section"
 : >"$T/empty.ini"
-check_fails "check-config refuses an empty file" $DAEMON -c "$T/empty.ini" --check-config
+check_fails 1 "check-config refuses an empty file" $DAEMON -c "$T/empty.ini" --check-config
 grep_err "and says why" "$T/empty.ini: no \[job:NAME\] section"
 check "zentoria-backupctl still lists a configuration without jobs" $CTL -c "$T/nojobs.ini" list
 
 # Control bytes from the config are escaped in every message (\xNN)
 printf '[daemon]\nplugin_dir = %s\ncompression = zstd\033[2J\rx\n[job\033]0;pwned\007:j]\nsource = s\n' \
     "$ZB_TEST_PLUGIN_DIR" >"$T/ctrl.ini"
-check_fails "a config with control bytes is refused" $DAEMON -c "$T/ctrl.ini" --check-config
+check_fails 1 "a config with control bytes is refused" $DAEMON -c "$T/ctrl.ini" --check-config
 grep_err "the value is echoed escaped" "compression: 'zstd\\\\x1b\\[2J\\\\x0dx' is not"
 grep_err "the section title too" "\\[job\\\\x1b\\] unknown section kind"
 LC_ALL=C grep -q "$(printf '[\001-\011\013-\037\177]')" "$T/err" &&
@@ -108,7 +108,7 @@ source = pg
 sinks = x
 INI
 	chmod 644 "$T/pg.ini"
-	check_fails "a password in conninfo is refused in a 0644 config ($ci)" \
+	check_fails 1 "a password in conninfo is refused in a 0644 config ($ci)" \
 	    $DAEMON -c "$T/pg.ini" --check-config
 	grep_err "and says why" "$T/pg.ini:5: \[source:pg\] conninfo: refused: a password inside the value"
 	grep -q "pw.in.conninfo" "$T/err" && fail "the password is echoed" || ok "without echoing it"
@@ -193,7 +193,7 @@ $Z list --sink far >"$T/out" 2>"$T/err"
 grep_err "list names an oversized manifest and the limit" \
     "\[sink:far\] cannot read $big: larger than 1048576 bytes, the limit"
 grep -q "^$id " "$T/out" && ok "and still lists the others" || fail "list output: $(cat "$T/out")"
-check_fails "verify fails on it" $Z verify --latest --sink far
+check_fails 1 "verify fails on it" $Z verify --latest --sink far
 grep_err "and names it with the limit" "cannot read $big: larger than 1048576 bytes"
 rm -rf "$(dirname "$T/far/$big")"
 

@@ -75,7 +75,7 @@ PY
 refused() {
 	local what=$1 id="tree/files@$2"
 	check "$what: the planted artifact verifies" $Z verify "$id"
-	check_fails "$what: restore refuses it" $Z restore "$id" --to "$T/victim/$2"
+	check_fails 1 "$what: restore refuses it" $Z restore "$id" --to "$T/victim/$2"
 	grep_err "$what: with the plugin's message" "$3"
 	[ ! -e "$T/victim/$2" ] && ok "$what: no target created" ||
 	    fail "$what: $T/victim/$2 exists"

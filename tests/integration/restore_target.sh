@@ -39,7 +39,7 @@ ln -s "$T/top/store" "$T/top/alias"
 refused() {
 	local what=$1 pat=$2
 	shift 2
-	check_fails "$what is refused" "$@"
+	check_fails 1 "$what is refused" "$@"
 	grep_err "$what: the message names the sink" "$pat"
 	[ -f "$manifest" ] && ok "$what: the store is intact" ||
 	    fail "$what: the store was touched"

@@ -136,7 +136,7 @@ mkdir "$T/only"
 cp -r "$T/disk/gen" "$T/only/"
 rm -r "$T/only/gen/gen0/$r1" "$T/only/gen/gen1/$r1" "$T/only/gen/gen2/$r1"
 sed "s|^path = $T/copy\$|path = $T/only|" "$T/zb.ini" >"$T/only.ini"
-check_fails "verify --latest with only an incomplete run" \
+check_fails 1 "verify --latest with only an incomplete run" \
     $CTL -c "$T/only.ini" verify --latest --sink copy
 grep_err "verify --latest: no complete run" "no complete run to verify on sink:copy"
 grep_err "verify --latest: the skipped run" "sink:copy: run $r2 .* is incomplete"
@@ -148,7 +148,7 @@ check "verify ID of an incomplete run's copy" $Z verify "gen/gen0@$r2" --sink di
 
 # test-restore JOB picks from the same complete run.  src_gen has no test
 # restore, so every pick fails; what matters is which ids were tried.
-check_fails "test-restore j --sink disk (no test restore in src_gen)" \
+check_fails 1 "test-restore j --sink disk (no test restore in src_gen)" \
     $Z test-restore j --sink disk
 grep -o '^FAILED [^ ]*' "$T/out" | sort >"$T/got"
 printf 'FAILED gen/gen%d@%s\n' 0 "$r1" 1 "$r1" 2 "$r1" >"$T/want"
@@ -188,7 +188,7 @@ m = json.load(open(sys.argv[1]))
 m["run"]["streams"] = ["gen1", "../x"]
 json.dump(m, open(sys.argv[1], "w"), indent=2)
 PY
-check_fails "list with a bad run record" $Z list --sink copy
+check_fails 1 "list with a bad run record" $Z list --sink copy
 grep_err "bad run record is named" "gen/gen0/$r1/manifest.json: bad manifest: bad \"run\": a stream name is not valid"
 
 finish

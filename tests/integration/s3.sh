@@ -422,7 +422,7 @@ for s in $(stamps); do
 done
 plant "$T/planted" "${keys[@]}" || fail "planting"
 s3fake_post "/__log?reset"
-check_fails "a copy whose data key exists fails" Z run collide
+check_fails 1 "a copy whose data key exists fails" Z run collide
 grep_err "the run is partial" '\[job:collide\] run .*: partial'
 grep_err "the error names the sink and the key" \
     'sink:s3.* s3://backups/zb/tier2/collide/output/[0-9TZ-]*/data.out already exists: refusing to replace another copy'
@@ -444,7 +444,7 @@ for s in $(stamps); do
 done
 plant "$T/planted.json" "${keys[@]}" || fail "planting"
 s3fake_post "/__log?reset"
-check_fails "a copy whose manifest key exists fails" Z run collidemp
+check_fails 1 "a copy whose manifest key exists fails" Z run collidemp
 grep_err "the run is partial" '\[job:collidemp\] run .*: partial'
 grep_err "the error names the manifest" \
     'sink:s3: s3://backups/zb/tier2/collidemp/output/[0-9TZ-]*/manifest.json already exists: refusing to replace another copy'
@@ -527,7 +527,7 @@ s3fake_post "/__fault?reset"
 s3fake_post "/__log?reset"
 # (the second PutObject: the first is the run's in-progress marker)
 s3fake_post "/__fault?op=PutObject&match=/conflict/output/&nth=2&status=409&code=ConditionalRequestConflict"
-check_fails "409 on a conditional PUT fails the copy" Z run conflict
+check_fails 1 "409 on a conditional PUT fails the copy" Z run conflict
 grep_err "the conflict is named" \
     'sink:s3: s3://backups/zb/tier2/conflict/output/[0-9TZ-]*/data.out is being written by another request: refusing to replace another copy (HTTP 409 ConditionalRequestConflict)'
 [ "$(req_log | grep -c '^PutObject .*/conflict/.*/data.out')" = 1 ] &&

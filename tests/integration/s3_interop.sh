@@ -199,7 +199,7 @@ plant() {	# plant FILE SOURCE NAME: FILE at SOURCE/output/STAMP/NAME, every stam
 printf 'the data of another copy\n' >"$T/planted"
 printf '{"another": "copy"}\n' >"$T/planted.json"
 check "aws plants another copy's data" plant "$T/planted" collide data.bin.zst
-check_fails "a copy whose data key exists fails" Z run collide
+check_fails 1 "a copy whose data key exists fails" Z run collide
 grep_err "the run is partial" '\[job:collide\] run .*: partial'
 grep_err "the error names the sink and the key" \
     'sink:minio.* s3://backups/zentoria/collide/output/[0-9TZ-]*/data.bin.zst already exists: refusing to replace another copy'
@@ -214,7 +214,7 @@ grep -q "manifest.json" "$T/out" && fail "a manifest reached the bucket" ||
     ok "the local copy is committed" || fail "no local copy at $st"
 
 check "aws plants another copy's manifest" plant "$T/planted.json" collidem manifest.json
-check_fails "a copy whose manifest key exists fails" Z run collidem
+check_fails 1 "a copy whose manifest key exists fails" Z run collidem
 grep_err "the run is partial" '\[job:collidem\] run .*: partial'
 grep_err "the error names the manifest" \
     'sink:minio.* s3://backups/zentoria/collidem/output/[0-9TZ-]*/manifest.json already exists: refusing to replace another copy'

@@ -81,51 +81,51 @@ zeros=0000000000000000000000000000000000000000000000000000000000000000
 fresh "flipped byte"
 flip "$T/store/$data" $((size / 2))
 [ "$(stat -c %s "$T/store/$data")" = "$size" ] && ok "same size" || fail "size changed"
-check_fails "verify fails on a flipped stored byte" $Z verify "$id"
+check_fails 1 "verify fails on a flipped stored byte" $Z verify "$id"
 grep_err "... on the stored-bytes check" "$id (from sink:disk): stored data does not match the manifest: $size bytes with SHA-256 $(sha "$T/store/$data")"
 grep -q "^FAILED $id on sink:disk" "$T/out" && ok "reported FAILED" || fail "stdout: $(cat "$T/out")"
 
 # 2. truncated and extended: the stored size.
 fresh "truncated"
 truncate -s $((size - 1)) "$T/store/$data"
-check_fails "verify fails on a truncated copy" $Z verify "$id"
+check_fails 1 "verify fails on a truncated copy" $Z verify "$id"
 grep_err "... on the stored size" "$id (from sink:disk): stored data does not match the manifest: $((size - 1)) bytes"
 fresh "extended"
 printf 'x' >>"$T/store/$data"
-check_fails "verify fails on an extended copy" $Z verify "$id"
+check_fails 1 "verify fails on an extended copy" $Z verify "$id"
 grep_err "... on the stored size" "$id (from sink:disk): stored data does not match the manifest: $((size + 1)) bytes"
 
 # 3. the sidecar alone differs from the manifest (data and manifest
 #    intact): the sidecar-vs-manifest comparison.
 fresh "sidecar edited"
 printf '%s  data.txt\n' "$zeros" >"$T/store/$data.sha256"
-check_fails "verify fails on a sidecar that differs" $Z verify "$id"
+check_fails 1 "verify fails on a sidecar that differs" $Z verify "$id"
 grep_err "... on the sidecar check" "$id: checksum sidecar $data.sha256 does not match the manifest"
 fresh "sidecar names another file"
 printf '%s  other.txt\n' "$stored_sha" >"$T/store/$data.sha256"
-check_fails "verify fails on a sidecar naming another file" $Z verify "$id"
+check_fails 1 "verify fails on a sidecar naming another file" $Z verify "$id"
 grep_err "... on the sidecar check" "checksum sidecar $data.sha256 does not match the manifest"
 
 # 4. the sidecar is missing.
 fresh "sidecar missing"
 rm "$T/store/$data.sha256"
-check_fails "verify fails without the sidecar" $Z verify "$id"
+check_fails 1 "verify fails without the sidecar" $Z verify "$id"
 grep_err "... on the sidecar read" "$id: cannot read the checksum sidecar"
 
 # 5. the manifest's stored hash changed: the sidecar no longer matches;
 #    with the sidecar changed alike, the stored bytes no longer do.
 fresh "manifest stored sha"
 manifest_set stored sha256 "$zeros"
-check_fails "verify fails on the manifest's stored hash" $Z verify "$id"
+check_fails 1 "verify fails on the manifest's stored hash" $Z verify "$id"
 grep_err "... on the sidecar check" "checksum sidecar $data.sha256 does not match the manifest"
 fresh "manifest and sidecar stored sha"
 manifest_set stored sha256 "$zeros"
 printf '%s  data.txt\n' "$zeros" >"$T/store/$data.sha256"
-check_fails "verify fails on the stored hash" $Z verify "$id"
+check_fails 1 "verify fails on the stored hash" $Z verify "$id"
 grep_err "... on the stored-bytes check" "$id (from sink:disk): stored data does not match the manifest: $size bytes with SHA-256 $stored_sha, expected $size bytes with $zeros"
 fresh "manifest stored size"
 manifest_set stored size $((size + 7))
-check_fails "verify fails on the manifest's stored size" $Z verify "$id"
+check_fails 1 "verify fails on the manifest's stored size" $Z verify "$id"
 grep_err "... on the stored size" "$id (from sink:disk): stored data does not match the manifest: $size bytes with SHA-256 $stored_sha, expected $((size + 7)) bytes with $stored_sha"
 
 # 6. the plaintext's hash and size (checked by default for unencrypted
@@ -134,13 +134,13 @@ fresh "manifest plain sha"
 plain_size=$(seq 1 200000 | wc -c)
 plain_sha=$(seq 1 200000 | sha256sum | cut -d' ' -f1)
 manifest_set plaintext sha256 "$zeros"
-check_fails "verify fails on the plaintext hash" $Z verify "$id"
+check_fails 1 "verify fails on the plaintext hash" $Z verify "$id"
 grep_err "... on the plaintext check" "$id (from sink:disk): restored data does not match the manifest: $plain_size bytes with SHA-256 $plain_sha, expected $plain_size bytes with $zeros"
-check_fails "verify --deep fails on the plaintext hash" $Z verify --deep "$id"
+check_fails 1 "verify --deep fails on the plaintext hash" $Z verify --deep "$id"
 grep_err "... on the plaintext check" "$id (from sink:disk): restored data does not match the manifest"
 fresh "manifest plain size"
 manifest_set plaintext size $((plain_size - 1))
-check_fails "verify fails on the plaintext size" $Z verify "$id"
+check_fails 1 "verify fails on the plaintext size" $Z verify "$id"
 grep_err "... on the plaintext size" "$id (from sink:disk): restored data does not match the manifest: $plain_size bytes with SHA-256 $plain_sha, expected $((plain_size - 1)) bytes"
 
 # 7. an encrypted copy: without an identity only the stored bytes can
@@ -178,9 +178,9 @@ check "the encrypted copy verifies without an identity" $A verify "$aid"
 grep_err "... on the stored bytes only" "checking the stored bytes only"
 check "and with it" $A verify --deep --identity "$T/id.key" "$aid"
 flip "$adata" $((asize / 2))
-check_fails "verify without an identity fails on a flipped byte" $A verify "$aid"
+check_fails 1 "verify without an identity fails on a flipped byte" $A verify "$aid"
 grep_err "... on the stored-bytes check" "$aid (from sink:vault): stored data does not match the manifest: $asize bytes with SHA-256 $(sha "$adata")"
-check_fails "verify --deep with the identity fails too" $A verify --deep --identity "$T/id.key" "$aid"
+check_fails 1 "verify --deep with the identity fails too" $A verify --deep --identity "$T/id.key" "$aid"
 grep_err "... on age's authentication" "failed authentication"
 
 finish
