@@ -277,6 +277,21 @@ valid_tag(const char *s)
 	return i > 0 && i <= CRON_TAG_MAX;
 }
 
+/* "tag=NAME" */
+static int
+set_tag(struct cron_sched *out, const char *tok, char *err, size_t errlen)
+{
+	const char	*name = tok + 4;
+
+	if (out->tag[0] != '\0')
+		return fail(err, errlen, "more than one tag=");
+	if (!valid_tag(name))
+		return fail(err, errlen, "tag: '%s' is not 1-%d letters, "
+		    "digits, '_', '.' or '-'", name, CRON_TAG_MAX);
+	memcpy(out->tag, name, strlen(name) + 1);
+	return 0;
+}
+
 static int
 days_in_month(int64_t y, int m)
 {
@@ -317,14 +332,8 @@ parse_tokens(char **tok, int ntok, struct cron_sched *out, char *err,
 
 	for (i = 0; i < ntok; i++) {
 		if (strncmp(tok[i], "tag=", 4) == 0) {
-			if (out->tag[0] != '\0')
-				return fail(err, errlen, "more than one "
-				    "tag=");
-			if (!valid_tag(tok[i] + 4))
-				return fail(err, errlen, "tag: '%s' is not 1-%d "
-				    "letters, digits, '_', '.' or '-'",
-				    tok[i] + 4, CRON_TAG_MAX);
-			memcpy(out->tag, tok[i] + 4, strlen(tok[i] + 4) + 1);
+			if (set_tag(out, tok[i], err, errlen) == -1)
+				return -1;
 			continue;
 		}
 		if (out->tag[0] != '\0' && nf < 5)
@@ -380,14 +389,8 @@ parse_at(char **tok, int ntok, struct cron_sched *out, char *err,
 				return fail(err, errlen, "unexpected '%s' "
 				    "after the schedule (a tag is written "
 				    "tag=NAME)", tok[j]);
-			if (out->tag[0] != '\0')
-				return fail(err, errlen, "more than one "
-				    "tag=");
-			if (!valid_tag(tok[j] + 4))
-				return fail(err, errlen, "tag: '%s' is not 1-%d "
-				    "letters, digits, '_', '.' or '-'",
-				    tok[j] + 4, CRON_TAG_MAX);
-			memcpy(out->tag, tok[j] + 4, strlen(tok[j] + 4) + 1);
+			if (set_tag(out, tok[j], err, errlen) == -1)
+				return -1;
 		}
 		return 0;
 	}
@@ -697,7 +700,7 @@ next_wall(const struct cron_sched *s, int64_t w)
 	return -1;
 }
 
-/* ---- wall time to instants ---------------------------------------------- */
+/* ---- wall time to instants ----------------------------------------------- */
 
 static long
 tz_off(const struct cron_tz *tz, int64_t t)

@@ -11,7 +11,7 @@
 #include <time.h>
 
 #define CRON_TAG_MAX	32	/* [A-Za-z0-9_.-]{1,32} */
-#define CRON_TZ_MAX	64	/* longest zone name, e.g. America/Argentina/... */
+#define CRON_TZ_MAX	64	/* longest zone name we accept */
 
 /* cron_sched.flags */
 #define CRON_DOM_STAR	0x01	/* day-of-month field starts with '*' */
