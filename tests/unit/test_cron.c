@@ -551,6 +551,13 @@ Test(cron, dst_amsterdam_fall_back)
 	/* 55 * * * *: 02:55 CEST (00:55Z) then 02:55 CET (01:55Z) */
 	CHAIN("55 * * * *", "Europe/Amsterdam", "2026-10-25T00:50:00Z",
 	    "2026-10-25T00:55:00Z", "2026-10-25T01:55:00Z");
+	/*
+	 * 0,55 * * * * from 02:50 CEST: the second 02:00 (01:00Z) comes
+	 * first in wall time, but the first 02:55 (00:55Z) is earlier.
+	 */
+	CHAIN("0,55 * * * *", "Europe/Amsterdam", "2026-10-25T00:50:00Z",
+	    "2026-10-25T00:55:00Z", "2026-10-25T01:00:00Z",
+	    "2026-10-25T01:55:00Z", "2026-10-25T02:00:00Z");
 	/* @daily (00:00) is far from the change: 22:00Z before, 23:00Z after */
 	CHAIN("@daily", "Europe/Amsterdam", "2026-10-24T12:00:00Z",
 	    "2026-10-24T22:00:00Z", "2026-10-25T23:00:00Z");
