@@ -64,7 +64,9 @@ int	cron_parse_list(const char *value, struct cron_sched **out, size_t *n,
  * Returns the zone called name (NULL, "" or "UTC": UTC) or NULL with a
  * message in err. A named zone becomes the process's TZ (setenv, tzset):
  * the daemon has one zone and all other code uses UTC functions. The
- * caller frees the result with cron_tz_free().
+ * caller frees the result with cron_tz_free(). Load it at daemon start,
+ * before any thread starts; cron_next() sets TZ again only when something
+ * changed it, so call it from the loop thread.
  */
 struct cron_tz	*cron_tz_load(const char *name, char *err, size_t errlen);
 void		 cron_tz_free(struct cron_tz *);
