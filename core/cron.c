@@ -15,7 +15,9 @@
  * tz database).
  *
  * A named zone is read through localtime_r() with the process's TZ set
- * to ":NAME" (cron_tz_load); nothing else in the daemon uses local time.
+ * to ":NAME" (cron_tz_load); "local" reads the TZ as it is; a fixed offset
+ * needs no zone data. Nothing else in the daemon uses local time, except
+ * retention's "local", which is meant to follow the same TZ.
  */
 #include "zb-build.h"
 
@@ -542,6 +544,39 @@ tz_use(const struct cron_tz *tz)
 	return 0;
 }
 
+static int
+two_digits(const char *s)
+{
+	if (!isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]))
+		return -1;
+	return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
+/* "+HH", "+HH:MM", "+HHMM" and the same with '-', at most 14 hours */
+static int
+parse_offset(const char *s, long *out)
+{
+	const char	*p = s + 1;
+	int		 h, m = 0;
+
+	h = two_digits(p);
+	if (h < 0)
+		return -1;
+	p += 2;
+	if (*p == ':')
+		p++;
+	if (*p != '\0') {
+		m = two_digits(p);
+		if (m < 0 || m > 59)
+			return -1;
+		p += 2;
+	}
+	if (*p != '\0' || h * 60 + m > 14 * 60 || (*(p - 1) == ':'))
+		return -1;
+	*out = (s[0] == '-' ? -1L : 1L) * (h * 3600L + m * 60L);
+	return 0;
+}
+
 struct cron_tz *
 cron_tz_load(const char *name, char *err, size_t errlen)
 {
@@ -558,9 +593,22 @@ cron_tz_load(const char *name, char *err, size_t errlen)
 		fail(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (name == NULL || *name == '\0' || strcasecmp(name, "UTC") == 0) {
-		tz->utc = 1;
-		memcpy(tz->name, "UTC", 4);
+	if (name == NULL || *name == '\0' || strcasecmp(name, "UTC") == 0 ||
+	    strcmp(name, "Z") == 0)
+		return tz;
+	if (strcasecmp(name, "local") == 0) {
+		tz->kind = CRON_TZ_LOCAL;
+		return tz;
+	}
+	if (name[0] == '+' || name[0] == '-') {
+		if (parse_offset(name, &tz->offset) == -1) {
+			fail(err, errlen, "timezone: '%s' is not an offset "
+			    "from -14:00 to +14:00 (like +01:00 or -0530)",
+			    name);
+			free(tz);
+			return NULL;
+		}
+		tz->kind = CRON_TZ_FIXED;
 		return tz;
 	}
 	if (!zone_name_ok(name)) {
@@ -580,6 +628,7 @@ cron_tz_load(const char *name, char *err, size_t errlen)
 		free(tz);
 		return NULL;
 	}
+	tz->kind = CRON_TZ_NAMED;
 	memcpy(tz->name, name, strlen(name) + 1);
 	if (tz_use(tz) == -1) {
 		fail(err, errlen, "timezone: cannot set TZ: %s",
@@ -708,7 +757,11 @@ tz_off(const struct cron_tz *tz, int64_t t)
 	struct tm	tm;
 	time_t		tt = (time_t)t;
 
-	if (tz == NULL || tz->utc || localtime_r(&tt, &tm) == NULL)
+	if (tz == NULL || tz->kind == CRON_TZ_UTC)
+		return 0;
+	if (tz->kind == CRON_TZ_FIXED)
+		return tz->offset;
+	if (localtime_r(&tt, &tm) == NULL)
 		return 0;
 	return tm.tm_gmtoff;
 }
@@ -774,9 +827,9 @@ cron_next(const struct cron_sched *s, time_t after,
 		return -1;
 	if (s->every > 0)
 		return after + s->every;
-	if (tz != NULL && tz->utc)
+	if (tz != NULL && tz->kind == CRON_TZ_UTC)
 		tz = NULL;
-	if (tz != NULL && tz_use(tz) == -1)
+	if (tz != NULL && tz->kind == CRON_TZ_NAMED && tz_use(tz) == -1)
 		return -1;
 	/*
 	 * No instant after `after' has a wall time before after + the

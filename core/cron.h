@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#define CRON_TAG_MAX	32	/* [A-Za-z0-9_.-]{1,32} */
+#define CRON_TAG_MAX	31	/* [A-Za-z0-9_.-]{1,31}, as retention's tags */
 #define CRON_TZ_MAX	64	/* longest zone name we accept */
 
 /* cron_sched.flags */
@@ -37,10 +37,17 @@ struct cron_sched {
 	char		tag[CRON_TAG_MAX + 1];	/* "" when none */
 };
 
-/* The time zone schedules are read in: UTC, or a zoneinfo name. */
+/* The time zone schedules are read in. */
+enum cron_tz_kind {
+	CRON_TZ_UTC = 0,
+	CRON_TZ_FIXED,		/* offset seconds east of UTC, no DST */
+	CRON_TZ_LOCAL,		/* the process's TZ as it is ("local") */
+	CRON_TZ_NAMED		/* a zoneinfo zone, made the process's TZ */
+};
 struct cron_tz {
-	int		utc;
-	char		name[CRON_TZ_MAX + 1];
+	enum cron_tz_kind	kind;
+	long			offset;			/* FIXED */
+	char			name[CRON_TZ_MAX + 1];	/* NAMED */
 };
 
 /*
@@ -61,12 +68,17 @@ int	cron_parse_list(const char *value, struct cron_sched **out, size_t *n,
 	    char *err, size_t errlen);
 
 /*
- * Returns the zone called name (NULL, "" or "UTC": UTC) or NULL with a
- * message in err. A named zone becomes the process's TZ (setenv, tzset):
- * the daemon has one zone and all other code uses UTC functions. The
- * caller frees the result with cron_tz_free(). Load it at daemon start,
- * before any thread starts; cron_next() sets TZ again only when something
- * changed it, so call it from the loop thread.
+ * Returns the zone for a `timezone' value, or NULL with a message in err:
+ * NULL, "", "UTC" (any case) or "Z": UTC; "+HH", "+HH:MM", "-HHMM" (at
+ * most 14 hours): a fixed offset; "local" (any case): the process's TZ
+ * as it is; else a zone name under $TZDIR or /usr/share/zoneinfo
+ * ("Europe/Amsterdam"), which becomes the process's TZ (setenv, tzset):
+ * the daemon has one zone, and other code (retention's "local") then
+ * follows it. The values other than zone names are those of
+ * retention_tz_parse(). The caller frees the result with cron_tz_free().
+ * Load a named zone at daemon start, before any thread starts;
+ * cron_next() sets TZ again only when something changed it, so call it
+ * from the loop thread.
  */
 struct cron_tz	*cron_tz_load(const char *name, char *err, size_t errlen);
 void		 cron_tz_free(struct cron_tz *);

@@ -46,13 +46,15 @@ check(const struct cron_sched *s, const struct cron_tz *tz)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct cron_tz	*ams;
+	static struct cron_tz	*ams, *fixed;
 	struct cron_sched	*v, one;
 	char			*line, err[256];
 	size_t			 n, i;
 
 	if (ams == NULL)
 		ams = cron_tz_load("Europe/Amsterdam", err, sizeof(err));
+	if (fixed == NULL)
+		fixed = cron_tz_load("-05:30", err, sizeof(err));
 	if (size > 4096)
 		return 0;
 	line = malloc(size + 1);
@@ -65,6 +67,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check(&v[i], NULL);
 			if (ams != NULL)
 				check(&v[i], ams);
+			if (fixed != NULL)
+				check(&v[i], fixed);
 		}
 		free(v);
 	}

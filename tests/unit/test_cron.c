@@ -193,6 +193,8 @@ Test(cron, parse_shortcuts_every_tags)
 	cr_assert_eq(s.hour, 1u << 2);
 	s = parse_ok("0 * * * * tag=Hourly_1.a-b");
 	cr_assert_str_eq(s.tag, "Hourly_1.a-b");
+	s = parse_ok("0 * * * * tag=abcdefghijklmnopqrstuvwxyz01234");
+	cr_assert_str_eq(s.tag, "abcdefghijklmnopqrstuvwxyz01234");
 }
 
 static void
@@ -243,9 +245,13 @@ Test(cron, parse_errors)
 	parse_err("0 0 * * * *", "unexpected '*' after the schedule (a tag "
 	    "is written tag=NAME)");
 	parse_err("0 0 * * * tag=a tag=b", "more than one tag=");
-	parse_err("0 0 * * * tag=", "tag: '' is not 1-32 letters, digits, "
+	parse_err("0 0 * * * tag=", "tag: '' is not 1-31 letters, digits, "
 	    "'_', '.' or '-'");
-	parse_err("0 0 * * * tag=a/b", "tag: 'a/b' is not 1-32 letters, "
+	parse_err("0 0 * * * tag=a/b", "tag: 'a/b' is not 1-31 letters, "
+	    "digits, '_', '.' or '-'");
+	/* 32 characters: one too many (retention's tags have 31) */
+	parse_err("0 0 * * * tag=abcdefghijklmnopqrstuvwxyz012345",
+	    "tag: 'abcdefghijklmnopqrstuvwxyz012345' is not 1-31 letters, "
 	    "digits, '_', '.' or '-'");
 	parse_err("tag=x 0 0 * * *",
 	    "tag= must come after the schedule, not before '0'");
@@ -585,13 +591,27 @@ Test(cron, zones)
 	struct cron_tz	*tz;
 	char		 err[256] = "";
 
+	static const char *const utc[] = { "", "UTC", "utc", "Z" };
+	const char	*env = getenv("TZ");
+	char		 before[128];
+	size_t		 i;
+
+	/* the messages below name the default zoneinfo directory */
+	cr_assert_eq(unsetenv("TZDIR"), 0);
+	/* whatever TZ the test runs with, it must stay as it is */
+	snprintf(before, sizeof(before), "%s", env != NULL ? env : "(unset)");
 	tz = cron_tz_load(NULL, err, sizeof(err));
 	cr_assert_not_null(tz);
-	cr_assert_eq(tz->utc, 1);
+	cr_assert_eq(tz->kind, CRON_TZ_UTC);
 	cron_tz_free(tz);
-	tz = cron_tz_load("UTC", err, sizeof(err));
-	cr_assert_eq(tz->utc, 1);
-	cron_tz_free(tz);
+	for (i = 0; i < sizeof(utc) / sizeof(utc[0]); i++) {
+		tz = zone(utc[i]);
+		cr_assert_eq(tz->kind, CRON_TZ_UTC, "'%s'", utc[i]);
+		cron_tz_free(tz);
+	}
+	/* UTC and offsets leave the process's TZ alone */
+	env = getenv("TZ");
+	cr_assert_str_eq(env != NULL ? env : "(unset)", before);
 
 	cr_assert_null(cron_tz_load("Europe/Amsterdm", err, sizeof(err)));
 	cr_assert_str_eq(err, "timezone: unknown zone 'Europe/Amsterdm' "
@@ -603,6 +623,15 @@ Test(cron, zones)
 	cr_assert_null(cron_tz_load("Europe", err, sizeof(err)));
 	cr_assert_str_eq(err, "timezone: unknown zone 'Europe' "
 	    "(/usr/share/zoneinfo/Europe is not a zoneinfo file)");
+	cr_assert_null(cron_tz_load("+15:00", err, sizeof(err)));
+	cr_assert_str_eq(err, "timezone: '+15:00' is not an offset from "
+	    "-14:00 to +14:00 (like +01:00 or -0530)");
+	cr_assert_null(cron_tz_load("+1", err, sizeof(err)));
+	cr_assert_null(cron_tz_load("+01:", err, sizeof(err)));
+	cr_assert_null(cron_tz_load("+01:60", err, sizeof(err)));
+	cr_assert_null(cron_tz_load("-0530x", err, sizeof(err)));
+	env = getenv("TZ");
+	cr_assert_str_eq(env != NULL ? env : "(unset)", before);
 
 	/* the same schedule in UTC and in Amsterdam (CET in winter) */
 	tz = zone("Europe/Amsterdam");
@@ -616,6 +645,39 @@ Test(cron, zones)
 		    NULL), b, sizeof(b)), "2026-12-06T12:00:00Z");
 	}
 	cron_tz_free(tz);
+}
+
+Test(cron, fixed_offsets_and_local)
+{
+	struct cron_tz	*tz;
+
+	/* +05:30: 02:00 local is 20:30Z the day before, all year */
+	CHAIN("0 2 * * *", "+05:30", "2026-03-28T00:00:00Z",
+	    "2026-03-28T20:30:00Z", "2026-03-29T20:30:00Z");
+	/* -0500 and -05: 02:30 local is 07:30Z, no DST on 8 March */
+	CHAIN("30 2 * * *", "-0500", "2026-03-07T12:00:00Z",
+	    "2026-03-08T07:30:00Z", "2026-03-09T07:30:00Z");
+	CHAIN("30 2 * * *", "-05", "2026-03-07T12:00:00Z",
+	    "2026-03-08T07:30:00Z");
+	tz = zone("+14:00");
+	cr_assert_eq(tz->offset, 14 * 3600);
+	cron_tz_free(tz);
+
+	/*
+	 * "local" follows the process's TZ, set here the way the daemon's
+	 * environment would: the New York spring change again (07:00Z).
+	 */
+	cr_assert_eq(setenv("TZ", ":America/New_York", 1), 0);
+	tzset();
+	tz = zone("LOCAL");
+	cr_assert_eq(tz->kind, CRON_TZ_LOCAL);
+	cron_tz_free(tz);
+	CHAIN("30 2 * * *", "local", "2026-03-07T12:00:00Z",
+	    "2026-03-08T07:00:00Z", "2026-03-09T06:30:00Z");
+	/* a named zone replaces it */
+	CHAIN("30 2 * * *", "Europe/Amsterdam", "2026-03-28T02:00:00Z",
+	    "2026-03-29T01:00:00Z");
+	cr_assert_str_eq(getenv("TZ"), ":Europe/Amsterdam");
 }
 
 /* ---- catch-up ------------------------------------------------------------ */
