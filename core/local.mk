@@ -10,6 +10,7 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 	%reldir%/child.c %reldir%/child.h \
 	%reldir%/codec.c %reldir%/codec.h \
 	%reldir%/config.c %reldir%/config.h \
+	%reldir%/cron.c %reldir%/cron.h \
 	%reldir%/forget.c %reldir%/forget.h \
 	%reldir%/gc.c %reldir%/gc.h \
 	%reldir%/hostapi.c %reldir%/io.h \

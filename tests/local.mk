@@ -96,7 +96,8 @@ unit_tests = %reldir%/unit/test_config %reldir%/unit/test_json \
 	%reldir%/unit/test_util %reldir%/unit/test_codec \
 	%reldir%/unit/test_plugin %reldir%/unit/test_stream \
 	%reldir%/unit/test_age %reldir%/unit/test_http \
-	%reldir%/unit/test_artifact %reldir%/unit/test_retention
+	%reldir%/unit/test_artifact %reldir%/unit/test_retention \
+	%reldir%/unit/test_cron
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 unit_cflags = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(OPENSSL_CFLAGS) \
@@ -129,6 +130,9 @@ unit_ldadd = core/libzbcore.la $(CRITERION_LIBS) $(LIBEVENT_LIBS)
 %canon_reldir%_unit_test_retention_SOURCES = %reldir%/unit/test_retention.c
 %canon_reldir%_unit_test_retention_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_retention_LDADD = $(unit_ldadd)
+%canon_reldir%_unit_test_cron_SOURCES = %reldir%/unit/test_cron.c
+%canon_reldir%_unit_test_cron_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_cron_LDADD = $(unit_ldadd)
 %canon_reldir%_unit_test_age_SOURCES = %reldir%/unit/test_age.c
 %canon_reldir%_unit_test_age_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_age_LDADD = $(unit_ldadd)
@@ -186,7 +190,8 @@ EXTRA_DIST += %reldir%/sigv4_crosscheck.py plugins/s3/sigv4.h
 # ---- fuzz targets ----------------------------------------------------------------
 # Every build replays the seed corpora through the targets (replay.c);
 # --enable-fuzzers (clang) also builds the libFuzzer binaries.
-replay_progs = %reldir%/fuzz/replay_config %reldir%/fuzz/replay_json
+replay_progs = %reldir%/fuzz/replay_config %reldir%/fuzz/replay_json \
+	%reldir%/fuzz/replay_cron
 check_PROGRAMS += $(replay_progs)
 %canon_reldir%_fuzz_replay_config_SOURCES = %reldir%/fuzz/replay.c \
 	%reldir%/fuzz/fuzz_config.c
@@ -194,17 +199,24 @@ check_PROGRAMS += $(replay_progs)
 %canon_reldir%_fuzz_replay_json_SOURCES = %reldir%/fuzz/replay.c \
 	%reldir%/fuzz/fuzz_json.c
 %canon_reldir%_fuzz_replay_json_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+%canon_reldir%_fuzz_replay_cron_SOURCES = %reldir%/fuzz/replay.c \
+	%reldir%/fuzz/fuzz_cron.c
+%canon_reldir%_fuzz_replay_cron_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
 TESTS += %reldir%/fuzz/replay.sh
 EXTRA_DIST += %reldir%/fuzz/replay.sh %reldir%/fuzz/corpus
 
 if FUZZERS
-noinst_PROGRAMS += %reldir%/fuzz/fuzz_config %reldir%/fuzz/fuzz_json
+noinst_PROGRAMS += %reldir%/fuzz/fuzz_config %reldir%/fuzz/fuzz_json \
+	%reldir%/fuzz/fuzz_cron
 %canon_reldir%_fuzz_fuzz_config_SOURCES = %reldir%/fuzz/fuzz_config.c
 %canon_reldir%_fuzz_fuzz_config_LDFLAGS = -fsanitize=fuzzer
 %canon_reldir%_fuzz_fuzz_config_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
 %canon_reldir%_fuzz_fuzz_json_SOURCES = %reldir%/fuzz/fuzz_json.c
 %canon_reldir%_fuzz_fuzz_json_LDFLAGS = -fsanitize=fuzzer
 %canon_reldir%_fuzz_fuzz_json_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+%canon_reldir%_fuzz_fuzz_cron_SOURCES = %reldir%/fuzz/fuzz_cron.c
+%canon_reldir%_fuzz_fuzz_cron_LDFLAGS = -fsanitize=fuzzer
+%canon_reldir%_fuzz_fuzz_cron_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
 endif
 
 # ---- Redis SYNC reply parser (plugins/redis/rdb_stream.c) ------------------
