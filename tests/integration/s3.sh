@@ -187,9 +187,9 @@ INI
 chmod 600 "$T/zb.ini"
 export ZB_TEST_AK=$S3_AK ZB_TEST_SK=$S3_SK ZB_TEST_WRONG=not-the-secret
 Z() { "$CTL" -c "$T/zb.ini" "$@"; }
-# run_stamp SOURCE/STREAM: the stamp of that stream's artifact in the
+# artifact_stamp SOURCE/STREAM: the stamp of that stream's artifact in the
 # last command's log (the run's own id)
-run_stamp() {
+artifact_stamp() {
 	grep -o "$1@[0-9TZ-]*" "$T/err" | head -1 | sed 's/.*@//'
 }
 
@@ -263,7 +263,7 @@ grep -q "^AbortMultipartUpload 204" "$T/ops" && ok "upload aborted" || fail "no 
 after=$(state 'len([k for k in d["buckets"]["backups"]["objects"] if k.endswith("manifest.json")])')
 [ "$before" = "$after" ] && ok "no manifest for the failed copy" || fail "manifest written"
 # This run's local copy, not one of an earlier run.
-stamp=$(run_stamp rand/output)
+stamp=$(artifact_stamp rand/output)
 [ -n "$stamp" ] && [ -f "$T/near/rand/output/$stamp/manifest.json" ] &&
     ok "the local copy of this run was still committed" ||
     fail "no local copy of this run ($stamp): $(ls "$T/near/rand/output")"
@@ -275,7 +275,7 @@ s3fake_post "/__fault?op=PutObject&match=data.bin.sha256&status=403&code=AccessD
 check_fails 1 "a refused sidecar PUT fails the run" Z run fanout
 grep_err "naming the sink and the sidecar" \
     'rand/output@.*sink:s3.*checksum sidecar not written, this copy does not count'
-stamp=$(run_stamp rand/output)
+stamp=$(artifact_stamp rand/output)
 [ -n "$stamp" ] || fail "no id of this run in: $(tail -3 "$T/err")"
 log_ops >"$T/ops"
 grep -q "^PutObject 403 AccessDenied" "$T/ops" && ok "the sidecar PUT was refused" ||
