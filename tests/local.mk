@@ -150,6 +150,17 @@ EXTRA_DIST += %reldir%/fakes/s3_fake_selftest.py %reldir%/fakes/s3_fake.py \
 	%reldir%/fakes/README.md
 EXTRA_DIST += %reldir%/sigv4_crosscheck.py plugins/s3/sigv4.h
 
+# ---- S3 request time bounds (plugins/s3/s3_limits.c) ----------------------------
+if HAVE_CRITERION
+check_PROGRAMS += %reldir%/unit/test_s3_limits
+TESTS += %reldir%/unit/test_s3_limits
+%canon_reldir%_unit_test_s3_limits_SOURCES = %reldir%/unit/test_s3_limits.c \
+	plugins/s3/s3_limits.c
+%canon_reldir%_unit_test_s3_limits_CPPFLAGS = $(sigv4_cppflags)
+%canon_reldir%_unit_test_s3_limits_CFLAGS = $(unit_cflags) $(LIBCURL_CFLAGS)
+%canon_reldir%_unit_test_s3_limits_LDADD = $(unit_ldadd) $(LIBCURL_LIBS)
+endif
+
 # ---- fuzz targets ----------------------------------------------------------------
 # Every build replays the seed corpora through the targets (replay.c);
 # --enable-fuzzers (clang) also builds the libFuzzer binaries.
