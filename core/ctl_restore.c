@@ -15,6 +15,7 @@
 #include "catalog.h"
 #include "ctl.h"
 #include "log.h"
+#include "reactor.h"
 #include "restore.h"
 #include "util.h"
 
@@ -121,7 +122,7 @@ ctl_verify(struct ctl *ctl, int argc, char **argv)
 	catalog_load(ctl->cfg, sink, source, &cat);
 	if (ctl->json)
 		printf("[");
-	for (i = 0; i < cat.n; i++) {
+	for (i = 0; i < cat.n && !reactor_interrupted(); i++) {
 		a = &cat.items[i];
 		if (id != NULL && strcmp(a->id, id) != 0)
 			continue;
@@ -231,7 +232,7 @@ ctl_restore(struct ctl *ctl, int argc, char **argv)
 	if (n == 0)
 		log_warnx("%s: no such artifact%s%s (see `list')", id,
 		    sink ? " on sink:" : "", sink ? sink : "");
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !reactor_interrupted(); i++) {
 		if (i > 0)
 			log_info("%s: trying the copy on sink:%s", id,
 			    copies[i]->sink);

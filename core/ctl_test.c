@@ -17,6 +17,7 @@
 #include "catalog.h"
 #include "ctl.h"
 #include "log.h"
+#include "reactor.h"
 #include "restore.h"
 #include "util.h"
 
@@ -89,7 +90,7 @@ test_one(struct ctl *ctl, const struct catalog *cat, const char *id,
 	const char		*sink = "-";
 
 	n = catalog_copies(cat, id, copies, MAX_COPIES);
-	for (i = 0; i < n && !ok; i++) {
+	for (i = 0; i < n && !ok && !reactor_interrupted(); i++) {
 		if (i > 0)
 			log_info("%s: trying the copy on sink:%s", id,
 			    copies[i]->sink);
@@ -183,7 +184,7 @@ ctl_test_restore(struct ctl *ctl, int argc, char **argv)
 		    sink ? " on sink:" : "", sink ? sink : "");
 	if (ctl->json)
 		printf("[");
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n && !reactor_interrupted(); i++)
 		nok += test_one(ctl, &cat, ids[i], &o, i == 0);
 	if (ctl->json)
 		printf("%s]\n", n > 0 ? "\n" : "");

@@ -115,7 +115,7 @@ integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/files.sh %reldir%/integration/age.sh \
 	%reldir%/integration/postgresql.sh %reldir%/integration/s3.sh \
 	%reldir%/integration/s3_interop.sh %reldir%/integration/redis.sh \
-	%reldir%/integration/s3_source.sh \
+	%reldir%/integration/s3_source.sh %reldir%/integration/s3_stall.sh \
 	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh
 TESTS += $(integration_tests)
 EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \
