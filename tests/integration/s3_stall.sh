@@ -147,6 +147,9 @@ C=(timeout -s KILL 60 "$CTL" -c "$T/zb.ini")
 I=("$CTL" -c "$T/zb.ini")	# interrupt() signals the program itself
 
 check "a first backup while the server answers" "${C[@]}" run fast
+"${C[@]}" list --sink fast >"$T/list" 2>&1
+id=$(grep -o 'rand/output@[0-9TZ-]*' "$T/list" | head -1)
+[ -n "$id" ] || fail "no artifact listed: $(cat "$T/list")"
 
 # ---- a GET that stops mid-body: the stall bound ends it ------------------
 # (curl measures speed over 5 s: the stall is seen timeout to timeout + 5 s
@@ -155,6 +158,9 @@ s3fake_post "/__fault?op=GetObject&match=data.bin%3F&where=mid&stall_ms=120000&c
 timed "${C[@]}" verify --latest --sink once
 expect_within "verify: a GET stalled mid-body fails within timeout + 10 s" \
     12000 1 "GET s3://backups/rand/output/.*/data.bin: timeout was reached"
+interrupt TERM 2.5 "${I[@]}" verify --latest --sink slow
+expect_within "verify (timeout 1h): a stalled GET ends within 5 s of SIGTERM" \
+    5000 143 "\(from sink:slow\): interrupted by signal 15"
 s3fake_post "/__fault?reset"
 
 # ---- the whole server stopped: every request stalls ------------------------
@@ -192,6 +198,14 @@ expect_within "run (timeout 1h): ends within 5 s of SIGINT, 130" 5000 130 \
 interrupt TERM 1.5 "${I[@]}" verify --latest --sink slow
 expect_within "verify (timeout 1h): ends within 5 s of SIGTERM, 143" 5000 \
     143 "interrupted by SIGTERM"
+interrupt TERM 1.5 "${I[@]}" restore "$id" --sink slow --to "$T/restored"
+expect_within "restore (timeout 1h): ends within 5 s of SIGTERM, 143" 5000 \
+    143 "interrupted by SIGTERM"
+[ ! -e "$T/restored" ] && ok "restore: no target file" ||
+    fail "restore: $T/restored exists"
+interrupt INT 1.5 "${I[@]}" prune --sink slow --grace 0
+expect_within "prune (timeout 1h): ends within 5 s of SIGINT, 130" 5000 \
+    130 "interrupted by SIGINT"
 
 kill -CONT "$S3_PID"
 after=$(manifests)
