@@ -78,7 +78,8 @@ if HAVE_CRITERION
 unit_tests = %reldir%/unit/test_config %reldir%/unit/test_json \
 	%reldir%/unit/test_util %reldir%/unit/test_codec \
 	%reldir%/unit/test_plugin %reldir%/unit/test_stream \
-	%reldir%/unit/test_age %reldir%/unit/test_http
+	%reldir%/unit/test_age %reldir%/unit/test_http \
+	%reldir%/unit/test_reactor
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 unit_cflags = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(OPENSSL_CFLAGS) \
@@ -105,6 +106,9 @@ unit_ldadd = core/libzbcore.la $(CRITERION_LIBS) $(LIBEVENT_LIBS)
 %canon_reldir%_unit_test_http_SOURCES = %reldir%/unit/test_http.c
 %canon_reldir%_unit_test_http_CFLAGS = $(unit_cflags) $(LIBCURL_CFLAGS)
 %canon_reldir%_unit_test_http_LDADD = $(unit_ldadd) $(LIBCURL_LIBS)
+%canon_reldir%_unit_test_reactor_SOURCES = %reldir%/unit/test_reactor.c
+%canon_reldir%_unit_test_reactor_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_reactor_LDADD = $(unit_ldadd)
 %canon_reldir%_unit_test_age_SOURCES = %reldir%/unit/test_age.c
 %canon_reldir%_unit_test_age_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_age_LDADD = $(unit_ldadd)
