@@ -86,14 +86,17 @@ kill_all_now(void)
 	}
 }
 
+/*
+ * Also the groups of children that exited but are not reported yet: what
+ * they started may still hold their stderr open.
+ */
 void
 child_kill_all(int sig)
 {
 	struct child	*c;
 
 	TAILQ_FOREACH(c, &children, entry)
-		if (!c->exited)
-			kill(-c->pid, sig);
+		kill(-c->pid, sig);
 }
 
 static void
@@ -102,8 +105,8 @@ on_kill_timer(void *arg)
 	kill_timer = NULL;
 	killing = 1;
 	if (nchildren > 0)
-		log_warnx("interrupted: %d child process%s did not exit on "
-		    "SIGTERM: SIGKILL", nchildren, nchildren == 1 ? "" :
+		log_warnx("interrupted: %d child process%s still there 1 s "
+		    "after SIGTERM: SIGKILL", nchildren, nchildren == 1 ? "" :
 		    "es");
 	child_kill_all(SIGKILL);
 }

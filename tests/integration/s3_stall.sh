@@ -132,6 +132,14 @@ sinks = slow
 source = stubborn
 sinks = near
 
+[sink:broken]
+plugin = local
+path = $T/rand.bin/not-a-directory
+
+[job:stubborn-broken]
+source = stubborn
+sinks = broken
+
 [source:pg]
 plugin = postgresql
 conninfo = host=127.0.0.1 port=$S3_PORT user=postgres dbname=postgres
@@ -243,6 +251,20 @@ if [ -z "$(find "$T/near" -name manifest.json 2>/dev/null)" ]; then
 	ok "no manifest for the interrupted copy"
 else
 	fail "a manifest was written: $(find "$T/near" -name manifest.json)"
+fi
+
+# No signal: the only sink fails, the stream is aborted, the command gets
+# SIGTERM and ignores it; the run ends and the command is SIGKILLed 2 s later.
+rm -f "$T/child.pid"
+timed "${C[@]}" run stubborn-broken
+expect_within "a command ignoring SIGTERM after a failed copy: SIGKILL" \
+    6000 1 "still running: SIGKILL"
+pg=$(cat "$T/child.pid" 2>/dev/null)
+if [ -n "$pg" ] && [ -z "$(ps -eo pgid=,stat= | awk -v g="$pg" '$1 == g && $2 !~ /Z/')" ]; then
+	ok "and its process group is gone"
+else
+	fail "the command's process group ${pg:-?} is still there"
+	[ -n "$pg" ] && kill -KILL -- "-$pg" 2>/dev/null
 fi
 
 finish
