@@ -119,7 +119,7 @@ on_wake(evutil_socket_t fd, short what, void *arg)
 	if (sig == 0)
 		return;
 	event_del(wake_ev);	/* once */
-	log_warnx("interrupted by %s: stopping (at once on a second signal, "
+	log_info("interrupted by %s: stopping (at once on a second signal, "
 	    "or in %d s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
 	    REACTOR_HARD_DEADLINE_S);
 	if (sig_cb != NULL)
