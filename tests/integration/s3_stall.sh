@@ -234,6 +234,10 @@ else
 	fail "zentoria-backupd -c FIFO: exit $rc after $el ms"
 fi
 
+interrupt TERM 1 "$DAEMON" -c "$T/zb.ini"
+expect_within "zentoria-backupd: stops within 5 s of SIGTERM, 0" 5000 0 \
+    "interrupted by SIGTERM"
+
 rm -f "$T/child.pid"
 interrupt TERM 2 "${I[@]}" run stubborn
 expect_within "run: a command ignoring SIGTERM ends within 5 s, 143" 5000 \
