@@ -98,6 +98,10 @@ load_sink(struct zb_config *cfg, struct zb_inst *sink, const char *source,
 		cat->errors++;
 	}
 	for (i = 0; i < kl.n; i++) {
+		if (reactor_interrupted()) {
+			cat->errors++;	/* an incomplete list */
+			break;
+		}
 		if (sinkio_get_buf_wait(sink, kl.keys[i], MANIFEST_MAX, &data,
 		    &len, &err) == -1) {
 			log_warnx("%s cannot read %s: %s", sink->prefix,
@@ -157,6 +161,10 @@ catalog_load(struct zb_config *cfg, const char *sink, const char *source,
 			continue;
 		if (sink != NULL && strcmp(sec->name, sink) != 0)
 			continue;
+		if (reactor_interrupted()) {
+			cat->errors++;
+			break;
+		}
 		start = cat->n;
 		load_sink(cfg, sec->inst, source, cat);
 		/* Sort within the sink, then merge keeps sink order. */

@@ -7,6 +7,12 @@
  * SIGCHLD is watched through libevent; a child is reported to its owner
  * only when it has exited AND its stderr reached EOF, so that none of its
  * last words are lost.
+ *
+ * Interrupt (SIGINT/SIGTERM, reactor.c): every child's group gets
+ * SIGTERM, and SIGKILL REACTOR_INTERRUPT_GRACE_MS later if it is still
+ * there; a SIGTERM a plugin sends after that becomes SIGKILL.  When the
+ * process ends at once (second signal, hard deadline), the groups in
+ * `pgids' (a plain array a signal handler can read) get SIGKILL.
  */
 #include "zb-build.h"
 
@@ -27,6 +33,7 @@
 #include "util.h"
 
 #define ERRLINE_MAX	512	/* longest stderr line logged as one */
+#define PGIDS_MAX	256	/* children the last words can reach */
 
 extern char **environ;
 
@@ -48,6 +55,73 @@ struct child {
 static TAILQ_HEAD(, child)	 children = TAILQ_HEAD_INITIALIZER(children);
 static struct event		*sigchld_ev;
 static int			 nchildren;
+static struct zb_timer		*kill_timer;	/* interrupt: SIGKILL */
+static int			 killing;	/* interrupt grace over */
+static volatile pid_t		 pgids[PGIDS_MAX];
+
+static void
+pgid_note(pid_t pid, int alive)
+{
+	size_t	 i;
+
+	for (i = 0; i < PGIDS_MAX; i++) {
+		if (pgids[i] == (alive ? 0 : pid)) {
+			pgids[i] = alive ? pid : 0;
+			return;
+		}
+	}
+}
+
+/* Async-signal-safe (reactor_last_words). */
+static void
+kill_all_now(void)
+{
+	size_t	 i;
+	pid_t	 p;
+
+	for (i = 0; i < PGIDS_MAX; i++) {
+		p = pgids[i];
+		if (p > 0)
+			kill(-p, SIGKILL);
+	}
+}
+
+/*
+ * Also the groups of children that exited but are not reported yet: what
+ * they started may still hold their stderr open.
+ */
+void
+child_kill_all(int sig)
+{
+	struct child	*c;
+
+	TAILQ_FOREACH(c, &children, entry)
+		kill(-c->pid, sig);
+}
+
+static void
+on_kill_timer(void *arg)
+{
+	kill_timer = NULL;
+	killing = 1;
+	if (nchildren > 0)
+		log_warnx("interrupted: %d child process%s still there 1 s "
+		    "after SIGTERM: SIGKILL", nchildren, nchildren == 1 ? "" :
+		    "es");
+	child_kill_all(SIGKILL);
+}
+
+static void
+on_interrupt(int sig, void *arg)
+{
+	if (nchildren > 0)
+		log_info("interrupted: stopping %d child process%s",
+		    nchildren, nchildren == 1 ? "" : "es");
+	child_kill_all(SIGTERM);
+	if (kill_timer == NULL && !killing)
+		kill_timer = reactor_timer_add(REACTOR_INTERRUPT_GRACE_MS,
+		    on_kill_timer, NULL);
+}
 
 void
 child_status_str(int status, char *buf, size_t len)
@@ -79,6 +153,7 @@ maybe_report(struct child *c)
 		return;
 	TAILQ_REMOVE(&children, c, entry);
 	nchildren--;
+	pgid_note(c->pid, 0);
 	if (c->on_exit != NULL)
 		c->on_exit(c->arg, c->status, c->last);
 	free(c->prefix);
@@ -206,6 +281,8 @@ child_spawn(const char *prefix, const struct zb_spawn_req *req,
 		    NULL);
 		evsignal_add(sigchld_ev, NULL);
 	}
+	reactor_on_interrupt(on_interrupt, NULL);
+	reactor_last_words(kill_all_now);
 	if ((req->want_stdin && pipe2(in, O_CLOEXEC) == -1) ||
 	    (req->want_stdout && pipe2(out, O_CLOEXEC) == -1) ||
 	    pipe2(err, O_CLOEXEC) == -1) {
@@ -239,6 +316,9 @@ child_spawn(const char *prefix, const struct zb_spawn_req *req,
 	event_add(c->err_ev, NULL);
 	TAILQ_INSERT_TAIL(&children, c, entry);
 	nchildren++;
+	pgid_note(pid, 1);
+	if (killing)		/* started after the grace: no more */
+		kill(-pid, SIGKILL);
 
 	fds->pid = pid;
 	fds->stdin_fd = in[1];
@@ -272,7 +352,8 @@ child_kill(pid_t pid, int sig)
 
 	TAILQ_FOREACH(c, &children, entry) {
 		if (c->pid == pid && !c->exited) {
-			kill(-pid, sig);
+			/* After the interrupt's grace nothing waits longer. */
+			kill(-pid, killing ? SIGKILL : sig);
 			return;
 		}
 	}

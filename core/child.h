@@ -16,6 +16,8 @@ int	child_spawn(const char *prefix, const struct zb_spawn_req *req,
 	    struct zb_child_fds *fds);
 /* Signal a child's process group if it is still one of ours. */
 void	child_kill(pid_t pid, int sig);
+/* Signal the process group of every child not yet reported. */
+void	child_kill_all(int sig);
 /* Children not yet reaped and reported. */
 int	child_count(void);
 /* Describe a waitpid() status: "exit status 2", "killed by signal 9". */

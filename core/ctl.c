@@ -3,11 +3,15 @@
  *
  * Every command runs in-process on its own event loop: no daemon is
  * needed, which makes this the disaster-recovery path.  Exit status is 0
- * only when everything asked for succeeded, 2 for usage errors.
+ * only when everything asked for succeeded, 2 for usage errors, 128 +
+ * the signal number (130, 143) when SIGINT or SIGTERM interrupted it
+ * (reactor.c: what was going on is aborted, and the process ends within
+ * REACTOR_HARD_DEADLINE_S whatever it waited on).
  */
 #include "zb-build.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +70,8 @@ usage(FILE *f)
 		fprintf(f, "  %-8s %s\n", commands[i].name,
 		    commands[i].summary);
 	fprintf(f, "\nExit status: 0 when everything asked succeeded, 1 when "
-	    "something failed,\n2 for a usage error.\n");
+	    "something failed,\n2 for a usage error, 130 or 143 when SIGINT or "
+	    "SIGTERM interrupted it.\n");
 }
 
 int
@@ -166,21 +171,32 @@ ctl_identities(struct ctl *ctl, const char *idfile, const char *passfile,
 /*
  * Before plugins are finalised: let offloaded jobs finish, reap the
  * children that aborted streams killed, and let the HTTP requests that
- * aborts sent (an S3 AbortMultipartUpload) end, so that no callback runs into a
- * freed plugin, and so do the timers that will send one again (a retry
- * waiting for its backoff), else the request and its owner are lost
- * (bounded: a stuck child gets SIGKILL'd by its plugin's close path, a
- * stuck thread is left to exit()).
+ * aborts sent (an S3 AbortMultipartUpload) end, so that no callback runs
+ * into a freed plugin, and so do the timers that will send one again (a
+ * retry waiting for its backoff), else the request and its owner are lost.
+ * Bounded: a child still there after DRAIN_KILL_MS (one that ignores
+ * SIGTERM) gets SIGKILL; a stuck thread or transfer is left to exit().
  */
+#define DRAIN_KILL_MS	2000
+#define DRAIN_MAX_MS	10000
+
 static void
 ctl_drain(void)
 {
-	uint64_t	 deadline = now_ms() + 10000;
+	uint64_t	 start = now_ms();
 	struct timeval	 tick = { 0, 100000 };
+	int		 killed = 0;
 
 	while ((reactor_offload_pending() > 0 || child_count() > 0 ||
 	    http_running() > 0 || reactor_timers_pending() > 0) &&
-	    now_ms() < deadline) {
+	    now_ms() < start + DRAIN_MAX_MS) {
+		if (!killed && child_count() > 0 &&
+		    now_ms() >= start + DRAIN_KILL_MS) {
+			log_warnx("%d child process%s still running: SIGKILL",
+			    child_count(), child_count() == 1 ? "" : "es");
+			child_kill_all(SIGKILL);
+			killed = 1;
+		}
 		event_base_loopexit(reactor_base(), &tick);
 		event_base_loop(reactor_base(), EVLOOP_ONCE);
 	}
@@ -244,6 +260,8 @@ main(int argc, char **argv)
 		optind = 0;	/* full re-initialisation (GNU) */
 		rc = commands[i].fn(&ctl, argc, argv);
 		ctl_drain();
+		if (reactor_interrupted() != 0)
+			rc = 128 + reactor_interrupted();
 		if (ctl.cfg != NULL) {
 			plugin_unbind_config(ctl.cfg);
 			config_free(ctl.cfg);

@@ -20,6 +20,7 @@
 #include "catalog.h"
 #include "ctl.h"
 #include "log.h"
+#include "reactor.h"
 #include "restore.h"
 #include "util.h"
 
@@ -137,7 +138,7 @@ ctl_verify(struct ctl *ctl, int argc, char **argv)
 	if (ctl->json)
 		printf("[");
 	n = latest ? pick.n : cat.n;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !reactor_interrupted(); i++) {
 		a = latest ? pick.copies[i] : &cat.items[i];
 		if (id != NULL && strcmp(a->id, id) != 0)
 			continue;
@@ -371,7 +372,7 @@ ctl_restore(struct ctl *ctl, int argc, char **argv)
 	if (n == 0)
 		log_warnx("%s: no such artifact%s%s (see `list')", id,
 		    sink ? " on sink:" : "", sink ? sink : "");
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !reactor_interrupted(); i++) {
 		if (i > 0)
 			log_info("%s: trying the copy on sink:%s", id,
 			    copies[i]->sink);

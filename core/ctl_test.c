@@ -17,6 +17,7 @@
 #include "catalog.h"
 #include "ctl.h"
 #include "log.h"
+#include "reactor.h"
 #include "restore.h"
 #include "util.h"
 
@@ -88,7 +89,7 @@ test_one(struct ctl *ctl, const struct artifact *const *copies, size_t n,
 	int			 ok = 0;
 	const char		*sink = "-", *id = copies[0]->id;
 
-	for (i = 0; i < n && !ok; i++) {
+	for (i = 0; i < n && !ok && !reactor_interrupted(); i++) {
 		if (i > 0)
 			log_info("%s: trying the copy on sink:%s", id,
 			    copies[i]->sink);
@@ -185,7 +186,7 @@ ctl_test_restore(struct ctl *ctl, int argc, char **argv)
 		    sink ? " on sink:" : "", sink ? sink : "");
 	if (ctl->json)
 		printf("[");
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n && !reactor_interrupted(); i++)
 		nok += test_one(ctl, copies + starts[i],
 		    starts[i + 1] - starts[i], &o, i == 0);
 	if (ctl->json)

@@ -13,8 +13,18 @@
  * Backpressure: a plugin's write callback returns CURL_WRITEFUNC_PAUSE;
  * http_resume() unpauses later from a deferred event, because curl must
  * not be unpaused from inside its own callbacks.
+ *
+ * Interrupt (SIGINT/SIGTERM, reactor.c): transfers may go on for
+ * REACTOR_INTERRUPT_GRACE_MS (so that the S3 abort of a multipart upload
+ * reaches a healthy server); then every transfer still running ends with
+ * CURLE_ABORTED_BY_CALLBACK through its done function, and new ones are
+ * refused, so that whatever waits on a stalled server ends.  Timeouts
+ * are the plugins' business (CURLOPT_CONNECTTIMEOUT_MS etc.); this file
+ * sets none.
  */
 #include "zb-build.h"
+
+#include <sys/queue.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,15 +38,19 @@
 #include "util.h"
 
 struct transfer {
-	CURL		*easy;
-	http_done_fn	 done;
-	void		*arg;
-	struct event	*resume_ev;
+	TAILQ_ENTRY(transfer)	 entry;
+	CURL			*easy;
+	http_done_fn		 done;
+	void			*arg;
+	struct event		*resume_ev;
 };
 
 static CURLM		*multi;
 static struct event	*timer_ev;
 static int		 running;
+static TAILQ_HEAD(, transfer) transfers = TAILQ_HEAD_INITIALIZER(transfers);
+static struct zb_timer	*grace_timer;
+static int		 refusing;	/* interrupted, grace over */
 static char		*ca_file;
 static long		 tls_min = CURL_SSLVERSION_TLSv1_2;
 
@@ -65,11 +79,46 @@ collect(void)
 		running--;
 		if (t == NULL)
 			continue;
+		TAILQ_REMOVE(&transfers, t, entry);
 		curl_easy_setopt(t->easy, CURLOPT_PRIVATE, NULL);
 		event_free(t->resume_ev);
 		t->done(t->arg, (int)rc, status);
 		free(t);
 	}
+}
+
+/* The interrupt's grace is over: end every transfer, take no more. */
+static void
+on_grace_over(void *arg)
+{
+	struct transfer	*t;
+
+	grace_timer = NULL;
+	refusing = 1;
+	if (running > 0)
+		log_warnx("interrupted: ending %d HTTP transfer%s still "
+		    "running", running, running == 1 ? "" : "s");
+	/* A done function may cancel others: take the first each time. */
+	for (;;) {
+		t = TAILQ_FIRST(&transfers);
+		if (t == NULL)
+			break;
+		TAILQ_REMOVE(&transfers, t, entry);
+		curl_multi_remove_handle(multi, t->easy);
+		running--;
+		curl_easy_setopt(t->easy, CURLOPT_PRIVATE, NULL);
+		event_free(t->resume_ev);
+		t->done(t->arg, (int)CURLE_ABORTED_BY_CALLBACK, 0);
+		free(t);
+	}
+}
+
+static void
+on_interrupt(int sig, void *arg)
+{
+	if (grace_timer == NULL && !refusing)
+		grace_timer = reactor_timer_add(REACTOR_INTERRUPT_GRACE_MS,
+		    on_grace_over, NULL);
 }
 
 static void
@@ -148,6 +197,7 @@ http_init(const struct zb_config *cfg)
 		return -1;
 	}
 	timer_ev = evtimer_new(reactor_base(), on_timer, NULL);
+	reactor_on_interrupt(on_interrupt, NULL);
 	curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	if (cfg != NULL && cfg->ca_file != NULL)
@@ -162,6 +212,9 @@ http_free(void)
 {
 	if (multi == NULL)
 		return;
+	reactor_timer_del(grace_timer);
+	grace_timer = NULL;
+	refusing = 0;
 	curl_multi_cleanup(multi);
 	multi = NULL;
 	event_free(timer_ev);
@@ -191,6 +244,10 @@ http_submit(void *easy, http_done_fn done, void *arg)
 
 	if (multi == NULL && http_init(NULL) == -1)
 		return -1;
+	if (refusing) {
+		log_debug("interrupted: no new HTTP transfer");
+		return -1;
+	}
 	t = xcalloc(1, sizeof(*t));
 	t->easy = easy;
 	t->done = done;
@@ -212,6 +269,7 @@ http_submit(void *easy, http_done_fn done, void *arg)
 		free(t);
 		return -1;
 	}
+	TAILQ_INSERT_TAIL(&transfers, t, entry);
 	running++;
 	return 0;
 }
@@ -226,6 +284,7 @@ http_cancel(void *easy)
 		return;
 	curl_multi_remove_handle(multi, easy);
 	running--;
+	TAILQ_REMOVE(&transfers, t, entry);
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
 	event_free(t->resume_ev);
 	free(t);

@@ -6,6 +6,20 @@
  * reactor_offload(): a blocking library call (a libarchive disk walk, an
  * fsync) runs on its own thread, which only signals completion through a
  * pipe; its done callback then runs back on the loop.
+ *
+ * SIGINT and SIGTERM (the "interrupt"): our own handler, not libevent's,
+ * so that a signal ends the process whatever the loop thread is blocked
+ * in.  While the loop runs (reactor_run, reactor_run_until), the first
+ * one is recorded, arms alarm(REACTOR_HARD_DEADLINE_S) and wakes the
+ * loop, which then asks everything to stop: the owner's callback
+ * (reactor_on_signal: abort runs, streams) and the interrupt hooks
+ * (http.c fails transfers still running after a grace, child.c kills
+ * children).  A second signal, the alarm, or a signal while the loop is
+ * not running (loading a configuration from a FIFO, say) ends the
+ * process at once with 128 + the signal number, after the last-words
+ * function (async-signal-safe: SIGKILL to our children) ran.  Copies in
+ * progress then have no manifest, so nothing half-written looks
+ * complete.
  */
 #include "zb-build.h"
 
@@ -13,6 +27,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -37,50 +52,156 @@ struct offload {
 	int		 result;
 };
 
+#define MAX_HOOKS	4
+
+struct hook {
+	void	(*fn)(int, void *);
+	void	*arg;
+};
+
 static struct event_base	*base;
 static int			 ntimers;	/* zb_timers pending */
-static struct event		*sig_ev[3];
+static struct event		*hup_ev;
+static struct event		*wake_ev;
+static int			 wake_fd[2] = { -1, -1 };
 static void			(*sig_cb)(int, void *);
 static void			*sig_arg;
+static struct hook		 hooks[MAX_HOOKS];
 static int			 offload_count;
 
+/* Written by the signal handlers, read anywhere. */
+static volatile sig_atomic_t	 got_sig;	/* first SIGINT/SIGTERM */
+static volatile sig_atomic_t	 dispatching;	/* the loop is running */
+static void			(*volatile last_words)(void);
+static char			 exit_msg[160];
+static size_t			 exit_msg_len;
+
+/* Async-signal-safe: kill our children, say so, _exit. */
+static void ZB_DEAD
+hard_exit(int sig)
+{
+	if (last_words != NULL)
+		last_words();
+	if (exit_msg_len > 0)
+		(void)write(STDERR_FILENO, exit_msg, exit_msg_len);
+	_exit(128 + sig);
+}
+
 static void
-on_signal(evutil_socket_t sig, short what, void *arg)
+on_term_signal(int sig)
+{
+	int	 saved = errno;
+	char	 c = (char)sig;
+
+	if (got_sig != 0 || !dispatching)
+		hard_exit(sig);
+	got_sig = sig;
+	alarm(REACTOR_HARD_DEADLINE_S);
+	(void)write(wake_fd[1], &c, 1);
+	errno = saved;
+}
+
+static void
+on_alarm(int sig)
+{
+	hard_exit(got_sig != 0 ? got_sig : sig);
+}
+
+/* On the loop: the first SIGINT/SIGTERM arrived. */
+static void
+on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	char	 c[16];
+	int	 sig = got_sig;
+	size_t	 i;
+
+	while (read(fd, c, sizeof(c)) > 0)
+		;
+	if (sig == 0)
+		return;
+	event_del(wake_ev);	/* once */
+	log_info("interrupted by %s: stopping (at once on a second signal, "
+	    "or in %d s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
+	    REACTOR_HARD_DEADLINE_S);
+	if (sig_cb != NULL)
+		sig_cb(sig, sig_arg);
+	else
+		event_base_loopbreak(base);
+	for (i = 0; i < MAX_HOOKS; i++)
+		if (hooks[i].fn != NULL)
+			hooks[i].fn(sig, hooks[i].arg);
+}
+
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	log_debug("signal %d", (int)sig);
 	if (sig_cb != NULL)
 		sig_cb((int)sig, sig_arg);
-	else if (sig != SIGHUP)
-		event_base_loopbreak(base);
 }
 
 void
 reactor_init(void)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
-	size_t	 i;
+	static const int sigs[] = { SIGINT, SIGTERM };
+	struct sigaction	 sa;
+	size_t			 i;
 
 	base = event_base_new();
 	if (base == NULL)
 		fatalx("cannot create the event loop");
 	signal(SIGPIPE, SIG_IGN);
-	for (i = 0; i < ZB_NELEM(sigs); i++) {
-		sig_ev[i] = evsignal_new(base, sigs[i], on_signal, NULL);
-		if (sig_ev[i] == NULL || evsignal_add(sig_ev[i], NULL) == -1)
-			fatalx("cannot watch signal %d", sigs[i]);
-	}
+	got_sig = 0;
+	dispatching = 0;
+	snprintf(exit_msg, sizeof(exit_msg), "%s: interrupted: exiting now\n",
+	    program_invocation_short_name);
+	exit_msg_len = strlen(exit_msg);
+	if (pipe2(wake_fd, O_CLOEXEC | O_NONBLOCK) == -1)
+		fatal("%s: pipe2", __func__);
+	wake_ev = event_new(base, wake_fd[0], EV_READ | EV_PERSIST, on_wake,
+	    base);
+	hup_ev = evsignal_new(base, SIGHUP, on_hup, NULL);
+	if (wake_ev == NULL || event_add(wake_ev, NULL) == -1 ||
+	    hup_ev == NULL || evsignal_add(hup_ev, NULL) == -1)
+		fatalx("cannot watch signals");
+	/*
+	 * SA_RESTART: outside the loop the handler does not return, and
+	 * inside it libevent copes either way.
+	 */
+	memset(&sa, 0, sizeof(sa));
+	sigfillset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sa.sa_handler = on_term_signal;
+	for (i = 0; i < ZB_NELEM(sigs); i++)
+		if (sigaction(sigs[i], &sa, NULL) == -1)
+			fatal("cannot watch signal %d", sigs[i]);
+	sa.sa_handler = on_alarm;
+	if (sigaction(SIGALRM, &sa, NULL) == -1)
+		fatal("cannot watch SIGALRM");
 }
 
 void
 reactor_free(void)
 {
-	size_t	 i;
+	struct sigaction	 sa;
 
-	for (i = 0; i < ZB_NELEM(sig_ev); i++) {
-		if (sig_ev[i] != NULL)
-			event_free(sig_ev[i]);
-		sig_ev[i] = NULL;
+	/* Whatever comes now: the default, which ends the process. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (hup_ev != NULL)
+		event_free(hup_ev);
+	hup_ev = NULL;
+	if (wake_ev != NULL)
+		event_free(wake_ev);
+	wake_ev = NULL;
+	if (wake_fd[0] != -1) {
+		close(wake_fd[0]);
+		close(wake_fd[1]);
+		wake_fd[0] = wake_fd[1] = -1;
 	}
+	memset(hooks, 0, sizeof(hooks));
 	if (base != NULL)
 		event_base_free(base);
 	base = NULL;
@@ -95,7 +216,13 @@ reactor_base(void)
 int
 reactor_run(void)
 {
-	return event_base_dispatch(base);
+	sig_atomic_t	 was = dispatching;
+	int		 rc;
+
+	dispatching = 1;
+	rc = event_base_dispatch(base);
+	dispatching = was;
+	return rc;
 }
 
 void
@@ -107,10 +234,14 @@ reactor_stop(void)
 void
 reactor_run_until(const int *flag)
 {
+	sig_atomic_t	 was = dispatching;
+
+	dispatching = 1;
 	while (!*flag) {
 		if (event_base_loop(base, EVLOOP_ONCE) == -1)
 			fatalx("event loop failed");
 	}
+	dispatching = was;
 }
 
 void
@@ -118,6 +249,36 @@ reactor_on_signal(void (*cb)(int, void *), void *arg)
 {
 	sig_cb = cb;
 	sig_arg = arg;
+}
+
+int
+reactor_interrupted(void)
+{
+	return got_sig;
+}
+
+void
+reactor_on_interrupt(void (*fn)(int, void *), void *arg)
+{
+	size_t	 i;
+
+	for (i = 0; i < MAX_HOOKS; i++)
+		if (hooks[i].fn == fn && hooks[i].arg == arg)
+			return;
+	for (i = 0; i < MAX_HOOKS; i++) {
+		if (hooks[i].fn == NULL) {
+			hooks[i].fn = fn;
+			hooks[i].arg = arg;
+			return;
+		}
+	}
+	fatalx("%s: too many hooks", __func__);
+}
+
+void
+reactor_last_words(void (*fn)(void))
+{
+	last_words = fn;
 }
 
 static void

@@ -231,6 +231,10 @@ restore_copy(struct zb_config *cfg, const struct artifact *a,
 		log_warnx("%s: no [sink:%s] configured", a->id, a->sink);
 		return -1;
 	}
+	if (reactor_interrupted()) {
+		log_warnx("%s (sink:%s): not read: interrupted", a->id, a->sink);
+		return -1;
+	}
 	if (o->verify_only && check_sidecar(sink, a) == -1)
 		return -1;
 	if (a->encrypted && o->identities == NULL && !o->verify_only) {

@@ -342,8 +342,10 @@ meta_sidecar_done(void *arg, int status, const char *err)
 	struct run_stream	*rs = m->rs;
 	char			*key;
 
-	if (status != ZB_OK) {
-		meta_failed(m, "checksum sidecar", err);
+	if (status != ZB_OK || rs->run->aborting) {
+		/* An aborted run makes no artifact, not even a complete one. */
+		meta_failed(m, status != ZB_OK ? "checksum sidecar" :
+		    "manifest", status != ZB_OK ? err : "the run was aborted");
 		meta_free(m);
 		if (--rs->meta_pending == 0)
 			stream_ended(rs);

@@ -97,7 +97,7 @@ unit_tests = %reldir%/unit/test_config %reldir%/unit/test_json \
 	%reldir%/unit/test_plugin %reldir%/unit/test_stream \
 	%reldir%/unit/test_age %reldir%/unit/test_http \
 	%reldir%/unit/test_artifact %reldir%/unit/test_retention \
-	%reldir%/unit/test_cron
+	%reldir%/unit/test_cron %reldir%/unit/test_reactor
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 unit_cflags = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(OPENSSL_CFLAGS) \
@@ -133,6 +133,9 @@ unit_ldadd = core/libzbcore.la $(CRITERION_LIBS) $(LIBEVENT_LIBS)
 %canon_reldir%_unit_test_cron_SOURCES = %reldir%/unit/test_cron.c
 %canon_reldir%_unit_test_cron_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_cron_LDADD = $(unit_ldadd)
+%canon_reldir%_unit_test_reactor_SOURCES = %reldir%/unit/test_reactor.c
+%canon_reldir%_unit_test_reactor_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_reactor_LDADD = $(unit_ldadd)
 %canon_reldir%_unit_test_age_SOURCES = %reldir%/unit/test_age.c
 %canon_reldir%_unit_test_age_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_age_LDADD = $(unit_ldadd)
@@ -149,6 +152,7 @@ integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/runs.sh %reldir%/integration/runs_pg.sh \
 	%reldir%/integration/retention.sh \
 	%reldir%/integration/verify.sh %reldir%/integration/restore_refusals.sh \
+	%reldir%/integration/s3_stall.sh \
 	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh
 TESTS += $(integration_tests)
 EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \
@@ -186,6 +190,17 @@ TESTS += %reldir%/sigv4_crosscheck.py %reldir%/fakes/s3_fake_selftest.py
 EXTRA_DIST += %reldir%/fakes/s3_fake_selftest.py %reldir%/fakes/s3_fake.py \
 	%reldir%/fakes/README.md
 EXTRA_DIST += %reldir%/sigv4_crosscheck.py plugins/s3/sigv4.h
+
+# ---- S3 request time bounds (plugins/s3/s3_limits.c) ----------------------------
+if HAVE_CRITERION
+check_PROGRAMS += %reldir%/unit/test_s3_limits
+TESTS += %reldir%/unit/test_s3_limits
+%canon_reldir%_unit_test_s3_limits_SOURCES = %reldir%/unit/test_s3_limits.c \
+	plugins/s3/s3_limits.c
+%canon_reldir%_unit_test_s3_limits_CPPFLAGS = $(sigv4_cppflags)
+%canon_reldir%_unit_test_s3_limits_CFLAGS = $(unit_cflags) $(LIBCURL_CFLAGS)
+%canon_reldir%_unit_test_s3_limits_LDADD = $(unit_ldadd) $(LIBCURL_LIBS)
+endif
 
 # ---- fuzz targets ----------------------------------------------------------------
 # Every build replays the seed corpora through the targets (replay.c);

@@ -33,7 +33,7 @@ static const struct zb_option pg_options[] = {
 	{ "dump_compression", ZB_OPT_INT, "0", 0,
 	    "pg_dump -Z level; 0 leaves compression to the job", 0, 9 },
 	{ "timeout", ZB_OPT_DURATION, "30s", 0,
-	    "connect timeout", 1, 86400 },
+	    "connect timeout", 100, 86400000 },
 	{ "pg_dump", ZB_OPT_STRING, "pg_dump", 0, "pg_dump program", 0, 0 },
 	{ "pg_dumpall", ZB_OPT_STRING, "pg_dumpall", 0,
 	    "pg_dumpall program", 0, 0 },
@@ -136,7 +136,7 @@ pg_init(const struct zb_host_api *host, struct zb_inst *inst, void **ctx)
 		return ZB_ERR;
 	pg->host = host;
 	pg->inst = inst;
-	pg->timeout_s = (int)host->cfg_int(inst, "timeout");
+	pg->timeout_ms = host->cfg_int(inst, "timeout");	/* ms */
 	if (parse_conninfo(pg, host->cfg_str(inst, "conninfo"), &dbname) == -1)
 		goto fail;
 	if (host->secret(inst, "password", &secret, &slen) != ZB_OK)

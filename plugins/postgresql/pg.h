@@ -53,7 +53,7 @@ struct pg_src {
 	size_t			 passlen;
 	char			*maintenance_db;
 	char			*where;		/* "host port N" for messages */
-	int			 timeout_s;
+	int64_t			 timeout_ms;
 	/* discovery results, from plan() */
 	char			*server_version;
 };

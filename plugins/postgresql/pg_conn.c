@@ -246,8 +246,8 @@ on_timeout(void *arg)
 	char		 m[128];
 
 	c->timer = NULL;
-	snprintf(m, sizeof(m), "no connection after %d s (timeout)",
-	    c->pg->timeout_s);
+	snprintf(m, sizeof(m), "no connection after %.1f s (timeout)",
+	    (double)c->pg->timeout_ms / 1000);
 	c->dispatching = 1;
 	connect_done(c, m);
 	c->dispatching = 0;
@@ -334,7 +334,7 @@ pg_conn_open(struct pg_src *pg, const char *conninfo, const char *dbname,
 		return NULL;
 	}
 	PQsetNoticeProcessor(c->conn, on_notice, c);
-	c->timer = pg->host->timer_add((uint64_t)pg->timeout_s * 1000,
+	c->timer = pg->host->timer_add((uint64_t)pg->timeout_ms,
 	    on_timeout, c);
 	if (PQstatus(c->conn) == CONNECTION_BAD || PQsocket(c->conn) < 0) {
 		/* Report on the loop, as promised. */

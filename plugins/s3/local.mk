@@ -3,6 +3,7 @@ plugin_LTLIBRARIES += %reldir%/s3.la
 	%reldir%/s3_req.c %reldir%/s3_xml.c %reldir%/s3_put.c \
 	%reldir%/s3_get.c %reldir%/s3_list.c %reldir%/s3_src.c \
 	%reldir%/s3_src_restore.c %reldir%/s3_src.h %reldir%/s3_alloc.c \
+	%reldir%/s3_limits.c %reldir%/s3_limits.h \
 	%reldir%/sigv4.c %reldir%/sigv4.h core/buf.c
 %canon_reldir%_s3_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/core \
 	$(LIBCURL_CFLAGS) $(OPENSSL_CFLAGS) $(LIBARCHIVE_CFLAGS)

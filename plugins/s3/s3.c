@@ -42,7 +42,14 @@ static const struct zb_option s3_options[] = {
 	    "part buffers per object: one filling, the rest uploading", 1,
 	    64 },
 	{ "timeout", ZB_OPT_DURATION, "60s", 0,
-	    "connect timeout, and how long a request may stall", 1, 86400 },
+	    "connect timeout, and how long a request may move no byte", 100,
+	    86400000 },
+	{ "request_timeout", ZB_OPT_DURATION, "5m", 0,
+	    "longest attempt of a small request (listing, HEAD, DELETE, "
+	    "multipart bookkeeping)", 1000, 86400000 },
+	{ "transfer_timeout", ZB_OPT_DURATION, "0", 0,
+	    "longest attempt of a data transfer (GET or PUT of data); 0: no "
+	    "limit but the stall bound", 0, 30LL * 86400000 },
 	{ "retries", ZB_OPT_INT, "5", 0,
 	    "retries per request on 5xx, 429, timeouts and resets", 0, 20 },
 	{ "object_lock_mode", ZB_OPT_STRING, NULL, 0,
@@ -141,7 +148,13 @@ s3_init(const struct zb_host_api *host, struct zb_inst *inst, void **ctx)
 	s3->prefix = norm_prefix(host->cfg_str(inst, "prefix"));
 	s3->part_size = (uint64_t)host->cfg_int(inst, "part_size");
 	s3->max_uploads = (int)host->cfg_int(inst, "max_uploads");
-	s3->timeout_s = (int)host->cfg_int(inst, "timeout");
+	/* Durations are milliseconds; 0 (a sink's "no copy timeout") and
+	 * anything below 100 ms mean the default for the network. */
+	s3->timeouts.timeout_ms = host->cfg_int(inst, "timeout");
+	if (s3->timeouts.timeout_ms < 100)
+		s3->timeouts.timeout_ms = S3_TIMEOUT_DEFAULT_MS;
+	s3->timeouts.request_ms = host->cfg_int(inst, "request_timeout");
+	s3->timeouts.transfer_ms = host->cfg_int(inst, "transfer_timeout");
 	s3->retries = (int)host->cfg_int(inst, "retries");
 	v = host->cfg_str(inst, "bucket");
 	if (sink && v == NULL)

@@ -8,6 +8,7 @@
  * s3_get.c     sink: get (streamed GET)
  * s3_list.c    sink: list (ListObjectsV2), remove (DeleteObjects
  *              batches), cleanup (stale multipart uploads)
+ * s3_limits.c  connect, stall and total bounds of a request (curl options)
  * s3_alloc.c   the allocation helpers sigv4.c and buf.c expect
  */
 #ifndef ZB_S3_H
@@ -19,6 +20,7 @@
 
 #include <zentoria/plugin.h>
 
+#include "s3_limits.h"
 #include "sigv4.h"
 
 #define S3_MAX_QUERY	6
@@ -44,7 +46,7 @@ struct s3 {
 	size_t			 sklen;
 	uint64_t		 part_size;
 	int			 max_uploads;
-	int			 timeout_s;
+	struct s3_timeouts	 timeouts;	/* milliseconds */
 	int			 retries;
 	const char		*lock_mode;	/* NULL: no Object Lock */
 	int			 lock_days;

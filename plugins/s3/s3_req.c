@@ -419,10 +419,21 @@ add_raw(struct s3_req *q, const char *line)
 	return 0;
 }
 
+/* Data transfers get no total bound by default; the rest do. */
+static enum s3_req_kind
+req_kind(const struct s3_req_spec *s)
+{
+	if (s->on_data != NULL || s->on_read != NULL ||
+	    s->bodylen > S3_SMALL_BODY_MAX)
+		return S3_REQ_DATA;
+	return S3_REQ_SMALL;
+}
+
 static int
 attempt(struct s3_req *q)
 {
 	struct s3		*s3 = q->s3;
+	struct s3_limits	 lim;
 	struct sigv4_req	 sr;
 	struct buf		 path, url;
 	char			 hash[65], *host;
@@ -505,7 +516,6 @@ attempt(struct s3_req *q)
 
 	curl_easy_setopt(q->easy, CURLOPT_URL, url.data);
 	curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, q->hdrs);
-	curl_easy_setopt(q->easy, CURLOPT_CONNECTTIMEOUT, (long)s3->timeout_s);
 	curl_easy_setopt(q->easy, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(q->easy, CURLOPT_WRITEDATA, q);
 	curl_easy_setopt(q->easy, CURLOPT_HEADERFUNCTION, on_header);
@@ -526,12 +536,9 @@ attempt(struct s3_req *q)
 		curl_easy_setopt(q->easy, CURLOPT_NOBODY, 1L);
 	else if (strcmp(m, "GET") != 0)
 		curl_easy_setopt(q->easy, CURLOPT_CUSTOMREQUEST, m);
-	if (q->spec.on_data == NULL) {
-		/* A request that stops moving for `timeout' is dead. */
-		curl_easy_setopt(q->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(q->easy, CURLOPT_LOW_SPEED_TIME,
-		    (long)s3->timeout_s);
-	}
+	/* Connect, stall and total bounds (s3_limits.c). */
+	s3_limits_for(&s3->timeouts, req_kind(&q->spec), &lim);
+	s3_limits_apply(q->easy, &lim);
 	if (s3->host->http_submit(s3->inst, q->easy, on_done, q) != ZB_OK)
 		goto out;
 	q->in_flight = 1;

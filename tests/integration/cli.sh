@@ -222,7 +222,7 @@ kill -INT $pid
 start=$(date +%s)
 wait $pid
 rc=$?
-check_rc "SIGINT aborts the run with exit 1" $rc 1 "$T/err"
+check_rc "SIGINT aborts the run with exit 130" $rc 130 "$T/err"
 [ $(( $(date +%s) - start )) -lt 10 ] && ok "SIGINT is quick" ||
     fail "SIGINT took $(( $(date +%s) - start )) s"
 grep_err "the abort says why" "interrupted by a signal"
