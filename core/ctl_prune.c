@@ -200,7 +200,7 @@ apply_retention(struct ctl *ctl, struct cfg_section *sec, int dry,
 		return 1;
 	}
 	forget_decide(ctl->cfg, sec, &cat, time(NULL), &plan);
-	if (!dry && plan.nremove > 0) {
+	if (!dry && plan.nremove > 0 && !reactor_interrupted()) {
 		forget_remove(sec->inst, &plan, on_forgotten, &done);
 		reactor_run_until(&done);
 	}
@@ -280,6 +280,8 @@ ctl_prune(struct ctl *ctl, int argc, char **argv)
 	buf_init(&json, 64 << 20);
 	(void)buf_puts(&json, "[");
 	TAILQ_FOREACH(sec, &ctl->cfg->sections, entry) {
+		if (reactor_interrupted())
+			break;		/* main() exits 128 + the signal */
 		if (sec->kind != CFG_SINK || sec->inst == NULL ||
 		    (sink != NULL && strcmp(sec->name, sink) != 0))
 			continue;
@@ -300,6 +302,8 @@ ctl_prune(struct ctl *ctl, int argc, char **argv)
 		removed += ps.res.removed;
 		kept += ps.res.kept;
 		errors += (int)ps.res.errors;
+		if (reactor_interrupted())
+			break;
 		errors += apply_retention(ctl, sec, dry, json_out ? &json :
 		    NULL, &forgotten, &retained);
 	}

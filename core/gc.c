@@ -463,7 +463,8 @@ step(evutil_socket_t fd, short what, void *arg)
 		for (k = 0; k < g->ndirs; k++)
 			decide(g, &g->dirs[k]);
 		g->phase = GC_REMOVING;
-		start_removals(g);
+		if (!reactor_interrupted())	/* SIGINT/SIGTERM: stop here */
+			start_removals(g);
 		if (g->waiting > 0)
 			return;
 		/* FALLTHROUGH */
