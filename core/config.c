@@ -78,6 +78,36 @@ static const struct zb_option daemon_opts[] = {
 	{ NULL, 0, NULL, 0, NULL, 0, 0 }
 };
 
+/* The keep_* keys (retention.c), in [sink:NAME] and [job:NAME]. */
+#define RETENTION_OPTIONS \
+	{ "keep_last", ZB_OPT_STRING, NULL, 0, \
+	    "retention: keep the newest N copies (or unlimited)", 0, 0 }, \
+	{ "keep_hourly", ZB_OPT_STRING, NULL, 0, \
+	    "retention: the newest copy of each of the last N hours", 0, 0 }, \
+	{ "keep_daily", ZB_OPT_STRING, NULL, 0, \
+	    "retention: the newest copy of each of the last N days", 0, 0 }, \
+	{ "keep_weekly", ZB_OPT_STRING, NULL, 0, \
+	    "retention: the newest copy of each of the last N weeks", 0, 0 }, \
+	{ "keep_monthly", ZB_OPT_STRING, NULL, 0, \
+	    "retention: the newest copy of each of the last N months", 0, 0 }, \
+	{ "keep_yearly", ZB_OPT_STRING, NULL, 0, \
+	    "retention: the newest copy of each of the last N years", 0, 0 }, \
+	{ "keep_within", ZB_OPT_STRING, NULL, 0, \
+	    "retention: every copy within this long of the newest (7d)", \
+	    0, 0 }, \
+	{ "keep_last_tag", ZB_OPT_STRING, NULL, 0, \
+	    "retention: keep_last counts only copies with this tag", 0, 0 }, \
+	{ "keep_hourly_tag", ZB_OPT_STRING, NULL, 0, \
+	    "retention: keep_hourly counts only copies with this tag", 0, 0 }, \
+	{ "keep_daily_tag", ZB_OPT_STRING, NULL, 0, \
+	    "retention: keep_daily counts only copies with this tag", 0, 0 }, \
+	{ "keep_weekly_tag", ZB_OPT_STRING, NULL, 0, \
+	    "retention: keep_weekly counts only copies with this tag", 0, 0 }, \
+	{ "keep_monthly_tag", ZB_OPT_STRING, NULL, 0, \
+	    "retention: keep_monthly counts only copies with this tag", 0, 0 }, \
+	{ "keep_yearly_tag", ZB_OPT_STRING, NULL, 0, \
+	    "retention: keep_yearly counts only copies with this tag", 0, 0 },
+
 static const struct zb_option source_opts[] = {
 	{ "plugin", ZB_OPT_STRING, NULL, 1, "plugin that reads the data", 0, 0 },
 	{ NULL, 0, NULL, 0, NULL, 0, 0 }
@@ -88,33 +118,7 @@ static const struct zb_option sink_opts[] = {
 	{ "timeout", ZB_OPT_DURATION, "300", 0,
 	    "fail this sink's copy after this long without progress",
 	    0, 86400000LL * 7 },
-	{ "keep_last", ZB_OPT_STRING, NULL, 0,
-	    "retention: keep the newest N copies (or unlimited)", 0, 0 },
-	{ "keep_hourly", ZB_OPT_STRING, NULL, 0,
-	    "retention: the newest copy of each of the last N hours", 0, 0 },
-	{ "keep_daily", ZB_OPT_STRING, NULL, 0,
-	    "retention: the newest copy of each of the last N days", 0, 0 },
-	{ "keep_weekly", ZB_OPT_STRING, NULL, 0,
-	    "retention: the newest copy of each of the last N weeks", 0, 0 },
-	{ "keep_monthly", ZB_OPT_STRING, NULL, 0,
-	    "retention: the newest copy of each of the last N months", 0, 0 },
-	{ "keep_yearly", ZB_OPT_STRING, NULL, 0,
-	    "retention: the newest copy of each of the last N years", 0, 0 },
-	{ "keep_within", ZB_OPT_STRING, NULL, 0,
-	    "retention: every copy within this long of the newest (7d)",
-	    0, 0 },
-	{ "keep_last_tag", ZB_OPT_STRING, NULL, 0,
-	    "retention: keep_last counts only copies with this tag", 0, 0 },
-	{ "keep_hourly_tag", ZB_OPT_STRING, NULL, 0,
-	    "retention: keep_hourly counts only copies with this tag", 0, 0 },
-	{ "keep_daily_tag", ZB_OPT_STRING, NULL, 0,
-	    "retention: keep_daily counts only copies with this tag", 0, 0 },
-	{ "keep_weekly_tag", ZB_OPT_STRING, NULL, 0,
-	    "retention: keep_weekly counts only copies with this tag", 0, 0 },
-	{ "keep_monthly_tag", ZB_OPT_STRING, NULL, 0,
-	    "retention: keep_monthly counts only copies with this tag", 0, 0 },
-	{ "keep_yearly_tag", ZB_OPT_STRING, NULL, 0,
-	    "retention: keep_yearly counts only copies with this tag", 0, 0 },
+	RETENTION_OPTIONS
 	{ NULL, 0, NULL, 0, NULL, 0, 0 }
 };
 
@@ -127,33 +131,7 @@ static const struct zb_option job_opts[] = {
 	    "overrides [daemon] compression", 0, 0 },
 	{ "max_streams", ZB_OPT_INT, "2", 0,
 	    "streams of one run that may run at once", 1, 64 },
-	{ "keep_last", ZB_OPT_STRING, NULL, 0,
-	    "retention: keep the newest N copies (or unlimited)", 0, 0 },
-	{ "keep_hourly", ZB_OPT_STRING, NULL, 0,
-	    "retention: the newest copy of each of the last N hours", 0, 0 },
-	{ "keep_daily", ZB_OPT_STRING, NULL, 0,
-	    "retention: the newest copy of each of the last N days", 0, 0 },
-	{ "keep_weekly", ZB_OPT_STRING, NULL, 0,
-	    "retention: the newest copy of each of the last N weeks", 0, 0 },
-	{ "keep_monthly", ZB_OPT_STRING, NULL, 0,
-	    "retention: the newest copy of each of the last N months", 0, 0 },
-	{ "keep_yearly", ZB_OPT_STRING, NULL, 0,
-	    "retention: the newest copy of each of the last N years", 0, 0 },
-	{ "keep_within", ZB_OPT_STRING, NULL, 0,
-	    "retention: every copy within this long of the newest (7d)",
-	    0, 0 },
-	{ "keep_last_tag", ZB_OPT_STRING, NULL, 0,
-	    "retention: keep_last counts only copies with this tag", 0, 0 },
-	{ "keep_hourly_tag", ZB_OPT_STRING, NULL, 0,
-	    "retention: keep_hourly counts only copies with this tag", 0, 0 },
-	{ "keep_daily_tag", ZB_OPT_STRING, NULL, 0,
-	    "retention: keep_daily counts only copies with this tag", 0, 0 },
-	{ "keep_weekly_tag", ZB_OPT_STRING, NULL, 0,
-	    "retention: keep_weekly counts only copies with this tag", 0, 0 },
-	{ "keep_monthly_tag", ZB_OPT_STRING, NULL, 0,
-	    "retention: keep_monthly counts only copies with this tag", 0, 0 },
-	{ "keep_yearly_tag", ZB_OPT_STRING, NULL, 0,
-	    "retention: keep_yearly counts only copies with this tag", 0, 0 },
+	RETENTION_OPTIONS
 	{ NULL, 0, NULL, 0, NULL, 0, 0 }
 };
 
@@ -505,18 +483,6 @@ list_keys(struct buf *b, const struct zb_option *opts)
  * query, percent-encoded or not), and a URI's "scheme://user:x@host".
  */
 static int
-hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int
 keyword_password(const char *v)
 {
 	const char	*p, *q;
@@ -564,8 +530,8 @@ value_holds_password(const char *v)
 		return 0;
 	dec = xstrdup(v);
 	for (i = o = 0; v[i] != '\0'; i++) {
-		hi = v[i] == '%' ? hexdigit(v[i + 1]) : -1;
-		lo = hi >= 0 ? hexdigit(v[i + 2]) : -1;
+		hi = v[i] == '%' ? hex_value((unsigned char)v[i + 1]) : -1;
+		lo = hi >= 0 ? hex_value((unsigned char)v[i + 2]) : -1;
 		if (lo >= 0) {
 			dec[o++] = (char)(hi << 4 | lo);
 			i += 2;

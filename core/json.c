@@ -56,18 +56,6 @@ fail(struct jp *p, const char *err)
 }
 
 static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int
 read_hex4(struct jp *p, unsigned *out)
 {
 	unsigned v = 0;
@@ -76,7 +64,7 @@ read_hex4(struct jp *p, unsigned *out)
 	if (p->len - p->pos < 4)
 		return fail(p, "truncated \\u escape");
 	for (i = 0; i < 4; i++) {
-		h = hexval((unsigned char)p->s[p->pos + i]);
+		h = hex_value((unsigned char)p->s[p->pos + i]);
 		if (h < 0)
 			return fail(p, "bad \\u escape");
 		v = v << 4 | (unsigned)h;

@@ -70,5 +70,6 @@ uint64_t now_ms(void);
 char	*str_printable(const char *s);
 int	 valid_name(const char *);	/* [A-Za-z0-9_.-]+, no leading dot */
 int	 is_hex_sha256(const char *);
+int	 hex_value(int c);		/* 0-15 for a hex digit, else -1 */
 
 #endif
