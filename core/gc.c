@@ -188,6 +188,8 @@ group(struct gc *g)
 	size_t		 i, j, dl;
 	time_t		 t;
 
+	if (g->nents == 0)
+		return;
 	qsort(g->ents, g->nents, sizeof(*g->ents), cmp_ent);
 	for (i = 0; i < g->nents; i = j) {
 		dl = artifact_key_dir_len(g->ents[i].key, &t);
