@@ -132,12 +132,17 @@ sinks = slow
 source = stubborn
 sinks = near
 
+; fails once the source's data flows (after the in-progress marker)
 [sink:broken]
-plugin = local
-path = $T/rand.bin/not-a-directory
+plugin = sink_slow
+fail_at = 100K
+
+[source:stubborn2]
+plugin = command
+command = echo \$\$ >$T/child.pid; trap '' TERM; head -c 2000000 $T/rand.bin; sleep 1000
 
 [job:stubborn-broken]
-source = stubborn
+source = stubborn2
 sinks = broken
 
 [source:pg]
