@@ -17,6 +17,7 @@ truncate -s 32M "$src/big"
 cat >"$T/zb.ini" <<INI
 [daemon]
 plugin_dir = $ZB_TEST_PLUGIN_DIR
+state_dir = $T/state
 compression = none
 max_parallel_jobs = 1
 max_buffer_mb = 2

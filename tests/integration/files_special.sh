@@ -35,8 +35,8 @@ ini() {	# ini FILE [extra source keys...]
 	local f=$1
 	shift
 	{
-		printf '[daemon]\nplugin_dir = %s\ncompression = none\n\n' \
-		    "$ZB_TEST_PLUGIN_DIR"
+		printf '[daemon]\nplugin_dir = %s\nstate_dir = %s\ncompression = none\n\n' \
+		    "$ZB_TEST_PLUGIN_DIR" "$T/state"
 		printf '[sink:disk]\nplugin = local\npath = %s\n\n' "$T/store"
 		printf '[source:tree]\nplugin = files\npath = %s\n' "$src"
 		for kv in "$@"; do printf '%s\n' "$kv"; done

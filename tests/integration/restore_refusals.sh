@@ -12,6 +12,7 @@ echo ok >"$T/src/tree/ok.txt"
 cat >"$T/zb.ini" <<INI
 [daemon]
 plugin_dir = $ZB_TEST_PLUGIN_DIR
+state_dir = $T/state
 compression = none
 
 [sink:disk]

@@ -11,6 +11,7 @@ printf 'data\n' >"$T/src/tree/file"
 cat >"$T/zb.ini" <<INI
 [daemon]
 plugin_dir = $ZB_TEST_PLUGIN_DIR
+state_dir = $T/state
 
 [sink:disk]
 plugin = local

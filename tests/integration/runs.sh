@@ -11,6 +11,7 @@
 cat >"$T/zb.ini" <<INI
 [daemon]
 plugin_dir = $ZB_TEST_PLUGIN_DIR
+state_dir = $T/state
 compression = none
 
 [source:gen]

@@ -13,6 +13,7 @@ pg_seed_sample db2 || exit 1
 cat >"$T/zb.ini" <<INI
 [daemon]
 plugin_dir = $ZB_TEST_PLUGIN_DIR
+state_dir = $T/state
 compression = zstd:1
 
 [sink:disk]

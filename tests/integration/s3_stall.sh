@@ -100,6 +100,7 @@ INI
 	cat <<INI
 [daemon]
 plugin_dir = $ZB_TEST_PLUGIN_DIR
+state_dir = $T/state
 compression = none
 
 INI

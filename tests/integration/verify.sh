@@ -13,6 +13,7 @@
 cat >"$T/zb.ini" <<INI
 [daemon]
 plugin_dir = $ZB_TEST_PLUGIN_DIR
+state_dir = $T/state
 compression = none
 
 [sink:disk]
@@ -151,6 +152,7 @@ sed -n 's/^# public key: //p' "$T/id.key" >"$T/recipients.txt"
 cat >"$T/age.ini" <<INI
 [daemon]
 plugin_dir = $ZB_TEST_PLUGIN_DIR
+state_dir = $T/state
 compression = zstd:3
 encryption = age
 age_recipients_file = $T/recipients.txt
