@@ -92,7 +92,8 @@ has_marker() { ls "$T"/store/held/output/*/in-progress.json >/dev/null 2>&1; }
 wait_for has_marker &&
     ok "its in-progress marker is there" || fail "no in-progress marker"
 
-$Z run held >"$T/out" 2>"$T/err"
+# (bounded: without the lock it would wait for $T/go like the first)
+timeout 30 $Z run held >"$T/out" 2>"$T/err"
 rc=$?
 [ $rc -eq 1 ] && ok "a second run of the job is refused (exit 1)" ||
     fail "second run: exit $rc"
