@@ -63,7 +63,7 @@ on_item(void *arg, const struct gc_item *it)
 
 	FILE	*out = json_out ? stderr : stdout;
 
-	key = str_printable(it->key);
+	key = log_printable(it->key);
 	if (it->action == GC_KEEP)
 		fprintf(out, "keep sink:%s %s (%s)\n", it->sink, key,
 		    it->reason);

@@ -88,32 +88,37 @@ decide_group(const struct zb_config *cfg, const struct cfg_section *sink,
 	free(rc);
 }
 
+static int
+cmp_group(const void *a, const void *b)
+{
+	const struct artifact	*x = *(const struct artifact *const *)a;
+	const struct artifact	*y = *(const struct artifact *const *)b;
+	int			 c;
+
+	c = strcmp(x->source, y->source);
+	return c != 0 ? c : strcmp(x->stream, y->stream);
+}
+
 void
 forget_decide(const struct zb_config *cfg, const struct cfg_section *sink,
     const struct catalog *cat, time_t now, struct forget_plan *plan)
 {
-	const struct artifact	**group;
-	size_t			  i, j, n;
-	char			 *done;
+	const struct artifact	**v;
+	size_t			  i, j;
 
 	memset(plan, 0, sizeof(*plan));
 	if (cat->n == 0)
 		return;
-	group = xcalloc(cat->n, sizeof(*group));
-	done = xcalloc(cat->n, 1);
-	for (i = 0; i < cat->n; i++) {
-		if (done[i])
-			continue;
-		for (n = 0, j = i; j < cat->n; j++)
-			if (!done[j] && same_group(&cat->items[i],
-			    &cat->items[j])) {
-				group[n++] = &cat->items[j];
-				done[j] = 1;
-			}
-		decide_group(cfg, sink, group, n, now, plan);
+	v = xcalloc(cat->n, sizeof(*v));
+	for (i = 0; i < cat->n; i++)
+		v[i] = &cat->items[i];
+	qsort(v, cat->n, sizeof(*v), cmp_group);
+	for (i = 0; i < cat->n; i = j) {
+		for (j = i + 1; j < cat->n && same_group(v[i], v[j]); j++)
+			;
+		decide_group(cfg, sink, v + i, j - i, now, plan);
 	}
-	free(group);
-	free(done);
+	free(v);
 }
 
 void

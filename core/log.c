@@ -22,6 +22,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "util.h"
 
 static const char	*log_prog = "zentoria";
 static struct buf	*log_buf;
@@ -95,6 +96,16 @@ log_escape(char *dst, size_t dstlen, const char *src, size_t n)
 	}
 	dst[o] = '\0';
 	return o;
+}
+
+char *
+log_printable(const char *s)
+{
+	size_t	 n = strlen(s), len = n * 4 + 1;
+	char	*out = xmalloc(len);
+
+	log_escape(out, len, s, n);
+	return out;
 }
 
 void

@@ -30,6 +30,9 @@ int	log_level_parse(const char *name);	/* -1 when unknown */
  * passed through it.
  */
 size_t	log_escape(char *dst, size_t dstlen, const char *src, size_t n);
+/* log_escape() of all of s, for text printed outside the log; caller
+ * frees. */
+char	*log_printable(const char *s);
 void	log_vmsg(int level, const char *prefix, const char *fmt, va_list ap)
 	    ZB_PRINTF(3, 0);
 void	log_warn(const char *fmt, ...) ZB_PRINTF(1, 2);	/* + strerror */

@@ -661,18 +661,16 @@ static void
 gc_item(void *arg, const struct gc_item *it)
 {
 	struct run	*run = arg;
-	char		*key;
 
+	/* (log lines escape control bytes of keys themselves) */
 	if (it->action != GC_REMOVE)
 		return;
-	key = str_printable(it->key);
 	if (it->failed)
 		log_warnx("[job:%s] sink:%s: %s %s: %s", run->job->name,
-		    it->sink, it->what, key, it->reason);
+		    it->sink, it->what, it->key, it->reason);
 	else
 		log_info("[job:%s] sink:%s: removed %s %s (%s)",
-		    run->job->name, it->sink, it->what, key, it->reason);
-	free(key);
+		    run->job->name, it->sink, it->what, it->key, it->reason);
 }
 
 static void

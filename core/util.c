@@ -451,27 +451,6 @@ is_hex_sha256(const char *s)
 	return s[64] == '\0';
 }
 
-char *
-str_printable(const char *s)
-{
-	static const char	 hex[] = "0123456789abcdef";
-	const unsigned char	*p;
-	char			*out, *o;
-
-	out = xmalloc(strlen(s) * 4 + 1);
-	for (o = out, p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p < 0x20 || *p == 0x7f) {
-			*o++ = '\\';
-			*o++ = 'x';
-			*o++ = hex[*p >> 4];
-			*o++ = hex[*p & 0xf];
-		} else
-			*o++ = (char)*p;
-	}
-	*o = '\0';
-	return out;
-}
-
 int
 hex_value(int c)
 {

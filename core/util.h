@@ -65,9 +65,6 @@ void	 human_bytes(uint64_t, char *buf, size_t);
 /* Monotonic milliseconds. */
 uint64_t now_ms(void);
 
-/* s with control bytes (< 0x20, 0x7f) as \xNN, for messages; caller
- * frees. */
-char	*str_printable(const char *s);
 int	 valid_name(const char *);	/* [A-Za-z0-9_.-]+, no leading dot */
 int	 is_hex_sha256(const char *);
 int	 hex_value(int c);		/* 0-15 for a hex digit, else -1 */
