@@ -9,7 +9,8 @@
  *    marker (MARKER_NAME) before a copy's data and removes it after the
  *    manifest; the marker names the host and the job lock the run holds.
  *    On this host, the lock tells whether that run is alive; a marker
- *    from another host counts as alive for GC_FOREIGN_RUN_MAX;
+ *    from another host counts as alive for GC_FOREIGN_RUN_MAX, and one
+ *    that cannot be read keeps its directory too;
  *  - and nothing in the directory was written within the grace period
  *    (age by when objects were written, not by when the run started).
  * Objects outside the layout (source/stream/stamp/...) are never touched.
@@ -275,10 +276,22 @@ on_marker(void *arg, int status, const char *err, const char *data,
 {
 	struct gc_read	*r = arg;
 	struct gc	*g = r->gc;
+	struct gc_dir	*d;
 
 	if (status == ZB_OK)
 		judge_marker(g, &g->dirs[r->dir], data, len);
-	/* unreadable (gone meanwhile): judged by age alone */
+	else {
+		/*
+		 * Not knowing whose the directory is, keep it: a failed read
+		 * (a 503, a timeout) must not expose a live run's copy to an
+		 * age it is long past.  Gone meanwhile: its run ended, and the
+		 * next prune looks again.
+		 */
+		d = &g->dirs[r->dir];
+		d->alive = 1;
+		d->why = xasprintf("its in-progress marker could not be read: "
+		    "%s", err != NULL ? err : "error");
+	}
 	free(r);
 	g->waiting--;
 	schedule(g);

@@ -346,6 +346,15 @@ grep -q "^would remove sink:s3 pending put rand/output/.*/data\.[a-z.]* (a put t
     fail "dry run misses the upload: $(cat "$T/out")"
 [ "$(state 'len(d["uploads"])')" = 1 ] && ok "the dry run aborted nothing" ||
     fail "the dry run aborted the upload"
+# A marker that cannot be read keeps its directory (not judged by age).
+s3fake_post "/__fault?op=GetObject&match=in-progress.json&status=500&count=50"
+check "prune --dry-run while the marker cannot be read" Z prune --sink s3 --grace 0 --dry-run
+grep -q "^keep sink:s3 rand/output/[^ ]* (its in-progress marker could not be read" "$T/out" &&
+    ok "an unreadable marker keeps its directory" || fail "prune: $(cat "$T/out")"
+kept=$(sed -n 's/^keep sink:s3 \(rand\/output\/[^ ]*\) (its in-progress marker could not be read.*/\1/p' "$T/out")
+[ -n "$kept" ] && grep -q "^would remove sink:s3 [a-z ]*$kept/" "$T/out" &&
+    fail "it would remove part of $kept: $(cat "$T/out")"
+s3fake_post "/__fault?reset"
 s3fake_post "/__log?reset"
 check "prune removes orphans and the stale upload" Z prune --sink s3 --grace 0
 grep -q "^removed sink:s3 pending put rand/output/" "$T/out" &&
