@@ -36,12 +36,12 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 	$(LIBCURL_LIBS)
 
 sbin_PROGRAMS += zentoria-backupd
-zentoria_backupd_SOURCES = %reldir%/backupd.c
+zentoria_backupd_SOURCES = %reldir%/daemon/backupd.c
 zentoria_backupd_LDADD = %reldir%/libzbcore.la $(LIBEVENT_LIBS)
 
 bin_PROGRAMS += zentoria-backupctl
-zentoria_backupctl_SOURCES = %reldir%/ctl.c %reldir%/ctl.h \
-	%reldir%/ctl_list.c %reldir%/ctl_restore.c %reldir%/ctl_run.c \
-	%reldir%/ctl_test.c %reldir%/ctl_prune.c
+zentoria_backupctl_SOURCES = %reldir%/cli/ctl.c %reldir%/cli/ctl.h \
+	%reldir%/cli/ctl_list.c %reldir%/cli/ctl_restore.c \
+	%reldir%/cli/ctl_run.c %reldir%/cli/ctl_test.c %reldir%/cli/ctl_prune.c
 zentoria_backupctl_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 zentoria_backupctl_LDADD = %reldir%/libzbcore.la $(LIBEVENT_LIBS)

@@ -57,7 +57,7 @@ check() {
 }
 
 # check_fails CODE "what" command...: the command must exit with CODE
-# (1: a failure, 2: a usage error, see core/ctl.h), without a crash or a
+# (1: a failure, 2: a usage error, see core/cli/ctl.h), without a crash or a
 # sanitizer report
 check_fails() {
 	local code=$1 what=$2 rc san
