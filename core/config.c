@@ -986,30 +986,68 @@ check_timezone(struct zb_config *cfg, struct cfg_section *sec)
 	return 0;
 }
 
+/* Schedules being parsed: up to CFG_MAX_SCHEDULES of one section. */
+struct sched_list {
+	struct cfg_schedule	*v;
+	struct cron_sched	*crons;
+	size_t			 n;
+};
+
+/* One schedule line (p, len: trimmed) of kv into l; 0 or 1 error. */
+static int
+sched_add(struct zb_config *cfg, struct cfg_section *sec, struct cfg_kv *kv,
+    const char *p, size_t len, struct sched_list *l)
+{
+	char	*one, err[256];
+
+	if (len == 0) {
+		config_error(cfg, sec, kv, kv->key, "empty schedule (expected "
+		    "a cron line, @daily or @every DURATION)");
+		return 1;
+	}
+	if (l->n == CFG_MAX_SCHEDULES) {
+		config_error(cfg, sec, kv, kv->key, "more than %d schedules",
+		    CFG_MAX_SCHEDULES);
+		return 1;
+	}
+	one = xstrndup(p, len);
+	if (cron_parse(one, &l->crons[l->n], err, sizeof(err)) == -1) {
+		config_error(cfg, sec, kv, kv->key, "'%s': %s", one, err);
+		free(one);
+		return 1;
+	}
+	l->v[l->n].cron = &l->crons[l->n];
+	l->v[l->n].text = one;
+	l->v[l->n].tag = l->crons[l->n].tag[0] != '\0' ?
+	    xstrdup(l->crons[l->n].tag) : NULL;
+	l->v[l->n].line = kv->line;
+	l->n++;
+	return 0;
+}
+
 /*
  * Every `schedule =' key of sec (it may be repeated), each value split
- * into lines at ", " as cron_parse_list() does, each line parsed by
- * cron_parse().  Errors name the key's file:line and the line.
+ * into lines at a comma followed by a blank, as cron_parse_list() does
+ * ("0,30 * * * *" is one line), each line parsed by cron_parse().
+ * Errors name the key's file:line and the line.
  */
 static int
 parse_schedules(struct zb_config *cfg, struct cfg_section *sec,
     struct cfg_schedule **schedp, size_t *np, struct cron_sched **cronsp)
 {
-	struct cfg_schedule	*sched;
-	struct cron_sched	*crons;
+	struct sched_list	 l;
 	struct cfg_kv		*kv;
 	const char		*p, *end;
-	char			*one, err[256];
-	size_t			 n = 0, len, i;
+	size_t			 len;
 	int			 errors = 0;
 
-	sched = xcalloc(CFG_MAX_SCHEDULES, sizeof(*sched));
-	crons = xcalloc(CFG_MAX_SCHEDULES, sizeof(*crons));
+	l.v = xcalloc(CFG_MAX_SCHEDULES, sizeof(*l.v));
+	l.crons = xcalloc(CFG_MAX_SCHEDULES, sizeof(*l.crons));
+	l.n = 0;
 	TAILQ_FOREACH(kv, &sec->kvs, entry) {
 		if (strcmp(kv->key, "schedule") != 0)
 			continue;
 		for (p = kv->value; ; p = end + 1) {
-			/* a comma followed by a blank (or the end) ends one */
 			for (end = p; *end != '\0' && !(*end == ',' &&
 			    (end[1] == ' ' || end[1] == '\t' ||
 			    end[1] == '\0')); end++)
@@ -1022,39 +1060,14 @@ parse_schedules(struct zb_config *cfg, struct cfg_section *sec,
 			while (len > 0 && (p[len - 1] == ' ' ||
 			    p[len - 1] == '\t'))
 				len--;
-			one = xstrndup(p, len);
-			if (len == 0) {
-				config_error(cfg, sec, kv, kv->key, "empty "
-				    "schedule (expected a cron line, @daily or "
-				    "@every DURATION)");
-				errors++;
-			} else if (n == CFG_MAX_SCHEDULES) {
-				config_error(cfg, sec, kv, kv->key, "more than "
-				    "%d schedules", CFG_MAX_SCHEDULES);
-				errors++;
-			} else if (cron_parse(one, &crons[n], err,
-			    sizeof(err)) == -1) {
-				config_error(cfg, sec, kv, kv->key, "'%s': %s",
-				    one, err);
-				errors++;
-			} else {
-				sched[n].text = one;
-				one = NULL;
-				sched[n].tag = crons[n].tag[0] != '\0' ?
-				    xstrdup(crons[n].tag) : NULL;
-				sched[n].line = kv->line;
-				n++;
-			}
-			free(one);
+			errors += sched_add(cfg, sec, kv, p, len, &l);
 			if (*end == '\0')
 				break;
 		}
 	}
-	for (i = 0; i < n; i++)
-		sched[i].cron = &crons[i];
-	*schedp = sched;
-	*np = n;
-	*cronsp = crons;
+	*schedp = l.v;
+	*np = l.n;
+	*cronsp = l.crons;
 	return errors;
 }
 
@@ -1206,16 +1219,74 @@ static const char *const check_kinds[] = {
 	"verify", "deep-verify", "test-restore"
 };
 
+/* [check:NAME] jobs =: every name a job, none twice. */
+static int
+check_jobs(struct zb_config *cfg, struct cfg_check *chk)
+{
+	struct cfg_kv	*kv = config_kv(chk->sec, "jobs");
+	struct cfg_job	*job;
+	size_t		 i, j;
+	int		 errors = 0;
+
+	if (kv == NULL || kv->nitems == 0)
+		return 0;
+	chk->jobs = xcalloc(kv->nitems, sizeof(*chk->jobs));
+	for (i = 0; i < kv->nitems; i++) {
+		job = config_job(cfg, kv->items[i]);
+		for (j = 0; job != NULL && j < chk->njobs; j++)
+			if (chk->jobs[j] == job)
+				break;
+		if (job == NULL || j < chk->njobs) {
+			config_error(cfg, chk->sec, kv, kv->key, job == NULL ?
+			    "no [job:%s] section" : "job '%s' named twice",
+			    kv->items[i]);
+			errors++;
+			continue;
+		}
+		chk->jobs[chk->njobs++] = job;
+	}
+	return errors;
+}
+
+/* [check:NAME] sinks =: every name a sink, none twice. */
+static int
+check_sinks(struct zb_config *cfg, struct cfg_check *chk)
+{
+	struct cfg_kv		*kv = config_kv(chk->sec, "sinks");
+	struct cfg_section	*ref;
+	char			*title;
+	size_t			 i, j;
+	int			 errors = 0;
+
+	if (kv == NULL || kv->nitems == 0)
+		return 0;
+	chk->sinks = xcalloc(kv->nitems, sizeof(*chk->sinks));
+	for (i = 0; i < kv->nitems; i++) {
+		title = xasprintf("sink:%s", kv->items[i]);
+		ref = config_section(cfg, title);
+		free(title);
+		for (j = 0; ref != NULL && j < chk->nsinks; j++)
+			if (chk->sinks[j] == ref)
+				break;
+		if (ref == NULL || j < chk->nsinks) {
+			config_error(cfg, chk->sec, kv, kv->key, ref == NULL ?
+			    "no [sink:%s] section" : "sink '%s' named twice",
+			    kv->items[i]);
+			errors++;
+			continue;
+		}
+		chk->sinks[chk->nsinks++] = ref;
+	}
+	return errors;
+}
+
 /* [check:NAME], once every job exists. */
 static int
 check_check(struct zb_config *cfg, struct cfg_section *sec)
 {
 	struct cfg_check	*chk;
 	struct cfg_kv		*kv;
-	struct cfg_section	*ref;
-	struct cfg_job		*job;
-	char			*title;
-	size_t			 i, j;
+	size_t			 i;
 	int			 errors = 0;
 
 	chk = xcalloc(1, sizeof(*chk));
@@ -1234,42 +1305,8 @@ check_check(struct zb_config *cfg, struct cfg_section *sec)
 		    "deep-verify or test-restore", kv->value);
 		errors++;
 	}
-	kv = config_kv(sec, "jobs");
-	if (kv != NULL && kv->nitems > 0)
-		chk->jobs = xcalloc(kv->nitems, sizeof(*chk->jobs));
-	for (i = 0; kv != NULL && i < kv->nitems; i++) {
-		job = config_job(cfg, kv->items[i]);
-		for (j = 0; job != NULL && j < chk->njobs; j++)
-			if (chk->jobs[j] == job)
-				break;
-		if (job == NULL || j < chk->njobs) {
-			config_error(cfg, sec, kv, kv->key, job == NULL ?
-			    "no [job:%s] section" : "job '%s' named twice",
-			    kv->items[i]);
-			errors++;
-			continue;
-		}
-		chk->jobs[chk->njobs++] = job;
-	}
-	kv = config_kv(sec, "sinks");
-	if (kv != NULL && kv->nitems > 0)
-		chk->sinks = xcalloc(kv->nitems, sizeof(*chk->sinks));
-	for (i = 0; kv != NULL && i < kv->nitems; i++) {
-		title = xasprintf("sink:%s", kv->items[i]);
-		ref = config_section(cfg, title);
-		free(title);
-		for (j = 0; ref != NULL && j < chk->nsinks; j++)
-			if (chk->sinks[j] == ref)
-				break;
-		if (ref == NULL || j < chk->nsinks) {
-			config_error(cfg, sec, kv, kv->key, ref == NULL ?
-			    "no [sink:%s] section" : "sink '%s' named twice",
-			    kv->items[i]);
-			errors++;
-			continue;
-		}
-		chk->sinks[chk->nsinks++] = ref;
-	}
+	errors += check_jobs(cfg, chk);
+	errors += check_sinks(cfg, chk);
 	return errors;
 }
 

@@ -754,3 +754,38 @@ Test(config, check_section_errors_name_file_line)
 	assert_logged("test.ini:21: [check:d] missing required key "
 	    "'schedule'");
 }
+
+static char *
+write_file(const char *dir, const char *text)
+{
+	char	*path = xasprintf("%s/zb.ini", dir);
+	FILE	*f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	cr_assert_eq(fputs(text, f) >= 0, 1);
+	cr_assert_eq(fclose(f), 0);
+	return path;
+}
+
+Test(config, a_refused_reload_puts_tz_back)
+{
+	struct zb_config	*cfg;
+	char			*dir = test_tmpdir(), *path;
+
+	cr_assert_eq(setenv("TZ", ":America/New_York", 1), 0);
+	tzset();
+	path = write_file(dir, "[daemon]\ntimezone = Europe/Amsterdam\n"
+	    "bogus = 1\n");
+	cr_assert_null(config_reload(NULL, path));
+	assert_logged("zb.ini:3: [daemon] bogus: unknown key");
+	cr_assert_str_eq(getenv("TZ"), ":America/New_York");
+	free(path);
+
+	path = write_file(dir, "[daemon]\ntimezone = Europe/Amsterdam\n");
+	cfg = config_reload(NULL, path);
+	cr_assert_not_null(cfg, "%s", test_logged());
+	cr_assert_str_eq(getenv("TZ"), ":Europe/Amsterdam");
+	config_unref(cfg);
+	free(path);
+	free(dir);
+}
