@@ -12,6 +12,12 @@
  * the keys of a plugin's section are checked against the plugin's option
  * table by plugin_bind_config() once the plugin is loaded.  All problems
  * are reported, not just the first, each as "FILE:LINE: [section] key:".
+ *
+ * A loaded configuration is a generation: not changed after loading and
+ * binding, freed by its last config_unref().  config_reload() builds the
+ * next one, taking over the plugin instances of unchanged sections.
+ * Besides sections and keys it holds the parsed forms the daemon needs:
+ * jobs with their schedules, [check:NAME] sections, the time zone.
  */
 #include "zb-build.h"
 
