@@ -108,9 +108,14 @@ rd_finished(struct stream *st, void *arg)
 	r->res.budget = st->high;
 	r->res.restore_ms = now_ms() - r->t_read;
 	if (!ok && r->res.error == NULL) {
-		/* The stream logged it; the result says it too. */
+		/*
+		 * The stream logged it; the result says it too: a writer's
+		 * own reason, else the stream's (whose failure gives its
+		 * writers a plain "stream aborted").
+		 */
 		for (i = 0; i < st->nw && r->res.error == NULL; i++)
-			if (st->w[i]->error != NULL)
+			if (st->w[i]->error != NULL &&
+			    strcmp(st->w[i]->error, "stream aborted") != 0)
 				r->res.error = xstrdup(st->w[i]->error);
 		if (r->res.error == NULL)
 			r->res.error = xstrdup(st->error != NULL ? st->error :

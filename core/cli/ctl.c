@@ -47,6 +47,8 @@ static const struct {
 	    "[--force]" },
 	{ "test-restore", ctl_test_restore, "restore into a scratch place "
 	    "and compare with the manifest: test-restore ID | JOB" },
+	{ "check", ctl_check, "check the newest copies: check [--kind "
+	    "verify|deep-verify|test-restore] [--job J] [--sink K] [--json]" },
 	{ "prune", ctl_prune, "remove what failed runs left on the sinks: "
 	    "prune [--sink K] [--grace D] [--dry-run]" },
 	{ "plugins", ctl_plugins, "list the installed plugins [--json]" },
