@@ -199,7 +199,7 @@ Test(stamp, order_with_collision_suffix)
 /* ---- runs in the catalog ----------------------------------------------- */
 
 /*
- * A copy as catalog_load would add it.  A stamp with a collision suffix
+ * A copy as a catalog load would add it.  A stamp with a collision suffix
  * is set after parsing: this test does not depend on stamp_parse()
  * accepting one.
  */
