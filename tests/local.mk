@@ -154,7 +154,8 @@ integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/s3_interop.sh %reldir%/integration/redis.sh \
 	%reldir%/integration/s3_source.sh %reldir%/integration/prune.sh \
 	%reldir%/integration/runs.sh %reldir%/integration/runs_pg.sh \
-	%reldir%/integration/retention.sh \
+	%reldir%/integration/retention.sh %reldir%/integration/prune_source.sh \
+	%reldir%/integration/prune_lock.sh \
 	%reldir%/integration/verify.sh %reldir%/integration/restore_refusals.sh \
 	%reldir%/integration/s3_stall.sh \
 	%reldir%/integration/sample_config.sh \
@@ -192,6 +193,11 @@ check_PROGRAMS += %reldir%/tools/sigv4_sign
 %canon_reldir%_tools_sigv4_sign_CPPFLAGS = $(sigv4_cppflags)
 %canon_reldir%_tools_sigv4_sign_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 %canon_reldir%_tools_sigv4_sign_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+# the prune service with every parameter (the daemon's call)
+check_PROGRAMS += %reldir%/tools/prune_call
+%canon_reldir%_tools_prune_call_SOURCES = %reldir%/tools/prune_call.c
+%canon_reldir%_tools_prune_call_CFLAGS = $(AM_CFLAGS)
+%canon_reldir%_tools_prune_call_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
 TESTS += %reldir%/sigv4_crosscheck.py %reldir%/fakes/s3_fake_selftest.py
 EXTRA_DIST += %reldir%/fakes/s3_fake_selftest.py %reldir%/fakes/s3_fake.py \
 	%reldir%/fakes/README.md
