@@ -125,8 +125,7 @@ main(int argc, char **argv)
 		reactor_on_signal(on_signal, NULL);
 		reactor_run();
 	}
-	plugin_unbind_config(cfg);
-	config_free(cfg);
+	config_unref(cfg);	/* and its plugin instances */
 	plugin_unload_all();
 	http_free();
 	reactor_free();
