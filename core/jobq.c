@@ -101,28 +101,13 @@ kick(struct jobq *q)
 	event_active(q->kick_ev, 0, 0);
 }
 
-/* The config reference an entry holds. */
-static struct zb_config *
-cfg_hold(struct zb_config *cfg)
-{
-	/* TODO(h4): return config_ref(cfg); once config generations land. */
-	return cfg;
-}
-
-static void
-cfg_release(struct zb_config *cfg)
-{
-	/* TODO(h4): config_unref(cfg); */
-	(void)cfg;
-}
-
 static void
 entry_free(struct jobq_entry *e)
 {
 	if (e->run != NULL)
 		e->q->runner.free(e->run);
 	state_unlock(e->lock);
-	cfg_release(e->cfg);
+	config_unref(e->cfg);	/* after the run: it used it */
 	free(e);
 }
 
@@ -221,7 +206,7 @@ jobq_submit(struct jobq *q, struct zb_config *cfg, const char *name,
 	e = xcalloc(1, sizeof(*e));
 	e->q = q;
 	e->state = JE_QUEUED;
-	e->cfg = cfg_hold(cfg);
+	e->cfg = config_ref(cfg);
 	e->job = job;
 	e->lock = lock;
 	e->done = done;

@@ -185,6 +185,8 @@ Test(jobq, two_slots_in_submission_order)
 	struct jobq		*q;
 
 	q = submit_all(cfg, &res);
+	/* Each queued run holds a reference to its config generation. */
+	cr_assert_eq(cfg->refs, 1 + 4);
 	reactor_run_until(&res.done);
 	/* j2, j3, j4 take turns in the second slot while j1 runs. */
 	cr_assert_str_eq(events.data, "start j1,start j2,end j2,start j3,"
@@ -192,7 +194,22 @@ Test(jobq, two_slots_in_submission_order)
 	cr_assert_eq(peak, 2);
 	cr_assert_eq(jobq_active(q), 0);
 	jobq_free(q);
+	cr_assert_eq(cfg->refs, 1);
 	config_free(cfg);
+}
+
+/* The caller may drop its reference (a reload): the runs keep theirs. */
+Test(jobq, runs_keep_their_generation)
+{
+	struct zb_config	*cfg = setup(4);
+	struct results		 res;
+	struct jobq		*q;
+
+	q = submit_all(cfg, &res);
+	config_unref(cfg);
+	reactor_run_until(&res.done);
+	cr_assert_str_eq(res.text.data, "j2=ok,j3=ok,j4=ok,j1=ok");
+	jobq_free(q);
 }
 
 Test(jobq, held_lock_refused_at_once)
