@@ -159,7 +159,7 @@ integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/runs.sh %reldir%/integration/runs_pg.sh \
 	%reldir%/integration/retention.sh \
 	%reldir%/integration/verify.sh %reldir%/integration/restore_refusals.sh \
-	%reldir%/integration/s3_stall.sh \
+	%reldir%/integration/s3_stall.sh %reldir%/integration/queue.sh \
 	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh
 TESTS += $(integration_tests)
 EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \
