@@ -2,7 +2,9 @@
  * ctl.c - zentoria-backupctl: argument parsing and dispatch.
  *
  * Every command runs in-process on its own event loop: no daemon is
- * needed, which makes this the disaster-recovery path.  Exit status is 0
+ * needed, which makes this the disaster-recovery path.  The commands
+ * start the library's asynchronous services and wait for them through
+ * ctl_wait(), the one place the CLI runs the loop.  Exit status is 0
  * only when everything asked for succeeded, 2 for usage errors, 128 +
  * the signal number (130, 143) when SIGINT or SIGTERM interrupted it
  * (reactor.c: what was going on is aborted, and the process ends within
@@ -26,6 +28,7 @@
 #include "log.h"
 #include "plugin.h"
 #include "reactor.h"
+#include "restore.h"
 #include "util.h"
 
 #define DEFAULT_CONFIG	ZB_SYSCONFDIR "/zentoria-backupd/zentoria-backupd.ini"
@@ -44,6 +47,8 @@ static const struct {
 	    "[--force]" },
 	{ "test-restore", ctl_test_restore, "restore into a scratch place "
 	    "and compare with the manifest: test-restore ID | JOB" },
+	{ "check", ctl_check, "check the newest copies: check [--kind "
+	    "verify|deep-verify|test-restore] [--job J] [--sink K] [--json]" },
 	{ "prune", ctl_prune, "remove what failed runs left on the sinks: "
 	    "prune [--sink K] [--grace D] [--dry-run]" },
 	{ "plugins", ctl_plugins, "list the installed plugins [--json]" },
@@ -105,6 +110,65 @@ ctl_load(struct ctl *ctl)
 		log_warnx("%s: age_identity_file is set: this host can decrypt "
 		    "its backups", ctl->cfg->path);
 	return 0;
+}
+
+void
+ctl_wait(const int *flag)
+{
+	reactor_run_until(flag);
+}
+
+struct ctl_loaded {
+	struct catalog	*cat;
+	int		 done;
+};
+
+static void
+ctl_catalog_done(void *arg, struct catalog *cat)
+{
+	struct ctl_loaded	*l = arg;
+
+	l->cat = cat;
+	l->done = 1;
+}
+
+struct catalog *
+ctl_catalog(struct ctl *ctl, const struct catalog_query *q)
+{
+	struct ctl_loaded	 l = { NULL, 0 };
+
+	catalog_load_start(ctl->cfg, q, ctl_catalog_done, &l);
+	ctl_wait(&l.done);
+	return l.cat;
+}
+
+struct ctl_restored {
+	struct restore_result	 res;
+	int			 done;
+};
+
+static void
+ctl_restore_done(void *arg, const struct restore_result *res)
+{
+	struct ctl_restored	*r = arg;
+
+	r->res = *res;
+	r->res.error = NULL;	/* freed after this callback */
+	r->done = 1;
+}
+
+int
+ctl_restore_copy(struct ctl *ctl, const struct artifact *a,
+    const struct restore_opts *o, struct restore_result *out)
+{
+	struct ctl_restored	 r;
+
+	memset(&r, 0, sizeof(r));
+	restore_start(ctl->cfg, a, o, ctl_restore_done, &r);
+	ctl_wait(&r.done);
+	if (out != NULL)
+		*out = r.res;
+	return r.res.status;
 }
 
 int

@@ -185,21 +185,23 @@ static int
 apply_retention(struct ctl *ctl, struct cfg_section *sec, int dry,
     struct buf *json, unsigned *forgotten, unsigned *retained)
 {
-	struct catalog		 cat;
+	struct catalog_query	 q;
+	struct catalog		*cat;
 	struct forget_plan	 plan;
 	size_t			 i;
 	int			 done = 0, errors = 0;
 
-	memset(&cat, 0, sizeof(cat));
-	catalog_load(ctl->cfg, sec->name, NULL, &cat);
-	if (cat.errors > 0) {
+	memset(&q, 0, sizeof(q));
+	q.sink = sec->name;
+	cat = ctl_catalog(ctl, &q);
+	if (cat->errors > 0) {
 		/* Deciding on a partial list could remove the wrong copies. */
 		log_warnx("sink:%s: retention skipped: the catalog could not "
 		    "be read completely", sec->name);
-		catalog_free(&cat);
+		catalog_destroy(cat);
 		return 1;
 	}
-	forget_decide(ctl->cfg, sec, &cat, time(NULL), &plan);
+	forget_decide(ctl->cfg, sec, cat, time(NULL), &plan);
 	if (!dry && plan.nremove > 0 && !reactor_interrupted()) {
 		forget_remove(sec->inst, &plan, on_forgotten, &done);
 		reactor_run_until(&done);
@@ -216,7 +218,7 @@ apply_retention(struct ctl *ctl, struct cfg_section *sec, int dry,
 			errors++;
 	}
 	forget_plan_free(&plan);
-	catalog_free(&cat);
+	catalog_destroy(cat);
 	return errors;
 }
 

@@ -83,7 +83,7 @@ static int
 test_one(struct ctl *ctl, const struct artifact *const *copies, size_t n,
     struct restore_opts *o, int first)
 {
-	uint64_t		 t0;
+	struct restore_result	 res;
 	double			 secs = 0;
 	size_t			 i;
 	int			 ok = 0;
@@ -94,9 +94,8 @@ test_one(struct ctl *ctl, const struct artifact *const *copies, size_t n,
 			log_info("%s: trying the copy on sink:%s", id,
 			    copies[i]->sink);
 		sink = copies[i]->sink;
-		t0 = now_ms();
-		ok = restore_copy(ctl->cfg, copies[i], o) == 0;
-		secs = (double)(now_ms() - t0) / 1000.0;
+		ok = ctl_restore_copy(ctl, copies[i], o, &res) == 0;
+		secs = (double)res.elapsed_ms / 1000.0;
 	}
 	if (ctl->json)
 		printf("%s\n  {\"id\": \"%s\", \"sink\": \"%s\", \"ok\": %s, "
@@ -128,7 +127,8 @@ ctl_test_restore(struct ctl *ctl, int argc, char **argv)
 	const struct artifact	**copies;
 	size_t			*starts;
 	struct cfg_job		*job;
-	struct catalog		 cat;
+	struct catalog_query	 q;
+	struct catalog		*cat;
 	size_t			 n, i, nok = 0;
 	int			 ch;
 
@@ -176,10 +176,13 @@ ctl_test_restore(struct ctl *ctl, int argc, char **argv)
 		}
 		source = job->source->name;
 	}
-	catalog_load(ctl->cfg, sink, source, &cat);
-	copies = xcalloc(cat.n + 1, sizeof(*copies));
-	starts = xcalloc(cat.n + 2, sizeof(*starts));
-	n = pick(&cat, source, what, copies, cat.n, starts);
+	memset(&q, 0, sizeof(q));
+	q.sink = sink;
+	q.source = source;
+	cat = ctl_catalog(ctl, &q);
+	copies = xcalloc(cat->n + 1, sizeof(*copies));
+	starts = xcalloc(cat->n + 2, sizeof(*starts));
+	n = pick(cat, source, what, copies, cat->n, starts);
 	if (n == 0)
 		log_warnx("%s: %s%s%s (see `list')", what, source != NULL ?
 		    "no artifacts of its source" : "no such artifact",
@@ -193,6 +196,6 @@ ctl_test_restore(struct ctl *ctl, int argc, char **argv)
 		printf("%s]\n", n > 0 ? "\n" : "");
 	free(copies);
 	free(starts);
-	catalog_free(&cat);
+	catalog_destroy(cat);
 	return n > 0 && nok == n ? 0 : 1;
 }
