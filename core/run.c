@@ -399,16 +399,17 @@ run_job_name(const struct run *run)
 uint64_t
 run_bytes_in(const struct run *run)
 {
-	const struct run_stream	*rs;
-	uint64_t		 n = run->sum.plain_bytes;
+	const struct run_stream		*rs;
+	const struct run_artifact	*art;
+	uint64_t			 n = run->sum.plain_bytes;
+	size_t				 i;
 
-	const struct run_artifact *art;
-	size_t			 i;
-
+	/* (an ended artifact's bytes are in the summary) */
 	TAILQ_FOREACH(rs, &run->streams, entry)
 		for (i = 0; i < rs->narts; i++) {
 			art = rs->arts[i];
-			if (art->state == ART_STREAMING && art->st != NULL)
+			if ((art->state == ART_STREAMING ||
+			    art->state == ART_COMMITTING) && art->st != NULL)
 				n += art->st->bytes_in;
 		}
 	return n;

@@ -108,14 +108,52 @@ expect_events "one copy at a time on a max_copies = 1 sink, in order" \
     "copy+ a,copy- a,copy+ b,copy- b,copy+ c,copy- c" "^copy"
 grep_err "a waiting run is logged" "debug: run b .*: waiting for a copy slot"
 
-# The same on the unlimited sink: the copies overlap (the check above
-# would see it).
+# The same on the unlimited sink: the copies overlap, both start before
+# either ends (the check above would see it).
 check "two jobs on a sink without max_copies" $CTL -c "$T/zb.ini" run ma mb
-got=$(events | tr , '\n' | grep "^copy" | head -2 | paste -sd, -)
+got=$(events | tr , '\n' | grep "^copy" | head -2 | sort | paste -sd, -)
 if [ "$got" = "copy+ ma,copy+ mb" ]; then
 	ok "copies overlap on a sink without max_copies"
 else
 	fail "copies on a sink without max_copies: $(events)"
+fi
+
+# ---- SIGINT while a run streams and another job waits for the slot:
+# the run goes streaming -> aborting -> done, the queued job never
+# starts, nothing of either is left on the sink.
+write_ini 1
+cat >>"$T/zb.ini" <<INI
+[source:slow]
+plugin = command
+command = echo begin; exec sleep 60
+
+[job:slow]
+source = slow
+sinks = one
+INI
+$CTL -c "$T/zb.ini" run slow b >"$T/out" 2>"$T/err" &
+pid=$!
+for i in $(seq 50); do
+	grep -q "slow/output@.*: started" "$T/err" && break
+	sleep 0.1
+done
+kill -INT $pid
+wait $pid
+check_rc "SIGINT ends the batch with exit 130" $? 130 "$T/err"
+grep_err "the run was streaming when aborted" \
+    "debug: run slow [0-9TZ-]*: streaming -> aborting"
+grep_err "the aborted run ends" "debug: run slow [0-9TZ-]*: aborting -> done"
+grep_err "the queued job ends unstarted" \
+    "jobq: job b aborted before it started: interrupted by a signal"
+if ! grep -q "\[job:b\] run" "$T/err" && [ "$(cut -d' ' -f1-2 "$T/out")" = "job slow:" ]; then
+	ok "job b never ran and prints nothing"
+else
+	fail "job b: $(cat "$T/out")"
+fi
+if [ -z "$(find "$T/one/slow" -name manifest.json 2>/dev/null)" ]; then
+	ok "the aborted run left no manifest"
+else
+	fail "manifest of an aborted run: $(find "$T/one/slow")"
 fi
 
 # A bad value is refused with its file:line.
