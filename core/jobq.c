@@ -254,18 +254,13 @@ jobq_bytes_in(const struct jobq *q)
 }
 
 void
-jobq_abort_all(struct jobq *q, const char *why)
+jobq_cancel_queued(struct jobq *q, const char *why)
 {
 	struct jobq_entry	*e, *next;
 	struct jobq_result	 res;
 
 	for (e = TAILQ_FIRST(&q->entries); e != NULL; e = next) {
 		next = TAILQ_NEXT(e, entry);
-		if (e->state == JE_RUNNING && !e->aborted) {
-			e->aborted = 1;
-			q->runner.abort(e->run, why);
-			continue;
-		}
 		if (e->state != JE_QUEUED)
 			continue;
 		TAILQ_REMOVE(&q->entries, e, entry);
@@ -279,6 +274,20 @@ jobq_abort_all(struct jobq *q, const char *why)
 		e->lock = NULL;
 		e->done(e->arg, &res);
 		entry_free(e);
+	}
+}
+
+void
+jobq_abort_all(struct jobq *q, const char *why)
+{
+	struct jobq_entry	*e;
+
+	jobq_cancel_queued(q, why);
+	TAILQ_FOREACH(e, &q->entries, entry) {
+		if (e->state == JE_RUNNING && !e->aborted) {
+			e->aborted = 1;
+			q->runner.abort(e->run, why);
+		}
 	}
 }
 

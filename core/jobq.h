@@ -51,6 +51,11 @@ int		 jobq_running(const struct jobq *, const char *job);
  * every queued one with JOBQ_ABORTED (done called before this returns).
  */
 void		 jobq_abort_all(struct jobq *, const char *why);
+/*
+ * End every queued run that has not started with JOBQ_ABORTED (done
+ * called before this returns); running ones go on (the daemon's SIGTERM).
+ */
+void		 jobq_cancel_queued(struct jobq *, const char *why);
 /* Jobs queued or running. */
 size_t		 jobq_active(const struct jobq *);
 /* Plaintext bytes read by the running runs so far (progress lines). */
