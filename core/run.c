@@ -895,7 +895,8 @@ finish(struct run *run)
 	s->streams = run->nstreams;
 	s->elapsed_ms = now_ms() - run->start_ms;
 	TAILQ_FOREACH(rs, &run->streams, entry) {
-		for (all = some = 1, i = 0; i < rs->narts; i++) {
+		all = some = 1;
+		for (i = 0; i < rs->narts; i++) {
 			if (rs->arts[i]->copies_ok < run->job->nsinks)
 				all = 0;
 			if (rs->arts[i]->copies_ok == 0)
