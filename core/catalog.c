@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "layout.h"
 #include "log.h"
 #include "plugin.h"
 #include "reactor.h"
@@ -77,17 +78,8 @@ static void
 on_key(void *arg, const struct zb_list_entry *e)
 {
 	struct cat_sink	*cs = arg;
-	const char	*suffix = "/" MANIFEST_NAME;
-	size_t		 n = strlen(e->key), m = strlen(suffix);
-	const char	*p;
-	int		 slashes = 0;
 
-	if (n <= m || strcmp(e->key + n - m, suffix) != 0)
-		return;
-	for (p = e->key; *p != '\0'; p++)
-		if (*p == '/')
-			slashes++;
-	if (slashes != 3)	/* source/stream/stamp/manifest.json */
+	if (!layout_is_manifest_key(e->key))
 		return;
 	cs->keys = xreallocarray(cs->keys, cs->nkeys + 1, sizeof(*cs->keys));
 	cs->keys[cs->nkeys++] = xstrdup(e->key);
@@ -159,7 +151,7 @@ on_manifest(void *arg, int status, const char *err, const char *data,
 		    perr);
 		ld->cat->errors++;
 	} else {
-		dir = xasprintf("%s/%s", a.dir, MANIFEST_NAME);
+		dir = layout_manifest_key(a.dir);
 		if (strcmp(dir, g->key) != 0) {
 			log_warnx("%s %s: manifest names another artifact "
 			    "(%s); ignored", sink->prefix, g->key, a.id);
@@ -345,8 +337,7 @@ catalog_load_start(struct zb_config *cfg, const struct catalog_query *q,
 	}
 	/* All sinks list at once: a slow one does not hold up the others. */
 	ld->listing = ld->stopped ? 0 : ld->nsinks;
-	prefix = ld->source != NULL ? xasprintf("%s/", ld->source) :
-	    xstrdup("");
+	prefix = layout_source_prefix(ld->source);
 	for (k = 0; k < ld->nsinks && !ld->stopped; k++)
 		sinkio_list(ld->sinks[k].inst, prefix, on_key, on_listed,
 		    &ld->sinks[k]);
@@ -373,7 +364,7 @@ cmp_run_key(const void *p, const void *q)
 	if ((x->run_stamp == NULL) != (y->run_stamp == NULL))
 		return x->run_stamp == NULL ? 1 : -1;
 	if (x->run_stamp != NULL) {
-		c = artifact_stamp_cmp(x->run_stamp, y->run_stamp);
+		c = layout_stamp_cmp(x->run_stamp, y->run_stamp);
 		if (c != 0)
 			return c;
 	}
@@ -387,7 +378,7 @@ same_run(const struct artifact *x, const struct artifact *y)
 	    strcmp(x->sink, y->sink) == 0 &&
 	    strcmp(x->source, y->source) == 0 &&
 	    strcmp(x->job, y->job) == 0 &&
-	    artifact_stamp_cmp(x->run_stamp, y->run_stamp) == 0;
+	    layout_stamp_cmp(x->run_stamp, y->run_stamp) == 0;
 }
 
 static int
@@ -501,7 +492,7 @@ newest_complete(const struct catalog *cat, const struct artifact *a)
 		    strcmp(b->stream, a->stream) != 0 ||
 		    !catalog_run_of(cat, b)->complete)
 			continue;
-		if (best == NULL || artifact_stamp_cmp(b->stamp,
+		if (best == NULL || layout_stamp_cmp(b->stamp,
 		    best->stamp) > 0)
 			best = b;
 	}
@@ -532,7 +523,7 @@ catalog_latest(const struct catalog *cat, const char *source,
 				p->copies[p->n++] = a;
 			continue;
 		}
-		if (best != NULL && artifact_stamp_cmp(a->stamp,
+		if (best != NULL && layout_stamp_cmp(a->stamp,
 		    best->stamp) < 0)
 			continue;	/* older than what is taken */
 		for (j = 0; j < p->nskipped && p->skipped[j] != r; j++)
@@ -597,7 +588,7 @@ cmp_sss(const void *p, const void *q)
 	if (c == 0)
 		c = strcmp(x->sink, y->sink);
 	if (c == 0)
-		c = artifact_stamp_cmp(x->stamp, y->stamp);
+		c = layout_stamp_cmp(x->stamp, y->stamp);
 	if (c != 0)
 		return c;
 	return x < y ? -1 : x > y;
@@ -639,7 +630,7 @@ catalog_newest(const struct catalog *cat, struct catalog_pick *p)
 			a = v[k];
 			r = catalog_run_of(cat, a);
 			if (r->complete || (best != NULL &&
-			    artifact_stamp_cmp(a->stamp, best->stamp) < 0))
+			    layout_stamp_cmp(a->stamp, best->stamp) < 0))
 				continue;
 			for (g = 0; g < p->nskipped && p->skipped[g] != r; g++)
 				;

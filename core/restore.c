@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "layout.h"
 #include "log.h"
 #include "plugin.h"
 #include "progress.h"
@@ -319,7 +320,7 @@ rs_read(struct restore *r)
 	    r->o.test ? "test-restore" : "restore", 0);
 	if (open_target(r, w) == -1)
 		stream_writer_fail(w, "%s", "cannot open the restore target");
-	key = xasprintf("%s/%s", a->dir, a->data);
+	key = layout_data_key(a->dir, a->data);
 	(void)sinkio_get_into(r->sink, key, r->st);
 	free(key);
 	if (!r->ended)
@@ -336,7 +337,7 @@ on_sidecar(void *arg, int status, const char *err, const char *data,
 	const struct artifact	*a = r->a;
 	char			*key, *want;
 
-	key = xasprintf("%s/%s.sha256", a->dir, a->data);
+	key = layout_sidecar_key(a->dir, a->data);
 	if (status != ZB_OK) {
 		rs_fail(r, "%s %s: cannot read the checksum sidecar: %s",
 		    r->sink->prefix, a->id, err ? err : "error");
@@ -344,7 +345,7 @@ on_sidecar(void *arg, int status, const char *err, const char *data,
 		rs_end(r, -1);
 		return;
 	}
-	want = xasprintf("%s  %s\n", a->stored_sha, a->data);
+	want = layout_sidecar_text(a->stored_sha, a->data);
 	if (len != strlen(want) || memcmp(data, want, len) != 0) {
 		rs_fail(r, "%s %s: checksum sidecar %s does not match the "
 		    "manifest", r->sink->prefix, a->id, key);
@@ -396,7 +397,7 @@ restore_start(struct zb_config *cfg, const struct artifact *a,
 		rs_read(r);
 		return;
 	}
-	key = xasprintf("%s/%s.sha256", a->dir, a->data);
+	key = layout_sidecar_key(a->dir, a->data);
 	sinkio_get_buf(r->sink, key, 4096, on_sidecar, r);
 	free(key);
 }

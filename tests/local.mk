@@ -98,6 +98,7 @@ unit_tests = %reldir%/unit/test_config %reldir%/unit/test_json \
 	%reldir%/unit/test_age %reldir%/unit/test_http \
 	%reldir%/unit/test_artifact %reldir%/unit/test_retention \
 	%reldir%/unit/test_cron %reldir%/unit/test_reactor \
+	%reldir%/unit/test_layout %reldir%/unit/test_jobq \
 	%reldir%/unit/test_catalog
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
@@ -131,6 +132,12 @@ unit_ldadd = core/libzbcore.la $(CRITERION_LIBS) $(LIBEVENT_LIBS)
 %canon_reldir%_unit_test_artifact_SOURCES = %reldir%/unit/test_artifact.c
 %canon_reldir%_unit_test_artifact_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_artifact_LDADD = $(unit_ldadd)
+%canon_reldir%_unit_test_layout_SOURCES = %reldir%/unit/test_layout.c
+%canon_reldir%_unit_test_layout_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_layout_LDADD = $(unit_ldadd)
+%canon_reldir%_unit_test_jobq_SOURCES = %reldir%/unit/test_jobq.c
+%canon_reldir%_unit_test_jobq_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_jobq_LDADD = $(unit_ldadd)
 %canon_reldir%_unit_test_retention_SOURCES = %reldir%/unit/test_retention.c
 %canon_reldir%_unit_test_retention_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_retention_LDADD = $(unit_ldadd)
@@ -160,6 +167,7 @@ integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/s3_stall.sh \
 	%reldir%/integration/sample_config.sh \
 	%reldir%/integration/check.sh \
+	%reldir%/integration/queue.sh \
 	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh
 TESTS += $(integration_tests)
 EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \

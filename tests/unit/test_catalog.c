@@ -11,6 +11,7 @@
 #include "artifact.h"
 #include "catalog.h"
 #include "check.h"
+#include "layout.h"
 #include "plugin.h"
 #include "reactor.h"
 #include "testlib.h"
@@ -63,7 +64,7 @@ put_manifest(const char *root, const char *source, const char *stream,
 	cr_assert_not_null(text);
 	dir = xasprintf("%s/%s/%s/%s", root, source, stream, stamp);
 	cr_assert_eq(mkdir_p(dir, 0700), 0, "%s", dir);
-	path = xasprintf("%s/%s", dir, MANIFEST_NAME);
+	path = xasprintf("%s/%s", dir, LAYOUT_MANIFEST_NAME);
 	f = fopen(path, "w");
 	cr_assert_not_null(f, "%s", path);
 	fputs(text, f);
