@@ -36,7 +36,8 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 	$(LIBCURL_LIBS)
 
 sbin_PROGRAMS += zentoria-backupd
-zentoria_backupd_SOURCES = %reldir%/daemon/backupd.c
+zentoria_backupd_SOURCES = %reldir%/daemon/backupd.c \
+	%reldir%/daemon/jobstate.c %reldir%/daemon/jobstate.h
 zentoria_backupd_LDADD = %reldir%/libzbcore.la $(LIBEVENT_LIBS)
 
 bin_PROGRAMS += zentoria-backupctl
