@@ -1,10 +1,7 @@
 /*
- * artifact.c - the on-storage layout (DESIGN.md section 3) and manifests.
+ * artifact.c - manifests: building, parsing and checking them, and the
+ * facts they carry.  The keys and ids they live under are layout.c's.
  *
- * A copy of an artifact on a sink is, under the sink's prefix:
- *	<source>/<stream>/<stamp>/data.<ext>		the stored bytes
- *	<source>/<stream>/<stamp>/data.<ext>.sha256	sha256sum -c format
- *	<source>/<stream>/<stamp>/manifest.json		written last
  * The manifest is the commit marker and the only thing list, verify and
  * restore trust; manifest_parse() therefore checks every field it later
  * relies on (names that become paths, hashes, sizes).
@@ -25,82 +22,8 @@
 #include "age.h"
 #include "artifact.h"
 #include "buf.h"
+#include "layout.h"
 #include "util.h"
-
-char *
-artifact_dir(const char *source, const char *stream, const char *stamp)
-{
-	return xasprintf("%s/%s/%s", source, stream, stamp);
-}
-
-size_t
-artifact_key_dir_len(const char *key, time_t *stamp)
-{
-	const char	*p = key;
-	char		 s[ZB_STAMP_LEN];
-	int		 i;
-	size_t		 n;
-
-	for (i = 0; i < 2; i++) {
-		n = strcspn(p, "/");
-		if (p[n] != '/' || n == 0)
-			return 0;
-		p += n + 1;
-	}
-	n = strcspn(p, "/");
-	if (p[n] != '/' || n >= sizeof(s))
-		return 0;
-	memcpy(s, p, n);
-	s[n] = '\0';
-	if (stamp_parse(s, stamp) == -1)
-		return 0;
-	return (size_t)(p - key) + n;
-}
-
-int
-artifact_parse_id(const char *id, char **source, char **stream,
-    char **stamp)
-{
-	const char	*slash, *at;
-	time_t		 t;
-
-	slash = strchr(id, '/');
-	at = strrchr(id, '@');
-	if (slash == NULL || at == NULL || at < slash)
-		return -1;
-	*source = xstrndup(id, slash - id);
-	*stream = xstrndup(slash + 1, at - slash - 1);
-	*stamp = xstrdup(at + 1);
-	if (!valid_name(*source) || !valid_name(*stream) ||
-	    stamp_parse(*stamp, &t) == -1) {
-		free(*source);
-		free(*stream);
-		free(*stamp);
-		*source = *stream = *stamp = NULL;	/* the caller frees too */
-		return -1;
-	}
-	return 0;
-}
-
-/* "2026-12-06T120233Z-01": the time part, then the suffix (none first). */
-int
-artifact_stamp_cmp(const char *x, const char *y)
-{
-	size_t		 bx = strcspn(x, "Z"), by = strcspn(y, "Z");
-	size_t		 lx, ly;
-	int		 c;
-
-	c = strncmp(x, y, bx < by ? bx : by);
-	if (c != 0 || bx != by)
-		return c != 0 ? c : (bx < by ? -1 : 1);
-	x += bx;
-	y += by;
-	lx = strlen(x);
-	ly = strlen(y);
-	if (lx != ly)		/* "Z" < "Z-01" < "Z-100" */
-		return lx < ly ? -1 : 1;
-	return strcmp(x, y);
-}
 
 void
 facts_add(struct fact **head, const char *group, const char *key,
@@ -442,14 +365,14 @@ manifest_parse(const char *text, size_t len, struct artifact *a,
 		goto fail;
 	}
 	s = json_get_str(a->doc, "id");
-	if (s == NULL || artifact_parse_id(s, &a->source, &a->stream,
+	if (s == NULL || layout_parse_id(s, &a->source, &a->stream,
 	    &a->stamp) == -1) {
 		*err = "bad or missing id";
 		goto fail;
 	}
 	a->id = xstrdup(s);
 	(void)stamp_parse(a->stamp, &a->time);
-	a->dir = artifact_dir(a->source, a->stream, a->stamp);
+	a->dir = layout_artifact_dir(a->source, a->stream, a->stamp);
 	s = json_get_str(a->doc, "job");
 	a->job = xstrdup(s != NULL ? s : "");
 	s = json_get_str(a->doc, "data");

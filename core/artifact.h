@@ -1,5 +1,5 @@
 /*
- * artifact.h - the on-storage layout (DESIGN.md section 3) and manifests.
+ * artifact.h - manifests (DESIGN.md section 3); keys and ids: layout.h.
  */
 #ifndef ZB_ARTIFACT_H
 #define ZB_ARTIFACT_H
@@ -11,16 +11,10 @@
 #include "config.h"
 #include "json.h"
 
-#define MANIFEST_NAME		"manifest.json"
 #define MANIFEST_FORMAT		"zentoria-backupd-manifest"
 #define MANIFEST_VERSION	1
 #define MANIFEST_MAX		(1 << 20)
-/*
- * Written (exclusively) into an artifact directory before a copy's data,
- * removed after its manifest: who is writing the copy, so that prune
- * leaves a live run's directory alone (gc.c).
- */
-#define MARKER_NAME		"in-progress.json"
+/* The in-progress marker's text (layout.h: LAYOUT_MARKER_NAME). */
 #define MARKER_FORMAT		"zentoria-backupd-in-progress"
 #define MARKER_MAX		4096
 #define MANIFEST_MAX_STREAMS	4096	/* streams a run may plan */
@@ -83,25 +77,8 @@ struct manifest_in {
 	size_t			 run_nstreams;
 };
 
-/* "source/stream/stamp" (caller frees). */
-char	*artifact_dir(const char *source, const char *stream,
-	    const char *stamp);
-/*
- * A sink key "source/stream/stamp/name": the length of its artifact
- * directory "source/stream/stamp" (and the stamp's time), or 0 for a
- * key that is not in the layout.
- */
-size_t	 artifact_key_dir_len(const char *key, time_t *stamp);
-/* Split "source/stream@stamp"; 0 or -1. */
-int	 artifact_parse_id(const char *id, char **source, char **stream,
-	    char **stamp);
 /* The manifest text (caller frees), or NULL if it would be too large. */
 char	*manifest_build(const struct manifest_in *);
-/*
- * Order of two stamps (<0, 0, >0): the only place that compares them, as
- * a stamp may carry a collision suffix ("...Z-01").
- */
-int	 artifact_stamp_cmp(const char *, const char *);
 /* Parse and check; 0, or -1 with *err (static text). */
 int	 manifest_parse(const char *, size_t, struct artifact *,
 	    const char **err);

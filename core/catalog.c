@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "layout.h"
 #include "log.h"
 #include "plugin.h"
 #include "reactor.h"
@@ -38,17 +39,8 @@ static void
 on_key(void *arg, const struct zb_list_entry *e)
 {
 	struct keylist	*kl = arg;
-	const char	*suffix = "/" MANIFEST_NAME;
-	size_t		 n = strlen(e->key), m = strlen(suffix);
-	const char	*p;
-	int		 slashes = 0;
 
-	if (n <= m || strcmp(e->key + n - m, suffix) != 0)
-		return;
-	for (p = e->key; *p != '\0'; p++)
-		if (*p == '/')
-			slashes++;
-	if (slashes != 3)	/* source/stream/stamp/manifest.json */
+	if (!layout_is_manifest_key(e->key))
 		return;
 	kl->keys = xreallocarray(kl->keys, kl->n + 1, sizeof(*kl->keys));
 	kl->keys[kl->n++] = xstrdup(e->key);
@@ -88,7 +80,7 @@ load_sink(struct zb_config *cfg, struct zb_inst *sink, const char *source,
 	char		*prefix, *data, *err, *dir;
 	size_t		 i, len;
 
-	prefix = source != NULL ? xasprintf("%s/", source) : xstrdup("");
+	prefix = layout_source_prefix(source);
 	sinkio_list(sink, prefix, on_key, on_listed, &kl);
 	reactor_run_until(&kl.done);
 	free(prefix);
@@ -118,7 +110,7 @@ load_sink(struct zb_config *cfg, struct zb_inst *sink, const char *source,
 			continue;
 		}
 		free(data);
-		dir = xasprintf("%s/%s", a.dir, MANIFEST_NAME);
+		dir = layout_manifest_key(a.dir);
 		if (strcmp(dir, kl.keys[i]) != 0) {
 			log_warnx("%s %s: manifest names another artifact "
 			    "(%s); ignored", sink->prefix, kl.keys[i], a.id);
@@ -203,7 +195,7 @@ cmp_run_key(const void *p, const void *q)
 	if ((x->run_stamp == NULL) != (y->run_stamp == NULL))
 		return x->run_stamp == NULL ? 1 : -1;
 	if (x->run_stamp != NULL) {
-		c = artifact_stamp_cmp(x->run_stamp, y->run_stamp);
+		c = layout_stamp_cmp(x->run_stamp, y->run_stamp);
 		if (c != 0)
 			return c;
 	}
@@ -217,7 +209,7 @@ same_run(const struct artifact *x, const struct artifact *y)
 	    strcmp(x->sink, y->sink) == 0 &&
 	    strcmp(x->source, y->source) == 0 &&
 	    strcmp(x->job, y->job) == 0 &&
-	    artifact_stamp_cmp(x->run_stamp, y->run_stamp) == 0;
+	    layout_stamp_cmp(x->run_stamp, y->run_stamp) == 0;
 }
 
 static int
@@ -331,7 +323,7 @@ newest_complete(const struct catalog *cat, const struct artifact *a)
 		    strcmp(b->stream, a->stream) != 0 ||
 		    !catalog_run_of(cat, b)->complete)
 			continue;
-		if (best == NULL || artifact_stamp_cmp(b->stamp,
+		if (best == NULL || layout_stamp_cmp(b->stamp,
 		    best->stamp) > 0)
 			best = b;
 	}
@@ -362,7 +354,7 @@ catalog_latest(const struct catalog *cat, const char *source,
 				p->copies[p->n++] = a;
 			continue;
 		}
-		if (best != NULL && artifact_stamp_cmp(a->stamp,
+		if (best != NULL && layout_stamp_cmp(a->stamp,
 		    best->stamp) < 0)
 			continue;	/* older than what is taken */
 		for (j = 0; j < p->nskipped && p->skipped[j] != r; j++)

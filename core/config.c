@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -35,6 +36,7 @@
 #include "log.h"
 #include "util.h"
 #include "config.h"
+#include "plugin.h"
 #include "retention.h"
 
 /* ---- core option tables ------------------------------------------------ */
@@ -153,27 +155,46 @@ config_core_options(enum cfg_kind kind)
 
 /* ---- errors ------------------------------------------------------------ */
 
-void
-config_error(const struct zb_config *cfg, const struct cfg_section *sec,
-    const struct cfg_kv *kv, const char *key, const char *fmt, ...)
+static void
+config_verror(const char *path, const struct cfg_section *sec,
+    const struct cfg_kv *kv, const char *key, const char *fmt, va_list ap)
 {
 	char	 msg[1024], where[512];
-	va_list	 ap;
 	int	 line = kv != NULL ? kv->line : sec != NULL ? sec->line : 0;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	if (line > 0)
-		snprintf(where, sizeof(where), "%s:%d:", cfg->path, line);
+		snprintf(where, sizeof(where), "%s:%d:", path, line);
 	else
-		snprintf(where, sizeof(where), "%s:", cfg->path);
+		snprintf(where, sizeof(where), "%s:", path);
 	if (sec != NULL && key != NULL)
 		log_warnx("%s [%s] %s: %s", where, sec->title, key, msg);
 	else if (sec != NULL)
 		log_warnx("%s [%s] %s", where, sec->title, msg);
 	else
 		log_warnx("%s %s", where, msg);
+}
+
+void
+config_error(const struct zb_config *cfg, const struct cfg_section *sec,
+    const struct cfg_kv *kv, const char *key, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	config_verror(cfg->path, sec, kv, key, fmt, ap);
+	va_end(ap);
+}
+
+void
+config_error_at(const char *path, const struct cfg_section *sec,
+    const struct cfg_kv *kv, const char *key, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	config_verror(path, sec, kv, key, fmt, ap);
+	va_end(ap);
 }
 
 /* ---- lookup ------------------------------------------------------------ */
@@ -1043,6 +1064,7 @@ config_load_buf(const char *name, const char *data, size_t len,
 	int			 rc, errors;
 
 	cfg = xcalloc(1, sizeof(*cfg));
+	cfg->refs = 1;
 	cfg->path = xstrdup(name);
 	cfg->group_readable = group_readable;
 	cfg->log_level = -1;
@@ -1146,14 +1168,93 @@ config_load(const char *path)
 	return cfg;
 }
 
+/* ---- generations -------------------------------------------------------- */
+
+struct cfg_section *
+config_section_dup(const struct cfg_section *sec)
+{
+	struct cfg_section	*d;
+	struct cfg_kv		*kv, *k;
+	size_t			 i;
+
+	d = xcalloc(1, sizeof(*d));
+	d->kind = sec->kind;
+	d->title = xstrdup(sec->title);
+	d->name = d->title + (sec->name - sec->title);
+	d->line = sec->line;
+	TAILQ_INIT(&d->kvs);
+	TAILQ_FOREACH(kv, &sec->kvs, entry) {
+		k = xcalloc(1, sizeof(*k));
+		k->key = xstrdup(kv->key);
+		k->value = xstrdup(kv->value);
+		k->line = kv->line;
+		k->num = kv->num;
+		if (kv->nitems > 0) {
+			k->items = xcalloc(kv->nitems, sizeof(*k->items));
+			for (i = 0; i < kv->nitems; i++)
+				k->items[i] = xstrdup(kv->items[i]);
+			k->nitems = kv->nitems;
+		}
+		TAILQ_INSERT_TAIL(&d->kvs, k, entry);
+		d->nkvs++;
+	}
+	return d;
+}
+
 void
-config_free(struct zb_config *cfg)
+config_section_free(struct cfg_section *sec)
+{
+	struct cfg_kv	*kv;
+
+	if (sec == NULL)
+		return;
+	for (;;) {
+		kv = TAILQ_FIRST(&sec->kvs);
+		if (kv == NULL)
+			break;
+		TAILQ_REMOVE(&sec->kvs, kv, entry);
+		free(kv->key);
+		free(kv->value);
+		strv_free(kv->items, kv->nitems);
+		free(kv);
+	}
+	free(sec->retention);
+	free(sec->title);
+	free(sec);
+}
+
+int
+config_section_same(const struct cfg_section *a, const struct cfg_section *b)
+{
+	struct cfg_kv	*kv, *other;
+
+	if (a->kind != b->kind || strcmp(a->title, b->title) != 0 ||
+	    a->nkvs != b->nkvs)
+		return 0;
+	/* Keys are unique in a source or sink section. */
+	TAILQ_FOREACH(kv, &a->kvs, entry) {
+		other = config_kv(b, kv->key);
+		if (other == NULL || strcmp(kv->value, other->value) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+struct zb_config *
+config_ref(struct zb_config *cfg)
+{
+	if (cfg != NULL)
+		cfg->refs++;
+	return cfg;
+}
+
+void
+config_unref(struct zb_config *cfg)
 {
 	struct cfg_section	*sec;
-	struct cfg_kv		*kv;
 	struct cfg_job		*job;
 
-	if (cfg == NULL)
+	if (cfg == NULL || --cfg->refs > 0)
 		return;
 	for (;;) {
 		job = TAILQ_FIRST(&cfg->jobs);
@@ -1167,22 +1268,52 @@ config_free(struct zb_config *cfg)
 		if (sec == NULL)
 			break;
 		TAILQ_REMOVE(&cfg->sections, sec, entry);
-		for (;;) {
-			kv = TAILQ_FIRST(&sec->kvs);
-			if (kv == NULL)
-				break;
-			TAILQ_REMOVE(&sec->kvs, kv, entry);
-			free(kv->key);
-			free(kv->value);
-			strv_free(kv->items, kv->nitems);
-			free(kv);
-		}
-		free(sec->retention);
-		free(sec->title);
-		free(sec);
+		plugin_inst_unref(sec->inst);
+		config_section_free(sec);
 	}
 	age_keys_free(cfg->recipients);
 	age_keys_free(cfg->identities);
 	free(cfg->path);
 	free(cfg);
+}
+
+void
+config_free(struct zb_config *cfg)
+{
+	config_unref(cfg);
+}
+
+/* Put TZ back as it was (a refused file's named zone may have set it). */
+static void
+restore_tz(const char *saved)
+{
+	const char	*cur = getenv("TZ");
+
+	if (saved == NULL && cur == NULL)
+		return;
+	if (saved != NULL && cur != NULL && strcmp(saved, cur) == 0)
+		return;
+	if (saved != NULL)
+		(void)setenv("TZ", saved, 1);
+	else
+		(void)unsetenv("TZ");
+	tzset();
+}
+
+struct zb_config *
+config_reload(struct zb_config *old, const char *path)
+{
+	struct zb_config	*cfg;
+	const char		*tz = getenv("TZ");
+	char			*saved = tz != NULL ? xstrdup(tz) : NULL;
+
+	cfg = config_load(path);
+	if (cfg != NULL && plugin_bind_config_from(cfg, old, 1) > 0) {
+		config_unref(cfg);
+		cfg = NULL;
+	}
+	if (cfg == NULL)
+		restore_tz(saved);
+	free(saved);
+	return cfg;
 }

@@ -39,7 +39,13 @@ struct cfg_section {
 	int			 line;
 	TAILQ_HEAD(, cfg_kv)	 kvs;
 	size_t			 nkvs;
-	/* The plugin instance built from a source or sink section. */
+	/*
+	 * The plugin instance of a source or sink section: a reference
+	 * (plugin_inst_ref), shared with the other generations whose
+	 * section has the same plugin and keys.  The instance has its own
+	 * copy of the section (plugin.h); this one is never changed after
+	 * loading.
+	 */
 	struct zb_inst		*inst;
 	/* A sink's or job's keep_* keys; NULL: none (keep everything). */
 	struct retention_policy	*retention;
@@ -61,7 +67,14 @@ struct cfg_job {
 	int			 max_streams;
 };
 
+/*
+ * One generation: what one load of the file produced.  It is not changed
+ * after config_load()/plugin_bind_config() (config_reload() does both),
+ * and lives while anyone holds a reference: whoever loaded it, and every
+ * run started with it (config_ref/config_unref).
+ */
 struct zb_config {
+	int			 refs;
 	char			*path;
 	int			 group_readable;	/* mode & 077 */
 	TAILQ_HEAD(, cfg_section) sections;
@@ -95,7 +108,38 @@ struct zb_config	*config_load(const char *path);
 /* The same from memory, for tests and the fuzzer; name is for messages. */
 struct zb_config	*config_load_buf(const char *name, const char *data,
 			    size_t len, int group_readable);
+/* Another reference to cfg (returned).  NULL stays NULL. */
+struct zb_config	*config_ref(struct zb_config *);
+/*
+ * Drop a reference; the last one frees the generation and drops its
+ * references to plugin instances (an instance no other generation holds
+ * is finished with the plugin's fini()).  NULL is ignored.
+ */
+void			 config_unref(struct zb_config *);
+/* The same as config_unref(), under its old name. */
 void			 config_free(struct zb_config *);
+/*
+ * Load path as a new generation with its plugins bound and initialised.
+ * A source or sink section whose plugin and keys (every key and value,
+ * compared exactly) are those of the same section in old (may be NULL)
+ * takes over old's plugin instance instead of creating one: its plugin's
+ * init() does not run again.  Other sections get new instances.  NULL
+ * when anything in the file is wrong (each problem logged with file:line);
+ * old is then untouched (also the process's TZ, which a named
+ * [daemon] timezone sets).
+ */
+struct zb_config	*config_reload(struct zb_config *old, const char *path);
+
+/*
+ * Sections as plugin instances keep them: a deep copy of one (keys,
+ * values, lines, parsed forms; no instance, no retention), its free, and
+ * whether two sections have the same kind, title and keys with the same
+ * values (1) or not (0).
+ */
+struct cfg_section	*config_section_dup(const struct cfg_section *);
+void			 config_section_free(struct cfg_section *);
+int			 config_section_same(const struct cfg_section *,
+			    const struct cfg_section *);
 
 struct cfg_section	*config_section(struct zb_config *, const char *title);
 struct cfg_kv		*config_kv(const struct cfg_section *, const char *key);
@@ -114,6 +158,11 @@ void			 config_compression_str(const struct compression *,
 			    char *, size_t);
 /* Log "FILE:LINE: [title] key: message". */
 void			 config_error(const struct zb_config *,
+			    const struct cfg_section *, const struct cfg_kv *,
+			    const char *key, const char *fmt, ...)
+			    ZB_PRINTF(5, 6);
+/* The same with the file named by path (for a plugin instance). */
+void			 config_error_at(const char *path,
 			    const struct cfg_section *, const struct cfg_kv *,
 			    const char *key, const char *fmt, ...)
 			    ZB_PRINTF(5, 6);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "forget.h"
+#include "layout.h"
 #include "reactor.h"
 #include "retention.h"
 #include "sinkio.h"
@@ -212,12 +213,10 @@ start_phase(struct forget_run *fr)
 		if (d->keep)
 			continue;
 		if (fr->phase == 0)
-			remove_key(fr, d, xasprintf("%s/%s", a->dir,
-			    MANIFEST_NAME));
+			remove_key(fr, d, layout_manifest_key(a->dir));
 		else if (d->removed) {
-			remove_key(fr, d, xasprintf("%s/%s", a->dir,
-			    a->data));
-			remove_key(fr, d, xasprintf("%s/%s.sha256", a->dir,
+			remove_key(fr, d, layout_data_key(a->dir, a->data));
+			remove_key(fr, d, layout_sidecar_key(a->dir,
 			    a->data));
 		}
 	}

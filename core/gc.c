@@ -6,7 +6,7 @@
  * pending put (a temporary file, an S3 multipart upload; ABI 1.3
  * list_pending).  It is removed only when
  *  - no live run is writing the directory: a run writes an in-progress
- *    marker (MARKER_NAME) before a copy's data and removes it after the
+ *    marker (LAYOUT_MARKER_NAME) before a copy's data and removes it after the
  *    manifest; the marker names the host and the job lock the run holds.
  *    On this host, the lock tells whether that run is alive; a marker
  *    from another host counts as alive for GC_FOREIGN_RUN_MAX, and one
@@ -29,6 +29,7 @@
 #include "artifact.h"
 #include "gc.h"
 #include "json.h"
+#include "layout.h"
 #include "log.h"
 #include "plugin.h"
 #include "reactor.h"
@@ -124,9 +125,9 @@ report(struct gc *g, const char *key, const char *what,
 static void
 add_ent(struct gc *g, const char *key, const char *handle, time_t mtime)
 {
-	time_t	 t;
+	struct layout_key	 lk;
 
-	if (artifact_key_dir_len(key, &t) == 0)
+	if (layout_parse_key(key, &lk) == -1)
 		return;		/* not ours: left alone */
 	if (g->nents == GC_MAX_ENTRIES) {
 		g->truncated = 1;
@@ -185,15 +186,16 @@ ent_name(const struct gc *g, const struct gc_dir *d, size_t i)
 static void
 group(struct gc *g)
 {
-	struct gc_dir	*d;
-	size_t		 i, j, dl;
-	time_t		 t;
+	struct gc_dir		*d;
+	struct layout_key	 lk;
+	size_t			 i, j, dl;
 
 	if (g->nents == 0)
 		return;
 	qsort(g->ents, g->nents, sizeof(*g->ents), cmp_ent);
 	for (i = 0; i < g->nents; i = j) {
-		dl = artifact_key_dir_len(g->ents[i].key, &t);
+		(void)layout_parse_key(g->ents[i].key, &lk);	/* add_ent checked it */
+		dl = lk.dir_len;
 		for (j = i + 1; j < g->nents &&
 		    strncmp(g->ents[j].key, g->ents[i].key, dl + 1) == 0; j++)
 			;
@@ -208,9 +210,9 @@ group(struct gc *g)
 		for (; i < j; i++) {
 			if (g->ents[i].handle != NULL)
 				continue;
-			if (strcmp(ent_name(g, d, i), MANIFEST_NAME) == 0)
+			if (strcmp(ent_name(g, d, i), LAYOUT_MANIFEST_NAME) == 0)
 				d->manifest = 1;
-			else if (strcmp(ent_name(g, d, i), MARKER_NAME) == 0)
+			else if (strcmp(ent_name(g, d, i), LAYOUT_MARKER_NAME) == 0)
 				d->marker = (ssize_t)i;
 		}
 	}

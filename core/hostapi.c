@@ -173,8 +173,8 @@ h_cfg_error(struct zb_inst *inst, const char *key, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	config_error(inst->cfg, inst->sec, config_kv(inst->sec, key), key,
-	    "%s", msg);
+	config_error_at(inst->path, inst->sec, config_kv(inst->sec, key),
+	    key, "%s", msg);
 	return ZB_ERR;
 }
 

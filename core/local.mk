@@ -15,7 +15,9 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 	%reldir%/gc.c %reldir%/gc.h \
 	%reldir%/hostapi.c %reldir%/io.h \
 	%reldir%/http.c %reldir%/http.h \
+	%reldir%/jobq.c %reldir%/jobq.h \
 	%reldir%/json.c %reldir%/json.h \
+	%reldir%/layout.c %reldir%/layout.h \
 	%reldir%/log.c %reldir%/log.h \
 	%reldir%/plugin.c %reldir%/plugin.h \
 	%reldir%/progress.c %reldir%/progress.h \

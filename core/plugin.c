@@ -333,8 +333,72 @@ plugin_unload_all(void)
 	}
 }
 
+struct zb_inst *
+plugin_inst_ref(struct zb_inst *inst)
+{
+	if (inst != NULL)
+		inst->refs++;
+	return inst;
+}
+
+void
+plugin_inst_unref(struct zb_inst *inst)
+{
+	if (inst == NULL || --inst->refs > 0)
+		return;
+	if (inst->initialised && inst->plugin->desc.fini != NULL)
+		inst->plugin->desc.fini(inst->ctx);
+	config_section_free(inst->sec);
+	free(inst->path);
+	free(inst->prefix);
+	free(inst);
+}
+
+/*
+ * old's section titled like sec, when it has the same plugin and keys and
+ * an instance made as init asks; else NULL.
+ */
+static struct zb_inst *
+reusable(const struct zb_config *old, const struct cfg_section *sec, int init)
+{
+	struct cfg_section	*o;
+
+	if (old == NULL)
+		return NULL;
+	TAILQ_FOREACH(o, &old->sections, entry) {
+		if (strcmp(o->title, sec->title) != 0)
+			continue;
+		if (o->inst == NULL || o->inst->initialised != init ||
+		    !config_section_same(o, sec))
+			return NULL;
+		return o->inst;
+	}
+	return NULL;
+}
+
+/* Take over inst for sec: its error messages now name cfg's lines. */
+static void
+take_over(struct zb_config *cfg, struct cfg_section *sec,
+    struct zb_inst *inst)
+{
+	struct cfg_kv	*kv, *now;
+
+	free(inst->path);
+	inst->path = xstrdup(cfg->path);
+	inst->sec->line = sec->line;
+	TAILQ_FOREACH(kv, &inst->sec->kvs, entry) {
+		now = config_kv(sec, kv->key);
+		if (now != NULL)
+			kv->line = now->line;
+	}
+	sec->inst = plugin_inst_ref(inst);
+	log_debug("%s: %s: unchanged, its plugin instance carries over",
+	    cfg->path, inst->prefix);
+}
+
 static int
-bind_section(struct zb_config *cfg, struct cfg_section *sec, int init)
+bind_section(struct zb_config *cfg, const struct zb_config *old,
+    struct cfg_section *sec, int init)
 {
 	struct cfg_kv	*kv = config_kv(sec, "plugin");
 	struct plugin	*p;
@@ -361,10 +425,16 @@ bind_section(struct zb_config *cfg, struct cfg_section *sec, int init)
 	    p->desc.options);
 	if (errors > 0)
 		return errors;
+	inst = reusable(old, sec, init);
+	if (inst != NULL) {
+		take_over(cfg, sec, inst);
+		return 0;
+	}
 	inst = xcalloc(1, sizeof(*inst));
+	inst->refs = 1;
 	inst->plugin = p;
-	inst->cfg = cfg;
-	inst->sec = sec;
+	inst->path = xstrdup(cfg->path);
+	inst->sec = config_section_dup(sec);
 	inst->prefix = xasprintf("[%s]", sec->title);
 	kv = config_kv(sec, "timeout");
 	inst->timeout_ms = kv != NULL ? kv->num : 300000;
@@ -381,7 +451,8 @@ bind_section(struct zb_config *cfg, struct cfg_section *sec, int init)
 }
 
 int
-plugin_bind_config(struct zb_config *cfg, int init)
+plugin_bind_config_from(struct zb_config *cfg, const struct zb_config *old,
+    int init)
 {
 	struct cfg_section	*sec;
 	int			 errors = 0;
@@ -389,7 +460,7 @@ plugin_bind_config(struct zb_config *cfg, int init)
 	TAILQ_FOREACH(sec, &cfg->sections, entry) {
 		if (sec->kind != CFG_SOURCE && sec->kind != CFG_SINK)
 			continue;
-		errors += bind_section(cfg, sec, init);
+		errors += bind_section(cfg, old, sec, init);
 	}
 	if (errors > 0)
 		log_warnx("%s: %d error%s", cfg->path, errors,
@@ -397,20 +468,19 @@ plugin_bind_config(struct zb_config *cfg, int init)
 	return errors;
 }
 
+int
+plugin_bind_config(struct zb_config *cfg, int init)
+{
+	return plugin_bind_config_from(cfg, NULL, init);
+}
+
 void
 plugin_unbind_config(struct zb_config *cfg)
 {
 	struct cfg_section	*sec;
-	struct zb_inst		*inst;
 
 	TAILQ_FOREACH(sec, &cfg->sections, entry) {
-		inst = sec->inst;
-		if (inst == NULL)
-			continue;
-		if (inst->initialised && inst->plugin->desc.fini != NULL)
-			inst->plugin->desc.fini(inst->ctx);
-		free(inst->prefix);
-		free(inst);
+		plugin_inst_unref(sec->inst);
 		sec->inst = NULL;
 	}
 }

@@ -17,11 +17,19 @@ struct plugin {
 	struct zb_plugin_desc	 desc;	/* zero-extended copy */
 };
 
-/* One configured [source:NAME] or [sink:NAME]. */
+/*
+ * One configured [source:NAME] or [sink:NAME]: reference-counted, held by
+ * every generation (struct zb_config) whose section it was built from or
+ * taken over by (config_reload), and by whoever else takes a reference
+ * for as long as it uses it.  It owns a copy of its section, so that it
+ * outlives the generation that created it; the host API adds the
+ * plugin's defaults to that copy, never to a generation's section.
+ */
 struct zb_inst {
+	int			 refs;
 	struct plugin		*plugin;
-	struct zb_config	*cfg;
-	struct cfg_section	*sec;
+	char			*path;		/* the config file, for errors */
+	struct cfg_section	*sec;		/* its own copy */
 	char			*prefix;	/* "[sink:local]" */
 	void			*ctx;		/* from init() */
 	int			 initialised;
@@ -46,7 +54,19 @@ void		 plugin_unload_all(void);
  * (each logged).
  */
 int		 plugin_bind_config(struct zb_config *, int init);
+/*
+ * The same, but a section of cfg that config_section_same() finds equal
+ * to the section of that title in old (NULL: none) takes a reference to
+ * old's instance instead (when it was initialised as init asks).
+ */
+int		 plugin_bind_config_from(struct zb_config *cfg,
+		    const struct zb_config *old, int init);
+/* Drop cfg's references to its instances (config_unref does it too). */
 void		 plugin_unbind_config(struct zb_config *);
+/* Another reference to inst (returned); NULL stays NULL. */
+struct zb_inst	*plugin_inst_ref(struct zb_inst *);
+/* Drop one; the last calls the plugin's fini() and frees the instance. */
+void		 plugin_inst_unref(struct zb_inst *);
 
 const struct zb_host_api *hostapi_get(void);
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "layout.h"
 #include "log.h"
 #include "plugin.h"
 #include "progress.h"
@@ -90,7 +91,7 @@ check_sidecar(struct zb_inst *sink, const struct artifact *a)
 	size_t	 len;
 	int	 rc = 0;
 
-	key = xasprintf("%s/%s.sha256", a->dir, a->data);
+	key = layout_sidecar_key(a->dir, a->data);
 	if (sinkio_get_buf_wait(sink, key, 4096, &data, &len, &err) == -1) {
 		log_warnx("%s %s: cannot read the checksum sidecar: %s",
 		    sink->prefix, a->id, err ? err : "error");
@@ -98,7 +99,7 @@ check_sidecar(struct zb_inst *sink, const struct artifact *a)
 		free(key);
 		return -1;
 	}
-	want = xasprintf("%s  %s\n", a->stored_sha, a->data);
+	want = layout_sidecar_text(a->stored_sha, a->data);
 	if (strcmp(data, want) != 0) {
 		log_warnx("%s %s: checksum sidecar %s does not match the "
 		    "manifest", sink->prefix, a->id, key);
@@ -265,7 +266,7 @@ restore_copy(struct zb_config *cfg, const struct artifact *a,
 	if (open_target(cfg, a, o, w) == -1) {
 		stream_writer_fail(w, "%s", "cannot open the restore target");
 	}
-	key = xasprintf("%s/%s", a->dir, a->data);
+	key = layout_data_key(a->dir, a->data);
 	(void)sinkio_get_into(sink, key, st);
 	free(key);
 	prog = progress_start(name, a->stored_size, rd_bytes, st);

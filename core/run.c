@@ -32,6 +32,7 @@
 #include "codec.h"
 #include "gc.h"
 #include "io.h"
+#include "layout.h"
 #include "log.h"
 #include "plugin.h"
 #include "reactor.h"
@@ -166,11 +167,12 @@ plan_add_stream(struct zb_io *io, const char *name, const char *ext)
 	rs->run = run;
 	rs->name = xstrdup(name);
 	rs->ext = xstrdup(ext);
-	rs->id = xasprintf("%s/%s@%s", run->source->sec->name, name,
+	rs->id = layout_artifact_id(run->source->sec->name, name,
 	    run->stamp);
-	rs->dir = artifact_dir(run->source->sec->name, name, run->stamp);
-	rs->data = xasprintf("data.%s%s%s", ext, codec_ext(&run->job->comp),
-	    run->cfg->encrypt ? ".age" : "");
+	rs->dir = layout_artifact_dir(run->source->sec->name, name,
+	    run->stamp);
+	rs->data = layout_data_name(ext, codec_ext(&run->job->comp),
+	    run->cfg->encrypt);
 	TAILQ_INSERT_TAIL(&run->streams, rs, entry);
 	run->nstreams++;
 	return ZB_OK;
@@ -225,7 +227,7 @@ side_op_done(void *arg, int status, const char *err)
 static char *
 marker_key(const struct run_stream *rs)
 {
-	return xasprintf("%s/%s", rs->dir, MARKER_NAME);
+	return layout_marker_key(rs->dir);
 }
 
 static char *
@@ -351,7 +353,7 @@ meta_sidecar_done(void *arg, int status, const char *err)
 			stream_ended(rs);
 		return;
 	}
-	key = xasprintf("%s/%s", rs->dir, MANIFEST_NAME);
+	key = layout_manifest_key(rs->dir);
 	sinkio_put_buf(m->sink, key, m->manifest, strlen(m->manifest),
 	    meta_manifest_done, m);
 	free(key);
@@ -471,8 +473,8 @@ rs_finished(struct stream *st, void *arg)
 			continue;
 		}
 		rs->meta_pending++;
-		sidecar = xasprintf("%s  %s\n", st->sha_out, rs->data);
-		key = xasprintf("%s/%s.sha256", rs->dir, rs->data);
+		sidecar = layout_sidecar_text(st->sha_out, rs->data);
+		key = layout_sidecar_key(rs->dir, rs->data);
 		sinkio_put_buf(m->sink, key, sidecar, strlen(sidecar),
 		    meta_sidecar_done, m);
 		free(key);
@@ -512,7 +514,7 @@ open_stream(struct run *run, struct run_stream *rs)
 	rs->st->artifact_id = xstrdup(rs->id);
 	rs->st->stream_name = xstrdup(rs->name);
 
-	key = xasprintf("%s/%s", rs->dir, rs->data);
+	key = layout_data_key(rs->dir, rs->data);
 	for (i = 0; i < run->job->nsinks; i++) {
 		sink = run->job->sinks[i]->inst;
 		w = stream_writer_new(rs->st, sink->sec->title,
@@ -690,7 +692,7 @@ start_cleanup(struct run *run)
 	char			*prefix;
 	size_t			 i;
 
-	prefix = xasprintf("%s/", run->source->sec->name);
+	prefix = layout_source_prefix(run->source->sec->name);
 	for (i = 0; i < run->job->nsinks; i++) {
 		memset(&gp, 0, sizeof(gp));
 		gp.sink = run->job->sinks[i]->inst;

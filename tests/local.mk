@@ -97,7 +97,8 @@ unit_tests = %reldir%/unit/test_config %reldir%/unit/test_json \
 	%reldir%/unit/test_plugin %reldir%/unit/test_stream \
 	%reldir%/unit/test_age %reldir%/unit/test_http \
 	%reldir%/unit/test_artifact %reldir%/unit/test_retention \
-	%reldir%/unit/test_cron %reldir%/unit/test_reactor
+	%reldir%/unit/test_cron %reldir%/unit/test_reactor \
+	%reldir%/unit/test_layout %reldir%/unit/test_jobq
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 unit_cflags = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(OPENSSL_CFLAGS) \
@@ -127,6 +128,12 @@ unit_ldadd = core/libzbcore.la $(CRITERION_LIBS) $(LIBEVENT_LIBS)
 %canon_reldir%_unit_test_artifact_SOURCES = %reldir%/unit/test_artifact.c
 %canon_reldir%_unit_test_artifact_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_artifact_LDADD = $(unit_ldadd)
+%canon_reldir%_unit_test_layout_SOURCES = %reldir%/unit/test_layout.c
+%canon_reldir%_unit_test_layout_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_layout_LDADD = $(unit_ldadd)
+%canon_reldir%_unit_test_jobq_SOURCES = %reldir%/unit/test_jobq.c
+%canon_reldir%_unit_test_jobq_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_jobq_LDADD = $(unit_ldadd)
 %canon_reldir%_unit_test_retention_SOURCES = %reldir%/unit/test_retention.c
 %canon_reldir%_unit_test_retention_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_retention_LDADD = $(unit_ldadd)

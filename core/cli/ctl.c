@@ -262,10 +262,7 @@ main(int argc, char **argv)
 		ctl_drain();
 		if (reactor_interrupted() != 0)
 			rc = 128 + reactor_interrupted();
-		if (ctl.cfg != NULL) {
-			plugin_unbind_config(ctl.cfg);
-			config_free(ctl.cfg);
-		}
+		config_unref(ctl.cfg);	/* and its plugin instances */
 		plugin_unload_all();
 		http_free();
 		reactor_free();

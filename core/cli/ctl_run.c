@@ -1,11 +1,13 @@
 /*
  * ctl_run.c - `zentoria-backupctl run': back up jobs now.
  *
- * Jobs run concurrently up to [daemon] max_parallel_jobs, in the order
- * given.  Each job's lock (state.c) is taken before anything runs: a job
- * that is running already (here, from cron, or in the daemon) is refused
- * at once and makes the exit status non-zero; the others run.  SIGINT/SIGTERM abort what is running: every copy in progress is
- * aborted, so nothing half-written looks complete.
+ * A thin front end over the job queue (core/jobq.c): jobs run
+ * concurrently up to [daemon] max_parallel_jobs, in the order given.
+ * Each job's lock is taken before anything runs: a job that is running
+ * already (here, from cron, or in the daemon) is refused at once and
+ * makes the exit status non-zero; the others run.  SIGINT/SIGTERM abort
+ * what is running: every copy in progress is aborted, so nothing
+ * half-written looks complete.
  */
 #include "zb-build.h"
 
@@ -16,11 +18,11 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "jobq.h"
 #include "log.h"
 #include "progress.h"
 #include "reactor.h"
 #include "run.h"
-#include "state.h"
 #include "util.h"
 
 static const char run_usage[] =
@@ -31,54 +33,34 @@ static const char run_usage[] =
     "  --all    run every [job:NAME] of the configuration\n";
 
 struct batch {
-	struct ctl		*ctl;
-	struct cfg_job		**jobs;
-	struct job_lock		**locks;
-	size_t			 njobs;
-	size_t			 next;
-	struct run		**runs;
-	size_t			 running;
-	size_t			 finished;
+	struct jobq		*q;
+	size_t			 pending;	/* submitted, not ended */
 	int			 all_ok;
 	int			 done;
-	int			 interrupted;
 };
 
-static void	batch_next(struct batch *);
-
 static void
-on_run_done(struct run *run, const struct run_summary *s, void *arg)
+on_job_done(void *arg, const struct jobq_result *r)
 {
-	struct batch	*b = arg;
-	char		 plain[32], stored[32];
+	struct batch			*b = arg;
+	const struct run_summary	*s = r->summary;
+	char				 plain[32], stored[32];
 
-	human_bytes(s->plain_bytes, plain, sizeof(plain));
-	human_bytes(s->stored_bytes, stored, sizeof(stored));
-	printf("job %s: %s (%u of %u streams on every sink, %u copies, "
-	    "%s read, %s stored, %.1f s)\n", run_job_name(run),
-	    run_result_str(s->result), s->streams_ok, s->streams,
-	    s->copies_ok, plain, stored, s->elapsed_ms / 1000.0);
-	fflush(stdout);
-	if (s->result != RUN_OK)
+	if (r->status != JOBQ_OK)
 		b->all_ok = 0;
-	b->running--;
-	b->finished++;
-	batch_next(b);
-}
-
-static void
-batch_next(struct batch *b)
-{
-	struct zb_config	*cfg = b->ctl->cfg;
-
-	while (!b->interrupted && b->next < b->njobs &&
-	    b->running < (size_t)cfg->max_parallel_jobs) {
-		b->runs[b->next] = run_start(cfg, b->jobs[b->next],
-		    b->locks[b->next], on_run_done, b);
-		b->next++;
-		b->running++;
+	if (r->status == JOBQ_REFUSED)
+		printf("job %s: refused (%s)\n", r->job, r->error);
+	else if (s != NULL) {
+		human_bytes(s->plain_bytes, plain, sizeof(plain));
+		human_bytes(s->stored_bytes, stored, sizeof(stored));
+		printf("job %s: %s (%u of %u streams on every sink, %u "
+		    "copies, %s read, %s stored, %.1f s)\n", r->job,
+		    run_result_str(s->result), s->streams_ok, s->streams,
+		    s->copies_ok, plain, stored, s->elapsed_ms / 1000.0);
 	}
-	if (b->running == 0 && (b->next == b->njobs || b->interrupted))
+	/* (a job aborted before it started prints nothing) */
+	fflush(stdout);
+	if (r->status != JOBQ_REFUSED && --b->pending == 0)
 		b->done = 1;
 }
 
@@ -86,59 +68,17 @@ static void
 on_signal(int sig, void *arg)
 {
 	struct batch	*b = arg;
-	size_t		 i;
 
 	if (sig == SIGHUP)
 		return;
-	b->interrupted = 1;
 	b->all_ok = 0;
-	for (i = 0; i < b->next; i++)
-		if (b->runs[i] != NULL)
-			run_abort(b->runs[i], "interrupted by a signal");
-	batch_next(b);
+	jobq_abort_all(b->q, "interrupted by a signal");
 }
 
 static uint64_t
 batch_bytes(void *arg)
 {
-	struct batch	*b = arg;
-	uint64_t	 n = 0;
-	size_t		 i;
-
-	for (i = 0; i < b->next; i++)
-		n += run_bytes_in(b->runs[i]);
-	return n;
-}
-
-/*
- * Lock every job; refused ones are dropped from the batch (and make it
- * fail).  -1 when none is left to run.
- */
-static int
-lock_jobs(struct batch *b)
-{
-	struct job_lock	*l;
-	char		 err[512];
-	size_t		 i, n = 0;
-
-	b->locks = xcalloc(b->njobs, sizeof(*b->locks));
-	for (i = 0; i < b->njobs; i++) {
-		l = state_lock_job(b->ctl->cfg, b->jobs[i]->name, err,
-		    sizeof(err));
-		if (l == NULL) {
-			log_warnx("[job:%s] refused: %s", b->jobs[i]->name,
-			    err);
-			printf("job %s: refused (%s)\n", b->jobs[i]->name,
-			    err);
-			b->all_ok = 0;
-			continue;
-		}
-		b->jobs[n] = b->jobs[i];
-		b->locks[n++] = l;
-	}
-	fflush(stdout);
-	b->njobs = n;
-	return n > 0 ? 0 : -1;
+	return jobq_bytes_in(((struct batch *)arg)->q);
 }
 
 int
@@ -149,9 +89,9 @@ ctl_run(struct ctl *ctl, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct batch	 b;
-	struct cfg_job	*job;
+	struct cfg_job	*job, **jobs = NULL;
 	struct progress	*prog;
-	size_t		 i;
+	size_t		 i, njobs = 0;
 	int		 ch, all = 0, bad = 0;
 
 	if (ctl_wants_help(argc, argv, run_usage))
@@ -173,13 +113,11 @@ ctl_run(struct ctl *ctl, int argc, char **argv)
 	if (ctl_load(ctl) == -1)
 		return 1;
 	memset(&b, 0, sizeof(b));
-	b.ctl = ctl;
 	b.all_ok = 1;
 	if (all) {
 		TAILQ_FOREACH(job, &ctl->cfg->jobs, entry) {
-			b.jobs = xreallocarray(b.jobs, b.njobs + 1,
-			    sizeof(*b.jobs));
-			b.jobs[b.njobs++] = job;
+			jobs = xreallocarray(jobs, njobs + 1, sizeof(*jobs));
+			jobs[njobs++] = job;
 		}
 	}
 	for (i = optind; i < (size_t)argc; i++) {
@@ -189,33 +127,33 @@ ctl_run(struct ctl *ctl, int argc, char **argv)
 			bad = 1;
 			continue;
 		}
-		b.jobs = xreallocarray(b.jobs, b.njobs + 1, sizeof(*b.jobs));
-		b.jobs[b.njobs++] = job;
+		jobs = xreallocarray(jobs, njobs + 1, sizeof(*jobs));
+		jobs[njobs++] = job;
 	}
-	if (bad || b.njobs == 0) {
-		if (b.njobs == 0 && !bad)
+	if (bad || njobs == 0) {
+		if (njobs == 0 && !bad)
 			log_warnx("%s: no jobs configured", ctl->cfg->path);
-		free(b.jobs);
+		free(jobs);
 		return 1;
 	}
-	if (lock_jobs(&b) == -1) {
-		free(b.jobs);
-		free(b.locks);
-		return 1;
+	/* Every job is locked (or refused) before any runs. */
+	b.q = jobq_new(ctl->cfg->max_parallel_jobs);
+	for (i = 0; i < njobs; i++) {
+		if (jobq_submit(b.q, ctl->cfg, jobs[i]->name, on_job_done,
+		    &b) == -1)
+			fatalx("[job:%s] is not in the configuration",
+			    jobs[i]->name);	/* looked up above */
 	}
-	b.runs = xcalloc(b.njobs, sizeof(*b.runs));
-	reactor_on_signal(on_signal, &b);
-	prog = progress_start("backing up", 0, batch_bytes, &b);
-	batch_next(&b);
-	reactor_run_until(&b.done);
-	progress_stop(prog);
-	reactor_on_signal(NULL, NULL);
-	for (i = 0; i < b.next; i++)
-		run_free(b.runs[i]);
-	for (i = 0; i < b.njobs; i++)
-		state_unlock(b.locks[i]);
-	free(b.runs);
-	free(b.jobs);
-	free(b.locks);
+	free(jobs);
+	b.pending = jobq_active(b.q);
+	if (b.pending > 0) {
+		reactor_on_signal(on_signal, &b);
+		prog = progress_start("backing up", 0, batch_bytes, &b);
+		/* TODO(h1): ctl_wait(&b.done) once h1-services has it. */
+		reactor_run_until(&b.done);
+		progress_stop(prog);
+		reactor_on_signal(NULL, NULL);
+	}
+	jobq_free(b.q);
 	return b.all_ok ? 0 : 1;
 }

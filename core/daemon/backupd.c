@@ -199,6 +199,7 @@ serve(struct daemon *d)
 	d->abort_timer = NULL;
 	sched_free(d->sched);
 	d->sched = NULL;
+	runner_free();
 	if (d->pid_file != NULL)
 		pidfile_remove(d->pid_file);
 	free(d->pid_file);

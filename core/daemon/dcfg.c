@@ -1,16 +1,12 @@
 /*
  * dcfg.c - the daemon's view of a configuration generation (dcfg.h).
  *
- * TODO(h4): helper h4's branch gives the config generations their
- * reference count (config_ref/config_unref), config_reload() (plugin
- * instances of unchanged sections carried over), the parsed schedules
- * (cfg_job.schedules, jitter_ms), [daemon] timezone, shutdown_timeout and
- * pid_file.  Until it is merged this file does the same with what main
- * has: a new generation is config_load() + plugin_bind_config() (every
- * plugin instance is created again; the old generation keeps its own
- * until its last run ended), references are counted here, the schedule
- * lines are parsed from the `schedule' key, and the [daemon] keys take
- * their defaults.
+ * Generations, references and reloads are config.c's (config_reload
+ * carries plugin instances of unchanged sections over).
+ * TODO(h4): the parsed schedules (cfg_job.schedules, jitter_ms) and the
+ * [daemon] keys timezone, shutdown_timeout and pid_file come with helper
+ * h4's next commits; until then the schedule lines are parsed here from
+ * the `schedule' key and the [daemon] keys take their defaults.
  */
 #include "zb-build.h"
 
@@ -20,28 +16,7 @@
 
 #include "dcfg.h"
 #include "log.h"
-#include "plugin.h"
 #include "util.h"
-
-#define MAX_GENERATIONS	64
-
-struct generation {
-	struct zb_config	*cfg;
-	int			 refs;
-};
-
-static struct generation	 gens[MAX_GENERATIONS];
-
-static struct generation *
-gen_of(const struct zb_config *cfg)
-{
-	size_t	 i;
-
-	for (i = 0; i < MAX_GENERATIONS; i++)
-		if (gens[i].cfg == cfg)
-			return &gens[i];
-	return NULL;
-}
 
 /* Every job's schedules parse: the daemon's own check of a new file. */
 static int
@@ -66,57 +41,25 @@ struct zb_config *
 dcfg_load(const char *path, struct zb_config *old)
 {
 	struct zb_config	*cfg;
-	struct generation	*g;
 
-	(void)old;	/* TODO(h4): config_reload(old, path) */
-	cfg = config_load(path);
-	if (cfg == NULL)
-		return NULL;
-	if (plugin_bind_config(cfg, 1) > 0 || check_schedules(cfg) > 0) {
-		plugin_unbind_config(cfg);
-		config_free(cfg);
+	cfg = config_reload(old, path);
+	if (cfg != NULL && check_schedules(cfg) > 0) {
+		config_unref(cfg);
 		return NULL;
 	}
-	g = gen_of(NULL);
-	if (g == NULL) {
-		log_warnx("%s: more than %d configurations still in use",
-		    path, MAX_GENERATIONS);
-		plugin_unbind_config(cfg);
-		config_free(cfg);
-		return NULL;
-	}
-	g->cfg = cfg;
-	g->refs = 1;
 	return cfg;
 }
 
 struct zb_config *
 dcfg_ref(struct zb_config *cfg)
 {
-	struct generation	*g = gen_of(cfg);
-
-	if (cfg == NULL)
-		return NULL;
-	if (g == NULL)
-		fatalx("%s: not a generation", __func__);
-	g->refs++;
-	return cfg;
+	return config_ref(cfg);
 }
 
 void
 dcfg_unref(struct zb_config *cfg)
 {
-	struct generation	*g = gen_of(cfg);
-
-	if (cfg == NULL)
-		return;
-	if (g == NULL || g->refs <= 0)
-		fatalx("%s: not a generation", __func__);
-	if (--g->refs > 0)
-		return;
-	plugin_unbind_config(cfg);
-	config_free(cfg);
-	g->cfg = NULL;
+	config_unref(cfg);
 }
 
 int

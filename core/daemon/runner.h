@@ -1,7 +1,6 @@
 /*
- * runner.h - the daemon's way to run jobs: an adapter with the shape of
- * helper h3's job queue (core/jobq.h: jobq_submit, jobq_running,
- * jobq_abort_all, jobq_active), so that switching to it is this file.
+ * runner.h - the daemon's way to run jobs: the core's job queue
+ * (core/jobq.h), one per daemon.
  */
 #ifndef ZB_RUNNER_H
 #define ZB_RUNNER_H
@@ -42,5 +41,7 @@ void		 runner_abort_all(const char *why);
 /* Queued and running. */
 size_t		 runner_active(void);
 const char	*runner_status_str(enum runner_status);
+/* At exit, once runner_active() is 0. */
+void		 runner_free(void);
 
 #endif

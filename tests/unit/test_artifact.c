@@ -180,22 +180,6 @@ Test(manifest, at_most_max_streams)
 	many(MANIFEST_MAX_STREAMS + 1, 0);
 }
 
-Test(stamp, order_with_collision_suffix)
-{
-	cr_assert_lt(artifact_stamp_cmp("2026-12-06T120233Z",
-	    "2026-12-06T120234Z"), 0);
-	cr_assert_lt(artifact_stamp_cmp("2026-12-06T120233Z",
-	    "2026-12-06T120233Z-01"), 0);
-	cr_assert_lt(artifact_stamp_cmp("2026-12-06T120233Z-01",
-	    "2026-12-06T120233Z-02"), 0);
-	cr_assert_lt(artifact_stamp_cmp("2026-12-06T120233Z-99",
-	    "2026-12-06T120233Z-100"), 0);
-	cr_assert_gt(artifact_stamp_cmp("2026-12-06T120234Z",
-	    "2026-12-06T120233Z-05"), 0);
-	cr_assert_eq(artifact_stamp_cmp("2026-12-06T120233Z-01",
-	    "2026-12-06T120233Z-01"), 0);
-}
-
 /* ---- runs in the catalog ----------------------------------------------- */
 
 /*

@@ -6,6 +6,7 @@
 
 #include <sys/stat.h>
 
+#include "plugin.h"
 #include "testlib.h"
 
 TestSuite(config, .init = test_log_start);
@@ -393,4 +394,176 @@ Test(config, password_inside_a_connection_string_is_an_inline_secret)
 	for (i = 0; i < ZB_NELEM(without); i++)
 		cr_assert_eq(conninfo_refused(without[i], 1), 0, "refused: "
 		    "%s\n%s", without[i], test_logged());
+}
+
+/* ---- generations: config_reload() ------------------------------------- */
+
+/* A file in a fresh directory with the fixture plugins: one source, two
+ * sinks. */
+static char *
+reload_write(const char *dir, const char *lead, const char *slow_b_delay,
+    const char *extra)
+{
+	char	*path, *text;
+	FILE	*f;
+
+	path = xasprintf("%s/zb.ini", dir);
+	text = xasprintf("%s[daemon]\nplugin_dir = %s\nstate_dir = %s/state\n"
+	    "[source:gen]\nplugin = src_gen\nsize = 1K\n"
+	    "[sink:a]\nplugin = sink_slow\n"
+	    "[sink:b]\nplugin = sink_slow\ndelay_ms = %s\n"
+	    "[job:j]\nsource = gen\nsinks = a, b\n%s", lead,
+	    test_plugin_dir(), dir, slow_b_delay, extra);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	cr_assert_eq(fputs(text, f) >= 0, 1);
+	cr_assert_eq(fclose(f), 0);
+	free(text);
+	return path;
+}
+
+static struct zb_inst *
+inst_of(struct zb_config *cfg, const char *title)
+{
+	struct cfg_section	*sec = config_section(cfg, title);
+
+	cr_assert_not_null(sec, "%s", title);
+	cr_assert_not_null(sec->inst, "%s has no instance", title);
+	return sec->inst;
+}
+
+Test(config, reload_keeps_unchanged_instances_and_renews_changed_ones)
+{
+	struct zb_config	*g1, *g2, *g3;
+	struct zb_inst		*a1, *b1, *gen1;
+	char			*dir = test_tmpdir(), *path;
+
+	path = reload_write(dir, "", "0", "");
+	g1 = config_reload(NULL, path);
+	cr_assert_not_null(g1, "%s", test_logged());
+	a1 = inst_of(g1, "sink:a");
+	b1 = inst_of(g1, "sink:b");
+	gen1 = inst_of(g1, "source:gen");
+	cr_assert_eq(a1->refs, 1);
+	cr_assert(a1->initialised);
+	/* A plugin reading a key it does not set (as sink_slow does on each
+	 * put): the default goes into the instance's copy only. */
+	cr_assert_eq(hostapi_get()->cfg_int(a1, "delay_ms"), 0);
+	cr_assert_not_null(config_kv(a1->sec, "delay_ms"));
+	cr_assert_null(config_kv(config_section(g1, "sink:a"), "delay_ms"));
+
+	/* The same file again, with a line added above: every instance
+	 * carries over, and now names the new line numbers. */
+	cr_assert_eq(config_kv(a1->sec, "plugin")->line, 8);
+	free(path);
+	path = reload_write(dir, "; moved down\n", "0", "");
+	g2 = config_reload(g1, path);
+	cr_assert_not_null(g2, "%s", test_logged());
+	cr_assert_eq(config_kv(a1->sec, "plugin")->line, 9);
+	cr_assert_eq(inst_of(g2, "sink:a"), a1, "unchanged sink: new instance");
+	cr_assert_eq(inst_of(g2, "sink:b"), b1);
+	cr_assert_eq(inst_of(g2, "source:gen"), gen1);
+	cr_assert_eq(a1->refs, 2, "held by both generations");
+	cr_assert_neq(g1, g2);
+
+	/* One key of sink:b changes: b gets a new instance, a does not. */
+	free(path);
+	path = reload_write(dir, "", "5", "");
+	g3 = config_reload(g2, path);
+	cr_assert_not_null(g3, "%s", test_logged());
+	cr_assert_eq(inst_of(g3, "sink:a"), a1);
+	cr_assert_neq(inst_of(g3, "sink:b"), b1, "changed key: same instance");
+	cr_assert(inst_of(g3, "sink:b")->initialised);
+	cr_assert_eq(config_kv(inst_of(g3, "sink:b")->sec, "delay_ms")->num, 5);
+	cr_assert_eq(a1->refs, 3);
+	cr_assert_eq(b1->refs, 2);
+
+	/* Generations go in any order; an instance lives while one holds
+	 * it (ASan's leak check sees the rest). */
+	config_unref(g2);
+	cr_assert_eq(a1->refs, 2);
+	cr_assert_eq(b1->refs, 1);
+	config_unref(g1);	/* b1 is finished here */
+	cr_assert_eq(a1->refs, 1);
+	config_unref(g3);
+	free(path);
+	free(dir);
+}
+
+Test(config, reload_takes_a_changed_value_even_when_keys_are_equal)
+{
+	struct cfg_section	*s1, *s2;
+	struct zb_config	*c1 = LOAD("[sink:a]\nplugin = local\npath = /x\n");
+	struct zb_config	*c2 = LOAD("[sink:a]\npath = /x\nplugin = local\n");
+	struct zb_config	*c3 = LOAD("[sink:a]\nplugin = local\npath = /x/\n");
+	struct zb_config	*c4 = LOAD("[sink:a]\nplugin = local\npath = /x\n"
+	    "timeout = 300\n");
+
+	cr_assert(c1 && c2 && c3 && c4, "%s", test_logged());
+	s1 = config_section(c1, "sink:a");
+	s2 = config_section(c2, "sink:a");
+	cr_assert(config_section_same(s1, s2), "order does not matter");
+	cr_assert_not(config_section_same(s1, config_section(c3, "sink:a")),
+	    "values are compared exactly");
+	cr_assert_not(config_section_same(s1, config_section(c4, "sink:a")),
+	    "a key written out with its default value is a change");
+	config_unref(c1);
+	config_unref(c2);
+	config_unref(c3);
+	config_unref(c4);
+}
+
+Test(config, reload_of_a_broken_file_leaves_the_old_generation)
+{
+	struct zb_config	*g1, *g2;
+	struct zb_inst		*a1;
+	char			*dir = test_tmpdir(), *path;
+
+	path = reload_write(dir, "", "0", "");
+	g1 = config_reload(NULL, path);
+	cr_assert_not_null(g1, "%s", test_logged());
+	a1 = inst_of(g1, "sink:a");
+
+	/* A core error: the file's line is named. */
+	free(path);
+	path = reload_write(dir, "", "0", "max_streams = 0\n");
+	g2 = config_reload(g1, path);
+	cr_assert_null(g2);
+	assert_logged("/zb.ini:15: [job:j] max_streams: '0' is not");
+
+	/* A plugin key error, found after sink:a was taken over. */
+	free(path);
+	path = reload_write(dir, "", "-1", "");
+	g2 = config_reload(g1, path);
+	cr_assert_null(g2);
+	assert_logged("/zb.ini:11: [sink:b] delay_ms: '-1' is not");
+	cr_assert_eq(a1->refs, 1, "the refused generation's reference "
+	    "was dropped");
+	cr_assert_eq(inst_of(g1, "sink:a"), a1);
+	cr_assert(a1->initialised);
+	cr_assert_eq(g1->refs, 1);
+
+	/* A file that is gone. */
+	free(path);
+	path = xasprintf("%s/missing.ini", dir);
+	cr_assert_null(config_reload(g1, path));
+	assert_logged("missing.ini: cannot open the configuration");
+	config_unref(g1);
+	free(path);
+	free(dir);
+}
+
+Test(config, reference_counts)
+{
+	struct zb_config	*cfg = LOAD("[sink:a]\nplugin = local\n");
+
+	cr_assert_not_null(cfg);
+	cr_assert_eq(cfg->refs, 1);
+	cr_assert_eq(config_ref(cfg), cfg);
+	cr_assert_eq(cfg->refs, 2);
+	config_unref(cfg);
+	cr_assert_eq(cfg->refs, 1);
+	cr_assert_null(config_ref(NULL));
+	config_unref(NULL);
+	config_free(cfg);
 }
