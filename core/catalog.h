@@ -5,6 +5,7 @@
 #define ZB_CATALOG_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "artifact.h"
 #include "config.h"
@@ -45,16 +46,36 @@ struct catalog_pick {
 	size_t				 nskipped;
 };
 
+/* What to load; NULL or zero fields select everything. */
+struct catalog_query {
+	const char	*sink;		/* NULL: every sink */
+	const char	*source;	/* NULL: every source */
+	const char	*job;		/* NULL: any (copies whose run names
+					   this job) */
+	time_t		 since, until;	/* copies with since <= time < until;
+					   0: open.  A range can cut a run:
+					   its copies outside are not there */
+};
+
+/* The loaded catalog: the callback frees it with catalog_destroy. */
+typedef void (*catalog_done_fn)(void *arg, struct catalog *cat);
+
 /*
- * Read every manifest of the given sink (or of all sinks when NULL),
- * optionally only of one source.  Runs the loop until done (CLI use).
- * Unreadable sinks and manifests are logged and counted in errors.
+ * Start reading the manifests of the sinks the query selects (q may be
+ * NULL: everything).  All selected sinks are listed at once; manifests are
+ * read at most 8 at a time per catalog, across sinks.  done is called on
+ * the loop (never from inside this call) once everything is read.
+ * Unreadable sinks and manifests are logged and counted in cat->errors; so
+ * is a load cut short by SIGINT/SIGTERM.  The config must outlive the
+ * load.
  */
-void	catalog_load(struct zb_config *, const char *sink,
-	    const char *source, struct catalog *);
+void	catalog_load_start(struct zb_config *, const struct catalog_query *,
+	    catalog_done_fn, void *arg);
+/* catalog_free, then the struct itself (what catalog_done_fn hands). */
+void	catalog_destroy(struct catalog *);
 void	catalog_free(struct catalog *);
 /*
- * Group cat's items into runs (catalog_load does this; for tests that
+ * Group cat's items into runs (a load does this; for tests that
  * fill items themselves).  Replaces any earlier grouping.
  */
 void	catalog_group_runs(struct catalog *);
@@ -69,6 +90,13 @@ const struct catalog_run *catalog_run_of(const struct catalog *,
  */
 void	catalog_latest(const struct catalog *, const char *source,
 	    struct catalog_pick *);
+/*
+ * Per sink: for every source/stream/sink the newest copy whose run is
+ * complete on that sink (catalog_latest's rule applied to each sink on its
+ * own).  Incomplete runs on that sink holding a copy at least as new go
+ * to skipped.  Free with catalog_pick_free.
+ */
+void	catalog_newest(const struct catalog *, struct catalog_pick *);
 void	catalog_pick_free(struct catalog_pick *);
 /* The copies of one artifact id, in catalog order. */
 size_t	catalog_copies(const struct catalog *, const char *id,

@@ -8,6 +8,8 @@
  * manifest first, so that an interrupted removal never leaves a listed
  * copy without its data; the data and sidecar of a copy follow once its
  * manifest is gone (a leftover is garbage that prune's collector takes).
+ * A manifest the sink refuses to remove because of its own retention
+ * (S3 Object Lock: ZB_ERR_RETAINED) leaves its copy whole and retained.
  */
 #include "zb-build.h"
 
@@ -158,8 +160,11 @@ on_removed(void *arg, int status, const char *err)
 	struct forget_op	*o = arg;
 	struct forget_run	*fr = o->fr;
 
+	if (status == ZB_ERR_RETAINED && fr->phase == 0)
+		o->d->retained = 1;	/* kept whole: no data removal */
 	if (status != ZB_OK && o->d->error == NULL)
-		o->d->error = xstrdup(err != NULL ? err : "cannot remove");
+		o->d->error = xstrdup(err != NULL ? err : status ==
+		    ZB_ERR_RETAINED ? "retained by the sink" : "cannot remove");
 	else if (status == ZB_OK && fr->phase == 0)
 		o->d->removed = 1;
 	free(o);

@@ -17,7 +17,12 @@ struct forget_decision {
 	int			 keep;
 	unsigned		 rules;		/* RETENTION_KEEP_* bits */
 	int			 removed;	/* out of forget_remove */
-	char			*error;		/* a removal that failed */
+	int			 retained;	/* the sink refused to remove
+						   its manifest: Object Lock
+						   (ZB_ERR_RETAINED) */
+	char			*error;		/* a removal that failed; when
+						   retained, the sink's "retained
+						   until ..." */
 };
 
 struct forget_plan {
@@ -49,7 +54,10 @@ typedef void (*forget_done_fn)(void *arg);
 /*
  * Remove the copies plan decided to remove from sink: every manifest
  * first (a copy without it no longer exists), then the data and sidecars
- * of those whose manifest went.  Sets removed or error in each decision;
+ * of those whose manifest went.  A copy whose manifest the sink refuses
+ * to remove for a retention rule of its own (ZB_ERR_RETAINED) is marked
+ * retained and left whole.  Sets removed, retained or error in each
+ * decision;
  * done runs on the loop when everything ended (maybe before this
  * returns).
  */

@@ -381,6 +381,12 @@ on_removed(void *arg, int status, const char *err)
 		report(g, e->key, e->handle != NULL ? "pending put" :
 		    "object", GC_REMOVE, 0, removal_reason(g,
 		    &g->dirs[r->dir], r->idx));
+	} else if (status == ZB_ERR_RETAINED) {
+		/* Object Lock: not ours to remove yet; not an error. */
+		g->res.retained++;
+		report(g, e->key, e->handle != NULL ? "pending put" :
+		    "object", GC_RETAINED, 0, err != NULL ? err :
+		    "retained by the sink");
 	} else {
 		g->res.errors++;
 		why = xasprintf("cannot remove: %s", err != NULL ? err :

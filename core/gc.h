@@ -13,7 +13,10 @@
 
 enum gc_action {
 	GC_REMOVE,		/* removed (or, dry run: would be) */
-	GC_KEEP			/* garbage-like, but kept: see reason */
+	GC_KEEP,		/* garbage-like, but kept: see reason */
+	GC_RETAINED		/* the sink refused to remove it for its own
+				   retention (Object Lock): reason says until
+				   when */
 };
 
 /* One decision, for the caller to print or log. */
@@ -31,6 +34,7 @@ struct gc_result {
 	unsigned	 removed;	/* objects and pending puts */
 	unsigned	 kept;		/* directories left alone */
 	unsigned	 errors;	/* listings and removals that failed */
+	unsigned	 retained;	/* objects the sink's retention kept */
 };
 
 typedef void (*gc_item_fn)(void *arg, const struct gc_item *);

@@ -21,6 +21,7 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 	%reldir%/log.c %reldir%/log.h \
 	%reldir%/plugin.c %reldir%/plugin.h \
 	%reldir%/progress.c %reldir%/progress.h \
+	%reldir%/prune.c %reldir%/prune.h \
 	%reldir%/reactor.c %reldir%/reactor.h \
 	%reldir%/restore.c %reldir%/restore.h \
 	%reldir%/retention.c %reldir%/retention.h \

@@ -98,7 +98,8 @@ unit_tests = %reldir%/unit/test_config %reldir%/unit/test_json \
 	%reldir%/unit/test_age %reldir%/unit/test_http \
 	%reldir%/unit/test_artifact %reldir%/unit/test_retention \
 	%reldir%/unit/test_cron %reldir%/unit/test_reactor \
-	%reldir%/unit/test_layout %reldir%/unit/test_jobq
+	%reldir%/unit/test_layout %reldir%/unit/test_jobq \
+	%reldir%/unit/test_catalog
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 unit_cflags = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(OPENSSL_CFLAGS) \
@@ -125,6 +126,9 @@ unit_ldadd = core/libzbcore.la $(CRITERION_LIBS) $(LIBEVENT_LIBS)
 %canon_reldir%_unit_test_http_SOURCES = %reldir%/unit/test_http.c
 %canon_reldir%_unit_test_http_CFLAGS = $(unit_cflags) $(LIBCURL_CFLAGS)
 %canon_reldir%_unit_test_http_LDADD = $(unit_ldadd) $(LIBCURL_LIBS)
+%canon_reldir%_unit_test_catalog_SOURCES = %reldir%/unit/test_catalog.c
+%canon_reldir%_unit_test_catalog_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_catalog_LDADD = $(unit_ldadd)
 %canon_reldir%_unit_test_artifact_SOURCES = %reldir%/unit/test_artifact.c
 %canon_reldir%_unit_test_artifact_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_artifact_LDADD = $(unit_ldadd)
@@ -157,7 +161,8 @@ integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/s3_interop.sh %reldir%/integration/redis.sh \
 	%reldir%/integration/s3_source.sh %reldir%/integration/prune.sh \
 	%reldir%/integration/runs.sh %reldir%/integration/runs_pg.sh \
-	%reldir%/integration/retention.sh \
+	%reldir%/integration/retention.sh %reldir%/integration/prune_source.sh \
+	%reldir%/integration/prune_lock.sh \
 	%reldir%/integration/verify.sh %reldir%/integration/restore_refusals.sh \
 	%reldir%/integration/s3_stall.sh \
 	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh
@@ -205,6 +210,11 @@ check_PROGRAMS += %reldir%/tools/sigv4_sign
 %canon_reldir%_tools_sigv4_sign_CPPFLAGS = $(sigv4_cppflags)
 %canon_reldir%_tools_sigv4_sign_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 %canon_reldir%_tools_sigv4_sign_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+# the prune service with every parameter (the daemon's call)
+check_PROGRAMS += %reldir%/tools/prune_call
+%canon_reldir%_tools_prune_call_SOURCES = %reldir%/tools/prune_call.c
+%canon_reldir%_tools_prune_call_CFLAGS = $(AM_CFLAGS)
+%canon_reldir%_tools_prune_call_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
 TESTS += %reldir%/sigv4_crosscheck.py %reldir%/fakes/s3_fake_selftest.py
 EXTRA_DIST += %reldir%/fakes/s3_fake_selftest.py %reldir%/fakes/s3_fake.py \
 	%reldir%/fakes/README.md

@@ -2,7 +2,9 @@
  * ctl.c - zentoria-backupctl: argument parsing and dispatch.
  *
  * Every command runs in-process on its own event loop: no daemon is
- * needed, which makes this the disaster-recovery path.  Exit status is 0
+ * needed, which makes this the disaster-recovery path.  The commands
+ * start the library's asynchronous services and wait for them through
+ * ctl_wait(), the one place the CLI runs the loop.  Exit status is 0
  * only when everything asked for succeeded, 2 for usage errors, 128 +
  * the signal number (130, 143) when SIGINT or SIGTERM interrupted it
  * (reactor.c: what was going on is aborted, and the process ends within
@@ -105,6 +107,36 @@ ctl_load(struct ctl *ctl)
 		log_warnx("%s: age_identity_file is set: this host can decrypt "
 		    "its backups", ctl->cfg->path);
 	return 0;
+}
+
+void
+ctl_wait(const int *flag)
+{
+	reactor_run_until(flag);
+}
+
+struct ctl_loaded {
+	struct catalog	*cat;
+	int		 done;
+};
+
+static void
+ctl_catalog_done(void *arg, struct catalog *cat)
+{
+	struct ctl_loaded	*l = arg;
+
+	l->cat = cat;
+	l->done = 1;
+}
+
+struct catalog *
+ctl_catalog(struct ctl *ctl, const struct catalog_query *q)
+{
+	struct ctl_loaded	 l = { NULL, 0 };
+
+	catalog_load_start(ctl->cfg, q, ctl_catalog_done, &l);
+	ctl_wait(&l.done);
+	return l.cat;
 }
 
 int

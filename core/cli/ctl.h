@@ -7,6 +7,8 @@
 #include "config.h"
 
 struct age_keys;
+struct catalog;
+struct catalog_query;
 struct catalog_run;
 
 struct ctl {
@@ -33,6 +35,14 @@ int	ctl_keygen(struct ctl *, int, char **);
  */
 int	ctl_identities(struct ctl *, const char *idfile, const char *passfile,
 	    const struct age_keys **out);
+
+/*
+ * Run the loop until *flag becomes non-zero: the CLI's one way to wait for
+ * a service it started (the only caller of reactor_run_until).
+ */
+void	ctl_wait(const int *flag);
+/* catalog_load_start and wait; free with catalog_destroy. */
+struct catalog *ctl_catalog(struct ctl *, const struct catalog_query *);
 
 /* --sink K given: it must name a [sink:K]; 0 or -1 (logged). */
 int	ctl_check_sink(struct ctl *, const char *sink);

@@ -183,8 +183,9 @@ ctl_list(struct ctl *ctl, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct catalog	 cat;
-	const char	*source = NULL, *sink = NULL;
+	struct catalog_query	 q;
+	struct catalog		*cat;
+	const char		*source = NULL, *sink = NULL;
 	int		 ch;
 
 	if (ctl_wants_help(argc, argv, list_usage))
@@ -216,13 +217,16 @@ ctl_list(struct ctl *ctl, int argc, char **argv)
 		return 1;
 	if (ctl_check_sink(ctl, sink) == -1)
 		return 1;
-	catalog_load(ctl->cfg, sink, source, &cat);
+	memset(&q, 0, sizeof(q));
+	q.sink = sink;
+	q.source = source;
+	cat = ctl_catalog(ctl, &q);
 	if (ctl->json)
-		print_json(&cat);
+		print_json(cat);
 	else
-		print_table(&cat);
-	ch = cat.errors > 0 ? 1 : 0;
-	catalog_free(&cat);
+		print_table(cat);
+	ch = cat->errors > 0 ? 1 : 0;
+	catalog_destroy(cat);
 	return ch;
 }
 

@@ -1,13 +1,11 @@
 /*
- * ctl_prune.c - `prune', sink after sink:
- *  1. garbage: what failed and interrupted runs left (gc.c).  A directory
- *     a live run is writing is never touched (its in-progress marker and
- *     the job lock say so), and neither is anything written within
- *     --grace;
- *  2. retention: the committed copies the keep_* policy does not keep
- *     (forget.c), manifest first.
- * Prints every decision (with --json, the retention decisions as a JSON
- * array on stdout and the rest on stderr) and counts what was removed.
+ * ctl_prune.c - `prune': the front end of the prune service (prune.c).
+ * Parses the options, starts the service with garbage collection and
+ * retention on the selected sinks, waits, and prints every decision as
+ * it comes (with --json, the retention decisions as a JSON array on
+ * stdout and the rest on stderr), then the counts.  Exit 1 when a
+ * listing, catalog or removal failed; copies the sink's Object Lock kept
+ * are reported as retained, which is not a failure.
  */
 #include "zb-build.h"
 
@@ -19,15 +17,10 @@
 #include <time.h>
 
 #include "buf.h"
-#include "catalog.h"
 #include "ctl.h"
-#include "forget.h"
-#include "gc.h"
-#include "retention.h"
 #include "log.h"
-#include "plugin.h"
-#include "reactor.h"
-#include "sinkio.h"
+#include "prune.h"
+#include "retention.h"
 #include "util.h"
 
 static const char prune_usage[] =
@@ -47,26 +40,26 @@ static const char prune_usage[] =
     "  --json            retention decisions as a JSON array of {id, sink, "
     "action,\n                    rules}; the other lines go to stderr\n";
 
-static int	json_out;
-
-struct prune_sink {
+struct prune_cli {
 	int			 done;
-	int			 status;
-	char			*err;
-	struct gc_result	 res;
+	int			 json;
+	struct buf		*out;		/* --json: the array */
+	struct prune_result	 res;
 };
 
+/* A garbage decision: one line (stderr with --json). */
 static void
-on_item(void *arg, const struct gc_item *it)
+gc_line(FILE *out, const struct prune_item *it)
 {
 	char	*key;
 
-	FILE	*out = json_out ? stderr : stdout;
-
-	key = log_printable(it->key);
-	if (it->action == GC_KEEP)
+	key = log_printable(it->id_or_key);
+	if (it->action == PRUNE_KEEP)
 		fprintf(out, "keep sink:%s %s (%s)\n", it->sink, key,
 		    it->reason);
+	else if (it->action == PRUNE_RETAINED)
+		fprintf(out, "retained sink:%s %s %s (%s)\n", it->sink,
+		    it->what, key, it->reason);
 	else if (it->failed)
 		fprintf(out, "FAILED to remove sink:%s %s %s (%s)\n",
 		    it->sink, it->what, key, it->reason);
@@ -74,150 +67,86 @@ on_item(void *arg, const struct gc_item *it)
 		fprintf(out, "%s sink:%s %s %s (%s)\n", it->dry_run ?
 		    "would remove" : "removed", it->sink, it->what, key,
 		    it->reason);
-	fflush(out);
 	free(key);
 }
 
+/* A retention decision: one line (stderr with --json). */
 static void
-on_gc_done(void *arg, const struct gc_result *res)
+copy_line(FILE *out, const struct prune_item *it)
 {
-	struct prune_sink	*ps = arg;
-
-	ps->res = *res;
-	ps->done = 1;
+	if (it->action == PRUNE_KEEP)
+		fprintf(out, "keep sink:%s copy %s (%s)\n", it->sink,
+		    it->id_or_key, it->reason);
+	else if (it->action == PRUNE_RETAINED)
+		fprintf(out, "retained sink:%s copy %s (%s)\n", it->sink,
+		    it->id_or_key, it->reason);
+	else if (it->dry_run)
+		fprintf(out, "would remove sink:%s copy %s (%s)\n",
+		    it->sink, it->id_or_key, it->reason);
+	else if (it->failed)
+		fprintf(out, "FAILED to remove sink:%s copy %s: %s\n",
+		    it->sink, it->id_or_key, it->reason);
+	else
+		fprintf(out, "removed sink:%s copy %s (%s)\n", it->sink,
+		    it->id_or_key, it->reason);
 }
 
+/* {"id", "sink", "action", "rules"[, "error"][, "reason"]} */
 static void
-on_cleaned(void *arg, int status, const char *err)
-{
-	struct prune_sink	*ps = arg;
-
-	ps->status = status;
-	ps->err = err != NULL ? xstrdup(err) : NULL;
-	ps->done = 1;
-}
-
-/*
- * A sink plugin without pending-put listing (before ABI 1.3) cleans up
- * on its own, by start time alone.
- */
-static int
-legacy_cleanup(struct zb_inst *sink, int64_t grace_s)
-{
-	struct prune_sink	 ps = { 0 };
-	int			 errors = 0;
-
-	sinkio_cleanup(sink, grace_s, on_cleaned, &ps);
-	reactor_run_until(&ps.done);
-	if (ps.status != ZB_OK) {
-		log_warnx("sink:%s: cleanup of interrupted uploads: %s",
-		    sink->sec->name, ps.err ? ps.err : "failed");
-		errors++;
-	}
-	free(ps.err);
-	return errors;
-}
-
-static void
-on_forgotten(void *arg)
-{
-	*(int *)arg = 1;
-}
-
-static void
-retention_json(struct buf *b, const struct forget_decision *d,
-    const char *sink)
+copy_json(struct buf *b, const struct prune_item *it)
 {
 	unsigned	 bit;
 	int		 first = 1;
 
 	(void)buf_puts(b, b->len > 1 ? ",\n  {\"id\": " : "\n  {\"id\": ");
-	(void)buf_json_str(b, d->copy->id);
+	(void)buf_json_str(b, it->id_or_key);
 	(void)buf_puts(b, ", \"sink\": ");
-	(void)buf_json_str(b, sink);
+	(void)buf_json_str(b, it->sink);
 	(void)buf_printf(b, ", \"action\": \"%s\", \"rules\": [",
-	    d->keep ? "keep" : "remove");
+	    it->action == PRUNE_KEEP ? "keep" :
+	    it->action == PRUNE_RETAINED ? "retained" : "remove");
 	for (bit = 1; bit < (1u << RETENTION_KEEP_NBITS); bit <<= 1) {
-		if (!(d->rules & bit) || retention_rule_name(bit) == NULL)
+		if (!(it->rules & bit) || retention_rule_name(bit) == NULL)
 			continue;
 		(void)buf_printf(b, "%s\"%s\"", first ? "" : ", ",
 		    retention_rule_name(bit));
 		first = 0;
 	}
 	(void)buf_puts(b, "]");
-	if (d->error != NULL) {
+	if (it->error != NULL) {
 		(void)buf_puts(b, ", \"error\": ");
-		(void)buf_json_str(b, d->error);
+		(void)buf_json_str(b, it->error);
+	}
+	if (it->action == PRUNE_RETAINED) {
+		(void)buf_puts(b, ", \"reason\": ");
+		(void)buf_json_str(b, it->reason);
 	}
 	(void)buf_puts(b, "}");
 }
 
 static void
-retention_line(const struct forget_decision *d, const char *sink, int dry)
+on_item(void *arg, const struct prune_item *it)
 {
-	char	 rules[128];
-	FILE	*out = json_out ? stderr : stdout;
+	struct prune_cli	*pc = arg;
+	FILE			*out = pc->json ? stderr : stdout;
 
-	retention_rules_format(d->rules, ",", rules, sizeof(rules));
-	if (d->keep)
-		fprintf(out, "keep sink:%s copy %s (%s)\n", sink, d->copy->id,
-		    rules);
-	else if (dry)
-		fprintf(out, "would remove sink:%s copy %s (no rule keeps "
-		    "it)\n", sink, d->copy->id);
-	else if (!d->removed)
-		fprintf(out, "FAILED to remove sink:%s copy %s: %s\n", sink,
-		    d->copy->id, d->error ? d->error : "error");
-	else if (d->error != NULL)
-		fprintf(out, "removed sink:%s copy %s (its manifest; the rest "
-		    "is left as garbage: %s)\n", sink, d->copy->id,
-		    d->error);
-	else
-		fprintf(out, "removed sink:%s copy %s (no rule keeps it)\n",
-		    sink, d->copy->id);
+	if (strcmp(it->what, "copy") != 0)
+		gc_line(out, it);
+	else {
+		copy_line(out, it);
+		if (pc->json)
+			copy_json(pc->out, it);
+	}
+	fflush(out);
 }
 
-/*
- * Retention on one sink: decide, remove (unless dry), print.  The
- * number of copies removed goes to *forgotten; returns the errors.
- */
-static int
-apply_retention(struct ctl *ctl, struct cfg_section *sec, int dry,
-    struct buf *json, unsigned *forgotten, unsigned *retained)
+static void
+on_done(void *arg, const struct prune_result *res)
 {
-	struct catalog		 cat;
-	struct forget_plan	 plan;
-	size_t			 i;
-	int			 done = 0, errors = 0;
+	struct prune_cli	*pc = arg;
 
-	memset(&cat, 0, sizeof(cat));
-	catalog_load(ctl->cfg, sec->name, NULL, &cat);
-	if (cat.errors > 0) {
-		/* Deciding on a partial list could remove the wrong copies. */
-		log_warnx("sink:%s: retention skipped: the catalog could not "
-		    "be read completely", sec->name);
-		catalog_free(&cat);
-		return 1;
-	}
-	forget_decide(ctl->cfg, sec, &cat, time(NULL), &plan);
-	if (!dry && plan.nremove > 0 && !reactor_interrupted()) {
-		forget_remove(sec->inst, &plan, on_forgotten, &done);
-		reactor_run_until(&done);
-	}
-	for (i = 0; i < plan.n; i++) {
-		retention_line(&plan.d[i], sec->name, dry);
-		if (json != NULL)
-			retention_json(json, &plan.d[i], sec->name);
-		if (plan.d[i].keep)
-			(*retained)++;
-		else if (dry || plan.d[i].removed)
-			(*forgotten)++;
-		if (!plan.d[i].keep && !dry && !plan.d[i].removed)
-			errors++;
-	}
-	forget_plan_free(&plan);
-	catalog_free(&cat);
-	return errors;
+	pc->res = *res;
+	pc->done = 1;
 }
 
 int
@@ -231,14 +160,12 @@ ctl_prune(struct ctl *ctl, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct buf		 json;
-	struct cfg_section	*sec;
-	struct prune_sink	 ps;
-	struct gc_params	 gp;
+	struct prune_cli	 pc;
+	struct prune_params	 pp;
+	const struct prune_result *r = &pc.res;
 	const char		*sink = NULL, *errstr;
 	int64_t			 grace_ms = 3600 * 1000;
-	unsigned		 removed = 0, kept = 0, nsinks = 0;
-	unsigned		 forgotten = 0, retained = 0;
-	int			 ch, dry = 0, errors = 0;
+	int			 ch, dry = 0, json_out = 0;
 
 	if (ctl_wants_help(argc, argv, prune_usage))
 		return 0;
@@ -279,45 +206,34 @@ ctl_prune(struct ctl *ctl, int argc, char **argv)
 		return 1;
 	buf_init(&json, 64 << 20);
 	(void)buf_puts(&json, "[");
-	TAILQ_FOREACH(sec, &ctl->cfg->sections, entry) {
-		if (reactor_interrupted())
-			break;		/* main() exits 128 + the signal */
-		if (sec->kind != CFG_SINK || sec->inst == NULL ||
-		    (sink != NULL && strcmp(sec->name, sink) != 0))
-			continue;
-		nsinks++;
-		if (!dry && !sinkio_has_pending(sec->inst))
-			errors += legacy_cleanup(sec->inst, grace_ms / 1000);
-		memset(&ps, 0, sizeof(ps));
-		memset(&gp, 0, sizeof(gp));
-		gp.sink = sec->inst;
-		gp.prefix = "";
-		gp.grace_s = grace_ms / 1000;
-		gp.dry_run = dry;
-		gp.item = on_item;
-		gp.done = on_gc_done;
-		gp.arg = &ps;
-		gc_start(&gp);
-		reactor_run_until(&ps.done);
-		removed += ps.res.removed;
-		kept += ps.res.kept;
-		errors += (int)ps.res.errors;
-		if (reactor_interrupted())
-			break;
-		errors += apply_retention(ctl, sec, dry, json_out ? &json :
-		    NULL, &forgotten, &retained);
-	}
+	memset(&pc, 0, sizeof(pc));
+	pc.json = json_out;
+	pc.out = &json;
+	memset(&pp, 0, sizeof(pp));
+	pp.sink = sink;
+	pp.grace_s = grace_ms / 1000;
+	pp.dry_run = dry;
+	pp.gc = 1;
+	pp.retention = 1;
+	prune_start(ctl->cfg, &pp, on_item, on_done, &pc);
+	ctl_wait(&pc.done);
+	/* Interrupted: main() exits 128 + the signal. */
 	if (json_out) {
 		(void)buf_puts(&json, json.len > 1 ? "\n]\n" : "]\n");
 		fwrite(json.data, 1, json.len, stdout);
 	}
 	buf_free(&json);
 	fprintf(json_out ? stderr : stdout, "%s %u object%s on %u sink%s, "
-	    "kept %u director%s; retention: %s %u cop%s, kept %u%s\n",
-	    dry ? "would remove" : "removed", removed, removed == 1 ? "" : "s",
-	    nsinks, nsinks == 1 ? "" : "s", kept, kept == 1 ? "y" : "ies",
-	    dry ? "would remove" : "removed", forgotten,
-	    forgotten == 1 ? "y" : "ies", retained,
-	    errors ? " (with errors, see above)" : "");
-	return errors > 0 ? 1 : 0;
+	    "kept %u director%s; retention: %s %u cop%s, kept %u",
+	    dry ? "would remove" : "removed", r->gc_removed,
+	    r->gc_removed == 1 ? "" : "s", r->sinks, r->sinks == 1 ? "" : "s",
+	    r->gc_kept, r->gc_kept == 1 ? "y" : "ies",
+	    dry ? "would remove" : "removed", r->removed,
+	    r->removed == 1 ? "y" : "ies", r->kept);
+	if (r->retained > 0)
+		fprintf(json_out ? stderr : stdout, "; %u retained by the "
+		    "sink (Object Lock)", r->retained);
+	fprintf(json_out ? stderr : stdout, "%s\n",
+	    r->errors ? " (with errors, see above)" : "");
+	return r->errors > 0 ? 1 : 0;
 }

@@ -80,7 +80,8 @@ ctl_verify(struct ctl *ctl, int argc, char **argv)
 	struct restore_opts	 o = { .verify_only = 1 };
 	const char		*idfile = NULL, *passfile = NULL;
 	int			 deep = 0;
-	struct catalog		 cat;
+	struct catalog_query	 q;
+	struct catalog		*cat;
 	struct catalog_pick	 pick = { 0 };
 	const struct artifact	*a;
 	const char		*sink = NULL, *source = NULL, *id = NULL;
@@ -129,17 +130,20 @@ ctl_verify(struct ctl *ctl, int argc, char **argv)
 	if (ctl_load(ctl) == -1 ||
 	    ctl_identities(ctl, idfile, passfile, &o.identities) == -1)
 		return 1;
-	catalog_load(ctl->cfg, sink, source, &cat);
+	memset(&q, 0, sizeof(q));
+	q.sink = sink;
+	q.source = source;
+	cat = ctl_catalog(ctl, &q);
 	if (latest) {
-		catalog_latest(&cat, source, &pick);
+		catalog_latest(cat, source, &pick);
 		for (i = 0; i < pick.nskipped; i++)
 			ctl_warn_incomplete(pick.skipped[i]);
 	}
 	if (ctl->json)
 		printf("[");
-	n = latest ? pick.n : cat.n;
+	n = latest ? pick.n : cat->n;
 	for (i = 0; i < n && !reactor_interrupted(); i++) {
-		a = latest ? pick.copies[i] : &cat.items[i];
+		a = latest ? pick.copies[i] : &cat->items[i];
 		if (id != NULL && strcmp(a->id, id) != 0)
 			continue;
 		if (deep && a->encrypted && o.identities == NULL) {
@@ -172,9 +176,9 @@ ctl_verify(struct ctl *ctl, int argc, char **argv)
 		else
 			log_warnx("no artifacts to verify");
 	}
-	ch = nchecked == 0 || nbad > 0 || cat.errors > 0 ? 1 : 0;
+	ch = nchecked == 0 || nbad > 0 || cat->errors > 0 ? 1 : 0;
 	catalog_pick_free(&pick);
-	catalog_free(&cat);
+	catalog_destroy(cat);
 	return ch;
 }
 
@@ -323,7 +327,8 @@ ctl_restore(struct ctl *ctl, int argc, char **argv)
 	};
 	struct restore_opts	 o = { 0 };
 	const char		*idfile = NULL, *passfile = NULL;
-	struct catalog		 cat;
+	struct catalog_query	 q;
+	struct catalog		*cat;
 	const struct artifact	*copies[MAX_COPIES];
 	const char		*sink = NULL, *id;
 	size_t			 n, i;
@@ -367,8 +372,10 @@ ctl_restore(struct ctl *ctl, int argc, char **argv)
 	if (ctl_check_sink(ctl, sink) == -1 ||
 	    restore_target_check(ctl->cfg, o.target) == -1)
 		return 1;
-	catalog_load(ctl->cfg, sink, NULL, &cat);
-	n = catalog_copies(&cat, id, copies, MAX_COPIES);
+	memset(&q, 0, sizeof(q));
+	q.sink = sink;
+	cat = ctl_catalog(ctl, &q);
+	n = catalog_copies(cat, id, copies, MAX_COPIES);
 	if (n == 0)
 		log_warnx("%s: no such artifact%s%s (see `list')", id,
 		    sink ? " on sink:" : "", sink ? sink : "");
@@ -384,7 +391,7 @@ ctl_restore(struct ctl *ctl, int argc, char **argv)
 			break;
 		}
 	}
-	catalog_free(&cat);
+	catalog_destroy(cat);
 	return rc;
 }
 

@@ -128,7 +128,8 @@ ctl_test_restore(struct ctl *ctl, int argc, char **argv)
 	const struct artifact	**copies;
 	size_t			*starts;
 	struct cfg_job		*job;
-	struct catalog		 cat;
+	struct catalog_query	 q;
+	struct catalog		*cat;
 	size_t			 n, i, nok = 0;
 	int			 ch;
 
@@ -176,10 +177,13 @@ ctl_test_restore(struct ctl *ctl, int argc, char **argv)
 		}
 		source = job->source->name;
 	}
-	catalog_load(ctl->cfg, sink, source, &cat);
-	copies = xcalloc(cat.n + 1, sizeof(*copies));
-	starts = xcalloc(cat.n + 2, sizeof(*starts));
-	n = pick(&cat, source, what, copies, cat.n, starts);
+	memset(&q, 0, sizeof(q));
+	q.sink = sink;
+	q.source = source;
+	cat = ctl_catalog(ctl, &q);
+	copies = xcalloc(cat->n + 1, sizeof(*copies));
+	starts = xcalloc(cat->n + 2, sizeof(*starts));
+	n = pick(cat, source, what, copies, cat->n, starts);
 	if (n == 0)
 		log_warnx("%s: %s%s%s (see `list')", what, source != NULL ?
 		    "no artifacts of its source" : "no such artifact",
@@ -193,6 +197,6 @@ ctl_test_restore(struct ctl *ctl, int argc, char **argv)
 		printf("%s]\n", n > 0 ? "\n" : "");
 	free(copies);
 	free(starts);
-	catalog_free(&cat);
+	catalog_destroy(cat);
 	return n > 0 && nok == n ? 0 : 1;
 }

@@ -57,8 +57,8 @@ extern "C" {
 #endif
 
 #define ZB_PLUGIN_ABI_VERSION		1
-#define ZB_PLUGIN_ABI_MINOR		3	/* 1: http_*; 2: facts, test restore;
-					   3: pending puts */
+#define ZB_PLUGIN_ABI_MINOR		4	/* 1: http_*; 2: facts, test restore;
+					   3: pending puts; 4: ZB_ERR_RETAINED */
 
 /* Type sizes and libevent major version the plugin was built with. */
 #define ZB_ABI_SIG	((uint32_t)(sizeof(void *) |			\
@@ -78,7 +78,16 @@ enum zb_status {
 	ZB_OK = 0,	/* done */
 	ZB_AGAIN = 1,	/* not now: wait for host->ready() or host->done() */
 	ZB_RETRY = 2,	/* transient failure, the caller may retry later */
-	ZB_ERR = -1	/* failed; a message was given or logged */
+	ZB_ERR = -1,	/* failed; a message was given or logged */
+	/*
+	 * Since ABI 1.4, only as the status of a remove's done(): the sink
+	 * refused to delete the object because a retention rule protects it
+	 * (S3 Object Lock: a retention period or a legal hold).  The message
+	 * says until when, as "retained until 2027-01-01T00:00:00Z (COMPLIANCE)"
+	 * or "retained by a legal hold" (see docs/plugin-guide.md).  A host
+	 * that predates it sees a failure, as for any status but ZB_OK.
+	 */
+	ZB_ERR_RETAINED = -2
 };
 
 /* What a plugin can be (desc.kind). */
@@ -418,7 +427,11 @@ struct zb_plugin_desc {
 	 * through host->list_add, then host->done(l, ...).
 	 */
 	int	(*list)(void *ctx, struct zb_io *l, const char *prefix);
-	/* Sink: delete one object; host->done(op, ...). */
+	/*
+	 * Sink: delete one object; host->done(op, ...).  An object the
+	 * storage refuses to delete because of a retention rule ends with
+	 * done(op, ZB_ERR_RETAINED, "retained until ...") (ABI 1.4).
+	 */
 	int	(*remove)(void *ctx, struct zb_io *op, const char *key);
 
 	/*

@@ -5,7 +5,8 @@
  * remove: the host removes one object per call; removes that arrive in
  * the same turn of the loop are sent as one DeleteObjects request (up to
  * 1000 keys, with the Content-MD5 S3 requires), and each caller gets the
- * outcome for its own key.
+ * outcome for its own key.  A key whose delete Object Lock refused is
+ * looked at with a HEAD (until when?) and ends with ZB_ERR_RETAINED.
  * list_pending (ABI 1.3): ListMultipartUploads under the prefix, each
  * upload reported with its key and upload id; remove_pending aborts one.
  * cleanup (hosts before ABI 1.3): ListMultipartUploads under the prefix,
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "buf.h"
@@ -162,6 +164,109 @@ struct batch {
 
 static void	flush(void *);
 
+/*
+ * The refusals of a delete that mean "a retention rule protects this
+ * object" rather than "not allowed": AWS (a locked version) answers
+ * 403 AccessDenied "Access Denied because object protected by object
+ * lock."; MinIO answers "Object is WORM protected and cannot be
+ * overwritten".  A plain AccessDenied (no permission) is not one.
+ */
+static int
+lock_refusal(const char *code, const char *msg)
+{
+	static const char *const says[] = { "object lock", "worm protected" };
+	size_t	 i, n;
+	const char *p;
+
+	if (code == NULL || msg == NULL || (strcmp(code, "AccessDenied") != 0 &&
+	    strcmp(code, "InvalidRequest") != 0))
+		return 0;
+	for (i = 0; i < sizeof(says) / sizeof(says[0]); i++) {
+		n = strlen(says[i]);
+		for (p = msg; *p != '\0'; p++)
+			if (strncasecmp(p, says[i], n) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+/* A header value fit for a message: printable, bounded. */
+static void
+printable(char *out, size_t outlen, const char *v)
+{
+	size_t	 i;
+
+	for (i = 0; v[i] != '\0' && i + 1 < outlen; i++)
+		out[i] = v[i] > ' ' && v[i] < 0x7f ? v[i] : '?';
+	out[i] = '\0';
+}
+
+struct held {
+	struct s3	*s3;
+	struct zb_io	*op;
+	char		*key;		/* full */
+};
+
+/*
+ * After the HEAD of a refused key: done(ZB_ERR_RETAINED) saying until
+ * when, from the x-amz-object-lock-* headers the HEAD answered with.
+ */
+static void
+on_held_head(void *arg, struct s3_resp *r)
+{
+	struct held	*h = arg;
+	const char	*mode = NULL, *until = NULL, *hold = NULL;
+	char		 m[700], u[64], md[32];
+	int		 legal;
+
+	if (s3_ok(r)) {
+		mode = s3_resp_header(r, "x-amz-object-lock-mode");
+		until = s3_resp_header(r, "x-amz-object-lock-retain-until-date");
+		hold = s3_resp_header(r, "x-amz-object-lock-legal-hold");
+	}
+	legal = hold != NULL && strcasecmp(hold, "ON") == 0;
+	if (until != NULL) {
+		printable(u, sizeof(u), until);
+		printable(md, sizeof(md), mode != NULL ? mode : "?");
+		snprintf(m, sizeof(m), "retained until %s (%s)%s", u, md,
+		    legal ? " and by a legal hold" : "");
+	} else if (legal)
+		snprintf(m, sizeof(m), "retained by a legal hold");
+	else
+		snprintf(m, sizeof(m), "retained by Object Lock (until when "
+		    "is not known: %s)", s3_ok(r) ? "no retention headers" :
+		    r->error[0] ? r->error : "HEAD failed");
+	h->s3->host->done(h->op, ZB_ERR_RETAINED, m);
+	free(h->key);
+	free(h);
+}
+
+/*
+ * key's delete was refused by Object Lock: ask when the lock ends (HEAD;
+ * it needs s3:GetObjectRetention and s3:GetObjectLegalHold to show it),
+ * then end op with ZB_ERR_RETAINED.
+ */
+static void
+held(struct s3 *s3, struct zb_io *op, const char *key)
+{
+	struct s3_req_spec	 s;
+	struct held		*h;
+
+	h = xcalloc(1, sizeof(*h));
+	h->s3 = s3;
+	h->op = op;
+	h->key = xstrdup(key);
+	memset(&s, 0, sizeof(s));
+	s.method = "HEAD";
+	s.key = h->key;
+	s.keep_headers = 1;
+	s.done = on_held_head;
+	s.arg = h;
+	if (s3_req_start(s3, &s) == NULL)
+		on_held_head(h, &(struct s3_resp){ .curlcode = -1,
+		    .error = "cannot start the HEAD" });
+}
+
 static void
 on_deleted(void *arg, struct s3_resp *r)
 {
@@ -169,18 +274,28 @@ on_deleted(void *arg, struct s3_resp *r)
 	struct s3_xml	 doc = { r->body, r->len }, e;
 	size_t		 i, pos = 0;
 	char		*key, *code, *msg, m[700];
-	int		 failed;
+	int		 failed, locked;
 
 	for (i = 0; i < b->n; i++) {
 		failed = !s3_ok(r) || (r->body != NULL &&
 		    strstr(r->body, "<DeleteResult") == NULL);
 		if (failed) {
-			b->s3->host->done(b->ops[i].op, ZB_ERR, r->error[0] ?
-			    r->error : "DeleteObjects failed");
+			/* A server that refuses the whole batch for a lock. */
+			msg = r->body != NULL ? s3_xml_text(&doc, "Message") :
+			    NULL;
+			locked = b->n == 1 && lock_refusal(r->code, msg);
+			free(msg);
+			if (locked)
+				held(b->s3, b->ops[i].op, b->ops[i].key);
+			else
+				b->s3->host->done(b->ops[i].op, ZB_ERR,
+				    r->error[0] ? r->error :
+				    "DeleteObjects failed");
 			continue;
 		}
 		/* Quiet mode: only the keys that failed are listed. */
 		pos = 0;
+		locked = 0;
 		while (s3_xml_next(&doc, "Error", &pos, &e)) {
 			key = s3_xml_text(&e, "Key");
 			if (key != NULL && strcmp(key, b->ops[i].key) == 0) {
@@ -189,6 +304,7 @@ on_deleted(void *arg, struct s3_resp *r)
 				snprintf(m, sizeof(m), "delete s3://%s/%s: %s%s%s",
 				    b->s3->bucket, key, code ? code : "error",
 				    msg ? ": " : "", msg ? msg : "");
+				locked = lock_refusal(code, msg);
 				free(code);
 				free(msg);
 				failed = 1;
@@ -197,8 +313,11 @@ on_deleted(void *arg, struct s3_resp *r)
 			if (failed)
 				break;
 		}
-		b->s3->host->done(b->ops[i].op, failed ? ZB_ERR : ZB_OK,
-		    failed ? m : NULL);
+		if (locked)
+			held(b->s3, b->ops[i].op, b->ops[i].key);
+		else
+			b->s3->host->done(b->ops[i].op, failed ? ZB_ERR :
+			    ZB_OK, failed ? m : NULL);
 	}
 	for (i = 0; i < b->n; i++)
 		free(b->ops[i].key);

@@ -241,7 +241,8 @@ on_header(char *p, size_t size, size_t nmemb, void *arg)
 	if (q->spec.keep_headers && q->resp.nhdrs < 256 &&
 	    ((nl == 12 && strncasecmp(p, "content-type", 12) == 0) ||
 	    (nl == 13 && strncasecmp(p, "last-modified", 13) == 0) ||
-	    (nl > 11 && strncasecmp(p, "x-amz-meta-", 11) == 0)))
+	    (nl > 11 && strncasecmp(p, "x-amz-meta-", 11) == 0) ||
+	    (nl > 18 && strncasecmp(p, "x-amz-object-lock-", 18) == 0)))
 		keep_header(&q->resp, p, nl, v, vl);
 	return n;
 }

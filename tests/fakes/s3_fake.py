@@ -20,6 +20,7 @@
 #   POST /__fault?reset   (or DELETE /__fault)      GET /__fault
 #   GET /__log[?since=SEQ]   POST /__log?reset (or DELETE /__log)
 #   GET /__state             POST /__clock?offset_s=SECONDS
+#   POST /__lock?bucket=B[&prefix=P][&match=S][&mode=M&days=D][&legal_hold=1]
 # See README.md next to this file.
 
 import argparse
@@ -1019,6 +1020,36 @@ class Handler(BaseHTTPRequestHandler):
                                 for u in st.uploads.values()],
                     'requests': st.req_seq, 'clock_offset': st.clock_offset,
                     'page_size': st.args.page_size})
+        if path == '/__lock' and self.command == 'POST':
+            # mark objects as locked, as PutObjectRetention/LegalHold would
+            with st.lock:
+                b = st.buckets.get(q.get('bucket', ''))
+                if b is None:
+                    return reply({'error': 'no such bucket'}, 404)
+                if not b.lock:
+                    return reply({'error': 'bucket without Object Lock'}, 400)
+                mode = q.get('mode', 'COMPLIANCE').upper()
+                hold = q.get('legal_hold', '0') not in ('0', '', 'false')
+                try:
+                    days = float(q.get('days', '0' if hold else '1'))
+                except ValueError as e:
+                    return reply({'error': str(e)}, 400)
+                if mode not in ('GOVERNANCE', 'COMPLIANCE') or days < 0 or \
+                        (days == 0 and not hold):
+                    return reply({'error': 'need mode GOVERNANCE|COMPLIANCE and '
+                                  'days > 0, or legal_hold=1'}, 400)
+                prefix, match = q.get('prefix', ''), q.get('match')
+                done = []
+                for k, o in sorted(b.objects.items()):
+                    if not k.startswith(prefix) or (match and match not in k):
+                        continue
+                    if days > 0:
+                        o.lock_mode = mode
+                        o.retain_until = st.now_lock() + days * 86400
+                    if hold:
+                        o.legal_hold = True
+                    done.append(k)
+                return reply({'locked': done})
         if path == '/__clock':
             with st.lock:
                 if 'offset_s' in q:
@@ -1546,6 +1577,7 @@ class Handler(BaseHTTPRequestHandler):
             raise S3Error(400, 'MalformedXML', 'The XML you provided was not well-formed or '
                           'did not validate against our published schema (1-1000 Objects).')
         out = []
+        self._entry['delete_keys'] = [ob.findtext('Key') for ob in objs]
         with st.lock:
             b = self.bucket(bucket)
             for ob in objs:

@@ -341,6 +341,52 @@ Test(catalog, latest_over_sinks_and_suffixed_stamps)
 	catalog_free(&cat);
 }
 
+/*
+ * catalog_newest: the rule of catalog_latest on each sink by itself.  On
+ * s3 the newest complete run is R1 (R2 is incomplete there), on disk R2
+ * (the interrupted R3 is skipped); s3's R2 and disk's R3 go to skipped.
+ */
+Test(catalog, newest_per_sink)
+{
+	struct catalog		 cat = { 0 };
+	struct catalog_pick	 p;
+	char			*s;
+
+	add(&cat, "disk", "db1", R1, plan3, 3);
+	add(&cat, "disk", "db2", R1, plan3, 3);
+	add(&cat, "disk", "globals", R1, plan3, 3);
+	add(&cat, "s3", "db1", R1, plan3, 3);
+	add(&cat, "s3", "db2", R1, plan3, 3);
+	add(&cat, "s3", "globals", R1, plan3, 3);
+	add(&cat, "disk", "db1", R2, plan3, 3);
+	add(&cat, "disk", "db2", R2, plan3, 3);
+	add(&cat, "disk", "globals", R2, plan3, 3);
+	add(&cat, "s3", "db1", R2, plan3, 3);
+	add(&cat, "s3", "globals", R2, plan3, 3);
+	add(&cat, "disk", "db1", R3, plan3, 3);	/* R3 interrupted */
+	catalog_group_runs(&cat);
+	catalog_newest(&cat, &p);
+	s = picked(&p);
+	cr_assert_str_eq(s, "s3:pg/db1@" R1 "\ns3:pg/db2@" R1 "\n"
+	    "s3:pg/globals@" R1 "\n"
+	    "disk:pg/db1@" R2 "\ndisk:pg/db2@" R2 "\n"
+	    "disk:pg/globals@" R2 "\n", "%s", s);
+	cr_assert_eq(p.nskipped, 2);
+	free(s);
+	s = xasprintf("%s:%s %s:%s", p.skipped[0]->sink, p.skipped[0]->stamp,
+	    p.skipped[1]->sink, p.skipped[1]->stamp);
+	cr_assert(strcmp(s, "disk:" R3 " s3:" R2) == 0 ||
+	    strcmp(s, "s3:" R2 " disk:" R3) == 0, "%s", s);
+	free(s);
+	catalog_pick_free(&p);
+	/* Empty catalog: nothing, no allocation to free. */
+	catalog_free(&cat);
+	catalog_newest(&cat, &p);
+	cr_assert_eq(p.n, 0);
+	cr_assert_eq(p.nskipped, 0);
+	catalog_pick_free(&p);
+}
+
 /* Old copies (no run record) keep the old meaning: newest per stream. */
 Test(catalog, latest_of_old_copies)
 {

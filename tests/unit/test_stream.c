@@ -63,6 +63,35 @@ run_job(struct zb_config *cfg, const char *job)
 	return r.sum;
 }
 
+struct loaded {
+	int		 done;
+	struct catalog	*cat;
+};
+
+static void
+on_loaded(void *arg, struct catalog *cat)
+{
+	struct loaded	*l = arg;
+
+	l->cat = cat;
+	l->done = 1;
+}
+
+/* The catalog of sink (NULL: all), loaded as the CLI does. */
+static void
+catalog_load(struct zb_config *cfg, const char *sink, const char *source,
+    struct catalog *out)
+{
+	struct catalog_query	 q = { .sink = sink, .source = source };
+	struct loaded		 l = { 0 };
+
+	catalog_load_start(cfg, &q, on_loaded, &l);
+	cr_assert_eq(l.done, 0, "catalog_load_start called back at once");
+	reactor_run_until(&l.done);
+	*out = *l.cat;
+	free(l.cat);
+}
+
 /* The fixtures' counters after a run. */
 static struct ledger
 read_ledger(const char *path)
