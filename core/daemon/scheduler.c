@@ -136,8 +136,10 @@ retention_done(void *arg, unsigned errors)
 
 /*
  * After a run whose every stream reached every sink: retention of the
- * job's source on each of its sinks (TODO(h3): the job queue's result
- * tells per sink; until then a partial run prunes nothing).
+ * job's source on each of its sinks.  A partial run prunes nothing: the
+ * run summary does not say which sinks got every stream, and pruning a
+ * sink that missed the newest copy could leave it with fewer copies
+ * than its keep rules promise.
  */
 static void
 start_retention(struct sched *s, const char *jobname)
