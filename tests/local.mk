@@ -190,6 +190,9 @@ TESTS += %reldir%/unit/test_jobstate
 %canon_reldir%_unit_test_jobstate_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_jobstate_LDADD = $(unit_ldadd)
 endif
+daemon_tests = %reldir%/integration/daemon.sh
+TESTS += $(daemon_tests)
+EXTRA_DIST += $(daemon_tests) %reldir%/integration/daemon_lib.sh
 
 # ---- S3 SigV4 (plugins/s3/sigv4.c) -------------------------------------------
 # The unit test replays AWS's examples; the crosscheck signs random

@@ -175,7 +175,8 @@ run_done(void *arg, const struct runner_result *r)
 	snprintf(e->st.outcome, sizeof(e->st.outcome), "%s",
 	    runner_status_str(r->status));
 	save(e);
-	if (r->status == RUNNER_OK && !s->stopping && !e->gone)
+	/* (also while stopping: the keep rules hold after an exit) */
+	if (r->status == RUNNER_OK && !e->gone)
 		start_retention(s, e->name);
 	if (e->gone) {
 		TAILQ_REMOVE(&s->entries, e, link);
