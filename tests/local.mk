@@ -190,7 +190,9 @@ TESTS += %reldir%/unit/test_jobstate
 %canon_reldir%_unit_test_jobstate_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_jobstate_LDADD = $(unit_ldadd)
 endif
-daemon_tests = %reldir%/integration/daemon.sh
+daemon_tests = %reldir%/integration/daemon.sh \
+	%reldir%/integration/daemon_catchup.sh \
+	%reldir%/integration/daemon_reload.sh
 TESTS += $(daemon_tests)
 EXTRA_DIST += $(daemon_tests) %reldir%/integration/daemon_lib.sh
 

@@ -1,0 +1,80 @@
+#!/bin/bash
+# daemon_reload.sh - SIGHUP: a broken configuration is refused with its
+# file:line and the old one keeps running (its job goes on); a good one
+# takes effect (a new job runs, a removed one stops); sd_notify sends
+# RELOADING=1 with MONOTONIC_USEC, then READY=1, over an abstract
+# NOTIFY_SOCKET (@name).
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/daemon_lib.sh"
+
+S=$T/state
+conf() {	# conf JOB...: a configuration with these jobs
+	cat <<INI
+[daemon]
+plugin_dir = $ZB_TEST_PLUGIN_DIR
+state_dir = $S
+compression = none
+
+[source:quick]
+plugin = command
+command = date +%s%N
+
+[source:other]
+plugin = command
+command = echo other
+
+[sink:d1]
+plugin = local
+path = $T/d1
+INI
+	for j in "$@"; do
+		printf '\n[job:%s]\nsource = %s\nsinks = d1\nschedule = @every 1s\n' \
+		    "$j" "$([ "$j" = a ] && echo quick || echo other)"
+	done
+}
+conf a >"$T/zb.ini"
+sock="@zbtest-notify-$$-$RANDOM"
+notify_listen "$sock" "$T/notify.txt" || fail "notify listener"
+start_daemon r "$T/zb.ini" NOTIFY_SOCKET="$sock"
+wait_until 5 runs_at_least "$S" a 1 || fail "a never ran: $(tail -3 "$T/r.log")"
+
+# Broken: an unknown key on line 9.
+conf a b | sed '9i bogus_key = 1' >"$T/zb.ini"
+line=$(grep -n '^bogus_key' "$T/zb.ini" | cut -d: -f1)
+kill -HUP "$DPID"
+wait_until 5 grep -q "reload refused" "$T/r.log" &&
+    ok "broken config: reload refused" || fail "no refusal: $(tail -5 "$T/r.log")"
+grep -q "$T/zb.ini:$line:.*bogus_key" "$T/r.log" &&
+    ok "the refusal names $T/zb.ini:$line" ||
+    fail "no file:line in: $(grep -i bogus "$T/r.log")"
+runs=$(jstate "$S" a runs)
+wait_until 4 runs_at_least "$S" a $((runs + 2)) &&
+    ok "the old configuration keeps running (a: $(jstate "$S" a runs) runs)" ||
+    fail "a stopped after the refused reload"
+[ -z "$(jstate "$S" b runs)" ] && ok "b of the broken file never ran" ||
+    fail "b ran from a refused configuration"
+
+# Good: b added, a removed.
+conf b >"$T/zb.ini"
+kill -HUP "$DPID"
+wait_until 5 grep -q "$T/zb.ini: reloaded" "$T/r.log" &&
+    ok "good config: reloaded" || fail "no reload: $(tail -5 "$T/r.log")"
+wait_until 4 runs_at_least "$S" b 1 && ok "the new job b runs" ||
+    fail "b never ran: $(tail -5 "$T/r.log")"
+sleep 0.5	# a run of a started before the reload may still end
+runs=$(jstate "$S" a runs)
+sleep 2
+[ "$(jstate "$S" a runs)" = "$runs" ] && ok "the removed job a no longer runs" ||
+    fail "a still runs after its removal"
+stop_daemon "$DPID" TERM 10
+check_rc "SIGTERM: exit 0" "$rc" 0 "$T/r.log"
+
+sleep 0.2
+kill "$LPID" 2>/dev/null
+msgs=$(cut -d' ' -f1 "$T/notify.txt" | tr '\n' ' ')
+[ "$msgs" = "READY=1 RELOADING=1 READY=1 RELOADING=1 READY=1 STOPPING=1 " ] &&
+    ok "sd_notify (abstract socket): $msgs" || fail "sd_notify: $msgs"
+grep -Eq '^RELOADING=1 MONOTONIC_USEC=[0-9]+$' "$T/notify.txt" &&
+    ok "RELOADING=1 carries MONOTONIC_USEC" ||
+    fail "RELOADING=1 without MONOTONIC_USEC: $(cat "$T/notify.txt")"
+finish
