@@ -12,6 +12,12 @@
  * the keys of a plugin's section are checked against the plugin's option
  * table by plugin_bind_config() once the plugin is loaded.  All problems
  * are reported, not just the first, each as "FILE:LINE: [section] key:".
+ *
+ * A loaded configuration is a generation: not changed after loading and
+ * binding, freed by its last config_unref().  config_reload() builds the
+ * next one, taking over the plugin instances of unchanged sections.
+ * Besides sections and keys it holds the parsed forms the daemon needs:
+ * jobs with their schedules, [check:NAME] sections, the time zone.
  */
 #include "zb-build.h"
 
@@ -36,6 +42,7 @@
 #include "log.h"
 #include "util.h"
 #include "config.h"
+#include "cron.h"
 #include "plugin.h"
 #include "retention.h"
 
@@ -77,6 +84,14 @@ static const struct zb_option daemon_opts[] = {
 	    "CA certificates for HTTPS (default: the system's)", 0, 0 },
 	{ "tls_min_version", ZB_OPT_STRING, "1.2", 0,
 	    "oldest TLS version accepted: 1.2 or 1.3", 0, 0 },
+	{ "timezone", ZB_OPT_STRING, "UTC", 0,
+	    "zone of schedules and retention periods: UTC, +HH:MM, local or "
+	    "a zone name (Europe/Amsterdam)", 0, 0 },
+	{ "shutdown_timeout", ZB_OPT_DURATION, "30s", 0,
+	    "on SIGTERM, how long runs may go on before they are aborted",
+	    0, 86400000 },
+	{ "pid_file", ZB_OPT_PATH, NULL, 0,
+	    "file the daemon writes its pid to (default: none)", 0, 0 },
 	{ NULL, 0, NULL, 0, NULL, 0, 0 }
 };
 
@@ -128,12 +143,30 @@ static const struct zb_option job_opts[] = {
 	{ "source", ZB_OPT_STRING, NULL, 1, "the [source:NAME] to back up", 0, 0 },
 	{ "sinks", ZB_OPT_LIST, NULL, 1, "[sink:NAME]s to copy to", 0, 0 },
 	{ "schedule", ZB_OPT_STRING, NULL, 0,
-	    "when the daemon runs the job (cron, @daily, @every 30s)", 0, 0 },
+	    "when the daemon runs the job (cron, @daily, @every 30s; "
+	    "tag=NAME at the end; may be repeated)", 0, 0 },
+	{ "jitter", ZB_OPT_DURATION, "0", 0,
+	    "start each scheduled run up to this long later, at random",
+	    0, 86400000 },
 	{ "compression", ZB_OPT_STRING, NULL, 0,
 	    "overrides [daemon] compression", 0, 0 },
 	{ "max_streams", ZB_OPT_INT, "2", 0,
 	    "streams of one run that may run at once", 1, 64 },
 	RETENTION_OPTIONS
+	{ NULL, 0, NULL, 0, NULL, 0, 0 }
+};
+
+static const struct zb_option check_opts[] = {
+	{ "schedule", ZB_OPT_STRING, NULL, 1,
+	    "when the daemon runs the check (as a job's; may be repeated)",
+	    0, 0 },
+	{ "kind", ZB_OPT_STRING, NULL, 1,
+	    "verify, deep-verify or test-restore", 0, 0 },
+	{ "jobs", ZB_OPT_LIST, NULL, 0,
+	    "[job:NAME]s whose sources' copies are checked (default: all)",
+	    0, 0 },
+	{ "sinks", ZB_OPT_LIST, NULL, 0,
+	    "[sink:NAME]s to check on (default: all)", 0, 0 },
 	{ NULL, 0, NULL, 0, NULL, 0, 0 }
 };
 
@@ -149,6 +182,8 @@ config_core_options(enum cfg_kind kind)
 		return sink_opts;
 	case CFG_JOB:
 		return job_opts;
+	case CFG_CHECK:
+		return check_opts;
 	}
 	return NULL;
 }
@@ -234,6 +269,23 @@ config_job(struct zb_config *cfg, const char *name)
 	return NULL;
 }
 
+struct cfg_check *
+config_check(struct zb_config *cfg, const char *name)
+{
+	struct cfg_check	*chk;
+
+	TAILQ_FOREACH(chk, &cfg->checks, entry)
+		if (strcmp(chk->name, name) == 0)
+			return chk;
+	return NULL;
+}
+
+const struct retention_tz *
+config_retention_tz(const struct zb_config *cfg)
+{
+	return cfg->retention_tz;
+}
+
 /* ---- parsing ----------------------------------------------------------- */
 
 /*
@@ -281,6 +333,7 @@ section_kind(const char *title, enum cfg_kind *kind, const char **name)
 		{ "source:", CFG_SOURCE },
 		{ "sink:", CFG_SINK },
 		{ "job:", CFG_JOB },
+		{ "check:", CFG_CHECK },
 	};
 	size_t	 i, n;
 
@@ -327,9 +380,9 @@ reader_section(struct reader *r, const char *title)
 	}
 	if (section_kind(title, &kind, &name) == -1) {
 		config_error(cfg, &tmp, NULL, NULL, "unknown section kind "
-		    "(expected [daemon], [source:NAME], [sink:NAME] or "
-		    "[job:NAME]; verify: and notify: sections are not "
-		    "supported by this version)");
+		    "(expected [daemon], [source:NAME], [sink:NAME], "
+		    "[job:NAME] or [check:NAME]; verify: and notify: sections "
+		    "are not supported by this version)");
 		r->errors++;
 		return;
 	}
@@ -439,7 +492,8 @@ reader_handler(void *user, const char *section, const char *name,
 		return 1;
 	}
 	old = config_kv(sec, name);
-	if (old != NULL) {
+	if (old != NULL && !(strcmp(name, "schedule") == 0 &&
+	    (sec->kind == CFG_JOB || sec->kind == CFG_CHECK))) {
 		struct cfg_kv tmp = { .line = r->line };
 
 		config_error(r->cfg, sec, &tmp, name, "set twice (first at "
@@ -661,7 +715,7 @@ config_check_keys(struct zb_config *cfg, struct cfg_section *sec,
 			opt = find_option(opts, kv->key, &as_file);
 		if (opt == NULL) {
 			if (opts == NULL && sec->kind != CFG_DAEMON &&
-			    sec->kind != CFG_JOB)
+			    sec->kind != CFG_JOB && sec->kind != CFG_CHECK)
 				continue;	/* a plugin key: checked later */
 			buf_init(&b, 4096);
 			list_keys(&b, core);
@@ -789,6 +843,20 @@ core_int(const struct cfg_section *sec, const char *key)
 	return v;
 }
 
+/* A checked duration key in ms, or its option's default. */
+static int64_t
+core_duration(const struct cfg_section *sec, const char *key)
+{
+	struct cfg_kv	*kv = config_kv(sec, key);
+	int64_t		 v = 0;
+	const char	*errstr;
+
+	if (kv != NULL)
+		return kv->num;
+	(void)parse_duration_ms(core_value(sec, key), &v, &errstr);
+	return v;
+}
+
 /* A key file of identities must be private: refuse group/other bits. */
 static int
 private_file(struct zb_config *cfg, struct cfg_section *sec,
@@ -894,6 +962,134 @@ check_encryption(struct zb_config *cfg, struct cfg_section *sec)
 	return errors;
 }
 
+/*
+ * [daemon] timezone: one zone for schedules (cron_tz_load, which makes a
+ * named zone the process's TZ) and for retention's calendar periods,
+ * which then count in it as "local".
+ */
+static int
+check_timezone(struct zb_config *cfg, struct cfg_section *sec)
+{
+	struct cfg_kv	*kv = config_kv(sec, "timezone");
+	char		 err[512];
+
+	cfg->tz = cron_tz_load(kv != NULL ? kv->value : NULL, err,
+	    sizeof(err));
+	if (cfg->tz == NULL) {
+		/* err starts with "timezone: ", which config_error adds */
+		config_error(cfg, sec, kv, "timezone", "%s",
+		    strncmp(err, "timezone: ", 10) == 0 ? err + 10 : err);
+		return 1;
+	}
+	if (cfg->tz->kind == CRON_TZ_UTC)
+		return 0;
+	cfg->retention_tz = xcalloc(1, sizeof(*cfg->retention_tz));
+	if (cfg->tz->kind == CRON_TZ_FIXED) {
+		cfg->retention_tz->kind = RETENTION_TZ_FIXED;
+		cfg->retention_tz->offset = cfg->tz->offset;
+	} else
+		cfg->retention_tz->kind = RETENTION_TZ_LOCAL;
+	return 0;
+}
+
+/* Schedules being parsed: up to CFG_MAX_SCHEDULES of one section. */
+struct sched_list {
+	struct cfg_schedule	*v;
+	struct cron_sched	*crons;
+	size_t			 n;
+};
+
+/* One schedule line (p, len: trimmed) of kv into l; 0 or 1 error. */
+static int
+sched_add(struct zb_config *cfg, struct cfg_section *sec, struct cfg_kv *kv,
+    const char *p, size_t len, struct sched_list *l)
+{
+	char	*one, err[256];
+
+	if (len == 0) {
+		config_error(cfg, sec, kv, kv->key, "empty schedule (expected "
+		    "a cron line, @daily or @every DURATION)");
+		return 1;
+	}
+	if (l->n == CFG_MAX_SCHEDULES) {
+		config_error(cfg, sec, kv, kv->key, "more than %d schedules",
+		    CFG_MAX_SCHEDULES);
+		return 1;
+	}
+	one = xstrndup(p, len);
+	if (cron_parse(one, &l->crons[l->n], err, sizeof(err)) == -1) {
+		config_error(cfg, sec, kv, kv->key, "'%s': %s", one, err);
+		free(one);
+		return 1;
+	}
+	l->v[l->n].cron = &l->crons[l->n];
+	l->v[l->n].text = one;
+	l->v[l->n].tag = l->crons[l->n].tag[0] != '\0' ?
+	    xstrdup(l->crons[l->n].tag) : NULL;
+	l->v[l->n].line = kv->line;
+	l->n++;
+	return 0;
+}
+
+/*
+ * Every `schedule =' key of sec (it may be repeated), each value split
+ * into lines at a comma followed by a blank, as cron_parse_list() does
+ * ("0,30 * * * *" is one line), each line parsed by cron_parse().
+ * Errors name the key's file:line and the line.
+ */
+static int
+parse_schedules(struct zb_config *cfg, struct cfg_section *sec,
+    struct cfg_schedule **schedp, size_t *np, struct cron_sched **cronsp)
+{
+	struct sched_list	 l;
+	struct cfg_kv		*kv;
+	const char		*p, *end;
+	size_t			 len;
+	int			 errors = 0;
+
+	l.v = xcalloc(CFG_MAX_SCHEDULES, sizeof(*l.v));
+	l.crons = xcalloc(CFG_MAX_SCHEDULES, sizeof(*l.crons));
+	l.n = 0;
+	TAILQ_FOREACH(kv, &sec->kvs, entry) {
+		if (strcmp(kv->key, "schedule") != 0)
+			continue;
+		for (p = kv->value; ; p = end + 1) {
+			for (end = p; *end != '\0' && !(*end == ',' &&
+			    (end[1] == ' ' || end[1] == '\t' ||
+			    end[1] == '\0')); end++)
+				;
+			len = (size_t)(end - p);
+			while (len > 0 && (*p == ' ' || *p == '\t')) {
+				p++;
+				len--;
+			}
+			while (len > 0 && (p[len - 1] == ' ' ||
+			    p[len - 1] == '\t'))
+				len--;
+			errors += sched_add(cfg, sec, kv, p, len, &l);
+			if (*end == '\0')
+				break;
+		}
+	}
+	*schedp = l.v;
+	*np = l.n;
+	*cronsp = l.crons;
+	return errors;
+}
+
+static void
+free_schedules(struct cfg_schedule *sched, size_t n, struct cron_sched *crons)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		free(sched[i].text);
+		free(sched[i].tag);
+	}
+	free(sched);
+	free(crons);
+}
+
 static int
 check_daemon(struct zb_config *cfg, struct cfg_section *sec)
 {
@@ -927,6 +1123,10 @@ check_daemon(struct zb_config *cfg, struct cfg_section *sec)
 		errors++;
 	}
 	cfg->tls_min_13 = strcmp(v, "1.3") == 0;
+	errors += check_timezone(cfg, sec);
+	cfg->shutdown_timeout_ms = core_duration(sec, "shutdown_timeout");
+	kv = config_kv(sec, "pid_file");
+	cfg->pid_file = kv != NULL ? kv->value : NULL;
 	kv = config_kv(sec, "log_level");
 	if (kv != NULL) {
 		cfg->log_level = log_level_parse(kv->value);
@@ -955,7 +1155,10 @@ check_job(struct zb_config *cfg, struct cfg_section *sec)
 	job->name = sec->name;
 	job->comp = cfg->comp;
 	job->max_streams = (int)core_int(sec, "max_streams");
+	job->jitter_ms = core_duration(sec, "jitter");
 	TAILQ_INSERT_TAIL(&cfg->jobs, job, entry);
+	errors += parse_schedules(cfg, sec, &job->schedules, &job->nschedules,
+	    &job->crons);
 
 	kv = config_kv(sec, "source");
 	if (kv != NULL) {
@@ -1017,6 +1220,102 @@ check_job(struct zb_config *cfg, struct cfg_section *sec)
 	return errors;
 }
 
+/* The [check:NAME] kind = values, by enum cfg_check_kind. */
+static const char *const check_kinds[] = {
+	"verify", "deep-verify", "test-restore"
+};
+
+/* [check:NAME] jobs =: every name a job, none twice. */
+static int
+check_jobs(struct zb_config *cfg, struct cfg_check *chk)
+{
+	struct cfg_kv	*kv = config_kv(chk->sec, "jobs");
+	struct cfg_job	*job;
+	size_t		 i, j;
+	int		 errors = 0;
+
+	if (kv == NULL || kv->nitems == 0)
+		return 0;
+	chk->jobs = xcalloc(kv->nitems, sizeof(*chk->jobs));
+	for (i = 0; i < kv->nitems; i++) {
+		job = config_job(cfg, kv->items[i]);
+		for (j = 0; job != NULL && j < chk->njobs; j++)
+			if (chk->jobs[j] == job)
+				break;
+		if (job == NULL || j < chk->njobs) {
+			config_error(cfg, chk->sec, kv, kv->key, job == NULL ?
+			    "no [job:%s] section" : "job '%s' named twice",
+			    kv->items[i]);
+			errors++;
+			continue;
+		}
+		chk->jobs[chk->njobs++] = job;
+	}
+	return errors;
+}
+
+/* [check:NAME] sinks =: every name a sink, none twice. */
+static int
+check_sinks(struct zb_config *cfg, struct cfg_check *chk)
+{
+	struct cfg_kv		*kv = config_kv(chk->sec, "sinks");
+	struct cfg_section	*ref;
+	char			*title;
+	size_t			 i, j;
+	int			 errors = 0;
+
+	if (kv == NULL || kv->nitems == 0)
+		return 0;
+	chk->sinks = xcalloc(kv->nitems, sizeof(*chk->sinks));
+	for (i = 0; i < kv->nitems; i++) {
+		title = xasprintf("sink:%s", kv->items[i]);
+		ref = config_section(cfg, title);
+		free(title);
+		for (j = 0; ref != NULL && j < chk->nsinks; j++)
+			if (chk->sinks[j] == ref)
+				break;
+		if (ref == NULL || j < chk->nsinks) {
+			config_error(cfg, chk->sec, kv, kv->key, ref == NULL ?
+			    "no [sink:%s] section" : "sink '%s' named twice",
+			    kv->items[i]);
+			errors++;
+			continue;
+		}
+		chk->sinks[chk->nsinks++] = ref;
+	}
+	return errors;
+}
+
+/* [check:NAME], once every job exists. */
+static int
+check_check(struct zb_config *cfg, struct cfg_section *sec)
+{
+	struct cfg_check	*chk;
+	struct cfg_kv		*kv;
+	size_t			 i;
+	int			 errors = 0;
+
+	chk = xcalloc(1, sizeof(*chk));
+	chk->sec = sec;
+	chk->name = sec->name;
+	chk->kind = -1;
+	TAILQ_INSERT_TAIL(&cfg->checks, chk, entry);
+	errors += parse_schedules(cfg, sec, &chk->schedules, &chk->nschedules,
+	    &chk->crons);
+	kv = config_kv(sec, "kind");
+	for (i = 0; kv != NULL && i < ZB_NELEM(check_kinds); i++)
+		if (strcmp(kv->value, check_kinds[i]) == 0)
+			chk->kind = (int)i;
+	if (kv != NULL && chk->kind == -1) {
+		config_error(cfg, sec, kv, kv->key, "'%s' is not verify, "
+		    "deep-verify or test-restore", kv->value);
+		errors++;
+	}
+	errors += check_jobs(cfg, chk);
+	errors += check_sinks(cfg, chk);
+	return errors;
+}
+
 /*
  * The keep_* keys of a sink or job section into *out (NULL when it has
  * none).  Errors name file:line.
@@ -1070,6 +1369,7 @@ config_load_buf(const char *name, const char *data, size_t len,
 	cfg->log_level = -1;
 	TAILQ_INIT(&cfg->sections);
 	TAILQ_INIT(&cfg->jobs);
+	TAILQ_INIT(&cfg->checks);
 
 	memset(&r, 0, sizeof(r));
 	r.cfg = cfg;
@@ -1112,6 +1412,10 @@ config_load_buf(const char *name, const char *data, size_t len,
 		if (sec->kind == CFG_JOB)
 			errors += check_job(cfg, sec);
 	}
+	/* Checks name jobs, which exist now. */
+	TAILQ_FOREACH(sec, &cfg->sections, entry)
+		if (sec->kind == CFG_CHECK)
+			errors += check_check(cfg, sec);
 	if (errors > 0) {
 		log_warnx("%s: %d error%s", cfg->path, errors,
 		    errors == 1 ? "" : "s");
@@ -1253,14 +1557,26 @@ config_unref(struct zb_config *cfg)
 {
 	struct cfg_section	*sec;
 	struct cfg_job		*job;
+	struct cfg_check	*chk;
 
 	if (cfg == NULL || --cfg->refs > 0)
 		return;
+	for (;;) {
+		chk = TAILQ_FIRST(&cfg->checks);
+		if (chk == NULL)
+			break;
+		TAILQ_REMOVE(&cfg->checks, chk, entry);
+		free_schedules(chk->schedules, chk->nschedules, chk->crons);
+		free(chk->jobs);
+		free(chk->sinks);
+		free(chk);
+	}
 	for (;;) {
 		job = TAILQ_FIRST(&cfg->jobs);
 		if (job == NULL)
 			break;
 		TAILQ_REMOVE(&cfg->jobs, job, entry);
+		free_schedules(job->schedules, job->nschedules, job->crons);
 		free(job);
 	}
 	for (;;) {
@@ -1273,6 +1589,8 @@ config_unref(struct zb_config *cfg)
 	}
 	age_keys_free(cfg->recipients);
 	age_keys_free(cfg->identities);
+	cron_tz_free(cfg->tz);
+	free(cfg->retention_tz);
 	free(cfg->path);
 	free(cfg);
 }

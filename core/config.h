@@ -15,9 +15,13 @@
 #define CFG_MAX_KEYS		128	/* per section */
 #define CFG_MAX_FILE		(1 << 20)
 #define CFG_MAX_SINKS		16	/* per job */
+#define CFG_MAX_SCHEDULES	64	/* per job or check */
 
 struct age_keys;
+struct cron_sched;
+struct cron_tz;
 struct retention_policy;
+struct retention_tz;
 
 struct cfg_kv {
 	TAILQ_ENTRY(cfg_kv)	 entry;
@@ -29,7 +33,7 @@ struct cfg_kv {
 	int64_t			 num;		/* INT/SIZE/DURATION/BOOL */
 };
 
-enum cfg_kind { CFG_DAEMON, CFG_SOURCE, CFG_SINK, CFG_JOB };
+enum cfg_kind { CFG_DAEMON, CFG_SOURCE, CFG_SINK, CFG_JOB, CFG_CHECK };
 
 struct cfg_section {
 	TAILQ_ENTRY(cfg_section) entry;
@@ -56,6 +60,17 @@ struct compression {
 	int		 level;
 };
 
+/*
+ * One schedule line of a `schedule =' key (several per key, separated by
+ * ", "; the key may be repeated in [job:*] and [check:*]).
+ */
+struct cfg_schedule {
+	struct cron_sched	*cron;	/* into the owner's crons array */
+	char			*text;	/* the line as written, trimmed */
+	char			*tag;	/* its tag=NAME, or NULL */
+	int			 line;	/* of its `schedule =' key */
+};
+
 struct cfg_job {
 	TAILQ_ENTRY(cfg_job)	 entry;
 	struct cfg_section	*sec;
@@ -65,6 +80,33 @@ struct cfg_job {
 	size_t			 nsinks;
 	struct compression	 comp;
 	int			 max_streams;
+	/* schedule =, in file order; none: the daemon never starts it */
+	struct cfg_schedule	*schedules;
+	size_t			 nschedules;
+	struct cron_sched	*crons;	/* the same, for cron_next_any() */
+	int64_t			 jitter_ms;	/* jitter = */
+};
+
+/* [check:NAME] kind =; the values of enum check_kind (core/check.h). */
+enum cfg_check_kind {
+	CFG_CHECK_VERIFY = 0,
+	CFG_CHECK_DEEP_VERIFY = 1,
+	CFG_CHECK_TEST_RESTORE = 2
+};
+
+/* One [check:NAME] section. */
+struct cfg_check {
+	TAILQ_ENTRY(cfg_check)	 entry;
+	struct cfg_section	*sec;
+	const char		*name;
+	int			 kind;		/* enum cfg_check_kind */
+	struct cfg_schedule	*schedules;
+	size_t			 nschedules;
+	struct cron_sched	*crons;
+	struct cfg_job		**jobs;		/* jobs =; njobs 0: every job */
+	size_t			 njobs;
+	struct cfg_section	**sinks;	/* sinks =; nsinks 0: every sink */
+	size_t			 nsinks;
 };
 
 /*
@@ -80,6 +122,7 @@ struct zb_config {
 	TAILQ_HEAD(, cfg_section) sections;
 	size_t			 nsections;
 	TAILQ_HEAD(, cfg_job)	 jobs;
+	TAILQ_HEAD(, cfg_check)	 checks;
 
 	/* [daemon] */
 	const char		*plugin_dir;
@@ -96,6 +139,15 @@ struct zb_config {
 	int			 encrypt;
 	struct age_keys		*recipients;
 	struct age_keys		*identities;
+	/*
+	 * timezone: what schedules are read in (never NULL once loaded:
+	 * UTC by default), and the same zone for retention's calendar
+	 * periods (config_retention_tz).
+	 */
+	struct cron_tz		*tz;
+	struct retention_tz	*retention_tz;	/* NULL: UTC */
+	int64_t			 shutdown_timeout_ms;
+	const char		*pid_file;	/* NULL: none */
 };
 
 /*
@@ -144,6 +196,12 @@ int			 config_section_same(const struct cfg_section *,
 struct cfg_section	*config_section(struct zb_config *, const char *title);
 struct cfg_kv		*config_kv(const struct cfg_section *, const char *key);
 struct cfg_job		*config_job(struct zb_config *, const char *name);
+struct cfg_check	*config_check(struct zb_config *, const char *name);
+/*
+ * [daemon] timezone as retention_apply() takes it: NULL for UTC; a named
+ * zone, which loading made the process's TZ, is "local".
+ */
+const struct retention_tz *config_retention_tz(const struct zb_config *);
 /*
  * Check the keys of sec against core options and opts (plugin), parse the
  * typed ones.  Logs each problem; returns the number of problems.

@@ -77,7 +77,7 @@ decide_group(const struct zb_config *cfg, const struct cfg_section *sink,
 		rc[i].seq = seq;
 		rc[i].data = (void *)copies[i];
 	}
-	retention_apply(p, rc, n, now, NULL);
+	retention_apply(p, rc, n, now, config_retention_tz(cfg));
 	plan->d = xreallocarray(plan->d, plan->n + n, sizeof(*plan->d));
 	for (i = 0; i < n; i++) {
 		d = &plan->d[plan->n++];

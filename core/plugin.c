@@ -18,6 +18,11 @@
  * /proc/PID/fd/N), so the file checked is the file loaded.  The
  * descriptor stays open while the plugin is loaded: debuggers and
  * sanitizers find the plugin's symbols under that name.
+ *
+ * It also owns plugin instances (struct zb_inst): reference-counted, each
+ * with its own copy of its section, shared by the configuration
+ * generations whose section is unchanged (plugin_bind_config_from), and
+ * finished with the plugin's fini() when the last reference goes.
  */
 #include "zb-build.h"
 

@@ -1,6 +1,7 @@
 /*
  * fuzz_config.c - libFuzzer target: the INI reader and every check the
- * core makes before plugins are loaded (sections, keys, types, jobs).
+ * core makes before plugins are loaded (sections, keys, types, jobs,
+ * schedules, checks, the time zone).
  */
 #include "zb-build.h"
 
@@ -20,6 +21,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	log_init("fuzz", -1);	/* silent */
 	cfg = config_load_buf("fuzz.ini", (const char *)data, size,
 	    size > 0 && (data[0] & 1));
-	config_free(cfg);
+	config_unref(cfg);
 	return 0;
 }

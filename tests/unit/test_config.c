@@ -6,7 +6,9 @@
 
 #include <sys/stat.h>
 
+#include "cron.h"
 #include "plugin.h"
+#include "retention.h"
 #include "testlib.h"
 
 TestSuite(config, .init = test_log_start);
@@ -566,4 +568,224 @@ Test(config, reference_counts)
 	cr_assert_null(config_ref(NULL));
 	config_unref(NULL);
 	config_free(cfg);
+}
+
+/* ---- [daemon] timezone, shutdown_timeout, pid_file -------------------- */
+
+#define JOB_TAIL "[source:s]\nplugin = command\n[sink:k]\nplugin = local\n" \
+	"[job:j]\nsource = s\nsinks = k\n"
+
+Test(config, daemon_defaults_for_the_new_keys)
+{
+	struct zb_config	*cfg = LOAD(JOB_TAIL);
+
+	cr_assert_not_null(cfg, "%s", test_logged());
+	cr_assert_not_null(cfg->tz);
+	cr_assert_eq(cfg->tz->kind, CRON_TZ_UTC);
+	cr_assert_null(config_retention_tz(cfg), "UTC is retention's NULL");
+	cr_assert_eq(cfg->shutdown_timeout_ms, 30000);
+	cr_assert_null(cfg->pid_file);
+	cr_assert_eq(config_job(cfg, "j")->nschedules, 0);
+	cr_assert_eq(config_job(cfg, "j")->jitter_ms, 0);
+	cr_assert(TAILQ_EMPTY(&cfg->checks));
+	config_unref(cfg);
+}
+
+Test(config, daemon_timezone_shutdown_timeout_pid_file)
+{
+	struct zb_config	*cfg;
+
+	cfg = LOAD("[daemon]\ntimezone = Europe/Amsterdam\n"
+	    "shutdown_timeout = 2m\npid_file = /run/zb.pid\n" JOB_TAIL);
+	cr_assert_not_null(cfg, "%s", test_logged());
+	cr_assert_eq(cfg->tz->kind, CRON_TZ_NAMED);
+	cr_assert_str_eq(cfg->tz->name, "Europe/Amsterdam");
+	cr_assert_eq(config_retention_tz(cfg)->kind, RETENTION_TZ_LOCAL,
+	    "retention counts in the named zone, which is now TZ");
+	cr_assert_str_eq(getenv("TZ"), ":Europe/Amsterdam");
+	cr_assert_eq(cfg->shutdown_timeout_ms, 120000);
+	cr_assert_str_eq(cfg->pid_file, "/run/zb.pid");
+	config_unref(cfg);
+
+	cfg = LOAD("[daemon]\ntimezone = +02:00\nshutdown_timeout = 0\n"
+	    JOB_TAIL);
+	cr_assert_not_null(cfg, "%s", test_logged());
+	cr_assert_eq(cfg->tz->kind, CRON_TZ_FIXED);
+	cr_assert_eq(config_retention_tz(cfg)->kind, RETENTION_TZ_FIXED);
+	cr_assert_eq(config_retention_tz(cfg)->offset, 7200);
+	cr_assert_eq(cfg->shutdown_timeout_ms, 0);
+	config_unref(cfg);
+}
+
+Test(config, daemon_new_keys_errors_name_file_line)
+{
+	cr_assert_null(LOAD("[daemon]\nlisten = x\n"
+	    "timezone = Europe/Amsterdm\nshutdown_timeout = soon\n"
+	    "shutdown_timeout = 3s\npid_file =\n" JOB_TAIL));
+	assert_logged("test.ini:3: [daemon] timezone: unknown zone "
+	    "'Europe/Amsterdm'");
+	assert_logged("test.ini:4: [daemon] shutdown_timeout: 'soon' is not");
+	assert_logged("test.ini:5: [daemon] shutdown_timeout: set twice "
+	    "(first at line 4)");
+	assert_logged("test.ini:6: [daemon] pid_file: '' is not a path");
+	cr_assert_null(LOAD("[daemon]\nshutdown_timeout = 2d\n" JOB_TAIL));
+	assert_logged("test.ini:2: [daemon] shutdown_timeout: '2d' is not a "
+	    "value from 0 to 86400000 milliseconds");
+}
+
+/* ---- [job:*] schedule, tags, jitter ------------------------------------- */
+
+Test(config, job_schedules_comma_separated_and_repeated)
+{
+	struct zb_config	*cfg;
+	struct cfg_job		*job;
+
+	cfg = LOAD("[source:s]\nplugin = command\n[sink:k]\nplugin = local\n"
+	    "[job:j]\nsource = s\nsinks = k\n"
+	    "schedule = 0 * * * * tag=hourly, 0 2 * * * tag=daily\n"
+	    "jitter = 5m\n"
+	    "schedule = 0 3 * * sun tag=weekly\n"
+	    "schedule = @every 6h, 0,30 1 * * *\n");
+	cr_assert_not_null(cfg, "%s", test_logged());
+	job = config_job(cfg, "j");
+	cr_assert_eq(job->nschedules, 5);
+	cr_assert_str_eq(job->schedules[0].text, "0 * * * * tag=hourly");
+	cr_assert_str_eq(job->schedules[0].tag, "hourly");
+	cr_assert_eq(job->schedules[0].line, 8);
+	cr_assert_str_eq(job->schedules[1].text, "0 2 * * * tag=daily");
+	cr_assert_str_eq(job->schedules[1].tag, "daily");
+	cr_assert_eq(job->schedules[1].line, 8);
+	cr_assert_eq(job->schedules[1].cron->hour, 1U << 2);
+	cr_assert_str_eq(job->schedules[2].tag, "weekly");
+	cr_assert_eq(job->schedules[2].line, 10);
+	cr_assert_eq(job->schedules[2].cron->dow, 1U << 0, "Sunday");
+	cr_assert_eq(job->schedules[3].cron->every, 6 * 3600);
+	cr_assert_null(job->schedules[3].tag);
+	cr_assert_str_eq(job->schedules[4].text, "0,30 1 * * *",
+	    "a comma without a blank belongs to a field");
+	cr_assert_eq(job->schedules[4].cron->minute, 1ULL | 1ULL << 30);
+	cr_assert_eq(job->schedules[4].line, 11);
+	cr_assert_eq(job->schedules[2].cron, &job->crons[2],
+	    "one array for cron_next_any()");
+	cr_assert_eq(job->jitter_ms, 300000);
+	config_unref(cfg);
+}
+
+Test(config, job_schedule_errors_name_file_line_and_the_line)
+{
+	cr_assert_null(LOAD("[source:s]\nplugin = command\n[sink:k]\n"
+	    "plugin = local\n[job:j]\nsource = s\nsinks = k\n"
+	    "schedule = 0 * * * *, 0 25 * * *\n"
+	    "schedule = @every 30\n"
+	    "schedule = 0 * * * *,\n"
+	    "jitter = -1s\n"
+	    "source = s\n"));
+	assert_logged("test.ini:8: [job:j] schedule: '0 25 * * *': hour: 25 "
+	    "is out of range");
+	assert_logged("test.ini:9: [job:j] schedule: '@every 30': @every: ");
+	assert_logged("test.ini:10: [job:j] schedule: empty schedule");
+	assert_logged("test.ini:11: [job:j] jitter: '-1s' is not");
+	assert_logged("test.ini:12: [job:j] source: set twice (first at line "
+	    "6)");
+}
+
+Test(config, a_schedule_key_elsewhere_is_still_unknown_or_twice)
+{
+	cr_assert_null(LOAD("[daemon]\nschedule = @daily\n"
+	    "[sink:k]\nplugin = local\nplugin = local\n"));
+	assert_logged("test.ini:2: [daemon] schedule: unknown key");
+	assert_logged("test.ini:5: [sink:k] plugin: set twice");
+}
+
+/* ---- [check:NAME] ------------------------------------------------------- */
+
+#define CHECK_BASE "[source:pg]\nplugin = command\n[source:redis]\n" \
+	"plugin = command\n[sink:local]\nplugin = local\n" \
+	"[sink:offsite]\nplugin = local\n" \
+	"[job:pg]\nsource = pg\nsinks = local, offsite\n" \
+	"[job:redis]\nsource = redis\nsinks = local\n"
+
+Test(config, check_sections)
+{
+	struct zb_config	*cfg;
+	struct cfg_check	*c;
+
+	cfg = LOAD(CHECK_BASE
+	    "[check:restore-weekly]\nschedule = 0 4 * * sun\n"
+	    "kind = test-restore\njobs = pg, redis\nsinks = local\n"
+	    "[check:newest]\nschedule = @daily\nschedule = 0 12 * * *\n"
+	    "kind = verify\n"
+	    "[check:quarterly]\nschedule = 0 5 1 1,4,7,10 *\n"
+	    "kind = deep-verify\n");
+	cr_assert_not_null(cfg, "%s", test_logged());
+	c = config_check(cfg, "restore-weekly");
+	cr_assert_not_null(c);
+	cr_assert_eq(c->kind, CFG_CHECK_TEST_RESTORE);
+	cr_assert_eq(c->nschedules, 1);
+	cr_assert_eq(c->njobs, 2);
+	cr_assert_eq(c->jobs[0], config_job(cfg, "pg"));
+	cr_assert_eq(c->jobs[1], config_job(cfg, "redis"));
+	cr_assert_eq(c->nsinks, 1);
+	cr_assert_eq(c->sinks[0], config_section(cfg, "sink:local"));
+	c = config_check(cfg, "newest");
+	cr_assert_eq(c->kind, CFG_CHECK_VERIFY);
+	cr_assert_eq(c->nschedules, 2);
+	cr_assert_eq(c->njobs, 0, "default: every job");
+	cr_assert_eq(c->nsinks, 0, "default: every sink");
+	cr_assert_eq(config_check(cfg, "quarterly")->kind,
+	    CFG_CHECK_DEEP_VERIFY);
+	cr_assert_null(config_check(cfg, "nope"));
+	config_unref(cfg);
+}
+
+Test(config, check_section_errors_name_file_line)
+{
+	cr_assert_null(LOAD(CHECK_BASE
+	    "[check:c]\nschedule = 0 4 * * sun\nkind = restore\n"
+	    "jobs = pg, qdrant, pg\nsinks = local, s3\nretries = 2\n"
+	    "[check:d]\nkind = verify\n"));
+	assert_logged("test.ini:17: [check:c] kind: 'restore' is not verify, "
+	    "deep-verify or test-restore");
+	assert_logged("test.ini:18: [check:c] jobs: no [job:qdrant] section");
+	assert_logged("test.ini:18: [check:c] jobs: job 'pg' named twice");
+	assert_logged("test.ini:19: [check:c] sinks: no [sink:s3] section");
+	assert_logged("test.ini:20: [check:c] retries: unknown key (expected "
+	    "one of: schedule, kind, jobs, sinks)");
+	assert_logged("test.ini:21: [check:d] missing required key "
+	    "'schedule'");
+}
+
+static char *
+write_file(const char *dir, const char *text)
+{
+	char	*path = xasprintf("%s/zb.ini", dir);
+	FILE	*f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	cr_assert_eq(fputs(text, f) >= 0, 1);
+	cr_assert_eq(fclose(f), 0);
+	return path;
+}
+
+Test(config, a_refused_reload_puts_tz_back)
+{
+	struct zb_config	*cfg;
+	char			*dir = test_tmpdir(), *path;
+
+	cr_assert_eq(setenv("TZ", ":America/New_York", 1), 0);
+	tzset();
+	path = write_file(dir, "[daemon]\ntimezone = Europe/Amsterdam\n"
+	    "bogus = 1\n");
+	cr_assert_null(config_reload(NULL, path));
+	assert_logged("zb.ini:3: [daemon] bogus: unknown key");
+	cr_assert_str_eq(getenv("TZ"), ":America/New_York");
+	free(path);
+
+	path = write_file(dir, "[daemon]\ntimezone = Europe/Amsterdam\n");
+	cfg = config_reload(NULL, path);
+	cr_assert_not_null(cfg, "%s", test_logged());
+	cr_assert_str_eq(getenv("TZ"), ":Europe/Amsterdam");
+	config_unref(cfg);
+	free(path);
+	free(dir);
 }
