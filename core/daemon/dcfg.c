@@ -2,11 +2,9 @@
  * dcfg.c - the daemon's view of a configuration generation (dcfg.h).
  *
  * Generations, references and reloads are config.c's (config_reload
- * carries plugin instances of unchanged sections over).
- * TODO(h4): the parsed schedules (cfg_job.schedules, jitter_ms) and the
- * [daemon] keys timezone, shutdown_timeout and pid_file come with helper
- * h4's next commits; until then the schedule lines are parsed here from
- * the `schedule' key and the [daemon] keys take their defaults.
+ * carries plugin instances of unchanged sections over); so are the
+ * parsed schedules and [daemon] keys.  This file is what is left of the
+ * adapter the daemon used before those were merged: a few accessors.
  */
 #include "zb-build.h"
 
@@ -18,36 +16,10 @@
 #include "log.h"
 #include "util.h"
 
-/* Every job's schedules parse: the daemon's own check of a new file. */
-static int
-check_schedules(struct zb_config *cfg)
-{
-	struct cfg_job		*job;
-	struct cron_sched	*cs;
-	size_t			 n;
-	int64_t			 jitter;
-	int			 errors = 0;
-
-	TAILQ_FOREACH(job, &cfg->jobs, entry) {
-		if (dcfg_job_schedules(cfg, job, &cs, &n, &jitter) == -1)
-			errors++;
-		else
-			free(cs);
-	}
-	return errors;
-}
-
 struct zb_config *
 dcfg_load(const char *path, struct zb_config *old)
 {
-	struct zb_config	*cfg;
-
-	cfg = config_reload(old, path);
-	if (cfg != NULL && check_schedules(cfg) > 0) {
-		config_unref(cfg);
-		return NULL;
-	}
-	return cfg;
+	return config_reload(old, path);
 }
 
 struct zb_config *
@@ -66,40 +38,31 @@ int
 dcfg_job_schedules(struct zb_config *cfg, struct cfg_job *job,
     struct cron_sched **out, size_t *n, int64_t *jitter_ms)
 {
-	struct cfg_kv	*kv;
-	char		 err[512];
-
-	/* TODO(h4): job->schedules, job->jitter_ms */
+	(void)cfg;
+	*n = job->nschedules;
 	*out = NULL;
-	*n = 0;
-	*jitter_ms = 0;
-	kv = config_kv(job->sec, "schedule");
-	if (kv == NULL)
-		return 0;
-	if (cron_parse_list(kv->value, out, n, err, sizeof(err)) == -1) {
-		config_error(cfg, job->sec, kv, "schedule", "%s", err);
-		return -1;
+	if (*n > 0) {
+		*out = xreallocarray(NULL, *n, sizeof(**out));
+		memcpy(*out, job->crons, *n * sizeof(**out));
 	}
+	*jitter_ms = job->jitter_ms;
 	return 0;
 }
 
 const struct cron_tz *
 dcfg_tz(const struct zb_config *cfg)
 {
-	(void)cfg;	/* TODO(h4): cfg->tz */
-	return NULL;
+	return cfg->tz;
 }
 
 int64_t
 dcfg_shutdown_timeout_ms(const struct zb_config *cfg)
 {
-	(void)cfg;	/* TODO(h4): cfg->shutdown_timeout_ms */
-	return DCFG_SHUTDOWN_TIMEOUT_MS;
+	return cfg->shutdown_timeout_ms;
 }
 
 const char *
 dcfg_pid_file(const struct zb_config *cfg)
 {
-	(void)cfg;	/* TODO(h4): cfg->pid_file */
-	return NULL;
+	return cfg->pid_file;
 }
