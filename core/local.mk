@@ -7,6 +7,7 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 	%reldir%/artifact.c %reldir%/artifact.h \
 	%reldir%/buf.c %reldir%/buf.h \
 	%reldir%/catalog.c %reldir%/catalog.h \
+	%reldir%/check.c %reldir%/check.h \
 	%reldir%/child.c %reldir%/child.h \
 	%reldir%/codec.c %reldir%/codec.h \
 	%reldir%/config.c %reldir%/config.h \
@@ -51,6 +52,7 @@ zentoria_backupd_LDADD = %reldir%/libzbcore.la $(LIBEVENT_LIBS)
 bin_PROGRAMS += zentoria-backupctl
 zentoria_backupctl_SOURCES = %reldir%/cli/ctl.c %reldir%/cli/ctl.h \
 	%reldir%/cli/ctl_list.c %reldir%/cli/ctl_restore.c \
-	%reldir%/cli/ctl_run.c %reldir%/cli/ctl_test.c %reldir%/cli/ctl_prune.c
+	%reldir%/cli/ctl_run.c %reldir%/cli/ctl_test.c %reldir%/cli/ctl_prune.c \
+	%reldir%/cli/ctl_check.c
 zentoria_backupctl_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 zentoria_backupctl_LDADD = %reldir%/libzbcore.la $(LIBEVENT_LIBS)

@@ -7,11 +7,20 @@
  * has ended and both hashes and sizes equal the manifest's is the writer
  * committed; on any mismatch it is aborted, so a restore target never
  * looks complete after a corrupt or truncated read.
+ *
+ * restore_start is asynchronous: verify first reads the sidecar, then
+ * the data streams; the caller's callback gets a struct restore_result.
+ * Nothing here runs the loop.  The first SIGINT/SIGTERM aborts every
+ * read in progress (an interrupt hook, like http.c's and child.c's).
  */
 #include "zb-build.h"
 
+#include <sys/queue.h>
+
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,17 +36,46 @@
 #include "util.h"
 #include "writers.h"
 
-struct reader {
+struct restore {
+	LIST_ENTRY(restore)	 entry;		/* live reads */
+	struct zb_config	*cfg;
 	const struct artifact	*a;
+	struct restore_opts	 o;
+	struct zb_inst		*sink;
+	struct stream		*st;
+	struct progress		*prog;
+	char			*name;
 	int			 stored_only;	/* encrypted, no identity */
-	int			 done;
-	int			 ok;
+	int			 ended;
+	uint64_t		 t0, t_read;
+	struct restore_result	 res;
+	restore_done_fn		 done;
+	void			*arg;
 };
+
+static LIST_HEAD(, restore) live = LIST_HEAD_INITIALIZER(live);
+
+static void	rs_end(struct restore *, int status);
+
+/* Log why r failed; the first reason is the result's error. */
+static void ZB_PRINTF(2, 3)
+rs_fail(struct restore *r, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[1024];
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("%s", msg);
+	if (r->res.error == NULL)
+		r->res.error = xstrdup(msg);
+}
 
 static void
 rd_drained(struct stream *st, void *arg)
 {
-	struct reader		*r = arg;
+	struct restore		*r = arg;
 	const struct artifact	*a = r->a;
 
 	if (st->bytes_in != a->stored_size ||
@@ -62,19 +100,42 @@ rd_drained(struct stream *st, void *arg)
 static void
 rd_finished(struct stream *st, void *arg)
 {
-	struct reader	*r = arg;
+	struct restore	*r = arg;
+	size_t		 i;
+	int		 ok;
 
-	r->ok = !st->failed && stream_committed(st) == st->nw;
-	r->done = 1;
+	ok = !st->failed && stream_committed(st) == st->nw;
+	r->res.peak_buffered = st->live_peak;
+	r->res.budget = st->high;
+	r->res.restore_ms = now_ms() - r->t_read;
+	if (!ok && r->res.error == NULL) {
+		/*
+		 * The stream logged it; the result says it too: a writer's
+		 * own reason, else the stream's (whose failure gives its
+		 * writers a plain "stream aborted").
+		 */
+		for (i = 0; i < st->nw && r->res.error == NULL; i++)
+			if (st->w[i]->error != NULL &&
+			    strcmp(st->w[i]->error, "stream aborted") != 0)
+				r->res.error = xstrdup(st->w[i]->error);
+		if (r->res.error == NULL)
+			r->res.error = xstrdup(st->error != NULL ? st->error :
+			    "failed");
+	}
+	rs_end(r, ok ? 0 : -1);
 }
 
 static const struct stream_owner rd_owner = { rd_drained, rd_finished };
 
+/* The first SIGINT/SIGTERM: abort every read in progress. */
 static void
-rd_signal(int sig, void *arg)
+rs_interrupt(int sig, void *arg)
 {
-	if (sig != SIGHUP)
-		stream_abort(arg, "interrupted by signal %d", sig);
+	struct restore	*r;
+
+	LIST_FOREACH(r, &live, entry)
+		if (r->st != NULL && !r->ended)
+			stream_abort(r->st, "interrupted by signal %d", sig);
 }
 
 static uint64_t
@@ -83,56 +144,29 @@ rd_bytes(void *arg)
 	return ((struct stream *)arg)->bytes_in;
 }
 
-/* The .sha256 sidecar must name the manifest's hash and data file. */
-static int
-check_sidecar(struct zb_inst *sink, const struct artifact *a)
-{
-	char	*key, *data, *err, *want;
-	size_t	 len;
-	int	 rc = 0;
-
-	key = layout_sidecar_key(a->dir, a->data);
-	if (sinkio_get_buf_wait(sink, key, 4096, &data, &len, &err) == -1) {
-		log_warnx("%s %s: cannot read the checksum sidecar: %s",
-		    sink->prefix, a->id, err ? err : "error");
-		free(err);
-		free(key);
-		return -1;
-	}
-	want = layout_sidecar_text(a->stored_sha, a->data);
-	if (strcmp(data, want) != 0) {
-		log_warnx("%s %s: checksum sidecar %s does not match the "
-		    "manifest", sink->prefix, a->id, key);
-		rc = -1;
-	}
-	free(want);
-	free(data);
-	free(key);
-	return rc;
-}
-
 /*
  * test-restore: the plugin's scratch restore, with the manifest's facts
  * on the stream for it to compare against.
  */
 static int
-open_test_target(struct zb_inst *inst, const struct artifact *a,
-    const struct restore_opts *o, struct writer *w)
+open_test_target(struct restore *r, struct zb_inst *inst, struct writer *w)
 {
+	const struct artifact		*a = r->a;
+	const struct restore_opts	*o = &r->o;
 	const struct zb_writer_ops	*ops;
 	struct zb_restore_req		 req;
 	const char			*err;
 	void				*wctx;
 
 	if (inst->plugin->desc.test_restore_open == NULL) {
-		log_warnx("%s: plugin '%s' of %s has no test restore (use "
+		rs_fail(r, "%s: plugin '%s' of %s has no test restore (use "
 		    "`verify --deep')", a->id, inst->plugin->desc.name,
 		    inst->prefix);
 		return -1;
 	}
 	if (w->st->facts == NULL && artifact_facts(a, o->identities,
 	    &w->st->facts, &err) == -1) {
-		log_warnx("%s (sink:%s): %s", a->id, a->sink, err);
+		rs_fail(r, "%s (sink:%s): %s", a->id, a->sink, err);
 		return -1;
 	}
 	memset(&req, 0, sizeof(req));
@@ -140,7 +174,7 @@ open_test_target(struct zb_inst *inst, const struct artifact *a,
 	req.stream = a->stream;
 	if (inst->plugin->desc.test_restore_open(inst->ctx, &w->io, &req,
 	    &ops, &wctx) != ZB_OK) {
-		log_warnx("%s: %s could not start a test restore", a->id,
+		rs_fail(r, "%s: %s could not start a test restore", a->id,
 		    inst->prefix);
 		return -1;
 	}
@@ -149,9 +183,11 @@ open_test_target(struct zb_inst *inst, const struct artifact *a,
 }
 
 static int
-open_target(struct zb_config *cfg, const struct artifact *a,
-    const struct restore_opts *o, struct writer *w)
+open_target(struct restore *r, struct writer *w)
 {
+	struct zb_config		*cfg = r->cfg;
+	const struct artifact		*a = r->a;
+	const struct restore_opts	*o = &r->o;
 	const struct zb_writer_ops	*ops;
 	struct zb_restore_req		 req;
 	struct cfg_section		*src;
@@ -169,7 +205,7 @@ open_target(struct zb_config *cfg, const struct artifact *a,
 	free(title);
 	inst = src != NULL ? src->inst : NULL;
 	if (o->test && inst == NULL) {
-		log_warnx("%s: no [source:%s] in %s: test-restore needs the "
+		rs_fail(r, "%s: no [source:%s] in %s: test-restore needs the "
 		    "source's configuration", a->id, a->source, cfg->path);
 		return -1;
 	}
@@ -177,7 +213,7 @@ open_target(struct zb_config *cfg, const struct artifact *a,
 	    o->target != NULL)) {
 		/* No source that knows better: the plaintext into a file. */
 		if (o->target == NULL) {
-			log_warnx("%s: no [source:%s] in %s to restore into; "
+			rs_fail(r, "%s: no [source:%s] in %s to restore into; "
 			    "give --to FILE to write the data to a file",
 			    a->id, a->source, cfg->path);
 			return -1;
@@ -195,9 +231,9 @@ open_target(struct zb_config *cfg, const struct artifact *a,
 		log_warnx("%s (sink:%s): %s; restoring without them", a->id,
 		    a->sink, err);
 	if (o->test)
-		return open_test_target(inst, a, o, w);
+		return open_test_target(r, inst, w);
 	if (inst->plugin->desc.restore_open == NULL) {
-		log_warnx("%s plugin '%s' cannot restore", inst->prefix,
+		rs_fail(r, "%s plugin '%s' cannot restore", inst->prefix,
 		    inst->plugin->desc.name);
 		return -1;
 	}
@@ -208,7 +244,7 @@ open_target(struct zb_config *cfg, const struct artifact *a,
 	req.force = o->force;
 	if (inst->plugin->desc.restore_open(inst->ctx, &w->io, &req, &ops,
 	    &wctx) != ZB_OK) {
-		log_warnx("%s: %s could not open the restore target",
+		rs_fail(r, "%s: %s could not open the restore target",
 		    a->id, inst->prefix);
 		return -1;
 	}
@@ -216,67 +252,152 @@ open_target(struct zb_config *cfg, const struct artifact *a,
 	return 0;
 }
 
-int
-restore_copy(struct zb_config *cfg, const struct artifact *a,
-    struct restore_opts *o)
+/* Deliver r's result on the loop, then free it. */
+static void
+rs_deliver(void *arg)
 {
-	struct stream_params	 p;
-	struct reader		 r = { .a = a };
-	struct zb_inst		*sink = catalog_sink(cfg, a->sink);
-	struct stream		*st;
-	struct writer		*w;
-	struct progress		*prog;
-	char			*name, *key;
+	struct restore	*r = arg;
 
-	if (sink == NULL) {
-		log_warnx("%s: no [sink:%s] configured", a->id, a->sink);
-		return -1;
-	}
+	progress_stop(r->prog);
+	if (r->st != NULL)
+		stream_free(r->st);
+	LIST_REMOVE(r, entry);
+	r->res.elapsed_ms = now_ms() - r->t0;
+	r->done(r->arg, &r->res);
+	free(r->res.error);
+	free(r->name);
+	free(r);
+}
+
+/* The end: the result goes out from a timer, never from a caller. */
+static void
+rs_end(struct restore *r, int status)
+{
+	if (r->ended)
+		return;
+	r->ended = 1;
+	r->res.status = status;
+	if (status != 0 && r->res.error == NULL)
+		r->res.error = xstrdup("failed");
+	(void)reactor_timer_add(0, rs_deliver, r);
+}
+
+/* Read the data object through the stream core into the target. */
+static void
+rs_read(struct restore *r)
+{
+	const struct artifact	*a = r->a;
+	struct stream_params	 p;
+	struct writer		*w;
+	char			*key;
+
 	if (reactor_interrupted()) {
-		log_warnx("%s (sink:%s): not read: interrupted", a->id, a->sink);
-		return -1;
-	}
-	if (o->verify_only && check_sidecar(sink, a) == -1)
-		return -1;
-	if (a->encrypted && o->identities == NULL && !o->verify_only) {
-		log_warnx("%s is encrypted: give --identity FILE or "
-		    "--passphrase-file FILE", a->id);
-		return -1;
+		rs_fail(r, "%s (sink:%s): not read: interrupted", a->id,
+		    a->sink);
+		rs_end(r, -1);
+		return;
 	}
 	memset(&p, 0, sizeof(p));
 	p.dir = STREAM_LOAD;
 	p.comp = a->comp;
-	if (a->encrypted && o->identities == NULL) {
+	if (a->encrypted && r->o.identities == NULL) {
 		/* Without a key: the stored bytes against the manifest. */
-		r.stored_only = 1;
+		r->stored_only = 1;
 		p.comp.algo = COMP_NONE;
 		log_info("%s is encrypted and no identity was given: checking "
 		    "the stored bytes only", a->id);
 	} else if (a->encrypted)
-		p.age = o->identities;
-	p.chunk_size = cfg->chunk_size;
-	p.budget = cfg->max_buffer;
-	name = xasprintf("%s (from sink:%s)", a->id, a->sink);
-	p.name = name;
-	st = stream_new(&p, &rd_owner, &r);
-	st->stream_name = xstrdup(a->stream);
-	st->artifact_id = xstrdup(a->id);
-	w = stream_writer_new(st, o->verify_only ? "verify" : o->test ?
-	    "test-restore" : "restore", 0);
-	if (open_target(cfg, a, o, w) == -1) {
+		p.age = r->o.identities;
+	p.chunk_size = r->cfg->chunk_size;
+	p.budget = r->cfg->max_buffer;
+	r->name = xasprintf("%s (from sink:%s)", a->id, a->sink);
+	p.name = r->name;
+	r->t_read = now_ms();
+	r->st = stream_new(&p, &rd_owner, r);
+	r->st->stream_name = xstrdup(a->stream);
+	r->st->artifact_id = xstrdup(a->id);
+	w = stream_writer_new(r->st, r->o.verify_only ? "verify" :
+	    r->o.test ? "test-restore" : "restore", 0);
+	if (open_target(r, w) == -1)
 		stream_writer_fail(w, "%s", "cannot open the restore target");
-	}
 	key = layout_data_key(a->dir, a->data);
-	(void)sinkio_get_into(sink, key, st);
+	(void)sinkio_get_into(r->sink, key, r->st);
 	free(key);
-	prog = progress_start(name, a->stored_size, rd_bytes, st);
-	reactor_on_signal(rd_signal, st);
-	reactor_run_until(&r.done);
-	reactor_on_signal(NULL, NULL);
-	progress_stop(prog);
-	o->peak_buffered = st->live_peak;
-	o->budget = st->high;
-	free(name);
-	stream_free(st);
-	return r.ok ? 0 : -1;
+	if (!r->ended)
+		r->prog = progress_start(r->name, a->stored_size, rd_bytes,
+		    r->st);
+}
+
+/* The .sha256 sidecar must name the manifest's hash and data file. */
+static void
+on_sidecar(void *arg, int status, const char *err, const char *data,
+    size_t len)
+{
+	struct restore		*r = arg;
+	const struct artifact	*a = r->a;
+	char			*key, *want;
+
+	key = layout_sidecar_key(a->dir, a->data);
+	if (status != ZB_OK) {
+		rs_fail(r, "%s %s: cannot read the checksum sidecar: %s",
+		    r->sink->prefix, a->id, err ? err : "error");
+		free(key);
+		rs_end(r, -1);
+		return;
+	}
+	want = layout_sidecar_text(a->stored_sha, a->data);
+	if (len != strlen(want) || memcmp(data, want, len) != 0) {
+		rs_fail(r, "%s %s: checksum sidecar %s does not match the "
+		    "manifest", r->sink->prefix, a->id, key);
+		free(want);
+		free(key);
+		rs_end(r, -1);
+		return;
+	}
+	free(want);
+	free(key);
+	rs_read(r);
+}
+
+void
+restore_start(struct zb_config *cfg, const struct artifact *a,
+    const struct restore_opts *o, restore_done_fn done, void *arg)
+{
+	struct restore	*r;
+	char		*key;
+
+	r = xcalloc(1, sizeof(*r));
+	r->cfg = cfg;
+	r->a = a;
+	r->o = *o;
+	r->done = done;
+	r->arg = arg;
+	r->t0 = now_ms();
+	LIST_INSERT_HEAD(&live, r, entry);
+	reactor_on_interrupt(rs_interrupt, NULL);
+	r->sink = catalog_sink(cfg, a->sink);
+	if (r->sink == NULL) {
+		rs_fail(r, "%s: no [sink:%s] configured", a->id, a->sink);
+		rs_end(r, -1);
+		return;
+	}
+	if (reactor_interrupted()) {
+		rs_fail(r, "%s (sink:%s): not read: interrupted", a->id,
+		    a->sink);
+		rs_end(r, -1);
+		return;
+	}
+	if (a->encrypted && o->identities == NULL && !o->verify_only) {
+		rs_fail(r, "%s is encrypted: give --identity FILE or "
+		    "--passphrase-file FILE", a->id);
+		rs_end(r, -1);
+		return;
+	}
+	if (!o->verify_only) {
+		rs_read(r);
+		return;
+	}
+	key = layout_sidecar_key(a->dir, a->data);
+	sinkio_get_buf(r->sink, key, 4096, on_sidecar, r);
+	free(key);
 }

@@ -17,7 +17,6 @@
 #include "io.h"
 #include "log.h"
 #include "plugin.h"
-#include "reactor.h"
 #include "sinkio.h"
 #include "stream.h"
 #include "util.h"
@@ -366,65 +365,4 @@ sinkio_remove_pending(struct zb_inst *sink, const char *key,
 	rc = sink->plugin->desc.remove_pending(sink->ctx, &o->io, key,
 	    handle);
 	op_started(o, rc, "the plugin could not start the removal");
-}
-
-/* ---- blocking forms ------------------------------------------------------ */
-
-struct waiter {
-	int	 done;
-	int	 status;
-	char	*err;
-	char	*data;
-	size_t	 len;
-};
-
-static void
-wait_put(void *arg, int status, const char *err)
-{
-	struct waiter	*w = arg;
-
-	w->status = status;
-	w->err = err != NULL ? xstrdup(err) : NULL;
-	w->done = 1;
-}
-
-static void
-wait_get(void *arg, int status, const char *err, const char *data,
-    size_t len)
-{
-	struct waiter	*w = arg;
-
-	wait_put(arg, status, err);
-	if (status == ZB_OK) {
-		w->data = xmalloc(len + 1);
-		memcpy(w->data, data != NULL ? data : "", len);
-		w->data[len] = '\0';
-		w->len = len;
-	}
-}
-
-int
-sinkio_put_buf_wait(struct zb_inst *sink, const char *key, const void *data,
-    size_t len, char **err)
-{
-	struct waiter	 w = { 0 };
-
-	sinkio_put_buf(sink, key, data, len, wait_put, &w);
-	reactor_run_until(&w.done);
-	*err = w.err;
-	return w.status == ZB_OK ? 0 : -1;
-}
-
-int
-sinkio_get_buf_wait(struct zb_inst *sink, const char *key, size_t max,
-    char **data, size_t *len, char **err)
-{
-	struct waiter	 w = { 0 };
-
-	sinkio_get_buf(sink, key, max, wait_get, &w);
-	reactor_run_until(&w.done);
-	*err = w.err;
-	*data = w.data;
-	*len = w.len;
-	return w.status == ZB_OK ? 0 : -1;
 }

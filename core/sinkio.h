@@ -54,10 +54,4 @@ void	sinkio_remove_pending(struct zb_inst *sink, const char *key,
 int	sinkio_get_into(struct zb_inst *sink, const char *key,
 	    struct stream *st);
 
-/* Blocking forms for the CLI: run the loop until the operation ends. */
-int	sinkio_put_buf_wait(struct zb_inst *, const char *, const void *,
-	    size_t, char **err);
-int	sinkio_get_buf_wait(struct zb_inst *, const char *, size_t max,
-	    char **data, size_t *len, char **err);
-
 #endif

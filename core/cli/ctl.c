@@ -28,6 +28,7 @@
 #include "log.h"
 #include "plugin.h"
 #include "reactor.h"
+#include "restore.h"
 #include "util.h"
 
 #define DEFAULT_CONFIG	ZB_SYSCONFDIR "/zentoria-backupd/zentoria-backupd.ini"
@@ -46,6 +47,8 @@ static const struct {
 	    "[--force]" },
 	{ "test-restore", ctl_test_restore, "restore into a scratch place "
 	    "and compare with the manifest: test-restore ID | JOB" },
+	{ "check", ctl_check, "check the newest copies: check [--kind "
+	    "verify|deep-verify|test-restore] [--job J] [--sink K] [--json]" },
 	{ "prune", ctl_prune, "remove what failed runs left on the sinks: "
 	    "prune [--sink K] [--grace D] [--dry-run]" },
 	{ "plugins", ctl_plugins, "list the installed plugins [--json]" },
@@ -137,6 +140,35 @@ ctl_catalog(struct ctl *ctl, const struct catalog_query *q)
 	catalog_load_start(ctl->cfg, q, ctl_catalog_done, &l);
 	ctl_wait(&l.done);
 	return l.cat;
+}
+
+struct ctl_restored {
+	struct restore_result	 res;
+	int			 done;
+};
+
+static void
+ctl_restore_done(void *arg, const struct restore_result *res)
+{
+	struct ctl_restored	*r = arg;
+
+	r->res = *res;
+	r->res.error = NULL;	/* freed after this callback */
+	r->done = 1;
+}
+
+int
+ctl_restore_copy(struct ctl *ctl, const struct artifact *a,
+    const struct restore_opts *o, struct restore_result *out)
+{
+	struct ctl_restored	 r;
+
+	memset(&r, 0, sizeof(r));
+	restore_start(ctl->cfg, a, o, ctl_restore_done, &r);
+	ctl_wait(&r.done);
+	if (out != NULL)
+		*out = r.res;
+	return r.res.status;
 }
 
 int

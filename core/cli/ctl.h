@@ -7,9 +7,12 @@
 #include "config.h"
 
 struct age_keys;
+struct artifact;
 struct catalog;
 struct catalog_query;
 struct catalog_run;
+struct restore_opts;
+struct restore_result;
 
 struct ctl {
 	const char		*config_path;
@@ -25,6 +28,7 @@ int	ctl_verify(struct ctl *, int, char **);
 int	ctl_restore(struct ctl *, int, char **);
 int	ctl_test_restore(struct ctl *, int, char **);
 int	ctl_prune(struct ctl *, int, char **);
+int	ctl_check(struct ctl *, int, char **);
 int	ctl_plugins(struct ctl *, int, char **);
 int	ctl_keygen(struct ctl *, int, char **);
 
@@ -43,6 +47,13 @@ int	ctl_identities(struct ctl *, const char *idfile, const char *passfile,
 void	ctl_wait(const int *flag);
 /* catalog_load_start and wait; free with catalog_destroy. */
 struct catalog *ctl_catalog(struct ctl *, const struct catalog_query *);
+
+/*
+ * restore_start and wait: 0 when good, -1 (logged).  out (may be NULL)
+ * gets the result without its error text.
+ */
+int	ctl_restore_copy(struct ctl *, const struct artifact *,
+	    const struct restore_opts *, struct restore_result *out);
 
 /* --sink K given: it must name a [sink:K]; 0 or -1 (logged). */
 int	ctl_check_sink(struct ctl *, const char *sink);

@@ -151,7 +151,7 @@ ctl_verify(struct ctl *ctl, int argc, char **argv)
 			    "--passphrase-file", a->id);
 			ok = 0;
 		} else
-			ok = restore_copy(ctl->cfg, a, &o) == 0;
+			ok = ctl_restore_copy(ctl, a, &o, NULL) == 0;
 		nchecked++;
 		if (!ok)
 			nbad++;
@@ -383,7 +383,7 @@ ctl_restore(struct ctl *ctl, int argc, char **argv)
 		if (i > 0)
 			log_info("%s: trying the copy on sink:%s", id,
 			    copies[i]->sink);
-		if (restore_copy(ctl->cfg, copies[i], &o) == 0) {
+		if (ctl_restore_copy(ctl, copies[i], &o, NULL) == 0) {
 			printf("restored %s from sink:%s%s%s\n", id,
 			    copies[i]->sink, o.target ? " to " : "",
 			    o.target ? o.target : "");

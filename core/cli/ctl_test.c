@@ -83,7 +83,7 @@ static int
 test_one(struct ctl *ctl, const struct artifact *const *copies, size_t n,
     struct restore_opts *o, int first)
 {
-	uint64_t		 t0;
+	struct restore_result	 res;
 	double			 secs = 0;
 	size_t			 i;
 	int			 ok = 0;
@@ -94,9 +94,8 @@ test_one(struct ctl *ctl, const struct artifact *const *copies, size_t n,
 			log_info("%s: trying the copy on sink:%s", id,
 			    copies[i]->sink);
 		sink = copies[i]->sink;
-		t0 = now_ms();
-		ok = restore_copy(ctl->cfg, copies[i], o) == 0;
-		secs = (double)(now_ms() - t0) / 1000.0;
+		ok = ctl_restore_copy(ctl, copies[i], o, &res) == 0;
+		secs = (double)res.elapsed_ms / 1000.0;
 	}
 	if (ctl->json)
 		printf("%s\n  {\"id\": \"%s\", \"sink\": \"%s\", \"ok\": %s, "

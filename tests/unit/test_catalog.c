@@ -1,7 +1,8 @@
 /*
  * test_catalog.c - the asynchronous catalog load against real local
  * sinks: it calls back on the loop, reads manifests in parallel but never
- * more than 8 at a time, and honours every field of the query.
+ * more than 8 at a time, and honours every field of the query; and the
+ * check service's selection on such a catalog.
  */
 #include "zb-build.h"
 
@@ -9,6 +10,7 @@
 
 #include "artifact.h"
 #include "catalog.h"
+#include "check.h"
 #include "layout.h"
 #include "plugin.h"
 #include "reactor.h"
@@ -337,5 +339,72 @@ Test(catalog_load, nothing_to_read_still_calls_back_later)
 	cr_assert_eq(cat->n, 0);
 	cr_assert_eq(cat->errors, 0, "%s", test_logged());
 	catalog_destroy(cat);
+	done_with(cfg, dir);
+}
+
+/* ---- the check service on the same synthetic sinks ------------------- */
+
+struct checked {
+	int	 done;
+	size_t	 n;
+	unsigned failed;
+	char	*lines;
+};
+
+static void
+on_checked(void *arg, const struct check_result *res)
+{
+	struct checked	*w = arg;
+	struct buf	 b;
+	size_t		 i;
+
+	buf_init(&b, 1 << 20);
+	(void)buf_puts(&b, "");
+	for (i = 0; i < res->n; i++)
+		(void)buf_printf(&b, "%s %s:%s %s\n", res->items[i].ok ?
+		    "ok" : "FAILED", res->items[i].sink, res->items[i].id,
+		    res->items[i].error != NULL ? res->items[i].error : "");
+	w->lines = buf_take(&b);
+	w->n = res->n;
+	w->failed = res->failed;
+	w->done = 1;
+}
+
+/*
+ * Selection: the newest copy of the job's source on each of the job's
+ * sinks (only the manifests exist here, so verify finds no data object),
+ * a sink the job does not write to is not looked at, and a missing copy
+ * and an unknown job are failed items.  Never a call back from inside.
+ */
+Test(catalog_load, check_selects_newest_per_sink)
+{
+	char			*dir = test_tmpdir(), *disk, *far;
+	struct zb_config	*cfg;
+	struct check_params	 p;
+	struct checked		 w = { 0 };
+	const char		*jobs[] = { "nightly", "nope" };
+
+	disk = xasprintf("%s/disk", dir);
+	far = xasprintf("%s/far", dir);
+	put_manifest(disk, "pg", "db", "2026-12-01T010000Z", "nightly");
+	put_manifest(disk, "pg", "db", "2026-12-02T010000Z", "nightly");
+	put_manifest(disk, "redis", "dump", "2026-12-02T010000Z", "cache");
+	cfg = two_sinks(dir);
+	memset(&p, 0, sizeof(p));
+	p.kind = CHECK_VERIFY;
+	p.jobs = jobs;
+	p.njobs = 2;
+	check_start(cfg, &p, on_checked, &w);
+	cr_assert_eq(w.done, 0, "check_start called back at once");
+	reactor_run_until(&w.done);
+	cr_assert_str_eq(w.lines,
+	    "FAILED *:job:nope no such job in the configuration\n"
+	    "FAILED far:source:pg no complete copy on this sink\n"
+	    "FAILED disk:pg/db@2026-12-02T010000Z the data object "
+	    "pg/db/2026-12-02T010000Z/data.raw is missing\n");
+	cr_assert_eq(w.failed, 3);
+	free(w.lines);
+	free(disk);
+	free(far);
 	done_with(cfg, dir);
 }

@@ -92,6 +92,36 @@ catalog_load(struct zb_config *cfg, const char *sink, const char *source,
 	free(l.cat);
 }
 
+struct restored {
+	int			 done;
+	struct restore_result	 res;
+};
+
+static void
+on_restored(void *arg, const struct restore_result *res)
+{
+	struct restored	*r = arg;
+
+	r->res = *res;
+	r->res.error = NULL;
+	r->done = 1;
+}
+
+/* restore_start and wait: the status; *res gets the numbers. */
+static int
+restore_copy(struct zb_config *cfg, const struct artifact *a,
+    const struct restore_opts *o, struct restore_result *res)
+{
+	struct restored	 r = { 0 };
+
+	restore_start(cfg, a, o, on_restored, &r);
+	cr_assert_eq(r.done, 0, "restore_start called back at once");
+	reactor_run_until(&r.done);
+	if (res != NULL)
+		*res = r.res;
+	return r.res.status;
+}
+
 /* The fixtures' counters after a run. */
 static struct ledger
 read_ledger(const char *path)
@@ -189,7 +219,7 @@ Test(stream, slow_sink_pauses_producer_within_budget)
 	/* The copy on disk is whole: verify it, and the source saw pauses. */
 	catalog_load(cfg, "disk", NULL, &cat);
 	cr_assert_eq(cat.n, 1);
-	cr_assert_eq(restore_copy(cfg, &cat.items[0], &vo), 0);
+	cr_assert_eq(restore_copy(cfg, &cat.items[0], &vo, NULL), 0);
 	int64_t pauses;
 	cr_assert_eq(json_get_i64(json_get(cat.items[0].doc, "facts"),
 	    "pauses", &pauses), 0);
@@ -395,6 +425,7 @@ Test(stream, restore_of_expanding_data_stays_within_budget)
 	struct run_summary	 s;
 	struct catalog		 cat;
 	struct restore_opts	 ro = { 0 };
+	struct restore_result	 res;
 
 	cfg = test_config("[daemon]\nplugin_dir = %s\nmax_buffer_mb = 2\n"
 	    "max_parallel_jobs = 1\ncompression = zstd:3\n"
@@ -408,16 +439,134 @@ Test(stream, restore_of_expanding_data_stays_within_budget)
 	cr_assert_eq(cat.n, 1);
 	out = xasprintf("%s/restored", dir);
 	ro.target = out;
-	cr_assert_eq(restore_copy(cfg, &cat.items[0], &ro), 0, "%s",
+	cr_assert_eq(restore_copy(cfg, &cat.items[0], &ro, &res), 0, "%s",
 	    test_logged());
-	cr_assert_eq(ro.budget, 2 << 20);
-	cr_assert_leq(ro.peak_buffered, ro.budget, "peak %llu",
-	    (unsigned long long)ro.peak_buffered);
+	cr_assert_eq(res.budget, 2 << 20);
+	cr_assert_leq(res.peak_buffered, res.budget, "peak %llu",
+	    (unsigned long long)res.peak_buffered);
 	struct stat sb;
 	cr_assert_eq(stat(out, &sb), 0);
 	cr_assert_eq(sb.st_size, 64000000);
 	catalog_free(&cat);
 	free(out);
+	plugin_unbind_config(cfg);
+	config_free(cfg);
+	rm_rf(dir);
+}
+
+/*
+ * restore_start hands a result that says why a read failed (the first
+ * reason, as logged) and how long it took; it never calls back from
+ * inside the call (restore_copy above asserts that).
+ */
+Test(stream, restore_result_says_why)
+{
+	char			*dir = test_tmpdir(), *p;
+	struct zb_config	*cfg;
+	struct run_summary	 s;
+	struct catalog		 cat;
+	struct restore_opts	 vo = { .verify_only = 1 };
+	struct restored		 r = { 0 };
+	struct artifact		 other;
+	FILE			*f;
+
+	cfg = test_config("[daemon]\nplugin_dir = %s\ncompression = none\n"
+	    "[source:c]\nplugin = command\ncommand = head -c 300000 "
+	    "/dev/urandom\n[sink:disk]\nplugin = local\npath = %s/disk\n"
+	    "[job:j]\nsource = c\nsinks = disk\n", test_plugin_dir(), dir);
+	s = run_job(cfg, "j");
+	cr_assert_eq(s.result, RUN_OK, "%s", test_logged());
+	catalog_load(cfg, NULL, NULL, &cat);
+	cr_assert_eq(cat.n, 1);
+	cr_assert_eq(restore_copy(cfg, &cat.items[0], &vo, NULL), 0, "%s",
+	    test_logged());
+
+	/* A sidecar that names another hash. */
+	p = xasprintf("%s/disk/%s/%s.sha256", dir, cat.items[0].dir,
+	    cat.items[0].data);
+	f = fopen(p, "w");
+	cr_assert_not_null(f, "%s", p);
+	fprintf(f, "%064d  %s\n", 0, cat.items[0].data);
+	cr_assert_eq(fclose(f), 0);
+	restore_start(cfg, &cat.items[0], &vo, on_restored, &r);
+	cr_assert_eq(r.done, 0);
+	reactor_run_until(&r.done);
+	cr_assert_eq(r.res.status, -1);
+	assert_logged("does not match the manifest");
+
+	/* A copy on a sink the config does not have. */
+	other = cat.items[0];
+	other.sink = "gone";
+	memset(&r, 0, sizeof(r));
+	restore_start(cfg, &other, &vo, on_restored, &r);
+	cr_assert_eq(r.done, 0, "called back from inside restore_start");
+	reactor_run_until(&r.done);
+	cr_assert_eq(r.res.status, -1);
+	assert_logged("no [sink:gone] configured");
+	free(p);
+	catalog_free(&cat);
+	plugin_unbind_config(cfg);
+	config_free(cfg);
+	rm_rf(dir);
+}
+
+/* The error text a result carries, checked inside the callback. */
+struct said {
+	int	 done;
+	int	 status;
+	char	*error;
+	uint64_t elapsed_ms, restore_ms;
+};
+
+static void
+on_said(void *arg, const struct restore_result *res)
+{
+	struct said	*w = arg;
+
+	w->status = res->status;
+	w->error = res->error != NULL ? xstrdup(res->error) : NULL;
+	w->elapsed_ms = res->elapsed_ms;
+	w->restore_ms = res->restore_ms;
+	w->done = 1;
+}
+
+Test(stream, restore_result_error_and_times)
+{
+	char			*dir = test_tmpdir(), *out;
+	struct zb_config	*cfg;
+	struct run_summary	 s;
+	struct catalog		 cat;
+	struct restore_opts	 ro = { 0 };
+	struct said		 w = { 0 };
+
+	cfg = test_config("[daemon]\nplugin_dir = %s\ncompression = none\n"
+	    "[source:c]\nplugin = command\ncommand = head -c 300000 "
+	    "/dev/urandom\n[sink:disk]\nplugin = local\npath = %s/disk\n"
+	    "[job:j]\nsource = c\nsinks = disk\n", test_plugin_dir(), dir);
+	s = run_job(cfg, "j");
+	cr_assert_eq(s.result, RUN_OK, "%s", test_logged());
+	catalog_load(cfg, NULL, NULL, &cat);
+	cr_assert_eq(cat.n, 1);
+	/* A command source without restore_command and no --to: refused. */
+	restore_start(cfg, &cat.items[0], &ro, on_said, &w);
+	reactor_run_until(&w.done);
+	cr_assert_eq(w.status, -1);
+	cr_assert_not_null(w.error);
+	cr_assert(strstr(w.error, "could not open the restore target") !=
+	    NULL, "%s", w.error);
+	assert_logged("no restore_command is configured");
+	free(w.error);
+	/* Into a file: good, and timed. */
+	out = xasprintf("%s/restored", dir);
+	ro.target = out;
+	memset(&w, 0, sizeof(w));
+	restore_start(cfg, &cat.items[0], &ro, on_said, &w);
+	reactor_run_until(&w.done);
+	cr_assert_eq(w.status, 0, "%s", test_logged());
+	cr_assert_null(w.error);
+	cr_assert_leq(w.restore_ms, w.elapsed_ms);
+	free(out);
+	catalog_free(&cat);
 	plugin_unbind_config(cfg);
 	config_free(cfg);
 	rm_rf(dir);
@@ -434,6 +583,7 @@ Test(stream, encrypted_round_trip_within_budget)
 	struct run_summary	 s;
 	struct catalog		 cat;
 	struct restore_opts	 ro = { 0 };
+	struct restore_result	 res;
 	struct age_keys		*ids;
 	struct stat		 sb;
 	FILE			*f;
@@ -473,9 +623,9 @@ Test(stream, encrypted_round_trip_within_budget)
 	out = xasprintf("%s/restored", dir);
 	ro.target = out;
 	ro.identities = ids;
-	cr_assert_eq(restore_copy(cfg, &cat.items[0], &ro), 0, "%s",
+	cr_assert_eq(restore_copy(cfg, &cat.items[0], &ro, &res), 0, "%s",
 	    test_logged());
-	cr_assert_leq(ro.peak_buffered, ro.budget);
+	cr_assert_leq(res.peak_buffered, res.budget);
 	cr_assert_eq(stat(out, &sb), 0);
 	cr_assert_eq(sb.st_size, 16 << 20);
 	age_keys_free(ids);
