@@ -193,7 +193,8 @@ TESTS += %reldir%/unit/test_jobstate
 endif
 daemon_tests = %reldir%/integration/daemon.sh \
 	%reldir%/integration/daemon_catchup.sh \
-	%reldir%/integration/daemon_reload.sh
+	%reldir%/integration/daemon_reload.sh \
+	%reldir%/integration/daemon_check.sh
 TESTS += $(daemon_tests)
 EXTRA_DIST += $(daemon_tests) %reldir%/integration/daemon_lib.sh
 

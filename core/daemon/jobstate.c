@@ -39,7 +39,7 @@ jobstate_path(const char *state_dir, const char *kind, const char *name)
 
 char *
 jobstate_encode(const char *kind, const char *name,
-    const struct jobstate *st)
+    const struct jobstate *st, const char *extra)
 {
 	char	 start[32];
 
@@ -58,12 +58,13 @@ jobstate_encode(const char *kind, const char *name,
 	    "  \"duration_ms\": %" PRIu64 ",\n"
 	    "  \"restore_ms\": %" PRIu64 ",\n"
 	    "  \"items\": %u,\n"
-	    "  \"failed\": %u\n"
+	    "  \"failed\": %u%s%s\n"
 	    "}\n", JOBSTATE_VERSION, kind, valid_name(name) ? name : "?",
 	    (long long)st->last_fire, (long long)st->last_start,
 	    st->last_start > 0 ? start : "", (long long)st->last_end,
 	    st->outcome, st->runs, st->skipped, st->duration_ms,
-	    st->restore_ms, st->items, st->failed);
+	    st->restore_ms, st->items, st->failed, extra != NULL ? ",\n  " :
+	    "", extra != NULL ? extra : "");
 }
 
 /* A member that must be an integer >= 0 (optional ones may be absent). */

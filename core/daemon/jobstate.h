@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#define JOBSTATE_MAX_FILE	8192
+#define JOBSTATE_MAX_FILE	(1 << 20)
 #define JOBSTATE_OUTCOME_MAX	15
 
 /* One job's (or check's) record; times are seconds since the epoch. */
@@ -28,10 +28,12 @@ struct jobstate {
 
 /*
  * The JSON text of st for job name (caller frees).  kind is "job" or
- * "check"; it is recorded and checked by jobstate_decode().
+ * "check"; it is recorded and checked by jobstate_decode().  extra, if
+ * not NULL, is more members (`"results": [...]'), written as they are
+ * and ignored by jobstate_decode().
  */
 char	*jobstate_encode(const char *kind, const char *name,
-	    const struct jobstate *st);
+	    const struct jobstate *st, const char *extra);
 /*
  * Parse a file's text into *st.  -1 with err saying what is wrong (not
  * JSON, cut short, another job's file, a field of the wrong type).

@@ -1,19 +1,23 @@
 /*
- * scheduler.c - the daemon's schedule: one entry per job, its next fire
- * time (cron_next_any over its schedule lines, in [daemon] timezone),
- * and one reactor timer for the earliest entry.
+ * scheduler.c - the daemon's schedule: one entry per job and per
+ * [check:NAME], its next fire time (cron_next_any over its schedule
+ * lines, in [daemon] timezone), and one reactor timer for the earliest
+ * entry.  A job's fire queues a run (runner.c), then retention on its
+ * sinks; a check's fire runs the check (services.c) and records its
+ * result in state_dir/checks/<name>.json.
  *
  * Invariants:
  * - A job never overlaps itself: a fire while it runs (or is queued) is
  *   skipped, logged ("job J: fire at T skipped: still running since S")
  *   and counted in its state file; so is a fire refused because another
- *   process (zentoria-backupctl run) holds the job's lock.
+ *   process (zentoria-backupctl run) holds the job's lock.  The same for
+ *   checks (a check runs once at a time; it takes no job lock).
  * - The next fire time is computed from the fire time just handled (or
  *   now, if that is later): fires missed while the loop was busy are not
  *   run one by one.
  * - Catch-up (sched_new): a fire time between the last recorded start
- *   and now means the daemon was down when it came: the job runs once
- *   at start.  A job without a recorded start waits for its next fire
+ *   and now means the daemon was down when it came: the job (or check)
+ *   runs once at start.  A job without a recorded start waits for its next fire
  *   time (docs/daemon.md says why).
  * - The timer never waits more than SCHED_MAX_SLEEP_MS, so a step of the
  *   wall clock is noticed within a minute.
@@ -30,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "check.h"
 #include "dcfg.h"
 #include "jobstate.h"
 #include "log.h"
@@ -50,6 +56,8 @@
 struct entry {
 	TAILQ_ENTRY(entry)	 link;
 	struct sched		*s;
+	int			 is_check;
+	const char		*what;		/* "job" or "check" */
 	char			*name;
 	char			*path;		/* its state file */
 	struct cron_sched	*cron;
@@ -58,6 +66,7 @@ struct entry {
 	time_t			 next;		/* fire time; -1: none */
 	int64_t			 due_ms;	/* next + jitter, wall ms */
 	struct jobstate		 st;
+	char			*results;	/* checks: the last items */
 	int			 running;
 	int			 gone;		/* not in the config now */
 };
@@ -66,7 +75,7 @@ struct sched {
 	struct zb_config	*cfg;		/* a reference */
 	TAILQ_HEAD(, entry)	 entries;
 	struct zb_timer		*timer;
-	unsigned		 side_ops;	/* retention passes */
+	unsigned		 side_ops;	/* retention passes, checks */
 	int			 started;
 	int			 stopping;
 	void			(*idle)(void *);
@@ -96,7 +105,8 @@ fmt_time(time_t t, char *buf, size_t len)
 static void
 save(struct entry *e)
 {
-	jobstate_save_take(e->path, jobstate_encode("job", e->name, &e->st));
+	jobstate_save_take(e->path, jobstate_encode(e->what, e->name, &e->st,
+	    e->results));
 }
 
 /* The fire time after `after', with this entry's jitter. */
@@ -122,6 +132,7 @@ entry_free(struct entry *e)
 	free(e->name);
 	free(e->path);
 	free(e->cron);
+	free(e->results);
 	free(e);
 }
 
@@ -185,6 +196,94 @@ run_done(void *arg, const struct runner_result *r)
 	check_idle(s);
 }
 
+/* ---- checks ----------------------------------------------------------- */
+
+#define SCHED_MAX_RESULTS	1000	/* items kept in a check's file */
+
+/* The items of a check result as a "results" member (caller frees). */
+static char *
+results_json(const struct check_result *r)
+{
+	const struct check_item	*it;
+	struct buf		 b;
+	size_t			 i;
+
+	buf_init(&b, JOBSTATE_MAX_FILE / 2);
+	buf_puts(&b, "\"results\": [");
+	for (i = 0; i < r->n && i < SCHED_MAX_RESULTS; i++) {
+		it = &r->items[i];
+		buf_puts(&b, i == 0 ? "\n    {\"id\": " : ",\n    {\"id\": ");
+		buf_json_str(&b, it->id != NULL ? it->id : "");
+		buf_puts(&b, ", \"sink\": ");
+		buf_json_str(&b, it->sink != NULL ? it->sink : "");
+		buf_printf(&b, ", \"ok\": %s, \"duration_ms\": %llu, "
+		    "\"restore_ms\": %llu", it->ok ? "true" : "false",
+		    (unsigned long long)it->duration_ms,
+		    (unsigned long long)it->restore_ms);
+		if (it->error != NULL) {
+			buf_puts(&b, ", \"error\": ");
+			buf_json_str(&b, it->error);
+		}
+		buf_puts(&b, "}");
+	}
+	buf_puts(&b, r->n > 0 ? "\n  ]" : "]");
+	if (b.failed) {
+		buf_free(&b);
+		return xstrdup("\"results\": \"too long to record\"");
+	}
+	return buf_take(&b);
+}
+
+static void
+check_done(void *arg, const struct check_result *r)
+{
+	struct entry	*e = arg;
+	struct sched	*s = e->s;
+	uint64_t	 restore = 0;
+	size_t		 i;
+
+	for (i = 0; i < r->n; i++)
+		restore += r->items[i].restore_ms;
+	s->side_ops--;
+	e->running = 0;
+	e->st.last_end = time(NULL);
+	e->st.duration_ms = r->duration_ms;
+	e->st.restore_ms = restore;
+	e->st.items = (unsigned)r->n;
+	e->st.failed = r->failed;
+	snprintf(e->st.outcome, sizeof(e->st.outcome), "%s",
+	    r->failed == 0 && r->n > 0 ? "ok" : "failed");
+	free(e->results);
+	e->results = results_json(r);
+	(r->failed == 0 && r->n > 0 ? log_info : log_warnx)("check %s: %s: "
+	    "%zu cop%s checked, %u failed, in %.1f s (restore time %.1f s)",
+	    e->name, e->st.outcome, r->n, r->n == 1 ? "y" : "ies", r->failed,
+	    r->duration_ms / 1000.0, restore / 1000.0);
+	save(e);
+	if (e->gone) {
+		TAILQ_REMOVE(&s->entries, e, link);
+		entry_free(e);
+	}
+	check_idle(s);
+}
+
+static void
+fire_check(struct entry *e)
+{
+	e->running = 1;
+	e->st.last_start = time(NULL);
+	e->st.runs++;
+	snprintf(e->st.outcome, sizeof(e->st.outcome), "running");
+	save(e);
+	log_info("check %s: started", e->name);
+	e->s->side_ops++;
+	if (services_check(e->s->cfg, e->name, check_done, e) == -1) {
+		e->s->side_ops--;
+		e->running = 0;
+		log_warnx("check %s: not in the configuration", e->name);
+	}
+}
+
 static void
 fire(struct entry *e, time_t when)
 {
@@ -192,13 +291,17 @@ fire(struct entry *e, time_t when)
 
 	if (e->running) {
 		e->st.skipped++;
-		log_warnx("job %s: fire at %s skipped: still running since "
-		    "%s", e->name, fmt_time(when, t1, sizeof(t1)),
+		log_warnx("%s %s: fire at %s skipped: still running since "
+		    "%s", e->what, e->name, fmt_time(when, t1, sizeof(t1)),
 		    fmt_time(e->st.last_start, t2, sizeof(t2)));
 		save(e);
 		return;
 	}
 	e->st.last_fire = when;
+	if (e->is_check) {
+		fire_check(e);
+		return;
+	}
 	e->running = 1;
 	if (runner_submit(e->s->cfg, e->name, run_done, e) == -1) {
 		/* (a gone entry is never fired) */
@@ -260,39 +363,52 @@ arm(struct sched *s)
 
 /* ---- entries ---------------------------------------------------------- */
 
+/* An entry for a job (chk NULL) or a check, its state file read. */
 static struct entry *
-entry_new(struct sched *s, struct cfg_job *job)
+entry_new(struct sched *s, struct cfg_job *job, struct cfg_check *chk)
 {
 	struct entry	*e;
-	char		 err[512];
+	char		 err[512], *aside;
 
 	e = xcalloc(1, sizeof(*e));
 	e->s = s;
-	e->name = xstrdup(job->name);
-	e->path = jobstate_path(s->cfg->state_dir, "job", job->name);
-	if (dcfg_job_schedules(s->cfg, job, &e->cron, &e->ncron,
-	    &e->jitter_ms) == -1)
-		e->ncron = 0;	/* (dcfg_load checked them) */
-	if (jobstate_load(s->cfg->state_dir, "job", job->name, &e->st, err,
+	e->is_check = chk != NULL;
+	e->what = chk != NULL ? "check" : "job";
+	if (chk != NULL) {
+		e->name = xstrdup(chk->name);
+		e->ncron = chk->nschedules;
+		if (e->ncron > 0) {
+			e->cron = xreallocarray(NULL, e->ncron,
+			    sizeof(*e->cron));
+			memcpy(e->cron, chk->crons,
+			    e->ncron * sizeof(*e->cron));
+		}
+	} else {
+		e->name = xstrdup(job->name);
+		(void)dcfg_job_schedules(s->cfg, job, &e->cron, &e->ncron,
+		    &e->jitter_ms);
+	}
+	e->path = jobstate_path(s->cfg->state_dir, e->what, e->name);
+	if (jobstate_load(s->cfg->state_dir, e->what, e->name, &e->st, err,
 	    sizeof(err)) == -1) {
-		char	*aside = xasprintf("%s.refused", e->path);
-
-		log_warnx("job %s: %s; moved aside to %s: the job starts "
-		    "afresh (no catch-up)", job->name, err, aside);
+		aside = xasprintf("%s.refused", e->path);
+		log_warnx("%s %s: %s; moved aside to %s: it starts afresh (no "
+		    "catch-up)", e->what, e->name, err, aside);
 		if (rename(e->path, aside) == -1)
-			log_warn("job %s: rename %s", job->name, e->path);
+			log_warn("%s %s: rename %s", e->what, e->name, e->path);
 		free(aside);
 	}
 	return e;
 }
 
 static struct entry *
-entry_find(struct sched *s, const char *name)
+entry_find(struct sched *s, int is_check, const char *name)
 {
 	struct entry	*e;
 
 	TAILQ_FOREACH(e, &s->entries, link)
-		if (!e->gone && strcmp(e->name, name) == 0)
+		if (!e->gone && e->is_check == is_check &&
+		    strcmp(e->name, name) == 0)
 			return e;
 	return NULL;
 }
@@ -306,17 +422,19 @@ first_fire(struct entry *e, time_t now)
 
 	if (e->ncron == 0) {
 		e->next = -1;
-		log_info("job %s: no schedule: runs only from "
-		    "zentoria-backupctl run", e->name);
+		if (!e->is_check)
+			log_info("job %s: no schedule: runs only from "
+			    "zentoria-backupctl run", e->name);
 		return;
 	}
 	if (e->st.last_start > 0) {
 		missed = cron_next_any(e->cron, e->ncron, e->st.last_start,
 		    dcfg_tz(e->s->cfg), NULL);
 		if (missed != -1 && missed <= now) {
-			log_info("job %s: fire at %s was missed while the "
+			log_info("%s %s: fire at %s was missed while the "
 			    "daemon was down (last start %s): running once "
-			    "now", e->name, fmt_time(missed, t1, sizeof(t1)),
+			    "now", e->what, e->name,
+			    fmt_time(missed, t1, sizeof(t1)),
 			    fmt_time(e->st.last_start, t2, sizeof(t2)));
 			e->next = missed;
 			e->due_ms = (int64_t)now * 1000;
@@ -325,7 +443,7 @@ first_fire(struct entry *e, time_t now)
 	}
 	set_next(e, now);
 	if (e->next != -1)
-		log_info("job %s: next run at %s", e->name,
+		log_info("%s %s: next run at %s", e->what, e->name,
 		    fmt_time(e->next, t1, sizeof(t1)));
 }
 
@@ -334,6 +452,7 @@ sched_new(struct zb_config *cfg)
 {
 	struct sched	*s;
 	struct cfg_job	*job;
+	struct cfg_check *chk;
 	struct entry	*e;
 	time_t		 now = time(NULL);
 
@@ -342,7 +461,12 @@ sched_new(struct zb_config *cfg)
 	s->cfg = dcfg_ref(cfg);
 	TAILQ_INIT(&s->entries);
 	TAILQ_FOREACH(job, &cfg->jobs, entry) {
-		e = entry_new(s, job);
+		e = entry_new(s, job, NULL);
+		first_fire(e, now);
+		TAILQ_INSERT_TAIL(&s->entries, e, link);
+	}
+	TAILQ_FOREACH(chk, &cfg->checks, entry) {
+		e = entry_new(s, NULL, chk);
 		first_fire(e, now);
 		TAILQ_INSERT_TAIL(&s->entries, e, link);
 	}
@@ -357,29 +481,61 @@ sched_start(struct sched *s)
 }
 
 static int
-same_schedule(const struct entry *e, const struct cron_sched *cron,
-    size_t n, int64_t jitter)
+in_config(struct zb_config *cfg, const struct entry *e)
 {
-	return e->ncron == n && e->jitter_ms == jitter &&
-	    (n == 0 || memcmp(e->cron, cron, n * sizeof(*cron)) == 0);
+	if (e->is_check)
+		return config_check(cfg, e->name) != NULL;
+	return config_job(cfg, e->name) != NULL;
+}
+
+/* Take over the new entry ne, or keep e's fire time if nothing changed. */
+static void
+reload_entry(struct sched *s, struct entry *ne, time_t now)
+{
+	struct entry	*e;
+	char		 t[ZB_ISOTIME_LEN];
+
+	e = entry_find(s, ne->is_check, ne->name);
+	if (e != NULL && e->ncron == ne->ncron &&
+	    e->jitter_ms == ne->jitter_ms && (e->ncron == 0 ||
+	    memcmp(e->cron, ne->cron, e->ncron * sizeof(*e->cron)) == 0)) {
+		entry_free(ne);
+		return;
+	}
+	if (e != NULL) {
+		/* keep what the running entry knows */
+		free(e->cron);
+		e->cron = ne->cron;
+		e->ncron = ne->ncron;
+		e->jitter_ms = ne->jitter_ms;
+		ne->cron = NULL;
+		entry_free(ne);
+	} else {
+		e = ne;
+		TAILQ_INSERT_TAIL(&s->entries, e, link);
+	}
+	set_next(e, now);
+	if (e->next != -1)
+		log_info("%s %s: next run at %s", e->what, e->name,
+		    fmt_time(e->next, t, sizeof(t)));
 }
 
 void
 sched_reload(struct sched *s, struct zb_config *cfg)
 {
-	struct entry	*e, *tmp, *ne;
+	struct entry	*e, *tmp;
 	struct cfg_job	*job;
-	char		 t[ZB_ISOTIME_LEN];
+	struct cfg_check *chk;
 	time_t		 now = time(NULL);
 
 	dcfg_unref(s->cfg);
 	s->cfg = dcfg_ref(cfg);
 	for (e = TAILQ_FIRST(&s->entries); e != NULL; e = tmp) {
 		tmp = TAILQ_NEXT(e, link);
-		if (e->gone || config_job(cfg, e->name) != NULL)
+		if (e->gone || in_config(cfg, e))
 			continue;
-		log_info("job %s: no longer in the configuration%s", e->name,
-		    e->running ? " (its run goes on)" : "");
+		log_info("%s %s: no longer in the configuration%s", e->what,
+		    e->name, e->running ? " (its run goes on)" : "");
 		if (e->running) {
 			e->gone = 1;
 			continue;
@@ -387,31 +543,10 @@ sched_reload(struct sched *s, struct zb_config *cfg)
 		TAILQ_REMOVE(&s->entries, e, link);
 		entry_free(e);
 	}
-	TAILQ_FOREACH(job, &cfg->jobs, entry) {
-		ne = entry_new(s, job);
-		e = entry_find(s, job->name);
-		if (e != NULL && same_schedule(e, ne->cron, ne->ncron,
-		    ne->jitter_ms)) {
-			entry_free(ne);
-			continue;
-		}
-		if (e != NULL) {
-			/* keep what the running entry knows */
-			free(e->cron);
-			e->cron = ne->cron;
-			e->ncron = ne->ncron;
-			e->jitter_ms = ne->jitter_ms;
-			ne->cron = NULL;
-			entry_free(ne);
-		} else {
-			e = ne;
-			TAILQ_INSERT_TAIL(&s->entries, e, link);
-		}
-		set_next(e, now);
-		if (e->next != -1)
-			log_info("job %s: next run at %s", e->name,
-			    fmt_time(e->next, t, sizeof(t)));
-	}
+	TAILQ_FOREACH(job, &cfg->jobs, entry)
+		reload_entry(s, entry_new(s, job, NULL), now);
+	TAILQ_FOREACH(chk, &cfg->checks, entry)
+		reload_entry(s, entry_new(s, NULL, chk), now);
 	arm(s);
 }
 

@@ -15,4 +15,14 @@
 void	services_retention(struct zb_config *, const char *sink,
 	    const char *source, void (*done)(void *, unsigned), void *arg);
 
+struct check_result;
+
+/*
+ * Run [check:name] of cfg now (check.c's check_start with its kind, jobs
+ * and sinks); done(arg, result) on the loop, result freed after it.
+ * -1 when cfg has no such check (done is not called).
+ */
+int	services_check(struct zb_config *, const char *name,
+	    void (*done)(void *, const struct check_result *), void *arg);
+
 #endif

@@ -53,7 +53,7 @@ Test(jobstate, round_trip_through_the_file)
 	dir = test_tmpdir();
 	path = jobstate_path(dir, "job", "pg-hourly");
 	cr_assert_str_eq(path + strlen(dir), "/jobs/pg-hourly.json");
-	text = jobstate_encode("job", "pg-hourly", &st);
+	text = jobstate_encode("job", "pg-hourly", &st, NULL);
 	cr_assert_eq(jobstate_write_atomic(path, text, err, sizeof(err)), 0,
 	    "%s", err);
 	free(text);
@@ -77,7 +77,7 @@ Test(jobstate, round_trip_through_the_file)
 	free(text);
 	/* a second write replaces the first */
 	st.runs = 18;
-	text = jobstate_encode("job", "pg-hourly", &st);
+	text = jobstate_encode("job", "pg-hourly", &st, NULL);
 	cr_assert_eq(jobstate_write_atomic(path, text, err, sizeof(err)), 0);
 	free(text);
 	cr_assert_eq(jobstate_load(dir, "job", "pg-hourly", &back, err,
@@ -133,7 +133,7 @@ Test(jobstate, torn_file_is_refused)
 	struct jobstate	 st = sample();
 	char		*text;
 
-	text = jobstate_encode("job", "j", &st);
+	text = jobstate_encode("job", "j", &st, NULL);
 	refused(text, strlen(text) / 2, "not JSON");
 	refused(text, 0, "not JSON");
 	free(text);
@@ -185,4 +185,32 @@ Test(jobstate, oversized_file_is_refused)
 	memset(big, ' ', JOBSTATE_MAX_FILE + 100);
 	refused(big, JOBSTATE_MAX_FILE + 100, "longer than");
 	free(big);
+}
+
+/* A check's file: kind "check", with its results, which reading skips. */
+Test(jobstate, check_results_round_trip)
+{
+	struct jobstate	 st = sample(), back;
+	char		*dir, *path, *text, err[512];
+
+	dir = test_tmpdir();
+	path = jobstate_path(dir, "check", "verify-daily");
+	cr_assert_str_eq(path + strlen(dir), "/checks/verify-daily.json");
+	text = jobstate_encode("check", "verify-daily", &st,
+	    "\"results\": [{\"id\": \"a/b@x\", \"ok\": false, "
+	    "\"error\": \"bad\\n\"}]");
+	cr_assert(strstr(text, "\"results\": [{") != NULL, "%s", text);
+	cr_assert_eq(jobstate_write_atomic(path, text, err, sizeof(err)), 0,
+	    "%s", err);
+	free(text);
+	cr_assert_eq(jobstate_load(dir, "check", "verify-daily", &back, err,
+	    sizeof(err)), 0, "%s", err);
+	cr_assert_eq(back.items, 4);
+	cr_assert_eq(back.failed, 1);
+	cr_assert_eq(back.restore_ms, 987);
+	cr_assert_eq(jobstate_load(dir, "job", "verify-daily", &back, err,
+	    sizeof(err)), 0, "a job's file is another file");
+	rm_rf(dir);
+	free(path);
+	free(dir);
 }
