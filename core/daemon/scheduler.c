@@ -368,7 +368,7 @@ static struct entry *
 entry_new(struct sched *s, struct cfg_job *job, struct cfg_check *chk)
 {
 	struct entry	*e;
-	char		 err[512], *aside;
+	char		 err[512], *aside, tmp[ZB_ISOTIME_LEN];
 
 	e = xcalloc(1, sizeof(*e));
 	e->s = s;
@@ -397,6 +397,13 @@ entry_new(struct sched *s, struct cfg_job *job, struct cfg_check *chk)
 		if (rename(e->path, aside) == -1)
 			log_warn("%s %s: rename %s", e->what, e->name, e->path);
 		free(aside);
+	} else if (strcmp(e->st.outcome, "running") == 0) {
+		/* The daemon that started it was killed (or the host). */
+		log_warnx("%s %s: its run started at %s never ended (the "
+		    "daemon was killed?)", e->what, e->name,
+		    fmt_time(e->st.last_start, tmp, sizeof(tmp)));
+		snprintf(e->st.outcome, sizeof(e->st.outcome),
+		    "interrupted");
 	}
 	return e;
 }
