@@ -376,8 +376,7 @@ manifest_parse(const char *text, size_t len, struct artifact *a,
 	s = json_get_str(a->doc, "job");
 	a->job = xstrdup(s != NULL ? s : "");
 	s = json_get_str(a->doc, "data");
-	if (s == NULL || strncmp(s, "data.", 5) != 0 || strchr(s, '/') ||
-	    !valid_name(s)) {
+	if (s == NULL || !layout_valid_data_name(s)) {
 		*err = "bad or missing data name";
 		goto fail;
 	}

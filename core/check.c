@@ -25,6 +25,7 @@
 #include "artifact.h"
 #include "catalog.h"
 #include "check.h"
+#include "layout.h"
 #include "log.h"
 #include "plugin.h"
 #include "reactor.h"
@@ -195,17 +196,17 @@ on_entry(void *arg, const struct zb_list_entry *e)
 {
 	struct check		*c = arg;
 	const struct artifact	*a = c->cur;
-	size_t			 n = strlen(a->dir), m = strlen(a->data);
-	const char		*k = e->key;
+	char			*data, *sidecar;
 
-	if (strncmp(k, a->dir, n) != 0 || k[n] != '/' ||
-	    strncmp(k + n + 1, a->data, m) != 0)
-		return;
-	if (k[n + 1 + m] == '\0') {
+	data = layout_data_key(a->dir, a->data);
+	sidecar = layout_sidecar_key(a->dir, a->data);
+	if (strcmp(e->key, data) == 0) {
 		c->seen_data = 1;
 		c->data_size = e->size;
-	} else if (strcmp(k + n + 1 + m, ".sha256") == 0)
+	} else if (strcmp(e->key, sidecar) == 0)
 		c->seen_sidecar = 1;
+	free(data);
+	free(sidecar);
 }
 
 static void
@@ -237,7 +238,7 @@ on_listed(void *arg, int status, const char *err)
 		    a->dir, a->data);
 		return;
 	}
-	key = xasprintf("%s/%s.sha256", a->dir, a->data);
+	key = layout_sidecar_key(a->dir, a->data);
 	sinkio_get_buf(sink, key, 4096, on_sidecar, c);
 	free(key);
 }

@@ -135,6 +135,9 @@ static const struct zb_option sink_opts[] = {
 	{ "timeout", ZB_OPT_DURATION, "300", 0,
 	    "fail this sink's copy after this long without progress",
 	    0, 86400000LL * 7 },
+	{ "max_copies", ZB_OPT_INT, "0", 0,
+	    "copies written to this sink at once by all jobs (0: no limit)",
+	    0, 1024 },
 	RETENTION_OPTIONS
 	{ NULL, 0, NULL, 0, NULL, 0, 0 }
 };

@@ -39,6 +39,14 @@ layout_data_name(const char *ext, const char *comp_ext, int age)
 	    age ? ".age" : "");
 }
 
+int
+layout_valid_data_name(const char *name)
+{
+	return strncmp(name, LAYOUT_DATA_PREFIX,
+	    strlen(LAYOUT_DATA_PREFIX)) == 0 && strchr(name, '/') == NULL &&
+	    valid_name(name);
+}
+
 char *
 layout_data_key(const char *dir, const char *data)
 {

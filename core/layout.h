@@ -44,6 +44,8 @@ char	*layout_artifact_dir(const char *source, const char *stream,
 char	*layout_source_prefix(const char *source);
 /* "data.<ext><comp_ext>[.age]": comp_ext is codec_ext()'s (caller frees). */
 char	*layout_data_name(const char *ext, const char *comp_ext, int age);
+/* Whether name can be a data object's name: "data.<...>", a valid name. */
+int	 layout_valid_data_name(const char *name);
 /* Keys in the artifact directory dir (caller frees). */
 char	*layout_data_key(const char *dir, const char *data);
 char	*layout_sidecar_key(const char *dir, const char *data);

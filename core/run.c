@@ -16,6 +16,18 @@
  * Stamps come from state.c: unique per source on this host, so two runs
  * in one second never share artifact ids.
  *
+ * A run is a state machine (docs/internals/RUN.md): one enum run_state
+ * for the run, one enum art_state for each artifact it writes, each
+ * changed by one function that logs the transition at debug level.  A
+ * stream holds a list of artifacts, the current one last: today one per
+ * stream and run; a continuous source (WAL) will end one and start the
+ * next within a run.
+ *
+ * [sink:NAME] max_copies limits the copies written to that sink at once
+ * by all runs of this process: an artifact starts only when every sink
+ * of its job has a free slot, and waiting runs are served in the order
+ * they began to wait (copy_slots_*).
+ *
  * Result: ok when every stream has a copy on every sink; partial when
  * every stream has at least one copy; failed otherwise.
  */
@@ -50,11 +62,30 @@
  */
 #define RUN_CLEANUP_AGE	(24 * 3600)
 
-struct run_stream {
-	TAILQ_ENTRY(run_stream)	 entry;
-	struct run		*run;
-	char			*name;
-	char			*ext;
+/* The run (transitions: run_set_state). */
+enum run_state {
+	RUN_PLANNING,		/* the source declares its streams */
+	RUN_STREAMING,		/* artifacts are written, max_streams at once */
+	RUN_FINISHING,		/* all ended: waiting for cleanup, markers */
+	RUN_ABORTING,		/* no new artifact; waiting for the running */
+	RUN_DONE		/* the summary was handed to the owner */
+};
+
+/* One artifact of a stream (transitions: art_set_state). */
+enum art_state {
+	ART_QUEUED,		/* waiting for a stream slot and sink slots */
+	ART_MARKING,		/* in-progress markers being written */
+	ART_STREAMING,		/* data flowing to the sinks */
+	ART_COMMITTING,		/* sidecars and manifests being written */
+	ART_ENDED		/* committed on some sinks, or failed */
+};
+
+struct run_stream;
+
+struct run_artifact {
+	struct run_stream	*rs;
+	enum art_state		 state;
+	char			 stamp[ZB_STAMP_LEN];
 	char			*id;
 	char			*dir;
 	char			*data;		/* data.<ext>[.zst] */
@@ -65,11 +96,24 @@ struct run_stream {
 	unsigned		 marks_pending;
 	char			*mark_err[CFG_MAX_SINKS];
 	unsigned		 copies_ok;
-	int			 running;
+	int			 has_slots;	/* holds copy slots */
+};
+
+struct run_stream {
+	TAILQ_ENTRY(run_stream)	 entry;
+	struct run		*run;
+	char			*name;
+	char			*ext;
+	/*
+	 * The artifacts of this stream in this run, the current one last.
+	 * Today a stream makes exactly one; see stream_next_artifact().
+	 */
+	struct run_artifact	**arts;
+	size_t			 narts;
 };
 
 struct meta_put {
-	struct run_stream	*rs;
+	struct run_artifact	*art;
 	struct zb_inst		*sink;
 	char			*manifest;
 };
@@ -85,13 +129,13 @@ struct run {
 	uint64_t		 start_ms;
 	TAILQ_HEAD(, run_stream) streams;
 	unsigned		 nstreams;
-	int			 planning;
-	int			 plan_done;
-	int			 plan_failed;
-	unsigned		 active;
+	enum run_state		 state;
+	const char		*failed;	/* why no stream could run */
+	char			*abort_why;	/* asked while planning */
+	unsigned		 active;	/* artifacts marking to committing */
 	unsigned		 side_ops;	/* gc, marker removals */
-	int			 aborting;
-	int			 ended;
+	TAILQ_ENTRY(run)	 slot_wait;	/* in copy_waiters */
+	int			 waiting;	/* for copy slots */
 	struct event		*advance_ev;
 	run_done_fn		 cb;
 	void			*arg;
@@ -99,6 +143,239 @@ struct run {
 };
 
 static void	advance(struct run *);
+
+static const char *
+run_state_str(enum run_state st)
+{
+	static const char *const names[] = { "planning", "streaming",
+	    "finishing", "aborting", "done" };
+
+	return names[st];
+}
+
+static const char *
+art_state_str(enum art_state st)
+{
+	static const char *const names[] = { "queued", "marking",
+	    "streaming", "committing", "ended" };
+
+	return names[st];
+}
+
+/* The one place a run changes state. */
+static void
+run_set_state(struct run *run, enum run_state to)
+{
+	log_debug("run %s %s: %s -> %s", run->job->name, run->stamp,
+	    run_state_str(run->state), run_state_str(to));
+	run->state = to;
+}
+
+/* The one place an artifact changes state. */
+static void
+art_set_state(struct run_artifact *art, enum art_state to)
+{
+	struct run	*run = art->rs->run;
+
+	log_debug("run %s %s: %s: %s -> %s", run->job->name, run->stamp,
+	    art->id, art_state_str(art->state), art_state_str(to));
+	art->state = to;
+}
+
+/* The stream's current artifact (the last). */
+static struct run_artifact *
+current_art(const struct run_stream *rs)
+{
+	return rs->arts[rs->narts - 1];
+}
+
+/*
+ * Start the stream's next artifact, stamped stamp: the extension point
+ * for continuous sources, which will end one artifact and start the
+ * next within a run.  Today it is called once per stream, with the
+ * run's stamp, when the plan declares the stream.
+ */
+static struct run_artifact *
+stream_next_artifact(struct run_stream *rs, const char *stamp)
+{
+	struct run		*run = rs->run;
+	struct run_artifact	*art;
+
+	art = xcalloc(1, sizeof(*art));
+	art->rs = rs;
+	art->state = ART_QUEUED;
+	snprintf(art->stamp, sizeof(art->stamp), "%s", stamp);
+	art->id = layout_artifact_id(run->source->sec->name, rs->name,
+	    art->stamp);
+	art->dir = layout_artifact_dir(run->source->sec->name, rs->name,
+	    art->stamp);
+	art->data = layout_data_name(rs->ext, codec_ext(&run->job->comp),
+	    run->cfg->encrypt);
+	rs->arts = xreallocarray(rs->arts, rs->narts + 1, sizeof(*rs->arts));
+	rs->arts[rs->narts++] = art;
+	return art;
+}
+
+static void
+art_free(struct run_artifact *art)
+{
+	size_t	 i;
+
+	stream_free(art->st);
+	for (i = 0; i < CFG_MAX_SINKS; i++)
+		free(art->mark_err[i]);
+	free(art->id);
+	free(art->dir);
+	free(art->data);
+	free(art);
+}
+
+/* ---- copy slots: [sink:NAME] max_copies ---------------------------------- */
+
+/*
+ * Copies being written to each limited sink, by sink name (an instance
+ * outlives a config generation), and the runs waiting for a slot, in
+ * the order they began to wait.  Process-wide: the limit holds across
+ * all runs, whichever queue or generation started them.
+ */
+struct copy_slot {
+	char		*sink;
+	unsigned	 used;
+};
+
+static struct copy_slot		*copy_slots;
+static size_t			 ncopy_slots;
+static TAILQ_HEAD(, run)	 copy_waiters =
+    TAILQ_HEAD_INITIALIZER(copy_waiters);
+
+static unsigned
+sink_max_copies(const struct cfg_section *sec)
+{
+	const struct cfg_kv	*kv = config_kv(sec, "max_copies");
+
+	return kv != NULL && kv->num > 0 ? (unsigned)kv->num : 0;
+}
+
+static struct copy_slot *
+copy_slot(const char *sink, int create)
+{
+	size_t	 i;
+
+	for (i = 0; i < ncopy_slots; i++)
+		if (strcmp(copy_slots[i].sink, sink) == 0)
+			return &copy_slots[i];
+	if (!create)
+		return NULL;
+	copy_slots = xreallocarray(copy_slots, ncopy_slots + 1,
+	    sizeof(*copy_slots));
+	copy_slots[ncopy_slots].sink = xstrdup(sink);
+	copy_slots[ncopy_slots].used = 0;
+	return &copy_slots[ncopy_slots++];
+}
+
+/* Whether runs a and b share a sink that has a limit. */
+static int
+share_limited_sink(const struct run *a, const struct run *b)
+{
+	size_t	 i, j;
+
+	for (i = 0; i < a->job->nsinks; i++) {
+		if (sink_max_copies(a->job->sinks[i]) == 0)
+			continue;
+		for (j = 0; j < b->job->nsinks; j++)
+			if (strcmp(a->job->sinks[i]->name,
+			    b->job->sinks[j]->name) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+/*
+ * Take a slot on every limited sink of the run's job for one artifact,
+ * all or none: 1 taken, 0 full (or a run that waits longer needs one of
+ * the same sinks: no overtaking).
+ */
+static int
+copy_slots_take(struct run *run)
+{
+	const struct copy_slot	*cs;
+	struct run		*w;
+	unsigned		 limit;
+	size_t			 i;
+
+	TAILQ_FOREACH(w, &copy_waiters, slot_wait) {
+		if (w == run)
+			break;
+		if (share_limited_sink(run, w))
+			return 0;
+	}
+	for (i = 0; i < run->job->nsinks; i++) {
+		limit = sink_max_copies(run->job->sinks[i]);
+		cs = copy_slot(run->job->sinks[i]->name, 0);
+		if (limit > 0 && cs != NULL && cs->used >= limit)
+			return 0;
+	}
+	for (i = 0; i < run->job->nsinks; i++)
+		if (sink_max_copies(run->job->sinks[i]) > 0)
+			copy_slot(run->job->sinks[i]->name, 1)->used++;
+	return 1;
+}
+
+static void
+copy_wait(struct run *run)
+{
+	if (run->waiting)
+		return;
+	run->waiting = 1;
+	TAILQ_INSERT_TAIL(&copy_waiters, run, slot_wait);
+	log_debug("run %s %s: waiting for a copy slot (max_copies)",
+	    run->job->name, run->stamp);
+}
+
+static void
+copy_unwait(struct run *run)
+{
+	struct run	*w;
+
+	if (!run->waiting)
+		return;
+	run->waiting = 0;
+	TAILQ_REMOVE(&copy_waiters, run, slot_wait);
+	/* Those behind it may have waited for it only (no overtaking). */
+	TAILQ_FOREACH(w, &copy_waiters, slot_wait)
+		event_active(w->advance_ev, 0, 0);
+}
+
+/* The artifact's copies ended: its slots go to the waiting runs. */
+static void
+copy_slots_release(struct run_artifact *art)
+{
+	struct run		*run = art->rs->run, *w;
+	struct copy_slot	*cs;
+	size_t			 i;
+
+	if (!art->has_slots)
+		return;
+	art->has_slots = 0;
+	for (i = 0; i < run->job->nsinks; i++) {
+		if (sink_max_copies(run->job->sinks[i]) == 0)
+			continue;
+		cs = copy_slot(run->job->sinks[i]->name, 0);
+		if (cs == NULL || cs->used == 0)
+			continue;
+		if (--cs->used == 0) {
+			free(cs->sink);
+			*cs = copy_slots[--ncopy_slots];
+			if (ncopy_slots == 0) {
+				free(copy_slots);
+				copy_slots = NULL;
+			}
+		}
+	}
+	/* In waiting order: the first one's advance runs first. */
+	TAILQ_FOREACH(w, &copy_waiters, slot_wait)
+		event_active(w->advance_ev, 0, 0);
+}
 
 const char *
 run_result_str(enum run_result r)
@@ -122,12 +399,19 @@ run_job_name(const struct run *run)
 uint64_t
 run_bytes_in(const struct run *run)
 {
-	const struct run_stream	*rs;
-	uint64_t		 n = run->sum.plain_bytes;
+	const struct run_stream		*rs;
+	const struct run_artifact	*art;
+	uint64_t			 n = run->sum.plain_bytes;
+	size_t				 i;
 
+	/* (an ended artifact's bytes are in the summary) */
 	TAILQ_FOREACH(rs, &run->streams, entry)
-		if (rs->running && rs->st != NULL)
-			n += rs->st->bytes_in;
+		for (i = 0; i < rs->narts; i++) {
+			art = rs->arts[i];
+			if ((art->state == ART_STREAMING ||
+			    art->state == ART_COMMITTING) && art->st != NULL)
+				n += art->st->bytes_in;
+		}
 	return n;
 }
 
@@ -158,7 +442,7 @@ plan_add_stream(struct zb_io *io, const char *name, const char *ext)
 			    run->source->prefix, name);
 			return ZB_ERR;
 		}
-	if (run->nstreams == RUN_MAX_STREAMS || run->plan_done) {
+	if (run->nstreams == RUN_MAX_STREAMS || run->state != RUN_PLANNING) {
 		log_warnx("[job:%s] too many streams, or declared after the "
 		    "plan ended", run->job->name);
 		return ZB_ERR;
@@ -167,12 +451,7 @@ plan_add_stream(struct zb_io *io, const char *name, const char *ext)
 	rs->run = run;
 	rs->name = xstrdup(name);
 	rs->ext = xstrdup(ext);
-	rs->id = layout_artifact_id(run->source->sec->name, name,
-	    run->stamp);
-	rs->dir = layout_artifact_dir(run->source->sec->name, name,
-	    run->stamp);
-	rs->data = layout_data_name(ext, codec_ext(&run->job->comp),
-	    run->cfg->encrypt);
+	(void)stream_next_artifact(rs, run->stamp);
 	TAILQ_INSERT_TAIL(&run->streams, rs, entry);
 	run->nstreams++;
 	return ZB_OK;
@@ -183,17 +462,20 @@ plan_done(struct zb_io *io, int status, const char *msg)
 {
 	struct run	*run = (struct run *)io;
 
-	if (run->plan_done)
+	if (run->state != RUN_PLANNING)
 		return;
-	run->plan_done = 1;
 	if (status != ZB_OK) {
-		run->plan_failed = 1;
+		run->failed = "the source could not plan the backup";
 		log_warnx("[job:%s] %s could not plan the backup: %s",
 		    run->job->name, run->source->prefix,
 		    msg != NULL ? msg : "error");
 	}
-	if (!run->planning)
-		schedule_advance(run);
+	if (run->abort_why != NULL)
+		run_set_state(run, RUN_ABORTING);
+	else
+		run_set_state(run, run->failed != NULL ? RUN_FINISHING :
+		    RUN_STREAMING);
+	schedule_advance(run);
 }
 
 static const struct io_vtbl plan_vtbl = {
@@ -225,15 +507,15 @@ side_op_done(void *arg, int status, const char *err)
 }
 
 static char *
-marker_key(const struct run_stream *rs)
+marker_key(const struct run_artifact *art)
 {
-	return layout_marker_key(rs->dir);
+	return layout_marker_key(art->dir);
 }
 
 static char *
-build_marker(const struct run_stream *rs)
+build_marker(const struct run_artifact *art)
 {
-	struct run	*run = rs->run;
+	struct run	*run = art->rs->run;
 	struct buf	 b;
 	char		 started[ZB_ISOTIME_LEN];
 
@@ -243,7 +525,7 @@ build_marker(const struct run_stream *rs)
 	    MARKER_FORMAT);
 	(void)buf_json_str(&b, run->job->name);
 	(void)buf_puts(&b, ",\n  \"id\": ");
-	(void)buf_json_str(&b, rs->id);
+	(void)buf_json_str(&b, art->id);
 	(void)buf_printf(&b, ",\n  \"stamp\": \"%s\",\n  \"host\": ",
 	    run->stamp);
 	(void)buf_json_str(&b, state_host_id());
@@ -258,21 +540,21 @@ build_marker(const struct run_stream *rs)
 /* The copy committed or failed: its marker goes (a leftover is
  * harmless: prune takes it once this run is over). */
 static void
-remove_markers(struct run_stream *rs)
+remove_markers(struct run_artifact *art)
 {
-	struct run	*run = rs->run;
+	struct run	*run = art->rs->run;
 	struct side_op	*o;
 	char		*key;
 	size_t		 i;
 
-	key = marker_key(rs);
+	key = marker_key(art);
 	for (i = 0; i < run->job->nsinks; i++) {
-		if (rs->mark_err[i] != NULL)
+		if (art->mark_err[i] != NULL)
 			continue;	/* never written */
 		o = xcalloc(1, sizeof(*o));
 		o->run = run;
 		o->what = xasprintf("%s: %s: cannot remove the in-progress "
-		    "marker", rs->id, run->job->sinks[i]->inst->sec->title);
+		    "marker", art->id, run->job->sinks[i]->inst->sec->title);
 		run->side_ops++;
 		sinkio_remove(run->job->sinks[i]->inst, key, side_op_done, o);
 	}
@@ -283,40 +565,40 @@ remove_markers(struct run_stream *rs)
 
 static void	meta_manifest_done(void *, int, const char *);
 
+/* The artifact's copies ended (committed on some sinks, or failed). */
 static void
-stream_ended(struct run_stream *rs)
+art_ended(struct run_artifact *art)
 {
-	struct run	*run = rs->run;
-	struct stream	*st = rs->st;
+	struct run	*run = art->rs->run;
+	struct stream	*st = art->st;
 	char		 plain[32], stored[32];
 	unsigned	 nsinks = (unsigned)run->job->nsinks;
 
-	rs->running = 0;
+	art_set_state(art, ART_ENDED);
 	run->active--;
+	copy_slots_release(art);
 	if (st->live_peak > run->sum.peak_buffered)
 		run->sum.peak_buffered = st->live_peak;
 	run->sum.budget = st->high;
 	run->sum.pauses += st->pauses;
 	run->sum.resumes += st->resumes;
-	run->sum.copies_ok += rs->copies_ok;
-	run->sum.copies_failed += nsinks - rs->copies_ok;
-	if (rs->copies_ok == nsinks)
-		run->sum.streams_ok++;
-	if (rs->copies_ok > 0) {
+	run->sum.copies_ok += art->copies_ok;
+	run->sum.copies_failed += nsinks - art->copies_ok;
+	if (art->copies_ok > 0) {
 		run->sum.plain_bytes += st->bytes_in;
 		run->sum.stored_bytes += st->bytes_out;
 		human_bytes(st->bytes_in, plain, sizeof(plain));
 		human_bytes(st->bytes_out, stored, sizeof(stored));
 		log_info("[job:%s] %s: %s, stored %s, on %u of %u sink%s",
-		    run->job->name, rs->id, plain, stored, rs->copies_ok,
+		    run->job->name, art->id, plain, stored, art->copies_ok,
 		    nsinks, nsinks == 1 ? "" : "s");
 	} else
 		log_warnx("[job:%s] %s: FAILED, no copy was made%s%s",
-		    run->job->name, rs->id, st->error ? ": " : "",
+		    run->job->name, art->id, st->error ? ": " : "",
 		    st->error ? st->error : "");
 	stream_free(st);
-	rs->st = NULL;
-	remove_markers(rs);
+	art->st = NULL;
+	remove_markers(art);
 	schedule_advance(run);
 }
 
@@ -330,30 +612,30 @@ meta_free(struct meta_put *m)
 static void
 meta_failed(struct meta_put *m, const char *what, const char *err)
 {
-	struct run_stream	*rs = m->rs;
+	struct run_artifact	*art = m->art;
 
 	log_warnx("[job:%s] %s: %s: %s not written, this copy does not "
-	    "count: %s", rs->run->job->name, rs->id, m->sink->sec->title,
-	    what, err != NULL ? err : "error");
+	    "count: %s", art->rs->run->job->name, art->id,
+	    m->sink->sec->title, what, err != NULL ? err : "error");
 }
 
 static void
 meta_sidecar_done(void *arg, int status, const char *err)
 {
 	struct meta_put		*m = arg;
-	struct run_stream	*rs = m->rs;
+	struct run_artifact	*art = m->art;
 	char			*key;
 
-	if (status != ZB_OK || rs->run->aborting) {
+	if (status != ZB_OK || art->rs->run->state == RUN_ABORTING) {
 		/* An aborted run makes no artifact, not even a complete one. */
 		meta_failed(m, status != ZB_OK ? "checksum sidecar" :
 		    "manifest", status != ZB_OK ? err : "the run was aborted");
 		meta_free(m);
-		if (--rs->meta_pending == 0)
-			stream_ended(rs);
+		if (--art->meta_pending == 0)
+			art_ended(art);
 		return;
 	}
-	key = layout_manifest_key(rs->dir);
+	key = layout_manifest_key(art->dir);
 	sinkio_put_buf(m->sink, key, m->manifest, strlen(m->manifest),
 	    meta_manifest_done, m);
 	free(key);
@@ -363,15 +645,15 @@ static void
 meta_manifest_done(void *arg, int status, const char *err)
 {
 	struct meta_put		*m = arg;
-	struct run_stream	*rs = m->rs;
+	struct run_artifact	*art = m->art;
 
 	if (status != ZB_OK)
 		meta_failed(m, "manifest", err);
 	else
-		rs->copies_ok++;
+		art->copies_ok++;
 	meta_free(m);
-	if (--rs->meta_pending == 0)
-		stream_ended(rs);
+	if (--art->meta_pending == 0)
+		art_ended(art);
 }
 
 /*
@@ -398,21 +680,21 @@ run_planned(const struct run *run, size_t *n)
 }
 
 static char *
-build_manifest(struct run_stream *rs, struct zb_inst *sink)
+build_manifest(struct run_artifact *art, struct zb_inst *sink)
 {
-	struct run		*run = rs->run;
-	struct stream		*st = rs->st;
+	struct run		*run = art->rs->run;
+	struct stream		*st = art->st;
 	struct manifest_in	 m;
 	const char		**planned;
 	char			*text;
 
 	memset(&m, 0, sizeof(m));
-	m.id = rs->id;
+	m.id = art->id;
 	m.job = run->job->name;
 	m.source = run->source->sec->name;
-	m.stream = rs->name;
-	m.stamp = run->stamp;
-	m.data = rs->data;
+	m.stream = art->rs->name;
+	m.stamp = art->stamp;
+	m.data = art->data;
 	m.source_plugin = run->source->plugin->desc.name;
 	m.source_plugin_version = run->source->plugin->desc.version ?
 	    run->source->plugin->desc.version : "";
@@ -420,8 +702,8 @@ build_manifest(struct run_stream *rs, struct zb_inst *sink)
 	m.sink_plugin = sink->plugin->desc.name;
 	m.sink_plugin_version = sink->plugin->desc.version ?
 	    sink->plugin->desc.version : "";
-	m.started = rs->started;
-	m.finished = rs->finished;
+	m.started = art->started;
+	m.finished = art->finished;
 	m.stored_size = st->bytes_out;
 	m.plain_size = st->bytes_in;
 	m.stored_sha = st->sha_out;
@@ -452,43 +734,44 @@ rs_drained(struct stream *st, void *arg)
 static void
 rs_finished(struct stream *st, void *arg)
 {
-	struct run_stream	*rs = arg;
+	struct run_artifact	*art = arg;
 	struct meta_put		*m;
 	struct writer		*w;
 	char			*sidecar, *key;
 	size_t			 i;
 
-	rs->finished = time(NULL);
+	art_set_state(art, ART_COMMITTING);
+	art->finished = time(NULL);
 	for (i = 0; i < st->nw; i++) {
 		w = st->w[i];
 		if (w->state != W_COMMITTED)
 			continue;
 		m = xcalloc(1, sizeof(*m));
-		m->rs = rs;
+		m->art = art;
 		m->sink = w->io.inst;
-		m->manifest = build_manifest(rs, m->sink);
+		m->manifest = build_manifest(art, m->sink);
 		if (m->manifest == NULL) {
 			meta_failed(m, "manifest", "too large");
 			meta_free(m);
 			continue;
 		}
-		rs->meta_pending++;
-		sidecar = layout_sidecar_text(st->sha_out, rs->data);
-		key = layout_sidecar_key(rs->dir, rs->data);
+		art->meta_pending++;
+		sidecar = layout_sidecar_text(st->sha_out, art->data);
+		key = layout_sidecar_key(art->dir, art->data);
 		sinkio_put_buf(m->sink, key, sidecar, strlen(sidecar),
 		    meta_sidecar_done, m);
 		free(key);
 		free(sidecar);
 	}
-	if (rs->meta_pending == 0)
-		stream_ended(rs);
+	if (art->meta_pending == 0)
+		art_ended(art);
 }
 
 static const struct stream_owner rs_owner = { rs_drained, rs_finished };
 
 /* Every marker was written or failed: open the stream and its copies. */
 static void
-open_stream(struct run *run, struct run_stream *rs)
+open_stream(struct run *run, struct run_artifact *art)
 {
 	const struct zb_plugin_desc	*d;
 	const struct zb_producer_ops	*pops;
@@ -507,22 +790,22 @@ open_stream(struct run *run, struct run_stream *rs)
 	p.chunk_size = run->cfg->chunk_size;
 	p.budget = run->cfg->max_buffer / slots;
 	p.age = run->cfg->encrypt ? run->cfg->recipients : NULL;
-	name = xasprintf("[job:%s] %s", run->job->name, rs->id);
+	name = xasprintf("[job:%s] %s", run->job->name, art->id);
 	p.name = name;
-	rs->st = stream_new(&p, &rs_owner, rs);
+	art->st = stream_new(&p, &rs_owner, art);
 	free(name);
-	rs->st->artifact_id = xstrdup(rs->id);
-	rs->st->stream_name = xstrdup(rs->name);
+	art->st->artifact_id = xstrdup(art->id);
+	art->st->stream_name = xstrdup(art->rs->name);
 
-	key = layout_data_key(rs->dir, rs->data);
+	key = layout_data_key(art->dir, art->data);
 	for (i = 0; i < run->job->nsinks; i++) {
 		sink = run->job->sinks[i]->inst;
-		w = stream_writer_new(rs->st, sink->sec->title,
+		w = stream_writer_new(art->st, sink->sec->title,
 		    sink->timeout_ms);
 		w->io.inst = sink;
-		if (rs->mark_err[i] != NULL)
+		if (art->mark_err[i] != NULL)
 			stream_writer_fail(w, "cannot write the in-progress "
-			    "marker: %s", rs->mark_err[i]);
+			    "marker: %s", art->mark_err[i]);
 		else if (sink->plugin->desc.put_open(sink->ctx, &w->io, key,
 		    &wops, &ctx) == ZB_OK)
 			stream_writer_attach(w, wops, ctx);
@@ -531,19 +814,20 @@ open_stream(struct run *run, struct run_stream *rs)
 	}
 	free(key);
 
-	log_info("[job:%s] %s: started", run->job->name, rs->id);
+	art_set_state(art, ART_STREAMING);
+	log_info("[job:%s] %s: started", run->job->name, art->id);
 	d = &run->source->plugin->desc;
-	rs->st->io.inst = run->source;
-	if (d->stream_open(run->source->ctx, &rs->st->io, &pops, &ctx) ==
+	art->st->io.inst = run->source;
+	if (d->stream_open(run->source->ctx, &art->st->io, &pops, &ctx) ==
 	    ZB_OK)
-		stream_set_producer(rs->st, pops, ctx);
+		stream_set_producer(art->st, pops, ctx);
 	else
-		stream_producer_failed(rs->st, "the source could not start "
+		stream_producer_failed(art->st, "the source could not start "
 		    "this stream");
 }
 
 struct mark_put {
-	struct run_stream	*rs;
+	struct run_artifact	*art;
 	size_t			 idx;
 };
 
@@ -551,43 +835,44 @@ static void
 mark_done(void *arg, int status, const char *err)
 {
 	struct mark_put		*m = arg;
-	struct run_stream	*rs = m->rs;
-	struct run		*run = rs->run;
+	struct run_artifact	*art = m->art;
+	struct run		*run = art->rs->run;
 
 	if (status != ZB_OK)
-		rs->mark_err[m->idx] = xstrdup(err != NULL ? err : "failed");
+		art->mark_err[m->idx] = xstrdup(err != NULL ? err : "failed");
 	free(m);
-	if (--rs->marks_pending > 0)
+	if (--art->marks_pending > 0)
 		return;
-	if (!run->aborting) {
-		open_stream(run, rs);
+	if (run->state != RUN_ABORTING) {
+		open_stream(run, art);
 		return;
 	}
 	/* Aborted while the markers were written: no stream to end. */
-	rs->running = 0;
+	art_set_state(art, ART_ENDED);
 	run->active--;
+	copy_slots_release(art);
 	run->sum.copies_failed += (unsigned)run->job->nsinks;
-	remove_markers(rs);
+	remove_markers(art);
 	schedule_advance(run);
 }
 
-/* Write the stream's in-progress markers, then open it (open_stream). */
+/* Write the artifact's in-progress markers, then open it (open_stream). */
 static void
-start_stream(struct run *run, struct run_stream *rs)
+start_stream(struct run *run, struct run_artifact *art)
 {
 	struct mark_put	*m;
 	char		*marker, *key;
 	size_t		 i, n = run->job->nsinks;
 
-	rs->started = time(NULL);
-	rs->running = 1;
+	art_set_state(art, ART_MARKING);
+	art->started = time(NULL);
 	run->active++;
-	marker = build_marker(rs);
-	key = marker_key(rs);
-	rs->marks_pending = (unsigned)n;	/* before any may complete */
+	marker = build_marker(art);
+	key = marker_key(art);
+	art->marks_pending = (unsigned)n;	/* before any may complete */
 	for (i = 0; i < n; i++) {
 		m = xcalloc(1, sizeof(*m));
-		m->rs = rs;
+		m->art = art;
 		m->idx = i;
 		sinkio_put_buf(run->job->sinks[i]->inst, key, marker,
 		    strlen(marker), mark_done, m);
@@ -601,25 +886,32 @@ start_stream(struct run *run, struct run_stream *rs)
 static void
 finish(struct run *run)
 {
-	struct run_summary	*s = &run->sum;
+	struct run_summary		*s = &run->sum;
+	const struct run_stream		*rs;
+	size_t				 i;
+	int				 all, some, every_some = 1;
 
-	run->ended = 1;
+	copy_unwait(run);
 	s->streams = run->nstreams;
 	s->elapsed_ms = now_ms() - run->start_ms;
-	if (run->plan_failed || run->nstreams == 0 || s->copies_ok == 0)
+	TAILQ_FOREACH(rs, &run->streams, entry) {
+		all = some = 1;
+		for (i = 0; i < rs->narts; i++) {
+			if (rs->arts[i]->copies_ok < run->job->nsinks)
+				all = 0;
+			if (rs->arts[i]->copies_ok == 0)
+				some = 0;
+		}
+		s->streams_ok += all;
+		every_some &= some;
+	}
+	if (run->failed != NULL || run->nstreams == 0 || s->copies_ok == 0)
 		s->result = RUN_FAILED;
 	else if (s->streams_ok == s->streams)
 		s->result = RUN_OK;
-	else {
-		/* partial only if every stream has some copy */
-		struct run_stream *rs;
-
-		s->result = RUN_PARTIAL;
-		TAILQ_FOREACH(rs, &run->streams, entry)
-			if (rs->copies_ok == 0)
-				s->result = RUN_FAILED;
-	}
-	if (run->nstreams == 0 && !run->plan_failed)
+	else	/* partial only if every stream has some copy */
+		s->result = every_some ? RUN_PARTIAL : RUN_FAILED;
+	if (run->nstreams == 0 && run->failed == NULL)
 		log_warnx("[job:%s] the source declared no streams",
 		    run->job->name);
 	(s->result == RUN_OK ? log_info : log_warnx)("[job:%s] run %s: %s "
@@ -627,30 +919,67 @@ finish(struct run *run)
 	    "in %.1f s", run->job->name, run->stamp,
 	    run_result_str(s->result), s->streams_ok, s->streams,
 	    s->copies_ok, s->copies_failed, s->elapsed_ms / 1000.0);
+	run_set_state(run, RUN_DONE);
 	run->cb(run, s, run->arg);
+}
+
+/*
+ * Start queued artifacts in plan order while the job's max_streams and
+ * the sinks' max_copies allow.
+ */
+static void
+start_artifacts(struct run *run)
+{
+	struct run_stream	*rs;
+	struct run_artifact	*art;
+
+	TAILQ_FOREACH(rs, &run->streams, entry) {
+		if (run->active >= (unsigned)run->job->max_streams)
+			break;
+		art = current_art(rs);
+		if (art->state != ART_QUEUED)
+			continue;
+		if (!copy_slots_take(run)) {
+			copy_wait(run);
+			return;
+		}
+		art->has_slots = 1;
+		start_stream(run, art);
+	}
+	copy_unwait(run);
+}
+
+static int
+queued_left(const struct run *run)
+{
+	const struct run_stream	*rs;
+
+	TAILQ_FOREACH(rs, &run->streams, entry)
+		if (current_art(rs)->state == ART_QUEUED)
+			return 1;
+	return 0;
 }
 
 static void
 advance(struct run *run)
 {
-	struct run_stream	*rs;
-
-	if (run->ended || !run->plan_done)
+	switch (run->state) {
+	case RUN_PLANNING:
+	case RUN_DONE:
 		return;
-	if (!run->plan_failed && !run->aborting) {
-		TAILQ_FOREACH(rs, &run->streams, entry) {
-			if (run->active >= (unsigned)run->job->max_streams)
-				break;
-			if (rs->st == NULL && rs->started == 0)
-				start_stream(run, rs);
-		}
-	}
-	if (run->active > 0 || run->side_ops > 0)
-		return;
-	TAILQ_FOREACH(rs, &run->streams, entry)
-		if (rs->started == 0 && !run->plan_failed && !run->aborting)
+	case RUN_STREAMING:
+		start_artifacts(run);
+		if (run->active > 0 || queued_left(run))
 			return;
-	finish(run);
+		run_set_state(run, RUN_FINISHING);
+		/* FALLTHROUGH */
+	case RUN_FINISHING:
+	case RUN_ABORTING:
+		if (run->active > 0 || run->side_ops > 0)
+			return;
+		finish(run);
+		return;
+	}
 }
 
 static void
@@ -731,8 +1060,8 @@ run_start(struct zb_config *cfg, struct cfg_job *job, struct job_lock *lock,
 	if (state_next_stamp(cfg, job->source->name, run->start, run->stamp,
 	    err, sizeof(err)) == -1) {
 		stamp_format(run->start, run->stamp, sizeof(run->stamp));
-		run->plan_done = 1;
-		run->plan_failed = 1;
+		run->failed = "no stamp";
+		run_set_state(run, RUN_FINISHING);
 		log_warnx("[job:%s] cannot start a run: %s", job->name, err);
 		schedule_advance(run);
 		return run;
@@ -744,10 +1073,8 @@ run_start(struct zb_config *cfg, struct cfg_job *job, struct job_lock *lock,
 	    job->nsinks == 1 ? "" : "s");
 
 	start_cleanup(run);
-	run->planning = 1;
 	rc = run->source->plugin->desc.plan(run->source->ctx, &run->io);
-	run->planning = 0;
-	if (rc == ZB_ERR && !run->plan_done)
+	if (rc == ZB_ERR && run->state == RUN_PLANNING)
 		plan_done(&run->io, ZB_ERR, "plan() failed");
 	schedule_advance(run);
 	return run;
@@ -757,15 +1084,27 @@ void
 run_abort(struct run *run, const char *why)
 {
 	struct run_stream	*rs;
+	struct run_artifact	*art;
+	size_t			 i;
 
-	if (run->ended || run->aborting)
+	if (run->state == RUN_DONE || run->state == RUN_ABORTING ||
+	    run->abort_why != NULL)
 		return;
-	run->aborting = 1;
 	log_warnx("[job:%s] aborting: %s", run->job->name, why);
+	if (run->state == RUN_PLANNING) {
+		/* The plan ends first (plan_done): no stream starts then. */
+		run->abort_why = xstrdup(why);
+		return;
+	}
+	run_set_state(run, RUN_ABORTING);
 	TAILQ_FOREACH(rs, &run->streams, entry)
-		if (rs->running && rs->st != NULL &&
-		    rs->st->state != ST_FINISHED)
-			stream_abort(rs->st, "%s", why);
+		for (i = 0; i < rs->narts; i++) {
+			art = rs->arts[i];
+			if ((art->state == ART_STREAMING ||
+			    art->state == ART_COMMITTING) && art->st != NULL &&
+			    art->st->state != ST_FINISHED)
+				stream_abort(art->st, "%s", why);
+		}
 	schedule_advance(run);
 }
 
@@ -777,21 +1116,22 @@ run_free(struct run *run)
 
 	if (run == NULL)
 		return;
+	copy_unwait(run);
 	for (;;) {
 		rs = TAILQ_FIRST(&run->streams);
 		if (rs == NULL)
 			break;
 		TAILQ_REMOVE(&run->streams, rs, entry);
-		stream_free(rs->st);
-		for (i = 0; i < CFG_MAX_SINKS; i++)
-			free(rs->mark_err[i]);
+		for (i = 0; i < rs->narts; i++) {
+			copy_slots_release(rs->arts[i]);
+			art_free(rs->arts[i]);
+		}
+		free(rs->arts);
 		free(rs->name);
 		free(rs->ext);
-		free(rs->id);
-		free(rs->dir);
-		free(rs->data);
 		free(rs);
 	}
+	free(run->abort_why);
 	event_free(run->advance_ev);
 	free(run);
 }

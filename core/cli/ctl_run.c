@@ -149,8 +149,7 @@ ctl_run(struct ctl *ctl, int argc, char **argv)
 	if (b.pending > 0) {
 		reactor_on_signal(on_signal, &b);
 		prog = progress_start("backing up", 0, batch_bytes, &b);
-		/* TODO(h1): ctl_wait(&b.done) once h1-services has it. */
-		reactor_run_until(&b.done);
+		ctl_wait(&b.done);
 		progress_stop(prog);
 		reactor_on_signal(NULL, NULL);
 	}

@@ -2,7 +2,8 @@
  * test_jobq.c - the job queue (core/jobq.c) driven with fake runs: jobs
  * start in submission order, never more than max_parallel_jobs at once;
  * a job whose lock is held is refused at once naming the pid; abort of
- * all ends queued jobs unstarted and aborts the running ones.
+ * all ends queued jobs unstarted and aborts the running ones; cancelling
+ * the queued ones lets the running ones finish.
  */
 #include "zb-build.h"
 
@@ -264,6 +265,29 @@ Test(jobq, abort_all)
 	    "j2=aborted");
 	cr_assert_eq(res.with_summary, 2, "only runs that ran have a summary");
 	cr_assert_eq(jobq_active(q), 0);
+	jobq_free(q);
+	config_free(cfg);
+}
+
+static void
+cancel_soon(void *arg)
+{
+	jobq_cancel_queued(arg, "test cancel");
+}
+
+/* The daemon's SIGTERM: queued jobs end unstarted, running ones go on. */
+Test(jobq, cancel_queued)
+{
+	struct zb_config	*cfg = setup(2);
+	struct results		 res;
+	struct jobq		*q;
+
+	q = submit_all(cfg, &res);
+	(void)reactor_timer_add(10, cancel_soon, q);
+	reactor_run_until(&res.done);
+	cr_assert_str_eq(events.data, "start j1,start j2,end j2,end j1");
+	cr_assert_str_eq(res.text.data, "j3=aborted,j4=aborted,j2=ok,j1=ok");
+	cr_assert_eq(res.with_summary, 2);
 	jobq_free(q);
 	config_free(cfg);
 }

@@ -31,7 +31,12 @@ Test(layout, build)
 	free(s);
 	s = layout_data_name("tar", "", 0);
 	cr_assert_str_eq(s, "data.tar");
+	cr_assert(layout_valid_data_name(s));
 	free(s);
+	cr_assert(!layout_valid_data_name("manifest.json"));
+	cr_assert(!layout_valid_data_name("data.sql/../x"));
+	cr_assert(!layout_valid_data_name("Data.sql"));
+	cr_assert(!layout_valid_data_name("data.s ql"));
 	s = layout_data_key("pg/db1/" STAMP, "data.sql");
 	cr_assert_str_eq(s, "pg/db1/" STAMP "/data.sql");
 	free(s);
