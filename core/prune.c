@@ -279,7 +279,7 @@ step(evutil_socket_t fd, short what, void *arg)
 			return;
 		case P_DECIDE:
 			pr->step = P_REPORT;
-			if (pr->cat->errors > 0) {
+			if (pr->cat == NULL || pr->cat->errors > 0) {
 				/*
 				 * Deciding on a partial list could remove
 				 * the wrong copies.

@@ -854,6 +854,30 @@ def t_object_lock():
               admin('GET', '/__state')['buckets']['locked']['objects'])
     finally:
         admin('POST', '/__clock?offset_s=0')
+    # /__lock: tests lock objects without signed requests
+    for k in ('adm/a', 'adm/b', 'other/c'):
+        c.put_object(Bucket='locked', Key=k, Body=b'x', ChecksumAlgorithm='SHA256')
+    r = admin('POST', '/__lock?bucket=locked&prefix=adm/&mode=GOVERNANCE&days=1')
+    check('/__lock locks the keys under the prefix', r['locked'] == ['adm/a', 'adm/b'], r)
+    h = c.head_object(Bucket='locked', Key='adm/a')
+    check('/__lock: HEAD shows the mode and date', h.get('ObjectLockMode') == 'GOVERNANCE' and
+          'ObjectLockRetainUntilDate' in h, h.get('ObjectLockMode'))
+    admin('POST', '/__lock?bucket=locked&match=other&legal_hold=1')
+    check('/__lock legal_hold=1', c.head_object(Bucket='locked', Key='other/c').get(
+        'ObjectLockLegalHoldStatus') == 'ON')
+    seq = log_mark()
+    r = c.delete_objects(Bucket='locked', Delete={'Objects': [{'Key': 'adm/a'},
+                                                              {'Key': 'other/c'}]})
+    check('/__lock: DeleteObjects refuses both, per key',
+          sorted(e['Key'] for e in r.get('Errors', [])) == ['adm/a', 'other/c'], r)
+    check('the log names the keys of DeleteObjects',
+          [e.get('delete_keys') for e in log_since(seq) if e['op'] == 'DeleteObjects'] ==
+          [['adm/a', 'other/c']], log_since(seq))
+    try:
+        admin('POST', '/__lock?bucket=plain&prefix=x')
+        check('/__lock on a bucket without Object Lock -> 400', False)
+    except urllib.error.HTTPError as e:
+        check('/__lock on a bucket without Object Lock -> 400', e.code == 400, e.code)
 
 
 def t_faults():
