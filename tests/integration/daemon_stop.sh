@@ -73,7 +73,14 @@ n=$(find "$T/d" -name manifest.json 2>/dev/null | wc -l)
 check "list after the abort" "$CTL" -c "$T/b.ini" list --json
 [ "$(tr -d ' \n' <"$T/out")" = "[]" ] && ok "no copy listed" ||
     fail "listed: $(cat "$T/out")"
-pgrep -f "$marker" >/dev/null && fail "the command still runs" ||
+running_cmd() {	# running_cmd TEXT: a process whose argv holds TEXT
+	local f
+	for f in /proc/[0-9]*/cmdline; do
+		tr '\0' ' ' <"$f" 2>/dev/null | grep -qF -- "$1" && return 0
+	done
+	return 1
+}
+running_cmd "$marker" && fail "the command still runs" ||
     ok "the aborted run's command was killed"
 [ "$(jstate "$T/state" j outcome)" = aborted ] && ok "state: aborted" ||
     fail "state: $(jstate "$T/state" j outcome)"
