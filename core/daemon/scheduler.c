@@ -497,13 +497,13 @@ in_config(struct zb_config *cfg, const struct entry *e)
 
 /* Take over the new entry ne, or keep e's fire time if nothing changed. */
 static void
-reload_entry(struct sched *s, struct entry *ne, time_t now)
+reload_entry(struct sched *s, struct entry *ne, time_t now, int tz_changed)
 {
 	struct entry	*e;
 	char		 t[ZB_ISOTIME_LEN];
 
 	e = entry_find(s, ne->is_check, ne->name);
-	if (e != NULL && e->ncron == ne->ncron &&
+	if (e != NULL && !tz_changed && e->ncron == ne->ncron &&
 	    e->jitter_ms == ne->jitter_ms && (e->ncron == 0 ||
 	    memcmp(e->cron, ne->cron, e->ncron * sizeof(*e->cron)) == 0)) {
 		entry_free(ne);
@@ -533,8 +533,14 @@ sched_reload(struct sched *s, struct zb_config *cfg)
 	struct entry	*e, *tmp;
 	struct cfg_job	*job;
 	struct cfg_check *chk;
+	const struct cron_tz *otz = dcfg_tz(s->cfg), *ntz = dcfg_tz(cfg);
 	time_t		 now = time(NULL);
+	int		 tz_changed;
 
+	/* Another zone moves every calendar fire time. */
+	tz_changed = (otz == NULL) != (ntz == NULL) || (otz != NULL &&
+	    (otz->kind != ntz->kind || otz->offset != ntz->offset ||
+	    strcmp(otz->name, ntz->name) != 0));
 	dcfg_unref(s->cfg);
 	s->cfg = dcfg_ref(cfg);
 	for (e = TAILQ_FIRST(&s->entries); e != NULL; e = tmp) {
@@ -551,9 +557,9 @@ sched_reload(struct sched *s, struct zb_config *cfg)
 		entry_free(e);
 	}
 	TAILQ_FOREACH(job, &cfg->jobs, entry)
-		reload_entry(s, entry_new(s, job, NULL), now);
+		reload_entry(s, entry_new(s, job, NULL), now, tz_changed);
 	TAILQ_FOREACH(chk, &cfg->checks, entry)
-		reload_entry(s, entry_new(s, NULL, chk), now);
+		reload_entry(s, entry_new(s, NULL, chk), now, tz_changed);
 	arm(s);
 }
 

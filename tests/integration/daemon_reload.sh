@@ -1,7 +1,8 @@
 #!/bin/bash
 # daemon_reload.sh - SIGHUP: a broken configuration is refused with its
 # file:line and the old one keeps running (its job goes on); a good one
-# takes effect (a new job runs, a removed one stops); sd_notify sends
+# takes effect (a new job runs, a removed one stops; another timezone
+# moves the next fire time of an unchanged schedule); sd_notify sends
 # RELOADING=1 with MONOTONIC_USEC, then READY=1, over an abstract
 # NOTIFY_SOCKET (@name).
 . "$(dirname "$0")/lib.sh"
@@ -77,4 +78,38 @@ msgs=$(cut -d' ' -f1 "$T/notify.txt" | tr '\n' ' ')
 grep -Eq '^RELOADING=1 MONOTONIC_USEC=[0-9]+$' "$T/notify.txt" &&
     ok "RELOADING=1 carries MONOTONIC_USEC" ||
     fail "RELOADING=1 without MONOTONIC_USEC: $(cat "$T/notify.txt")"
+
+# Another timezone moves the next fire time of an unchanged schedule.
+tzconf() {	# tzconf ZONE
+	cat <<INI
+[daemon]
+plugin_dir = $ZB_TEST_PLUGIN_DIR
+state_dir = $T/tzstate
+timezone = $1
+
+[source:quick]
+plugin = command
+command = date +%s%N
+
+[sink:d1]
+plugin = local
+path = $T/d1
+
+[job:midnight]
+source = quick
+sinks = d1
+schedule = 0 0 * * *
+INI
+}
+tzconf UTC >"$T/tz.ini"
+start_daemon z "$T/tz.ini"
+wait_until 5 grep -q "job midnight: next run at .*T00:00:00Z" "$T/z.log" &&
+    ok "UTC: midnight at 00:00Z" || fail "UTC: $(cat "$T/z.log")"
+tzconf +05:00 >"$T/tz.ini"
+kill -HUP "$DPID"
+wait_until 5 grep -q "job midnight: next run at .*T19:00:00Z" "$T/z.log" &&
+    ok "reloaded with timezone = +05:00: midnight at 19:00Z" ||
+    fail "timezone reload: $(cat "$T/z.log")"
+stop_daemon "$DPID" TERM 10
+check_rc "SIGTERM: exit 0" "$rc" 0 "$T/z.log"
 finish
