@@ -183,7 +183,7 @@ Test(manifest, at_most_max_streams)
 /* ---- runs in the catalog ----------------------------------------------- */
 
 /*
- * A copy as catalog_load would add it.  A stamp with a collision suffix
+ * A copy as a catalog load would add it.  A stamp with a collision suffix
  * is set after parsing: this test does not depend on stamp_parse()
  * accepting one.
  */
