@@ -12,9 +12,9 @@
  *   and counted in its state file; so is a fire refused because another
  *   process (zentoria-backupctl run) holds the job's lock.  The same for
  *   checks (a check runs once at a time; it takes no job lock).
- * - The next fire time is computed from the fire time just handled (or
- *   now, if that is later): fires missed while the loop was busy are not
- *   run one by one.
+ * - The next fire time is computed from the fire time just handled when
+ *   it was handled on time (jitter does not accumulate), else from now:
+ *   fires missed while the loop was busy are not run one by one.
  * - Catch-up (sched_new): a fire time between the last recorded start
  *   and now means the daemon was down when it came: the job (or check)
  *   runs once at start.  A job without a recorded start waits for its next fire
@@ -52,6 +52,8 @@
  * a coarse clock that may still show the previous second for a few ms.
  */
 #define SCHED_LATE_MS		10
+/* A fire handled within this of its due time was on time. */
+#define SCHED_ON_TIME_MS	1000
 
 struct entry {
 	TAILQ_ENTRY(entry)	 link;
@@ -324,15 +326,28 @@ on_tick(void *arg)
 {
 	struct sched	*s = arg;
 	struct entry	*e;
-	int64_t		 now_ms = wall_ms();
+	int64_t		 now_ms = wall_ms(), late;
 	time_t		 now = (time_t)(now_ms / 1000), when;
+	char		 t[ZB_ISOTIME_LEN];
 
 	s->timer = NULL;
 	TAILQ_FOREACH(e, &s->entries, link) {
 		if (e->gone || e->next == -1 || e->due_ms > now_ms)
 			continue;
 		when = e->next;
-		set_next(e, when > now ? when : now);
+		/* past the latest moment its jitter allows */
+		late = now_ms - (int64_t)when * 1000 - e->jitter_ms;
+		if (e->jitter_ms > 0)
+			log_info("%s %s: fire at %s delayed %lld ms by its "
+			    "jitter", e->what, e->name,
+			    fmt_time(when, t, sizeof(t)),
+			    (long long)(e->due_ms - (int64_t)when * 1000));
+		/*
+		 * On time (jitter aside): the next fire follows this one, so
+		 * jitter does not add up.  Late (the loop was held up, the
+		 * clock stepped, catch-up): it follows now.
+		 */
+		set_next(e, late < SCHED_ON_TIME_MS ? when : now);
 		fire(e, when);
 	}
 	arm(s);

@@ -1,7 +1,8 @@
 #!/bin/bash
 # daemon.sh - zentoria-backupd runs jobs on their schedules: `@every 2s'
 # runs on time (2 s apart, the first one 2 s after start: a job that never
-# ran does not run at start); a job slower than its interval never
+# ran does not run at start); `jitter' delays each fire by a random 0 to
+# jitter without moving the next fire time; a job slower than its interval never
 # overlaps itself (the fire is skipped, logged and counted in its state
 # file); keep_last = 2 holds on both sinks after several runs; sd_notify
 # READY=1 and STOPPING=1 reach NOTIFY_SOCKET; SIGTERM with nothing left
@@ -49,6 +50,12 @@ schedule = @every 2s
 source = sleepy
 sinks = d3
 schedule = @every 1s
+
+[job:jit]
+source = quick
+sinks = d3
+schedule = @every 2s
+jitter = 900ms
 INI
 
 notify_listen "$T/notify.sock" "$T/notify.txt" || fail "notify listener"
@@ -106,6 +113,23 @@ nskip=$(grep -c "job slow: fire at .* skipped: still running since" "$T/a.log")
 grep -q "job fast: fire .* skipped" "$T/a.log" &&
     fail "fast (quicker than its interval) was skipped" ||
     ok "fast: no fire skipped"
+
+# jitter = 900ms: each fire delayed 0-900 ms, drawn anew; the fire times
+# stay 2 s apart (the jitter does not add up).
+mapfile -t jl < <(sed -n 's/.*job jit: fire at \([0-9:TZ-]*\) delayed \([0-9]*\) ms by its jitter.*/\1 \2/p' "$T/a.log")
+bad=
+distinct=$(for l in "${jl[@]}"; do echo "${l#* }"; done | sort -u | wc -l)
+prev=
+for l in "${jl[@]}"; do
+	e=$(date -u -d "${l% *}" +%s)
+	ms=${l#* }
+	[ "$ms" -le 900 ] || bad="$bad delay $ms;"
+	[ -z "$prev" ] || [ $((e - prev)) = 2 ] || bad="$bad fire $((e - prev)) s after the last;"
+	prev=$e
+done
+[ "${#jl[@]}" -ge 3 ] && [ -z "$bad" ] && [ "$distinct" -ge 2 ] &&
+    ok "jit: ${#jl[@]} fires 2 s apart, each delayed 0-900 ms ($distinct distinct delays)" ||
+    fail "jit:$bad ${#jl[@]} fires, $distinct distinct delays: ${jl[*]}"
 
 # keep_last = 2 on both sinks: the two newest runs.
 want=$(printf '%s\n' "${st[@]}" | tail -2 | tr '\n' ' ')
