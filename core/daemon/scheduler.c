@@ -66,6 +66,7 @@ struct entry {
 	size_t			 ncron;
 	int64_t			 jitter_ms;
 	time_t			 next;		/* fire time; -1: none */
+	size_t			 which;		/* its schedule line */
 	int64_t			 due_ms;	/* next + jitter, wall ms */
 	struct jobstate		 st;
 	char			*results;	/* checks: the last items */
@@ -117,8 +118,9 @@ set_next(struct entry *e, time_t after)
 {
 	int64_t	 jitter = 0;
 
+	e->which = 0;
 	e->next = e->ncron == 0 ? -1 : cron_next_any(e->cron, e->ncron,
-	    after, dcfg_tz(e->s->cfg), NULL);
+	    after, dcfg_tz(e->s->cfg), &e->which);
 	if (e->next == -1)
 		return;
 	if (e->jitter_ms > 0)
@@ -335,6 +337,10 @@ on_tick(void *arg)
 		if (e->gone || e->next == -1 || e->due_ms > now_ms)
 			continue;
 		when = e->next;
+		log_debug("%s %s: fire at %s (schedule line %zu%s%s)", e->what,
+		    e->name, fmt_time(when, t, sizeof(t)), e->which + 1,
+		    e->cron[e->which].tag[0] != '\0' ? ", tag=" : "",
+		    e->cron[e->which].tag);
 		/* past the latest moment its jitter allows */
 		late = now_ms - (int64_t)when * 1000 - e->jitter_ms;
 		if (e->jitter_ms > 0)
