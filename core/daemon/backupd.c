@@ -162,7 +162,7 @@ reload(struct daemon *d)
 	dcfg_unref(d->cfg);
 	d->cfg = cfg;
 	apply_settings(d);
-	/* TODO(h4): a pid_file changed by the reload is not moved. */
+	/* (a pid_file changed by the reload is not moved: docs/daemon.md) */
 	log_info("%s: reloaded", d->path);
 	notify_ready("running");
 }
