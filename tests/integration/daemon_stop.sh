@@ -3,7 +3,8 @@
 # [daemon] shutdown_timeout completes (its copy committed), and the daemon
 # exits 0 when it ended; a run that does not is aborted when the timeout
 # is over: exit 0 within the timeout and a little grace, no manifest, no
-# copy listed, its command killed, its state "aborted".  The pid_file
+# file of its half-written copy left, no copy listed, its command killed,
+# its state "aborted".  The pid_file
 # holds the daemon's pid while it runs and is gone after.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
@@ -55,7 +56,7 @@ n=$(find "$T/d" -name manifest.json | wc -l)
 # A run that outlives shutdown_timeout.
 rm -rf "$T/d" "$T/state"
 marker="sleep 30.$$"
-conf "$marker; echo never" 2s >"$T/b.ini"
+conf "head -c 300000 /dev/urandom; $marker; echo never" 2s >"$T/b.ini"
 start_daemon b "$T/b.ini"
 wait_until 5 grep -q "cmd/output@.*: started" "$T/b.log" ||
     fail "no run: $(tail -3 "$T/b.log")"
@@ -70,6 +71,9 @@ grep -q "shutdown_timeout (2.0 s) is over: aborting 1 run" "$T/b.log" &&
 n=$(find "$T/d" -name manifest.json 2>/dev/null | wc -l)
 [ "$n" = 0 ] && ok "the aborted copy has no manifest" ||
     fail "$n manifests after an aborted run"
+left=$(find "$T/d" -type f 2>/dev/null)
+[ -z "$left" ] && ok "nothing half-written left on the sink" ||
+    fail "left on the sink after the abort: $left"
 check "list after the abort" "$CTL" -c "$T/b.ini" list --json
 [ "$(tr -d ' \n' <"$T/out")" = "[]" ] && ok "no copy listed" ||
     fail "listed: $(cat "$T/out")"
