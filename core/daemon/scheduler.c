@@ -389,7 +389,7 @@ static struct entry *
 entry_new(struct sched *s, struct cfg_job *job, struct cfg_check *chk)
 {
 	struct entry	*e;
-	char		 err[512], *aside, tmp[ZB_ISOTIME_LEN];
+	char		 err[512], *aside;
 
 	e = xcalloc(1, sizeof(*e));
 	e->s = s;
@@ -418,15 +418,27 @@ entry_new(struct sched *s, struct cfg_job *job, struct cfg_check *chk)
 		if (rename(e->path, aside) == -1)
 			log_warn("%s %s: rename %s", e->what, e->name, e->path);
 		free(aside);
-	} else if (strcmp(e->st.outcome, "running") == 0) {
-		/* The daemon that started it was killed (or the host). */
-		log_warnx("%s %s: its run started at %s never ended (the "
-		    "daemon was killed?)", e->what, e->name,
-		    fmt_time(e->st.last_start, tmp, sizeof(tmp)));
-		snprintf(e->st.outcome, sizeof(e->st.outcome),
-		    "interrupted");
 	}
 	return e;
+}
+
+/*
+ * At start, a record still "running": the daemon that started the run was
+ * killed (or the host went down).  (Not on reload: this daemon's own runs
+ * are "running" then.)
+ */
+static void
+note_interrupted(struct entry *e)
+{
+	char	 t[ZB_ISOTIME_LEN];
+
+	if (strcmp(e->st.outcome, "running") != 0)
+		return;
+	log_warnx("%s %s: its run started at %s never ended (the daemon "
+	    "was killed?)", e->what, e->name,
+	    fmt_time(e->st.last_start, t, sizeof(t)));
+	snprintf(e->st.outcome, sizeof(e->st.outcome), "interrupted");
+	save(e);
 }
 
 static struct entry *
@@ -490,11 +502,13 @@ sched_new(struct zb_config *cfg)
 	TAILQ_INIT(&s->entries);
 	TAILQ_FOREACH(job, &cfg->jobs, entry) {
 		e = entry_new(s, job, NULL);
+		note_interrupted(e);
 		first_fire(e, now);
 		TAILQ_INSERT_TAIL(&s->entries, e, link);
 	}
 	TAILQ_FOREACH(chk, &cfg->checks, entry) {
 		e = entry_new(s, NULL, chk);
+		note_interrupted(e);
 		first_fire(e, now);
 		TAILQ_INSERT_TAIL(&s->entries, e, link);
 	}

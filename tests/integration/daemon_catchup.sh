@@ -4,6 +4,8 @@
 # does not run it at start; killed and started again after two missed
 # fires (`@every 4s': last start + 4 s passed while it was down) runs it
 # once at start, not once per missed fire, and then on schedule again.
+# A run the SIGKILL cut short is reported by the next start and recorded
+# as interrupted; a torn state file is refused and set aside.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
@@ -87,4 +89,45 @@ stop_daemon "$DPID" TERM 10
 check_rc "SIGTERM: exit 0" "$rc" 0 "$T/d.log"
 [ -f "$S/jobs/j.json.refused" ] && ok "the torn file is kept for a look" ||
     fail "no $S/jobs/j.json.refused"
+
+# Killed mid-run: the next daemon says the run never ended.
+kconf() {	# kconf SCHEDULE
+	cat <<INI
+[daemon]
+plugin_dir = $ZB_TEST_PLUGIN_DIR
+state_dir = $T/kstate
+compression = none
+
+[source:slow]
+plugin = command
+command = sleep 2; echo late
+
+[sink:d1]
+plugin = local
+path = $T/k1
+
+[job:k]
+source = slow
+sinks = d1
+schedule = $1
+INI
+}
+kconf "@every 1s" >"$T/k.ini"
+start_daemon k "$T/k.ini"
+wait_until 4 grep -q "\[job:k\] run .* started" "$T/k.log" ||
+    fail "k never started: $(tail -3 "$T/k.log")"
+stop_daemon "$DPID" KILL 5
+[ "$(jstate "$T/kstate" k outcome)" = running ] &&
+    ok "killed mid-run: the state says running" ||
+    fail "state after SIGKILL: $(jstate "$T/kstate" k outcome)"
+kconf "@every 1h" >"$T/k.ini"
+start_daemon k2 "$T/k.ini"
+wait_until 3 grep -q "job k: its run started at .* never ended (the daemon was killed?)" "$T/k2.log" &&
+    ok "restart: the interrupted run is logged" ||
+    fail "restart after a kill mid-run: $(cat "$T/k2.log")"
+wait_until 3 test "$(jstate "$T/kstate" k outcome)" = interrupted &&
+    ok "and recorded as interrupted" ||
+    fail "state: $(jstate "$T/kstate" k outcome)"
+stop_daemon "$DPID" TERM 10
+check_rc "SIGTERM: exit 0" "$rc" 0 "$T/k2.log"
 finish

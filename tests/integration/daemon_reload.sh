@@ -18,7 +18,7 @@ compression = none
 
 [source:quick]
 plugin = command
-command = date +%s%N
+command = sleep 0.7; date +%s%N
 
 [source:other]
 plugin = command
@@ -55,14 +55,25 @@ wait_until 4 runs_at_least "$S" a $((runs + 2)) &&
 [ -z "$(jstate "$S" b runs)" ] && ok "b of the broken file never ran" ||
     fail "b ran from a refused configuration"
 
-# Good: b added, a removed.
-conf b >"$T/zb.ini"
+# Good: b added while a runs (it runs 0.7 s of every second).
+wait_until 3 test "$(jstate "$S" a outcome)" = running ||
+    fail "a is not running before the reload"
+conf a b >"$T/zb.ini"
 kill -HUP "$DPID"
 wait_until 5 grep -q "$T/zb.ini: reloaded" "$T/r.log" &&
     ok "good config: reloaded" || fail "no reload: $(tail -5 "$T/r.log")"
 wait_until 4 runs_at_least "$S" b 1 && ok "the new job b runs" ||
     fail "b never ran: $(tail -5 "$T/r.log")"
-sleep 0.5	# a run of a started before the reload may still end
+grep -q "never ended" "$T/r.log" &&
+    fail "a reload took the daemon's own running run for an interrupted one" ||
+    ok "a run in progress during a reload is not called interrupted"
+
+# Good: a removed.
+conf b >"$T/zb.ini"
+kill -HUP "$DPID"
+wait_until 5 [ "$(grep -c "$T/zb.ini: reloaded" "$T/r.log")" = 2 ] &&
+    ok "second reload" || fail "no second reload: $(tail -5 "$T/r.log")"
+sleep 1	# a run of a started before the reload may still end
 runs=$(jstate "$S" a runs)
 sleep 2
 [ "$(jstate "$S" a runs)" = "$runs" ] && ok "the removed job a no longer runs" ||
@@ -73,7 +84,7 @@ check_rc "SIGTERM: exit 0" "$rc" 0 "$T/r.log"
 sleep 0.2
 kill "$LPID" 2>/dev/null
 msgs=$(cut -d' ' -f1 "$T/notify.txt" | tr '\n' ' ')
-[ "$msgs" = "READY=1 RELOADING=1 READY=1 RELOADING=1 READY=1 STOPPING=1 " ] &&
+[ "$msgs" = "READY=1 RELOADING=1 READY=1 RELOADING=1 READY=1 RELOADING=1 READY=1 STOPPING=1 " ] &&
     ok "sd_notify (abstract socket): $msgs" || fail "sd_notify: $msgs"
 grep -Eq '^RELOADING=1 MONOTONIC_USEC=[0-9]+$' "$T/notify.txt" &&
     ok "RELOADING=1 carries MONOTONIC_USEC" ||
