@@ -125,7 +125,7 @@ start_daemon k2 "$T/k.ini"
 wait_until 3 grep -q "job k: its run started at .* never ended (the daemon was killed?)" "$T/k2.log" &&
     ok "restart: the interrupted run is logged" ||
     fail "restart after a kill mid-run: $(cat "$T/k2.log")"
-wait_until 3 test "$(jstate "$T/kstate" k outcome)" = interrupted &&
+wait_true 3 '[ "$(jstate "$T/kstate" k outcome)" = interrupted ]' &&
     ok "and recorded as interrupted" ||
     fail "state: $(jstate "$T/kstate" k outcome)"
 stop_daemon "$DPID" TERM 10

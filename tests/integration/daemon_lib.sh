@@ -47,6 +47,13 @@ wait_until() {
 	return 1
 }
 
+# wait_true MAX_S 'EXPRESSION': the same for a shell expression evaluated
+# anew each time (wait_until's arguments are expanded once, so a $(...)
+# in them would never change).
+wait_true() {
+	wait_until "$1" eval "$2"
+}
+
 # jstate STATE_DIR JOB FIELD: a field of the daemon's job state file
 # ("" when the file is missing).
 jstate() {

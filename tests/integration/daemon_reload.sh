@@ -56,7 +56,7 @@ wait_until 4 runs_at_least "$S" a $((runs + 2)) &&
     fail "b ran from a refused configuration"
 
 # Good: b added while a runs (it runs 0.7 s of every second).
-wait_until 3 test "$(jstate "$S" a outcome)" = running ||
+wait_true 3 '[ "$(jstate "$S" a outcome)" = running ]' ||
     fail "a is not running before the reload"
 conf a b >"$T/zb.ini"
 kill -HUP "$DPID"
@@ -71,7 +71,7 @@ grep -q "never ended" "$T/r.log" &&
 # Good: a removed.
 conf b >"$T/zb.ini"
 kill -HUP "$DPID"
-wait_until 5 [ "$(grep -c "$T/zb.ini: reloaded" "$T/r.log")" = 2 ] &&
+wait_true 5 '[ "$(grep -c "$T/zb.ini: reloaded" "$T/r.log")" = 2 ]' &&
     ok "second reload" || fail "no second reload: $(tail -5 "$T/r.log")"
 sleep 1	# a run of a started before the reload may still end
 runs=$(jstate "$S" a runs)
