@@ -10,11 +10,13 @@
  * SIGINT and SIGTERM (the "interrupt"): our own handler, not libevent's,
  * so that a signal ends the process whatever the loop thread is blocked
  * in.  While the loop runs (reactor_run, reactor_run_until), the first
- * one is recorded, arms alarm(REACTOR_HARD_DEADLINE_S) and wakes the
- * loop, which then asks everything to stop: the owner's callback
- * (reactor_on_signal: abort runs, streams) and the interrupt hooks
- * (http.c fails transfers still running after a grace, child.c kills
- * children).  A second signal, the alarm, or a signal while the loop is
+ * one is recorded, arms alarm(hard deadline: REACTOR_HARD_DEADLINE_S
+ * unless the owner set another) and wakes the loop, which then asks
+ * everything to stop: the owner's callback (reactor_on_signal: abort
+ * runs, streams) and the interrupt hooks (http.c fails transfers still
+ * running after a grace, child.c kills children).  The daemon holds the
+ * hooks back (reactor_hold_interrupt_hooks) and runs them itself when its
+ * shutdown_timeout is over.  A second signal, the alarm, or a signal while the loop is
  * not running (loading a configuration from a FIFO, say) ends the
  * process at once with 128 + the signal number, after the last-words
  * function (async-signal-safe: SIGKILL to our children) ran.  Copies in
@@ -68,6 +70,9 @@ static void			(*sig_cb)(int, void *);
 static void			*sig_arg;
 static struct hook		 hooks[MAX_HOOKS];
 static int			 offload_count;
+static unsigned int		 hard_deadline = REACTOR_HARD_DEADLINE_S;
+static int			 hold_hooks;	/* the owner runs them */
+static int			 hooks_ran;
 
 /* Written by the signal handlers, read anywhere. */
 static volatile sig_atomic_t	 got_sig;	/* first SIGINT/SIGTERM */
@@ -96,7 +101,7 @@ on_term_signal(int sig)
 	if (got_sig != 0 || !dispatching)
 		hard_exit(sig);
 	got_sig = sig;
-	alarm(REACTOR_HARD_DEADLINE_S);
+	alarm(hard_deadline);
 	(void)write(wake_fd[1], &c, 1);
 	errno = saved;
 }
@@ -113,7 +118,6 @@ on_wake(evutil_socket_t fd, short what, void *arg)
 {
 	char	 c[16];
 	int	 sig = got_sig;
-	size_t	 i;
 
 	while (read(fd, c, sizeof(c)) > 0)
 		;
@@ -121,15 +125,40 @@ on_wake(evutil_socket_t fd, short what, void *arg)
 		return;
 	event_del(wake_ev);	/* once */
 	log_info("interrupted by %s: stopping (at once on a second signal, "
-	    "or in %d s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
-	    REACTOR_HARD_DEADLINE_S);
+	    "or in %u s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
+	    hard_deadline);
 	if (sig_cb != NULL)
 		sig_cb(sig, sig_arg);
 	else
 		event_base_loopbreak(base);
+	if (!hold_hooks)
+		reactor_interrupt_hooks();
+}
+
+void
+reactor_interrupt_hooks(void)
+{
+	int	 sig = got_sig != 0 ? got_sig : SIGTERM;
+	size_t	 i;
+
+	if (hooks_ran)
+		return;
+	hooks_ran = 1;
 	for (i = 0; i < MAX_HOOKS; i++)
 		if (hooks[i].fn != NULL)
 			hooks[i].fn(sig, hooks[i].arg);
+}
+
+void
+reactor_set_hard_deadline(unsigned int s)
+{
+	hard_deadline = s > 0 ? s : 1;
+}
+
+void
+reactor_hold_interrupt_hooks(int hold)
+{
+	hold_hooks = hold;
 }
 
 static void
@@ -153,6 +182,7 @@ reactor_init(void)
 	signal(SIGPIPE, SIG_IGN);
 	got_sig = 0;
 	dispatching = 0;
+	hooks_ran = 0;
 	snprintf(exit_msg, sizeof(exit_msg), "%s: interrupted: exiting now\n",
 	    program_invocation_short_name);
 	exit_msg_len = strlen(exit_msg);
@@ -202,6 +232,8 @@ reactor_free(void)
 		wake_fd[0] = wake_fd[1] = -1;
 	}
 	memset(hooks, 0, sizeof(hooks));
+	hard_deadline = REACTOR_HARD_DEADLINE_S;
+	hold_hooks = 0;
 	if (base != NULL)
 		event_base_free(base);
 	base = NULL;

@@ -12,7 +12,8 @@ struct zb_timer;
 
 /*
  * After the first SIGINT/SIGTERM, the process ends at the latest this
- * many seconds later, whatever it is waiting on.
+ * many seconds later, whatever it is waiting on (the default; the daemon
+ * sets its own with reactor_set_hard_deadline()).
  */
 #define REACTOR_HARD_DEADLINE_S		3
 /*
@@ -40,6 +41,21 @@ void			 reactor_run_until(const int *flag);
  * one, SIGINT/SIGTERM break reactor_run().
  */
 void			 reactor_on_signal(void (*cb)(int sig, void *), void *);
+/*
+ * The hard deadline, in seconds after the first SIGINT/SIGTERM (default
+ * REACTOR_HARD_DEADLINE_S; at least 1).
+ */
+void			 reactor_set_hard_deadline(unsigned int s);
+/*
+ * hold 1: the first SIGINT/SIGTERM reaches the owner's callback only; the
+ * interrupt hooks (which fail HTTP transfers and kill children) wait
+ * until the owner calls reactor_interrupt_hooks() (the daemon lets runs
+ * finish up to its shutdown_timeout first).  hold 0 (the default): the
+ * hooks run right after the owner's callback.
+ */
+void			 reactor_hold_interrupt_hooks(int hold);
+/* Run the interrupt hooks now (once; later calls are no-ops). */
+void			 reactor_interrupt_hooks(void);
 /* The first SIGINT/SIGTERM seen (the signal number), or 0. */
 int			 reactor_interrupted(void);
 /*

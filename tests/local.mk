@@ -182,6 +182,25 @@ TEST_EXTENSIONS = .sh .py
 SH_LOG_COMPILER = $(SHELL)
 PY_LOG_COMPILER = $(PYTHON3)
 
+# ---- the daemon (core/daemon/) ----------------------------------------------
+if HAVE_CRITERION
+check_PROGRAMS += %reldir%/unit/test_jobstate
+TESTS += %reldir%/unit/test_jobstate
+%canon_reldir%_unit_test_jobstate_SOURCES = %reldir%/unit/test_jobstate.c \
+	core/daemon/jobstate.c
+%canon_reldir%_unit_test_jobstate_CPPFLAGS = $(AM_CPPFLAGS) \
+	-I$(top_srcdir)/core/daemon
+%canon_reldir%_unit_test_jobstate_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_jobstate_LDADD = $(unit_ldadd)
+endif
+daemon_tests = %reldir%/integration/daemon.sh \
+	%reldir%/integration/daemon_catchup.sh \
+	%reldir%/integration/daemon_reload.sh \
+	%reldir%/integration/daemon_check.sh \
+	%reldir%/integration/daemon_stop.sh
+TESTS += $(daemon_tests)
+EXTRA_DIST += $(daemon_tests) %reldir%/integration/daemon_lib.sh
+
 # ---- S3 SigV4 (plugins/s3/sigv4.c) -------------------------------------------
 # The unit test replays AWS's examples; the crosscheck signs random
 # requests with sigv4_sign and with botocore (SKIP without botocore).

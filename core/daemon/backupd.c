@@ -1,13 +1,26 @@
 /*
- * backupd.c - zentoria-backupd, the daemon.
+ * backupd.c - zentoria-backupd, the daemon: main() and its lifecycle.
  *
- * This version loads and checks the configuration and its plugins and
- * then waits on the event loop for SIGTERM; scheduling, the control API
- * and /metrics come with later versions.  `--check-config' validates a
- * configuration (including every plugin's options) and exits.  A
- * configuration without jobs is an error here, at --check-config and at
- * start, as it is most likely the wrong file; zentoria-backupctl accepts
- * one, since list, verify and restore need only sinks.
+ * It loads and checks the configuration and its plugins, then runs the
+ * schedule (scheduler.c) on the event loop until SIGTERM/SIGINT.  It
+ * never forks: systemd runs it as Type=notify and hears READY=1 once the
+ * schedule runs, RELOADING=1/READY=1 around a reload and STOPPING=1 at
+ * shutdown (notify.c); a forking daemon would have to hand systemd its
+ * pid through a pid file instead.
+ *
+ * SIGHUP: a new generation of the configuration is loaded; if anything
+ * in it is wrong (logged as file:line), the old one keeps running.  Runs
+ * in progress keep the generation they started with.
+ * SIGTERM/SIGINT: no new runs; running ones may finish for up to
+ * [daemon] shutdown_timeout, then they are aborted (their copies get no
+ * manifest) and the daemon exits 0 once they ended.  The reactor's hard
+ * deadline is shutdown_timeout + SHUTDOWN_GRACE_S; a second signal ends
+ * the process at once.
+ * `--check-config' validates a configuration (every plugin's options and
+ * the schedules included) and exits.  A configuration without jobs is an
+ * error here, at --check-config, at start and on reload, as it is most
+ * likely the wrong file; zentoria-backupctl accepts one, since list,
+ * verify and restore need only sinks.
  */
 #include "zb-build.h"
 
@@ -18,37 +31,179 @@
 #include <string.h>
 
 #include "config.h"
+#include "dcfg.h"
 #include "http.h"
 #include "log.h"
+#include "notify.h"
 #include "plugin.h"
 #include "reactor.h"
+#include "runner.h"
+#include "scheduler.h"
+#include "util.h"
 
 #define DEFAULT_CONFIG	ZB_SYSCONFDIR "/zentoria-backupd/zentoria-backupd.ini"
+/* After shutdown_timeout: time for aborted runs to clean up. */
+#define SHUTDOWN_GRACE_S	10
+
+struct daemon {
+	const char		*path;
+	int			 cli_level;	/* -v given */
+	struct zb_config	*cfg;		/* the current generation */
+	struct sched		*sched;
+	struct zb_timer		*abort_timer;
+	int			 stopping;
+	char			*pid_file;
+};
 
 static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: zentoria-backupd [-c FILE] [--check-config] "
 	    "[--foreground] [-v]\n\n"
+	    "Run the jobs of the configuration on their schedules until "
+	    "SIGTERM;\nSIGHUP reloads the configuration.\n\n"
 	    "  -c, --config FILE   configuration (default: %s)\n"
-	    "  -t, --check-config  check the configuration and its plugins, "
-	    "then exit\n"
-	    "  -f, --foreground    stay in the foreground (the only mode of "
-	    "this version;\n                      systemd runs it so)\n"
+	    "  -t, --check-config  check the configuration, its plugins and "
+	    "schedules,\n                      then exit\n"
+	    "  -f, --foreground    log to stderr (it always does, and never "
+	    "forks:\n                      systemd runs it as Type=notify)\n"
 	    "  -v, --verbose       log debug messages\n"
 	    "  -h, --help          this text\n"
 	    "  -V, --version       print the version\n", DEFAULT_CONFIG);
 }
 
+/* What only the daemon requires of a configuration. */
+static int
+daemon_checks(struct zb_config *cfg)
+{
+	if (!TAILQ_EMPTY(&cfg->jobs))
+		return 0;
+	/* zentoria-backupctl still reads such a file (list, restore). */
+	log_warnx("%s: no [job:NAME] section: the daemon would have nothing "
+	    "to do", cfg->path);
+	return 1;
+}
+
+static void
+apply_settings(struct daemon *d)
+{
+	int64_t	 ms = dcfg_shutdown_timeout_ms(d->cfg);
+
+	if (d->cfg->log_level >= 0 && d->cli_level == ZB_LOG_INFO)
+		log_set_level(d->cfg->log_level);
+	reactor_set_hard_deadline((unsigned)((ms + 999) / 1000) +
+	    SHUTDOWN_GRACE_S);
+}
+
+static void
+on_idle(void *arg)
+{
+	log_info("no run left: exiting");
+	reactor_stop();
+}
+
+static void
+on_shutdown_timeout(void *arg)
+{
+	struct daemon	*d = arg;
+	size_t		 n = runner_active();
+
+	d->abort_timer = NULL;
+	log_warnx("shutdown_timeout (%.1f s) is over: aborting %zu run%s "
+	    "(their unfinished copies get no manifest)",
+	    dcfg_shutdown_timeout_ms(d->cfg) / 1000.0, n, n == 1 ? "" : "s");
+	runner_abort_all("the daemon is stopping (shutdown_timeout is over)");
+	/* Now the HTTP transfers and children may be cut short. */
+	reactor_interrupt_hooks();
+}
+
+static void
+begin_shutdown(struct daemon *d, int sig)
+{
+	size_t	 n = runner_active();
+
+	if (d->stopping)
+		return;
+	d->stopping = 1;
+	notify_stopping();
+	log_info("%s: stopping: no new runs; %zu running, waiting up to "
+	    "%.1f s (shutdown_timeout)", sig == SIGINT ? "SIGINT" : "SIGTERM",
+	    n, dcfg_shutdown_timeout_ms(d->cfg) / 1000.0);
+	d->abort_timer = reactor_timer_add(
+	    (uint64_t)dcfg_shutdown_timeout_ms(d->cfg), on_shutdown_timeout,
+	    d);
+	sched_stop(d->sched, on_idle, d);
+}
+
+static void
+reload(struct daemon *d)
+{
+	struct zb_config	*cfg;
+
+	if (d->stopping) {
+		log_info("SIGHUP: ignored, the daemon is stopping");
+		return;
+	}
+	notify_reloading();
+	log_info("SIGHUP: reloading %s", d->path);
+	cfg = dcfg_load(d->path, d->cfg);
+	if (cfg != NULL && daemon_checks(cfg) > 0) {
+		dcfg_unref(cfg);
+		cfg = NULL;
+	}
+	if (cfg == NULL) {
+		log_warnx("%s: reload refused (errors above): still running "
+		    "the configuration loaded before", d->path);
+		notify_ready("reload refused: the previous configuration "
+		    "runs");
+		return;
+	}
+	sched_reload(d->sched, cfg);
+	dcfg_unref(d->cfg);
+	d->cfg = cfg;
+	apply_settings(d);
+	/* (a pid_file changed by the reload is not moved: docs/daemon.md) */
+	log_info("%s: reloaded", d->path);
+	notify_ready("running");
+}
+
 static void
 on_signal(int sig, void *arg)
 {
-	if (sig == SIGHUP) {
-		log_info("SIGHUP: reloading is not supported by this version");
-		return;
-	}
-	log_info("signal %d: shutting down", sig);
-	reactor_stop();
+	struct daemon	*d = arg;
+
+	if (sig == SIGHUP)
+		reload(d);
+	else
+		begin_shutdown(d, sig);
+}
+
+static int
+serve(struct daemon *d)
+{
+	const char	*pf;
+
+	reactor_hold_interrupt_hooks(1);
+	apply_settings(d);
+	pf = dcfg_pid_file(d->cfg);
+	if (pf != NULL && pidfile_write(pf) == 0)
+		d->pid_file = xstrdup(pf);
+	d->sched = sched_new(d->cfg);
+	reactor_on_signal(on_signal, d);
+	sched_start(d->sched);
+	log_info("started with %s", d->path);
+	notify_ready("running");
+	reactor_run();
+	reactor_on_signal(NULL, NULL);
+	reactor_timer_del(d->abort_timer);
+	d->abort_timer = NULL;
+	sched_free(d->sched);
+	d->sched = NULL;
+	runner_free();
+	if (d->pid_file != NULL)
+		pidfile_remove(d->pid_file);
+	free(d->pid_file);
+	return 0;
 }
 
 int
@@ -63,25 +218,27 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct zb_config	*cfg;
-	const char		*path = DEFAULT_CONFIG;
-	int			 ch, check = 0, level = ZB_LOG_INFO, errors;
+	struct daemon	 d;
+	int		 ch, check = 0, errors;
 
+	memset(&d, 0, sizeof(d));
+	d.path = DEFAULT_CONFIG;
+	d.cli_level = ZB_LOG_INFO;
 	for (;;) {
 		ch = getopt_long(argc, argv, "c:tfvhV", longopts, NULL);
 		if (ch == -1)
 			break;
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			d.path = optarg;
 			break;
 		case 't':
 			check = 1;
 			break;
 		case 'f':
-			break;
+			break;	/* logs go to stderr either way */
 		case 'v':
-			level = ZB_LOG_DEBUG;
+			d.cli_level = ZB_LOG_DEBUG;
 			break;
 		case 'h':
 			usage(stdout);
@@ -98,34 +255,25 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	log_init("zentoria-backupd", level);
+	log_init("zentoria-backupd", d.cli_level);
+	notify_init();
 	reactor_init();
-	cfg = config_load(path);
-	if (cfg == NULL)
-		return 1;
-	if (cfg->log_level >= 0 && level == ZB_LOG_INFO)
-		log_set_level(cfg->log_level);
-	errors = http_init(cfg) == -1 ? 1 : 0;
-	errors += plugin_bind_config(cfg, 1);
-	if (TAILQ_EMPTY(&cfg->jobs)) {
-		/* zentoria-backupctl still reads such a file (list, restore). */
-		log_warnx("%s: no [job:NAME] section: the daemon would have "
-		    "nothing to do", path);
-		errors++;
+	d.cfg = dcfg_load(d.path, NULL);
+	errors = d.cfg == NULL ? 1 : 0;
+	if (d.cfg != NULL) {
+		if (d.cfg->log_level >= 0 && d.cli_level == ZB_LOG_INFO)
+			log_set_level(d.cfg->log_level);
+		errors += http_init(d.cfg) == -1 ? 1 : 0;
+		errors += daemon_checks(d.cfg);
+		if (d.cfg->identities != NULL)
+			log_warnx("%s: age_identity_file is set: this host "
+			    "can decrypt its backups", d.path);
 	}
-	if (cfg->identities != NULL)
-		log_warnx("%s: age_identity_file is set: this host can decrypt "
-		    "its backups", path);
-	if (check) {
-		if (errors == 0)
-			printf("%s: configuration ok\n", path);
-	} else if (errors == 0) {
-		log_info("started with %s; scheduling is not part of this "
-		    "version: run jobs with zentoria-backupctl run", path);
-		reactor_on_signal(on_signal, NULL);
-		reactor_run();
-	}
-	config_unref(cfg);	/* and its plugin instances */
+	if (check && errors == 0)
+		printf("%s: configuration ok\n", d.path);
+	else if (errors == 0)
+		errors = serve(&d);
+	dcfg_unref(d.cfg);
 	plugin_unload_all();
 	http_free();
 	reactor_free();

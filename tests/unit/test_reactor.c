@@ -112,3 +112,61 @@ Test(reactor, signal_outside_the_loop_ends_the_process,
 	kill(getpid(), SIGTERM);
 	sleep(10);	/* a blocking open() of a FIFO, say */
 }
+
+/*
+ * The daemon's way: hooks held back until the owner runs them (after its
+ * shutdown_timeout); the owner's callback still comes at once.
+ */
+static void
+run_hooks_later(void *arg)
+{
+	cr_assert_eq(hook_sig, 0, "a held hook ran on the signal");
+	reactor_interrupt_hooks();
+}
+
+static void
+owner_defers(int sig, void *arg)
+{
+	owner_sig = sig;
+	reactor_timer_add(100, run_hooks_later, NULL);
+}
+
+Test(reactor, held_hooks_run_when_the_owner_says)
+{
+	static int	 sig = SIGTERM;
+
+	reactor_init();
+	reactor_hold_interrupt_hooks(1);
+	reactor_on_signal(owner_defers, NULL);
+	reactor_on_interrupt(hook, &flag);
+	reactor_timer_add(50, send_term, &sig);
+	reactor_run_until(&flag);
+	cr_assert_eq(owner_sig, SIGTERM);
+	cr_assert_eq(hook_sig, SIGTERM);
+	cr_assert(since_start() >= 0.09, "hooks ran after %.3f s",
+	    since_start());
+	reactor_interrupt_hooks();	/* once */
+	alarm(0);
+}
+
+/* Last words: the deadline set by the owner, not the default. */
+static void
+not_at_one_second(void)
+{
+	if (since_start() < 0.5 || since_start() > 2.5)
+		_exit(98);
+}
+
+Test(reactor, owner_sets_the_hard_deadline, .exit_code = 128 + SIGTERM,
+    .timeout = 15)
+{
+	static int	 sig = SIGTERM;
+	int		 never = 0;
+
+	reactor_init();
+	reactor_set_hard_deadline(1);
+	reactor_hold_interrupt_hooks(1);
+	reactor_last_words(not_at_one_second);
+	reactor_timer_add(50, send_term, &sig);
+	reactor_run_until(&never);
+}

@@ -1,0 +1,663 @@
+/*
+ * scheduler.c - the daemon's schedule: one entry per job and per
+ * [check:NAME], its next fire time (cron_next_any over its schedule
+ * lines, in [daemon] timezone), and one reactor timer for the earliest
+ * entry.  A job's fire queues a run (runner.c), then retention on its
+ * sinks; a check's fire runs the check (services.c) and records its
+ * result in state_dir/checks/<name>.json.
+ *
+ * Invariants:
+ * - A job never overlaps itself: a fire while it runs (or is queued) is
+ *   skipped, logged ("job J: fire at T skipped: still running since S")
+ *   and counted in its state file; so is a fire refused because another
+ *   process (zentoria-backupctl run) holds the job's lock.  The same for
+ *   checks (a check runs once at a time; it takes no job lock).
+ * - The next fire time is computed from the fire time just handled when
+ *   it was handled on time (jitter does not accumulate), else from now:
+ *   fires missed while the loop was busy are not run one by one.
+ * - Catch-up (sched_new): a fire time between the last recorded start
+ *   and now means the daemon was down when it came: the job (or check)
+ *   runs once at start.  A job without a recorded start waits for its next fire
+ *   time (docs/daemon.md says why).
+ * - The timer never waits more than SCHED_MAX_SLEEP_MS, so a step of the
+ *   wall clock is noticed within a minute.
+ * - Each entry's state file is written when a run starts and ends and
+ *   when a fire is skipped (jobstate.c, off the loop).
+ */
+#include "zb-build.h"
+
+#include <sys/queue.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "check.h"
+#include "dcfg.h"
+#include "jobstate.h"
+#include "log.h"
+#include "reactor.h"
+#include "runner.h"
+#include "scheduler.h"
+#include "services.h"
+#include "util.h"
+
+#define SCHED_MAX_SLEEP_MS	60000
+#define SCHED_IDLE_POLL_MS	20
+/*
+ * Fire this much after the due time: time(), which stamps the run, reads
+ * a coarse clock that may still show the previous second for a few ms.
+ */
+#define SCHED_LATE_MS		10
+/* A fire handled within this of its due time was on time. */
+#define SCHED_ON_TIME_MS	1000
+
+struct entry {
+	TAILQ_ENTRY(entry)	 link;
+	struct sched		*s;
+	int			 is_check;
+	const char		*what;		/* "job" or "check" */
+	char			*name;
+	char			*path;		/* its state file */
+	struct cron_sched	*cron;
+	size_t			 ncron;
+	int64_t			 jitter_ms;
+	time_t			 next;		/* fire time; -1: none */
+	size_t			 which;		/* its schedule line */
+	int64_t			 due_ms;	/* next + jitter, wall ms */
+	struct jobstate		 st;
+	char			*results;	/* checks: the last items */
+	int			 running;
+	int			 gone;		/* not in the config now */
+};
+
+struct sched {
+	struct zb_config	*cfg;		/* a reference */
+	TAILQ_HEAD(, entry)	 entries;
+	struct zb_timer		*timer;
+	unsigned		 side_ops;	/* retention passes, checks */
+	int			 started;
+	int			 stopping;
+	void			(*idle)(void *);
+	void			*idle_arg;
+	struct zb_timer		*idle_timer;
+};
+
+static void	arm(struct sched *);
+static void	check_idle(struct sched *);
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *
+fmt_time(time_t t, char *buf, size_t len)
+{
+	isotime_format(t, buf, len);
+	return buf;
+}
+
+static void
+save(struct entry *e)
+{
+	jobstate_save_take(e->path, jobstate_encode(e->what, e->name, &e->st,
+	    e->results));
+}
+
+/* The fire time after `after', with this entry's jitter. */
+static void
+set_next(struct entry *e, time_t after)
+{
+	int64_t	 jitter = 0;
+
+	e->which = 0;
+	e->next = e->ncron == 0 ? -1 : cron_next_any(e->cron, e->ncron,
+	    after, dcfg_tz(e->s->cfg), &e->which);
+	if (e->next == -1)
+		return;
+	if (e->jitter_ms > 0)
+		jitter = (int64_t)(random() % (e->jitter_ms + 1));
+	e->due_ms = (int64_t)e->next * 1000 + jitter;
+}
+
+/* ---- runs ------------------------------------------------------------- */
+
+static void
+entry_free(struct entry *e)
+{
+	free(e->name);
+	free(e->path);
+	free(e->cron);
+	free(e->results);
+	free(e);
+}
+
+static void
+retention_done(void *arg, unsigned errors)
+{
+	struct sched	*s = arg;
+
+	s->side_ops--;
+	check_idle(s);
+}
+
+/*
+ * After a run whose every stream reached every sink: retention of the
+ * job's source on each of its sinks.  A partial run prunes nothing: the
+ * run summary does not say which sinks got every stream, and pruning a
+ * sink that missed the newest copy could leave it with fewer copies
+ * than its keep rules promise.
+ */
+static void
+start_retention(struct sched *s, const char *jobname)
+{
+	struct cfg_job	*job = config_job(s->cfg, jobname);
+	size_t		 i;
+
+	if (job == NULL)
+		return;
+	for (i = 0; i < job->nsinks; i++) {
+		s->side_ops++;
+		services_retention(s->cfg, job->sinks[i]->name,
+		    job->source->name, retention_done, s);
+	}
+}
+
+static void
+run_done(void *arg, const struct runner_result *r)
+{
+	struct entry	*e = arg;
+	struct sched	*s = e->s;
+	char		 t[ZB_ISOTIME_LEN];
+
+	e->running = 0;
+	if (r->status == RUNNER_REFUSED) {
+		e->st.skipped++;
+		log_warnx("job %s: fire at %s skipped: %s", e->name,
+		    fmt_time(e->st.last_fire, t, sizeof(t)), r->error);
+		save(e);
+		return;
+	}
+	e->st.last_end = time(NULL);
+	snprintf(e->st.outcome, sizeof(e->st.outcome), "%s",
+	    runner_status_str(r->status));
+	save(e);
+	/* (also while stopping: the keep rules hold after an exit) */
+	if (r->status == RUNNER_OK && !e->gone)
+		start_retention(s, e->name);
+	if (e->gone) {
+		TAILQ_REMOVE(&s->entries, e, link);
+		entry_free(e);
+	}
+	check_idle(s);
+}
+
+/* ---- checks ----------------------------------------------------------- */
+
+#define SCHED_MAX_RESULTS	1000	/* items kept in a check's file */
+
+/* The items of a check result as a "results" member (caller frees). */
+static char *
+results_json(const struct check_result *r)
+{
+	const struct check_item	*it;
+	struct buf		 b;
+	size_t			 i;
+
+	buf_init(&b, JOBSTATE_MAX_FILE / 2);
+	buf_puts(&b, "\"results\": [");
+	for (i = 0; i < r->n && i < SCHED_MAX_RESULTS; i++) {
+		it = &r->items[i];
+		buf_puts(&b, i == 0 ? "\n    {\"id\": " : ",\n    {\"id\": ");
+		buf_json_str(&b, it->id != NULL ? it->id : "");
+		buf_puts(&b, ", \"sink\": ");
+		buf_json_str(&b, it->sink != NULL ? it->sink : "");
+		buf_printf(&b, ", \"ok\": %s, \"duration_ms\": %llu, "
+		    "\"restore_ms\": %llu", it->ok ? "true" : "false",
+		    (unsigned long long)it->duration_ms,
+		    (unsigned long long)it->restore_ms);
+		if (it->error != NULL) {
+			buf_puts(&b, ", \"error\": ");
+			buf_json_str(&b, it->error);
+		}
+		buf_puts(&b, "}");
+	}
+	buf_puts(&b, r->n > 0 ? "\n  ]" : "]");
+	if (b.failed) {
+		buf_free(&b);
+		return xstrdup("\"results\": \"too long to record\"");
+	}
+	return buf_take(&b);
+}
+
+static void
+check_done(void *arg, const struct check_result *r)
+{
+	struct entry	*e = arg;
+	struct sched	*s = e->s;
+	uint64_t	 restore = 0;
+	size_t		 i;
+
+	for (i = 0; i < r->n; i++)
+		restore += r->items[i].restore_ms;
+	s->side_ops--;
+	e->running = 0;
+	e->st.last_end = time(NULL);
+	e->st.duration_ms = r->duration_ms;
+	e->st.restore_ms = restore;
+	e->st.items = (unsigned)r->n;
+	e->st.failed = r->failed;
+	snprintf(e->st.outcome, sizeof(e->st.outcome), "%s",
+	    r->failed == 0 && r->n > 0 ? "ok" : "failed");
+	free(e->results);
+	e->results = results_json(r);
+	(r->failed == 0 && r->n > 0 ? log_info : log_warnx)("check %s: %s: "
+	    "%zu cop%s checked, %u failed, in %.1f s (restore time %.1f s)",
+	    e->name, e->st.outcome, r->n, r->n == 1 ? "y" : "ies", r->failed,
+	    r->duration_ms / 1000.0, restore / 1000.0);
+	save(e);
+	if (e->gone) {
+		TAILQ_REMOVE(&s->entries, e, link);
+		entry_free(e);
+	}
+	check_idle(s);
+}
+
+static void
+fire_check(struct entry *e)
+{
+	e->running = 1;
+	e->st.last_start = time(NULL);
+	e->st.runs++;
+	snprintf(e->st.outcome, sizeof(e->st.outcome), "running");
+	save(e);
+	log_info("check %s: started", e->name);
+	e->s->side_ops++;
+	if (services_check(e->s->cfg, e->name, check_done, e) == -1) {
+		e->s->side_ops--;
+		e->running = 0;
+		log_warnx("check %s: not in the configuration", e->name);
+	}
+}
+
+static void
+fire(struct entry *e, time_t when)
+{
+	char	 t1[ZB_ISOTIME_LEN], t2[ZB_ISOTIME_LEN];
+
+	if (e->running) {
+		e->st.skipped++;
+		log_warnx("%s %s: fire at %s skipped: still running since "
+		    "%s", e->what, e->name, fmt_time(when, t1, sizeof(t1)),
+		    fmt_time(e->st.last_start, t2, sizeof(t2)));
+		save(e);
+		return;
+	}
+	e->st.last_fire = when;
+	if (e->is_check) {
+		fire_check(e);
+		return;
+	}
+	e->running = 1;
+	if (runner_submit(e->s->cfg, e->name, run_done, e) == -1) {
+		/* (a gone entry is never fired) */
+		e->running = 0;
+		log_warnx("job %s: not in the configuration", e->name);
+		return;
+	}
+	if (!e->running)
+		return;		/* refused: run_done said why */
+	e->st.last_start = time(NULL);
+	e->st.runs++;
+	snprintf(e->st.outcome, sizeof(e->st.outcome), "running");
+	save(e);
+}
+
+/* ---- the timer -------------------------------------------------------- */
+
+static void
+on_tick(void *arg)
+{
+	struct sched	*s = arg;
+	struct entry	*e;
+	int64_t		 now_ms = wall_ms(), late;
+	time_t		 now = (time_t)(now_ms / 1000), when;
+	char		 t[ZB_ISOTIME_LEN];
+
+	s->timer = NULL;
+	TAILQ_FOREACH(e, &s->entries, link) {
+		if (e->gone || e->next == -1 || e->due_ms > now_ms)
+			continue;
+		when = e->next;
+		log_debug("%s %s: fire at %s (schedule line %zu%s%s)", e->what,
+		    e->name, fmt_time(when, t, sizeof(t)), e->which + 1,
+		    e->cron[e->which].tag[0] != '\0' ? ", tag=" : "",
+		    e->cron[e->which].tag);
+		/* past the latest moment its jitter allows */
+		late = now_ms - (int64_t)when * 1000 - e->jitter_ms;
+		if (e->jitter_ms > 0)
+			log_info("%s %s: fire at %s delayed %lld ms by its "
+			    "jitter", e->what, e->name,
+			    fmt_time(when, t, sizeof(t)),
+			    (long long)(e->due_ms - (int64_t)when * 1000));
+		/*
+		 * On time (jitter aside): the next fire follows this one, so
+		 * jitter does not add up.  Late (the loop was held up, the
+		 * clock stepped, catch-up): it follows now.
+		 */
+		set_next(e, late < SCHED_ON_TIME_MS ? when : now);
+		fire(e, when);
+	}
+	arm(s);
+}
+
+static void
+arm(struct sched *s)
+{
+	struct entry	*e;
+	int64_t		 due = -1, now_ms;
+	uint64_t	 delay;
+
+	reactor_timer_del(s->timer);
+	s->timer = NULL;
+	if (s->stopping || !s->started)
+		return;
+	TAILQ_FOREACH(e, &s->entries, link)
+		if (!e->gone && e->next != -1 && (due == -1 || e->due_ms < due))
+			due = e->due_ms;
+	if (due == -1)
+		return;
+	now_ms = wall_ms();
+	delay = due <= now_ms ? 0 : (uint64_t)(due - now_ms) + SCHED_LATE_MS;
+	if (delay > SCHED_MAX_SLEEP_MS)
+		delay = SCHED_MAX_SLEEP_MS;
+	s->timer = reactor_timer_add(delay, on_tick, s);
+}
+
+/* ---- entries ---------------------------------------------------------- */
+
+/* An entry for a job (chk NULL) or a check, its state file read. */
+static struct entry *
+entry_new(struct sched *s, struct cfg_job *job, struct cfg_check *chk)
+{
+	struct entry	*e;
+	char		 err[512], *aside;
+
+	e = xcalloc(1, sizeof(*e));
+	e->s = s;
+	e->is_check = chk != NULL;
+	e->what = chk != NULL ? "check" : "job";
+	if (chk != NULL) {
+		e->name = xstrdup(chk->name);
+		e->ncron = chk->nschedules;
+		if (e->ncron > 0) {
+			e->cron = xreallocarray(NULL, e->ncron,
+			    sizeof(*e->cron));
+			memcpy(e->cron, chk->crons,
+			    e->ncron * sizeof(*e->cron));
+		}
+	} else {
+		e->name = xstrdup(job->name);
+		(void)dcfg_job_schedules(s->cfg, job, &e->cron, &e->ncron,
+		    &e->jitter_ms);
+	}
+	e->path = jobstate_path(s->cfg->state_dir, e->what, e->name);
+	if (jobstate_load(s->cfg->state_dir, e->what, e->name, &e->st, err,
+	    sizeof(err)) == -1) {
+		aside = xasprintf("%s.refused", e->path);
+		log_warnx("%s %s: %s; moved aside to %s: it starts afresh (no "
+		    "catch-up)", e->what, e->name, err, aside);
+		if (rename(e->path, aside) == -1)
+			log_warn("%s %s: rename %s", e->what, e->name, e->path);
+		free(aside);
+	}
+	return e;
+}
+
+/*
+ * At start, a record still "running": the daemon that started the run was
+ * killed (or the host went down).  (Not on reload: this daemon's own runs
+ * are "running" then.)
+ */
+static void
+note_interrupted(struct entry *e)
+{
+	char	 t[ZB_ISOTIME_LEN];
+
+	if (strcmp(e->st.outcome, "running") != 0)
+		return;
+	log_warnx("%s %s: its run started at %s never ended (the daemon "
+	    "was killed?)", e->what, e->name,
+	    fmt_time(e->st.last_start, t, sizeof(t)));
+	snprintf(e->st.outcome, sizeof(e->st.outcome), "interrupted");
+	save(e);
+}
+
+static struct entry *
+entry_find(struct sched *s, int is_check, const char *name)
+{
+	struct entry	*e;
+
+	TAILQ_FOREACH(e, &s->entries, link)
+		if (!e->gone && e->is_check == is_check &&
+		    strcmp(e->name, name) == 0)
+			return e;
+	return NULL;
+}
+
+/* At start: the next fire time, or now when one was missed while down. */
+static void
+first_fire(struct entry *e, time_t now)
+{
+	char	 t1[ZB_ISOTIME_LEN], t2[ZB_ISOTIME_LEN];
+	time_t	 missed;
+
+	if (e->ncron == 0) {
+		e->next = -1;
+		if (!e->is_check)
+			log_info("job %s: no schedule: runs only from "
+			    "zentoria-backupctl run", e->name);
+		return;
+	}
+	if (e->st.last_start > 0) {
+		missed = cron_next_any(e->cron, e->ncron, e->st.last_start,
+		    dcfg_tz(e->s->cfg), NULL);
+		if (missed != -1 && missed <= now) {
+			log_info("%s %s: fire at %s was missed while the "
+			    "daemon was down (last start %s): running once "
+			    "now", e->what, e->name,
+			    fmt_time(missed, t1, sizeof(t1)),
+			    fmt_time(e->st.last_start, t2, sizeof(t2)));
+			e->next = missed;
+			e->due_ms = (int64_t)now * 1000;
+			return;
+		}
+	}
+	set_next(e, now);
+	if (e->next != -1)
+		log_info("%s %s: next run at %s", e->what, e->name,
+		    fmt_time(e->next, t1, sizeof(t1)));
+}
+
+struct sched *
+sched_new(struct zb_config *cfg)
+{
+	struct sched	*s;
+	struct cfg_job	*job;
+	struct cfg_check *chk;
+	struct entry	*e;
+	time_t		 now = time(NULL);
+
+	srandom((unsigned)(getpid() ^ now));
+	s = xcalloc(1, sizeof(*s));
+	s->cfg = dcfg_ref(cfg);
+	TAILQ_INIT(&s->entries);
+	TAILQ_FOREACH(job, &cfg->jobs, entry) {
+		e = entry_new(s, job, NULL);
+		note_interrupted(e);
+		first_fire(e, now);
+		TAILQ_INSERT_TAIL(&s->entries, e, link);
+	}
+	TAILQ_FOREACH(chk, &cfg->checks, entry) {
+		e = entry_new(s, NULL, chk);
+		note_interrupted(e);
+		first_fire(e, now);
+		TAILQ_INSERT_TAIL(&s->entries, e, link);
+	}
+	return s;
+}
+
+void
+sched_start(struct sched *s)
+{
+	s->started = 1;
+	arm(s);
+}
+
+static int
+in_config(struct zb_config *cfg, const struct entry *e)
+{
+	if (e->is_check)
+		return config_check(cfg, e->name) != NULL;
+	return config_job(cfg, e->name) != NULL;
+}
+
+/* Take over the new entry ne, or keep e's fire time if nothing changed. */
+static void
+reload_entry(struct sched *s, struct entry *ne, time_t now, int tz_changed)
+{
+	struct entry	*e;
+	char		 t[ZB_ISOTIME_LEN];
+
+	e = entry_find(s, ne->is_check, ne->name);
+	if (e != NULL && !tz_changed && e->ncron == ne->ncron &&
+	    e->jitter_ms == ne->jitter_ms && (e->ncron == 0 ||
+	    memcmp(e->cron, ne->cron, e->ncron * sizeof(*e->cron)) == 0)) {
+		entry_free(ne);
+		return;
+	}
+	if (e != NULL) {
+		/* keep what the running entry knows */
+		free(e->cron);
+		e->cron = ne->cron;
+		e->ncron = ne->ncron;
+		e->jitter_ms = ne->jitter_ms;
+		ne->cron = NULL;
+		entry_free(ne);
+	} else {
+		e = ne;
+		TAILQ_INSERT_TAIL(&s->entries, e, link);
+	}
+	set_next(e, now);
+	if (e->next != -1)
+		log_info("%s %s: next run at %s", e->what, e->name,
+		    fmt_time(e->next, t, sizeof(t)));
+}
+
+void
+sched_reload(struct sched *s, struct zb_config *cfg)
+{
+	struct entry	*e, *tmp;
+	struct cfg_job	*job;
+	struct cfg_check *chk;
+	const struct cron_tz *otz = dcfg_tz(s->cfg), *ntz = dcfg_tz(cfg);
+	time_t		 now = time(NULL);
+	int		 tz_changed;
+
+	/* Another zone moves every calendar fire time. */
+	tz_changed = (otz == NULL) != (ntz == NULL) || (otz != NULL &&
+	    (otz->kind != ntz->kind || otz->offset != ntz->offset ||
+	    strcmp(otz->name, ntz->name) != 0));
+	dcfg_unref(s->cfg);
+	s->cfg = dcfg_ref(cfg);
+	for (e = TAILQ_FIRST(&s->entries); e != NULL; e = tmp) {
+		tmp = TAILQ_NEXT(e, link);
+		if (e->gone || in_config(cfg, e))
+			continue;
+		log_info("%s %s: no longer in the configuration%s", e->what,
+		    e->name, e->running ? " (its run goes on)" : "");
+		if (e->running) {
+			e->gone = 1;
+			continue;
+		}
+		TAILQ_REMOVE(&s->entries, e, link);
+		entry_free(e);
+	}
+	TAILQ_FOREACH(job, &cfg->jobs, entry)
+		reload_entry(s, entry_new(s, job, NULL), now, tz_changed);
+	TAILQ_FOREACH(chk, &cfg->checks, entry)
+		reload_entry(s, entry_new(s, NULL, chk), now, tz_changed);
+	arm(s);
+}
+
+/* ---- stopping --------------------------------------------------------- */
+
+size_t
+sched_busy(const struct sched *s)
+{
+	return runner_active() + s->side_ops;
+}
+
+static void
+idle_poll(void *arg)
+{
+	struct sched	*s = arg;
+
+	s->idle_timer = NULL;
+	check_idle(s);
+}
+
+static void
+check_idle(struct sched *s)
+{
+	if (!s->stopping || s->idle == NULL || s->idle_timer != NULL)
+		return;
+	if (sched_busy(s) > 0)
+		return;
+	if (jobstate_pending() > 0) {
+		/* (state writes report to jobstate.c, not to us) */
+		s->idle_timer = reactor_timer_add(SCHED_IDLE_POLL_MS,
+		    idle_poll, s);
+		return;
+	}
+	s->idle(s->idle_arg);
+}
+
+void
+sched_stop(struct sched *s, void (*idle)(void *), void *arg)
+{
+	s->stopping = 1;
+	s->idle = idle;
+	s->idle_arg = arg;
+	arm(s);
+	runner_cancel_queued("the daemon is stopping");
+	check_idle(s);
+}
+
+void
+sched_free(struct sched *s)
+{
+	struct entry	*e;
+
+	if (s == NULL)
+		return;
+	reactor_timer_del(s->timer);
+	reactor_timer_del(s->idle_timer);
+	for (;;) {
+		e = TAILQ_FIRST(&s->entries);
+		if (e == NULL)
+			break;
+		TAILQ_REMOVE(&s->entries, e, link);
+		entry_free(e);
+	}
+	dcfg_unref(s->cfg);
+	free(s);
+}

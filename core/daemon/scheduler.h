@@ -1,0 +1,41 @@
+/*
+ * scheduler.h - when the daemon runs jobs (and checks): next fire times
+ * from the schedules, jitter, catch-up at start, no overlap.
+ */
+#ifndef ZB_SCHEDULER_H
+#define ZB_SCHEDULER_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+struct sched;
+
+/*
+ * A scheduler for generation cfg (it takes a reference).  Reads each
+ * job's state file; a job whose schedule fired while the daemon was
+ * down (a fire time after its last recorded start, up to now) is due at
+ * once, one run whatever the number of missed fire times.  A job that
+ * never ran waits for its next fire time.  Nothing fires before
+ * sched_start().
+ */
+struct sched	*sched_new(struct zb_config *);
+void		 sched_start(struct sched *);
+/*
+ * Switch to generation cfg (a new reference; the old one is dropped):
+ * jobs that are gone are no longer scheduled (a running one finishes
+ * with its generation); a job whose schedules and jitter are unchanged
+ * keeps its next fire time; others get the next one after now.
+ */
+void		 sched_reload(struct sched *, struct zb_config *);
+/*
+ * Stop firing (SIGTERM); runs queued behind max_parallel_jobs are
+ * dropped, running ones go on.  idle(arg) is called on the loop once
+ * nothing runs any more and every state file is written.
+ */
+void		 sched_stop(struct sched *, void (*idle)(void *), void *arg);
+/* Runs, checks and retention passes still going. */
+size_t		 sched_busy(const struct sched *);
+void		 sched_free(struct sched *);
+
+#endif
