@@ -51,7 +51,10 @@ wait_for() {
 	done
 	return 1
 }
-temporaries() { find "$T/store" -name '.*.zb-*' | wc -l; }
+# Temporaries of data objects: the in-progress marker is written through
+# a temporary too, and a kill landing while only that one exists would
+# leave no data put for the tests below to find.
+temporaries() { find "$T/store" -name '.data.*.zb-*' | wc -l; }
 has_temporary() { [ "$(temporaries)" -ge 1 ]; }
 
 # ---- two runs of one source in the same second -------------------------------
