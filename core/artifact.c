@@ -23,6 +23,7 @@
 #include "artifact.h"
 #include "buf.h"
 #include "layout.h"
+#include "retention.h"
 #include "util.h"
 
 void
@@ -172,7 +173,7 @@ transforms_json(struct buf *b, const struct manifest_in *m)
 	return buf_puts(b, "}");
 }
 
-/* "run": {"job": ..., "stamp": ..., "streams": [...]} */
+/* "run": {"job": ..., "stamp": ..., "streams": [...][, "tag": ...]} */
 static int
 run_json(struct buf *b, const struct manifest_in *m)
 {
@@ -189,7 +190,11 @@ run_json(struct buf *b, const struct manifest_in *m)
 		if (buf_puts(b, i > 0 ? ", " : "") == -1 ||
 		    buf_json_str(b, m->run_streams[i]) == -1)
 			return -1;
-	return buf_puts(b, "]}");
+	if (buf_puts(b, "]") == -1 || (m->run_tag != NULL &&
+	    (buf_puts(b, ", \"tag\": ") == -1 ||
+	    buf_json_str(b, m->run_tag) == -1)))
+		return -1;
+	return buf_puts(b, "}");
 }
 
 char *
@@ -277,12 +282,13 @@ cmp_strp(const void *x, const void *y)
 /*
  * The optional "run" object: the run's stamp and its planned streams
  * (valid names, no duplicates, at most MANIFEST_MAX_STREAMS, this
- * artifact's stream among them).
+ * artifact's stream among them), and its optional tag (a valid tag:
+ * retention.h).
  */
 static int
 run_parse(struct artifact *a, const char **err)
 {
-	const struct json	*r, *v, *e;
+	const struct json	*r, *v, *e, *tag;
 	const char		*s;
 	char			**sorted;
 	size_t			 n = 0, i;
@@ -303,6 +309,13 @@ run_parse(struct artifact *a, const char **err)
 	v = json_get(r, "streams");
 	if (v == NULL || v->type != JSON_ARRAY)
 		return -1;
+	tag = json_get(r, "tag");
+	if (tag != NULL && (tag->type != JSON_STRING ||
+	    !retention_tag_valid(tag->str))) {
+		*err = "bad \"run\": a tag is letters, digits, '_', '.', "
+		    "'-', 1-31 bytes";
+		return -1;
+	}
 	for (e = v->child; e != NULL; e = e->next) {
 		if (e->type != JSON_STRING || !valid_name(e->str)) {
 			*err = "bad \"run\": a stream name is not valid";
@@ -314,6 +327,7 @@ run_parse(struct artifact *a, const char **err)
 		}
 	}
 	a->run_stamp = xstrdup(s);
+	a->run_tag = tag != NULL ? xstrdup(tag->str) : NULL;
 	a->run_streams = xcalloc(n > 0 ? n : 1, sizeof(*a->run_streams));
 	for (e = v->child; e != NULL; e = e->next) {
 		a->run_streams[a->run_nstreams++] = xstrdup(e->str);
@@ -425,6 +439,7 @@ artifact_clear(struct artifact *a)
 	free(a->source_plugin);
 	free(a->sink);
 	free(a->run_stamp);
+	free(a->run_tag);
 	strv_free(a->run_streams, a->run_nstreams);
 	json_free(a->doc);
 	memset(a, 0, sizeof(*a));

@@ -50,12 +50,14 @@ struct artifact {
 	int			 encrypted;	/* age */
 	/*
 	 * The run that made it (manifest "run"): its stamp and the streams
-	 * it planned, in plan order.  An old manifest has none (run_stamp
+	 * it planned, in plan order, and its tag (the schedule line's
+	 * tag=, `run --tag'), or NULL.  An old manifest has none (run_stamp
 	 * NULL) and is a run of its own.
 	 */
 	char			*run_stamp;
 	char			**run_streams;
 	size_t			 run_nstreams;
+	char			*run_tag;
 	struct json		*doc;		/* the whole manifest */
 };
 
@@ -75,6 +77,7 @@ struct manifest_in {
 	const char		*run_stamp;
 	const char *const	*run_streams;
 	size_t			 run_nstreams;
+	const char		*run_tag;	/* or NULL: none */
 };
 
 /* The manifest text (caller frees), or NULL if it would be too large. */

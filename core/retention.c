@@ -139,8 +139,8 @@ parse_within(const char *v, long long *out)
 	return 0;
 }
 
-static int
-valid_tag(const char *v)
+int
+retention_tag_valid(const char *v)
 {
 	size_t	 i;
 
@@ -203,7 +203,7 @@ retention_policy_parse_key(struct retention_policy *p, const char *key,
 	}
 	r = rule_of_key(key, "_tag");
 	if (r >= 0) {
-		if (valid_tag(value)) {
+		if (retention_tag_valid(value)) {
 			snprintf(p->tag[r], sizeof(p->tag[r]), "%s", value);
 			return 0;
 		}

@@ -108,6 +108,12 @@ int	 retention_policy_is_set(const struct retention_policy *);
 int	 retention_is_key(const char *key);
 
 /*
+ * 1 when v is a valid tag: [A-Za-z0-9_.-], 1 .. RETENTION_TAG_MAX - 1
+ * bytes (a schedule line's tag=, a run's --tag, keep_<rule>_tag).
+ */
+int	 retention_tag_valid(const char *v);
+
+/*
  * Set one INI key.  0 on success; 1 when key is not a retention key
  * (nothing changed, err untouched); -1 when the value is bad, with a
  * message in err that names the key and value and says what was expected

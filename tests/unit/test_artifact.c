@@ -17,8 +17,8 @@ static const char *const plan3[] = { "db1", "db2", "globals" };
 
 /* A manifest of source "pg", job "nightly", as run.c writes it. */
 static char *
-manifest(const char *stream, const char *stamp, const char *const *streams,
-    size_t n)
+manifest_tagged(const char *stream, const char *stamp,
+    const char *const *streams, size_t n, const char *tag)
 {
 	struct manifest_in	 m;
 	struct compression	 comp;
@@ -45,10 +45,18 @@ manifest(const char *stream, const char *stamp, const char *const *streams,
 	m.run_stamp = streams != NULL ? stamp : NULL;
 	m.run_streams = streams;
 	m.run_nstreams = n;
+	m.run_tag = tag;
 	text = manifest_build(&m);
 	cr_assert_not_null(text);
 	free(id);
 	return text;
+}
+
+static char *
+manifest(const char *stream, const char *stamp, const char *const *streams,
+    size_t n)
+{
+	return manifest_tagged(stream, stamp, streams, n, NULL);
 }
 
 static int
@@ -73,7 +81,28 @@ Test(manifest, run_record_round_trips)
 	cr_assert_str_eq(a.run_streams[0], "db1");
 	cr_assert_str_eq(a.run_streams[1], "db2");
 	cr_assert_str_eq(a.run_streams[2], "globals");
+	cr_assert_null(a.run_tag, "no tag was given");
+	cr_assert(strstr(t, "\"tag\"") == NULL, "%s", t);
 	artifact_clear(&a);
+	free(t);
+}
+
+Test(manifest, run_tag_round_trips)
+{
+	struct artifact	 a;
+	const char	*err;
+	char		*t;
+
+	t = manifest_tagged("db2", "2026-12-06T120233Z", plan3, 3, "daily");
+	cr_assert(strstr(t, "\"run\": {\"job\": \"nightly\", \"stamp\": "
+	    "\"2026-12-06T120233Z\", \"streams\": [\"db1\", \"db2\", "
+	    "\"globals\"], \"tag\": \"daily\"}") != NULL, "%s", t);
+	cr_assert_eq(parse(t, &a, &err), 0, "%s", err);
+	cr_assert_str_eq(a.run_tag, "daily");
+	cr_assert_str_eq(a.run_stamp, "2026-12-06T120233Z");
+	cr_assert_eq(a.run_nstreams, 3);
+	artifact_clear(&a);
+	cr_assert_null(a.run_tag);
 	free(t);
 }
 
@@ -426,4 +455,39 @@ Test(catalog, manifests_disagreeing_on_the_plan)
 	assert_logged("sink:disk: the manifests of run " R1 " of source:pg "
 	    "disagree on the run's streams; taken as incomplete");
 	catalog_free(&cat);
+}
+
+Test(manifest, bad_run_tags_are_refused)
+{
+	static const char *const bad[] = {
+		"", "a b", "../x", "x/y", "tag\"q",
+		"0123456789012345678901234567890123"	/* 34 bytes */
+	};
+	const char	*err;
+	struct artifact	 a;
+	size_t		 i;
+	char		*t, *u;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		t = manifest_tagged("db1", "2026-12-06T120233Z", plan3, 3,
+		    bad[i]);
+		assert_refused(t, "bad \"run\": a tag is letters, digits, "
+		    "'_', '.', '-', 1-31 bytes");
+		free(t);
+	}
+	/* 31 bytes is the longest */
+	t = manifest_tagged("db1", "2026-12-06T120233Z", plan3, 3,
+	    "0123456789012345678901234567890");
+	cr_assert_eq(parse(t, &a, &err), 0, "%s", err);
+	cr_assert_eq(strlen(a.run_tag), 31);
+	artifact_clear(&a);
+	free(t);
+	/* not a string */
+	t = manifest("db1", "2026-12-06T120233Z", plan3, 3);
+	u = xasprintf("%.*s], \"tag\": 1}%s", (int)(strstr(t, "]}") - t), t,
+	    strstr(t, "]}") + 2);
+	assert_refused(u, "bad \"run\": a tag is letters, digits, '_', "
+	    "'.', '-', 1-31 bytes");
+	free(u);
+	free(t);
 }
