@@ -75,6 +75,7 @@ decide_group(const struct zb_config *cfg, const struct cfg_section *sink,
 		}
 		rc[i].time = t;
 		rc[i].seq = seq;
+		rc[i].tag = copies[i]->run_tag;
 		rc[i].data = (void *)copies[i];
 	}
 	retention_apply(p, rc, n, now, config_retention_tz(cfg));

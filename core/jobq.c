@@ -17,6 +17,7 @@
 
 #include <sys/queue.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,7 @@ struct jobq_entry {
 	struct zb_config	*cfg;		/* a reference */
 	struct cfg_job		*job;
 	struct job_lock		*lock;
+	char			 tag[RETENTION_TAG_MAX];	/* "": none */
 	struct run		*run;
 	int			 aborted;
 	jobq_done_fn		 done;
@@ -159,8 +161,8 @@ start_queued(struct jobq *q)
 		q->running++;
 		log_debug("jobq: job %s starts (%zu of %d slots)",
 		    e->job->name, q->running, q->max_parallel);
-		e->run = q->runner.start(e->cfg, e->job, e->lock, on_run_done,
-		    e);
+		e->run = q->runner.start(e->cfg, e->job, e->lock,
+		    e->tag[0] != '\0' ? e->tag : NULL, on_run_done, e);
 	}
 }
 
@@ -182,7 +184,7 @@ on_kick(evutil_socket_t fd, short what, void *arg)
 
 int
 jobq_submit(struct jobq *q, struct zb_config *cfg, const char *name,
-    jobq_done_fn done, void *arg)
+    const struct jobq_opts *opts, jobq_done_fn done, void *arg)
 {
 	struct jobq_entry	*e;
 	struct jobq_result	 res;
@@ -209,6 +211,8 @@ jobq_submit(struct jobq *q, struct zb_config *cfg, const char *name,
 	e->cfg = config_ref(cfg);
 	e->job = job;
 	e->lock = lock;
+	if (opts != NULL && opts->tag != NULL)
+		snprintf(e->tag, sizeof(e->tag), "%s", opts->tag);
 	e->done = done;
 	e->arg = arg;
 	TAILQ_INSERT_TAIL(&q->entries, e, entry);

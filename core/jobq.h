@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "retention.h"
 #include "run.h"
 
 struct jobq;
@@ -32,9 +33,16 @@ struct jobq_result {
 
 typedef void (*jobq_done_fn)(void *arg, const struct jobq_result *);
 
+/* How to run a job (NULL: the defaults, all zero). */
+struct jobq_opts {
+	/* the run's tag (a schedule line's tag=, `run --tag'): valid as
+	 * retention_tag_valid() says, or NULL; copied */
+	const char	*tag;
+};
+
 struct jobq	*jobq_new(int max_parallel_jobs);
 /*
- * Queue a run of job of cfg.  The queue takes the job's lock at once: a
+ * Queue a run of job of cfg with opts (NULL: none).  The queue takes the job's lock at once: a
  * job running already (in this queue, another process, the daemon) is
  * refused without waiting: done is called with JOBQ_REFUSED before
  * jobq_submit returns.  Otherwise done is called on the loop when the
@@ -43,7 +51,8 @@ struct jobq	*jobq_new(int max_parallel_jobs);
  * 0, or -1 when cfg has no such job (done is not called).
  */
 int		 jobq_submit(struct jobq *, struct zb_config *,
-		    const char *job, jobq_done_fn done, void *arg);
+		    const char *job, const struct jobq_opts *,
+		    jobq_done_fn done, void *arg);
 /* Whether job is queued or running in this queue. */
 int		 jobq_running(const struct jobq *, const char *job);
 /*
@@ -69,7 +78,8 @@ void		 jobq_free(struct jobq *);
  */
 struct jobq_runner {
 	struct run	*(*start)(struct zb_config *, struct cfg_job *,
-			    struct job_lock *, run_done_fn, void *);
+			    struct job_lock *, const char *tag, run_done_fn,
+			    void *);
 	void		 (*abort)(struct run *, const char *why);
 	void		 (*free)(struct run *);
 	uint64_t	 (*bytes_in)(const struct run *);

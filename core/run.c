@@ -48,6 +48,7 @@
 #include "log.h"
 #include "plugin.h"
 #include "reactor.h"
+#include "retention.h"
 #include "run.h"
 #include "sinkio.h"
 #include "state.h"
@@ -123,6 +124,7 @@ struct run {
 	struct zb_config	*cfg;
 	struct cfg_job		*job;
 	struct job_lock		*lock;		/* borrowed; may be NULL */
+	char			 tag[RETENTION_TAG_MAX];	/* "": none */
 	struct zb_inst		*source;
 	time_t			 start;
 	char			 stamp[ZB_STAMP_LEN];
@@ -714,6 +716,7 @@ build_manifest(struct run_artifact *art, struct zb_inst *sink)
 	planned = run_planned(run, &m.run_nstreams);
 	m.run_streams = planned;
 	m.run_stamp = run->stamp;
+	m.run_tag = run->tag[0] != '\0' ? run->tag : NULL;
 	text = manifest_build(&m);
 	free(planned);
 	return text;
@@ -1038,7 +1041,7 @@ start_cleanup(struct run *run)
 
 struct run *
 run_start(struct zb_config *cfg, struct cfg_job *job, struct job_lock *lock,
-    run_done_fn cb, void *arg)
+    const char *tag, run_done_fn cb, void *arg)
 {
 	struct run	*run;
 	char		 err[512];
@@ -1049,6 +1052,8 @@ run_start(struct zb_config *cfg, struct cfg_job *job, struct job_lock *lock,
 	run->cfg = cfg;
 	run->job = job;
 	run->lock = lock;
+	if (tag != NULL)
+		snprintf(run->tag, sizeof(run->tag), "%s", tag);
 	run->source = job->source->inst;
 	run->io.inst = run->source;
 	run->cb = cb;

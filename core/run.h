@@ -36,10 +36,13 @@ struct job_lock;
 
 /*
  * Start a run of job, whose lock (state.c) the caller holds, or NULL;
- * done is called on the loop when it has ended.
+ * done is called on the loop when it has ended.  tag (NULL: none; else
+ * valid as retention_tag_valid() says) goes into every manifest's "run"
+ * record, for keep_<rule>_tag.
  */
 struct run	*run_start(struct zb_config *, struct cfg_job *,
-		    struct job_lock *, run_done_fn, void *arg);
+		    struct job_lock *, const char *tag, run_done_fn,
+		    void *arg);
 void		 run_free(struct run *);
 const char	*run_job_name(const struct run *);
 /* Plaintext bytes pushed so far (for progress lines). */

@@ -162,6 +162,7 @@ integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/s3_source.sh %reldir%/integration/prune.sh \
 	%reldir%/integration/runs.sh %reldir%/integration/runs_pg.sh \
 	%reldir%/integration/retention.sh %reldir%/integration/prune_source.sh \
+	%reldir%/integration/retention_tags.sh \
 	%reldir%/integration/prune_lock.sh \
 	%reldir%/integration/verify.sh %reldir%/integration/restore_refusals.sh \
 	%reldir%/integration/s3_stall.sh \

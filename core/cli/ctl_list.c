@@ -24,16 +24,18 @@ static const char list_usage[] =
     "[--json]\n\n"
     "List the artifacts found on the sinks (read from their manifests, so "
     "this works\non a machine that never ran the daemon). One row per copy: "
-    "an artifact on two\nsinks is listed twice. RUN is the state of the "
-    "copy's run on that sink:\n`complete', or `incomplete K/N' when only K "
-    "of the N streams the run planned\nhave a copy there (an interrupted "
-    "run; `verify --latest' and `test-restore\nJOB' skip it).\n\n"
+    "an artifact on two\nsinks is listed twice. TAG is the run's tag (its "
+    "schedule line's tag=, or run\n--tag; `-' when none). RUN is the state "
+    "of the copy's run on that sink:\n`complete', or `incomplete K/N' when "
+    "only K of the N streams the run planned\nhave a copy there (an "
+    "interrupted run; `verify --latest' and `test-restore\nJOB' skip "
+    "it).\n\n"
     "  --source S   only artifacts of [source:S]\n"
     "  --sink K     only copies on [sink:K]\n"
     "  --json       a JSON array of objects: id, source, stream, sink, "
     "time, size,\n               sha256, job, data, plaintext_size, "
-    "plaintext_sha256, compression,\n               run {stamp, state, "
-    "streams, present, missing}\n";
+    "plaintext_sha256, compression,\n               run {stamp, tag, "
+    "state, streams, present, missing}\n";
 
 #define MISSING_SHOWN	8	/* missing streams named in a message */
 
@@ -81,12 +83,17 @@ run_state_str(const struct catalog_run *r, char *buf, size_t len)
 }
 
 static void
-run_json(struct buf *b, const struct catalog_run *r)
+run_json(struct buf *b, const struct catalog_run *r, const char *tag)
 {
 	size_t	 i;
 
 	(void)buf_puts(b, ", \"run\": {\"stamp\": ");
 	(void)buf_json_str(b, r->stamp);
+	(void)buf_puts(b, ", \"tag\": ");
+	if (tag != NULL)
+		(void)buf_json_str(b, tag);
+	else
+		(void)buf_puts(b, "null");
 	(void)buf_printf(b, ", \"state\": \"%s\", \"streams\": %zu, "
 	    "\"present\": %zu, \"missing\": [", r->complete ? "complete" :
 	    "incomplete", r->planned, r->present);
@@ -128,7 +135,7 @@ print_json(const struct catalog *cat)
 		(void)buf_printf(&b, ", \"plaintext_size\": %" PRIu64
 		    ", \"plaintext_sha256\": \"%s\", \"compression\": \"%s\"",
 		    a->plain_size, a->plain_sha, comp);
-		run_json(&b, catalog_run_of(cat, a));
+		run_json(&b, catalog_run_of(cat, a), a->run_tag);
 		(void)buf_puts(&b, "}");
 	}
 	(void)buf_puts(&b, cat->n > 0 ? "\n]\n" : "]\n");
@@ -149,15 +156,16 @@ print_table(const struct catalog *cat)
 		fprintf(stderr, "no artifacts\n");
 		return;
 	}
-	printf("%-48s %-12s %10s %-20s %-16s %s\n", "ID", "SINK", "SIZE",
-	    "TIME", "SHA256", "RUN");
+	printf("%-48s %-12s %10s %-20s %-16s %-12s %s\n", "ID", "SINK",
+	    "SIZE", "TIME", "SHA256", "TAG", "RUN");
 	for (i = 0; i < cat->n; i++) {
 		a = &cat->items[i];
 		human_bytes(a->stored_size, size, sizeof(size));
 		isotime_format(a->time, when, sizeof(when));
 		run_state_str(catalog_run_of(cat, a), run, sizeof(run));
-		printf("%-48s %-12s %10s %-20s %.16s %s\n", a->id, a->sink,
-		    size, when, a->stored_sha, run);
+		printf("%-48s %-12s %10s %-20s %.16s %-12s %s\n", a->id,
+		    a->sink, size, when, a->stored_sha,
+		    a->run_tag != NULL ? a->run_tag : "-", run);
 	}
 	for (i = 0; i < cat->nruns; i++) {
 		r = &cat->runs[i];

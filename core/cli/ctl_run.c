@@ -22,15 +22,20 @@
 #include "log.h"
 #include "progress.h"
 #include "reactor.h"
+#include "retention.h"
 #include "run.h"
 #include "util.h"
 
 static const char run_usage[] =
-    "usage: zentoria-backupctl [-c FILE] run JOB... | --all\n\n"
+    "usage: zentoria-backupctl [-c FILE] run [--tag NAME] JOB... | --all"
+    "\n\n"
     "Back up the named jobs now (at most [daemon] max_parallel_jobs at "
     "once) and\nprint one result line per job. Exit status 0 only when "
     "every job's every\nstream reached every sink.\n\n"
-    "  --all    run every [job:NAME] of the configuration\n";
+    "  --all        run every [job:NAME] of the configuration\n"
+    "  --tag NAME   tag the runs NAME (letters, digits, _ . -, 1-31 bytes),"
+    "\n               as a schedule line's tag=NAME does: keep_<rule>_tag "
+    "counts them\n";
 
 struct batch {
 	struct jobq		*q;
@@ -86,8 +91,10 @@ ctl_run(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "all", no_argument, NULL, 'a' },
+		{ "tag", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 }
 	};
+	struct jobq_opts opts;
 	struct batch	 b;
 	struct cfg_job	*job, **jobs = NULL;
 	struct progress	*prog;
@@ -96,15 +103,24 @@ ctl_run(struct ctl *ctl, int argc, char **argv)
 
 	if (ctl_wants_help(argc, argv, run_usage))
 		return 0;
+	memset(&opts, 0, sizeof(opts));
 	for (;;) {
 		ch = getopt_long(argc, argv, "", longopts, NULL);
 		if (ch == -1)
 			break;
-		if (ch != 'a') {
+		if (ch == 'a')
+			all = 1;
+		else if (ch == 't' && retention_tag_valid(optarg))
+			opts.tag = optarg;
+		else if (ch == 't') {
+			fprintf(stderr, "zentoria-backupctl: run: --tag '%s': "
+			    "a tag is 1-31 letters, digits, '_', '.' or '-'\n",
+			    optarg);
+			return EXIT_USAGE;
+		} else {
 			fputs(run_usage, stderr);
 			return EXIT_USAGE;
 		}
-		all = 1;
 	}
 	if ((optind == argc) == !all) {
 		fputs(run_usage, stderr);
@@ -139,8 +155,8 @@ ctl_run(struct ctl *ctl, int argc, char **argv)
 	/* Every job is locked (or refused) before any runs. */
 	b.q = jobq_new(ctl->cfg->max_parallel_jobs);
 	for (i = 0; i < njobs; i++) {
-		if (jobq_submit(b.q, ctl->cfg, jobs[i]->name, on_job_done,
-		    &b) == -1)
+		if (jobq_submit(b.q, ctl->cfg, jobs[i]->name, &opts,
+		    on_job_done, &b) == -1)
 			fatalx("[job:%s] is not in the configuration",
 			    jobs[i]->name);	/* looked up above */
 	}

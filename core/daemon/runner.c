@@ -59,17 +59,18 @@ on_done(void *arg, const struct jobq_result *jr)
 }
 
 int
-runner_submit(struct zb_config *cfg, const char *name, runner_done_fn done,
-    void *arg)
+runner_submit(struct zb_config *cfg, const char *name, const char *tag,
+    runner_done_fn done, void *arg)
 {
-	struct call	*c;
+	struct jobq_opts	 opts = { tag };
+	struct call		*c;
 
 	if (q == NULL)
 		q = jobq_new(cfg->max_parallel_jobs);
 	c = xcalloc(1, sizeof(*c));
 	c->done = done;
 	c->arg = arg;
-	if (jobq_submit(q, cfg, name, on_done, c) == -1) {
+	if (jobq_submit(q, cfg, name, &opts, on_done, c) == -1) {
 		free(c);
 		return -1;
 	}

@@ -26,13 +26,13 @@ typedef void (*runner_done_fn)(void *arg, const struct runner_result *);
 
 /*
  * Queue a run of job with generation cfg (referenced until the run
- * ended).  The job lock is taken now: when it is held (a CLI run, say),
+ * ended), tagged tag (the schedule line's tag=, or NULL).  The job lock is taken now: when it is held (a CLI run, say),
  * done gets RUNNER_REFUSED with the holder's pid in error before this
  * returns.  Runs start in submission order, at most [daemon]
  * max_parallel_jobs at once.  -1: no such job.
  */
 int		 runner_submit(struct zb_config *, const char *job,
-		    runner_done_fn, void *arg);
+		    const char *tag, runner_done_fn, void *arg);
 int		 runner_running(const char *job);
 /* End the queued runs that did not start (aborted, done called). */
 void		 runner_cancel_queued(const char *why);

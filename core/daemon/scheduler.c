@@ -289,7 +289,7 @@ fire_check(struct entry *e)
 }
 
 static void
-fire(struct entry *e, time_t when)
+fire(struct entry *e, time_t when, const char *tag)
 {
 	char	 t1[ZB_ISOTIME_LEN], t2[ZB_ISOTIME_LEN];
 
@@ -307,7 +307,7 @@ fire(struct entry *e, time_t when)
 		return;
 	}
 	e->running = 1;
-	if (runner_submit(e->s->cfg, e->name, run_done, e) == -1) {
+	if (runner_submit(e->s->cfg, e->name, tag, run_done, e) == -1) {
 		/* (a gone entry is never fired) */
 		e->running = 0;
 		log_warnx("job %s: not in the configuration", e->name);
@@ -330,7 +330,7 @@ on_tick(void *arg)
 	struct entry	*e;
 	int64_t		 now_ms = wall_ms(), late;
 	time_t		 now = (time_t)(now_ms / 1000), when;
-	char		 t[ZB_ISOTIME_LEN];
+	char		 t[ZB_ISOTIME_LEN], tag[CRON_TAG_MAX + 1];
 
 	s->timer = NULL;
 	TAILQ_FOREACH(e, &s->entries, link) {
@@ -341,6 +341,8 @@ on_tick(void *arg)
 		    e->name, fmt_time(when, t, sizeof(t)), e->which + 1,
 		    e->cron[e->which].tag[0] != '\0' ? ", tag=" : "",
 		    e->cron[e->which].tag);
+		/* the line that fired (set_next picks the next one) */
+		memcpy(tag, e->cron[e->which].tag, sizeof(tag));
 		/* past the latest moment its jitter allows */
 		late = now_ms - (int64_t)when * 1000 - e->jitter_ms;
 		if (e->jitter_ms > 0)
@@ -354,7 +356,7 @@ on_tick(void *arg)
 		 * clock stepped, catch-up): it follows now.
 		 */
 		set_next(e, late < SCHED_ON_TIME_MS ? when : now);
-		fire(e, when);
+		fire(e, when, tag[0] != '\0' ? tag : NULL);
 	}
 	arm(s);
 }
@@ -469,7 +471,7 @@ first_fire(struct entry *e, time_t now)
 	}
 	if (e->st.last_start > 0) {
 		missed = cron_next_any(e->cron, e->ncron, e->st.last_start,
-		    dcfg_tz(e->s->cfg), NULL);
+		    dcfg_tz(e->s->cfg), &e->which);
 		if (missed != -1 && missed <= now) {
 			log_info("%s %s: fire at %s was missed while the "
 			    "daemon was down (last start %s): running once "

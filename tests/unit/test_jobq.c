@@ -55,7 +55,7 @@ fake_end(void *arg)
 
 static struct run *
 fake_start(struct zb_config *cfg, struct cfg_job *job, struct job_lock *lock,
-    run_done_fn cb, void *arg)
+    const char *tag, run_done_fn cb, void *arg)
 {
 	struct run	*run;
 
@@ -67,6 +67,8 @@ fake_start(struct zb_config *cfg, struct cfg_job *job, struct job_lock *lock,
 	run->sum.result = RUN_OK;
 	run->timer = reactor_timer_add(duration_ms(job->name), fake_end, run);
 	note("start", job->name);
+	if (tag != NULL)
+		(void)buf_printf(&events, " tag=%s", tag);
 	if (++live > peak)
 		peak = live;
 	return run;
@@ -155,7 +157,8 @@ submit_all(struct zb_config *cfg, struct results *res)
 	q = jobq_new(cfg->max_parallel_jobs);
 	jobq_set_runner(q, &fake);
 	for (i = 0; i < 4; i++)
-		cr_assert_eq(jobq_submit(q, cfg, jobs[i], on_done, res), 0);
+		cr_assert_eq(jobq_submit(q, cfg, jobs[i], NULL, on_done, res),
+		    0);
 	res->pending = jobq_active(q);
 	return q;
 }
@@ -213,6 +216,34 @@ Test(jobq, runs_keep_their_generation)
 	jobq_free(q);
 }
 
+/* A run gets the tag it was submitted with, copied at submission. */
+Test(jobq, tag_reaches_the_run)
+{
+	struct zb_config	*cfg = setup(1);
+	struct results		 res;
+	struct jobq_opts	 opts;
+	struct jobq		*q;
+	char			 tag[32];
+
+	memset(&res, 0, sizeof(res));
+	buf_init(&res.text, 4096);
+	q = jobq_new(cfg->max_parallel_jobs);
+	jobq_set_runner(q, &fake);
+	snprintf(tag, sizeof(tag), "daily");
+	opts.tag = tag;
+	cr_assert_eq(jobq_submit(q, cfg, "j2", &opts, on_done, &res), 0);
+	snprintf(tag, sizeof(tag), "changed");	/* the queue has its own */
+	opts.tag = NULL;
+	cr_assert_eq(jobq_submit(q, cfg, "j3", &opts, on_done, &res), 0);
+	cr_assert_eq(jobq_submit(q, cfg, "j4", NULL, on_done, &res), 0);
+	res.pending = jobq_active(q);
+	reactor_run_until(&res.done);
+	cr_assert_str_eq(events.data, "start j2 tag=daily,end j2,start j3,"
+	    "end j3,start j4,end j4");
+	jobq_free(q);
+	config_free(cfg);
+}
+
 Test(jobq, held_lock_refused_at_once)
 {
 	struct zb_config	*cfg = setup(2);
@@ -223,9 +254,9 @@ Test(jobq, held_lock_refused_at_once)
 	q = submit_all(cfg, &res);
 	cr_assert(jobq_running(q, "j3"));
 	cr_assert(!jobq_running(q, "nope"));
-	cr_assert_eq(jobq_submit(q, cfg, "nope", on_done, &res), -1);
+	cr_assert_eq(jobq_submit(q, cfg, "nope", NULL, on_done, &res), -1);
 	/* j3 is queued and holds its lock: a second j3 is refused now. */
-	cr_assert_eq(jobq_submit(q, cfg, "j3", on_done, &res), 0);
+	cr_assert_eq(jobq_submit(q, cfg, "j3", NULL, on_done, &res), 0);
 	cr_assert_str_eq(res.text.data, "j3=refused");
 	snprintf(pid, sizeof(pid), "(pid %ld holds ", (long)getpid());
 	cr_assert(strstr(res.error, pid) != NULL, "%s", res.error);
@@ -235,7 +266,7 @@ Test(jobq, held_lock_refused_at_once)
 	/* The lock went with the run: j3 may run again. */
 	res.done = 0;
 	res.pending = 1;
-	cr_assert_eq(jobq_submit(q, cfg, "j3", on_done, &res), 0);
+	cr_assert_eq(jobq_submit(q, cfg, "j3", NULL, on_done, &res), 0);
 	reactor_run_until(&res.done);
 	cr_assert(strstr(res.text.data, "refused,j1=ok") == NULL);
 	cr_assert(strstr(res.text.data, ",j3=ok") != NULL, "%s",

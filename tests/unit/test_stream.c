@@ -57,7 +57,7 @@ run_job(struct zb_config *cfg, const char *job)
 	cr_assert_not_null(cfg, "config refused: %s", test_logged());
 	cr_assert_eq(plugin_bind_config(cfg, 1), 0, "%s", test_logged());
 	cfg->state_dir = test_tmpdir();	/* not the host's: never removed */
-	run = run_start(cfg, config_job(cfg, job), NULL, on_done, &r);
+	run = run_start(cfg, config_job(cfg, job), NULL, NULL, on_done, &r);
 	reactor_run_until(&r.done);
 	run_free(run);
 	return r.sum;
