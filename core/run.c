@@ -97,6 +97,8 @@ struct run_artifact {
 	unsigned		 marks_pending;
 	char			*mark_err[CFG_MAX_SINKS];
 	unsigned		 copies_ok;
+	/* per job sink (job->sinks order): its manifest was written */
+	unsigned char		 committed[CFG_MAX_SINKS];
 	int			 has_slots;	/* holds copy slots */
 };
 
@@ -116,6 +118,7 @@ struct run_stream {
 struct meta_put {
 	struct run_artifact	*art;
 	struct zb_inst		*sink;
+	size_t			 idx;		/* in job->sinks */
 	char			*manifest;
 };
 
@@ -651,8 +654,11 @@ meta_manifest_done(void *arg, int status, const char *err)
 
 	if (status != ZB_OK)
 		meta_failed(m, "manifest", err);
-	else
+	else {
 		art->copies_ok++;
+		if (m->idx < CFG_MAX_SINKS)
+			art->committed[m->idx] = 1;
+	}
 	meta_free(m);
 	if (--art->meta_pending == 0)
 		art_ended(art);
@@ -734,6 +740,18 @@ rs_drained(struct stream *st, void *arg)
 	stream_commit(st);
 }
 
+/* The index of sink in the run's job->sinks. */
+static size_t
+sink_index(const struct run *run, const struct zb_inst *sink)
+{
+	size_t	 i;
+
+	for (i = 0; i < run->job->nsinks; i++)
+		if (run->job->sinks[i]->inst == sink)
+			break;
+	return i;	/* found: the writers are the job's sinks */
+}
+
 static void
 rs_finished(struct stream *st, void *arg)
 {
@@ -752,6 +770,7 @@ rs_finished(struct stream *st, void *arg)
 		m = xcalloc(1, sizeof(*m));
 		m->art = art;
 		m->sink = w->io.inst;
+		m->idx = sink_index(art->rs->run, m->sink);
 		m->manifest = build_manifest(art, m->sink);
 		if (m->manifest == NULL) {
 			meta_failed(m, "manifest", "too large");
@@ -891,22 +910,30 @@ finish(struct run *run)
 {
 	struct run_summary		*s = &run->sum;
 	const struct run_stream		*rs;
-	size_t				 i;
+	size_t				 i, k;
 	int				 all, some, every_some = 1;
+	int				 on[CFG_MAX_SINKS];
 
 	copy_unwait(run);
 	s->streams = run->nstreams;
+	s->nsinks = run->job->nsinks;
 	s->elapsed_ms = now_ms() - run->start_ms;
 	TAILQ_FOREACH(rs, &run->streams, entry) {
 		all = some = 1;
+		for (k = 0; k < s->nsinks; k++)
+			on[k] = rs->narts > 0;
 		for (i = 0; i < rs->narts; i++) {
 			if (rs->arts[i]->copies_ok < run->job->nsinks)
 				all = 0;
 			if (rs->arts[i]->copies_ok == 0)
 				some = 0;
+			for (k = 0; k < s->nsinks; k++)
+				on[k] &= rs->arts[i]->committed[k];
 		}
 		s->streams_ok += all;
 		every_some &= some;
+		for (k = 0; k < s->nsinks; k++)
+			s->sink_streams_ok[k] += on[k];
 	}
 	if (run->failed != NULL || run->nstreams == 0 || s->copies_ok == 0)
 		s->result = RUN_FAILED;
@@ -1037,6 +1064,13 @@ start_cleanup(struct run *run)
 		gc_start(&gp);
 	}
 	free(prefix);
+}
+
+int
+run_sink_whole(const struct run_summary *s, size_t i)
+{
+	return i < s->nsinks && s->streams > 0 &&
+	    s->sink_streams_ok[i] == s->streams;
 }
 
 struct run *

@@ -27,6 +27,13 @@ struct run_summary {
 	uint64_t	 budget;
 	uint64_t	 pauses;
 	uint64_t	 resumes;
+	/*
+	 * Per sink of the job (job->sinks order, nsinks of them): how many
+	 * planned streams were committed there.  A sink with all streams
+	 * has this run whole, whatever the other sinks did (run_sink_whole).
+	 */
+	size_t		 nsinks;
+	unsigned	 sink_streams_ok[CFG_MAX_SINKS];
 };
 
 typedef void (*run_done_fn)(struct run *, const struct run_summary *,
@@ -43,6 +50,11 @@ struct job_lock;
 struct run	*run_start(struct zb_config *, struct cfg_job *,
 		    struct job_lock *, const char *tag, run_done_fn,
 		    void *arg);
+/*
+ * 1 when the run s committed every planned stream (at least one) on the
+ * job's i-th sink: retention may then prune that sink.
+ */
+int		 run_sink_whole(const struct run_summary *s, size_t i);
 void		 run_free(struct run *);
 const char	*run_job_name(const struct run *);
 /* Plaintext bytes pushed so far (for progress lines). */

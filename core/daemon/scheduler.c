@@ -150,21 +150,23 @@ retention_done(void *arg, unsigned errors)
 }
 
 /*
- * After a run whose every stream reached every sink: retention of the
- * job's source on each of its sinks.  A partial run prunes nothing: the
- * run summary does not say which sinks got every stream, and pruning a
- * sink that missed the newest copy could leave it with fewer copies
- * than its keep rules promise.
+ * After a run: retention of the job's source on each sink on which the
+ * run committed every planned stream (run_sink_whole), even when another
+ * sink failed.  A sink that missed a stream is left alone: pruning it
+ * could leave it with fewer copies than its keep rules promise.
  */
 static void
-start_retention(struct sched *s, const char *jobname)
+start_retention(struct sched *s, const char *jobname,
+    const struct run_summary *sum)
 {
 	struct cfg_job	*job = config_job(s->cfg, jobname);
 	size_t		 i;
 
-	if (job == NULL)
+	if (job == NULL || sum == NULL)
 		return;
 	for (i = 0; i < job->nsinks; i++) {
+		if (!run_sink_whole(sum, i))
+			continue;
 		s->side_ops++;
 		services_retention(s->cfg, job->sinks[i]->name,
 		    job->source->name, retention_done, s);
@@ -191,8 +193,9 @@ run_done(void *arg, const struct runner_result *r)
 	    runner_status_str(r->status));
 	save(e);
 	/* (also while stopping: the keep rules hold after an exit) */
-	if (r->status == RUNNER_OK && !e->gone)
-		start_retention(s, e->name);
+	if ((r->status == RUNNER_OK || r->status == RUNNER_PARTIAL) &&
+	    !e->gone)
+		start_retention(s, e->name, r->summary);
 	if (e->gone) {
 		TAILQ_REMOVE(&s->entries, e, link);
 		entry_free(e);

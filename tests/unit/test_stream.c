@@ -246,6 +246,13 @@ Test(stream, failing_sink_does_not_stop_the_other)
 	cr_assert_eq(s.result, RUN_PARTIAL, "%s", test_logged());
 	cr_assert_eq(s.copies_ok, 1);
 	cr_assert_eq(s.copies_failed, 1);
+	/* per sink, in the job's order: bad has nothing, disk all */
+	cr_assert_eq(s.nsinks, 2);
+	cr_assert_eq(s.sink_streams_ok[0], 0);
+	cr_assert_eq(s.sink_streams_ok[1], 1);
+	cr_assert_not(run_sink_whole(&s, 0));
+	cr_assert(run_sink_whole(&s, 1));
+	cr_assert_not(run_sink_whole(&s, 2));
 	p = xasprintf("%s/disk", dir);
 	cr_assert_eq(count_files(p, "manifest.json"), 1);
 	assert_logged("sink:bad: write failed");
@@ -277,6 +284,9 @@ Test(stream, refused_sidecar_means_no_copy)
 	s = run_job(cfg, "j");
 	cr_assert_eq(s.result, RUN_PARTIAL, "%s", test_logged());
 	cr_assert_eq(s.copies_ok, 1);
+	/* the data went, the sidecar did not: no copy there */
+	cr_assert_not(run_sink_whole(&s, 0));
+	cr_assert(run_sink_whole(&s, 1));
 	assert_logged("sink:nosidecar: checksum sidecar not written, this "
 	    "copy does not count");
 	/* It took the data and nothing after it: no manifest. */
@@ -332,6 +342,8 @@ Test(stream, failing_source_leaves_no_manifest_anywhere)
 	s = run_job(cfg, "j");
 	cr_assert_eq(s.result, RUN_FAILED);
 	cr_assert_eq(s.copies_ok, 0);
+	cr_assert_not(run_sink_whole(&s, 0));
+	cr_assert_not(run_sink_whole(&s, 1));
 	assert_logged("source failed: src_gen: failing as asked");
 	/* No manifest, no sidecar, no data, no temporary file. */
 	cr_assert_eq(count_files(dir, NULL), 0, "files left behind");
@@ -364,6 +376,9 @@ Test(stream, several_streams_respect_max_streams)
 	s = run_job(cfg, "j");
 	cr_assert_eq(s.result, RUN_OK, "%s", test_logged());
 	cr_assert_eq(s.streams, 5);
+	cr_assert_eq(s.sink_streams_ok[0], 5);
+	cr_assert_eq(s.sink_streams_ok[1], 5);
+	cr_assert(run_sink_whole(&s, 0) && run_sink_whole(&s, 1));
 	/* Two at a time: never more, and not one after the other. */
 	p = xasprintf("%s/ledger", dir);
 	l = read_ledger(p);
