@@ -34,7 +34,7 @@ static const char list_usage[] =
     "  --sink K     only copies on [sink:K]\n"
     "  --json       a JSON array of objects: id, source, stream, sink, "
     "time, size,\n               sha256, job, data, plaintext_size, "
-    "plaintext_sha256, compression,\n               run {stamp, tag, "
+    "plaintext_sha256, compression,\n               run {stamp, [tag,] "
     "state, streams, present, missing}\n";
 
 #define MISSING_SHOWN	8	/* missing streams named in a message */
@@ -89,11 +89,10 @@ run_json(struct buf *b, const struct catalog_run *r, const char *tag)
 
 	(void)buf_puts(b, ", \"run\": {\"stamp\": ");
 	(void)buf_json_str(b, r->stamp);
-	(void)buf_puts(b, ", \"tag\": ");
-	if (tag != NULL)
+	if (tag != NULL) {	/* absent when none, as in the manifest */
+		(void)buf_puts(b, ", \"tag\": ");
 		(void)buf_json_str(b, tag);
-	else
-		(void)buf_puts(b, "null");
+	}
 	(void)buf_printf(b, ", \"state\": \"%s\", \"streams\": %zu, "
 	    "\"present\": %zu, \"missing\": [", r->complete ? "complete" :
 	    "incomplete", r->planned, r->present);
