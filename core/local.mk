@@ -41,12 +41,10 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 
 sbin_PROGRAMS += zentoria-backupd
 zentoria_backupd_SOURCES = %reldir%/daemon/backupd.c \
-	%reldir%/daemon/dcfg.c %reldir%/daemon/dcfg.h \
 	%reldir%/daemon/jobstate.c %reldir%/daemon/jobstate.h \
 	%reldir%/daemon/notify.c %reldir%/daemon/notify.h \
-	%reldir%/daemon/runner.c %reldir%/daemon/runner.h \
 	%reldir%/daemon/scheduler.c %reldir%/daemon/scheduler.h \
-	%reldir%/daemon/services.c %reldir%/daemon/services.h
+	%reldir%/daemon/upkeep.c %reldir%/daemon/upkeep.h
 zentoria_backupd_LDADD = %reldir%/libzbcore.la $(LIBEVENT_LIBS)
 
 bin_PROGRAMS += zentoria-backupctl

@@ -31,13 +31,12 @@
 #include <string.h>
 
 #include "config.h"
-#include "dcfg.h"
 #include "http.h"
+#include "jobq.h"
 #include "log.h"
 #include "notify.h"
 #include "plugin.h"
 #include "reactor.h"
-#include "runner.h"
 #include "scheduler.h"
 #include "util.h"
 
@@ -49,6 +48,7 @@ struct daemon {
 	const char		*path;
 	int			 cli_level;	/* -v given */
 	struct zb_config	*cfg;		/* the current generation */
+	struct jobq		*q;		/* every run */
 	struct sched		*sched;
 	struct zb_timer		*abort_timer;
 	int			 stopping;
@@ -87,7 +87,7 @@ daemon_checks(struct zb_config *cfg)
 static void
 apply_settings(struct daemon *d)
 {
-	int64_t	 ms = dcfg_shutdown_timeout_ms(d->cfg);
+	int64_t	 ms = d->cfg->shutdown_timeout_ms;
 
 	if (d->cfg->log_level >= 0 && d->cli_level == ZB_LOG_INFO)
 		log_set_level(d->cfg->log_level);
@@ -106,13 +106,14 @@ static void
 on_shutdown_timeout(void *arg)
 {
 	struct daemon	*d = arg;
-	size_t		 n = runner_active();
+	size_t		 n = jobq_active(d->q);
 
 	d->abort_timer = NULL;
 	log_warnx("shutdown_timeout (%.1f s) is over: aborting %zu run%s "
 	    "(their unfinished copies get no manifest)",
-	    dcfg_shutdown_timeout_ms(d->cfg) / 1000.0, n, n == 1 ? "" : "s");
-	runner_abort_all("the daemon is stopping (shutdown_timeout is over)");
+	    d->cfg->shutdown_timeout_ms / 1000.0, n, n == 1 ? "" : "s");
+	jobq_abort_all(d->q,
+	    "the daemon is stopping (shutdown_timeout is over)");
 	/* Now the HTTP transfers and children may be cut short. */
 	reactor_interrupt_hooks();
 }
@@ -120,7 +121,7 @@ on_shutdown_timeout(void *arg)
 static void
 begin_shutdown(struct daemon *d, int sig)
 {
-	size_t	 n = runner_active();
+	size_t	 n = jobq_active(d->q);
 
 	if (d->stopping)
 		return;
@@ -128,10 +129,9 @@ begin_shutdown(struct daemon *d, int sig)
 	notify_stopping();
 	log_info("%s: stopping: no new runs; %zu running, waiting up to "
 	    "%.1f s (shutdown_timeout)", sig == SIGINT ? "SIGINT" : "SIGTERM",
-	    n, dcfg_shutdown_timeout_ms(d->cfg) / 1000.0);
+	    n, d->cfg->shutdown_timeout_ms / 1000.0);
 	d->abort_timer = reactor_timer_add(
-	    (uint64_t)dcfg_shutdown_timeout_ms(d->cfg), on_shutdown_timeout,
-	    d);
+	    (uint64_t)d->cfg->shutdown_timeout_ms, on_shutdown_timeout, d);
 	sched_stop(d->sched, on_idle, d);
 }
 
@@ -146,9 +146,9 @@ reload(struct daemon *d)
 	}
 	notify_reloading();
 	log_info("SIGHUP: reloading %s", d->path);
-	cfg = dcfg_load(d->path, d->cfg);
+	cfg = config_reload(d->cfg, d->path);
 	if (cfg != NULL && daemon_checks(cfg) > 0) {
-		dcfg_unref(cfg);
+		config_unref(cfg);
 		cfg = NULL;
 	}
 	if (cfg == NULL) {
@@ -159,7 +159,7 @@ reload(struct daemon *d)
 		return;
 	}
 	sched_reload(d->sched, cfg);
-	dcfg_unref(d->cfg);
+	config_unref(d->cfg);
 	d->cfg = cfg;
 	apply_settings(d);
 	/* (a pid_file changed by the reload is not moved: docs/daemon.md) */
@@ -185,10 +185,11 @@ serve(struct daemon *d)
 
 	reactor_hold_interrupt_hooks(1);
 	apply_settings(d);
-	pf = dcfg_pid_file(d->cfg);
+	pf = d->cfg->pid_file;
 	if (pf != NULL && pidfile_write(pf) == 0)
 		d->pid_file = xstrdup(pf);
-	d->sched = sched_new(d->cfg);
+	d->q = jobq_new(d->cfg->max_parallel_jobs);
+	d->sched = sched_new(d->cfg, d->q);
 	reactor_on_signal(on_signal, d);
 	sched_start(d->sched);
 	log_info("started with %s", d->path);
@@ -199,7 +200,8 @@ serve(struct daemon *d)
 	d->abort_timer = NULL;
 	sched_free(d->sched);
 	d->sched = NULL;
-	runner_free();
+	jobq_free(d->q);
+	d->q = NULL;
 	if (d->pid_file != NULL)
 		pidfile_remove(d->pid_file);
 	free(d->pid_file);
@@ -258,7 +260,7 @@ main(int argc, char **argv)
 	log_init("zentoria-backupd", d.cli_level);
 	notify_init();
 	reactor_init();
-	d.cfg = dcfg_load(d.path, NULL);
+	d.cfg = config_reload(NULL, d.path);
 	errors = d.cfg == NULL ? 1 : 0;
 	if (d.cfg != NULL) {
 		if (d.cfg->log_level >= 0 && d.cli_level == ZB_LOG_INFO)
@@ -273,7 +275,7 @@ main(int argc, char **argv)
 		printf("%s: configuration ok\n", d.path);
 	else if (errors == 0)
 		errors = serve(&d);
-	dcfg_unref(d.cfg);
+	config_unref(d.cfg);
 	plugin_unload_all();
 	http_free();
 	reactor_free();

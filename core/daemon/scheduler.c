@@ -2,9 +2,9 @@
  * scheduler.c - the daemon's schedule: one entry per job and per
  * [check:NAME], its next fire time (cron_next_any over its schedule
  * lines, in [daemon] timezone), and one reactor timer for the earliest
- * entry.  A job's fire queues a run (runner.c), then retention on its
- * sinks; a check's fire runs the check (services.c) and records its
- * result in state_dir/checks/<name>.json.
+ * entry.  A job's fire queues a run on the daemon's job queue (jobq.c),
+ * then retention on its sinks (upkeep.c); a check's fire runs the check
+ * (upkeep.c) and records its result in state_dir/checks/<name>.json.
  *
  * Invariants:
  * - A job never overlaps itself: a fire while it runs (or is queued) is
@@ -36,13 +36,13 @@
 
 #include "buf.h"
 #include "check.h"
-#include "dcfg.h"
+#include "cron.h"
+#include "jobq.h"
 #include "jobstate.h"
 #include "log.h"
 #include "reactor.h"
-#include "runner.h"
 #include "scheduler.h"
-#include "services.h"
+#include "upkeep.h"
 #include "util.h"
 
 #define SCHED_MAX_SLEEP_MS	60000
@@ -76,6 +76,7 @@ struct entry {
 
 struct sched {
 	struct zb_config	*cfg;		/* a reference */
+	struct jobq		*q;		/* the daemon's */
 	TAILQ_HEAD(, entry)	 entries;
 	struct zb_timer		*timer;
 	unsigned		 side_ops;	/* retention passes, checks */
@@ -120,7 +121,7 @@ set_next(struct entry *e, time_t after)
 
 	e->which = 0;
 	e->next = e->ncron == 0 ? -1 : cron_next_any(e->cron, e->ncron,
-	    after, dcfg_tz(e->s->cfg), &e->which);
+	    after, e->s->cfg->tz, &e->which);
 	if (e->next == -1)
 		return;
 	if (e->jitter_ms > 0)
@@ -166,20 +167,20 @@ start_retention(struct sched *s, const char *jobname)
 		return;
 	for (i = 0; i < job->nsinks; i++) {
 		s->side_ops++;
-		services_retention(s->cfg, job->sinks[i]->name,
+		upkeep_retention(s->cfg, job->sinks[i]->name,
 		    job->source->name, retention_done, s);
 	}
 }
 
 static void
-run_done(void *arg, const struct runner_result *r)
+run_done(void *arg, const struct jobq_result *r)
 {
 	struct entry	*e = arg;
 	struct sched	*s = e->s;
 	char		 t[ZB_ISOTIME_LEN];
 
 	e->running = 0;
-	if (r->status == RUNNER_REFUSED) {
+	if (r->status == JOBQ_REFUSED) {
 		e->st.skipped++;
 		log_warnx("job %s: fire at %s skipped: %s", e->name,
 		    fmt_time(e->st.last_fire, t, sizeof(t)), r->error);
@@ -188,10 +189,10 @@ run_done(void *arg, const struct runner_result *r)
 	}
 	e->st.last_end = time(NULL);
 	snprintf(e->st.outcome, sizeof(e->st.outcome), "%s",
-	    runner_status_str(r->status));
+	    jobq_status_str(r->status));
 	save(e);
 	/* (also while stopping: the keep rules hold after an exit) */
-	if (r->status == RUNNER_OK && !e->gone)
+	if (r->status == JOBQ_OK && !e->gone)
 		start_retention(s, e->name);
 	if (e->gone) {
 		TAILQ_REMOVE(&s->entries, e, link);
@@ -281,7 +282,7 @@ fire_check(struct entry *e)
 	save(e);
 	log_info("check %s: started", e->name);
 	e->s->side_ops++;
-	if (services_check(e->s->cfg, e->name, check_done, e) == -1) {
+	if (upkeep_check(e->s->cfg, e->name, check_done, e) == -1) {
 		e->s->side_ops--;
 		e->running = 0;
 		log_warnx("check %s: not in the configuration", e->name);
@@ -307,7 +308,7 @@ fire(struct entry *e, time_t when)
 		return;
 	}
 	e->running = 1;
-	if (runner_submit(e->s->cfg, e->name, run_done, e) == -1) {
+	if (jobq_submit(e->s->q, e->s->cfg, e->name, run_done, e) == -1) {
 		/* (a gone entry is never fired) */
 		e->running = 0;
 		log_warnx("job %s: not in the configuration", e->name);
@@ -406,8 +407,14 @@ entry_new(struct sched *s, struct cfg_job *job, struct cfg_check *chk)
 		}
 	} else {
 		e->name = xstrdup(job->name);
-		(void)dcfg_job_schedules(s->cfg, job, &e->cron, &e->ncron,
-		    &e->jitter_ms);
+		e->ncron = job->nschedules;
+		if (e->ncron > 0) {
+			e->cron = xreallocarray(NULL, e->ncron,
+			    sizeof(*e->cron));
+			memcpy(e->cron, job->crons,
+			    e->ncron * sizeof(*e->cron));
+		}
+		e->jitter_ms = job->jitter_ms;
 	}
 	e->path = jobstate_path(s->cfg->state_dir, e->what, e->name);
 	if (jobstate_load(s->cfg->state_dir, e->what, e->name, &e->st, err,
@@ -469,7 +476,7 @@ first_fire(struct entry *e, time_t now)
 	}
 	if (e->st.last_start > 0) {
 		missed = cron_next_any(e->cron, e->ncron, e->st.last_start,
-		    dcfg_tz(e->s->cfg), NULL);
+		    e->s->cfg->tz, NULL);
 		if (missed != -1 && missed <= now) {
 			log_info("%s %s: fire at %s was missed while the "
 			    "daemon was down (last start %s): running once "
@@ -488,7 +495,7 @@ first_fire(struct entry *e, time_t now)
 }
 
 struct sched *
-sched_new(struct zb_config *cfg)
+sched_new(struct zb_config *cfg, struct jobq *q)
 {
 	struct sched	*s;
 	struct cfg_job	*job;
@@ -498,7 +505,8 @@ sched_new(struct zb_config *cfg)
 
 	srandom((unsigned)(getpid() ^ now));
 	s = xcalloc(1, sizeof(*s));
-	s->cfg = dcfg_ref(cfg);
+	s->cfg = config_ref(cfg);
+	s->q = q;
 	TAILQ_INIT(&s->entries);
 	TAILQ_FOREACH(job, &cfg->jobs, entry) {
 		e = entry_new(s, job, NULL);
@@ -568,7 +576,7 @@ sched_reload(struct sched *s, struct zb_config *cfg)
 	struct entry	*e, *tmp;
 	struct cfg_job	*job;
 	struct cfg_check *chk;
-	const struct cron_tz *otz = dcfg_tz(s->cfg), *ntz = dcfg_tz(cfg);
+	const struct cron_tz *otz = s->cfg->tz, *ntz = cfg->tz;
 	time_t		 now = time(NULL);
 	int		 tz_changed;
 
@@ -576,8 +584,8 @@ sched_reload(struct sched *s, struct zb_config *cfg)
 	tz_changed = (otz == NULL) != (ntz == NULL) || (otz != NULL &&
 	    (otz->kind != ntz->kind || otz->offset != ntz->offset ||
 	    strcmp(otz->name, ntz->name) != 0));
-	dcfg_unref(s->cfg);
-	s->cfg = dcfg_ref(cfg);
+	config_unref(s->cfg);
+	s->cfg = config_ref(cfg);
 	for (e = TAILQ_FIRST(&s->entries); e != NULL; e = tmp) {
 		tmp = TAILQ_NEXT(e, link);
 		if (e->gone || in_config(cfg, e))
@@ -603,7 +611,7 @@ sched_reload(struct sched *s, struct zb_config *cfg)
 size_t
 sched_busy(const struct sched *s)
 {
-	return runner_active() + s->side_ops;
+	return jobq_active(s->q) + s->side_ops;
 }
 
 static void
@@ -638,7 +646,7 @@ sched_stop(struct sched *s, void (*idle)(void *), void *arg)
 	s->idle = idle;
 	s->idle_arg = arg;
 	arm(s);
-	runner_cancel_queued("the daemon is stopping");
+	jobq_cancel_queued(s->q, "the daemon is stopping");
 	check_idle(s);
 }
 
@@ -658,6 +666,6 @@ sched_free(struct sched *s)
 		TAILQ_REMOVE(&s->entries, e, link);
 		entry_free(e);
 	}
-	dcfg_unref(s->cfg);
+	config_unref(s->cfg);
 	free(s);
 }
