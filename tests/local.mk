@@ -197,7 +197,8 @@ daemon_tests = %reldir%/integration/daemon.sh \
 	%reldir%/integration/daemon_catchup.sh \
 	%reldir%/integration/daemon_reload.sh \
 	%reldir%/integration/daemon_check.sh \
-	%reldir%/integration/daemon_stop.sh
+	%reldir%/integration/daemon_stop.sh \
+	%reldir%/integration/daemon_journal.sh
 TESTS += $(daemon_tests)
 EXTRA_DIST += $(daemon_tests) %reldir%/integration/daemon_lib.sh
 

@@ -64,9 +64,15 @@ usage(FILE *f)
 	    "SIGTERM;\nSIGHUP reloads the configuration.\n\n"
 	    "  -c, --config FILE   configuration (default: %s)\n"
 	    "  -t, --check-config  check the configuration, its plugins and "
-	    "schedules,\n                      then exit\n"
-	    "  -f, --foreground    log to stderr (it always does, and never "
-	    "forks:\n                      systemd runs it as Type=notify)\n"
+	    "schedules,\n                      then exit (plain log lines "
+	    "unless stderr is\n                      the journal)\n"
+	    "  -f, --foreground    log lines as \"zentoria-backupd: info: ...\" "
+	    "for a\n                      terminal; without it (or when "
+	    "stderr is the\n                      journal's $JOURNAL_STREAM) "
+	    "each line starts with\n                      its priority "
+	    "(<3> error ... <7> debug) for the\n                      "
+	    "journal, which adds the time.  It never forks:\n"
+	    "                      systemd runs it as Type=notify\n"
 	    "  -v, --verbose       log debug messages\n"
 	    "  -h, --help          this text\n"
 	    "  -V, --version       print the version\n", DEFAULT_CONFIG);
@@ -221,7 +227,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct daemon	 d;
-	int		 ch, check = 0, errors;
+	int		 ch, check = 0, errors, foreground = 0;
 
 	memset(&d, 0, sizeof(d));
 	d.path = DEFAULT_CONFIG;
@@ -238,7 +244,8 @@ main(int argc, char **argv)
 			check = 1;
 			break;
 		case 'f':
-			break;	/* logs go to stderr either way */
+			foreground = 1;
+			break;
 		case 'v':
 			d.cli_level = ZB_LOG_DEBUG;
 			break;
@@ -258,6 +265,12 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_init("zentoria-backupd", d.cli_level);
+	/*
+	 * Under systemd: priorities for the journal, which stamps lines.
+	 * --check-config is run by hand as well: plain lines unless stderr
+	 * is the journal.
+	 */
+	log_set_journal(log_stderr_is_journal() || (!foreground && !check));
 	notify_init();
 	reactor_init();
 	d.cfg = config_reload(NULL, d.path);
