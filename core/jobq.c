@@ -75,6 +75,7 @@ jobq_status_str(enum jobq_status s)
 }
 
 static void	on_kick(evutil_socket_t, short, void *);
+static void	kick(struct jobq *);
 
 struct jobq *
 jobq_new(int max_parallel_jobs)
@@ -87,6 +88,18 @@ jobq_new(int max_parallel_jobs)
 	q->kick_ev = event_new(reactor_base(), -1, 0, on_kick, q);
 	q->runner = default_runner;
 	return q;
+}
+
+void
+jobq_set_limit(struct jobq *q, int max_parallel_jobs)
+{
+	int	 n = max_parallel_jobs > 0 ? max_parallel_jobs : 1;
+
+	if (n == q->max_parallel)
+		return;
+	log_info("max_parallel_jobs: %d, was %d", n, q->max_parallel);
+	q->max_parallel = n;
+	kick(q);
 }
 
 void

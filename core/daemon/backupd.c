@@ -95,8 +95,13 @@ apply_settings(struct daemon *d)
 {
 	int64_t	 ms = d->cfg->shutdown_timeout_ms;
 
+	/* -v wins; a log_level removed by a reload means info again */
 	if (d->cfg->log_level >= 0 && d->cli_level == ZB_LOG_INFO)
 		log_set_level(d->cfg->log_level);
+	else
+		log_set_level(d->cli_level);
+	if (d->q != NULL)
+		jobq_set_limit(d->q, d->cfg->max_parallel_jobs);
 	reactor_set_hard_deadline((unsigned)((ms + 999) / 1000) +
 	    SHUTDOWN_GRACE_S);
 }
@@ -141,6 +146,34 @@ begin_shutdown(struct daemon *d, int sig)
 	sched_stop(d->sched, on_idle, d);
 }
 
+static int
+same_str(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* Keys a reload reads but cannot apply: say so rather than ignore them. */
+static void
+note_restart_keys(const struct zb_config *old, const struct zb_config *cfg)
+{
+	const char	*keys[4];
+	size_t		 i, n = 0;
+
+	if (!same_str(old->ca_file, cfg->ca_file))
+		keys[n++] = "ca_file";
+	if (old->tls_min_13 != cfg->tls_min_13)
+		keys[n++] = "tls_min_version";
+	if (!same_str(old->pid_file, cfg->pid_file))
+		keys[n++] = "pid_file";
+	if (!same_str(old->state_dir, cfg->state_dir))
+		keys[n++] = "state_dir";
+	for (i = 0; i < n; i++)
+		log_warnx("%s: [daemon] %s changed: it takes effect at the "
+		    "next restart, not on reload", cfg->path, keys[i]);
+}
+
 static void
 reload(struct daemon *d)
 {
@@ -164,11 +197,11 @@ reload(struct daemon *d)
 		    "runs");
 		return;
 	}
+	note_restart_keys(d->cfg, cfg);
 	sched_reload(d->sched, cfg);
 	config_unref(d->cfg);
 	d->cfg = cfg;
-	apply_settings(d);
-	/* (a pid_file changed by the reload is not moved: docs/daemon.md) */
+	apply_settings(d);	/* log_level, max_parallel_jobs */
 	log_info("%s: reloaded", d->path);
 	notify_ready("running");
 }
