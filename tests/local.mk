@@ -186,10 +186,7 @@ PY_LOG_COMPILER = $(PYTHON3)
 if HAVE_CRITERION
 check_PROGRAMS += %reldir%/unit/test_jobstate
 TESTS += %reldir%/unit/test_jobstate
-%canon_reldir%_unit_test_jobstate_SOURCES = %reldir%/unit/test_jobstate.c \
-	core/daemon/jobstate.c
-%canon_reldir%_unit_test_jobstate_CPPFLAGS = $(AM_CPPFLAGS) \
-	-I$(top_srcdir)/core/daemon
+%canon_reldir%_unit_test_jobstate_SOURCES = %reldir%/unit/test_jobstate.c
 %canon_reldir%_unit_test_jobstate_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_jobstate_LDADD = $(unit_ldadd)
 endif

@@ -1,5 +1,5 @@
 /*
- * test_jobstate.c - the daemon's job state files (core/daemon/jobstate.c):
+ * test_jobstate.c - the job state files (core/jobstate.c):
  * a record written atomically reads back the same; a torn, garbage,
  * foreign or oversized file is refused with a message naming the file
  * and the problem; a missing file is a job that never ran.
