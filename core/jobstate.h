@@ -1,6 +1,7 @@
 /*
- * jobstate.h - what the daemon remembers of each job and check across
- * restarts: state_dir/jobs/<job>.json and state_dir/checks/<name>.json.
+ * jobstate.h - what is remembered of each job and check across runs
+ * and restarts: state_dir/jobs/<job>.json (every front end's runs) and
+ * state_dir/checks/<name>.json (the daemon's scheduled checks).
  */
 #ifndef ZB_JOBSTATE_H
 #define ZB_JOBSTATE_H
@@ -18,8 +19,8 @@ struct jobstate {
 	time_t		 last_start;	/* of the newest run; 0: never */
 	time_t		 last_end;	/* 0: never ended (or running) */
 	char		 outcome[JOBSTATE_OUTCOME_MAX + 1]; /* "" or a word */
-	uint64_t	 runs;		/* runs the daemon started */
-	uint64_t	 skipped;	/* fires skipped (still running) */
+	uint64_t	 runs;		/* runs started (CLI and daemon) */
+	uint64_t	 skipped;	/* fires the daemon skipped */
 	/* checks only: the last result */
 	uint64_t	 duration_ms;
 	uint64_t	 restore_ms;
@@ -58,12 +59,52 @@ char	*jobstate_path(const char *state_dir, const char *kind,
 int	 jobstate_write_atomic(const char *path, const char *text,
 	    char *err, size_t errlen);
 /*
- * The same off the loop (reactor_offload): takes text.  Writes of one
- * path happen in call order; a write asked for while one is under way
- * replaces any other still waiting (only the newest matters).  Failures
- * are logged.
+ * What one writer changes in a record (what: JOBSTATE_* bits); the
+ * other fields stay as the file has them.  Several processes write one
+ * file: the job queue of the CLI or the daemon records a run's start and
+ * end (under the job lock), the daemon's scheduler its fires and skipped
+ * fires (without it: a fire is skipped because another holds the lock),
+ * so each change is a read-modify-write under an flock (below).
  */
-void	 jobstate_save_take(const char *path, char *text);
+#define JOBSTATE_FIRE		0x01	/* last_fire = fire */
+#define JOBSTATE_START		0x02	/* last_start = start, runs + 1,
+					   outcome "running" */
+#define JOBSTATE_END		0x04	/* last_end = end, outcome */
+#define JOBSTATE_SKIP		0x08	/* skipped + 1 */
+#define JOBSTATE_RESULT		0x10	/* duration_ms ... failed (checks) */
+#define JOBSTATE_INTERRUPTED	0x20	/* outcome "interrupted" if it is
+					   still "running" since start */
+
+struct jobstate_change {
+	unsigned	 what;
+	time_t		 fire, start, end;
+	char		 outcome[JOBSTATE_OUTCOME_MAX + 1];	/* END */
+	uint64_t	 duration_ms, restore_ms;		/* RESULT */
+	unsigned	 items, failed;
+	/* written as is (see jobstate_encode); NULL: none */
+	const char	*extra;
+};
+
+void	 jobstate_apply(struct jobstate *, const struct jobstate_change *);
+/*
+ * Apply c to state_dir/<kind>s/<name>.json: take an exclusive flock on
+ * <file>.lock, read the file (missing: a zeroed record), apply, write
+ * atomically (jobstate_write_atomic), unlock.  Blocking.  0; 1 when the
+ * file was refused and set aside as <file>.refused (err says why; the
+ * record starts afresh); -1 with err when it could not be written.
+ */
+int	 jobstate_update(const char *state_dir, const char *kind,
+	    const char *name, const struct jobstate_change *c, char *err,
+	    size_t errlen);
+/*
+ * The same off the loop (reactor_offload), c copied (extra included).
+ * Changes of one file are applied in call order, one at a time.
+ * done(arg), if not NULL, is called on the loop once c is in the file
+ * (or failed: failures are logged).
+ */
+void	 jobstate_update_async(const char *state_dir, const char *kind,
+	    const char *name, const struct jobstate_change *c,
+	    void (*done)(void *), void *arg);
 /* Writes not finished yet (shutdown waits for 0). */
 size_t	 jobstate_pending(void);
 

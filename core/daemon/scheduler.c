@@ -21,8 +21,12 @@
  *   time (docs/daemon.md says why).
  * - The timer never waits more than SCHED_MAX_SLEEP_MS, so a step of the
  *   wall clock is noticed within a minute.
- * - Each entry's state file is written when a run starts and ends and
- *   when a fire is skipped (jobstate.c, off the loop).
+ * - Each job's state file records its runs' starts and ends, written by
+ *   the job queue (jobq.c) for the daemon's runs and the CLI's alike;
+ *   the scheduler adds its fires and skipped fires, a check's whole
+ *   record (jobstate.c: changes merged under an flock, off the loop).
+ *   At start, a job whose file says "running" while nobody holds its
+ *   lock is recorded as interrupted.
  */
 #include "zb-build.h"
 
@@ -42,6 +46,7 @@
 #include "log.h"
 #include "reactor.h"
 #include "scheduler.h"
+#include "state.h"
 #include "upkeep.h"
 #include "util.h"
 
@@ -106,11 +111,28 @@ fmt_time(time_t t, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * Record what (JOBSTATE_* bits; c's other fields set by the caller) in
+ * the entry's state file.  A check's file also keeps its last results.
+ */
 static void
-save(struct entry *e)
+record(struct entry *e, unsigned what, struct jobstate_change *c)
 {
-	jobstate_save_take(e->path, jobstate_encode(e->what, e->name, &e->st,
-	    e->results));
+	c->what = what;
+	c->extra = e->results;
+	jobstate_update_async(e->s->cfg->state_dir, e->what, e->name, c,
+	    NULL, NULL);
+}
+
+/* Count a skipped fire (in memory for the log, and in the file). */
+static void
+record_skip(struct entry *e)
+{
+	struct jobstate_change	 c;
+
+	memset(&c, 0, sizeof(c));
+	e->st.skipped++;
+	record(e, JOBSTATE_SKIP, &c);
 }
 
 /* The fire time after `after', with this entry's jitter. */
@@ -181,16 +203,15 @@ run_done(void *arg, const struct jobq_result *r)
 
 	e->running = 0;
 	if (r->status == JOBQ_REFUSED) {
-		e->st.skipped++;
 		log_warnx("job %s: fire at %s skipped: %s", e->name,
 		    fmt_time(e->st.last_fire, t, sizeof(t)), r->error);
-		save(e);
+		record_skip(e);
 		return;
 	}
+	/* (the job queue recorded the end in the file) */
 	e->st.last_end = time(NULL);
 	snprintf(e->st.outcome, sizeof(e->st.outcome), "%s",
 	    jobq_status_str(r->status));
-	save(e);
 	/* (also while stopping: the keep rules hold after an exit) */
 	if (r->status == JOBQ_OK && !e->gone)
 		start_retention(s, e->name);
@@ -242,10 +263,11 @@ results_json(const struct check_result *r)
 static void
 check_done(void *arg, const struct check_result *r)
 {
-	struct entry	*e = arg;
-	struct sched	*s = e->s;
-	uint64_t	 restore = 0;
-	size_t		 i;
+	struct entry		*e = arg;
+	struct sched		*s = e->s;
+	struct jobstate_change	 c;
+	uint64_t		 restore = 0;
+	size_t			 i;
 
 	for (i = 0; i < r->n; i++)
 		restore += r->items[i].restore_ms;
@@ -264,7 +286,14 @@ check_done(void *arg, const struct check_result *r)
 	    "%zu cop%s checked, %u failed, in %.1f s (restore time %.1f s)",
 	    e->name, e->st.outcome, r->n, r->n == 1 ? "y" : "ies", r->failed,
 	    r->duration_ms / 1000.0, restore / 1000.0);
-	save(e);
+	memset(&c, 0, sizeof(c));
+	c.end = e->st.last_end;
+	snprintf(c.outcome, sizeof(c.outcome), "%s", e->st.outcome);
+	c.duration_ms = e->st.duration_ms;
+	c.restore_ms = e->st.restore_ms;
+	c.items = e->st.items;
+	c.failed = e->st.failed;
+	record(e, JOBSTATE_END | JOBSTATE_RESULT, &c);
 	if (e->gone) {
 		TAILQ_REMOVE(&s->entries, e, link);
 		entry_free(e);
@@ -275,11 +304,16 @@ check_done(void *arg, const struct check_result *r)
 static void
 fire_check(struct entry *e)
 {
+	struct jobstate_change	 c;
+
 	e->running = 1;
 	e->st.last_start = time(NULL);
 	e->st.runs++;
 	snprintf(e->st.outcome, sizeof(e->st.outcome), "running");
-	save(e);
+	memset(&c, 0, sizeof(c));
+	c.fire = e->st.last_fire;
+	c.start = e->st.last_start;
+	record(e, JOBSTATE_FIRE | JOBSTATE_START, &c);
 	log_info("check %s: started", e->name);
 	e->s->side_ops++;
 	if (upkeep_check(e->s->cfg, e->name, check_done, e) == -1) {
@@ -292,14 +326,14 @@ fire_check(struct entry *e)
 static void
 fire(struct entry *e, time_t when)
 {
-	char	 t1[ZB_ISOTIME_LEN], t2[ZB_ISOTIME_LEN];
+	struct jobstate_change	 c;
+	char			 t1[ZB_ISOTIME_LEN], t2[ZB_ISOTIME_LEN];
 
 	if (e->running) {
-		e->st.skipped++;
 		log_warnx("%s %s: fire at %s skipped: still running since "
 		    "%s", e->what, e->name, fmt_time(when, t1, sizeof(t1)),
 		    fmt_time(e->st.last_start, t2, sizeof(t2)));
-		save(e);
+		record_skip(e);
 		return;
 	}
 	e->st.last_fire = when;
@@ -307,6 +341,9 @@ fire(struct entry *e, time_t when)
 		fire_check(e);
 		return;
 	}
+	memset(&c, 0, sizeof(c));
+	c.fire = when;
+	record(e, JOBSTATE_FIRE, &c);
 	e->running = 1;
 	if (jobq_submit(e->s->q, e->s->cfg, e->name, run_done, e) == -1) {
 		/* (a gone entry is never fired) */
@@ -316,10 +353,10 @@ fire(struct entry *e, time_t when)
 	}
 	if (!e->running)
 		return;		/* refused: run_done said why */
+	/* (the job queue records the start in the file when it starts) */
 	e->st.last_start = time(NULL);
 	e->st.runs++;
 	snprintf(e->st.outcome, sizeof(e->st.outcome), "running");
-	save(e);
 }
 
 /* ---- the timer -------------------------------------------------------- */
@@ -437,15 +474,30 @@ entry_new(struct sched *s, struct cfg_job *job, struct cfg_check *chk)
 static void
 note_interrupted(struct entry *e)
 {
-	char	 t[ZB_ISOTIME_LEN];
+	struct jobstate_change	 c;
+	struct job_lock		*lock;
+	char			 t[ZB_ISOTIME_LEN], err[512];
 
 	if (strcmp(e->st.outcome, "running") != 0)
 		return;
-	log_warnx("%s %s: its run started at %s never ended (the daemon "
-	    "was killed?)", e->what, e->name,
-	    fmt_time(e->st.last_start, t, sizeof(t)));
+	fmt_time(e->st.last_start, t, sizeof(t));
+	if (!e->is_check) {
+		/* A zentoria-backupctl run may be under way: its lock says. */
+		lock = state_lock_job(e->s->cfg, e->name, err, sizeof(err));
+		if (lock == NULL) {
+			log_info("job %s: its run started at %s is under way "
+			    "(%s)", e->name, t, err);
+			return;
+		}
+		state_unlock(lock);
+	}
+	log_warnx("%s %s: its run started at %s never ended (its process "
+	    "was killed?)", e->what, e->name, t);
 	snprintf(e->st.outcome, sizeof(e->st.outcome), "interrupted");
-	save(e);
+	/* (only if the file still says so: a new run may have started) */
+	memset(&c, 0, sizeof(c));
+	c.start = e->st.last_start;
+	record(e, JOBSTATE_INTERRUPTED, &c);
 }
 
 static struct entry *
