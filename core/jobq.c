@@ -9,9 +9,14 @@
  * free up.  Each entry holds a reference to the config generation it was
  * submitted with, so that a reload does not change a run under its feet.
  *
- * A run's end is handled in its callback (lock released, done called);
- * the run itself is freed and the next ones started from a deferred
- * event, outside the run's own call stack.
+ * Every run is recorded in state_dir/jobs/<job>.json (jobstate.c), by
+ * the CLI's queue as by the daemon's: its start when it starts, its end
+ * and outcome when it ends, both under the job lock; the lock is released
+ * and done called once the end is written.  So the daemon's catch-up
+ * sees a run of zentoria-backupctl, and a second run of the job cannot
+ * start before the first one's record is complete.  The run itself is
+ * freed and the next ones started from a deferred event, outside the
+ * run's own call stack.
  */
 #include "zb-build.h"
 
@@ -20,15 +25,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "jobq.h"
+#include "jobstate.h"
 #include "log.h"
 #include "reactor.h"
 #include "run.h"
 #include "state.h"
 #include "util.h"
 
-enum jobq_estate { JE_QUEUED, JE_RUNNING, JE_ENDED };
+/* RECORDING: the run ended, its outcome is being written (lock held). */
+enum jobq_estate { JE_QUEUED, JE_RUNNING, JE_RECORDING, JE_ENDED };
 
 struct jobq_entry {
 	TAILQ_ENTRY(jobq_entry)	 entry;
@@ -40,6 +48,10 @@ struct jobq_entry {
 	char			 tag[RETENTION_TAG_MAX];	/* "": none */
 	struct run		*run;
 	int			 aborted;
+	enum jobq_status	 status;	/* RECORDING: the result */
+	const struct run_summary *summary;
+	uint64_t		 end_seq;	/* RECORDING: order of ends */
+	int			 recorded;
 	jobq_done_fn		 done;
 	void			*arg;
 };
@@ -50,6 +62,7 @@ struct jobq {
 	struct jobq_list	 entries;	/* submission order */
 	int			 max_parallel;
 	size_t			 running;
+	uint64_t		 ends, dones;	/* ends seen, dones called */
 	struct event		*kick_ev;
 	struct jobq_runner	 runner;
 };
@@ -77,6 +90,7 @@ jobq_status_str(enum jobq_status s)
 }
 
 static void	on_kick(evutil_socket_t, short, void *);
+static void	kick(struct jobq *);
 
 struct jobq *
 jobq_new(int max_parallel_jobs)
@@ -89,6 +103,18 @@ jobq_new(int max_parallel_jobs)
 	q->kick_ev = event_new(reactor_base(), -1, 0, on_kick, q);
 	q->runner = default_runner;
 	return q;
+}
+
+void
+jobq_set_limit(struct jobq *q, int max_parallel_jobs)
+{
+	int	 n = max_parallel_jobs > 0 ? max_parallel_jobs : 1;
+
+	if (n == q->max_parallel)
+		return;
+	log_info("max_parallel_jobs: %d, was %d", n, q->max_parallel);
+	q->max_parallel = n;
+	kick(q);
 }
 
 void
@@ -113,29 +139,17 @@ entry_free(struct jobq_entry *e)
 	free(e);
 }
 
+/* The outcome is in the job's state file: release the job, tell. */
 static void
-on_run_done(struct run *run, const struct run_summary *s, void *arg)
+finish(struct jobq_entry *e)
 {
-	struct jobq_entry	*e = arg;
 	struct jobq		*q = e->q;
 	struct jobq_result	 res;
 
 	memset(&res, 0, sizeof(res));
 	res.job = e->job->name;
-	res.summary = s;
-	switch (s->result) {
-	case RUN_OK:
-		res.status = JOBQ_OK;
-		break;
-	case RUN_PARTIAL:
-		res.status = JOBQ_PARTIAL;
-		break;
-	default:
-		res.status = JOBQ_FAILED;
-		break;
-	}
-	if (e->aborted)
-		res.status = JOBQ_ABORTED;
+	res.status = e->status;
+	res.summary = e->summary;	/* the run is freed by on_kick */
 	e->state = JE_ENDED;
 	q->running--;
 	/* Before done: it may submit the job again. */
@@ -147,10 +161,70 @@ on_run_done(struct run *run, const struct run_summary *s, void *arg)
 	kick(q);	/* free the run, start the next */
 }
 
+/*
+ * Records of different jobs finish on worker threads in any order; done
+ * is called in the order the runs ended all the same.
+ */
+static void
+on_recorded(void *arg)
+{
+	struct jobq_entry	*e = arg;
+	struct jobq		*q = e->q;
+
+	e->recorded = 1;
+	for (;;) {
+		TAILQ_FOREACH(e, &q->entries, entry)
+			if (e->state == JE_RECORDING && e->recorded &&
+			    e->end_seq == q->dones)
+				break;
+		if (e == NULL)
+			return;
+		q->dones++;
+		finish(e);
+	}
+}
+
+/*
+ * A run ended: its outcome goes to the job's state file while the job
+ * lock is still held, so that no other process's run of the job can
+ * start (and record its start) before this end is written.
+ */
+static void
+on_run_done(struct run *run, const struct run_summary *s, void *arg)
+{
+	struct jobq_entry	*e = arg;
+	struct jobstate_change	 c;
+
+	switch (s->result) {
+	case RUN_OK:
+		e->status = JOBQ_OK;
+		break;
+	case RUN_PARTIAL:
+		e->status = JOBQ_PARTIAL;
+		break;
+	default:
+		e->status = JOBQ_FAILED;
+		break;
+	}
+	if (e->aborted)
+		e->status = JOBQ_ABORTED;
+	e->summary = s;
+	e->state = JE_RECORDING;
+	e->end_seq = e->q->ends++;
+	memset(&c, 0, sizeof(c));
+	c.what = JOBSTATE_END;
+	c.end = time(NULL);
+	snprintf(c.outcome, sizeof(c.outcome), "%s",
+	    jobq_status_str(e->status));
+	jobstate_update_async(e->cfg->state_dir, "job", e->job->name, &c,
+	    on_recorded, e);
+}
+
 static void
 start_queued(struct jobq *q)
 {
 	struct jobq_entry	*e;
+	struct jobstate_change	 c;
 
 	TAILQ_FOREACH(e, &q->entries, entry) {
 		if (q->running >= (size_t)q->max_parallel)
@@ -161,6 +235,12 @@ start_queued(struct jobq *q)
 		q->running++;
 		log_debug("jobq: job %s starts (%zu of %d slots)",
 		    e->job->name, q->running, q->max_parallel);
+		/* (catch-up counts from it, whoever ran the job) */
+		memset(&c, 0, sizeof(c));
+		c.what = JOBSTATE_START;
+		c.start = time(NULL);
+		jobstate_update_async(e->cfg->state_dir, "job", e->job->name,
+		    &c, NULL, NULL);
 		e->run = q->runner.start(e->cfg, e->job, e->lock,
 		    e->tag[0] != '\0' ? e->tag : NULL, on_run_done, e);
 	}

@@ -42,6 +42,12 @@ struct jobq_opts {
 
 struct jobq	*jobq_new(int max_parallel_jobs);
 /*
+ * Change max_parallel_jobs (a reload): a higher limit starts queued runs
+ * now; a lower one lets the running ones finish and starts no more
+ * until fewer than the limit run.
+ */
+void		 jobq_set_limit(struct jobq *, int max_parallel_jobs);
+/*
  * Queue a run of job of cfg with opts (NULL: none).  The queue takes the job's lock at once: a
  * job running already (in this queue, another process, the daemon) is
  * refused without waiting: done is called with JOBQ_REFUSED before

@@ -17,6 +17,7 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 	%reldir%/hostapi.c %reldir%/io.h \
 	%reldir%/http.c %reldir%/http.h \
 	%reldir%/jobq.c %reldir%/jobq.h \
+	%reldir%/jobstate.c %reldir%/jobstate.h \
 	%reldir%/json.c %reldir%/json.h \
 	%reldir%/layout.c %reldir%/layout.h \
 	%reldir%/log.c %reldir%/log.h \
@@ -41,12 +42,9 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 
 sbin_PROGRAMS += zentoria-backupd
 zentoria_backupd_SOURCES = %reldir%/daemon/backupd.c \
-	%reldir%/daemon/dcfg.c %reldir%/daemon/dcfg.h \
-	%reldir%/daemon/jobstate.c %reldir%/daemon/jobstate.h \
 	%reldir%/daemon/notify.c %reldir%/daemon/notify.h \
-	%reldir%/daemon/runner.c %reldir%/daemon/runner.h \
 	%reldir%/daemon/scheduler.c %reldir%/daemon/scheduler.h \
-	%reldir%/daemon/services.c %reldir%/daemon/services.h
+	%reldir%/daemon/upkeep.c %reldir%/daemon/upkeep.h
 zentoria_backupd_LDADD = %reldir%/libzbcore.la $(LIBEVENT_LIBS)
 
 bin_PROGRAMS += zentoria-backupctl

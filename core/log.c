@@ -1,7 +1,11 @@
 /*
  * log.c - leveled logging.
  *
- * One line per message on stderr: "<prog>: <level>: <message>".  Messages
+ * One line per message on stderr: "<prog>: <level>: <message>", or, in
+ * journal mode (log_set_journal: the daemon under systemd), "<N><message>"
+ * with N the sd-daemon(3) priority (3 error, 4 warning, 6 info, 7 debug),
+ * which journald reads as the entry's priority; the journal adds the
+ * time and the program name itself.  Messages
  * about a job or plugin instance start with its id, which the callers
  * (hostapi.c, run.c) prepend.  Messages are written with one write(2) so
  * that concurrent children's stderr lines do not interleave with ours.
@@ -14,7 +18,10 @@
  */
 #include "zb-build.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +34,14 @@
 static const char	*log_prog = "zentoria";
 static struct buf	*log_buf;
 static int		 log_lvl = ZB_LOG_INFO;
+static int		 log_journal;
 
 static const char *const level_names[] = {
 	"error", "warning", "info", "debug"
+};
+/* sd-daemon(3) priorities (SD_ERR, SD_WARNING, SD_INFO, SD_DEBUG). */
+static const char *const level_prefixes[] = {
+	"<3>", "<4>", "<6>", "<7>"
 };
 
 void
@@ -49,6 +61,33 @@ void
 log_set_level(int level)
 {
 	log_lvl = level;
+}
+
+void
+log_set_journal(int on)
+{
+	log_journal = on;
+}
+
+int
+log_stderr_is_journal(void)
+{
+	const char		*js = getenv("JOURNAL_STREAM");
+	struct stat		 sb;
+	uintmax_t		 dev, ino;
+	char			*end;
+
+	if (js == NULL || fstat(STDERR_FILENO, &sb) == -1)
+		return 0;
+	errno = 0;
+	dev = strtoumax(js, &end, 10);
+	if (errno != 0 || end == js || *end != ':')
+		return 0;
+	js = end + 1;
+	ino = strtoumax(js, &end, 10);
+	if (errno != 0 || end == js || *end != '\0')
+		return 0;
+	return dev == (uintmax_t)sb.st_dev && ino == (uintmax_t)sb.st_ino;
 }
 
 int
@@ -130,8 +169,11 @@ log_vmsg(int level, const char *prefix, const char *fmt, va_list ap)
 	n += m;
 	if ((size_t)n >= sizeof(raw))
 		n = sizeof(raw) - 1;
-	m = snprintf(line, sizeof(line), "%s: %s: ", log_prog,
-	    level_names[level]);
+	if (log_journal)
+		m = snprintf(line, sizeof(line), "%s", level_prefixes[level]);
+	else
+		m = snprintf(line, sizeof(line), "%s: %s: ", log_prog,
+		    level_names[level]);
 	if (m < 0 || (size_t)m >= sizeof(line))
 		m = 0;
 	m += (int)log_escape(line + m, sizeof(line) - 1 - m, raw, (size_t)n);

@@ -21,6 +21,14 @@ void	log_init(const char *progname, int level);
 /* Tests: also append every message line to b (NULL: stop). */
 void	log_capture(struct buf *b);
 void	log_set_level(int level);
+/*
+ * On: each line is "<N>message" with N its sd-daemon(3) priority, for
+ * the journal (which adds the time and the program name); off (the
+ * default): "prog: level: message".
+ */
+void	log_set_journal(int on);
+/* Whether stderr is the journal stream $JOURNAL_STREAM names (dev:ino). */
+int	log_stderr_is_journal(void);
 int	log_level(void);
 int	log_level_parse(const char *name);	/* -1 when unknown */
 /*

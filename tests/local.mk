@@ -187,10 +187,7 @@ PY_LOG_COMPILER = $(PYTHON3)
 if HAVE_CRITERION
 check_PROGRAMS += %reldir%/unit/test_jobstate
 TESTS += %reldir%/unit/test_jobstate
-%canon_reldir%_unit_test_jobstate_SOURCES = %reldir%/unit/test_jobstate.c \
-	core/daemon/jobstate.c
-%canon_reldir%_unit_test_jobstate_CPPFLAGS = $(AM_CPPFLAGS) \
-	-I$(top_srcdir)/core/daemon
+%canon_reldir%_unit_test_jobstate_SOURCES = %reldir%/unit/test_jobstate.c
 %canon_reldir%_unit_test_jobstate_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_jobstate_LDADD = $(unit_ldadd)
 endif
@@ -199,7 +196,8 @@ daemon_tests = %reldir%/integration/daemon.sh \
 	%reldir%/integration/daemon_reload.sh \
 	%reldir%/integration/daemon_check.sh \
 	%reldir%/integration/daemon_stop.sh \
-	%reldir%/integration/daemon_sinks.sh
+	%reldir%/integration/daemon_sinks.sh \
+	%reldir%/integration/daemon_journal.sh
 TESTS += $(daemon_tests)
 EXTRA_DIST += $(daemon_tests) %reldir%/integration/daemon_lib.sh
 

@@ -31,13 +31,12 @@
 #include <string.h>
 
 #include "config.h"
-#include "dcfg.h"
 #include "http.h"
+#include "jobq.h"
 #include "log.h"
 #include "notify.h"
 #include "plugin.h"
 #include "reactor.h"
-#include "runner.h"
 #include "scheduler.h"
 #include "util.h"
 
@@ -49,6 +48,7 @@ struct daemon {
 	const char		*path;
 	int			 cli_level;	/* -v given */
 	struct zb_config	*cfg;		/* the current generation */
+	struct jobq		*q;		/* every run */
 	struct sched		*sched;
 	struct zb_timer		*abort_timer;
 	int			 stopping;
@@ -64,9 +64,15 @@ usage(FILE *f)
 	    "SIGTERM;\nSIGHUP reloads the configuration.\n\n"
 	    "  -c, --config FILE   configuration (default: %s)\n"
 	    "  -t, --check-config  check the configuration, its plugins and "
-	    "schedules,\n                      then exit\n"
-	    "  -f, --foreground    log to stderr (it always does, and never "
-	    "forks:\n                      systemd runs it as Type=notify)\n"
+	    "schedules,\n                      then exit (plain log lines "
+	    "unless stderr is\n                      the journal)\n"
+	    "  -f, --foreground    log lines as \"zentoria-backupd: info: ...\" "
+	    "for a\n                      terminal; without it (or when "
+	    "stderr is the\n                      journal's $JOURNAL_STREAM) "
+	    "each line starts with\n                      its priority "
+	    "(<3> error ... <7> debug) for the\n                      "
+	    "journal, which adds the time.  It never forks:\n"
+	    "                      systemd runs it as Type=notify\n"
 	    "  -v, --verbose       log debug messages\n"
 	    "  -h, --help          this text\n"
 	    "  -V, --version       print the version\n", DEFAULT_CONFIG);
@@ -87,10 +93,15 @@ daemon_checks(struct zb_config *cfg)
 static void
 apply_settings(struct daemon *d)
 {
-	int64_t	 ms = dcfg_shutdown_timeout_ms(d->cfg);
+	int64_t	 ms = d->cfg->shutdown_timeout_ms;
 
+	/* -v wins; a log_level removed by a reload means info again */
 	if (d->cfg->log_level >= 0 && d->cli_level == ZB_LOG_INFO)
 		log_set_level(d->cfg->log_level);
+	else
+		log_set_level(d->cli_level);
+	if (d->q != NULL)
+		jobq_set_limit(d->q, d->cfg->max_parallel_jobs);
 	reactor_set_hard_deadline((unsigned)((ms + 999) / 1000) +
 	    SHUTDOWN_GRACE_S);
 }
@@ -106,13 +117,14 @@ static void
 on_shutdown_timeout(void *arg)
 {
 	struct daemon	*d = arg;
-	size_t		 n = runner_active();
+	size_t		 n = jobq_active(d->q);
 
 	d->abort_timer = NULL;
 	log_warnx("shutdown_timeout (%.1f s) is over: aborting %zu run%s "
 	    "(their unfinished copies get no manifest)",
-	    dcfg_shutdown_timeout_ms(d->cfg) / 1000.0, n, n == 1 ? "" : "s");
-	runner_abort_all("the daemon is stopping (shutdown_timeout is over)");
+	    d->cfg->shutdown_timeout_ms / 1000.0, n, n == 1 ? "" : "s");
+	jobq_abort_all(d->q,
+	    "the daemon is stopping (shutdown_timeout is over)");
 	/* Now the HTTP transfers and children may be cut short. */
 	reactor_interrupt_hooks();
 }
@@ -120,7 +132,7 @@ on_shutdown_timeout(void *arg)
 static void
 begin_shutdown(struct daemon *d, int sig)
 {
-	size_t	 n = runner_active();
+	size_t	 n = jobq_active(d->q);
 
 	if (d->stopping)
 		return;
@@ -128,11 +140,38 @@ begin_shutdown(struct daemon *d, int sig)
 	notify_stopping();
 	log_info("%s: stopping: no new runs; %zu running, waiting up to "
 	    "%.1f s (shutdown_timeout)", sig == SIGINT ? "SIGINT" : "SIGTERM",
-	    n, dcfg_shutdown_timeout_ms(d->cfg) / 1000.0);
+	    n, d->cfg->shutdown_timeout_ms / 1000.0);
 	d->abort_timer = reactor_timer_add(
-	    (uint64_t)dcfg_shutdown_timeout_ms(d->cfg), on_shutdown_timeout,
-	    d);
+	    (uint64_t)d->cfg->shutdown_timeout_ms, on_shutdown_timeout, d);
 	sched_stop(d->sched, on_idle, d);
+}
+
+static int
+same_str(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* Keys a reload reads but cannot apply: say so rather than ignore them. */
+static void
+note_restart_keys(const struct zb_config *old, const struct zb_config *cfg)
+{
+	const char	*keys[4];
+	size_t		 i, n = 0;
+
+	if (!same_str(old->ca_file, cfg->ca_file))
+		keys[n++] = "ca_file";
+	if (old->tls_min_13 != cfg->tls_min_13)
+		keys[n++] = "tls_min_version";
+	if (!same_str(old->pid_file, cfg->pid_file))
+		keys[n++] = "pid_file";
+	if (!same_str(old->state_dir, cfg->state_dir))
+		keys[n++] = "state_dir";
+	for (i = 0; i < n; i++)
+		log_warnx("%s: [daemon] %s changed: it takes effect at the "
+		    "next restart, not on reload", cfg->path, keys[i]);
 }
 
 static void
@@ -146,9 +185,9 @@ reload(struct daemon *d)
 	}
 	notify_reloading();
 	log_info("SIGHUP: reloading %s", d->path);
-	cfg = dcfg_load(d->path, d->cfg);
+	cfg = config_reload(d->cfg, d->path);
 	if (cfg != NULL && daemon_checks(cfg) > 0) {
-		dcfg_unref(cfg);
+		config_unref(cfg);
 		cfg = NULL;
 	}
 	if (cfg == NULL) {
@@ -158,11 +197,11 @@ reload(struct daemon *d)
 		    "runs");
 		return;
 	}
+	note_restart_keys(d->cfg, cfg);
 	sched_reload(d->sched, cfg);
-	dcfg_unref(d->cfg);
+	config_unref(d->cfg);
 	d->cfg = cfg;
-	apply_settings(d);
-	/* (a pid_file changed by the reload is not moved: docs/daemon.md) */
+	apply_settings(d);	/* log_level, max_parallel_jobs */
 	log_info("%s: reloaded", d->path);
 	notify_ready("running");
 }
@@ -185,10 +224,11 @@ serve(struct daemon *d)
 
 	reactor_hold_interrupt_hooks(1);
 	apply_settings(d);
-	pf = dcfg_pid_file(d->cfg);
+	pf = d->cfg->pid_file;
 	if (pf != NULL && pidfile_write(pf) == 0)
 		d->pid_file = xstrdup(pf);
-	d->sched = sched_new(d->cfg);
+	d->q = jobq_new(d->cfg->max_parallel_jobs);
+	d->sched = sched_new(d->cfg, d->q);
 	reactor_on_signal(on_signal, d);
 	sched_start(d->sched);
 	log_info("started with %s", d->path);
@@ -199,7 +239,8 @@ serve(struct daemon *d)
 	d->abort_timer = NULL;
 	sched_free(d->sched);
 	d->sched = NULL;
-	runner_free();
+	jobq_free(d->q);
+	d->q = NULL;
 	if (d->pid_file != NULL)
 		pidfile_remove(d->pid_file);
 	free(d->pid_file);
@@ -219,7 +260,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct daemon	 d;
-	int		 ch, check = 0, errors;
+	int		 ch, check = 0, errors, foreground = 0;
 
 	memset(&d, 0, sizeof(d));
 	d.path = DEFAULT_CONFIG;
@@ -236,7 +277,8 @@ main(int argc, char **argv)
 			check = 1;
 			break;
 		case 'f':
-			break;	/* logs go to stderr either way */
+			foreground = 1;
+			break;
 		case 'v':
 			d.cli_level = ZB_LOG_DEBUG;
 			break;
@@ -256,9 +298,15 @@ main(int argc, char **argv)
 		return 2;
 	}
 	log_init("zentoria-backupd", d.cli_level);
+	/*
+	 * Under systemd: priorities for the journal, which stamps lines.
+	 * --check-config is run by hand as well: plain lines unless stderr
+	 * is the journal.
+	 */
+	log_set_journal(log_stderr_is_journal() || (!foreground && !check));
 	notify_init();
 	reactor_init();
-	d.cfg = dcfg_load(d.path, NULL);
+	d.cfg = config_reload(NULL, d.path);
 	errors = d.cfg == NULL ? 1 : 0;
 	if (d.cfg != NULL) {
 		if (d.cfg->log_level >= 0 && d.cli_level == ZB_LOG_INFO)
@@ -273,7 +321,7 @@ main(int argc, char **argv)
 		printf("%s: configuration ok\n", d.path);
 	else if (errors == 0)
 		errors = serve(&d);
-	dcfg_unref(d.cfg);
+	config_unref(d.cfg);
 	plugin_unload_all();
 	http_free();
 	reactor_free();

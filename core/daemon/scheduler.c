@@ -2,9 +2,9 @@
  * scheduler.c - the daemon's schedule: one entry per job and per
  * [check:NAME], its next fire time (cron_next_any over its schedule
  * lines, in [daemon] timezone), and one reactor timer for the earliest
- * entry.  A job's fire queues a run (runner.c), then retention on its
- * sinks; a check's fire runs the check (services.c) and records its
- * result in state_dir/checks/<name>.json.
+ * entry.  A job's fire queues a run on the daemon's job queue (jobq.c),
+ * then retention on its sinks (upkeep.c); a check's fire runs the check
+ * (upkeep.c) and records its result in state_dir/checks/<name>.json.
  *
  * Invariants:
  * - A job never overlaps itself: a fire while it runs (or is queued) is
@@ -21,8 +21,12 @@
  *   time (docs/daemon.md says why).
  * - The timer never waits more than SCHED_MAX_SLEEP_MS, so a step of the
  *   wall clock is noticed within a minute.
- * - Each entry's state file is written when a run starts and ends and
- *   when a fire is skipped (jobstate.c, off the loop).
+ * - Each job's state file records its runs' starts and ends, written by
+ *   the job queue (jobq.c) for the daemon's runs and the CLI's alike;
+ *   the scheduler adds its fires and skipped fires, a check's whole
+ *   record (jobstate.c: changes merged under an flock, off the loop).
+ *   At start, a job whose file says "running" while nobody holds its
+ *   lock is recorded as interrupted.
  */
 #include "zb-build.h"
 
@@ -36,13 +40,14 @@
 
 #include "buf.h"
 #include "check.h"
-#include "dcfg.h"
+#include "cron.h"
+#include "jobq.h"
 #include "jobstate.h"
 #include "log.h"
 #include "reactor.h"
-#include "runner.h"
 #include "scheduler.h"
-#include "services.h"
+#include "state.h"
+#include "upkeep.h"
 #include "util.h"
 
 #define SCHED_MAX_SLEEP_MS	60000
@@ -76,6 +81,7 @@ struct entry {
 
 struct sched {
 	struct zb_config	*cfg;		/* a reference */
+	struct jobq		*q;		/* the daemon's */
 	TAILQ_HEAD(, entry)	 entries;
 	struct zb_timer		*timer;
 	unsigned		 side_ops;	/* retention passes, checks */
@@ -105,11 +111,28 @@ fmt_time(time_t t, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * Record what (JOBSTATE_* bits; c's other fields set by the caller) in
+ * the entry's state file.  A check's file also keeps its last results.
+ */
 static void
-save(struct entry *e)
+record(struct entry *e, unsigned what, struct jobstate_change *c)
 {
-	jobstate_save_take(e->path, jobstate_encode(e->what, e->name, &e->st,
-	    e->results));
+	c->what = what;
+	c->extra = e->results;
+	jobstate_update_async(e->s->cfg->state_dir, e->what, e->name, c,
+	    NULL, NULL);
+}
+
+/* Count a skipped fire (in memory for the log, and in the file). */
+static void
+record_skip(struct entry *e)
+{
+	struct jobstate_change	 c;
+
+	memset(&c, 0, sizeof(c));
+	e->st.skipped++;
+	record(e, JOBSTATE_SKIP, &c);
 }
 
 /* The fire time after `after', with this entry's jitter. */
@@ -120,7 +143,7 @@ set_next(struct entry *e, time_t after)
 
 	e->which = 0;
 	e->next = e->ncron == 0 ? -1 : cron_next_any(e->cron, e->ncron,
-	    after, dcfg_tz(e->s->cfg), &e->which);
+	    after, e->s->cfg->tz, &e->which);
 	if (e->next == -1)
 		return;
 	if (e->jitter_ms > 0)
@@ -168,32 +191,31 @@ start_retention(struct sched *s, const char *jobname,
 		if (!run_sink_whole(sum, i))
 			continue;
 		s->side_ops++;
-		services_retention(s->cfg, job->sinks[i]->name,
+		upkeep_retention(s->cfg, job->sinks[i]->name,
 		    job->source->name, retention_done, s);
 	}
 }
 
 static void
-run_done(void *arg, const struct runner_result *r)
+run_done(void *arg, const struct jobq_result *r)
 {
 	struct entry	*e = arg;
 	struct sched	*s = e->s;
 	char		 t[ZB_ISOTIME_LEN];
 
 	e->running = 0;
-	if (r->status == RUNNER_REFUSED) {
-		e->st.skipped++;
+	if (r->status == JOBQ_REFUSED) {
 		log_warnx("job %s: fire at %s skipped: %s", e->name,
 		    fmt_time(e->st.last_fire, t, sizeof(t)), r->error);
-		save(e);
+		record_skip(e);
 		return;
 	}
+	/* (the job queue recorded the end in the file) */
 	e->st.last_end = time(NULL);
 	snprintf(e->st.outcome, sizeof(e->st.outcome), "%s",
-	    runner_status_str(r->status));
-	save(e);
+	    jobq_status_str(r->status));
 	/* (also while stopping: the keep rules hold after an exit) */
-	if ((r->status == RUNNER_OK || r->status == RUNNER_PARTIAL) &&
+	if ((r->status == JOBQ_OK || r->status == JOBQ_PARTIAL) &&
 	    !e->gone)
 		start_retention(s, e->name, r->summary);
 	if (e->gone) {
@@ -244,10 +266,11 @@ results_json(const struct check_result *r)
 static void
 check_done(void *arg, const struct check_result *r)
 {
-	struct entry	*e = arg;
-	struct sched	*s = e->s;
-	uint64_t	 restore = 0;
-	size_t		 i;
+	struct entry		*e = arg;
+	struct sched		*s = e->s;
+	struct jobstate_change	 c;
+	uint64_t		 restore = 0;
+	size_t			 i;
 
 	for (i = 0; i < r->n; i++)
 		restore += r->items[i].restore_ms;
@@ -266,7 +289,14 @@ check_done(void *arg, const struct check_result *r)
 	    "%zu cop%s checked, %u failed, in %.1f s (restore time %.1f s)",
 	    e->name, e->st.outcome, r->n, r->n == 1 ? "y" : "ies", r->failed,
 	    r->duration_ms / 1000.0, restore / 1000.0);
-	save(e);
+	memset(&c, 0, sizeof(c));
+	c.end = e->st.last_end;
+	snprintf(c.outcome, sizeof(c.outcome), "%s", e->st.outcome);
+	c.duration_ms = e->st.duration_ms;
+	c.restore_ms = e->st.restore_ms;
+	c.items = e->st.items;
+	c.failed = e->st.failed;
+	record(e, JOBSTATE_END | JOBSTATE_RESULT, &c);
 	if (e->gone) {
 		TAILQ_REMOVE(&s->entries, e, link);
 		entry_free(e);
@@ -277,14 +307,19 @@ check_done(void *arg, const struct check_result *r)
 static void
 fire_check(struct entry *e)
 {
+	struct jobstate_change	 c;
+
 	e->running = 1;
 	e->st.last_start = time(NULL);
 	e->st.runs++;
 	snprintf(e->st.outcome, sizeof(e->st.outcome), "running");
-	save(e);
+	memset(&c, 0, sizeof(c));
+	c.fire = e->st.last_fire;
+	c.start = e->st.last_start;
+	record(e, JOBSTATE_FIRE | JOBSTATE_START, &c);
 	log_info("check %s: started", e->name);
 	e->s->side_ops++;
-	if (services_check(e->s->cfg, e->name, check_done, e) == -1) {
+	if (upkeep_check(e->s->cfg, e->name, check_done, e) == -1) {
 		e->s->side_ops--;
 		e->running = 0;
 		log_warnx("check %s: not in the configuration", e->name);
@@ -294,14 +329,15 @@ fire_check(struct entry *e)
 static void
 fire(struct entry *e, time_t when, const char *tag)
 {
-	char	 t1[ZB_ISOTIME_LEN], t2[ZB_ISOTIME_LEN];
+	struct jobq_opts	 opts = { tag };
+	struct jobstate_change	 c;
+	char			 t1[ZB_ISOTIME_LEN], t2[ZB_ISOTIME_LEN];
 
 	if (e->running) {
-		e->st.skipped++;
 		log_warnx("%s %s: fire at %s skipped: still running since "
 		    "%s", e->what, e->name, fmt_time(when, t1, sizeof(t1)),
 		    fmt_time(e->st.last_start, t2, sizeof(t2)));
-		save(e);
+		record_skip(e);
 		return;
 	}
 	e->st.last_fire = when;
@@ -309,8 +345,12 @@ fire(struct entry *e, time_t when, const char *tag)
 		fire_check(e);
 		return;
 	}
+	memset(&c, 0, sizeof(c));
+	c.fire = when;
+	record(e, JOBSTATE_FIRE, &c);
 	e->running = 1;
-	if (runner_submit(e->s->cfg, e->name, tag, run_done, e) == -1) {
+	if (jobq_submit(e->s->q, e->s->cfg, e->name, &opts, run_done,
+	    e) == -1) {
 		/* (a gone entry is never fired) */
 		e->running = 0;
 		log_warnx("job %s: not in the configuration", e->name);
@@ -318,10 +358,10 @@ fire(struct entry *e, time_t when, const char *tag)
 	}
 	if (!e->running)
 		return;		/* refused: run_done said why */
+	/* (the job queue records the start in the file when it starts) */
 	e->st.last_start = time(NULL);
 	e->st.runs++;
 	snprintf(e->st.outcome, sizeof(e->st.outcome), "running");
-	save(e);
 }
 
 /* ---- the timer -------------------------------------------------------- */
@@ -411,8 +451,14 @@ entry_new(struct sched *s, struct cfg_job *job, struct cfg_check *chk)
 		}
 	} else {
 		e->name = xstrdup(job->name);
-		(void)dcfg_job_schedules(s->cfg, job, &e->cron, &e->ncron,
-		    &e->jitter_ms);
+		e->ncron = job->nschedules;
+		if (e->ncron > 0) {
+			e->cron = xreallocarray(NULL, e->ncron,
+			    sizeof(*e->cron));
+			memcpy(e->cron, job->crons,
+			    e->ncron * sizeof(*e->cron));
+		}
+		e->jitter_ms = job->jitter_ms;
 	}
 	e->path = jobstate_path(s->cfg->state_dir, e->what, e->name);
 	if (jobstate_load(s->cfg->state_dir, e->what, e->name, &e->st, err,
@@ -435,15 +481,30 @@ entry_new(struct sched *s, struct cfg_job *job, struct cfg_check *chk)
 static void
 note_interrupted(struct entry *e)
 {
-	char	 t[ZB_ISOTIME_LEN];
+	struct jobstate_change	 c;
+	struct job_lock		*lock;
+	char			 t[ZB_ISOTIME_LEN], err[512];
 
 	if (strcmp(e->st.outcome, "running") != 0)
 		return;
-	log_warnx("%s %s: its run started at %s never ended (the daemon "
-	    "was killed?)", e->what, e->name,
-	    fmt_time(e->st.last_start, t, sizeof(t)));
+	fmt_time(e->st.last_start, t, sizeof(t));
+	if (!e->is_check) {
+		/* A zentoria-backupctl run may be under way: its lock says. */
+		lock = state_lock_job(e->s->cfg, e->name, err, sizeof(err));
+		if (lock == NULL) {
+			log_info("job %s: its run started at %s is under way "
+			    "(%s)", e->name, t, err);
+			return;
+		}
+		state_unlock(lock);
+	}
+	log_warnx("%s %s: its run started at %s never ended (its process "
+	    "was killed?)", e->what, e->name, t);
 	snprintf(e->st.outcome, sizeof(e->st.outcome), "interrupted");
-	save(e);
+	/* (only if the file still says so: a new run may have started) */
+	memset(&c, 0, sizeof(c));
+	c.start = e->st.last_start;
+	record(e, JOBSTATE_INTERRUPTED, &c);
 }
 
 static struct entry *
@@ -474,7 +535,7 @@ first_fire(struct entry *e, time_t now)
 	}
 	if (e->st.last_start > 0) {
 		missed = cron_next_any(e->cron, e->ncron, e->st.last_start,
-		    dcfg_tz(e->s->cfg), &e->which);
+		    e->s->cfg->tz, &e->which);
 		if (missed != -1 && missed <= now) {
 			log_info("%s %s: fire at %s was missed while the "
 			    "daemon was down (last start %s): running once "
@@ -493,7 +554,7 @@ first_fire(struct entry *e, time_t now)
 }
 
 struct sched *
-sched_new(struct zb_config *cfg)
+sched_new(struct zb_config *cfg, struct jobq *q)
 {
 	struct sched	*s;
 	struct cfg_job	*job;
@@ -503,7 +564,8 @@ sched_new(struct zb_config *cfg)
 
 	srandom((unsigned)(getpid() ^ now));
 	s = xcalloc(1, sizeof(*s));
-	s->cfg = dcfg_ref(cfg);
+	s->cfg = config_ref(cfg);
+	s->q = q;
 	TAILQ_INIT(&s->entries);
 	TAILQ_FOREACH(job, &cfg->jobs, entry) {
 		e = entry_new(s, job, NULL);
@@ -573,7 +635,7 @@ sched_reload(struct sched *s, struct zb_config *cfg)
 	struct entry	*e, *tmp;
 	struct cfg_job	*job;
 	struct cfg_check *chk;
-	const struct cron_tz *otz = dcfg_tz(s->cfg), *ntz = dcfg_tz(cfg);
+	const struct cron_tz *otz = s->cfg->tz, *ntz = cfg->tz;
 	time_t		 now = time(NULL);
 	int		 tz_changed;
 
@@ -581,8 +643,8 @@ sched_reload(struct sched *s, struct zb_config *cfg)
 	tz_changed = (otz == NULL) != (ntz == NULL) || (otz != NULL &&
 	    (otz->kind != ntz->kind || otz->offset != ntz->offset ||
 	    strcmp(otz->name, ntz->name) != 0));
-	dcfg_unref(s->cfg);
-	s->cfg = dcfg_ref(cfg);
+	config_unref(s->cfg);
+	s->cfg = config_ref(cfg);
 	for (e = TAILQ_FIRST(&s->entries); e != NULL; e = tmp) {
 		tmp = TAILQ_NEXT(e, link);
 		if (e->gone || in_config(cfg, e))
@@ -608,7 +670,7 @@ sched_reload(struct sched *s, struct zb_config *cfg)
 size_t
 sched_busy(const struct sched *s)
 {
-	return runner_active() + s->side_ops;
+	return jobq_active(s->q) + s->side_ops;
 }
 
 static void
@@ -643,7 +705,7 @@ sched_stop(struct sched *s, void (*idle)(void *), void *arg)
 	s->idle = idle;
 	s->idle_arg = arg;
 	arm(s);
-	runner_cancel_queued("the daemon is stopping");
+	jobq_cancel_queued(s->q, "the daemon is stopping");
 	check_idle(s);
 }
 
@@ -663,6 +725,6 @@ sched_free(struct sched *s)
 		TAILQ_REMOVE(&s->entries, e, link);
 		entry_free(e);
 	}
-	dcfg_unref(s->cfg);
+	config_unref(s->cfg);
 	free(s);
 }

@@ -9,17 +9,19 @@
 
 #include "config.h"
 
+struct jobq;
 struct sched;
 
 /*
- * A scheduler for generation cfg (it takes a reference).  Reads each
+ * A scheduler for generation cfg (it takes a reference) that runs jobs
+ * on q (the caller's; it must outlive the scheduler).  Reads each
  * job's state file; a job whose schedule fired while the daemon was
  * down (a fire time after its last recorded start, up to now) is due at
  * once, one run whatever the number of missed fire times.  A job that
  * never ran waits for its next fire time.  Nothing fires before
  * sched_start().
  */
-struct sched	*sched_new(struct zb_config *);
+struct sched	*sched_new(struct zb_config *, struct jobq *q);
 void		 sched_start(struct sched *);
 /*
  * Switch to generation cfg (a new reference; the old one is dropped):

@@ -6,6 +6,10 @@
 # once at start, not once per missed fire, and then on schedule again.
 # A run the SIGKILL cut short is reported by the next start and recorded
 # as interrupted; a torn state file is refused and set aside.
+# zentoria-backupctl run records its runs in the same file (start, end,
+# outcome ok or failed), and a manual run after a missed slot counts as
+# the catch-up: the daemon started afterwards does not run the job again;
+# a daemon started during a CLI run does not take it for an interrupted one.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
@@ -122,7 +126,7 @@ stop_daemon "$DPID" KILL 5
     fail "state after SIGKILL: $(jstate "$T/kstate" k outcome)"
 kconf "@every 1h" >"$T/k.ini"
 start_daemon k2 "$T/k.ini"
-wait_until 3 grep -q "job k: its run started at .* never ended (the daemon was killed?)" "$T/k2.log" &&
+wait_until 3 grep -q "job k: its run started at .* never ended (its process was killed?)" "$T/k2.log" &&
     ok "restart: the interrupted run is logged" ||
     fail "restart after a kill mid-run: $(cat "$T/k2.log")"
 wait_true 3 '[ "$(jstate "$T/kstate" k outcome)" = interrupted ]' &&
@@ -130,4 +134,88 @@ wait_true 3 '[ "$(jstate "$T/kstate" k outcome)" = interrupted ]' &&
     fail "state: $(jstate "$T/kstate" k outcome)"
 stop_daemon "$DPID" TERM 10
 check_rc "SIGTERM: exit 0" "$rc" 0 "$T/k2.log"
+
+# The CLI records its runs; a manual run after a missed slot is the catch-up.
+cconf() {	# cconf COMMAND
+	cat <<INI
+[daemon]
+plugin_dir = $ZB_TEST_PLUGIN_DIR
+state_dir = $T/cstate
+compression = none
+
+[source:src]
+plugin = command
+command = $1
+
+[sink:d1]
+plugin = local
+path = $T/c1
+
+[job:m]
+source = src
+sinks = d1
+schedule = @every 1h
+INI
+}
+cconf "echo manual" >"$T/m.ini"
+# As if the daemon last ran m two hours ago: its hourly slot was missed.
+old=$(($(date +%s) - 7200))
+mkdir -p "$T/cstate/jobs"
+cat >"$T/cstate/jobs/m.json" <<JSON
+{"version": 1, "kind": "job", "name": "m", "last_fire": $old,
+ "last_start": $old, "last_end": $((old + 5)), "outcome": "ok", "runs": 3,
+ "skipped": 1}
+JSON
+t0=$(date +%s)
+check "zentoria-backupctl run m" "$CTL" -c "$T/m.ini" run m
+[ "$(jstate "$T/cstate" m outcome)" = ok ] &&
+    [ "$(jstate "$T/cstate" m last_start)" -ge "$t0" ] &&
+    [ "$(jstate "$T/cstate" m last_end)" -ge "$(jstate "$T/cstate" m last_start)" ] &&
+    ok "a CLI run records its start, end and outcome ok" ||
+    fail "state after a CLI run: $(cat "$T/cstate/jobs/m.json")"
+[ "$(jstate "$T/cstate" m runs)" = 4 ] && [ "$(jstate "$T/cstate" m skipped)" = 1 ] &&
+    [ "$(jstate "$T/cstate" m last_fire)" = "$old" ] &&
+    ok "and keeps what the daemon recorded (runs 3 -> 4, skipped, last fire)" ||
+    fail "state after a CLI run: $(cat "$T/cstate/jobs/m.json")"
+start_daemon m "$T/m.ini"
+wait_until 5 grep -q "job m: next run at" "$T/m.log" &&
+    ok "a daemon started after the manual run waits for the next fire" ||
+    fail "daemon after a CLI run: $(cat "$T/m.log")"
+sleep 1
+grep -q "missed while the daemon was down" "$T/m.log" &&
+    fail "the daemon caught up again after the manual run: $(cat "$T/m.log")"
+[ "$(jstate "$T/cstate" m runs)" = 4 ] && ok "no second run at start" ||
+    fail "runs after the daemon's start: $(jstate "$T/cstate" m runs)"
+stop_daemon "$DPID" TERM 10
+check_rc "SIGTERM: exit 0" "$rc" 0 "$T/m.log"
+
+cconf "exit 3" >"$T/m.ini"
+t0=$(date +%s)
+check_fails 1 "zentoria-backupctl run m (a failing source)" "$CTL" -c "$T/m.ini" run m
+[ "$(jstate "$T/cstate" m outcome)" = failed ] &&
+    [ "$(jstate "$T/cstate" m last_end)" -ge "$t0" ] &&
+    [ "$(jstate "$T/cstate" m runs)" = 5 ] &&
+    ok "a failed CLI run is recorded as failed" ||
+    fail "state after a failed CLI run: $(cat "$T/cstate/jobs/m.json")"
+
+# A daemon started while a CLI run is under way does not call it
+# interrupted (the job's lock is held), and the run's end is recorded.
+cconf "sleep 3; echo late" >"$T/m.ini"
+"$CTL" -c "$T/m.ini" run m >"$T/cli.out" 2>"$T/cli.err" &
+cpid=$!
+BGPIDS+=("$cpid")
+wait_true 5 '[ "$(jstate "$T/cstate" m outcome)" = running ]' ||
+    fail "the CLI run is not recorded as running: $(cat "$T/cstate/jobs/m.json")"
+start_daemon m2 "$T/m.ini"
+wait_until 5 grep -q "job m: its run started at .* is under way (job m is already running (pid $cpid" "$T/m2.log" &&
+    ok "a daemon started during a CLI run sees it under way" ||
+    fail "daemon during a CLI run: $(cat "$T/m2.log")"
+grep -q "never ended" "$T/m2.log" &&
+    fail "the CLI's live run was called interrupted"
+wait "$cpid"
+check_rc "the CLI run ends: exit 0" "$?" 0 "$T/cli.err"
+[ "$(jstate "$T/cstate" m outcome)" = ok ] && ok "its end is recorded: ok" ||
+    fail "after the CLI run: $(cat "$T/cstate/jobs/m.json")"
+stop_daemon "$DPID" TERM 10
+check_rc "SIGTERM: exit 0" "$rc" 0 "$T/m2.log"
 finish

@@ -4,7 +4,9 @@
 # takes effect (a new job runs, a removed one stops; another timezone
 # moves the next fire time of an unchanged schedule); sd_notify sends
 # RELOADING=1 with MONOTONIC_USEC, then READY=1, over an abstract
-# NOTIFY_SOCKET (@name).
+# NOTIFY_SOCKET (@name).  log_level and max_parallel_jobs take effect on
+# reload (debug lines appear, two runs at once; a removed log_level means
+# info again); a changed pid_file is named as needing a restart.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/daemon_lib.sh"
 
@@ -123,4 +125,71 @@ wait_until 5 grep -q "job midnight: next run at .*T19:00:00Z" "$T/z.log" &&
     fail "timezone reload: $(cat "$T/z.log")"
 stop_daemon "$DPID" TERM 10
 check_rc "SIGTERM: exit 0" "$rc" 0 "$T/z.log"
+
+# log_level and max_parallel_jobs on reload.
+pconf() {	# pconf MAX_PARALLEL [LOG_LEVEL [PID_FILE]]
+	cat <<INI
+[daemon]
+plugin_dir = $ZB_TEST_PLUGIN_DIR
+state_dir = $T/pstate
+compression = none
+max_parallel_jobs = $1
+${2:+log_level = $2}
+${3:+pid_file = $3}
+
+[source:slow]
+plugin = command
+command = sleep 1.5; echo slow
+
+[sink:d1]
+plugin = local
+path = $T/p1
+
+[job:p1]
+source = slow
+sinks = d1
+schedule = @every 1s
+
+[job:p2]
+source = slow
+sinks = d1
+schedule = @every 1s
+INI
+}
+pconf 1 >"$T/p.ini"
+start_daemon p "$T/p.ini"
+wait_until 6 runs_at_least "$T/pstate" p1 1 ||
+    fail "p1 never ran: $(tail -3 "$T/p.log")"
+grep -q ": debug: " "$T/p.log" && fail "debug lines at log level info" ||
+    ok "log level info: no debug lines"
+pconf 2 debug >"$T/p.ini"
+kill -HUP "$DPID"
+wait_until 5 grep -q "$T/p.ini: reloaded" "$T/p.log" ||
+    fail "no reload: $(tail -5 "$T/p.log")"
+wait_until 5 grep -q ": debug: " "$T/p.log" &&
+    ok "reloaded with log_level = debug: debug lines" ||
+    fail "no debug line after the reload: $(tail -5 "$T/p.log")"
+grep -q "max_parallel_jobs: 2, was 1" "$T/p.log" &&
+    ok "the reload says max_parallel_jobs changed" ||
+    fail "max_parallel_jobs reload not logged: $(tail -5 "$T/p.log")"
+wait_until 8 grep -q "jobq: job p[12] starts (2 of 2 slots)" "$T/p.log" &&
+    ok "reloaded with max_parallel_jobs = 2: two runs at once" ||
+    fail "never two runs at once: $(grep 'jobq: job' "$T/p.log" | tail -5)"
+pconf 2 "" "$T/other.pid" >"$T/p.ini"
+kill -HUP "$DPID"
+wait_true 5 '[ "$(grep -c "$T/p.ini: reloaded" "$T/p.log")" = 2 ]' ||
+    fail "no second reload: $(tail -5 "$T/p.log")"
+grep -q "$T/p.ini: \[daemon\] pid_file changed: it takes effect at the next restart" "$T/p.log" &&
+    ok "a changed pid_file: the reload says it needs a restart" ||
+    fail "pid_file change not reported: $(tail -5 "$T/p.log")"
+n=$(wc -l <"$T/p.log")
+sleep 2.5
+tail -n +$((n + 1)) "$T/p.log" | grep -q ": debug: " &&
+    fail "log_level removed: still debug lines: $(tail -n +$((n + 1)) "$T/p.log" | grep -m3 ': debug: ')" ||
+    ok "log_level removed by a reload: info again"
+wait_true 5 '[ "$(jstate "$T/pstate" p1 outcome)" != running ]'
+stop_daemon "$DPID" TERM 10
+check_rc "SIGTERM: exit 0" "$rc" 0 "$T/p.log"
+[ -e "$T/other.pid" ] && fail "the reload wrote the new pid_file" ||
+    ok "the new pid_file is not written before a restart"
 finish

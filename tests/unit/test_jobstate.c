@@ -1,12 +1,15 @@
 /*
- * test_jobstate.c - the daemon's job state files (core/daemon/jobstate.c):
+ * test_jobstate.c - the job state files (core/jobstate.c):
  * a record written atomically reads back the same; a torn, garbage,
  * foreign or oversized file is refused with a message naming the file
- * and the problem; a missing file is a job that never ran.
+ * and the problem; a missing file is a job that never ran.  Changes
+ * keep the fields they do not touch, and writers in several processes
+ * lose no update.
  */
 #include "zb-build.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -211,6 +214,123 @@ Test(jobstate, check_results_round_trip)
 	cr_assert_eq(jobstate_load(dir, "job", "verify-daily", &back, err,
 	    sizeof(err)), 0, "a job's file is another file");
 	rm_rf(dir);
+	free(path);
+	free(dir);
+}
+
+/* A change touches its own fields; the record's others stay. */
+Test(jobstate, changes_keep_the_other_fields)
+{
+	struct jobstate		 st = sample();
+	struct jobstate_change	 c;
+
+	memset(&c, 0, sizeof(c));
+	c.what = JOBSTATE_START;
+	c.start = 1765001000;
+	jobstate_apply(&st, &c);
+	cr_assert_eq(st.last_start, 1765001000);
+	cr_assert_eq(st.runs, 18);
+	cr_assert_str_eq(st.outcome, "running");
+	cr_assert_eq(st.skipped, 3);
+	cr_assert_eq(st.last_fire, 1765000000);
+	/* interrupted only if still running since that start */
+	c.what = JOBSTATE_INTERRUPTED;
+	c.start = 1765000999;
+	jobstate_apply(&st, &c);
+	cr_assert_str_eq(st.outcome, "running", "another run's start");
+	c.start = 1765001000;
+	jobstate_apply(&st, &c);
+	cr_assert_str_eq(st.outcome, "interrupted");
+	memset(&c, 0, sizeof(c));
+	c.what = JOBSTATE_END | JOBSTATE_SKIP;
+	c.end = 1765001042;
+	snprintf(c.outcome, sizeof(c.outcome), "failed");
+	jobstate_apply(&st, &c);
+	cr_assert_eq(st.last_end, 1765001042);
+	cr_assert_str_eq(st.outcome, "failed");
+	cr_assert_eq(st.skipped, 4);
+	cr_assert_eq(st.runs, 18);
+}
+
+/*
+ * The daemon counts skipped fires while a CLI run records its start and
+ * end: writers in several processes change one file at once, and no
+ * update is lost (each is a read-modify-write under the file's flock).
+ */
+#define WRITERS		4
+#define CHANGES		50
+
+Test(jobstate, concurrent_writers_lose_no_update)
+{
+	struct jobstate_change	 c;
+	struct jobstate		 back;
+	char			*dir, err[1024];
+	pid_t			 pids[WRITERS];
+	int			 i, j, status;
+
+	dir = test_tmpdir();
+	for (i = 0; i < WRITERS; i++) {
+		pids[i] = fork();
+		cr_assert(pids[i] != -1);
+		if (pids[i] != 0)
+			continue;
+		for (j = 0; j < CHANGES; j++) {
+			memset(&c, 0, sizeof(c));
+			/* one "CLI" records runs, the others skip fires */
+			c.what = i == 0 ? (j % 2 == 0 ? JOBSTATE_START :
+			    JOBSTATE_END) : JOBSTATE_SKIP;
+			c.start = c.end = 1765000000 + j;
+			snprintf(c.outcome, sizeof(c.outcome), "ok");
+			if (jobstate_update(dir, "job", "j", &c, err,
+			    sizeof(err)) != 0)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	for (i = 0; i < WRITERS; i++) {
+		cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "writer %d failed", i);
+	}
+	cr_assert_eq(jobstate_load(dir, "job", "j", &back, err, sizeof(err)),
+	    0, "%s", err);
+	cr_assert_eq(back.skipped, (WRITERS - 1) * CHANGES,
+	    "skipped fires lost: %llu", (unsigned long long)back.skipped);
+	cr_assert_eq(back.runs, CHANGES / 2, "starts lost: %llu",
+	    (unsigned long long)back.runs);
+	cr_assert_str_eq(back.outcome, "ok");
+	cr_assert_eq(back.last_end, 1765000000 + CHANGES - 1);
+	rm_rf(dir);
+	free(dir);
+}
+
+/* A torn file is set aside and the record starts afresh. */
+Test(jobstate, update_sets_a_torn_file_aside)
+{
+	struct jobstate_change	 c;
+	struct jobstate		 back;
+	char			*dir, *sub, *path, *aside, err[1024];
+	struct stat		 sb;
+
+	dir = test_tmpdir();
+	sub = xasprintf("%s/jobs", dir);
+	cr_assert_eq(mkdir(sub, 0700), 0);
+	free(sub);
+	path = jobstate_path(dir, "job", "j");
+	put(path, "{\"version\": 1, \"ki", 18);
+	memset(&c, 0, sizeof(c));
+	c.what = JOBSTATE_SKIP;
+	cr_assert_eq(jobstate_update(dir, "job", "j", &c, err, sizeof(err)),
+	    1);
+	cr_assert(strstr(err, "refused: not JSON") != NULL, "%s", err);
+	aside = xasprintf("%s.refused", path);
+	cr_assert(strstr(err, aside) != NULL, "%s", err);
+	cr_assert_eq(stat(aside, &sb), 0, "the torn file is kept");
+	cr_assert_eq(jobstate_load(dir, "job", "j", &back, err, sizeof(err)),
+	    0, "%s", err);
+	cr_assert_eq(back.skipped, 1);
+	rm_rf(dir);
+	free(aside);
 	free(path);
 	free(dir);
 }

@@ -1,9 +1,9 @@
 /*
- * services.c - the scheduler's calls into the core services (services.h):
- * retention after a run is prune.c's prune_start({sink, source,
- * retention = 1, gc = 0}); each decision that removes or fails is
- * logged, kept copies only at debug level.  The generation is referenced
- * until the prune ended (prune_start wants cfg to outlive it).
+ * upkeep.c - the daemon's work besides runs (upkeep.h).  Retention after
+ * a run is prune.c's prune_start({sink, source, retention = 1, gc = 0});
+ * each decision that removes or fails is logged, kept copies only at
+ * debug level.  The generation is referenced until the prune ended
+ * (prune_start wants cfg to outlive it).
  * A scheduled check is check.c's check_start() with the section's kind,
  * jobs and sinks, and the host's age identities if it has any (for
  * deep-verify and test-restore of encrypted copies).
@@ -14,10 +14,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "dcfg.h"
 #include "log.h"
 #include "prune.h"
-#include "services.h"
+#include "upkeep.h"
 #include "util.h"
 
 struct pruning {
@@ -56,21 +55,21 @@ on_done(void *arg, const struct prune_result *r)
 	    p->sink, p->source, r->removed, r->kept, r->retained, r->errors,
 	    r->errors == 1 ? "" : "s");
 	p->done(p->arg, r->errors);
-	dcfg_unref(p->cfg);
+	config_unref(p->cfg);
 	free(p->sink);
 	free(p->source);
 	free(p);
 }
 
 void
-services_retention(struct zb_config *cfg, const char *sink,
+upkeep_retention(struct zb_config *cfg, const char *sink,
     const char *source, void (*done)(void *, unsigned), void *arg)
 {
 	struct prune_params	 pp;
 	struct pruning		*p;
 
 	p = xcalloc(1, sizeof(*p));
-	p->cfg = dcfg_ref(cfg);
+	p->cfg = config_ref(cfg);
 	p->sink = xstrdup(sink);
 	p->source = xstrdup(source);
 	p->done = done;
@@ -97,14 +96,14 @@ on_checked(void *arg, const struct check_result *r)
 	struct checking	*c = arg;
 
 	c->done(c->arg, r);
-	dcfg_unref(c->cfg);
+	config_unref(c->cfg);
 	free(c->jobs);
 	free(c->sinks);
 	free(c);
 }
 
 int
-services_check(struct zb_config *cfg, const char *name,
+upkeep_check(struct zb_config *cfg, const char *name,
     void (*done)(void *, const struct check_result *), void *arg)
 {
 	struct cfg_check	*chk = config_check(cfg, name);
@@ -115,7 +114,7 @@ services_check(struct zb_config *cfg, const char *name,
 	if (chk == NULL)
 		return -1;
 	c = xcalloc(1, sizeof(*c));
-	c->cfg = dcfg_ref(cfg);
+	c->cfg = config_ref(cfg);
 	c->done = done;
 	c->arg = arg;
 	c->jobs = xcalloc(chk->njobs + 1, sizeof(*c->jobs));

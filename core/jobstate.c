@@ -1,18 +1,27 @@
 /*
- * jobstate.c - the daemon's memory of jobs and checks across restarts:
+ * jobstate.c - the memory of jobs and checks across runs and restarts:
  *	state_dir/jobs/<job>.json	last fire, start, end, outcome,
- *					runs started, fires skipped
+ *					runs started (by the CLI or the
+ *					daemon), fires the daemon skipped
  *	state_dir/checks/<name>.json	the same for a [check:NAME], with
  *					its last result
  * Each file is replaced atomically (temporary file, fsync, rename, fsync
  * of the directory), so a crash leaves the old record or the new one.
  * A file that does not parse, or is another job's, is refused with a
  * message naming it; the scheduler then sets it aside and starts afresh.
- * The scheduler uses last_start for catch-up (scheduler.c).  Writes run
- * off the loop (reactor_offload), one at a time per file, newest wins.
+ * The scheduler uses last_start for catch-up (scheduler.c).
+ *
+ * Writers change a record, they do not own it: the job queue (jobq.c) of
+ * any process records a run's start and end under the job's lock, the
+ * daemon's scheduler counts skipped fires without that lock (it is
+ * skipped because another process holds it).  So every change reads the
+ * file, applies itself and writes it back under an exclusive flock of
+ * <file>.lock, and no process overwrites another's update.  Changes run
+ * off the loop (reactor_offload), one at a time per file, in call order.
  */
 #include "zb-build.h"
 
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -281,87 +290,214 @@ jobstate_write_atomic(const char *path, const char *text, char *err,
 	return 0;
 }
 
-/* ---- writes off the loop ---------------------------------------------- */
+/* ---- changes: read-modify-write under an flock ------------------------ */
 
-struct pending_write {
-	struct pending_write	*next;
-	char			*path;
-	char			*text;		/* being written */
-	char			*queued;	/* the newest text after it */
-	char			 err[512];
+void
+jobstate_apply(struct jobstate *st, const struct jobstate_change *c)
+{
+	if (c->what & JOBSTATE_FIRE)
+		st->last_fire = c->fire;
+	if (c->what & JOBSTATE_START) {
+		st->last_start = c->start;
+		st->runs++;
+		snprintf(st->outcome, sizeof(st->outcome), "running");
+	}
+	if (c->what & JOBSTATE_END) {
+		st->last_end = c->end;
+		snprintf(st->outcome, sizeof(st->outcome), "%s", c->outcome);
+	}
+	if (c->what & JOBSTATE_SKIP)
+		st->skipped++;
+	if (c->what & JOBSTATE_RESULT) {
+		st->duration_ms = c->duration_ms;
+		st->restore_ms = c->restore_ms;
+		st->items = c->items;
+		st->failed = c->failed;
+	}
+	if ((c->what & JOBSTATE_INTERRUPTED) && st->last_start == c->start &&
+	    strcmp(st->outcome, "running") == 0)
+		snprintf(st->outcome, sizeof(st->outcome), "interrupted");
+}
+
+int
+jobstate_update(const char *state_dir, const char *kind, const char *name,
+    const struct jobstate_change *c, char *err, size_t errlen)
+{
+	struct jobstate	 st;
+	char		*path, *lpath, *dir, *text, why[768];
+	int		 fd, rc = 0;
+
+	path = jobstate_path(state_dir, kind, name);
+	dir = xasprintf("%s/%ss", state_dir, kind);
+	if (mkdir_p(dir, 0700) == -1) {
+		snprintf(err, errlen, "cannot create %s: %s", dir,
+		    strerror(errno));
+		free(dir);
+		free(path);
+		return -1;
+	}
+	free(dir);
+	/* (the state file itself is replaced by rename: lock another) */
+	lpath = xasprintf("%s.lock", path);
+	fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1) {
+		snprintf(err, errlen, "cannot open %s: %s", lpath,
+		    strerror(errno));
+		goto out;
+	}
+	while (flock(fd, LOCK_EX) == -1) {
+		if (errno == EINTR)
+			continue;
+		snprintf(err, errlen, "cannot lock %s: %s", lpath,
+		    strerror(errno));
+		close(fd);
+		fd = -1;
+		goto out;
+	}
+	if (jobstate_load(state_dir, kind, name, &st, why,
+	    sizeof(why)) == -1) {
+		/* A torn or foreign file: keep it for a look, start afresh. */
+		text = xasprintf("%s.refused", path);
+		(void)rename(path, text);
+		snprintf(err, errlen, "%s; moved aside to %s: the record "
+		    "starts afresh", why, text);
+		free(text);
+		memset(&st, 0, sizeof(st));
+		rc = 1;
+	}
+	jobstate_apply(&st, c);
+	text = jobstate_encode(kind, name, &st, c->extra);
+	if (jobstate_write_atomic(path, text, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "%s", why);
+		rc = -1;
+	}
+	free(text);
+	close(fd);	/* unlocks */
+out:
+	free(lpath);
+	free(path);
+	return fd == -1 ? -1 : rc;
+}
+
+/* ---- changes off the loop --------------------------------------------- */
+
+struct update {
+	struct update		*next;		/* of the same file */
+	char			*state_dir, *kind, *name;
+	struct jobstate_change	 c;
+	char			*extra;
+	void			(*done)(void *);
+	void			*arg;
+	char			 err[1024];
 };
 
-static struct pending_write	*writes;
-static size_t			 nwrites;
+/* The changes waiting for one file; the first one is being applied. */
+struct file_updates {
+	struct file_updates	*next;
+	char			*path;
+	struct update		*head, **tailp;
+};
+
+static struct file_updates	*files;
+static size_t			 nupdates;
 
 static int
-write_work(void *arg)
+update_work(void *arg)
 {
-	struct pending_write	*w = arg;
+	struct update	*u = ((struct file_updates *)arg)->head;
 
-	return jobstate_write_atomic(w->path, w->text, w->err,
-	    sizeof(w->err));
+	return jobstate_update(u->state_dir, u->kind, u->name, &u->c, u->err,
+	    sizeof(u->err));
 }
 
-static void	write_done(void *, int);
+static void	update_done(void *, int);
 
 static void
-write_begin(struct pending_write *w)
+update_begin(struct file_updates *f)
 {
-	if (reactor_offload(write_work, write_done, w) == 0)
+	if (reactor_offload(update_work, update_done, f) == 0)
 		return;
 	/* No thread: write on the loop rather than lose the record. */
-	write_done(w, write_work(w));
+	update_done(f, update_work(f));
 }
 
 static void
-write_done(void *arg, int rc)
+update_free(struct update *u)
 {
-	struct pending_write	*w = arg, **pp;
+	free(u->state_dir);
+	free(u->kind);
+	free(u->name);
+	free(u->extra);
+	free(u);
+}
 
-	if (rc == -1)
-		log_warnx("state: %s", w->err);
-	free(w->text);
-	w->text = w->queued;
-	w->queued = NULL;
-	if (w->text != NULL) {
-		write_begin(w);
-		return;
-	}
-	for (pp = &writes; *pp != NULL; pp = &(*pp)->next) {
-		if (*pp == w) {
-			*pp = w->next;
-			break;
+static void
+update_done(void *arg, int rc)
+{
+	struct file_updates	*f = arg, **pp;
+	struct update		*u = f->head;
+
+	if (rc != 0)
+		log_warnx("state: %s %s: %s", u->kind, u->name, u->err);
+	nupdates--;
+	f->head = u->next;
+	if (f->head != NULL)
+		update_begin(f);
+	else {
+		for (pp = &files; *pp != NULL; pp = &(*pp)->next) {
+			if (*pp == f) {
+				*pp = f->next;
+				break;
+			}
 		}
+		free(f->path);
+		free(f);
 	}
-	nwrites--;
-	free(w->path);
-	free(w);
+	/* (after: done may change the same file again) */
+	if (u->done != NULL)
+		u->done(u->arg);
+	update_free(u);
 }
 
 void
-jobstate_save_take(const char *path, char *text)
+jobstate_update_async(const char *state_dir, const char *kind,
+    const char *name, const struct jobstate_change *c,
+    void (*done)(void *), void *arg)
 {
-	struct pending_write	*w;
+	struct file_updates	*f;
+	struct update		*u;
+	char			*path;
 
-	for (w = writes; w != NULL; w = w->next) {
-		if (strcmp(w->path, path) == 0) {
-			free(w->queued);
-			w->queued = text;
+	u = xcalloc(1, sizeof(*u));
+	u->state_dir = xstrdup(state_dir);
+	u->kind = xstrdup(kind);
+	u->name = xstrdup(name);
+	u->c = *c;
+	u->extra = c->extra != NULL ? xstrdup(c->extra) : NULL;
+	u->c.extra = u->extra;
+	u->done = done;
+	u->arg = arg;
+	nupdates++;
+	path = jobstate_path(state_dir, kind, name);
+	for (f = files; f != NULL; f = f->next) {
+		if (strcmp(f->path, path) == 0) {
+			free(path);
+			*f->tailp = u;
+			f->tailp = &u->next;
 			return;
 		}
 	}
-	w = xcalloc(1, sizeof(*w));
-	w->path = xstrdup(path);
-	w->text = text;
-	w->next = writes;
-	writes = w;
-	nwrites++;
-	write_begin(w);
+	f = xcalloc(1, sizeof(*f));
+	f->path = path;
+	f->head = u;
+	f->tailp = &u->next;
+	f->next = files;
+	files = f;
+	update_begin(f);
 }
 
 size_t
 jobstate_pending(void)
 {
-	return nwrites;
+	return nupdates;
 }

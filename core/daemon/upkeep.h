@@ -1,18 +1,17 @@
 /*
- * services.h - the core services the scheduler calls after and besides
- * runs: retention of one source on one sink (helper h2's prune_start)
- * and scheduled checks (helper h1's check_start).  One place to switch
- * to them.
+ * upkeep.h - what the daemon does besides runs: retention of one source
+ * on one sink after a run, and scheduled checks, each logged and holding
+ * its configuration generation until it ended.
  */
-#ifndef ZB_SERVICES_H
-#define ZB_SERVICES_H
+#ifndef ZB_UPKEEP_H
+#define ZB_UPKEEP_H
 
 #include <stdint.h>
 
 #include "config.h"
 
 /* Retention for source on sink; done(arg, errors) on the loop. */
-void	services_retention(struct zb_config *, const char *sink,
+void	upkeep_retention(struct zb_config *, const char *sink,
 	    const char *source, void (*done)(void *, unsigned), void *arg);
 
 struct check_result;
@@ -22,7 +21,7 @@ struct check_result;
  * and sinks); done(arg, result) on the loop, result freed after it.
  * -1 when cfg has no such check (done is not called).
  */
-int	services_check(struct zb_config *, const char *name,
+int	upkeep_check(struct zb_config *, const char *name,
 	    void (*done)(void *, const struct check_result *), void *arg);
 
 #endif
