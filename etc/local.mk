@@ -22,14 +22,19 @@ CLEANFILES += $(zb_unit) %reldir%/systemd/zentoria-backupd.conf
 AM_DISTCHECK_CONFIGURE_FLAGS += \
 	--with-systemdsystemunitdir=$$dc_install_base/lib/systemd/system
 
-$(zb_unit): $(srcdir)/%reldir%/systemd/zentoria-backupd.service.in Makefile
-	$(AM_V_GEN)$(MKDIR_P) %reldir%/systemd && \
+# Made again by every make (a variable given on make's command line is
+# no file date), replaced only when it changed.
+$(zb_unit): $(srcdir)/%reldir%/systemd/zentoria-backupd.service.in zb-unit-force
+	@$(MKDIR_P) %reldir%/systemd && \
 	sed -e 's|@sbindir[@]|$(sbindir)|g' \
 	    -e 's|@sysconfdir[@]|$(sysconfdir)|g' \
 	    -e 's|@localstatedir[@]|$(localstatedir)|g' \
 	    $(srcdir)/%reldir%/systemd/zentoria-backupd.service.in >$@.tmp && \
 	if grep '@[a-z_]*@' $@.tmp; then \
 	  echo "$@: a placeholder is left" >&2; rm -f $@.tmp; exit 1; fi && \
-	mv $@.tmp $@
+	if cmp -s $@.tmp $@; then rm -f $@.tmp; \
+	else echo "  GEN      $@"; mv $@.tmp $@; fi
+zb-unit-force:
+.PHONY: zb-unit-force
 %reldir%/systemd/zentoria-backupd.conf: $(srcdir)/%reldir%/systemd/zentoria-backupd.sysusers
 	$(AM_V_GEN)$(MKDIR_P) %reldir%/systemd && cp $(srcdir)/%reldir%/systemd/zentoria-backupd.sysusers $@
