@@ -199,6 +199,11 @@ daemon_tests = %reldir%/integration/daemon.sh \
 	%reldir%/integration/daemon_sinks.sh \
 	%reldir%/integration/daemon_journal.sh
 TESTS += $(daemon_tests)
+# packaging: the systemd unit (etc/systemd/) and the man pages (man/)
+packaging_tests = %reldir%/integration/systemd_unit.sh \
+	%reldir%/integration/man_pages.sh
+TESTS += $(packaging_tests)
+EXTRA_DIST += $(packaging_tests)
 EXTRA_DIST += $(daemon_tests) %reldir%/integration/daemon_lib.sh
 
 # ---- S3 SigV4 (plugins/s3/sigv4.c) -------------------------------------------
