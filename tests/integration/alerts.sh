@@ -91,38 +91,38 @@ fresh
 sed -i 's/expr: backup_success == 0/expr: backup_sucess == 0/' \
 	"$S/etc/prometheus/zentoria-backupd.rules.yml"
 check_fails 1 "lint.py: an unknown metric in a rule" python3 "$LINT" "$S"
-grep_out "the rule's metric is named" \
+grep_err "the rule's metric is named" \
 	"BackupFailure: backup_sucess is not a metric the daemon exports"
 fresh
 sed -i 's/sum by (sink) (backup_size_bytes{/sum by (sink) (backup_size_byte{/' \
 	"$S/etc/grafana/zentoria-backupd.json"
 check_fails 1 "lint.py: an unknown metric in a panel" python3 "$LINT" "$S"
-grep_out "the panel and its metric are named" \
+grep_err "the panel and its metric are named" \
 	"(Size by tier) target A: backup_size_byte is not a metric the daemon exports"
 fresh
 sed -i 's/label_values(backup_success, job)/label_values(backup_succes, job)/' \
 	"$S/etc/grafana/zentoria-backupd.json"
 check_fails 1 "lint.py: an unknown metric in a variable" python3 "$LINT" "$S"
-grep_out "the variable is named" "variable job: backup_succes is not a metric"
+grep_err "the variable is named" "variable job: backup_succes is not a metric"
 fresh
 
 # A label the metric does not have, in a matcher and in a legend.
 sed -i 's/backup_retained_copies{sink=~/backup_retained_copies{tier=~/' \
 	"$S/etc/grafana/zentoria-backupd.json"
 check_fails 1 "lint.py: a label the metric lacks" python3 "$LINT" "$S"
-grep_out "the label is named" "backup_retained_copies has no label tier"
+grep_err "the label is named" "backup_retained_copies has no label tier"
 fresh
 sed -i 's/"legendFormat": "{{state}}"/"legendFormat": "{{kind}}"/' \
 	"$S/etc/grafana/zentoria-backupd.json"
 check_fails 1 "lint.py: a legend naming a label the metric lacks" \
 	python3 "$LINT" "$S"
-grep_out "the legend's label is named" "legend names label kind"
+grep_err "the legend's label is named" "legend names label kind"
 fresh
 
 # Not JSON; a duplicate panel id; a panel without targets.
 head -c 2000 "$DASH" >"$S/etc/grafana/zentoria-backupd.json"
 check_fails 1 "lint.py: a dashboard cut short" python3 "$LINT" "$S"
-grep_out "not JSON is named" "not valid JSON"
+grep_err "not JSON is named" "not valid JSON"
 fresh
 python3 - "$S/etc/grafana/zentoria-backupd.json" <<'PY'
 import json, sys
@@ -133,8 +133,8 @@ json.dump(d, open(sys.argv[1], "w"))
 PY
 check_fails 1 "lint.py: a duplicate panel id and a panel without targets" \
 	python3 "$LINT" "$S"
-grep_out "the duplicate id is named" "panel id 2: not a unique integer"
-grep_out "the panel without targets is named" "no targets"
+grep_err "the duplicate id is named" "panel id 2: not a unique integer"
+grep_err "the panel without targets is named" "no targets"
 fresh
 
 # An alert no test makes fire.
@@ -148,7 +148,7 @@ EOF
 check "the extra alert still parses" \
 	promtool check rules "$S/etc/prometheus/zentoria-backupd.rules.yml"
 check_fails 1 "lint.py: an alert without tests" python3 "$LINT" "$S"
-grep_out "the untested alert is named" \
+grep_err "the untested alert is named" \
 	"alert BackupUntested: no test where it fires"
 fresh
 
@@ -157,7 +157,7 @@ sed -i 's/`backup_test_restore_seconds/`backup_test_restore_secs/g' \
 	"$S/docs/monitoring.md"
 check_fails 1 "lint.py: a metric missing from docs/monitoring.md" \
 	python3 "$LINT" "$S"
-grep_out "the undocumented metric is named" \
+grep_err "the undocumented metric is named" \
 	"does not document backup_test_restore_seconds"
 
 finish

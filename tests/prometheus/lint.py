@@ -17,7 +17,7 @@ source and sink.  Every alert must have summary and description
 annotations and be tested by tests/prometheus/*.test.yml both firing and
 not firing.  docs/monitoring.md must name every exported metric.
 
-Prints one line per problem and exits 1 if there is any, else 0.
+Prints one line per problem on stderr and exits 1 if there is any, else 0.
 """
 import glob
 import json
@@ -304,7 +304,7 @@ def main():
                 os.path.join(src, "tests/prometheus"))
     check_docs(os.path.join(src, "docs/monitoring.md"))
     for p in problems:
-        print(p)
+        sys.stderr.write(p + "\n")
     return 1 if problems else 0
 
 
