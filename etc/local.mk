@@ -38,3 +38,10 @@ zb-unit-force:
 .PHONY: zb-unit-force
 %reldir%/systemd/zentoria-backupd.conf: $(srcdir)/%reldir%/systemd/zentoria-backupd.sysusers
 	$(AM_V_GEN)$(MKDIR_P) %reldir%/systemd && cp $(srcdir)/%reldir%/systemd/zentoria-backupd.sysusers $@
+
+# Prometheus alert rules and the Grafana dashboard (docs/monitoring.md),
+# installed under $(datadir)/zentoria-backupd.
+zbpromdir = $(datadir)/zentoria-backupd/prometheus
+dist_zbprom_DATA = %reldir%/prometheus/zentoria-backupd.rules.yml
+zbgrafanadir = $(datadir)/zentoria-backupd/grafana
+dist_zbgrafana_DATA = %reldir%/grafana/zentoria-backupd.json

@@ -171,6 +171,11 @@ integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/queue.sh \
 	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh
 TESTS += $(integration_tests)
+# the alert rules and the dashboard (etc/prometheus, etc/grafana)
+TESTS += %reldir%/integration/alerts.sh
+EXTRA_DIST += %reldir%/integration/alerts.sh %reldir%/prometheus/lint.py \
+	%reldir%/prometheus/seed.test.yml %reldir%/prometheus/rpo.test.yml \
+	%reldir%/prometheus/checks.test.yml
 EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \
 	%reldir%/lib/procwatch.sh %reldir%/lib/procwatch.py \
 	%reldir%/lib/pg.sh %reldir%/lib/assert.sh %reldir%/lib/README.md \
