@@ -192,9 +192,11 @@ sink_init(struct notifier *n, struct nsink *k, struct cfg_section *sec)
 		    parse_int(v, 1, 10, &num, &errstr) == 0)
 			k->attempts = (int)num;
 	}
-	if ((v = kv_value(sec, "from")) != NULL)
+	v = kv_value(sec, "from");
+	if (v != NULL)
 		k->from = xstrdup(v);
-	if ((v = kv_value(sec, "username")) != NULL)
+	v = kv_value(sec, "username");
+	if (v != NULL)
 		k->username = xstrdup(v);
 	kv = config_kv(sec, "to");
 	if (kv != NULL && split_list(kv->value, &k->to, &k->nto) == -1) {
