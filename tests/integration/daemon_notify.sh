@@ -170,11 +170,28 @@ has "$M" '"quick / d1 (good)" in r["data"] and "quick / d2 (good)" in r["data"] 
     fail "e-mail summary: $(tail -c 800 "$M")"
 
 # ---- config errors -------------------------------------------------------
+# base: a good file but for the section appended (lines 1-3, 5 on).
 base() {
 	cat <<INI
 [daemon]
 plugin_dir = $ZB_TEST_PLUGIN_DIR
 state_dir = $S
+INI
+}
+job() {
+	cat <<INI
+
+[source:quick]
+plugin = command
+command = echo hello
+
+[sink:d1]
+plugin = local
+path = $T/d1
+
+[job:good]
+source = quick
+sinks = d1
 INI
 }
 base >"$T/nourl.ini"
@@ -184,10 +201,12 @@ cat >>"$T/nourl.ini" <<INI
 type = webhook
 on = failure
 INI
+job >>"$T/nourl.ini"
 check_fails 1 "--check-config: webhook without url" \
     "$DAEMON" -c "$T/nourl.ini" --check-config
 grep_err "file:line and the missing url" \
     "nourl.ini:5: \[notify:hook\] missing required key 'url'"
+grep_err "one error only" "nourl.ini: 1 error$"
 
 printf 'pw\n' >"$T/pw"
 chmod 644 "$T/pw"
@@ -203,10 +222,12 @@ to = b@example.org
 username = a
 password_file = $T/pw
 INI
+job >>"$T/pw.ini"
 check_fails 1 "--check-config: a password_file readable by others" \
     "$DAEMON" -c "$T/pw.ini" --check-config
 grep_err "file:line of password_file" \
     "pw.ini:12: \[notify:mail\] password_file: .*readable by group or others"
+grep_err "one error only" "pw.ini: 1 error$"
 
 base >"$T/tls.ini"
 cat >>"$T/tls.ini" <<INI
@@ -219,10 +240,12 @@ smtp_tls = no
 from = a@example.org
 to = b@example.org
 INI
+job >>"$T/tls.ini"
 check_fails 1 "--check-config: smtp_tls = no off the loopback" \
     "$DAEMON" -c "$T/tls.ini" --check-config
 grep_err "file:line of smtp_tls" "tls.ini:9: \[notify:mail\] smtp_tls: no is only for a server on the loopback"
 grep_err "file:line of on (summary without schedule)" \
     "tls.ini:7: \[notify:mail\] on: summary needs summary_schedule"
+grep_err "two errors only" "tls.ini: 2 errors$"
 
 finish
