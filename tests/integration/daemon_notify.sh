@@ -1,7 +1,7 @@
 #!/bin/bash
 # daemon_notify.sh - [notify:NAME] sections: a webhook gets failure,
-# success and summary events as JSON (with its bearer token), the first
-# POST answered 503 is retried; a Slack sink gets {"text": ...}; an
+# success, check_failure and summary events as JSON (with its bearer
+# token), the first POST answered 503 is retried; a Slack sink gets {"text": ...}; an
 # e-mail (libcurl SMTP to aiosmtpd on 127.0.0.1) names the failed job and
 # carries Date, Message-ID and Subject; the summary names every source x
 # tier.  --check-config refuses a webhook without url, a password_file
@@ -70,9 +70,14 @@ source = broken
 sinks = d1
 schedule = @every 2s
 
+[check:vbad]
+kind = verify
+jobs = bad
+schedule = @every 3s
+
 [notify:hook]
 type = webhook
-on = failure, success, summary
+on = failure, success, check_failure, summary
 summary_schedule = @every 5s
 url = http://127.0.0.1:$HOOK/hook
 token_file = $T/token
@@ -148,9 +153,15 @@ has "$H" 'b["event"] == "failure" and b["job"] == "good"' &&
 has "$H" 'r["authorization"] == "Bearer tok-s3cret" and r["content_type"] == "application/json" and r["path"] == "/hook"' &&
     ok "webhook: bearer token and content type" ||
     fail "webhook: headers: $(head -1 "$H")"
-has "$H" 'b["event"] == "summary" and sorted((c["source"], c["sink"]) for c in b["copies"]) == [("broken", "d1"), ("quick", "d1"), ("quick", "d2")] and [c for c in b["copies"] if c["job"] == "bad"][0]["last_outcome"] == "failed" and [c for c in b["copies"] if c["job"] == "good"][0]["size"] > 0 and b["problems"] == 1 and b["checks"] == []' &&
+has "$H" 'b["event"] == "summary" and sorted((c["source"], c["sink"]) for c in b["copies"]) == [("broken", "d1"), ("quick", "d1"), ("quick", "d2")] and [c for c in b["copies"] if c["job"] == "bad"][0]["last_outcome"] == "failed" and [c for c in b["copies"] if c["job"] == "good"][0]["size"] > 0 and b["problems"] == 1' &&
     ok "webhook: the summary names every source x tier" ||
     fail "webhook: summary: $(grep summary "$H" | tail -1)"
+has "$H" 'b["event"] == "check_failure" and b["check"] == "vbad" and b["outcome"] == "failed" and b["items"] == 1 and b["failed"] == 1 and b["failing"][0]["sink"] == "d1" and "no complete copy" in b["failing"][0]["error"]' &&
+    ok "webhook: check_failure event of check vbad naming the failing copy" ||
+    fail "webhook: no check_failure: $(grep check_failure "$H" | head -1)"
+has "$H" 'b["event"] == "summary" and b["checks"] and b["checks"][0]["check"] == "vbad" and b["checks"][0]["outcome"] == "failed"' &&
+    ok "webhook: the summary has the check's result" ||
+    fail "webhook: summary without the check: $(grep summary "$H" | tail -1)"
 grep -q "tok-s3cret" "$T/a.log" && fail "the token is in the log" ||
     ok "the token is not in the log"
 
