@@ -568,8 +568,8 @@ notifier_run_ended(struct notifier *n, const struct jobq_result *r)
 	struct cfg_job		*job;
 	struct buf		 j, t;
 	struct seen		*s;
-	const char		*outcome, *so;
-	char			 what[256], subject[256], hb[32];
+	const char		*outcome, *so, *error = r->error;
+	char			 what[256], subject[256], hb[32], why[128];
 	time_t			 now = time(NULL);
 	size_t			 i;
 	int			 success;
@@ -578,6 +578,16 @@ notifier_run_ended(struct notifier *n, const struct jobq_result *r)
 		return;
 	job = config_job(n->cfg, r->job);
 	success = r->status == JOBQ_OK;
+	/* (the queue names no error for a run that ran: its copies say) */
+	if (error == NULL && !success && sum != NULL) {
+		snprintf(why, sizeof(why), "%u of %u cop%s failed; %u of %u "
+		    "stream%s on every sink", sum->copies_failed,
+		    sum->copies_ok + sum->copies_failed,
+		    sum->copies_ok + sum->copies_failed == 1 ? "y" : "ies",
+		    sum->streams_ok, sum->streams,
+		    sum->streams == 1 ? "" : "s");
+		error = why;
+	}
 	outcome = jobq_status_str(r->status);
 	buf_init(&j, NOTIFY_MAX_BODY);
 	buf_init(&t, NOTIFY_MAX_BODY);
@@ -597,16 +607,16 @@ notifier_run_ended(struct notifier *n, const struct jobq_result *r)
 	    sum != NULL ? sum->elapsed_ms / 1000.0 : 0.0,
 	    (unsigned long long)(sum != NULL ? sum->plain_bytes : 0),
 	    (unsigned long long)(sum != NULL ? sum->stored_bytes : 0));
-	if (r->error != NULL)
-		buf_json_str(&j, r->error);
+	if (error != NULL)
+		buf_json_str(&j, error);
 	else
 		buf_puts(&j, "null");
 	human_bytes(sum != NULL ? sum->stored_bytes : 0, hb, sizeof(hb));
 	buf_printf(&t, "zentoria-backupd: job %s %s (%s) in %.1f s, %s "
 	    "stored", r->job, success ? "succeeded" : "FAILED", outcome,
 	    sum != NULL ? sum->elapsed_ms / 1000.0 : 0.0, hb);
-	if (r->error != NULL)
-		buf_printf(&t, "\nerror: %s", r->error);
+	if (error != NULL)
+		buf_printf(&t, "\nerror: %s", error);
 	buf_puts(&j, ", \"sinks\": [");
 	for (i = 0; job != NULL && i < job->nsinks; i++) {
 		so = sum != NULL && i < sum->nsinks &&

@@ -141,7 +141,7 @@ has "$H" 'r["status"] == 503' &&
     fail "webhook: no retry after 503: $(head -2 "$H")"
 grep -q "attempt 1 failed (HTTP status 503); again in 1 s" "$T/a.log" &&
     ok "the retry is logged" || fail "no retry line in the log"
-has "$H" 'b["event"] == "failure" and b["job"] == "bad" and b["source"] == "broken" and b["outcome"] == "failed" and b["sinks"][0]["sink"] == "d1" and b["sinks"][0]["outcome"] == "failed" and "duration_s" in b and "bytes_stored" in b' &&
+has "$H" 'b["event"] == "failure" and b["job"] == "bad" and b["source"] == "broken" and b["outcome"] == "failed" and b["sinks"][0]["sink"] == "d1" and b["sinks"][0]["outcome"] == "failed" and "cop" in b["error"] and "duration_s" in b and "bytes_stored" in b' &&
     ok "webhook: failure event of job bad" ||
     fail "webhook: no failure event for bad: $(grep bad "$H" | head -2)"
 has "$H" 'b["event"] == "success" and b["job"] == "good" and b["outcome"] == "ok" and [s["sink"] for s in b["sinks"]] == ["d1", "d2"] and all(s["outcome"] == "ok" for s in b["sinks"]) and b["bytes_read"] > 0 and b["error"] is None' &&
@@ -173,7 +173,7 @@ has "$T/slack.jsonl" '"good" in b["text"]' &&
     ok "slack: only failures"
 
 M=$T/mail.jsonl
-has "$M" 'r["from"] == "backupd@example.org" and r["to"] == ["ops@example.org", "oncall@example.org"] and "Subject: [zentoria-backupd] job bad failed" in r["data"] and "\nDate: " in "\n" + r["data"] and "\nMessage-ID: <" in r["data"] and "job bad FAILED" in r["data"] and "sink d1: failed" in r["data"]' &&
+has "$M" 'r["from"] == "backupd@example.org" and r["to"] == ["ops@example.org", "oncall@example.org"] and "Subject: [zentoria-backupd] job bad failed" in r["data"] and "\nDate: " in "\n" + r["data"] and "\nMessage-ID: <" in r["data"] and "job bad FAILED" in r["data"] and "sink d1: failed" in r["data"] and "\r\nerror: " in r["data"]' &&
     ok "e-mail: the failure of job bad, with Date, Message-ID, Subject" ||
     fail "e-mail: $(head -c 600 "$M")"
 has "$M" '"quick / d1 (good)" in r["data"] and "quick / d2 (good)" in r["data"] and "broken / d1 (bad)" in r["data"]' &&
