@@ -3,7 +3,8 @@
 # success, check_failure and summary events as JSON (with its bearer
 # token), the first POST answered 503 is retried; a Slack sink gets {"text": ...}; an
 # e-mail (libcurl SMTP to aiosmtpd on 127.0.0.1) names the failed job and
-# carries Date, Message-ID and Subject; the summary names every source x
+# carries Date, Message-ID and Subject, and none is sent in plain text to a
+# server without STARTTLS unless smtp_tls = no; the summary names every source x
 # tier.  --check-config refuses a webhook without url, a password_file
 # readable by others, smtp_tls = no off the loopback and summary without
 # summary_schedule, each with file:line.
@@ -95,6 +96,14 @@ smtp_url = smtp://127.0.0.1:$MAIL
 smtp_tls = no
 from = backupd@example.org
 to = ops@example.org, oncall@example.org
+
+[notify:mailtls]
+type = email
+on = failure
+smtp_url = smtp://127.0.0.1:$MAIL
+from = tls@example.org
+to = ops@example.org
+attempts = 1
 INI
 
 check "--check-config accepts the notify sections" \
@@ -179,6 +188,14 @@ has "$M" 'r["from"] == "backupd@example.org" and r["to"] == ["ops@example.org", 
 has "$M" '"quick / d1 (good)" in r["data"] and "quick / d2 (good)" in r["data"] and "broken / d1 (bad)" in r["data"]' &&
     ok "e-mail: the summary names every source x tier" ||
     fail "e-mail summary: $(tail -c 800 "$M")"
+
+# smtp_tls defaults to yes: a server without STARTTLS gets nothing.
+has "$M" 'r["from"] == "tls@example.org"' &&
+    fail "e-mail: sent in plain text although smtp_tls = yes" ||
+    ok "e-mail: no plain-text fallback when STARTTLS is required"
+grep -q "notify mailtls: job bad failure not delivered after 1 attempt: .*" \
+    "$T/a.log" && ok "e-mail: the refused STARTTLS is logged" ||
+    fail "e-mail: no STARTTLS failure in the log: $(grep mailtls "$T/a.log" | head -2)"
 
 # ---- config errors -------------------------------------------------------
 # base: a good file but for the section appended (lines 1-3, 5 on).
