@@ -173,6 +173,40 @@ static const struct zb_option check_opts[] = {
 	{ NULL, 0, NULL, 0, NULL, 0, 0 }
 };
 
+/* [notify:NAME]: checked by check_notify(); used by daemon/notifier.c. */
+static const struct zb_option notify_opts[] = {
+	{ "type", ZB_OPT_STRING, NULL, 1, "webhook, slack or email", 0, 0 },
+	{ "on", ZB_OPT_LIST, NULL, 1,
+	    "events to send: failure, success, check_failure, summary", 0, 0 },
+	{ "summary_schedule", ZB_OPT_STRING, NULL, 0,
+	    "when the summary is sent (cron syntax, @daily, @every 1h; "
+	    "required when on has summary)", 0, 0 },
+	{ "url", ZB_OPT_STRING, NULL, 0,
+	    "webhook/slack: the http:// or https:// URL to POST to", 0, 0 },
+	{ "token_file", ZB_OPT_PATH, NULL, 0,
+	    "webhook/slack: a private file whose first line is sent as "
+	    "'Authorization: Bearer LINE'", 0, 0 },
+	{ "header_file", ZB_OPT_PATH, NULL, 0,
+	    "webhook/slack: a private file whose first line is sent as the "
+	    "Authorization header's value", 0, 0 },
+	{ "smtp_url", ZB_OPT_STRING, NULL, 0,
+	    "email: smtp://HOST[:PORT] or smtps://HOST[:PORT]", 0, 0 },
+	{ "smtp_tls", ZB_OPT_BOOL, "yes", 0,
+	    "email with smtp://: require STARTTLS (no: plain text, for a "
+	    "server on the loopback only)", 0, 0 },
+	{ "from", ZB_OPT_STRING, NULL, 0, "email: the sender address", 0, 0 },
+	{ "to", ZB_OPT_LIST, NULL, 0, "email: the recipients", 0, 0 },
+	{ "username", ZB_OPT_STRING, NULL, 0, "email: the SMTP user", 0, 0 },
+	{ "password_file", ZB_OPT_PATH, NULL, 0,
+	    "email: a private file whose first line is the SMTP password",
+	    0, 0 },
+	{ "timeout", ZB_OPT_DURATION, "10s", 0,
+	    "time allowed for one delivery attempt", 100, 600000 },
+	{ "attempts", ZB_OPT_INT, "4", 0,
+	    "delivery attempts (1 s, 2 s, 4 s... apart)", 1, 10 },
+	{ NULL, 0, NULL, 0, NULL, 0, 0 }
+};
+
 const struct zb_option *
 config_core_options(enum cfg_kind kind)
 {
@@ -187,6 +221,8 @@ config_core_options(enum cfg_kind kind)
 		return job_opts;
 	case CFG_CHECK:
 		return check_opts;
+	case CFG_NOTIFY:
+		return notify_opts;
 	}
 	return NULL;
 }
@@ -337,6 +373,7 @@ section_kind(const char *title, enum cfg_kind *kind, const char **name)
 		{ "sink:", CFG_SINK },
 		{ "job:", CFG_JOB },
 		{ "check:", CFG_CHECK },
+		{ "notify:", CFG_NOTIFY },
 	};
 	size_t	 i, n;
 
@@ -384,8 +421,8 @@ reader_section(struct reader *r, const char *title)
 	if (section_kind(title, &kind, &name) == -1) {
 		config_error(cfg, &tmp, NULL, NULL, "unknown section kind "
 		    "(expected [daemon], [source:NAME], [sink:NAME], "
-		    "[job:NAME] or [check:NAME]; verify: and notify: sections "
-		    "are not supported by this version)");
+		    "[job:NAME], [check:NAME] or [notify:NAME]; verify: "
+		    "sections are not supported by this version)");
 		r->errors++;
 		return;
 	}
@@ -718,7 +755,8 @@ config_check_keys(struct zb_config *cfg, struct cfg_section *sec,
 			opt = find_option(opts, kv->key, &as_file);
 		if (opt == NULL) {
 			if (opts == NULL && sec->kind != CFG_DAEMON &&
-			    sec->kind != CFG_JOB && sec->kind != CFG_CHECK)
+			    sec->kind != CFG_JOB && sec->kind != CFG_CHECK &&
+			    sec->kind != CFG_NOTIFY)
 				continue;	/* a plugin key: checked later */
 			buf_init(&b, 4096);
 			list_keys(&b, core);
@@ -1319,6 +1357,160 @@ check_check(struct zb_config *cfg, struct cfg_section *sec)
 	return errors;
 }
 
+/* ---- [notify:NAME] ---------------------------------------------------- */
+
+static const char *const notify_events[] = {
+	"failure", "success", "check_failure", "summary"
+};
+
+/* Refuse kv (a key that only a type uses) in a section of another type. */
+static int
+notify_only(struct zb_config *cfg, struct cfg_section *sec, const char *key,
+    const char *type, const char *for_type)
+{
+	struct cfg_kv	*kv = config_kv(sec, key);
+
+	if (kv == NULL || strcmp(type, for_type) == 0 ||
+	    (strcmp(for_type, "webhook") == 0 && strcmp(type, "slack") == 0))
+		return 0;
+	config_error(cfg, sec, kv, key, "not a key of type = %s", type);
+	return 1;
+}
+
+static int
+notify_required(struct zb_config *cfg, struct cfg_section *sec,
+    const char *key, const char *type)
+{
+	if (config_kv(sec, key) != NULL)
+		return 0;
+	config_error(cfg, sec, NULL, NULL, "missing required key '%s' "
+	    "(type = %s needs it)", key, type);
+	return 1;
+}
+
+/* smtp://HOST[:PORT][/...] with HOST on the loopback. */
+static int
+loopback_smtp(const char *u)
+{
+	static const char *const hosts[] = {
+		"smtp://127.0.0.1", "smtp://[::1]", "smtp://localhost"
+	};
+	size_t	 i, n;
+
+	for (i = 0; i < ZB_NELEM(hosts); i++) {
+		n = strlen(hosts[i]);
+		if (strncmp(u, hosts[i], n) == 0 &&
+		    (u[n] == '\0' || u[n] == ':' || u[n] == '/'))
+			return 1;
+	}
+	return 0;
+}
+
+/* [notify:NAME]: type, events, schedule, URLs, private secret files. */
+static int
+check_notify(struct zb_config *cfg, struct cfg_section *sec)
+{
+	static const char *const only[][2] = {
+		{ "url", "webhook" }, { "token_file", "webhook" },
+		{ "header_file", "webhook" }, { "smtp_url", "email" },
+		{ "smtp_tls", "email" }, { "from", "email" },
+		{ "to", "email" }, { "username", "email" },
+		{ "password_file", "email" },
+	};
+	static const char *const secrets[] = {
+		"token_file", "header_file", "password_file"
+	};
+	struct cfg_kv		*kv, *tkv = config_kv(sec, "type");
+	struct cron_sched	 cs;
+	const char		*type, *u;
+	char			 err[256];
+	size_t			 i, j;
+	int			 errors = 0, summary = 0;
+
+	if (tkv == NULL)
+		return 0;	/* (reported as missing) */
+	type = tkv->value;
+	if (strcmp(type, "webhook") != 0 && strcmp(type, "slack") != 0 &&
+	    strcmp(type, "email") != 0) {
+		config_error(cfg, sec, tkv, "type", "'%s' is not webhook, "
+		    "slack or email", type);
+		return 1;
+	}
+	kv = config_kv(sec, "on");
+	for (i = 0; kv != NULL && i < kv->nitems; i++) {
+		for (j = 0; j < ZB_NELEM(notify_events); j++)
+			if (strcmp(kv->items[i], notify_events[j]) == 0)
+				break;
+		if (j == ZB_NELEM(notify_events)) {
+			config_error(cfg, sec, kv, "on", "'%s' is not failure, "
+			    "success, check_failure or summary", kv->items[i]);
+			errors++;
+		} else if (j == 3)
+			summary = 1;
+	}
+	kv = config_kv(sec, "summary_schedule");
+	if (kv != NULL && cron_parse(kv->value, &cs, err, sizeof(err)) == -1) {
+		config_error(cfg, sec, kv, kv->key, "%s", err);
+		errors++;
+	} else if (kv == NULL && summary) {
+		config_error(cfg, sec, config_kv(sec, "on"), "on", "summary "
+		    "needs summary_schedule (such as 0 7 * * *)");
+		errors++;
+	}
+	for (i = 0; i < ZB_NELEM(only); i++)
+		errors += notify_only(cfg, sec, only[i][0], type, only[i][1]);
+	if (strcmp(type, "email") != 0) {
+		errors += notify_required(cfg, sec, "url", type);
+		kv = config_kv(sec, "url");
+		if (kv != NULL && strncmp(kv->value, "http://", 7) != 0 &&
+		    strncmp(kv->value, "https://", 8) != 0) {
+			config_error(cfg, sec, kv, kv->key, "not an http:// or "
+			    "https:// URL");
+			errors++;
+		}
+		if (config_kv(sec, "token_file") != NULL &&
+		    config_kv(sec, "header_file") != NULL) {
+			config_error(cfg, sec, config_kv(sec, "header_file"),
+			    "header_file", "token_file is set too; give the "
+			    "Authorization one way only");
+			errors++;
+		}
+	} else {
+		errors += notify_required(cfg, sec, "smtp_url", type);
+		errors += notify_required(cfg, sec, "from", type);
+		errors += notify_required(cfg, sec, "to", type);
+		kv = config_kv(sec, "smtp_url");
+		u = kv != NULL ? kv->value : NULL;
+		if (u != NULL && strncmp(u, "smtp://", 7) != 0 &&
+		    strncmp(u, "smtps://", 8) != 0) {
+			config_error(cfg, sec, kv, kv->key, "not an smtp:// or "
+			    "smtps:// URL");
+			errors++;
+		}
+		kv = config_kv(sec, "smtp_tls");
+		if (kv != NULL && kv->num == 0 && u != NULL &&
+		    !loopback_smtp(u)) {
+			config_error(cfg, sec, kv, kv->key, "no is only for a "
+			    "server on the loopback (smtp://127.0.0.1, "
+			    "smtp://[::1], smtp://localhost): mail crosses the "
+			    "network in plain text otherwise");
+			errors++;
+		}
+		if ((config_kv(sec, "username") != NULL) !=
+		    (config_kv(sec, "password_file") != NULL)) {
+			config_error(cfg, sec, NULL, NULL, "username and "
+			    "password_file go together");
+			errors++;
+		}
+	}
+	for (i = 0; i < ZB_NELEM(secrets); i++) {
+		kv = config_kv(sec, secrets[i]);
+		if (kv != NULL)
+			errors += private_file(cfg, sec, kv);
+	}
+	return errors;
+}
+
 /*
  * The keep_* keys of a sink or job section into *out (NULL when it has
  * none).  Errors name file:line.
@@ -1419,6 +1611,8 @@ config_load_buf(const char *name, const char *data, size_t len,
 	TAILQ_FOREACH(sec, &cfg->sections, entry)
 		if (sec->kind == CFG_CHECK)
 			errors += check_check(cfg, sec);
+		else if (sec->kind == CFG_NOTIFY)
+			errors += check_notify(cfg, sec);
 	if (errors > 0) {
 		log_warnx("%s: %d error%s", cfg->path, errors,
 		    errors == 1 ? "" : "s");

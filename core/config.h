@@ -33,7 +33,8 @@ struct cfg_kv {
 	int64_t			 num;		/* INT/SIZE/DURATION/BOOL */
 };
 
-enum cfg_kind { CFG_DAEMON, CFG_SOURCE, CFG_SINK, CFG_JOB, CFG_CHECK };
+enum cfg_kind { CFG_DAEMON, CFG_SOURCE, CFG_SINK, CFG_JOB, CFG_CHECK,
+	CFG_NOTIFY };
 
 struct cfg_section {
 	TAILQ_ENTRY(cfg_section) entry;

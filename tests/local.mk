@@ -202,6 +202,7 @@ daemon_tests = %reldir%/integration/daemon.sh \
 	%reldir%/integration/daemon_check.sh \
 	%reldir%/integration/daemon_stop.sh \
 	%reldir%/integration/daemon_sinks.sh \
+	%reldir%/integration/daemon_notify.sh \
 	%reldir%/integration/daemon_journal.sh
 TESTS += $(daemon_tests)
 # packaging: the systemd unit (etc/systemd/) and the man pages (man/)
@@ -237,7 +238,8 @@ check_PROGRAMS += %reldir%/tools/prune_call
 %canon_reldir%_tools_prune_call_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
 TESTS += %reldir%/sigv4_crosscheck.py %reldir%/fakes/s3_fake_selftest.py
 EXTRA_DIST += %reldir%/fakes/s3_fake_selftest.py %reldir%/fakes/s3_fake.py \
-	%reldir%/fakes/README.md
+	%reldir%/fakes/README.md %reldir%/fakes/http_receiver.py \
+	%reldir%/fakes/smtp_receiver.py
 EXTRA_DIST += %reldir%/sigv4_crosscheck.py plugins/s3/sigv4.h
 
 # ---- S3 request time bounds (plugins/s3/s3_limits.c) ----------------------------

@@ -44,6 +44,7 @@
 #include "jobq.h"
 #include "jobstate.h"
 #include "log.h"
+#include "notifier.h"
 #include "reactor.h"
 #include "scheduler.h"
 #include "state.h"
@@ -90,6 +91,7 @@ struct sched {
 	void			(*idle)(void *);
 	void			*idle_arg;
 	struct zb_timer		*idle_timer;
+	struct notifier		*notifier;	/* [notify:NAME] */
 };
 
 static void	arm(struct sched *);
@@ -211,6 +213,7 @@ run_done(void *arg, const struct jobq_result *r)
 		return;
 	}
 	/* (the job queue recorded the end in the file) */
+	notifier_run_ended(s->notifier, r);
 	e->st.last_end = time(NULL);
 	snprintf(e->st.outcome, sizeof(e->st.outcome), "%s",
 	    jobq_status_str(r->status));
@@ -297,6 +300,7 @@ check_done(void *arg, const struct check_result *r)
 	c.items = e->st.items;
 	c.failed = e->st.failed;
 	record(e, JOBSTATE_END | JOBSTATE_RESULT, &c);
+	notifier_check_ended(s->notifier, e->name, r);
 	if (e->gone) {
 		TAILQ_REMOVE(&s->entries, e, link);
 		entry_free(e);
@@ -566,6 +570,7 @@ sched_new(struct zb_config *cfg, struct jobq *q)
 	s = xcalloc(1, sizeof(*s));
 	s->cfg = config_ref(cfg);
 	s->q = q;
+	s->notifier = notifier_new(cfg);
 	TAILQ_INIT(&s->entries);
 	TAILQ_FOREACH(job, &cfg->jobs, entry) {
 		e = entry_new(s, job, NULL);
@@ -645,6 +650,7 @@ sched_reload(struct sched *s, struct zb_config *cfg)
 	    strcmp(otz->name, ntz->name) != 0));
 	config_unref(s->cfg);
 	s->cfg = config_ref(cfg);
+	notifier_reload(s->notifier, cfg);
 	for (e = TAILQ_FIRST(&s->entries); e != NULL; e = tmp) {
 		tmp = TAILQ_NEXT(e, link);
 		if (e->gone || in_config(cfg, e))
@@ -689,8 +695,9 @@ check_idle(struct sched *s)
 		return;
 	if (sched_busy(s) > 0)
 		return;
-	if (jobstate_pending() > 0) {
-		/* (state writes report to jobstate.c, not to us) */
+	if (jobstate_pending() > 0 || notifier_pending(s->notifier) > 0) {
+		/* (state writes report to jobstate.c, messages to the
+		 * notifier, not to us) */
 		s->idle_timer = reactor_timer_add(SCHED_IDLE_POLL_MS,
 		    idle_poll, s);
 		return;
@@ -704,6 +711,7 @@ sched_stop(struct sched *s, void (*idle)(void *), void *arg)
 	s->stopping = 1;
 	s->idle = idle;
 	s->idle_arg = arg;
+	notifier_stop(s->notifier);
 	arm(s);
 	jobq_cancel_queued(s->q, "the daemon is stopping");
 	check_idle(s);
@@ -718,6 +726,7 @@ sched_free(struct sched *s)
 		return;
 	reactor_timer_del(s->timer);
 	reactor_timer_del(s->idle_timer);
+	notifier_free(s->notifier);
 	for (;;) {
 		e = TAILQ_FIRST(&s->entries);
 		if (e == NULL)
