@@ -171,6 +171,15 @@ get_status(void *arg, const char *method, const char *path,
 	buf_puts(b, "}\n");
 }
 
+/* For probes and scrapers: under the rule of /metrics (metrics_auth). */
+static void
+get_health(void *arg, const char *method, const char *path,
+    const char *query, struct httpd_reply *out)
+{
+	buf_printf(&out->body, "{\"ok\": true, \"version\": \"%s\"}\n",
+	    PACKAGE_VERSION);
+}
+
 static void
 get_checks(void *arg, const char *method, const char *path,
     const char *query, struct httpd_reply *out)
@@ -351,6 +360,8 @@ api_new(struct httpd *h, struct zb_config **cfgp, struct sched *s)
 
 	a->cfgp = cfgp;
 	a->sched = s;
+	httpd_route(h, "GET", "/v1/health", HTTPD_PUBLIC_METRICS,
+	    get_health, a);
 	httpd_route(h, "GET", "/v1/status", HTTPD_AUDITOR, get_status, a);
 	httpd_route(h, "GET", "/v1/checks", HTTPD_AUDITOR, get_checks, a);
 	httpd_route_async(h, "GET", "/v1/backups", HTTPD_AUDITOR,
