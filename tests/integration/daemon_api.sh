@@ -202,4 +202,39 @@ else
 	fail "the log names the [::1] listener"
 fi
 
+# TLS: a self-signed certificate, TLS 1.3 only.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 -subj /CN=localhost \
+    -addext "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost" \
+    2>"$T/openssl.err" || fail "openssl req -x509: $(cat "$T/openssl.err")"
+chmod 600 "$T/key.pem"
+P=$(free_port)
+write_ini "$T/tls.ini" no "tls_cert_file = $T/cert.pem
+tls_key_file = $T/key.pem"
+check "--check-config accepts the TLS keys" \
+    "$DAEMON" -c "$T/tls.ini" --check-config
+start_daemon tls "$T/tls.ini"
+U=https://127.0.0.1:$P
+wait_until 10 curl -s -o /dev/null --cacert "$T/cert.pem" "$U/v1/health" ||
+    fail "the TLS daemon listens on 127.0.0.1:$P: $(cat "$T/tls.log")"
+eq "HTTPS GET /v1/status as auditor with --cacert: 200" 200 \
+    "$(code --cacert "$T/cert.pem" -H "Authorization: Bearer $AUD" \
+    "$U/v1/status")"
+eq "HTTPS without a token: 401" 401 \
+    "$(code --cacert "$T/cert.pem" "$U/v1/status")"
+eq "HTTPS on [::1] as admin: 200" 200 \
+    "$(code --cacert "$T/cert.pem" -H "Authorization: Bearer $ADM" \
+    "https://[::1]:$P/v1/checks")"
+eq "HTTPS with TLS 1.2 at most: no connection" 000 \
+    "$(code --cacert "$T/cert.pem" --tls-max 1.2 "$U/v1/health")"
+eq "HTTPS without the CA: no connection" 000 "$(code "$U/v1/health")"
+eq "plain HTTP on the TLS listener: no reply" 000 \
+    "$(code "http://127.0.0.1:$P/v1/health")"
+stop_daemon "$DPID" TERM 20
+check_rc "the TLS daemon stops on SIGTERM with exit 0" "$rc" 0 "$T/tls.log"
+write_ini "$T/tls2.ini" no "tls_cert_file = $T/cert.pem"
+check_fails 1 "--check-config refuses tls_cert_file without tls_key_file" \
+    "$DAEMON" -c "$T/tls2.ini" --check-config
+grep_err "the error names tls_cert_file" "tls2.ini:[0-9]*: \[daemon\] tls_cert_file: needs tls_key_file"
+
 finish
