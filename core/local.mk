@@ -55,6 +55,7 @@ bin_PROGRAMS += zentoria-backupctl
 zentoria_backupctl_SOURCES = %reldir%/cli/ctl.c %reldir%/cli/ctl.h \
 	%reldir%/cli/ctl_list.c %reldir%/cli/ctl_restore.c \
 	%reldir%/cli/ctl_run.c %reldir%/cli/ctl_test.c %reldir%/cli/ctl_prune.c \
-	%reldir%/cli/ctl_check.c
-zentoria_backupctl_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
-zentoria_backupctl_LDADD = %reldir%/libzbcore.la $(LIBEVENT_LIBS)
+	%reldir%/cli/ctl_check.c %reldir%/cli/ctl_status.c
+zentoria_backupctl_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(LIBCURL_CFLAGS)
+zentoria_backupctl_LDADD = %reldir%/libzbcore.la $(LIBEVENT_LIBS) \
+	$(LIBCURL_LIBS)

@@ -185,6 +185,36 @@ ck() {
 wait_true 15 '[ "$(ck)" = true ]' || fail "the check v ends ok: $(cat "$T/body")"
 eq "/v1/checks: kind" verify "$(jq -r '.checks[0].kind' "$T/body")"
 
+# The CLI as the daemon's client.
+check "backupctl status --json" "$CTL" -c "$T/zb.ini" status --json
+cp "$T/err" "$T/status.err"
+"$CTL" -c "$T/zb.ini" status --json >"$T/body" 2>>"$T/all.err"
+eq "status --json: GET /v1/status's jobs" "fast slow" \
+    "$(jq -r '[.jobs[].name] | join(" ")' "$T/body")"
+"$CTL" -c "$T/zb.ini" status >"$T/status.out" 2>>"$T/all.err"
+if grep -Eq '^slow +idle +ok ' "$T/status.out" &&
+    grep -Eq '^v +verify +ok ' "$T/status.out"; then
+	ok "backupctl status: a line per job and check"
+else
+	fail "backupctl status: $(cat "$T/status.out")"
+fi
+"$CTL" -c "$T/zb.ini" run --daemon slow >"$T/run.out" 2>>"$T/all.err"
+check_rc "run --daemon slow: exit 0" $? 0
+if grep -q '^job slow: started by the daemon at ' "$T/run.out"; then
+	ok "run --daemon says the daemon started it"
+else
+	fail "run --daemon: $(cat "$T/run.out")"
+fi
+check_fails 1 "run --daemon slow while it runs: exit 1" \
+    "$CTL" -c "$T/zb.ini" run --daemon slow
+grep_err "run --daemon: 409 and why" "HTTP 409: job slow: running already"
+check_fails 1 "run --daemon nope: exit 1" "$CTL" -c "$T/zb.ini" run --daemon nope
+grep_err "run --daemon nope: 404" "HTTP 404: job nope: not in the configuration"
+check_fails 2 "run --daemon with two jobs: usage" \
+    "$CTL" -c "$T/zb.ini" run --daemon slow fast
+wait_true 15 '[ "$(st)" = ok ] && [ "$(jq -r ".jobs[] | select(.name == \"slow\") | .running" "$T/body")" = false ]' ||
+    fail "the run of slow started by run --daemon ends"
+
 # metrics_auth = yes by a reload: the listener stays.
 write_ini "$T/zb.ini" yes
 kill -HUP "$DPID"
@@ -196,6 +226,10 @@ eq "metrics_auth = yes: /v1/health with a wrong token: 401" 401 \
     "$(code -H "Authorization: Bearer x" "$U/v1/health")"
 stop_daemon "$DPID" TERM 20
 check_rc "the daemon stops on SIGTERM with exit 0" "$rc" 0 "$T/d.log"
+check_fails 1 "backupctl status without a daemon: exit 1" \
+    "$CTL" -c "$T/zb.ini" status
+grep_err "backupctl status names the address it tried" \
+    "cannot reach the daemon at http://127.0.0.1:$P/v1/status"
 if grep -q "listening on http://\[::1\]:$P" "$T/d.log"; then
 	ok "the log names the [::1] listener"
 else
@@ -230,6 +264,8 @@ eq "HTTPS with TLS 1.2 at most: no connection" 000 \
 eq "HTTPS without the CA: no connection" 000 "$(code "$U/v1/health")"
 eq "plain HTTP on the TLS listener: no reply" 000 \
     "$(code "http://127.0.0.1:$P/v1/health")"
+check "backupctl status over TLS (the CA: tls_cert_file)" \
+    "$CTL" -c "$T/tls.ini" status
 stop_daemon "$DPID" TERM 20
 check_rc "the TLS daemon stops on SIGTERM with exit 0" "$rc" 0 "$T/tls.log"
 write_ini "$T/tls2.ini" no "tls_cert_file = $T/cert.pem"
