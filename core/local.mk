@@ -21,6 +21,7 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 	%reldir%/json.c %reldir%/json.h \
 	%reldir%/layout.c %reldir%/layout.h \
 	%reldir%/log.c %reldir%/log.h \
+	%reldir%/metrics.c %reldir%/metrics.h \
 	%reldir%/plugin.c %reldir%/plugin.h \
 	%reldir%/progress.c %reldir%/progress.h \
 	%reldir%/prune.c %reldir%/prune.h \

@@ -40,4 +40,10 @@ void		 sched_stop(struct sched *, void (*idle)(void *), void *arg);
 size_t		 sched_busy(const struct sched *);
 void		 sched_free(struct sched *);
 
+/*
+ * The Prometheus text of the state files and of what the scheduler knows
+ * now (running jobs, next fires); caller frees.  NULL with err.
+ */
+char	*sched_metrics(struct sched *, char *err, size_t errlen);
+
 #endif
