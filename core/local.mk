@@ -44,6 +44,7 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 sbin_PROGRAMS += zentoria-backupd
 zentoria_backupd_SOURCES = %reldir%/daemon/backupd.c \
 	%reldir%/daemon/notify.c %reldir%/daemon/notify.h \
+	%reldir%/daemon/observe.c %reldir%/daemon/observe.h \
 	%reldir%/daemon/scheduler.c %reldir%/daemon/scheduler.h \
 	%reldir%/daemon/upkeep.c %reldir%/daemon/upkeep.h
 zentoria_backupd_LDADD = %reldir%/libzbcore.la $(LIBEVENT_LIBS)
