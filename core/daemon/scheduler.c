@@ -631,6 +631,8 @@ sched_start(struct sched *s)
 {
 	s->started = 1;
 	arm(s);
+	/* what the state files say, at once (a restart keeps the values) */
+	write_textfile(s);
 }
 
 static int
