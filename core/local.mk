@@ -46,8 +46,12 @@ zentoria_backupd_SOURCES = %reldir%/daemon/backupd.c \
 	%reldir%/daemon/notify.c %reldir%/daemon/notify.h \
 	%reldir%/daemon/observe.c %reldir%/daemon/observe.h \
 	%reldir%/daemon/scheduler.c %reldir%/daemon/scheduler.h \
-	%reldir%/daemon/upkeep.c %reldir%/daemon/upkeep.h
-zentoria_backupd_LDADD = %reldir%/libzbcore.la $(LIBEVENT_LIBS)
+	%reldir%/daemon/upkeep.c %reldir%/daemon/upkeep.h \
+	%reldir%/daemon/httpd.c %reldir%/daemon/httpd.h \
+	%reldir%/daemon/api.c %reldir%/daemon/api.h
+zentoria_backupd_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_SSL_CFLAGS)
+zentoria_backupd_LDADD = %reldir%/libzbcore.la $(LIBEVENT_LIBS) \
+	$(LIBEVENT_SSL_LIBS)
 
 bin_PROGRAMS += zentoria-backupctl
 zentoria_backupctl_SOURCES = %reldir%/cli/ctl.c %reldir%/cli/ctl.h \

@@ -203,7 +203,8 @@ daemon_tests = %reldir%/integration/daemon.sh \
 	%reldir%/integration/daemon_stop.sh \
 	%reldir%/integration/daemon_sinks.sh \
 	%reldir%/integration/daemon_metrics.sh \
-	%reldir%/integration/daemon_journal.sh
+	%reldir%/integration/daemon_journal.sh \
+	%reldir%/integration/daemon_api.sh
 TESTS += $(daemon_tests)
 EXTRA_DIST += $(daemon_tests) %reldir%/integration/daemon_lib.sh
 

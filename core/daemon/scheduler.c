@@ -774,3 +774,44 @@ sched_free(struct sched *s)
 	config_unref(s->cfg);
 	free(s);
 }
+
+int
+sched_run_now(struct sched *s, int is_check, const char *name,
+    time_t *start)
+{
+	struct entry	*e = entry_find(s, is_check, name);
+
+	if (e == NULL)
+		return -1;
+	if (s->stopping)
+		return -2;
+	if (e->running)
+		return 1;
+	log_info("%s %s: started by the control API", e->what, e->name);
+	fire(e, time(NULL), NULL);
+	if (!e->running)
+		return 1;	/* refused: the lock is held (logged) */
+	*start = e->st.last_start;
+	return 0;
+}
+
+int
+sched_info(const struct sched *s, int is_check, const char *name,
+    struct sched_info *out)
+{
+	struct entry	*e = entry_find((struct sched *)s, is_check, name);
+
+	memset(out, 0, sizeof(*out));
+	if (e == NULL)
+		return -1;
+	out->running = e->running;
+	out->next = e->next;
+	out->last_start = e->st.last_start;
+	out->last_end = e->st.last_end;
+	out->outcome = e->st.outcome;
+	out->duration_ms = e->st.duration_ms;
+	out->restore_ms = e->st.restore_ms;
+	out->items = e->st.items;
+	out->failed = e->st.failed;
+	return 0;
+}
