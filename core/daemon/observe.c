@@ -1,6 +1,7 @@
 /*
  * observe.c - owns the daemon's in-memory copy of the per job x source x
- * stream x sink results (state_dir/metrics/<job>.json, core/metrics.c).
+ * stream x sink results (state_dir/metrics/<job>.json, core/metrics.c)
+ * and the GET /metrics handler.
  */
 #include "zb-build.h"
 
@@ -11,6 +12,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "observe.h"
+#include "scheduler.h"
 #include "util.h"
 
 struct observe {
@@ -63,4 +65,26 @@ observe_running(const struct observe *o, struct obs_running *out,
 	(void)out;
 	(void)max;
 	return 0;
+}
+
+void
+metrics_http(void *arg, const char *method, const char *path,
+    const char *query, struct httpd_reply *out)
+{
+	struct sched	*s = arg;
+	char		*text, err[512];
+
+	(void)method;
+	(void)path;
+	(void)query;
+	text = sched_metrics(s, err, sizeof(err));
+	if (text == NULL) {
+		log_warnx("GET /metrics: %s", err);
+		httpd_error(out, 500, err);
+		return;
+	}
+	out->status = 200;
+	out->content_type = METRICS_CONTENT_TYPE;
+	(void)buf_puts(&out->body, text);
+	free(text);
 }

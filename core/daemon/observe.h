@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "httpd.h"
 #include "metrics.h"	/* struct obs_copy, struct obs_running */
 
 struct observe;
@@ -31,5 +32,13 @@ const struct obs_copy *observe_copies(const struct observe *, size_t *n);
  */
 size_t		 observe_running(const struct observe *,
 		    struct obs_running *out, size_t max);
+
+/*
+ * GET /metrics (an httpd_handler; arg: the daemon's struct sched): the
+ * Prometheus text of the state files and the scheduler's live view.
+ */
+void		 metrics_http(void *arg, const char *method,
+		    const char *path, const char *query,
+		    struct httpd_reply *out);
 
 #endif

@@ -19,6 +19,11 @@ die() {	# die WHY: a failure the rest cannot go on from
 }
 command -v promtool >/dev/null ||
     die "promtool is missing (Debian package prometheus)"
+free_port() {
+	python3 -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+P=$(free_port)
 S=$T/state
 M=$T/textfile/zb.prom
 mkdir -p "$T/textfile"
@@ -28,6 +33,7 @@ plugin_dir = $ZB_TEST_PLUGIN_DIR
 state_dir = $S
 compression = none
 metrics_textfile = $M
+listen = 127.0.0.1:$P
 
 [source:quick]
 plugin = command
@@ -53,6 +59,7 @@ jobs = fast
 sinks = good
 INI
 Z="$CTL -c $T/zb.ini"
+L='job="fast",source="quick",stream="output"'
 
 # The CLI's run (a cron host): the textfile from the state files alone.
 check "run fast (both sinks)" $Z run fast
@@ -77,6 +84,17 @@ wait_true 10 'grep -q "^backup_verify_success{" "$M"' ||
     die "no check result in $M: $(tail -5 "$T/a.log")"
 wait_true 10 'grep -q "outcome=\"partial\"} [1-9]" "$M"' ||
     die "no partial run in $M"
+# GET /metrics: the same text, no token needed (metrics_auth = no).
+curl -s -D "$T/h" -o "$T/http.prom" "http://127.0.0.1:$P/metrics" ||
+    fail "GET /metrics: curl failed"
+grep -qi '^content-type: text/plain; version=0.0.4; charset=utf-8' "$T/h" &&
+    grep -q '^HTTP/1.1 200' "$T/h" &&
+    ok "GET /metrics: 200, text/plain; version=0.0.4" || fail "$(cat "$T/h")"
+grep -qx 'backup_running{job="fast"} [01]' "$T/http.prom" &&
+    grep -q "^backup_success{$L,sink=\"bad\"} 0" "$T/http.prom" &&
+    [ "$(promtool check metrics <"$T/http.prom" 2>&1)" = 'backup_age_hours use base unit "seconds" instead of "hours"' ] &&
+    ok "GET /metrics: the metrics, promtool clean but for backup_age_hours" ||
+    fail "GET /metrics: $(head -c 600 "$T/http.prom")"
 stop_daemon "$DPID" TERM 15
 check_rc "SIGTERM: the daemon exits 0" "$rc" 0 "$T/a.log"
 cp "$M" "$T/before.prom"
@@ -105,7 +123,6 @@ for f in backup_last_run_timestamp backup_duration_seconds \
 done
 ok "every family has HELP and TYPE"
 
-L='job="fast",source="quick",stream="output"'
 val() {	# val SAMPLE: its value in $M
 	grep -F "$1 " "$M" | sed 's/.* //'
 }
