@@ -103,6 +103,10 @@ static const struct zb_option daemon_opts[] = {
 	    0, 86400000 },
 	{ "pid_file", ZB_OPT_PATH, NULL, 0,
 	    "file the daemon writes its pid to (default: none)", 0, 0 },
+	{ "metrics_textfile", ZB_OPT_PATH, NULL, 0,
+	    "file the Prometheus metrics are written to after each run and "
+	    "check, for node_exporter's textfile collector (default: none)",
+	    0, 0 },
 	{ NULL, 0, NULL, 0, NULL, 0, 0 }
 };
 
@@ -1141,6 +1145,8 @@ check_daemon(struct zb_config *cfg, struct cfg_section *sec)
 	cfg->shutdown_timeout_ms = core_duration(sec, "shutdown_timeout");
 	kv = config_kv(sec, "pid_file");
 	cfg->pid_file = kv != NULL ? kv->value : NULL;
+	kv = config_kv(sec, "metrics_textfile");
+	cfg->metrics_textfile = kv != NULL ? kv->value : NULL;
 	kv = config_kv(sec, "log_level");
 	if (kv != NULL) {
 		cfg->log_level = log_level_parse(kv->value);

@@ -21,6 +21,7 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 	%reldir%/json.c %reldir%/json.h \
 	%reldir%/layout.c %reldir%/layout.h \
 	%reldir%/log.c %reldir%/log.h \
+	%reldir%/metrics.c %reldir%/metrics.h \
 	%reldir%/plugin.c %reldir%/plugin.h \
 	%reldir%/progress.c %reldir%/progress.h \
 	%reldir%/prune.c %reldir%/prune.h \
@@ -43,6 +44,7 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 sbin_PROGRAMS += zentoria-backupd
 zentoria_backupd_SOURCES = %reldir%/daemon/backupd.c \
 	%reldir%/daemon/notify.c %reldir%/daemon/notify.h \
+	%reldir%/daemon/observe.c %reldir%/daemon/observe.h \
 	%reldir%/daemon/scheduler.c %reldir%/daemon/scheduler.h \
 	%reldir%/daemon/upkeep.c %reldir%/daemon/upkeep.h \
 	%reldir%/daemon/httpd.c %reldir%/daemon/httpd.h \

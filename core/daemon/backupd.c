@@ -37,6 +37,7 @@
 #include "jobq.h"
 #include "log.h"
 #include "notify.h"
+#include "observe.h"
 #include "plugin.h"
 #include "reactor.h"
 #include "scheduler.h"
@@ -246,8 +247,11 @@ serve(struct daemon *d)
 		free(d->pid_file);
 		return 1;
 	}
-	if (d->httpd != NULL)
+	if (d->httpd != NULL) {
 		d->api = api_new(d->httpd, &d->cfg, d->sched);
+		httpd_route(d->httpd, "GET", "/metrics", HTTPD_PUBLIC_METRICS,
+		    metrics_http, d->sched);
+	}
 	reactor_on_signal(on_signal, d);
 	sched_start(d->sched);
 	log_info("started with %s", d->path);

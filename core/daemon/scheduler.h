@@ -61,4 +61,10 @@ struct sched_info {
 int		 sched_info(const struct sched *, int is_check,
 		    const char *name, struct sched_info *);
 
+/*
+ * The Prometheus text of the state files and of what the scheduler knows
+ * now (running jobs, next fires); caller frees.  NULL with err.
+ */
+char	*sched_metrics(struct sched *, char *err, size_t errlen);
+
 #endif
