@@ -17,6 +17,7 @@
 #include "check.h"
 #include "httpd.h"
 #include "log.h"
+#include "metrics.h"
 #include "scheduler.h"
 #include "util.h"
 
@@ -50,11 +51,73 @@ put_str(struct buf *b, const char *s)
 		buf_json_str(b, s);
 }
 
-static void
-put_job(struct api *a, struct buf *b, struct cfg_job *job)
+/*
+ * A sink's last outcome from the copies of the job's newest run there:
+ * "ok" when each committed, "failed" when one did not, NULL when none.
+ */
+static const char *
+sink_outcome(const struct obs_copies *c, const char *sink)
 {
+	time_t	 newest = 0;
+	size_t	 i;
+	int	 ok = 1;
+
+	for (i = 0; i < c->n; i++)
+		if (strcmp(c->v[i].sink, sink) == 0 &&
+		    c->v[i].last_run > newest)
+			newest = c->v[i].last_run;
+	if (newest == 0)
+		return NULL;
+	for (i = 0; i < c->n; i++)
+		if (strcmp(c->v[i].sink, sink) == 0 &&
+		    c->v[i].last_run == newest && !c->v[i].success)
+			ok = 0;
+	return ok ? "ok" : "failed";
+}
+
+static void
+put_streams(struct buf *b, const struct obs_copies *c, time_t now)
+{
+	const struct obs_copy	*o;
+	size_t			 i;
+
+	buf_puts(b, "[");
+	for (i = 0; i < c->n; i++) {
+		o = &c->v[i];
+		buf_puts(b, i > 0 ? ", {\"stream\": " : "{\"stream\": ");
+		buf_json_str(b, o->stream);
+		buf_puts(b, ", \"sink\": ");
+		buf_json_str(b, o->sink);
+		buf_puts(b, ", \"newest_ok\": ");
+		put_time(b, o->last_success);
+		buf_puts(b, ", \"age_s\": ");
+		if (o->last_success > 0)
+			buf_printf(b, "%lld", (long long)(now -
+			    o->last_success));
+		else
+			buf_puts(b, "null");
+		buf_puts(b, ", \"size\": ");
+		if (o->last_success > 0)
+			buf_printf(b, "%llu, \"duration_s\": %.3f",
+			    (unsigned long long)o->size_bytes, o->duration_s);
+		else
+			buf_puts(b, "null, \"duration_s\": null");
+		buf_puts(b, ", \"last_run\": ");
+		put_time(b, o->last_run);
+		buf_printf(b, ", \"last_ok\": %s}", o->success ? "true" :
+		    "false");
+	}
+	buf_puts(b, "]");
+}
+
+static void
+put_job(struct api *a, struct buf *b, struct cfg_job *job, time_t now)
+{
+	struct zb_config	*cfg = *a->cfgp;
 	struct sched_info	 si;
-	const char		*oc;
+	struct obs_copies	 c;
+	const char		*oc, *so;
+	char			 err[512];
 	size_t			 i;
 
 	if (sched_info(a->sched, 0, job->name, &si) == -1) {
@@ -62,6 +125,10 @@ put_job(struct api *a, struct buf *b, struct cfg_job *job)
 		si.next = -1;
 		si.outcome = "";
 	}
+	memset(&c, 0, sizeof(c));
+	if (metrics_copies_load(cfg->state_dir, job->name, &c, err,
+	    sizeof(err)) == -1)
+		log_warnx("GET /v1/status: job %s: %s", job->name, err);
 	oc = si.outcome[0] != '\0' && strcmp(si.outcome, "running") != 0 ?
 	    si.outcome : NULL;
 	buf_puts(b, "{\"name\": ");
@@ -87,12 +154,18 @@ put_job(struct api *a, struct buf *b, struct cfg_job *job)
 	for (i = 0; i < job->nsinks; i++) {
 		buf_puts(b, i > 0 ? ", {\"sink\": " : "{\"sink\": ");
 		buf_json_str(b, job->sinks[i]->name);
-		/* per sink: known only when the whole run was ok */
+		so = sink_outcome(&c, job->sinks[i]->name);
+		/* without per-copy results: known only when all was ok */
+		if (so == NULL && oc != NULL && strcmp(oc, "ok") == 0)
+			so = "ok";
 		buf_puts(b, ", \"last_outcome\": ");
-		put_str(b, oc != NULL && strcmp(oc, "ok") == 0 ? "ok" : NULL);
+		put_str(b, so);
 		buf_puts(b, "}");
 	}
-	buf_puts(b, "], \"streams\": []}");
+	buf_puts(b, "], \"streams\": ");
+	put_streams(b, &c, now);
+	buf_puts(b, "}");
+	metrics_copies_free(&c);
 }
 
 static void
@@ -157,14 +230,15 @@ get_status(void *arg, const char *method, const char *path,
 	struct zb_config	*cfg = *a->cfgp;
 	struct cfg_job		*job;
 	struct buf		*b = &out->body;
+	time_t			 now = time(NULL);
 	int			 first = 1;
 
 	buf_printf(b, "{\"version\": \"%s\", \"now\": %lld,\n \"jobs\": [",
-	    PACKAGE_VERSION, (long long)time(NULL));
+	    PACKAGE_VERSION, (long long)now);
 	TAILQ_FOREACH(job, &cfg->jobs, entry) {
 		buf_puts(b, first ? "" : ",\n  ");
 		first = 0;
-		put_job(a, b, job);
+		put_job(a, b, job, now);
 	}
 	buf_puts(b, "],\n \"running\": [],\n \"checks\": ");
 	put_checks(a, b);

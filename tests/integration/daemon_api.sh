@@ -157,6 +157,16 @@ eq "/v1/status: the run started at accepted_at" "$acc" \
 eq "/v1/status: d1's last outcome" ok \
     "$(jq -r '.jobs[] | select(.name == "slow") | .sinks[0].last_outcome' \
     "$T/body")"
+eq "/v1/status: slow's stream on d1" "output d1 6 true" \
+    "$(jq -r '.jobs[] | select(.name == "slow") | .streams[0] |
+    "\(.stream) \(.sink) \(.size) \(.last_ok)"' "$T/body")"
+nok=$(jq -r '.jobs[] | select(.name == "slow") | .streams[0].newest_ok' \
+    "$T/body")
+if [ "$nok" -ge "$acc" ] 2>/dev/null; then
+	ok "/v1/status: newest_ok is the run's"
+else
+	fail "/v1/status: newest_ok $nok before accepted_at $acc"
+fi
 eq "/v1/status: the version" "$(jq -r .version "$T/body")" \
     "$("$DAEMON" --version | cut -d' ' -f2)"
 code -H "Authorization: Bearer $AUD" "$U/v1/backups?source=sleepy" >/dev/null
