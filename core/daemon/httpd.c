@@ -577,6 +577,7 @@ httpd_new(struct zb_config *cfg, int *failed)
 	    EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
 	    EVHTTP_REQ_DELETE);
 	evhttp_set_max_body_size(h->http, 64 * 1024);
+	evhttp_set_max_headers_size(h->http, 32 * 1024);
 	evhttp_set_timeout(h->http, 30);
 	evhttp_set_gencb(h->http, on_request, h);
 	if (each_addr(v, bind_one, h) == -1) {
