@@ -613,10 +613,14 @@ metrics_render_state(struct zb_config *cfg, const struct metrics_live *live,
 	nj = nc = 0;
 	TAILQ_FOREACH(job, &cfg->jobs, entry) {
 		jobs[nj].name = job->name;
+		/* (a refused file is named in the log, its job left out:
+		 * the other jobs' metrics still go out) */
 		if (metrics_copies_load(cfg->state_dir, job->name, &c, err,
 		    errlen) == -1 || metrics_runs_load(cfg->state_dir,
-		    job->name, jobs[nj].runs, err, errlen) == -1)
-			goto out;
+		    job->name, jobs[nj].runs, err, errlen) == -1) {
+			log_warnx("metrics: %s", err);
+			continue;
+		}
 		if (live != NULL && live->job != NULL)
 			live->job(live->arg, &jobs[nj]);
 		nj++;
@@ -625,8 +629,10 @@ metrics_render_state(struct zb_config *cfg, const struct metrics_live *live,
 		checks[nc].name = chk->name;
 		checks[nc].kind = check_kind_name((enum check_kind)chk->kind);
 		if (jobstate_load(cfg->state_dir, "check", chk->name,
-		    &checks[nc].st, err, errlen) == -1)
-			goto out;
+		    &checks[nc].st, err, errlen) == -1) {
+			log_warnx("metrics: %s", err);
+			continue;
+		}
 		nc++;
 	}
 	in.version = PACKAGE_VERSION;
@@ -646,7 +652,6 @@ metrics_render_state(struct zb_config *cfg, const struct metrics_live *live,
 	buf_init(&b, SIZE_MAX);
 	metrics_render(&b, &in);
 	text = buf_take(&b);
-out:
 	metrics_copies_free(&c);
 	free(jobs);
 	free(checks);

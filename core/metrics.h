@@ -94,8 +94,9 @@ void	 metrics_render(struct buf *, const struct metrics_input *in);
 /* A label value escaped for the text format (\\, \", \n). */
 void	 metrics_escape(struct buf *, const char *);
 /*
- * Everything from the state files of cfg alone (the CLI's view: nothing
- * running) into text (caller frees).  NULL with err on a refused file.
+ * Everything from the state files of cfg (and live: the daemon's view;
+ * NULL: nothing running) into text (caller frees).  A refused file is
+ * logged and its job or check left out.  Blocking (small files).
  */
 struct metrics_live {	/* the daemon's live view; NULL for the CLI */
 	/* fill j->running, j->next_run, live_read/live_stored of j->name */
