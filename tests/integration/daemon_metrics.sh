@@ -233,4 +233,17 @@ for s in "backup_last_success_timestamp{$L,sink=\"bad\"}" \
 	fi
 done
 [ $kept = 1 ] && ok "values kept across a restart"
+
+# A torn metrics file of one job: named in the log, that job left out,
+# the others' metrics still written.
+printf '{"kind": "metrics", "job": "slo' >"$S/metrics/slowjob.json"
+rm -f "$T/slow"
+chattr -i "$T/bad/quick/output" 2>/dev/null
+chmod 755 "$T/bad/quick/output"
+check "run fast with slowjob's metrics torn" $Z run fast
+grep_err "the torn file is named" "metrics: $S/metrics/slowjob.json: not JSON"
+grep -q "^backup_success{$L,sink=\"bad\"} 1$" "$M" &&
+    ! grep -q 'job="slowjob"' "$M" &&
+    ok "fast's metrics written, slowjob's copies left out" ||
+    fail "after a torn file: $(grep -E 'slowjob|sink="bad"' "$M")"
 finish
