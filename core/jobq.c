@@ -372,6 +372,38 @@ jobq_bytes_in(const struct jobq *q)
 	return n;
 }
 
+struct live_ctx {
+	const char	*job;
+	void		(*fn)(void *, const char *, const struct run_live *);
+	void		*arg;
+};
+
+static void
+live_one(void *arg, const struct run_live *l)
+{
+	struct live_ctx	*c = arg;
+
+	c->fn(c->arg, c->job, l);
+}
+
+void
+jobq_live(const struct jobq *q,
+    void (*fn)(void *, const char *job, const struct run_live *), void *arg)
+{
+	const struct jobq_entry	*e;
+	struct live_ctx		 c;
+
+	if (q->runner.start != run_start)
+		return;		/* a fake run */
+	c.fn = fn;
+	c.arg = arg;
+	TAILQ_FOREACH(e, &q->entries, entry)
+		if (e->state == JE_RUNNING && e->run != NULL) {
+			c.job = e->job->name;
+			run_live(e->run, live_one, &c);
+		}
+}
+
 void
 jobq_cancel_queued(struct jobq *q, const char *why)
 {

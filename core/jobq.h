@@ -75,6 +75,13 @@ void		 jobq_cancel_queued(struct jobq *, const char *why);
 size_t		 jobq_active(const struct jobq *);
 /* Plaintext bytes read by the running runs so far (progress lines). */
 uint64_t	 jobq_bytes_in(const struct jobq *);
+/*
+ * Call fn for each running stream of the queue's running runs (with the
+ * job's name); see run_live().  A fake runner (tests) reports none.
+ */
+void		 jobq_live(const struct jobq *,
+		    void (*fn)(void *, const char *job, const struct run_live *),
+		    void *arg);
 /* Free the queue; only once jobq_active() is 0 (or at exit). */
 void		 jobq_free(struct jobq *);
 

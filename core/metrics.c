@@ -320,6 +320,7 @@ metrics_record_run(const char *state_dir, const char *job,
 		o->last_run = end;
 		o->success = rc->committed;
 		o->read_total += rc->plain_bytes;
+		o->backpressure_s += rc->backpressure_s;
 		if (rc->committed) {
 			o->last_success = end;
 			o->duration_s = rc->duration_s;
@@ -426,6 +427,29 @@ static const struct {
 	  "Seconds the source was paused because the sink was slower." },
 };
 
+/* What the running streams add to o's counters. */
+static double
+copy_live(const struct metrics_input *in, const struct obs_copy *o,
+    enum copy_field f)
+{
+	const struct obs_running	*r;
+	double				 v = 0;
+	size_t				 i;
+
+	for (i = 0; i < in->nrunning; i++) {
+		r = &in->running[i];
+		if (strcmp(r->job, o->job) != 0 ||
+		    strcmp(r->stream, o->stream) != 0 ||
+		    (r->sink != NULL && strcmp(r->sink, o->sink) != 0))
+			continue;
+		if (f == CF_READ)
+			v += (double)r->bytes;
+		else if (f == CF_BACKPRESSURE)
+			v += r->backpressure_s;
+	}
+	return v;
+}
+
 static double
 copy_value(const struct obs_copy *o, enum copy_field f, time_t now)
 {
@@ -474,7 +498,8 @@ metrics_render(struct buf *b, const struct metrics_input *in)
 			l[6] = "sink", l[7] = o->sink;
 			l[8] = NULL;
 			sample(b, copy_families[f].name, l,
-			    copy_value(o, (enum copy_field)f, in->now));
+			    copy_value(o, (enum copy_field)f, in->now) +
+			    copy_live(in, o, (enum copy_field)f));
 		}
 	}
 	family(b, "backup_runs_total", "counter",
@@ -588,10 +613,14 @@ metrics_render_state(struct zb_config *cfg, const struct metrics_live *live,
 	nj = nc = 0;
 	TAILQ_FOREACH(job, &cfg->jobs, entry) {
 		jobs[nj].name = job->name;
+		/* (a refused file is named in the log, its job left out:
+		 * the other jobs' metrics still go out) */
 		if (metrics_copies_load(cfg->state_dir, job->name, &c, err,
 		    errlen) == -1 || metrics_runs_load(cfg->state_dir,
-		    job->name, jobs[nj].runs, err, errlen) == -1)
-			goto out;
+		    job->name, jobs[nj].runs, err, errlen) == -1) {
+			log_warnx("metrics: %s", err);
+			continue;
+		}
 		if (live != NULL && live->job != NULL)
 			live->job(live->arg, &jobs[nj]);
 		nj++;
@@ -600,8 +629,10 @@ metrics_render_state(struct zb_config *cfg, const struct metrics_live *live,
 		checks[nc].name = chk->name;
 		checks[nc].kind = check_kind_name((enum check_kind)chk->kind);
 		if (jobstate_load(cfg->state_dir, "check", chk->name,
-		    &checks[nc].st, err, errlen) == -1)
-			goto out;
+		    &checks[nc].st, err, errlen) == -1) {
+			log_warnx("metrics: %s", err);
+			continue;
+		}
 		nc++;
 	}
 	in.version = PACKAGE_VERSION;
@@ -615,11 +646,12 @@ metrics_render_state(struct zb_config *cfg, const struct metrics_live *live,
 	if (live != NULL) {
 		in.buffer_in_use = live->buffer_in_use;
 		in.buffer_budget = live->buffer_budget;
+		in.running = live->running;
+		in.nrunning = live->nrunning;
 	}
 	buf_init(&b, SIZE_MAX);
 	metrics_render(&b, &in);
 	text = buf_take(&b);
-out:
 	metrics_copies_free(&c);
 	free(jobs);
 	free(checks);

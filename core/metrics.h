@@ -67,8 +67,6 @@ struct metrics_job {
 	uint64_t	 runs[METRICS_NOUTCOMES];	/* by outcome */
 	int		 running;
 	time_t		 next_run;	/* 0: unknown */
-	/* bytes read/stored by the running run (added to the totals) */
-	uint64_t	 live_read, live_stored;
 };
 struct metrics_check {
 	const char	*name;
@@ -85,6 +83,10 @@ struct metrics_input {
 	const struct metrics_check *checks;
 	size_t			 nchecks;
 	uint64_t		 buffer_in_use, buffer_budget;
+	/* running streams: their bytes read and paused time so far are
+	 * added to the copies of their job and stream (sink NULL: all) */
+	const struct obs_running *running;
+	size_t			 nrunning;
 };
 
 /* The exposition text of in (0.0.4, HELP and TYPE, stable order). */
@@ -92,14 +94,17 @@ void	 metrics_render(struct buf *, const struct metrics_input *in);
 /* A label value escaped for the text format (\\, \", \n). */
 void	 metrics_escape(struct buf *, const char *);
 /*
- * Everything from the state files of cfg alone (the CLI's view: nothing
- * running) into text (caller frees).  NULL with err on a refused file.
+ * Everything from the state files of cfg (and live: the daemon's view;
+ * NULL: nothing running) into text (caller frees).  A refused file is
+ * logged and its job or check left out.  Blocking (small files).
  */
 struct metrics_live {	/* the daemon's live view; NULL for the CLI */
 	/* fill j->running, j->next_run, live_read/live_stored of j->name */
 	void		(*job)(void *arg, struct metrics_job *j);
 	void		*arg;
 	uint64_t	 buffer_in_use, buffer_budget;
+	const struct obs_running *running;
+	size_t		 nrunning;
 };
 char	*metrics_render_state(struct zb_config *cfg,
 	    const struct metrics_live *live, char *err, size_t errlen);

@@ -102,6 +102,7 @@ struct run_artifact {
 	int			 has_slots;	/* holds copy slots */
 	uint64_t		 start_ms, end_ms;
 	uint64_t		 plain, stored;	/* when ended */
+	uint64_t		 paused_ms;
 };
 
 struct run_stream {
@@ -423,6 +424,31 @@ run_bytes_in(const struct run *run)
 	return n;
 }
 
+void
+run_live(const struct run *run, void (*fn)(void *, const struct run_live *),
+    void *arg)
+{
+	const struct run_stream		*rs;
+	const struct run_artifact	*art;
+	struct run_live			 l;
+	size_t				 i;
+
+	TAILQ_FOREACH(rs, &run->streams, entry)
+		for (i = 0; i < rs->narts; i++) {
+			art = rs->arts[i];
+			if ((art->state != ART_STREAMING &&
+			    art->state != ART_COMMITTING) || art->st == NULL)
+				continue;
+			l.stream = rs->name;
+			l.bytes_in = art->st->bytes_in;
+			l.bytes_out = art->st->bytes_out;
+			l.backpressure_s = stream_paused_ms(art->st) / 1000.0;
+			l.buffered = art->st->live;
+			l.budget = art->st->high;
+			fn(arg, &l);
+		}
+}
+
 static void
 schedule_advance(struct run *run)
 {
@@ -594,6 +620,7 @@ art_ended(struct run_artifact *art)
 	run->sum.copies_failed += nsinks - art->copies_ok;
 	art->plain = st->bytes_in;
 	art->stored = st->bytes_out;
+	art->paused_ms = stream_paused_ms(st);
 	art->end_ms = now_ms();
 	if (art->copies_ok > 0) {
 		run->sum.plain_bytes += st->bytes_in;
@@ -938,6 +965,7 @@ finish(struct run *run)
 			c->committed = a->committed[k];
 			c->plain_bytes = a->plain;
 			c->stored_bytes = a->stored;
+			c->backpressure_s = a->paused_ms / 1000.0;
 			if (a->end_ms > a->start_ms && a->start_ms > 0)
 				c->duration_s = (a->end_ms - a->start_ms) /
 				    1000.0;

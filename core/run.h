@@ -21,6 +21,15 @@ struct run_copy {
 	uint64_t	 plain_bytes;	/* read from the source */
 	uint64_t	 stored_bytes;	/* written (compressed, encrypted) */
 	double		 duration_s;	/* start to end of the copy */
+	double		 backpressure_s; /* the source was paused */
+};
+
+/* A running stream of a run, now (run_live). */
+struct run_live {
+	const char	*stream;
+	uint64_t	 bytes_in, bytes_out;
+	double		 backpressure_s;
+	uint64_t	 buffered, budget;
 };
 
 struct run_summary {
@@ -72,6 +81,12 @@ void		 run_free(struct run *);
 const char	*run_job_name(const struct run *);
 /* Plaintext bytes pushed so far (for progress lines). */
 uint64_t	 run_bytes_in(const struct run *);
+/*
+ * Call fn for each stream of run that is copying now; the strings are
+ * valid during the call.
+ */
+void		 run_live(const struct run *,
+		    void (*fn)(void *, const struct run_live *), void *arg);
 /* Abort everything still running (SIGINT/SIGTERM). */
 void		 run_abort(struct run *, const char *why);
 const char	*run_result_str(enum run_result);

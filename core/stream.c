@@ -352,9 +352,16 @@ stream_pause(struct stream *st, int reason)
 		return;
 	st->paused = 1;
 	st->pauses++;
+	st->paused_at = now_ms();
 	log_debug("%s: pause (%zu bytes buffered)", st->name, st->live);
 	if (st->pops->pause != NULL)
 		st->pops->pause(st->pctx);
+}
+
+uint64_t
+stream_paused_ms(const struct stream *st)
+{
+	return st->paused_ms + (st->paused ? now_ms() - st->paused_at : 0);
 }
 
 void
@@ -365,6 +372,7 @@ stream_resume(struct stream *st, int reason)
 		return;
 	st->paused = 0;
 	st->resumes++;
+	st->paused_ms += now_ms() - st->paused_at;
 	log_debug("%s: resume (%zu bytes buffered)", st->name, st->live);
 	if (st->pops->resume != NULL)
 		st->pops->resume(st->pctx);

@@ -127,6 +127,8 @@ struct stream {
 	size_t			 live_peak;
 	size_t			 high, low;
 	uint64_t		 pauses, resumes;
+	uint64_t		 paused_ms;	/* ended pauses, summed */
+	uint64_t		 paused_at;	/* now_ms() of the pause */
 
 	/* writers */
 	struct writer		*w[STREAM_MAX_WRITERS];
@@ -177,6 +179,9 @@ void		 stream_pause(struct stream *, int reason);
 void		 stream_resume(struct stream *, int reason);
 /* Writers that committed. */
 size_t		 stream_committed(const struct stream *);
+/* Milliseconds the producer was paused (backpressure), the current
+ * pause included. */
+uint64_t	 stream_paused_ms(const struct stream *);
 
 /* Chunk references, for hostapi.c. */
 void		 chunk_ref(const struct zb_chunk *);

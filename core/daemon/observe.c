@@ -17,13 +17,15 @@
 
 struct observe {
 	struct obs_copies	 c;
+	struct sched		*s;
 };
 
 struct observe *
-observe_new(struct zb_config *cfg)
+observe_new(struct zb_config *cfg, struct sched *s)
 {
 	struct observe	*o = xcalloc(1, sizeof(*o));
 
+	o->s = s;
 	observe_refresh(o, cfg);
 	return o;
 }
@@ -61,10 +63,7 @@ size_t
 observe_running(const struct observe *o, struct obs_running *out,
     size_t max)
 {
-	(void)o;
-	(void)out;
-	(void)max;
-	return 0;
+	return o->s != NULL ? sched_running(o->s, out, max, NULL, NULL) : 0;
 }
 
 void

@@ -15,8 +15,12 @@
 
 struct observe;
 
-/* Loaded from cfg's state_dir (errors are logged: a file is skipped). */
-struct observe	*observe_new(struct zb_config *cfg);
+struct sched;
+/*
+ * Loaded from cfg's state_dir (errors are logged: a file is skipped); the
+ * running streams from the scheduler s (the daemon's; NULL: none).
+ */
+struct observe	*observe_new(struct zb_config *cfg, struct sched *s);
 /*
  * Read the files again (after a run ended, or a reload with cfg): the
  * copies of jobs no longer configured are dropped.  Blocking (small
@@ -26,9 +30,10 @@ void		 observe_refresh(struct observe *, struct zb_config *cfg);
 void		 observe_free(struct observe *);
 const struct obs_copy *observe_copies(const struct observe *, size_t *n);
 /*
- * The running streams (job, stream, sink, bytes, backpressure) into out,
- * at most max; the count.  Today per-stream live bytes are not tracked:
- * 0 (the runs' totals are in the copies once they end).
+ * The running streams (job, stream, bytes read so far, backpressure
+ * seconds; sink NULL: the stream goes to every sink of its job) into
+ * out, at most max; the count.  The strings are valid until the loop
+ * runs again.
  */
 size_t		 observe_running(const struct observe *,
 		    struct obs_running *out, size_t max);

@@ -131,15 +131,63 @@ live_job(void *arg, struct metrics_job *j)
 		}
 }
 
+struct live_acc {
+	struct obs_running	*v;
+	size_t			 n, max;
+	uint64_t		 in_use, budget;
+};
+
+static void
+live_stream(void *arg, const char *job, const struct run_live *l)
+{
+	struct live_acc	*a = arg;
+
+	a->in_use += l->buffered;
+	a->budget += l->budget;
+	if (a->v == NULL || a->n >= a->max)
+		return;
+	a->v[a->n].job = job;
+	a->v[a->n].stream = l->stream;
+	a->v[a->n].sink = NULL;
+	a->v[a->n].bytes = l->bytes_in;
+	a->v[a->n].backpressure_s = l->backpressure_s;
+	a->n++;
+}
+
+size_t
+sched_running(const struct sched *s, struct obs_running *out, size_t max,
+    uint64_t *in_use, uint64_t *budget)
+{
+	struct live_acc	 a;
+
+	memset(&a, 0, sizeof(a));
+	a.v = out;
+	a.max = max;
+	jobq_live(s->q, live_stream, &a);
+	if (in_use != NULL)
+		*in_use = a.in_use;
+	if (budget != NULL)
+		*budget = a.budget;
+	return a.n;
+}
+
+#define SCHED_MAX_LIVE	256
+
 /* The metrics text now (caller frees), or NULL with err. */
 char *
 sched_metrics(struct sched *s, char *err, size_t errlen)
 {
 	struct metrics_live	 live;
+	struct obs_running	 run[SCHED_MAX_LIVE];
 
 	memset(&live, 0, sizeof(live));
 	live.job = live_job;
 	live.arg = s;
+	live.running = run;
+	live.nrunning = sched_running(s, run, SCHED_MAX_LIVE,
+	    &live.buffer_in_use, &live.buffer_budget);
+	/* (the daemon's budget: max_buffer, shared by the copies) */
+	live.buffer_budget = (uint64_t)s->cfg->max_buffer;
 	return metrics_render_state(s->cfg, &live, err, errlen);
 }
 

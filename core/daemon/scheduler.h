@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "metrics.h"
 
 struct jobq;
 struct sched;
@@ -66,5 +67,12 @@ int		 sched_info(const struct sched *, int is_check,
  * now (running jobs, next fires); caller frees.  NULL with err.
  */
 char	*sched_metrics(struct sched *, char *err, size_t errlen);
+/*
+ * The running streams (at most max into out; sink NULL: every sink of
+ * the job; the strings valid until the loop runs again), the buffer
+ * bytes they use and the sum of their budgets.
+ */
+size_t	 sched_running(const struct sched *, struct obs_running *out,
+	    size_t max, uint64_t *in_use, uint64_t *budget);
 
 #endif

@@ -47,6 +47,15 @@ path = $T/good
 plugin = local
 path = $T/bad
 
+[source:slow]
+plugin = command
+command = sh -c 'head -c 200000 /dev/zero; if [ -f $T/slow ]; then sleep 3; fi'
+
+[job:slowjob]
+source = slow
+sinks = good
+schedule = @every 2s
+
 [job:fast]
 source = quick
 sinks = good, bad
@@ -68,6 +77,9 @@ check "run fast (both sinks)" $Z run fast
 grep -qx 'backup_success{job="fast",source="quick",stream="output",sink="bad"} 1' "$M" &&
     ok "CLI: bad has its copy" || fail "CLI: $(grep backup_success "$M")"
 
+check "run slowjob (quick)" $Z run slowjob
+touch "$T/slow"
+
 # Now bad refuses every new copy.
 mkdir -p "$T/bad/quick/output"
 chmod 555 "$T/bad/quick/output"
@@ -84,6 +96,29 @@ wait_true 10 'grep -q "^backup_verify_success{" "$M"' ||
     die "no check result in $M: $(tail -5 "$T/a.log")"
 wait_true 10 'grep -q "outcome=\"partial\"} [1-9]" "$M"' ||
     die "no partial run in $M"
+# While slowjob runs (its source sleeps after 200000 bytes): running 1,
+# its bytes read so far in the counter, the buffer in use.
+SL='job="slowjob",source="slow",stream="output",sink="good"'
+live=0
+for i in $(seq 1 100); do
+	curl -s -o "$T/live.prom" "http://127.0.0.1:$P/metrics"
+	# (one scrape: ended runs from the file, + the running one live)
+	ended=$(sed -n 's/^backup_runs_total{job="slowjob",outcome="[a-z]*"} //p' \
+	    "$T/live.prom" | paste -sd+ | bc)
+	if grep -qx 'backup_running{job="slowjob"} 1' "$T/live.prom" &&
+	    grep -qx "backup_bytes_read_total{$SL} $((200000 * (ended + 1)))" \
+	    "$T/live.prom"; then
+		live=1
+		break
+	fi
+	sleep 0.1
+done
+[ $live = 1 ] && ok "GET /metrics while slowjob runs: running 1, bytes read so far counted" ||
+    fail "live: $(grep -E 'slowjob|buffer' "$T/live.prom")"
+grep -q '^backup_buffer_bytes{state="budget"} [1-9]' "$T/live.prom" &&
+    ok "backup_buffer_bytes budget" || fail "$(grep buffer "$T/live.prom")"
+wait_until 20 runs_at_least "$S" slowjob 2 || fail "slowjob did not end"
+
 # GET /metrics: the same text, no token needed (metrics_auth = no).
 curl -s -D "$T/h" -o "$T/http.prom" "http://127.0.0.1:$P/metrics" ||
     fail "GET /metrics: curl failed"
@@ -166,7 +201,7 @@ nx=$(val 'backup_next_run_timestamp{job="fast"}')
 vt=$(val 'backup_verify_timestamp{check="v",kind="verify"}')
 [ -n "$vt" ] && [ $((now - vt)) -lt 30 ] && ok "verify timestamp recent" ||
     fail "verify timestamp '$vt'"
-[ "$(val 'backup_retained_copies{sink="good"}')" = 1 ] &&
+[ "$(val 'backup_retained_copies{sink="good"}')" = 2 ] &&
     [ "$(val 'backup_retained_copies{sink="bad"}')" = 1 ] &&
     ok "backup_retained_copies per sink" || fail "$(grep ^backup_retained "$M")"
 grep -q '^zentoria_build_info{version="[0-9][^"]*"} 1$' "$M" &&
@@ -198,4 +233,17 @@ for s in "backup_last_success_timestamp{$L,sink=\"bad\"}" \
 	fi
 done
 [ $kept = 1 ] && ok "values kept across a restart"
+
+# A torn metrics file of one job: named in the log, that job left out,
+# the others' metrics still written.
+printf '{"kind": "metrics", "job": "slo' >"$S/metrics/slowjob.json"
+rm -f "$T/slow"
+chattr -i "$T/bad/quick/output" 2>/dev/null
+chmod 755 "$T/bad/quick/output"
+check "run fast with slowjob's metrics torn" $Z run fast
+grep_err "the torn file is named" "metrics: $S/metrics/slowjob.json: not JSON"
+grep -q "^backup_success{$L,sink=\"bad\"} 1$" "$M" &&
+    ! grep -q 'job="slowjob"' "$M" &&
+    ok "fast's metrics written, slowjob's copies left out" ||
+    fail "after a torn file: $(grep -E 'slowjob|sink="bad"' "$M")"
 finish

@@ -197,3 +197,49 @@ Test(metrics, record_keeps_last_success)
 	(void)rmdir(dir);
 	free(dir);
 }
+
+/* A running stream adds its bytes read and paused time to the copies of
+ * its job and stream, on every sink (sink NULL) or on its one. */
+Test(metrics, running_adds_to_counters)
+{
+	struct obs_copy		 c[2];
+	struct obs_running	 r[2];
+	struct metrics_input	 in;
+	struct buf		 b;
+	char			*text;
+
+	memset(c, 0, sizeof(c));
+	c[0].job = c[1].job = "j";
+	c[0].source = c[1].source = "s";
+	c[0].stream = c[1].stream = "x";
+	c[0].sink = "a";
+	c[1].sink = "b";
+	c[0].read_total = c[1].read_total = 100;
+	memset(r, 0, sizeof(r));
+	r[0].job = "j";
+	r[0].stream = "x";
+	r[0].bytes = 50;
+	r[0].backpressure_s = 1.5;
+	r[1].job = "other";
+	r[1].stream = "x";
+	r[1].bytes = 7;
+	memset(&in, 0, sizeof(in));
+	in.version = "1";
+	in.copies = c;
+	in.ncopies = 2;
+	in.running = r;
+	in.nrunning = 2;
+	buf_init(&b, SIZE_MAX);
+	metrics_render(&b, &in);
+	text = buf_take(&b);
+	cr_assert(strstr(text, "backup_bytes_read_total{job=\"j\",source=\"s\","
+	    "stream=\"x\",sink=\"a\"} 150\n") != NULL, "%s", text);
+	cr_assert(strstr(text, "backup_bytes_read_total{job=\"j\",source=\"s\","
+	    "stream=\"x\",sink=\"b\"} 150\n") != NULL, "%s", text);
+	cr_assert(strstr(text, "backup_backpressure_seconds_total{job=\"j\","
+	    "source=\"s\",stream=\"x\",sink=\"b\"} 1.5\n") != NULL, "%s",
+	    text);
+	cr_assert(strstr(text, "backup_bytes_stored_total{job=\"j\",source="
+	    "\"s\",stream=\"x\",sink=\"a\"} 0\n") != NULL, "%s", text);
+	free(text);
+}
