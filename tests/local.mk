@@ -220,6 +220,14 @@ check_PROGRAMS += %reldir%/tools/sigv4_sign
 %canon_reldir%_tools_sigv4_sign_CPPFLAGS = $(sigv4_cppflags)
 %canon_reldir%_tools_sigv4_sign_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 %canon_reldir%_tools_sigv4_sign_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+# what GET / serves (the compiled-in status page), for status_page.sh
+check_PROGRAMS += %reldir%/tools/statuspage_dump
+%canon_reldir%_tools_statuspage_dump_SOURCES = \
+	%reldir%/tools/statuspage_dump.c core/daemon/statuspage.c
+nodist_%canon_reldir%_tools_statuspage_dump_SOURCES = \
+	core/daemon/statuspage_html.c
+%canon_reldir%_tools_statuspage_dump_CFLAGS = $(AM_CFLAGS)
+%canon_reldir%_tools_statuspage_dump_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
 # the prune service with every parameter (the daemon's call)
 check_PROGRAMS += %reldir%/tools/prune_call
 %canon_reldir%_tools_prune_call_SOURCES = %reldir%/tools/prune_call.c
