@@ -55,7 +55,8 @@ zentoria_backupd_LDADD = %reldir%/libzbcore.la $(LIBEVENT_LIBS)
 EXTRA_DIST += %reldir%/daemon/statuspage.html
 BUILT_SOURCES = %reldir%/daemon/statuspage_html.c
 CLEANFILES += %reldir%/daemon/statuspage_html.c
-%reldir%/daemon/statuspage_html.c: %reldir%/daemon/statuspage.html
+%reldir%/daemon/statuspage_html.c: %reldir%/daemon/statuspage.html \
+	%reldir%/local.mk
 	$(AM_V_GEN)$(MKDIR_P) %reldir%/daemon && { \
 	echo '/* Generated from statuspage.html by core/local.mk. */'; \
 	echo '#include <stddef.h>'; \

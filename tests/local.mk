@@ -197,9 +197,11 @@ daemon_tests = %reldir%/integration/daemon.sh \
 	%reldir%/integration/daemon_check.sh \
 	%reldir%/integration/daemon_stop.sh \
 	%reldir%/integration/daemon_sinks.sh \
-	%reldir%/integration/daemon_journal.sh
+	%reldir%/integration/daemon_journal.sh \
+	%reldir%/integration/status_page.sh
 TESTS += $(daemon_tests)
-EXTRA_DIST += $(daemon_tests) %reldir%/integration/daemon_lib.sh
+EXTRA_DIST += $(daemon_tests) %reldir%/integration/daemon_lib.sh \
+	%reldir%/fakes/status_server.py
 
 # ---- S3 SigV4 (plugins/s3/sigv4.c) -------------------------------------------
 # The unit test replays AWS's examples; the crosscheck signs random
