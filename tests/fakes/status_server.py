@@ -45,7 +45,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.reply(404, "text/plain", b"not found\n")
 
 
-srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 with open(PORT_FILE + ".t", "w") as f:
     f.write("%d\n" % srv.server_address[1])
 os.rename(PORT_FILE + ".t", PORT_FILE)
