@@ -53,8 +53,19 @@ static const struct zb_option daemon_opts[] = {
 	    "directory the plugin .so files are loaded from", 0, 0 },
 	{ "state_dir", ZB_OPT_PATH, ZB_LOCALSTATEDIR "/lib/zentoria-backupd", 0,
 	    "directory for the daemon's local cache", 0, 0 },
-	{ "listen", ZB_OPT_STRING, "127.0.0.1:9187", 0,
-	    "address of the control API and /metrics", 0, 0 },
+	{ "listen", ZB_OPT_STRING, NULL, 0,
+	    "HOST:PORT[, [::1]:PORT...] of the control API and /metrics "
+	    "(default: no HTTP server)", 0, 0 },
+	{ "admin_token_file", ZB_OPT_PATH, NULL, 0,
+	    "bearer tokens (one a line) allowed to GET and POST", 0, 0 },
+	{ "auditor_token_file", ZB_OPT_PATH, NULL, 0,
+	    "bearer tokens (one a line) allowed to GET only", 0, 0 },
+	{ "metrics_auth", ZB_OPT_BOOL, "no", 0,
+	    "yes: /metrics needs a token too", 0, 0 },
+	{ "tls_cert_file", ZB_OPT_PATH, NULL, 0,
+	    "serve HTTPS (TLS 1.3) with this certificate chain (PEM)", 0, 0 },
+	{ "tls_key_file", ZB_OPT_PATH, NULL, 0,
+	    "the private key of tls_cert_file (PEM)", 0, 0 },
 	{ "max_parallel_jobs", ZB_OPT_INT, "4", 0,
 	    "jobs that may run at once", 1, 64 },
 	{ "max_buffer_mb", ZB_OPT_INT, "64", 0,
@@ -92,6 +103,10 @@ static const struct zb_option daemon_opts[] = {
 	    0, 86400000 },
 	{ "pid_file", ZB_OPT_PATH, NULL, 0,
 	    "file the daemon writes its pid to (default: none)", 0, 0 },
+	{ "metrics_textfile", ZB_OPT_PATH, NULL, 0,
+	    "file the Prometheus metrics are written to after each run and "
+	    "check, for node_exporter's textfile collector (default: none)",
+	    0, 0 },
 	{ NULL, 0, NULL, 0, NULL, 0, 0 }
 };
 
@@ -1183,6 +1198,8 @@ check_daemon(struct zb_config *cfg, struct cfg_section *sec)
 	cfg->shutdown_timeout_ms = core_duration(sec, "shutdown_timeout");
 	kv = config_kv(sec, "pid_file");
 	cfg->pid_file = kv != NULL ? kv->value : NULL;
+	kv = config_kv(sec, "metrics_textfile");
+	cfg->metrics_textfile = kv != NULL ? kv->value : NULL;
 	kv = config_kv(sec, "log_level");
 	if (kv != NULL) {
 		cfg->log_level = log_level_parse(kv->value);

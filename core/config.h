@@ -150,6 +150,7 @@ struct zb_config {
 	struct retention_tz	*retention_tz;	/* NULL: UTC */
 	int64_t			 shutdown_timeout_ms;
 	const char		*pid_file;	/* NULL: none */
+	const char		*metrics_textfile;	/* NULL: none */
 };
 
 /*

@@ -29,6 +29,7 @@
 
 #include "jobq.h"
 #include "jobstate.h"
+#include "metrics.h"
 #include "log.h"
 #include "reactor.h"
 #include "run.h"
@@ -52,6 +53,8 @@ struct jobq_entry {
 	const struct run_summary *summary;
 	uint64_t		 end_seq;	/* RECORDING: order of ends */
 	int			 recorded;
+	time_t			 end;
+	char			 merr[512];	/* metrics_record_run */
 	jobq_done_fn		 done;
 	void			*arg;
 };
@@ -184,6 +187,40 @@ on_recorded(void *arg)
 	}
 }
 
+/* (on a worker) merge the run's copies into state_dir/metrics/ */
+static int
+record_metrics(void *arg)
+{
+	struct jobq_entry	*e = arg;
+	const char		*sinks[CFG_MAX_SINKS];
+	size_t			 i;
+
+	for (i = 0; i < e->job->nsinks; i++)
+		sinks[i] = e->job->sinks[i]->name;
+	e->merr[0] = '\0';
+	return metrics_record_run(e->cfg->state_dir, e->job->name,
+	    e->job->source->name, sinks, jobq_status_str(e->status), e->end,
+	    e->summary, e->merr, sizeof(e->merr));
+}
+
+static void
+metrics_recorded(void *arg, int rc)
+{
+	struct jobq_entry	*e = arg;
+	struct jobstate_change	 c;
+
+	if (rc == -1)
+		log_warnx("job %s: its metrics were not recorded: %s",
+		    e->job->name, e->merr);
+	memset(&c, 0, sizeof(c));
+	c.what = JOBSTATE_END;
+	c.end = e->end;
+	snprintf(c.outcome, sizeof(c.outcome), "%s",
+	    jobq_status_str(e->status));
+	jobstate_update_async(e->cfg->state_dir, "job", e->job->name, &c,
+	    on_recorded, e);
+}
+
 /*
  * A run ended: its outcome goes to the job's state file while the job
  * lock is still held, so that no other process's run of the job can
@@ -193,7 +230,6 @@ static void
 on_run_done(struct run *run, const struct run_summary *s, void *arg)
 {
 	struct jobq_entry	*e = arg;
-	struct jobstate_change	 c;
 
 	switch (s->result) {
 	case RUN_OK:
@@ -211,13 +247,12 @@ on_run_done(struct run *run, const struct run_summary *s, void *arg)
 	e->summary = s;
 	e->state = JE_RECORDING;
 	e->end_seq = e->q->ends++;
-	memset(&c, 0, sizeof(c));
-	c.what = JOBSTATE_END;
-	c.end = time(NULL);
-	snprintf(c.outcome, sizeof(c.outcome), "%s",
-	    jobq_status_str(e->status));
-	jobstate_update_async(e->cfg->state_dir, "job", e->job->name, &c,
-	    on_recorded, e);
+	e->end = time(NULL);
+	/* the copies' metrics first, then the job's state file */
+	if (reactor_offload(record_metrics, metrics_recorded, e) == -1) {
+		(void)record_metrics(e);
+		metrics_recorded(e, 0);
+	}
 }
 
 static void

@@ -21,6 +21,7 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 	%reldir%/json.c %reldir%/json.h \
 	%reldir%/layout.c %reldir%/layout.h \
 	%reldir%/log.c %reldir%/log.h \
+	%reldir%/metrics.c %reldir%/metrics.h \
 	%reldir%/plugin.c %reldir%/plugin.h \
 	%reldir%/progress.c %reldir%/progress.h \
 	%reldir%/prune.c %reldir%/prune.h \
@@ -43,11 +44,16 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 sbin_PROGRAMS += zentoria-backupd
 zentoria_backupd_SOURCES = %reldir%/daemon/backupd.c \
 	%reldir%/daemon/notify.c %reldir%/daemon/notify.h \
+	%reldir%/daemon/observe.c %reldir%/daemon/observe.h \
 	%reldir%/daemon/scheduler.c %reldir%/daemon/scheduler.h \
 	%reldir%/daemon/upkeep.c %reldir%/daemon/upkeep.h \
+	%reldir%/daemon/httpd.c %reldir%/daemon/httpd.h \
+	%reldir%/daemon/api.c %reldir%/daemon/api.h \
 	%reldir%/daemon/statuspage.c %reldir%/daemon/statuspage.h
 nodist_zentoria_backupd_SOURCES = %reldir%/daemon/statuspage_html.c
-zentoria_backupd_LDADD = %reldir%/libzbcore.la $(LIBEVENT_LIBS)
+zentoria_backupd_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_SSL_CFLAGS)
+zentoria_backupd_LDADD = %reldir%/libzbcore.la $(LIBEVENT_LIBS) \
+	$(LIBEVENT_SSL_LIBS)
 
 # The status page (GET /) is one HTML file compiled in as a C array:
 # od and awk (POSIX) rather than xxd, which is not always installed. The
@@ -75,6 +81,7 @@ bin_PROGRAMS += zentoria-backupctl
 zentoria_backupctl_SOURCES = %reldir%/cli/ctl.c %reldir%/cli/ctl.h \
 	%reldir%/cli/ctl_list.c %reldir%/cli/ctl_restore.c \
 	%reldir%/cli/ctl_run.c %reldir%/cli/ctl_test.c %reldir%/cli/ctl_prune.c \
-	%reldir%/cli/ctl_check.c
-zentoria_backupctl_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
-zentoria_backupctl_LDADD = %reldir%/libzbcore.la $(LIBEVENT_LIBS)
+	%reldir%/cli/ctl_check.c %reldir%/cli/ctl_status.c
+zentoria_backupctl_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(LIBCURL_CFLAGS)
+zentoria_backupctl_LDADD = %reldir%/libzbcore.la $(LIBEVENT_LIBS) \
+	$(LIBCURL_LIBS)

@@ -100,6 +100,8 @@ struct run_artifact {
 	/* per job sink (job->sinks order): its manifest was written */
 	unsigned char		 committed[CFG_MAX_SINKS];
 	int			 has_slots;	/* holds copy slots */
+	uint64_t		 start_ms, end_ms;
+	uint64_t		 plain, stored;	/* when ended */
 };
 
 struct run_stream {
@@ -145,6 +147,7 @@ struct run {
 	run_done_fn		 cb;
 	void			*arg;
 	struct run_summary	 sum;
+	struct run_copy		*copies;	/* sum.copies */
 };
 
 static void	advance(struct run *);
@@ -589,6 +592,9 @@ art_ended(struct run_artifact *art)
 	run->sum.resumes += st->resumes;
 	run->sum.copies_ok += art->copies_ok;
 	run->sum.copies_failed += nsinks - art->copies_ok;
+	art->plain = st->bytes_in;
+	art->stored = st->bytes_out;
+	art->end_ms = now_ms();
 	if (art->copies_ok > 0) {
 		run->sum.plain_bytes += st->bytes_in;
 		run->sum.stored_bytes += st->bytes_out;
@@ -888,6 +894,7 @@ start_stream(struct run *run, struct run_artifact *art)
 
 	art_set_state(art, ART_MARKING);
 	art->started = time(NULL);
+	art->start_ms = now_ms();
 	run->active++;
 	marker = build_marker(art);
 	key = marker_key(art);
@@ -915,6 +922,28 @@ finish(struct run *run)
 	int				 on[CFG_MAX_SINKS];
 
 	copy_unwait(run);
+	run->copies = xcalloc((size_t)run->nstreams * run->job->nsinks + 1,
+	    sizeof(*run->copies));
+	TAILQ_FOREACH(rs, &run->streams, entry) {
+		const struct run_artifact	*a;
+
+		if (rs->narts == 0)
+			continue;
+		a = rs->arts[rs->narts - 1];
+		for (k = 0; k < run->job->nsinks; k++) {
+			struct run_copy	*c = &run->copies[s->ncopies++];
+
+			c->stream = rs->name;
+			c->sink = k;
+			c->committed = a->committed[k];
+			c->plain_bytes = a->plain;
+			c->stored_bytes = a->stored;
+			if (a->end_ms > a->start_ms && a->start_ms > 0)
+				c->duration_s = (a->end_ms - a->start_ms) /
+				    1000.0;
+		}
+	}
+	s->copies = run->copies;
 	s->streams = run->nstreams;
 	s->nsinks = run->job->nsinks;
 	s->elapsed_ms = now_ms() - run->start_ms;
@@ -1156,6 +1185,7 @@ run_free(struct run *run)
 	if (run == NULL)
 		return;
 	copy_unwait(run);
+	free(run->copies);
 	for (;;) {
 		rs = TAILQ_FIRST(&run->streams);
 		if (rs == NULL)

@@ -13,6 +13,16 @@ struct run;
 
 enum run_result { RUN_OK, RUN_PARTIAL, RUN_FAILED };
 
+/* One (stream, sink) of a run: its last artifact's copy there. */
+struct run_copy {
+	const char	*stream;	/* valid while the summary is */
+	size_t		 sink;		/* in job->sinks */
+	int		 committed;	/* the manifest was written */
+	uint64_t	 plain_bytes;	/* read from the source */
+	uint64_t	 stored_bytes;	/* written (compressed, encrypted) */
+	double		 duration_s;	/* start to end of the copy */
+};
+
 struct run_summary {
 	enum run_result	 result;
 	unsigned	 streams;		/* planned */
@@ -34,6 +44,9 @@ struct run_summary {
 	 */
 	size_t		 nsinks;
 	unsigned	 sink_streams_ok[CFG_MAX_SINKS];
+	/* per (stream, sink), plan order then sink order (for metrics) */
+	const struct run_copy *copies;
+	size_t		 ncopies;
 };
 
 typedef void (*run_done_fn)(struct run *, const struct run_summary *,

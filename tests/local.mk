@@ -190,6 +190,11 @@ TESTS += %reldir%/unit/test_jobstate
 %canon_reldir%_unit_test_jobstate_SOURCES = %reldir%/unit/test_jobstate.c
 %canon_reldir%_unit_test_jobstate_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_jobstate_LDADD = $(unit_ldadd)
+check_PROGRAMS += %reldir%/unit/test_metrics
+TESTS += %reldir%/unit/test_metrics
+%canon_reldir%_unit_test_metrics_SOURCES = %reldir%/unit/test_metrics.c
+%canon_reldir%_unit_test_metrics_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_metrics_LDADD = $(unit_ldadd)
 endif
 daemon_tests = %reldir%/integration/daemon.sh \
 	%reldir%/integration/daemon_catchup.sh \
@@ -197,7 +202,9 @@ daemon_tests = %reldir%/integration/daemon.sh \
 	%reldir%/integration/daemon_check.sh \
 	%reldir%/integration/daemon_stop.sh \
 	%reldir%/integration/daemon_sinks.sh \
+	%reldir%/integration/daemon_metrics.sh \
 	%reldir%/integration/daemon_journal.sh \
+	%reldir%/integration/daemon_api.sh \
 	%reldir%/integration/status_page.sh
 TESTS += $(daemon_tests)
 EXTRA_DIST += $(daemon_tests) %reldir%/integration/daemon_lib.sh \

@@ -38,7 +38,8 @@ static const struct {
 	int		(*fn)(struct ctl *, int, char **);
 	const char	*summary;
 } commands[] = {
-	{ "run", ctl_run, "back up jobs now: run JOB... | --all" },
+	{ "run", ctl_run, "back up jobs now: run JOB... | --all | "
+	    "--daemon JOB" },
 	{ "list", ctl_list, "list artifacts: list [--source S] [--sink K] "
 	    "[--json]" },
 	{ "verify", ctl_verify, "re-read and check copies: verify ID | "
@@ -53,6 +54,8 @@ static const struct {
 	    "prune [--sink K] [--grace D] [--dry-run]" },
 	{ "plugins", ctl_plugins, "list the installed plugins [--json]" },
 	{ "keygen", ctl_keygen, "make an age identity: keygen [-o FILE]" },
+	{ "status", ctl_status, "ask the running daemon what its jobs do: "
+	    "status [--json]" },
 };
 
 static void

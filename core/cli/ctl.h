@@ -31,6 +31,9 @@ int	ctl_prune(struct ctl *, int, char **);
 int	ctl_check(struct ctl *, int, char **);
 int	ctl_plugins(struct ctl *, int, char **);
 int	ctl_keygen(struct ctl *, int, char **);
+int	ctl_status(struct ctl *, int, char **);
+/* `run --daemon JOB': ask the running daemon to run JOB now. */
+int	ctl_run_daemon(struct ctl *, const char *job);
 
 /*
  * Identities for encrypted artifacts: from --identity FILE and/or

@@ -19,6 +19,7 @@
 
 #include "ctl.h"
 #include "jobq.h"
+#include "metrics.h"
 #include "log.h"
 #include "progress.h"
 #include "reactor.h"
@@ -28,14 +29,19 @@
 
 static const char run_usage[] =
     "usage: zentoria-backupctl [-c FILE] run [--tag NAME] JOB... | --all"
-    "\n\n"
+    "\n       zentoria-backupctl [-c FILE] run --daemon JOB\n\n"
     "Back up the named jobs now (at most [daemon] max_parallel_jobs at "
     "once) and\nprint one result line per job. Exit status 0 only when "
     "every job's every\nstream reached every sink.\n\n"
     "  --all        run every [job:NAME] of the configuration\n"
     "  --tag NAME   tag the runs NAME (letters, digits, _ . -, 1-31 bytes),"
     "\n               as a schedule line's tag=NAME does: keep_<rule>_tag "
-    "counts them\n";
+    "counts them\n"
+    "  --daemon     ask the running daemon to run JOB now (POST "
+    "/v1/jobs/JOB/run\n               at the first [daemon] listen "
+    "address, with admin_token_file):\n               it answers at once; "
+    "exit 1 when the daemon is not reached,\n               runs JOB "
+    "already or has no such job\n";
 
 struct batch {
 	struct jobq		*q;
@@ -92,6 +98,7 @@ ctl_run(struct ctl *ctl, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "all", no_argument, NULL, 'a' },
 		{ "tag", required_argument, NULL, 't' },
+		{ "daemon", no_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct jobq_opts opts;
@@ -99,7 +106,7 @@ ctl_run(struct ctl *ctl, int argc, char **argv)
 	struct cfg_job	*job, **jobs = NULL;
 	struct progress	*prog;
 	size_t		 i, njobs = 0;
-	int		 ch, all = 0, bad = 0;
+	int		 ch, all = 0, bad = 0, viad = 0;
 
 	if (ctl_wants_help(argc, argv, run_usage))
 		return 0;
@@ -110,6 +117,8 @@ ctl_run(struct ctl *ctl, int argc, char **argv)
 			break;
 		if (ch == 'a')
 			all = 1;
+		else if (ch == 'd')
+			viad = 1;
 		else if (ch == 't' && retention_tag_valid(optarg))
 			opts.tag = optarg;
 		else if (ch == 't') {
@@ -125,6 +134,13 @@ ctl_run(struct ctl *ctl, int argc, char **argv)
 	if ((optind == argc) == !all) {
 		fputs(run_usage, stderr);
 		return EXIT_USAGE;
+	}
+	if (viad) {
+		if (all || opts.tag != NULL || optind + 1 != argc) {
+			fputs(run_usage, stderr);
+			return EXIT_USAGE;
+		}
+		return ctl_run_daemon(ctl, argv[optind]);
 	}
 	if (ctl_load(ctl) == -1)
 		return 1;
@@ -170,5 +186,16 @@ ctl_run(struct ctl *ctl, int argc, char **argv)
 		reactor_on_signal(NULL, NULL);
 	}
 	jobq_free(b.q);
+	if (ctl->cfg->metrics_textfile != NULL) {
+		char	*text, err[512];
+
+		/* (cron hosts: node_exporter's textfile collector) */
+		text = metrics_render_state(ctl->cfg, NULL, err, sizeof(err));
+		if (text == NULL ||
+		    metrics_write_textfile(ctl->cfg->metrics_textfile, text,
+		    err, sizeof(err)) == -1)
+			log_warnx("%s", err);
+		free(text);
+	}
 	return b.all_ok ? 0 : 1;
 }

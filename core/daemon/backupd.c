@@ -30,14 +30,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "config.h"
 #include "http.h"
+#include "httpd.h"
 #include "jobq.h"
 #include "log.h"
 #include "notify.h"
+#include "observe.h"
 #include "plugin.h"
 #include "reactor.h"
 #include "scheduler.h"
+#include "statuspage.h"
 #include "util.h"
 
 #define DEFAULT_CONFIG	ZB_SYSCONFDIR "/zentoria-backupd/zentoria-backupd.ini"
@@ -50,6 +54,8 @@ struct daemon {
 	struct zb_config	*cfg;		/* the current generation */
 	struct jobq		*q;		/* every run */
 	struct sched		*sched;
+	struct httpd		*httpd;		/* NULL: no listen = */
+	struct api		*api;
 	struct zb_timer		*abort_timer;
 	int			 stopping;
 	char			*pid_file;
@@ -82,6 +88,8 @@ usage(FILE *f)
 static int
 daemon_checks(struct zb_config *cfg)
 {
+	if (httpd_check(cfg) > 0)
+		return 1;
 	if (!TAILQ_EMPTY(&cfg->jobs))
 		return 0;
 	/* zentoria-backupctl still reads such a file (list, restore). */
@@ -198,6 +206,7 @@ reload(struct daemon *d)
 		return;
 	}
 	note_restart_keys(d->cfg, cfg);
+	httpd_reload(d->httpd, cfg);	/* tokens; listen: at restart */
 	sched_reload(d->sched, cfg);
 	config_unref(d->cfg);
 	d->cfg = cfg;
@@ -221,6 +230,7 @@ static int
 serve(struct daemon *d)
 {
 	const char	*pf;
+	int		 failed;
 
 	reactor_hold_interrupt_hooks(1);
 	apply_settings(d);
@@ -229,12 +239,32 @@ serve(struct daemon *d)
 		d->pid_file = xstrdup(pf);
 	d->q = jobq_new(d->cfg->max_parallel_jobs);
 	d->sched = sched_new(d->cfg, d->q);
+	d->httpd = httpd_new(d->cfg, &failed);
+	if (failed) {
+		sched_free(d->sched);
+		jobq_free(d->q);
+		if (d->pid_file != NULL)
+			pidfile_remove(d->pid_file);
+		free(d->pid_file);
+		return 1;
+	}
+	if (d->httpd != NULL) {
+		d->api = api_new(d->httpd, &d->cfg, d->sched);
+		httpd_route(d->httpd, "GET", "/metrics", HTTPD_PUBLIC_METRICS,
+		    metrics_http, d->sched);
+		httpd_route(d->httpd, "GET", "/", HTTPD_PUBLIC_METRICS,
+		    statuspage_http, NULL);
+	}
 	reactor_on_signal(on_signal, d);
 	sched_start(d->sched);
 	log_info("started with %s", d->path);
 	notify_ready("running");
 	reactor_run();
 	reactor_on_signal(NULL, NULL);
+	httpd_free(d->httpd);
+	d->httpd = NULL;
+	api_free(d->api);
+	d->api = NULL;
 	reactor_timer_del(d->abort_timer);
 	d->abort_timer = NULL;
 	sched_free(d->sched);

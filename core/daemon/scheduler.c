@@ -43,6 +43,7 @@
 #include "cron.h"
 #include "jobq.h"
 #include "jobstate.h"
+#include "metrics.h"
 #include "log.h"
 #include "reactor.h"
 #include "scheduler.h"
@@ -116,12 +117,54 @@ fmt_time(time_t t, char *buf, size_t len)
  * the entry's state file.  A check's file also keeps its last results.
  */
 static void
+live_job(void *arg, struct metrics_job *j)
+{
+	struct sched	*s = arg;
+	struct entry	*e;
+
+	TAILQ_FOREACH(e, &s->entries, link)
+		if (!e->is_check && strcmp(e->name, j->name) == 0) {
+			j->running = e->running;
+			j->next_run = e->next > 0 ? e->next : 0;
+		}
+}
+
+/* The metrics text now (caller frees), or NULL with err. */
+char *
+sched_metrics(struct sched *s, char *err, size_t errlen)
+{
+	struct metrics_live	 live;
+
+	memset(&live, 0, sizeof(live));
+	live.job = live_job;
+	live.arg = s;
+	return metrics_render_state(s->cfg, &live, err, errlen);
+}
+
+/* A run or check ended and its files are written: metrics_textfile. */
+static void
+write_textfile(void *arg)
+{
+	struct sched	*s = arg;
+	char		*text, err[512];
+
+	if (s->cfg->metrics_textfile == NULL)
+		return;
+	text = sched_metrics(s, err, sizeof(err));
+	if (text == NULL ||
+	    metrics_write_textfile(s->cfg->metrics_textfile, text, err,
+	    sizeof(err)) == -1)
+		log_warnx("%s", err);
+	free(text);
+}
+
+static void
 record(struct entry *e, unsigned what, struct jobstate_change *c)
 {
 	c->what = what;
 	c->extra = e->results;
 	jobstate_update_async(e->s->cfg->state_dir, e->what, e->name, c,
-	    NULL, NULL);
+	    (what & JOBSTATE_END) ? write_textfile : NULL, e->s);
 }
 
 /* Count a skipped fire (in memory for the log, and in the file). */
@@ -212,6 +255,7 @@ run_done(void *arg, const struct jobq_result *r)
 	}
 	/* (the job queue recorded the end in the file) */
 	e->st.last_end = time(NULL);
+	write_textfile(s);
 	snprintf(e->st.outcome, sizeof(e->st.outcome), "%s",
 	    jobq_status_str(r->status));
 	/* (also while stopping: the keep rules hold after an exit) */
@@ -587,6 +631,8 @@ sched_start(struct sched *s)
 {
 	s->started = 1;
 	arm(s);
+	/* what the state files say, at once (a restart keeps the values) */
+	write_textfile(s);
 }
 
 static int
@@ -727,4 +773,45 @@ sched_free(struct sched *s)
 	}
 	config_unref(s->cfg);
 	free(s);
+}
+
+int
+sched_run_now(struct sched *s, int is_check, const char *name,
+    time_t *start)
+{
+	struct entry	*e = entry_find(s, is_check, name);
+
+	if (e == NULL)
+		return -1;
+	if (s->stopping)
+		return -2;
+	if (e->running)
+		return 1;
+	log_info("%s %s: started by the control API", e->what, e->name);
+	fire(e, time(NULL), NULL);
+	if (!e->running)
+		return 1;	/* refused: the lock is held (logged) */
+	*start = e->st.last_start;
+	return 0;
+}
+
+int
+sched_info(const struct sched *s, int is_check, const char *name,
+    struct sched_info *out)
+{
+	struct entry	*e = entry_find((struct sched *)s, is_check, name);
+
+	memset(out, 0, sizeof(*out));
+	if (e == NULL)
+		return -1;
+	out->running = e->running;
+	out->next = e->next;
+	out->last_start = e->st.last_start;
+	out->last_end = e->st.last_end;
+	out->outcome = e->st.outcome;
+	out->duration_ms = e->st.duration_ms;
+	out->restore_ms = e->st.restore_ms;
+	out->items = e->st.items;
+	out->failed = e->st.failed;
+	return 0;
 }

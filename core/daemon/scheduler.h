@@ -6,6 +6,8 @@
 #define ZB_SCHEDULER_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "config.h"
 
@@ -39,5 +41,30 @@ void		 sched_stop(struct sched *, void (*idle)(void *), void *arg);
 /* Runs, checks and retention passes still going. */
 size_t		 sched_busy(const struct sched *);
 void		 sched_free(struct sched *);
+/*
+ * Start job (is_check 0) or check `name' now, off schedule (the control
+ * API): 0 started (or queued behind max_parallel_jobs; *start its start
+ * time), 1 running already (or the job's lock is held), -1 no such job
+ * or check, -2 the daemon is stopping.
+ */
+int		 sched_run_now(struct sched *, int is_check, const char *name,
+		    time_t *start);
+/* What the scheduler knows of a job or check: -1 if it has no entry. */
+struct sched_info {
+	int		 running;
+	time_t		 next;		/* -1: none */
+	time_t		 last_start, last_end;	/* 0: never */
+	const char	*outcome;	/* "" when unknown */
+	uint64_t	 duration_ms, restore_ms;
+	unsigned	 items, failed;
+};
+int		 sched_info(const struct sched *, int is_check,
+		    const char *name, struct sched_info *);
+
+/*
+ * The Prometheus text of the state files and of what the scheduler knows
+ * now (running jobs, next fires); caller frees.  NULL with err.
+ */
+char	*sched_metrics(struct sched *, char *err, size_t errlen);
 
 #endif

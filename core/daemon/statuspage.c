@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "httpd.h"
 #include "statuspage.h"
 
 int
@@ -23,4 +24,15 @@ statuspage_render(const char *method, struct buf *body, const char **ctype)
 	*ctype = "text/plain; charset=utf-8";
 	buf_puts(body, "only GET and HEAD are allowed on /\n");
 	return 405;
+}
+
+void
+statuspage_http(void *arg, const char *method, const char *path,
+    const char *query, struct httpd_reply *out)
+{
+	(void)arg;
+	(void)path;
+	(void)query;
+	out->status = statuspage_render(method, &out->body,
+	    &out->content_type);
 }

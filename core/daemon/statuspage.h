@@ -32,4 +32,12 @@ extern const size_t	statuspage_html_len;
 int	statuspage_render(const char *method, struct buf *body,
 	    const char **ctype);
 
+/*
+ * The httpd_handler (core/daemon/httpd.h) of GET /: the page, which
+ * itself asks for a token before it fetches /v1/status.
+ */
+struct httpd_reply;
+void	statuspage_http(void *arg, const char *method, const char *path,
+	    const char *query, struct httpd_reply *out);
+
 #endif /* ZB_STATUSPAGE_H */
