@@ -205,7 +205,8 @@ daemon_tests = %reldir%/integration/daemon.sh \
 	%reldir%/integration/daemon_metrics.sh \
 	%reldir%/integration/daemon_journal.sh \
 	%reldir%/integration/daemon_api.sh \
-	%reldir%/integration/status_page.sh
+	%reldir%/integration/status_page.sh \
+	%reldir%/integration/status_page_daemon.sh
 TESTS += $(daemon_tests)
 EXTRA_DIST += $(daemon_tests) %reldir%/integration/daemon_lib.sh \
 	%reldir%/fakes/status_server.py
