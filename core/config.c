@@ -170,6 +170,10 @@ static const struct zb_option job_opts[] = {
 	    "overrides [daemon] compression", 0, 0 },
 	{ "max_streams", ZB_OPT_INT, "2", 0,
 	    "streams of one run that may run at once", 1, 64 },
+	{ "rpo", ZB_OPT_DURATION, NULL, 0,
+	    "recovery point objective: the status page shows a copy older "
+	    "than this late (default: from the schedule)",
+	    1000, 366LL * 86400000 },
 	RETENTION_OPTIONS
 	{ NULL, 0, NULL, 0, NULL, 0, 0 }
 };
@@ -321,6 +325,55 @@ config_job(struct zb_config *cfg, const char *name)
 		if (strcmp(job->name, name) == 0)
 			return job;
 	return NULL;
+}
+
+int64_t
+config_job_rpo(const struct cfg_job *job)
+{
+	return job->rpo_ms;
+}
+
+/*
+ * The default rpo: the longest gap between two consecutive fires in the
+ * week after `from' (at least one gap, at most RPO_MAX_FIRES fires), plus
+ * half that gap but at most RPO_GRACE_MS for the run itself, plus the
+ * jitter. A daily job gets 24 h + 2 h = 26 h, the reference deployment's
+ * BackupAgeWarning; @every 30s gets 45 s. No schedule (runs from cron
+ * through the CLI) or no second fire: RPO_UNSCHEDULED_MS (26 h).
+ */
+#define RPO_GRACE_MS		(2LL * 3600 * 1000)
+#define RPO_UNSCHEDULED_MS	(26LL * 3600 * 1000)
+#define RPO_WINDOW_S		(7LL * 86400)
+#define RPO_MAX_FIRES		20000
+
+int64_t
+config_rpo_default(const struct cron_sched *crons, size_t n,
+    int64_t jitter_ms, const struct cron_tz *tz, time_t from)
+{
+	time_t	 prev, next;
+	int64_t	 gap = 0, grace;
+	int	 fires;
+
+	if (n == 0)
+		return RPO_UNSCHEDULED_MS;
+	prev = cron_next_any(crons, n, from, tz, NULL);
+	if (prev == -1)
+		return RPO_UNSCHEDULED_MS;
+	for (fires = 1; fires < RPO_MAX_FIRES; fires++) {
+		if (gap > 0 && prev > from + RPO_WINDOW_S)
+			break;
+		next = cron_next_any(crons, n, prev, tz, NULL);
+		if (next == -1)
+			break;
+		if ((int64_t)(next - prev) > gap)
+			gap = next - prev;
+		prev = next;
+	}
+	if (gap == 0)
+		return RPO_UNSCHEDULED_MS;
+	gap *= 1000;
+	grace = gap / 2 < RPO_GRACE_MS ? gap / 2 : RPO_GRACE_MS;
+	return gap + grace + jitter_ms;
 }
 
 struct cfg_check *
@@ -1217,6 +1270,12 @@ check_job(struct zb_config *cfg, struct cfg_section *sec)
 	TAILQ_INSERT_TAIL(&cfg->jobs, job, entry);
 	errors += parse_schedules(cfg, sec, &job->schedules, &job->nschedules,
 	    &job->crons);
+	kv = config_kv(sec, "rpo");
+	if (kv != NULL)
+		job->rpo_ms = kv->num;
+	else
+		job->rpo_ms = config_rpo_default(job->crons, job->nschedules,
+		    job->jitter_ms, cfg->tz, time(NULL));
 
 	kv = config_kv(sec, "source");
 	if (kv != NULL) {

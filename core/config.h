@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "zentoria/plugin.h"
 
@@ -86,6 +87,7 @@ struct cfg_job {
 	size_t			 nschedules;
 	struct cron_sched	*crons;	/* the same, for cron_next_any() */
 	int64_t			 jitter_ms;	/* jitter = */
+	int64_t			 rpo_ms;	/* rpo =, or from the schedules */
 };
 
 /* [check:NAME] kind =; the values of enum check_kind (core/check.h). */
@@ -199,6 +201,19 @@ struct cfg_section	*config_section(struct zb_config *, const char *title);
 struct cfg_kv		*config_kv(const struct cfg_section *, const char *key);
 struct cfg_job		*config_job(struct zb_config *, const char *name);
 struct cfg_check	*config_check(struct zb_config *, const char *name);
+/*
+ * A job's recovery point objective in ms: its `rpo =', or else
+ * config_rpo_default() of its schedules at load time.
+ */
+int64_t			 config_job_rpo(const struct cfg_job *);
+/*
+ * The default rpo of a job with these schedules: the longest gap between
+ * two consecutive fires in the week after `from' (at least one gap), plus
+ * half of it but at most 2 h, plus jitter_ms; 26 h without a schedule.
+ */
+int64_t			 config_rpo_default(const struct cron_sched *,
+			    size_t n, int64_t jitter_ms, const struct cron_tz *,
+			    time_t from);
 /*
  * [daemon] timezone as retention_apply() takes it: NULL for UTC; a named
  * zone, which loading made the process's TZ, is "local".

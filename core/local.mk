@@ -49,10 +49,34 @@ zentoria_backupd_SOURCES = %reldir%/daemon/backupd.c \
 	%reldir%/daemon/scheduler.c %reldir%/daemon/scheduler.h \
 	%reldir%/daemon/upkeep.c %reldir%/daemon/upkeep.h \
 	%reldir%/daemon/httpd.c %reldir%/daemon/httpd.h \
-	%reldir%/daemon/api.c %reldir%/daemon/api.h
+	%reldir%/daemon/api.c %reldir%/daemon/api.h \
+	%reldir%/daemon/statuspage.c %reldir%/daemon/statuspage.h
+nodist_zentoria_backupd_SOURCES = %reldir%/daemon/statuspage_html.c
 zentoria_backupd_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_SSL_CFLAGS)
 zentoria_backupd_LDADD = %reldir%/libzbcore.la $(LIBEVENT_LIBS) \
 	$(LIBEVENT_SSL_LIBS)
+
+# The status page (GET /) is one HTML file compiled in as a C array:
+# od and awk (POSIX) rather than xxd, which is not always installed. The
+# array is built here, from $(srcdir), so VPATH builds and distcheck work.
+EXTRA_DIST += %reldir%/daemon/statuspage.html
+BUILT_SOURCES = %reldir%/daemon/statuspage_html.c
+CLEANFILES += %reldir%/daemon/statuspage_html.c
+%reldir%/daemon/statuspage_html.c: %reldir%/daemon/statuspage.html \
+	%reldir%/local.mk
+	$(AM_V_GEN)$(MKDIR_P) %reldir%/daemon && { \
+	echo '/* Generated from statuspage.html by core/local.mk. */'; \
+	echo '#include <stddef.h>'; \
+	echo 'extern const unsigned char statuspage_html[];'; \
+	echo 'extern const size_t statuspage_html_len;'; \
+	echo 'const unsigned char statuspage_html[] = {'; \
+	od -An -v -tx1 < $(srcdir)/%reldir%/daemon/statuspage.html | \
+	$(AWK) '{ for (i = 1; i <= NF; i++) { \
+	    printf "%s0x%s,", n % 12 == 0 ? "\t" : " ", $$i; \
+	    if (++n % 12 == 0) printf "\n" } } \
+	    END { if (n % 12 != 0) printf "\n"; \
+	    printf "\t0x00\n};\nconst size_t statuspage_html_len = %d;\n", n }'; \
+	} > $@-t && mv $@-t $@
 
 bin_PROGRAMS += zentoria-backupctl
 zentoria_backupctl_SOURCES = %reldir%/cli/ctl.c %reldir%/cli/ctl.h \

@@ -210,14 +210,17 @@ daemon_tests = %reldir%/integration/daemon.sh \
 	%reldir%/integration/daemon_notify.sh \
 	%reldir%/integration/daemon_metrics.sh \
 	%reldir%/integration/daemon_journal.sh \
-	%reldir%/integration/daemon_api.sh
+	%reldir%/integration/daemon_api.sh \
+	%reldir%/integration/status_page.sh \
+	%reldir%/integration/status_page_daemon.sh
 TESTS += $(daemon_tests)
 # packaging: the systemd unit (etc/systemd/) and the man pages (man/)
 packaging_tests = %reldir%/integration/systemd_unit.sh \
 	%reldir%/integration/man_pages.sh
 TESTS += $(packaging_tests)
 EXTRA_DIST += $(packaging_tests)
-EXTRA_DIST += $(daemon_tests) %reldir%/integration/daemon_lib.sh
+EXTRA_DIST += $(daemon_tests) %reldir%/integration/daemon_lib.sh \
+	%reldir%/fakes/status_server.py
 
 # ---- S3 SigV4 (plugins/s3/sigv4.c) -------------------------------------------
 # The unit test replays AWS's examples; the crosscheck signs random
@@ -238,6 +241,14 @@ check_PROGRAMS += %reldir%/tools/sigv4_sign
 %canon_reldir%_tools_sigv4_sign_CPPFLAGS = $(sigv4_cppflags)
 %canon_reldir%_tools_sigv4_sign_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 %canon_reldir%_tools_sigv4_sign_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+# what GET / serves (the compiled-in status page), for status_page.sh
+check_PROGRAMS += %reldir%/tools/statuspage_dump
+%canon_reldir%_tools_statuspage_dump_SOURCES = \
+	%reldir%/tools/statuspage_dump.c core/daemon/statuspage.c
+nodist_%canon_reldir%_tools_statuspage_dump_SOURCES = \
+	core/daemon/statuspage_html.c
+%canon_reldir%_tools_statuspage_dump_CFLAGS = $(AM_CFLAGS)
+%canon_reldir%_tools_statuspage_dump_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
 # the prune service with every parameter (the daemon's call)
 check_PROGRAMS += %reldir%/tools/prune_call
 %canon_reldir%_tools_prune_call_SOURCES = %reldir%/tools/prune_call.c

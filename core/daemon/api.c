@@ -138,7 +138,8 @@ put_job(struct api *a, struct buf *b, struct cfg_job *job, time_t now)
 	buf_printf(b, ", \"running\": %s, \"next_run\": ",
 	    si.running ? "true" : "false");
 	put_time(b, si.next);
-	buf_puts(b, ", \"rpo_s\": null, \"last\": ");
+	buf_printf(b, ", \"rpo_s\": %lld, \"last\": ",
+	    (long long)(config_job_rpo(job) / 1000));
 	if (si.last_start == 0)
 		buf_puts(b, "null");
 	else {

@@ -41,6 +41,7 @@
 #include "plugin.h"
 #include "reactor.h"
 #include "scheduler.h"
+#include "statuspage.h"
 #include "util.h"
 
 #define DEFAULT_CONFIG	ZB_SYSCONFDIR "/zentoria-backupd/zentoria-backupd.ini"
@@ -251,6 +252,8 @@ serve(struct daemon *d)
 		d->api = api_new(d->httpd, &d->cfg, d->sched);
 		httpd_route(d->httpd, "GET", "/metrics", HTTPD_PUBLIC_METRICS,
 		    metrics_http, d->sched);
+		httpd_route(d->httpd, "GET", "/", HTTPD_PUBLIC_METRICS,
+		    statuspage_http, NULL);
 	}
 	reactor_on_signal(on_signal, d);
 	sched_start(d->sched);

@@ -697,6 +697,71 @@ Test(config, a_schedule_key_elsewhere_is_still_unknown_or_twice)
 	assert_logged("test.ini:5: [sink:k] plugin: set twice");
 }
 
+/* ---- [job:*] rpo --------------------------------------------------------- */
+
+#define JOB_HEAD "[source:s]\nplugin = command\n[sink:k]\nplugin = local\n" \
+	"[job:j]\nsource = s\nsinks = k\n"
+
+Test(config, rpo_set_or_derived_from_the_schedule)
+{
+	struct zb_config	*cfg;
+
+	cfg = LOAD(JOB_HEAD "schedule = @daily\nrpo = 90m\n"
+	    "[job:d]\nsource = s\nsinks = k\nschedule = 0 2 * * *\n"
+	    "[job:n]\nsource = s\nsinks = k\n");
+	cr_assert_not_null(cfg, "%s", test_logged());
+	cr_assert_eq(config_job_rpo(config_job(cfg, "j")), 90 * 60000);
+	cr_assert_eq(config_job_rpo(config_job(cfg, "d")), 26 * 3600000LL,
+	    "daily: 24 h + 2 h, the reference BackupAgeWarning");
+	cr_assert_eq(config_job_rpo(config_job(cfg, "n")), 26 * 3600000LL,
+	    "no schedule: 26 h");
+	config_unref(cfg);
+}
+
+Test(config, rpo_out_of_range_names_file_line)
+{
+	cr_assert_null(LOAD(JOB_HEAD "rpo = 0\n"));
+	assert_logged("test.ini:8: [job:j] rpo: '0' is not a value from 1000 "
+	    "to 31622400000 milliseconds");
+	cr_assert_null(LOAD(JOB_HEAD "rpo = soon\n"));
+	assert_logged("test.ini:8: [job:j] rpo: 'soon' is not");
+}
+
+static int64_t
+rpo_of(const char *sched, int64_t jitter_ms, time_t from)
+{
+	struct cron_sched	*crons;
+	size_t			 n;
+	char			 err[256];
+	int64_t			 rpo;
+
+	cr_assert_eq(cron_parse_list(sched, &crons, &n, err, sizeof(err)), 0,
+	    "%s: %s", sched, err);
+	rpo = config_rpo_default(crons, n, jitter_ms, NULL, from);
+	free(crons);
+	return rpo;
+}
+
+Test(config, rpo_default_is_the_longest_gap_of_the_week_plus_grace)
+{
+	/* 2026-12-02 12:00:00 UTC, a Wednesday */
+	time_t	 wed = 1796212800;
+
+	cr_assert_eq(rpo_of("@every 30s", 0, wed), 45000, "30 s + 15 s");
+	cr_assert_eq(rpo_of("@hourly", 0, wed), 90 * 60000LL, "1 h + 30 m");
+	cr_assert_eq(rpo_of("@every 6h", 60000, wed), 8 * 3600000LL + 60000,
+	    "6 h + 2 h + the jitter");
+	cr_assert_eq(rpo_of("30 2 * * 1-5", 0, wed), 74 * 3600000LL,
+	    "weekdays: Friday to Monday is 72 h, + 2 h");
+	cr_assert_eq(rpo_of("0 * * * *, 0 3 * * sun", 0, wed),
+	    90 * 60000LL, "the hourly line closes every gap");
+	cr_assert_eq(rpo_of("@weekly", 0, wed), (7 * 24 + 2) * 3600000LL);
+	cr_assert_eq(rpo_of("@monthly", 0, wed), (31 * 24 + 2) * 3600000LL,
+	    "at least one gap: Jan 1 to Feb 1");
+	cr_assert_eq(config_rpo_default(NULL, 0, 0, NULL, wed),
+	    26 * 3600000LL);
+}
+
 /* ---- [check:NAME] ------------------------------------------------------- */
 
 #define CHECK_BASE "[source:pg]\nplugin = command\n[source:redis]\n" \
