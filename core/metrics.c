@@ -526,6 +526,14 @@ metrics_render(struct buf *b, const struct metrics_input *in)
 		sample(b, "backup_next_run_timestamp", l,
 		    (double)in->jobs[i].next_run);
 	}
+	family(b, "backup_rpo_seconds", "gauge",
+	    "The job's recovery point objective (rpo, or from its schedule).");
+	for (i = 0; i < in->njobs; i++) {
+		if (in->jobs[i].rpo_s <= 0)
+			continue;
+		l[0] = "job", l[1] = in->jobs[i].name, l[2] = NULL;
+		sample(b, "backup_rpo_seconds", l, in->jobs[i].rpo_s);
+	}
 	family(b, "backup_buffer_bytes", "gauge",
 	    "Stream buffer memory in use and its budget.");
 	l[0] = "state", l[1] = "in_use", l[2] = NULL;
@@ -613,6 +621,7 @@ metrics_render_state(struct zb_config *cfg, const struct metrics_live *live,
 	nj = nc = 0;
 	TAILQ_FOREACH(job, &cfg->jobs, entry) {
 		jobs[nj].name = job->name;
+		jobs[nj].rpo_s = config_job_rpo(job) / 1000.0;
 		/* (a refused file is named in the log, its job left out:
 		 * the other jobs' metrics still go out) */
 		if (metrics_copies_load(cfg->state_dir, job->name, &c, err,

@@ -67,6 +67,7 @@ struct metrics_job {
 	uint64_t	 runs[METRICS_NOUTCOMES];	/* by outcome */
 	int		 running;
 	time_t		 next_run;	/* 0: unknown */
+	double		 rpo_s;		/* its rpo (config_job_rpo); 0: none */
 };
 struct metrics_check {
 	const char	*name;

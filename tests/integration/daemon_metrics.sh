@@ -60,6 +60,7 @@ schedule = @every 2s
 source = quick
 sinks = good, bad
 schedule = @every 1s
+rpo = 2m
 
 [check:v]
 schedule = @every 1s
@@ -152,7 +153,8 @@ for f in backup_last_run_timestamp backup_duration_seconds \
     backup_backpressure_seconds_total backup_buffer_bytes \
     backup_next_run_timestamp backup_verify_success \
     backup_verify_timestamp backup_test_restore_seconds \
-    backup_retained_copies backup_running zentoria_build_info; do
+    backup_retained_copies backup_running backup_rpo_seconds \
+    zentoria_build_info; do
 	grep -q "^# HELP $f " "$M" && grep -q "^# TYPE $f " "$M" ||
 	    fail "$f: no HELP/TYPE"
 done
@@ -196,6 +198,36 @@ runs=$(jstate "$S" fast runs)
 nx=$(val 'backup_next_run_timestamp{job="fast"}')
 [ -n "$nx" ] && [ "$nx" -ge $((now - 5)) ] && [ "$nx" -le $((now + 5)) ] &&
     ok "backup_next_run_timestamp within a second or so" || fail "next '$nx'"
+[ "$(val 'backup_rpo_seconds{job="fast"}')" = 120 ] &&
+    ok "backup_rpo_seconds{job=fast} is its rpo" ||
+    fail "$(grep ^backup_rpo "$M")"
+# What the alert rules and the dashboard rely on (tests/prometheus/lint.py's
+# EXPORTED) is what the daemon exports: every name, with exactly its labels.
+python3 - "$ZB_SRCDIR/tests/prometheus" "$M" <<'PY' &&
+import re, sys
+sys.path.insert(0, sys.argv[1])
+from lint import EXPORTED
+seen, families = {}, set()
+for line in open(sys.argv[2]):
+    if line.startswith("# TYPE "):
+        families.add(line.split()[2])
+        continue
+    m = re.match(r'([a-z_]+)(?:\{(.*)\})? ', line)
+    if m:
+        labels = set(re.findall(r'([a-z_]+)="', m.group(2) or ""))
+        seen.setdefault(m.group(1), set()).update(labels)
+# (a family without samples here, e.g. no test-restore check, has no labels
+# to compare)
+bad = [f"{n}: exported {sorted(seen[n])}, rules expect {sorted(l)}"
+       for n, l in EXPORTED.items() if n in seen and seen[n] != set(l)]
+bad += [f"{n}: not exported" for n in EXPORTED if n not in families]
+bad += [f"{n}: not known to the rules' linter" for n in families
+        if n not in EXPORTED]
+print("\n".join(bad), file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+    ok "the rules' and dashboard's metric list matches the export" ||
+    fail "metric list mismatch (above)"
 [ "$(val 'backup_verify_success{check="v",kind="verify"}')" = 1 ] &&
     ok "backup_verify_success{check=v} 1" || fail "$(grep ^backup_verify "$M")"
 vt=$(val 'backup_verify_timestamp{check="v",kind="verify"}')

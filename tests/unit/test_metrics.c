@@ -63,6 +63,9 @@ static const char expected[] =
 "# HELP backup_next_run_timestamp Unix time of the job's next scheduled run.\n"
 "# TYPE backup_next_run_timestamp gauge\n"
 "backup_next_run_timestamp{job=\"pg\"} 1765003600\n"
+"# HELP backup_rpo_seconds The job's recovery point objective (rpo, or from its schedule).\n"
+"# TYPE backup_rpo_seconds gauge\n"
+"backup_rpo_seconds{job=\"pg\"} 93600\n"
 "# HELP backup_buffer_bytes Stream buffer memory in use and its budget.\n"
 "# TYPE backup_buffer_bytes gauge\n"
 "backup_buffer_bytes{state=\"in_use\"} 4096\n"
@@ -112,6 +115,7 @@ Test(metrics, render_exact)
 	j.runs[2] = 1;
 	j.running = 1;
 	j.next_run = 1765003600;
+	j.rpo_s = 93600;
 	memset(&k, 0, sizeof(k));
 	k.name = "weekly";
 	k.kind = "test-restore";
