@@ -21,6 +21,9 @@
 #include "scheduler.h"
 #include "util.h"
 
+/* Running streams listed by /v1/status at most. */
+#define API_MAX_RUNNING	256
+
 struct api {
 	struct zb_config	**cfgp;
 	struct sched		*sched;
@@ -223,6 +226,27 @@ put_checks(struct api *a, struct buf *b)
 	buf_puts(b, "]");
 }
 
+/* The running streams: bytes read so far and time paused by backpressure. */
+static void
+put_running(struct api *a, struct buf *b)
+{
+	struct obs_running	 r[API_MAX_RUNNING];
+	uint64_t		 in_use, budget;
+	size_t			 i, n;
+
+	n = sched_running(a->sched, r, API_MAX_RUNNING, &in_use, &budget);
+	for (i = 0; i < n; i++) {
+		buf_puts(b, i == 0 ? "\n  {\"job\": " : ",\n  {\"job\": ");
+		put_str(b, r[i].job);
+		buf_puts(b, ", \"stream\": ");
+		put_str(b, r[i].stream);
+		buf_puts(b, ", \"sink\": ");
+		put_str(b, r[i].sink);
+		buf_printf(b, ", \"bytes\": %llu, \"backpressure_s\": %.3f}",
+		    (unsigned long long)r[i].bytes, r[i].backpressure_s);
+	}
+}
+
 static void
 get_status(void *arg, const char *method, const char *path,
     const char *query, struct httpd_reply *out)
@@ -241,7 +265,9 @@ get_status(void *arg, const char *method, const char *path,
 		first = 0;
 		put_job(a, b, job, now);
 	}
-	buf_puts(b, "],\n \"running\": [],\n \"checks\": ");
+	buf_puts(b, "],\n \"running\": [");
+	put_running(a, b);
+	buf_puts(b, "],\n \"checks\": ");
 	put_checks(a, b);
 	buf_puts(b, "}\n");
 }

@@ -147,6 +147,13 @@ eq "POST /v1/jobs/nope/run: 404" 404 \
 code -H "Authorization: Bearer $AUD" "$U/v1/status" >/dev/null
 eq "/v1/status: slow is running" true \
     "$(jq -r '.jobs[] | select(.name == "slow") | .running' "$T/body")"
+# (the stream may still be starting: ask until it is listed)
+wait_true 10 'code -H "Authorization: Bearer $AUD" "$U/v1/status" >/dev/null &&
+    [ "$(jq -r "[.running[] | select(.job == \"slow\")] | length" "$T/body")" -ge 1 ]' &&
+    ok "/v1/status: running lists slow's stream" ||
+    fail "running: $(jq -c .running "$T/body")"
+eq "/v1/status: the running stream's bytes are a number" number \
+    "$(jq -r '[.running[] | select(.job == "slow")][0].bytes | type' "$T/body")"
 st() {
 	code -H "Authorization: Bearer $AUD" "$U/v1/status" >/dev/null
 	jq -r '.jobs[] | select(.name == "slow") | .last.outcome' "$T/body"
