@@ -340,6 +340,153 @@ out:
 	return rv;
 }
 
+/* ---- copies retention kept ----------------------------------------------- */
+
+/*
+ * state_dir/metrics/retained.json: {"version": 1, "retained": [{"sink",
+ * "source", "copies", "time"}, ...]}, one entry per sink and source, the
+ * count of the last retention pass there.
+ */
+static char *
+retained_path(const char *state_dir)
+{
+	return xasprintf("%s/metrics/retained.json", state_dir);
+}
+
+static int
+retained_load(const char *state_dir, struct metrics_retained **out,
+    size_t *n, char *err, size_t errlen)
+{
+	struct json		*root;
+	const struct json	*a, *e;
+	const char		*jerr;
+	char			*path, *text;
+	size_t			 len, errpos, i = 0;
+	int64_t			 copies, t;
+
+	*out = NULL;
+	*n = 0;
+	path = retained_path(state_dir);
+	if (read_file(path, &text, &len, err, errlen) == -1) {
+		free(path);
+		return -1;
+	}
+	if (text == NULL) {
+		free(path);
+		return 0;
+	}
+	root = json_parse(text, len, &jerr, &errpos);
+	free(text);
+	a = root != NULL ? json_get(root, "retained") : NULL;
+	if (a == NULL || a->type != JSON_ARRAY) {
+		snprintf(err, errlen, "%s: refused: %s", path, root == NULL ?
+		    jerr : "no \"retained\" array");
+		json_free(root);
+		free(path);
+		return -1;
+	}
+	for (e = a->child; e != NULL; e = e->next)
+		i++;
+	*out = xcalloc(i + 1, sizeof(**out));
+	for (e = a->child; e != NULL; e = e->next) {
+		const char	*sink = json_get_str(e, "sink");
+		const char	*source = json_get_str(e, "source");
+
+		if (sink == NULL || source == NULL ||
+		    json_get_i64(e, "copies", &copies) == -1 || copies < 0 ||
+		    json_get_i64(e, "time", &t) == -1)
+			continue;	/* (a damaged entry: left out) */
+		(*out)[*n].sink = xstrdup(sink);
+		(*out)[*n].source = xstrdup(source);
+		(*out)[*n].copies = (uint64_t)copies;
+		(*out)[*n].time = (time_t)t;
+		(*n)++;
+	}
+	json_free(root);
+	free(path);
+	return 0;
+}
+
+void
+metrics_retained_free(struct metrics_retained *r, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		free(r[i].sink);
+		free(r[i].source);
+	}
+	free(r);
+}
+
+int
+metrics_record_retained(const char *state_dir, const char *sink,
+    const char *source, uint64_t copies, char *err, size_t errlen)
+{
+	struct metrics_retained	*r = NULL;
+	struct buf		 b;
+	char			*path, *lock, *text;
+	size_t			 i, n = 0;
+	int			 fd, rv = -1, first = 1;
+
+	path = retained_path(state_dir);
+	text = xasprintf("%s/metrics", state_dir);
+	(void)mkdir(text, 0700);
+	free(text);
+	lock = xasprintf("%s.lock", path);
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		snprintf(err, errlen, "%s: %s", lock, strerror(errno));
+		goto out;
+	}
+	while (flock(fd, LOCK_EX) == -1)
+		if (errno != EINTR) {
+			snprintf(err, errlen, "%s: flock: %s", lock,
+			    strerror(errno));
+			goto out;
+		}
+	if (retained_load(state_dir, &r, &n, err, errlen) == -1) {
+		log_warnx("%s; it starts afresh", err);
+		r = NULL;
+		n = 0;
+	}
+	buf_init(&b, SIZE_MAX);
+	buf_puts(&b, "{\"version\": 1, \"retained\": [");
+	for (i = 0; i <= n; i++) {
+		const char	*sk, *so;
+		uint64_t	 c;
+		time_t		 t;
+
+		if (i < n && strcmp(r[i].sink, sink) == 0 &&
+		    strcmp(r[i].source, source) == 0)
+			continue;	/* replaced by the last entry */
+		if (i == n) {
+			sk = sink, so = source, c = copies, t = time(NULL);
+		} else {
+			sk = r[i].sink, so = r[i].source, c = r[i].copies;
+			t = r[i].time;
+		}
+		buf_puts(&b, first ? "\n  {\"sink\": " : ",\n  {\"sink\": ");
+		first = 0;
+		(void)buf_json_str(&b, sk);
+		buf_puts(&b, ", \"source\": ");
+		(void)buf_json_str(&b, so);
+		buf_printf(&b, ", \"copies\": %" PRIu64 ", \"time\": %lld}",
+		    c, (long long)t);
+	}
+	buf_puts(&b, "]}\n");
+	text = buf_take(&b);
+	rv = jobstate_write_atomic(path, text, err, errlen);
+	free(text);
+out:
+	if (fd != -1)
+		close(fd);	/* (unlocks) */
+	metrics_retained_free(r, n);
+	free(lock);
+	free(path);
+	return rv;
+}
+
 /* ---- rendering -------------------------------------------------------- */
 
 void
@@ -573,20 +720,23 @@ metrics_render(struct buf *b, const struct metrics_input *in)
 		    in->checks[i].st.restore_ms / 1000.0);
 	}
 	family(b, "backup_retained_copies", "gauge",
-	    "Streams with a committed copy on the sink (newest per job x source x stream).");
-	for (i = 0; i < in->ncopies; i++) {
-		size_t	 j, n = 0;
+	    "Committed copies on the sink after the last retention pass of "
+	    "each source.");
+	for (i = 0; i < in->nretained; i++) {
+		size_t		 j;
+		uint64_t	 n = 0;
 
 		for (j = 0; j < i; j++)
-			if (strcmp(in->copies[j].sink, in->copies[i].sink) == 0)
+			if (strcmp(in->retained[j].sink,
+			    in->retained[i].sink) == 0)
 				break;
 		if (j < i)
-			continue;	/* counted at its first copy */
-		for (j = i; j < in->ncopies; j++)
-			if (strcmp(in->copies[j].sink, in->copies[i].sink) ==
-			    0 && in->copies[j].last_success != 0)
-				n++;
-		l[0] = "sink", l[1] = in->copies[i].sink, l[2] = NULL;
+			continue;	/* counted at its first entry */
+		for (j = i; j < in->nretained; j++)
+			if (strcmp(in->retained[j].sink,
+			    in->retained[i].sink) == 0)
+				n += in->retained[j].copies;
+		l[0] = "sink", l[1] = in->retained[i].sink, l[2] = NULL;
 		sample(b, "backup_retained_copies", l, (double)n);
 	}
 	family(b, "zentoria_build_info", "gauge",
@@ -603,6 +753,8 @@ metrics_render_state(struct zb_config *cfg, const struct metrics_live *live,
 {
 	struct obs_copies	 c = { NULL, 0 };
 	struct metrics_input	 in;
+	struct metrics_retained	*ret = NULL;
+	size_t			 nret = 0;
 	struct metrics_job	*jobs;
 	struct metrics_check	*checks;
 	struct cfg_job		*job;
@@ -644,6 +796,13 @@ metrics_render_state(struct zb_config *cfg, const struct metrics_live *live,
 		}
 		nc++;
 	}
+	if (retained_load(cfg->state_dir, &ret, &nret, err, errlen) == -1) {
+		log_warnx("metrics: %s", err);
+		ret = NULL;
+		nret = 0;
+	}
+	in.retained = ret;
+	in.nretained = nret;
 	in.version = PACKAGE_VERSION;
 	in.now = time(NULL);
 	in.copies = c.v;
@@ -662,6 +821,7 @@ metrics_render_state(struct zb_config *cfg, const struct metrics_live *live,
 	metrics_render(&b, &in);
 	text = buf_take(&b);
 	metrics_copies_free(&c);
+	metrics_retained_free(ret, nret);
 	free(jobs);
 	free(checks);
 	return text;

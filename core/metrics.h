@@ -74,6 +74,12 @@ struct metrics_check {
 	const char	*kind;		/* check_kind_name() */
 	struct jobstate	 st;		/* state_dir/checks/<name>.json */
 };
+/* What the last retention pass of source on sink kept. */
+struct metrics_retained {
+	char		*sink, *source;
+	uint64_t	 copies;
+	time_t		 time;
+};
 struct metrics_input {
 	const char		*version;
 	time_t			 now;
@@ -88,6 +94,9 @@ struct metrics_input {
 	 * added to the copies of their job and stream (sink NULL: all) */
 	const struct obs_running *running;
 	size_t			 nrunning;
+	/* backup_retained_copies: summed per sink */
+	const struct metrics_retained *retained;
+	size_t			 nretained;
 };
 
 /* The exposition text of in (0.0.4, HELP and TYPE, stable order). */
@@ -109,6 +118,15 @@ struct metrics_live {	/* the daemon's live view; NULL for the CLI */
 };
 char	*metrics_render_state(struct zb_config *cfg,
 	    const struct metrics_live *live, char *err, size_t errlen);
+/*
+ * Record that a retention pass of source on sink (the daemon's after a
+ * run, `zentoria-backupctl prune') left copies committed copies there, in
+ * state_dir/metrics/retained.json (flock, atomic).  Blocking (a small
+ * file).  0 or -1 with err.
+ */
+int	 metrics_record_retained(const char *state_dir, const char *sink,
+	    const char *source, uint64_t copies, char *err, size_t errlen);
+void	 metrics_retained_free(struct metrics_retained *, size_t);
 /*
  * Write text to path atomically (temporary file in the same directory
  * not ending in .prom, rename), mode 0644.  0 or -1 with err.

@@ -26,6 +26,7 @@
 #include "ctl.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "plugin.h"
 #include "reactor.h"
 #include "restore.h"
@@ -113,6 +114,21 @@ ctl_load(struct ctl *ctl)
 		log_warnx("%s: age_identity_file is set: this host can decrypt "
 		    "its backups", ctl->cfg->path);
 	return 0;
+}
+
+void
+ctl_write_textfile(struct ctl *ctl)
+{
+	char	*text, err[512];
+
+	if (ctl->cfg->metrics_textfile == NULL)
+		return;
+	/* (cron hosts: node_exporter's textfile collector) */
+	text = metrics_render_state(ctl->cfg, NULL, err, sizeof(err));
+	if (text == NULL || metrics_write_textfile(ctl->cfg->metrics_textfile,
+	    text, err, sizeof(err)) == -1)
+		log_warnx("%s", err);
+	free(text);
 }
 
 void

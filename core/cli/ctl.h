@@ -67,6 +67,11 @@ int	ctl_load(struct ctl *);
  * the run is incomplete on its sink, naming the missing streams.
  */
 void	ctl_warn_incomplete(const struct catalog_run *r);
+/*
+ * [daemon] metrics_textfile set: write it from the state files (after a
+ * run or a prune; failures are logged).
+ */
+void	ctl_write_textfile(struct ctl *);
 /* "--help" seen: print usage text and return 1. */
 int	ctl_wants_help(int, char **, const char *usage);
 

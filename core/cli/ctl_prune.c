@@ -18,7 +18,9 @@
 
 #include "buf.h"
 #include "ctl.h"
+#include "layout.h"
 #include "log.h"
+#include "metrics.h"
 #include "prune.h"
 #include "retention.h"
 #include "util.h"
@@ -41,7 +43,15 @@ static const char prune_usage[] =
     "  --json            retention decisions as a JSON array of {id, sink, "
     "action,\n                    rules}; the other lines go to stderr\n";
 
+/* Copies a retention pass left on a sink, per source (the metrics). */
+struct prune_tally {
+	char		*sink, *source;
+	uint64_t	 copies;
+};
+
 struct prune_cli {
+	struct prune_tally	*tally;
+	size_t			 ntally;
 	int			 done;
 	int			 json;
 	struct buf		*out;		/* --json: the array */
@@ -126,6 +136,56 @@ copy_json(struct buf *b, const struct prune_item *it)
 }
 
 static void
+tally_copy(struct prune_cli *pc, const struct prune_item *it)
+{
+	char	*source, *stream, *stamp;
+	size_t	 i;
+
+	if (it->failed || it->action == PRUNE_REMOVE ||
+	    layout_parse_id(it->id_or_key, &source, &stream, &stamp) == -1)
+		return;
+	free(stream);
+	free(stamp);
+	for (i = 0; i < pc->ntally; i++)
+		if (strcmp(pc->tally[i].sink, it->sink) == 0 &&
+		    strcmp(pc->tally[i].source, source) == 0)
+			break;
+	if (i == pc->ntally) {
+		pc->tally = xreallocarray(pc->tally, pc->ntally + 1,
+		    sizeof(*pc->tally));
+		pc->tally[i].sink = xstrdup(it->sink);
+		pc->tally[i].source = source;
+		pc->tally[i].copies = 0;
+		pc->ntally++;
+	} else
+		free(source);
+	pc->tally[i].copies++;
+}
+
+/*
+ * After a complete pass: what each sink keeps per source, for
+ * backup_retained_copies, and metrics_textfile.
+ */
+static void
+record_tally(struct ctl *ctl, struct prune_cli *pc, int record)
+{
+	char	 err[512];
+	size_t	 i;
+
+	for (i = 0; i < pc->ntally; i++) {
+		if (record && metrics_record_retained(ctl->cfg->state_dir,
+		    pc->tally[i].sink, pc->tally[i].source,
+		    pc->tally[i].copies, err, sizeof(err)) == -1)
+			log_warnx("metrics: %s", err);
+		free(pc->tally[i].sink);
+		free(pc->tally[i].source);
+	}
+	free(pc->tally);
+	if (record)
+		ctl_write_textfile(ctl);
+}
+
+static void
 on_item(void *arg, const struct prune_item *it)
 {
 	struct prune_cli	*pc = arg;
@@ -134,6 +194,7 @@ on_item(void *arg, const struct prune_item *it)
 	if (strcmp(it->what, "copy") != 0)
 		gc_line(out, it);
 	else {
+		tally_copy(pc, it);
 		copy_line(out, it);
 		if (pc->json)
 			copy_json(pc->out, it);
@@ -218,6 +279,7 @@ ctl_prune(struct ctl *ctl, int argc, char **argv)
 	pp.retention = 1;
 	prune_start(ctl->cfg, &pp, on_item, on_done, &pc);
 	ctl_wait(&pc.done);
+	record_tally(ctl, &pc, !dry && r->errors == 0 && !r->interrupted);
 	/* Interrupted: main() exits 128 + the signal. */
 	if (json_out) {
 		(void)buf_puts(&json, json.len > 1 ? "\n]\n" : "]\n");

@@ -19,7 +19,6 @@
 
 #include "ctl.h"
 #include "jobq.h"
-#include "metrics.h"
 #include "log.h"
 #include "progress.h"
 #include "reactor.h"
@@ -186,16 +185,6 @@ ctl_run(struct ctl *ctl, int argc, char **argv)
 		reactor_on_signal(NULL, NULL);
 	}
 	jobq_free(b.q);
-	if (ctl->cfg->metrics_textfile != NULL) {
-		char	*text, err[512];
-
-		/* (cron hosts: node_exporter's textfile collector) */
-		text = metrics_render_state(ctl->cfg, NULL, err, sizeof(err));
-		if (text == NULL ||
-		    metrics_write_textfile(ctl->cfg->metrics_textfile, text,
-		    err, sizeof(err)) == -1)
-			log_warnx("%s", err);
-		free(text);
-	}
+	ctl_write_textfile(ctl);
 	return b.all_ok ? 0 : 1;
 }

@@ -262,6 +262,7 @@ retention_done(void *arg, unsigned errors)
 	struct sched	*s = arg;
 
 	s->side_ops--;
+	write_textfile(s);	/* (backup_retained_copies changed) */
 	check_idle(s);
 }
 

@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "log.h"
+#include "metrics.h"
 #include "prune.h"
 #include "upkeep.h"
 #include "util.h"
@@ -23,6 +24,7 @@ struct pruning {
 	struct zb_config	*cfg;		/* a reference */
 	char			*sink;
 	char			*source;
+	uint64_t		 copies;	/* kept or retained */
 	void			(*done)(void *, unsigned);
 	void			*arg;
 };
@@ -30,6 +32,11 @@ struct pruning {
 static void
 on_item(void *arg, const struct prune_item *it)
 {
+	struct pruning	*p = arg;
+
+	if (strcmp(it->what, "copy") == 0 && !it->failed &&
+	    it->action != PRUNE_REMOVE)
+		p->copies++;
 	if (it->failed || it->error != NULL)
 		log_warnx("[sink:%s] retention: %s %s: %s", it->sink,
 		    it->what, it->id_or_key, it->error != NULL ? it->error :
@@ -49,11 +56,17 @@ static void
 on_done(void *arg, const struct prune_result *r)
 {
 	struct pruning	*p = arg;
+	char		 err[512];
 
 	(r->errors > 0 ? log_warnx : log_info)("[sink:%s] retention of "
 	    "source %s: %u removed, %u kept, %u retained, %u error%s",
 	    p->sink, p->source, r->removed, r->kept, r->retained, r->errors,
 	    r->errors == 1 ? "" : "s");
+	/* (a pass with errors may have seen part of the sink only) */
+	if (r->errors == 0 && !r->interrupted &&
+	    metrics_record_retained(p->cfg->state_dir, p->sink, p->source,
+	    p->copies, err, sizeof(err)) == -1)
+		log_warnx("metrics: %s", err);
 	p->done(p->arg, r->errors);
 	config_unref(p->cfg);
 	free(p->sink);

@@ -233,9 +233,14 @@ PY
 vt=$(val 'backup_verify_timestamp{check="v",kind="verify"}')
 [ -n "$vt" ] && [ $((now - vt)) -lt 30 ] && ok "verify timestamp recent" ||
     fail "verify timestamp '$vt'"
-[ "$(val 'backup_retained_copies{sink="good"}')" = 2 ] &&
-    [ "$(val 'backup_retained_copies{sink="bad"}')" = 1 ] &&
-    ok "backup_retained_copies per sink" || fail "$(grep ^backup_retained "$M")"
+# Retention after each run that reached every sink: good's count is every
+# committed copy there (no keep rules: all kept), of both sources; bad never
+# had a retention pass (each daemon run missed it), so it has no sample yet.
+on_good=$(find "$T/good" -name manifest.json | wc -l)
+[ "$(val 'backup_retained_copies{sink="good"}')" = "$on_good" ] &&
+    [ -z "$(val 'backup_retained_copies{sink="bad"}')" ] &&
+    ok "backup_retained_copies: good $on_good (its manifests), bad none yet" ||
+    fail "retained: $(grep ^backup_retained "$M"), $on_good manifests on good"
 grep -q '^zentoria_build_info{version="[0-9][^"]*"} 1$' "$M" &&
     ok "zentoria_build_info" || fail "$(grep zentoria_build "$M")"
 grep -q '^backup_buffer_bytes{state="in_use"} ' "$M" &&
@@ -265,6 +270,17 @@ for s in "backup_last_success_timestamp{$L,sink=\"bad\"}" \
 	fi
 done
 [ $kept = 1 ] && ok "values kept across a restart"
+
+# zentoria-backupctl prune records what each sink keeps, bad included
+# (the CLI's copy), and writes the textfile again.
+check "prune (the CLI)" $Z prune
+on_bad=$(find "$T/bad" -name manifest.json | wc -l)
+on_good=$(find "$T/good" -name manifest.json | wc -l)
+[ "$on_bad" -ge 1 ] &&
+    [ "$(val 'backup_retained_copies{sink="bad"}')" = "$on_bad" ] &&
+    [ "$(val 'backup_retained_copies{sink="good"}')" = "$on_good" ] &&
+    ok "after prune: retained copies bad $on_bad, good $on_good" ||
+    fail "after prune: $(grep ^backup_retained "$M") ($on_bad, $on_good)"
 
 # A torn metrics file of one job: named in the log, that job left out,
 # the others' metrics still written.

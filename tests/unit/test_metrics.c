@@ -79,10 +79,10 @@ static const char expected[] =
 "# HELP backup_test_restore_seconds Measured restore time of the check's last test restore.\n"
 "# TYPE backup_test_restore_seconds gauge\n"
 "backup_test_restore_seconds{check=\"weekly\",kind=\"test-restore\"} 12\n"
-"# HELP backup_retained_copies Streams with a committed copy on the sink (newest per job x source x stream).\n"
+"# HELP backup_retained_copies Committed copies on the sink after the last retention pass of each source.\n"
 "# TYPE backup_retained_copies gauge\n"
-"backup_retained_copies{sink=\"local\"} 1\n"
-"backup_retained_copies{sink=\"s3\"} 0\n"
+"backup_retained_copies{sink=\"local\"} 215\n"
+"backup_retained_copies{sink=\"s3\"} 82\n"
 "# HELP zentoria_build_info The daemon's version; always 1.\n"
 "# TYPE zentoria_build_info gauge\n"
 "zentoria_build_info{version=\"1.0\"} 1\n";
@@ -93,10 +93,12 @@ Test(metrics, render_exact)
 	struct metrics_job	 j;
 	struct metrics_check	 k;
 	struct metrics_input	 in;
+	struct metrics_retained	 r[3];
 	struct buf		 b;
 	char			*text;
 
 	memset(c, 0, sizeof(c));
+	memset(r, 0, sizeof(r));
 	c[0].job = c[1].job = "pg";
 	c[0].source = c[1].source = "db \"main\"";
 	c[0].stream = c[1].stream = "a\\b\nc";
@@ -131,6 +133,12 @@ Test(metrics, render_exact)
 	in.njobs = 1;
 	in.checks = &k;
 	in.nchecks = 1;
+	/* summed per sink over its sources, in order of first mention */
+	r[0].sink = "local", r[0].source = "pg", r[0].copies = 210;
+	r[1].sink = "s3", r[1].source = "pg", r[1].copies = 82;
+	r[2].sink = "local", r[2].source = "configs", r[2].copies = 5;
+	in.retained = r;
+	in.nretained = 3;
 	in.buffer_in_use = 4096;
 	in.buffer_budget = 8 << 20;
 	buf_init(&b, SIZE_MAX);
