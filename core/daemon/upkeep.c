@@ -17,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "prune.h"
+#include "reactor.h"
 #include "upkeep.h"
 #include "util.h"
 
@@ -25,6 +26,8 @@ struct pruning {
 	char			*sink;
 	char			*source;
 	uint64_t		 copies;	/* kept or retained */
+	unsigned		 errors;	/* of the pass */
+	char			 err[512];	/* of the metrics record */
 	void			(*done)(void *, unsigned);
 	void			*arg;
 };
@@ -53,25 +56,50 @@ on_item(void *arg, const struct prune_item *it)
 }
 
 static void
+pruning_end(struct pruning *p)
+{
+	p->done(p->arg, p->errors);
+	config_unref(p->cfg);
+	free(p->sink);
+	free(p->source);
+	free(p);
+}
+
+/* Off the loop: the file is flock'ed and fsync'ed. */
+static int
+record_work(void *arg)
+{
+	struct pruning	*p = arg;
+
+	return metrics_record_retained(p->cfg->state_dir, p->sink, p->source,
+	    p->copies, p->err, sizeof(p->err));
+}
+
+static void
+record_done(void *arg, int rc)
+{
+	struct pruning	*p = arg;
+
+	if (rc == -1)
+		log_warnx("metrics: %s", p->err);
+	pruning_end(p);
+}
+
+static void
 on_done(void *arg, const struct prune_result *r)
 {
 	struct pruning	*p = arg;
-	char		 err[512];
 
 	(r->errors > 0 ? log_warnx : log_info)("[sink:%s] retention of "
 	    "source %s: %u removed, %u kept, %u retained, %u error%s",
 	    p->sink, p->source, r->removed, r->kept, r->retained, r->errors,
 	    r->errors == 1 ? "" : "s");
+	p->errors = r->errors;
 	/* (a pass with errors may have seen part of the sink only) */
-	if (r->errors == 0 && !r->interrupted &&
-	    metrics_record_retained(p->cfg->state_dir, p->sink, p->source,
-	    p->copies, err, sizeof(err)) == -1)
-		log_warnx("metrics: %s", err);
-	p->done(p->arg, r->errors);
-	config_unref(p->cfg);
-	free(p->sink);
-	free(p->source);
-	free(p);
+	if (r->errors > 0 || r->interrupted)
+		pruning_end(p);
+	else if (reactor_offload(record_work, record_done, p) == -1)
+		record_done(p, record_work(p));	/* no thread: on the loop */
 }
 
 void
