@@ -29,6 +29,7 @@
 #include "plugin.h"
 #include "reactor.h"
 #include "stream.h"
+#include "toolkit.h"
 #include "util.h"
 #include "writers.h"
 
@@ -503,6 +504,13 @@ static const struct zb_host_api host_api = {
 	.fact_get = h_fact_get,
 	.fact_each = h_fact_each,
 	.pending_add = h_pending_add,
+	.fd_producer = toolkit_fd_producer,
+	.fd_writer = toolkit_fd_writer,
+	.http_request = toolkit_http_request,
+	.http_request_cancel = toolkit_http_request_cancel,
+	.http_set_header = toolkit_http_set_header,
+	.http_download = toolkit_http_download,
+	.http_upload = toolkit_http_upload,
 };
 
 const struct zb_host_api *

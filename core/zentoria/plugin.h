@@ -57,8 +57,9 @@ extern "C" {
 #endif
 
 #define ZB_PLUGIN_ABI_VERSION		1
-#define ZB_PLUGIN_ABI_MINOR		4	/* 1: http_*; 2: facts, test restore;
-					   3: pending puts; 4: ZB_ERR_RETAINED */
+#define ZB_PLUGIN_ABI_MINOR		5	/* 1: http_*; 2: facts, test restore;
+					   3: pending puts; 4: ZB_ERR_RETAINED;
+					   5: toolkit adapters (fd, HTTP) */
 
 /* Type sizes and libevent major version the plugin was built with. */
 #define ZB_ABI_SIG	((uint32_t)(sizeof(void *) |			\
@@ -236,6 +237,219 @@ struct zb_child_fds {
 };
 
 struct zb_timer;
+struct zb_http_req;	/* ABI 1.5: one request of http_request() */
+
+/*
+ * ---- ABI 1.5: the toolkit -----------------------------------------------
+ *
+ * Host adapters for the work most plugins share (docs/plugin-guide.md,
+ * "The toolkit"): a producer that reads a file descriptor, a writer that
+ * writes into one, an HTTP request with a retry policy, a producer that
+ * downloads an HTTP body (resuming with a Range request after a broken
+ * connection), and a writer that uploads a stream as an HTTP request body.
+ * Every spec struct starts with struct_size (set it to sizeof the struct
+ * you were built with): a spec can grow by appending fields.  Check
+ * host->struct_size before using any of them.
+ *
+ * The producer adapters hand back ops and a context that a plugin may
+ * return from stream_open()/get_open() as they are, or wrap.  The writer
+ * adapters likewise for put_open()/restore_open().
+ */
+
+/* Read fd into stream s, pausing with backpressure. */
+struct zb_fd_producer_spec {
+	uint32_t	 struct_size;
+	int		 fd;		/* read end; O_NONBLOCK is set by the
+					 * adapter, which owns and closes it */
+	size_t		 slice;		/* bytes per read(); 0: the stream's
+					 * chunk size */
+	/*
+	 * Optional: sees every slice before it is pushed (a parser, a
+	 * digest, a byte count).  Returns ZB_OK, or ZB_ERR with a message in
+	 * err (up to errlen bytes) to fail the stream.
+	 */
+	int		(*on_data)(void *arg, const unsigned char *p, size_t n,
+			    char *err, size_t errlen);
+	/*
+	 * Optional: called once when the bytes ended: status ZB_OK at end of
+	 * file, ZB_ERR after a read error or a failed on_data (msg says
+	 * which).  The plugin then calls host->done(s, ...) itself, when it
+	 * is ready (after its child exited, say).  Without on_end the
+	 * adapter calls host->done(s, status, msg) itself.
+	 */
+	void		(*on_end)(void *arg, int status, const char *msg);
+	/* Optional: called from the ops' close() before the adapter frees
+	 * itself (kill the child, free the plugin's context). */
+	void		(*on_close)(void *arg);
+	void		*arg;
+};
+
+/* Write a stream into fd (a child's stdin, a socket, a pipe). */
+struct zb_fd_writer_spec {
+	uint32_t	 struct_size;
+	int		 fd;		/* write end; owned and closed by the
+					 * adapter (at commit: end of file) */
+	/*
+	 * Optional: after commit closed fd (the reader sees end of file),
+	 * decide the outcome: call host->done(w, ...) now or later (once the
+	 * child exited).  Without on_commit, commit succeeds once fd is
+	 * closed.
+	 */
+	void		(*on_commit)(void *arg, struct zb_io *w);
+	/* Optional: the writer was aborted (fd is closed already): stop the
+	 * child, remove what was written.  Must not call done(). */
+	void		(*on_abort)(void *arg);
+	void		*arg;
+};
+
+/* A header for an HTTP request ("Name", "value"); copied by the host. */
+struct zb_http_header {
+	const char	*name;
+	const char	*value;
+};
+
+/*
+ * The outcome of an HTTP request (the last attempt), borrowed by the
+ * done/on_response callback until it returns.
+ */
+struct zb_http_resp {
+	uint32_t	 struct_size;
+	int		 curlcode;	/* CURLcode; 0: a response came */
+	long		 status;	/* HTTP status, 0 when none */
+	const char	*body;		/* collected body (see resp_max), NUL
+					 * terminated, or NULL */
+	size_t		 body_len;
+	int		 attempts;	/* 1 + retries made */
+	/*
+	 * One line for logs: "HTTP 404 Not Found: <first line of the
+	 * body>" or "connection refused (after 5 attempts, 31 s)".  Never
+	 * contains request headers.  Empty for a 2xx answer.
+	 */
+	const char	*error;
+	/* Response headers of the last attempt, by name (case-insensitive),
+	 * or NULL. */
+	const char	*(*header)(const struct zb_http_resp *,
+			    const char *name);
+	const void	*priv;		/* the host's */
+};
+
+/*
+ * The retry policy (all zero: the defaults in brackets).  A request is
+ * retried on connection errors, timeouts, 408, 429, 500, 502, 503 and
+ * 504, after backoff with full jitter (base_ms * 2^attempt, capped at
+ * cap_ms) or after the server's Retry-After (seconds or an HTTP date)
+ * when it gave one, as long as the next attempt would start before the
+ * deadline.  Only idempotent methods (GET HEAD PUT DELETE OPTIONS) are
+ * retried, unless retry_unsafe; a request whose streamed body or
+ * response body has been partly handed over is retried only when it can
+ * be rewound (on_rewind) or resumed (downloads).
+ */
+struct zb_http_retry {
+	int		 max_attempts;	/* [5] 1: no retry */
+	uint32_t	 base_ms;	/* [200] */
+	uint32_t	 cap_ms;	/* [10000] */
+	uint32_t	 deadline_ms;	/* [120000] from the first attempt */
+	uint32_t	 timeout_ms;	/* per attempt, no progress for this
+					 * long; [60000] */
+	int		 retry_unsafe;	/* retry POST/PATCH too */
+};
+
+struct zb_http_spec {
+	uint32_t	 struct_size;
+	const char	*method;	/* "GET", "POST", ...; NULL: GET */
+	const char	*url;		/* copied */
+	const struct zb_http_header *headers;	/* copied */
+	size_t		 nheaders;
+	/* Request body from memory, copied; or NULL. */
+	const void	*body;
+	size_t		 body_len;
+	struct zb_http_retry retry;
+	int		 follow_redirects; /* follow 301/302/303/307/308 (the
+					   * headers go along to the new
+					   * location) */
+	/*
+	 * Optional, before each attempt: add or replace headers for this
+	 * attempt only (a fresh signature, a renewed token) with
+	 * host->http_set_header(req, name, value).  Returns ZB_OK, or ZB_ERR
+	 * to end the request (done sees curlcode -1, error "...").
+	 */
+	int		(*on_attempt)(void *arg, struct zb_http_req *req,
+			    int attempt);
+	/*
+	 * Collect at most resp_max bytes of a 2xx body into resp->body (a
+	 * larger body fails the request: "response over N bytes").  Error
+	 * bodies (non-2xx) are always collected up to 64 KiB for the error
+	 * line.
+	 */
+	size_t		 resp_max;
+	/* Called once with the outcome, on the loop, never before
+	 * http_request() returned. */
+	void		(*done)(void *arg, const struct zb_http_resp *resp);
+	void		*arg;
+};
+
+/*
+ * Download url into stream s (a source's stream_open, a sink's get_open).
+ * Only a 2xx body is pushed; a broken transfer is resumed with
+ * "Range: bytes=N-" (and If-Range with the first answer's ETag or
+ * Last-Modified) when the server answered with Accept-Ranges or a
+ * Content-Length, within the retry policy; a server that then answers
+ * 200 instead of 206 has its first N bytes skipped only when the ETag is
+ * unchanged, else the stream fails.  A body shorter than its
+ * Content-Length fails the stream.
+ */
+struct zb_http_download_spec {
+	uint32_t	 struct_size;
+	const char	*url;
+	const struct zb_http_header *headers;
+	size_t		 nheaders;
+	struct zb_http_retry retry;
+	int		 follow_redirects;
+	int		(*on_attempt)(void *arg, struct zb_http_req *req,
+			    int attempt);
+	/* Optional: the response headers of the first 2xx answer (a size,
+	 * an ETag, a checksum header); ZB_ERR with err fails the stream. */
+	int		(*on_response)(void *arg, const struct zb_http_resp *r,
+			    char *err, size_t errlen);
+	/* Optional, as in struct zb_fd_producer_spec. */
+	int		(*on_data)(void *arg, const unsigned char *p, size_t n,
+			    char *err, size_t errlen);
+	void		(*on_end)(void *arg, int status, const char *msg);
+	void		(*on_close)(void *arg);
+	void		*arg;
+};
+
+/*
+ * Upload a stream as the body of one request (a sink's put_open, a
+ * source's restore_open).  The body is streamed: chunked transfer
+ * encoding, or Content-Length when size is known.  With form_field set
+ * the body is a multipart/form-data document with one file part
+ * (Content-Disposition: form-data; name="FIELD"; filename="FILENAME",
+ * Content-Type: form_type or application/octet-stream).  A streamed body
+ * is not retried once bytes went out; connection errors before that
+ * are.  At commit the body ends; the writer's commit finishes when the
+ * response came: on_response decides (ZB_OK, or ZB_ERR with err), and
+ * without it any 2xx succeeds and anything else fails with resp->error.
+ */
+struct zb_http_upload_spec {
+	uint32_t	 struct_size;
+	const char	*method;	/* NULL: PUT */
+	const char	*url;
+	const struct zb_http_header *headers;
+	size_t		 nheaders;
+	struct zb_http_retry retry;
+	int64_t		 size;		/* body bytes, or -1: unknown */
+	const char	*form_field;	/* NULL: the raw body */
+	const char	*form_filename;
+	const char	*form_type;
+	int		(*on_attempt)(void *arg, struct zb_http_req *req,
+			    int attempt);
+	size_t		 resp_max;	/* collect the 2xx body, as above */
+	int		(*on_response)(void *arg, const struct zb_http_resp *r,
+			    char *err, size_t errlen);
+	void		(*on_abort)(void *arg);
+	void		*arg;
+};
 
 struct zb_host_api {
 	uint32_t	 abi_version;
@@ -381,6 +595,31 @@ struct zb_host_api {
 	/* ABI 1.3: list_pending() reports each entry through this. */
 	void		 (*pending_add)(struct zb_io *l,
 			    const struct zb_pending_entry *e);
+
+	/* ABI 1.5: the toolkit (see the spec structs above). */
+	int		 (*fd_producer)(struct zb_io *s,
+			    const struct zb_fd_producer_spec *,
+			    const struct zb_producer_ops **ops, void **pctx);
+	int		 (*fd_writer)(struct zb_io *w,
+			    const struct zb_fd_writer_spec *,
+			    const struct zb_writer_ops **ops, void **wctx);
+	/*
+	 * Start a request; NULL when it could not be started (logged).
+	 * Cancel with http_request_cancel (done is not called); the request
+	 * frees itself after done returns.
+	 */
+	struct zb_http_req *(*http_request)(struct zb_inst *,
+			    const struct zb_http_spec *);
+	void		 (*http_request_cancel)(struct zb_http_req *);
+	/* From on_attempt only: set a header for this attempt. */
+	void		 (*http_set_header)(struct zb_http_req *,
+			    const char *name, const char *value);
+	int		 (*http_download)(struct zb_io *s,
+			    const struct zb_http_download_spec *,
+			    const struct zb_producer_ops **ops, void **pctx);
+	int		 (*http_upload)(struct zb_io *w,
+			    const struct zb_http_upload_spec *,
+			    const struct zb_writer_ops **ops, void **wctx);
 };
 
 struct zb_plugin_desc {
