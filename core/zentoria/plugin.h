@@ -473,6 +473,9 @@ struct zb_http_download_spec {
  * are.  At commit the body ends; the writer's commit finishes when the
  * response came: on_response decides (ZB_OK, or ZB_ERR with err), and
  * without it any 2xx succeeds and anything else fails with resp->error.
+ * on_response may also return ZB_AGAIN: the plugin has more to do first
+ * (a follow-up request) and ends the writer itself, later, with
+ * host->done(w, status, msg); the adapter no longer touches w.
  */
 struct zb_http_upload_spec {
 	uint32_t	 struct_size;
