@@ -34,6 +34,7 @@
 
 #define ERRLINE_MAX	512	/* longest stderr line logged as one */
 #define PGIDS_MAX	256	/* children the last words can reach */
+#define CHILD_PIPE_SIZE	(1024 * 1024)	/* stdin and stdout pipes */
 
 extern char **environ;
 
@@ -243,6 +244,26 @@ build_env(char *const *add)
 	return env;
 }
 
+/*
+ * A data pipe holds CHILD_PIPE_SIZE instead of the kernel's 64 KiB, so
+ * that one read() takes up to a stream chunk and a child writing fast
+ * (pg_dump, tar) is woken less often: fewer syscalls and context switches
+ * per MiB.  Above /proc/sys/fs/pipe-max-size (1 MiB by default) or the
+ * user's pipe page quota the kernel refuses, and the pipe stays as it is.
+ */
+static void
+widen_pipe(int fd, const char *prefix)
+{
+#ifdef F_SETPIPE_SZ
+	if (fd != -1 && fcntl(fd, F_SETPIPE_SZ, CHILD_PIPE_SIZE) == -1)
+		log_debug("%s F_SETPIPE_SZ %d: %s", prefix, CHILD_PIPE_SIZE,
+		    strerror(errno));
+#else
+	(void)fd;
+	(void)prefix;
+#endif
+}
+
 /* In the child: wire the pipes and exec; never returns. */
 static void
 child_exec(const struct zb_spawn_req *req, char **env, int in_fd,
@@ -289,6 +310,8 @@ child_spawn(const char *prefix, const struct zb_spawn_req *req,
 		log_warn("%s pipe", prefix);
 		goto fail;
 	}
+	widen_pipe(in[1], prefix);
+	widen_pipe(out[0], prefix);
 	env = build_env(req->envp_add);
 	pid = fork();
 	if (pid == -1) {

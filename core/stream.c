@@ -2,8 +2,9 @@
  * stream.c - the stream core.
  *
  * A producer (a source's stream, or a sink's get) pushes bytes.  They are
- * hashed, run through the codec, hashed again and copied into fixed-size
- * chunks; a full chunk is queued once and shared by reference by every
+ * hashed, run through the codec, hashed again (not when neither a codec
+ * nor age changes them: then one digest is both) and copied into
+ * fixed-size chunks; a full chunk is queued once and shared by reference by every
  * writer (the sinks' puts, or a restore target).  Each writer has a cursor
  * into the queue; a chunk is freed when the last writer is past it (and
  * no plugin holds a reference).
@@ -171,7 +172,8 @@ emit_out(void *arg, const void *buf, size_t len)
 	const unsigned char	*p = buf;
 	size_t			 n;
 
-	EVP_DigestUpdate(st->hash_out, buf, len);
+	if (!st->one_hash)
+		EVP_DigestUpdate(st->hash_out, buf, len);
 	st->bytes_out += len;
 	while (len > 0) {
 		if (st->fill == NULL)
@@ -237,6 +239,7 @@ stream_new(const struct stream_params *p, const struct stream_owner *owner,
 	    EVP_DigestInit_ex(st->hash_in, EVP_sha256(), NULL) != 1 ||
 	    EVP_DigestInit_ex(st->hash_out, EVP_sha256(), NULL) != 1)
 		fatalx("%s: cannot set up SHA-256", __func__);
+	st->one_hash = p->comp.algo == COMP_NONE && p->age == NULL;
 	st->codec = codec_new(&p->comp, p->dir == STREAM_LOAD, &err);
 	if (st->codec == NULL)
 		fatalx("%s: %s", __func__, err);
@@ -571,8 +574,12 @@ try_finish(struct stream *st)
 	}
 	EVP_DigestFinal_ex(st->hash_in, md, &mdlen);
 	hex(md, st->sha_in);
-	EVP_DigestFinal_ex(st->hash_out, md, &mdlen);
-	hex(md, st->sha_out);
+	if (st->one_hash)
+		memcpy(st->sha_out, st->sha_in, sizeof(st->sha_out));
+	else {
+		EVP_DigestFinal_ex(st->hash_out, md, &mdlen);
+		hex(md, st->sha_out);
+	}
 }
 
 static void

@@ -107,6 +107,9 @@ struct stream {
 	int			 input_ended;	/* codec finished, hashed */
 	EVP_MD_CTX		*hash_in;	/* bytes pushed */
 	EVP_MD_CTX		*hash_out;	/* bytes queued */
+	int			 one_hash;	/* no codec, no age: the
+						 * bytes queued are the bytes
+						 * pushed, hashed once */
 	uint64_t		 bytes_in;
 	uint64_t		 bytes_out;
 	char			 sha_in[65];	/* set when drained */
