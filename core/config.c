@@ -45,6 +45,7 @@
 #include "cron.h"
 #include "plugin.h"
 #include "retention.h"
+#include "workers.h"
 
 /* ---- core option tables ------------------------------------------------ */
 
@@ -73,6 +74,9 @@ static const struct zb_option daemon_opts[] = {
 	    1, 65536 },
 	{ "chunk_kb", ZB_OPT_INT, "256", 0,
 	    "size of one stream chunk", 4, 16384 },
+	{ "workers", ZB_OPT_STRING, "auto", 0,
+	    "threads hashing, compressing and encrypting streams: auto (the "
+	    "CPUs) or 0-64 (0: on the event loop's thread)", 0, 0 },
 	{ "compression", ZB_OPT_STRING, "zstd:3", 0,
 	    "zstd:N (1-19), gzip:N (1-9) or none", 0, 0 },
 	{ "encryption", ZB_OPT_STRING, "none", 0,
@@ -1199,6 +1203,26 @@ free_schedules(struct cfg_schedule *sched, size_t n, struct cron_sched *crons)
 	free(crons);
 }
 
+/* [daemon] workers: auto, or a number of threads (workers.h). */
+static int
+check_workers(struct zb_config *cfg, struct cfg_section *sec)
+{
+	const char	*v = core_value(sec, "workers"), *errstr;
+	int64_t		 n;
+
+	if (strcmp(v, "auto") == 0) {
+		cfg->workers = workers_auto();
+		return 0;
+	}
+	if (parse_int(v, 0, 64, &n, &errstr) == -1) {
+		config_error(cfg, sec, config_kv(sec, "workers"), "workers",
+		    "'%s' is not auto or a number of threads from 0 to 64", v);
+		return 1;
+	}
+	cfg->workers = (int)n;
+	return 0;
+}
+
 static int
 check_daemon(struct zb_config *cfg, struct cfg_section *sec)
 {
@@ -1233,6 +1257,7 @@ check_daemon(struct zb_config *cfg, struct cfg_section *sec)
 	}
 	cfg->tls_min_13 = strcmp(v, "1.3") == 0;
 	errors += check_timezone(cfg, sec);
+	errors += check_workers(cfg, sec);
 	cfg->shutdown_timeout_ms = core_duration(sec, "shutdown_timeout");
 	kv = config_kv(sec, "pid_file");
 	cfg->pid_file = kv != NULL ? kv->value : NULL;

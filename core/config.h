@@ -131,6 +131,7 @@ struct zb_config {
 	const char		*plugin_dir;
 	const char		*state_dir;
 	int			 max_parallel_jobs;
+	int			 workers;	/* [daemon] workers (threads) */
 	int64_t			 max_buffer;		/* bytes */
 	int64_t			 chunk_size;		/* bytes */
 	struct compression	 comp;

@@ -31,7 +31,8 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 	%reldir%/run.c %reldir%/run.h \
 	%reldir%/sinkio.c %reldir%/sinkio.h \
 	%reldir%/state.c %reldir%/state.h \
-	%reldir%/stream.c %reldir%/stream.h \
+	%reldir%/stream.c %reldir%/stream.h %reldir%/stream_int.h \
+	%reldir%/stream_work.c %reldir%/workers.c %reldir%/workers.h \
 	%reldir%/toolkit.h %reldir%/toolkit_fd.c %reldir%/toolkit_http.c \
 	%reldir%/toolkit_json.c \
 	%reldir%/util.c %reldir%/util.h \

@@ -35,27 +35,23 @@
 #include "log.h"
 #include "reactor.h"
 #include "stream.h"
+#include "stream_int.h"
 #include "util.h"
+#include "workers.h"
 
-struct chunk {
-	struct zb_chunk		 pub;	/* first: plugins see &pub */
-	struct stream		*st;
-	int			 refs;
-	int			 queued;
-	TAILQ_ENTRY(chunk)	 entry;
-	size_t			 cap;
-	unsigned char		 data[];
-};
 
 /*
- * Input a producer pushed but the codec could not take yet (the budget had
- * no room for its output) waits here; a producer that honours pause()
- * leaves at most about one push in it.  Beyond this it ignores pause().
+ * A producer that honours pause() pushes about one chunk beyond the
+ * budget; one that is this far beyond it ignores pause().
  */
 #define PENDING_MAX	(64 * 1024 * 1024)
+/* Spare chunks lent to one transform run at most. */
+#define STASH_MAX	8
 
 static void	pump_schedule(struct stream *);
 static void	writer_release(struct writer *);
+static void	pipe_new(struct stream *);
+static void	pipe_free(struct stream *);
 static const struct io_vtbl stream_vtbl, writer_vtbl;
 
 static int
@@ -164,46 +160,6 @@ enqueue(struct stream *st, struct chunk *c)
 	pump_schedule(st);
 }
 
-/* codec output: hash it and copy it into chunks. */
-static int
-emit_out(void *arg, const void *buf, size_t len)
-{
-	struct stream		*st = arg;
-	const unsigned char	*p = buf;
-	size_t			 n;
-
-	if (!st->one_hash)
-		EVP_DigestUpdate(st->hash_out, buf, len);
-	st->bytes_out += len;
-	while (len > 0) {
-		if (st->fill == NULL)
-			st->fill = chunk_new(st);
-		n = st->fill->cap - st->fill->pub.len;
-		if (n > len)
-			n = len;
-		memcpy(st->fill->data + st->fill->pub.len, p, n);
-		st->fill->pub.len += n;
-		p += n;
-		len -= n;
-		if (st->fill->pub.len == st->fill->cap) {
-			enqueue(st, st->fill);
-			st->fill = NULL;
-		}
-	}
-	return 0;
-}
-
-/* codec output: encrypted first when storing to age recipients. */
-static int
-emit(void *arg, const void *buf, size_t len)
-{
-	struct stream	*st = arg;
-
-	if (st->enc != NULL)
-		return age_enc_update(st->enc, buf, len, emit_out, st);
-	return emit_out(st, buf, len);
-}
-
 /* ---- the stream -------------------------------------------------------- */
 
 static void
@@ -216,7 +172,6 @@ stream_new(const struct stream_params *p, const struct stream_owner *owner,
     void *arg)
 {
 	struct stream	*st;
-	const char	*err;
 	struct timeval	 sec = { 1, 0 };
 
 	st = xcalloc(1, sizeof(*st));
@@ -228,29 +183,11 @@ stream_new(const struct stream_params *p, const struct stream_owner *owner,
 	st->owner_arg = arg;
 	TAILQ_INIT(&st->q);
 	TAILQ_INIT(&st->spares);
-	buf_init(&st->pending, PENDING_MAX);
 	st->high = p->budget;
 	if (st->high < 2 * p->chunk_size)
 		st->high = 2 * p->chunk_size;
 	st->low = st->high / 4;
-	st->hash_in = EVP_MD_CTX_new();
-	st->hash_out = EVP_MD_CTX_new();
-	if (st->hash_in == NULL || st->hash_out == NULL ||
-	    EVP_DigestInit_ex(st->hash_in, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestInit_ex(st->hash_out, EVP_sha256(), NULL) != 1)
-		fatalx("%s: cannot set up SHA-256", __func__);
-	st->one_hash = p->comp.algo == COMP_NONE && p->age == NULL;
-	st->codec = codec_new(&p->comp, p->dir == STREAM_LOAD, &err);
-	if (st->codec == NULL)
-		fatalx("%s: %s", __func__, err);
-	if (p->age != NULL && p->dir == STREAM_STORE) {
-		char	 msg[256];
-
-		st->enc = age_enc_new(p->age, msg, sizeof(msg));
-		if (st->enc == NULL)
-			fatalx("%s: age: %s", __func__, msg);
-	} else if (p->age != NULL)
-		st->dec = age_dec_new(p->age);
+	pipe_new(st);
 	st->pump_ev = event_new(reactor_base(), -1, 0, on_pump, st);
 	st->tick_ev = event_new(reactor_base(), -1, EV_PERSIST, on_tick, st);
 	evtimer_add(st->tick_ev, &sec);
@@ -264,8 +201,10 @@ stream_free(struct stream *st)
 
 	if (st == NULL)
 		return;
-	if (st->fill != NULL)
-		chunk_destroy(st->fill);
+	if (st->pipe != NULL && st->pipe->inflight > 0)
+		fatalx("%s: %s freed with %d jobs on the workers", __func__,
+		    st->name, st->pipe->inflight);
+	pipe_free(st);
 	while (!TAILQ_EMPTY(&st->q))
 		chunk_destroy(TAILQ_FIRST(&st->q));
 	if (st->live != 0)
@@ -284,12 +223,6 @@ stream_free(struct stream *st)
 	}
 	event_free(st->pump_ev);
 	event_free(st->tick_ev);
-	EVP_MD_CTX_free(st->hash_in);
-	EVP_MD_CTX_free(st->hash_out);
-	codec_free(st->codec);
-	age_enc_free(st->enc);
-	age_dec_free(st->dec);
-	buf_free(&st->pending);
 	free(st->error);
 	free(st->name);
 	free(st->artifact_id);
@@ -408,176 +341,385 @@ stream_producer_failed(struct stream *st, const char *msg)
 
 /* ---- producer side: the io handle ------------------------------------- */
 
-/* Output bytes the budget has room for now (free fill space included). */
+/* ---- the pipeline: push -> stages on the workers -> chunk queue -------- */
+
+static void	pipe_kick(struct stream *);
+static void	on_stage_done(struct wjob *);
+
+static void
+pipe_new(struct stream *st)
+{
+	struct stream_pipe	*pp;
+	const struct stream_params *p = &st->p;
+	const char		*err;
+	int			 i;
+
+	pp = xcalloc(1, sizeof(*pp));
+	st->pipe = pp;
+	TAILQ_INIT(&pp->hash_q);
+	TAILQ_INIT(&pp->xform_q);
+	TAILQ_INIT(&pp->out_q);
+	for (i = 0; i < NSTAGES; i++) {
+		pp->stage[i].st = st;
+		pp->stage[i].id = i;
+		pp->stage[i].job.done = on_stage_done;
+	}
+	pp->stage[STAGE_HASH_IN].job.run = work_hash_in;
+	pp->stage[STAGE_XFORM].job.run = work_xform;
+	pp->stage[STAGE_HASH_OUT].job.run = work_hash_out;
+	pp->hash_in = EVP_MD_CTX_new();
+	pp->hash_out = EVP_MD_CTX_new();
+	if (pp->hash_in == NULL || pp->hash_out == NULL ||
+	    EVP_DigestInit_ex(pp->hash_in, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestInit_ex(pp->hash_out, EVP_sha256(), NULL) != 1)
+		fatalx("%s: cannot set up SHA-256", __func__);
+	pp->one_hash = p->comp.algo == COMP_NONE && p->age == NULL;
+	pp->xf.st = st;
+	pp->xf.store = p->dir == STREAM_STORE;
+	pp->xf.chunk_size = p->chunk_size;
+	TAILQ_INIT(&pp->xf.stash);
+	buf_init(&pp->xf.pending, PENDING_MAX);
+	pp->xf.codec = codec_new(&p->comp, p->dir == STREAM_LOAD, &err);
+	if (pp->xf.codec == NULL)
+		fatalx("%s: %s", __func__, err);
+	if (p->age != NULL && p->dir == STREAM_STORE) {
+		char	 msg[256];
+
+		pp->xf.enc = age_enc_new(p->age, msg, sizeof(msg));
+		if (pp->xf.enc == NULL)
+			fatalx("%s: age: %s", __func__, msg);
+	} else if (p->age != NULL)
+		pp->xf.dec = age_dec_new(p->age);
+}
+
+static void
+chunks_free(struct chunkq *q)
+{
+	struct chunk	*c;
+
+	while ((c = TAILQ_FIRST(q)) != NULL) {
+		TAILQ_REMOVE(q, c, entry);
+		free(c);
+	}
+}
+
+/* A batch that never reached the chunk queue: its chunks were counted
+ * in live only once the transform handed them back (out) or when
+ * allocated on the loop (in). */
+static void
+batch_drop(struct stream *st, struct batch *b)
+{
+	struct chunk	*c;
+
+	while ((c = TAILQ_FIRST(&b->out)) != NULL) {
+		TAILQ_REMOVE(&b->out, c, entry);
+		chunk_destroy(c);
+	}
+	if (b->in != NULL)
+		chunk_destroy(b->in);
+	b->in = NULL;
+	(void)st;
+	free(b);
+}
+
+static void
+pipe_free(struct stream *st)
+{
+	struct stream_pipe	*pp = st->pipe;
+	struct batch		*b;
+
+	if (pp == NULL)
+		return;
+	/* A batch may wait in two queues: drop it from the last it is in. */
+	while ((b = TAILQ_FIRST(&pp->hash_q)) != NULL) {
+		TAILQ_REMOVE(&pp->hash_q, b, hash_entry);
+		if (--b->inrefs == 0)
+			batch_drop(st, b);
+	}
+	while ((b = TAILQ_FIRST(&pp->xform_q)) != NULL) {
+		TAILQ_REMOVE(&pp->xform_q, b, xform_entry);
+		if (b->in == NULL || --b->inrefs == 0)
+			batch_drop(st, b);
+	}
+	while ((b = TAILQ_FIRST(&pp->out_q)) != NULL) {
+		TAILQ_REMOVE(&pp->out_q, b, out_entry);
+		batch_drop(st, b);
+	}
+	if (pp->in_fill != NULL)
+		chunk_destroy(pp->in_fill);
+	if (pp->xf.fill != NULL)
+		free(pp->xf.fill);
+	chunks_free(&pp->xf.stash);
+	EVP_MD_CTX_free(pp->hash_in);
+	EVP_MD_CTX_free(pp->hash_out);
+	codec_free(pp->xf.codec);
+	age_enc_free(pp->xf.enc);
+	age_dec_free(pp->xf.dec);
+	buf_free(&pp->xf.pending);
+	free(pp);
+	st->pipe = NULL;
+}
+
+static struct batch *
+batch_new(struct chunk *in, int final)
+{
+	struct batch	*b = xcalloc(1, sizeof(*b));
+
+	b->in = in;
+	b->final = final;
+	TAILQ_INIT(&b->out);
+	return b;
+}
+
+/* A filled input chunk: to the hash stage, and to the transform. */
+static void
+queue_input(struct stream *st, struct chunk *in)
+{
+	struct stream_pipe	*pp = st->pipe;
+	struct batch		*b = batch_new(in, 0);
+
+	TAILQ_INSERT_TAIL(&pp->hash_q, b, hash_entry);
+	b->inrefs = 1;
+	if (!pp->one_hash) {
+		TAILQ_INSERT_TAIL(&pp->xform_q, b, xform_entry);
+		b->inrefs++;
+	}
+}
+
+/*
+ * The transform holds output back until the budget has room (loading).
+ * The loop's copy, taken when the last transform run came back: the
+ * xform's own fields belong to a run that may be going on.
+ */
+static int
+xform_blocked(const struct stream_pipe *pp)
+{
+	return pp->xf_blocked;
+}
+
+/* Nothing downstream of the transform can free a chunk by itself. */
+static int
+nothing_drains(const struct stream *st)
+{
+	const struct stream_pipe *pp = st->pipe;
+
+	return TAILQ_EMPTY(&st->q) && TAILQ_EMPTY(&pp->out_q) &&
+	    !pp->stage[STAGE_HASH_OUT].busy;
+}
+
 static size_t
-room(const struct stream *st)
+budget_room(const struct stream *st)
 {
-	size_t	 fill = st->fill != NULL ? st->fill->cap - st->fill->pub.len : 0;
-	size_t	 r = (st->live >= st->high ? 0 : st->high - st->live) + fill;
-	size_t	 slack;
-
-	if (st->enc == NULL)
-		return r;
-	/*
-	 * age adds a tag per 64 KiB chunk and its header once, and one
-	 * update may release the chunk it was holding back.
-	 */
-	slack = r / (AGE_CHUNK / 16) + AGE_CHUNK + 32 +
-	    (st->bytes_out == 0 ? 4096 : 0);
-	return r > slack ? r - slack : 0;
+	return st->live >= st->high ? 0 : st->high - st->live;
 }
 
-static int
-blocked(const struct stream *st)
+static void
+stage_start(struct stream *st, enum stage_id id, struct batch *b)
 {
-	return st->codec_more || st->pending_off < st->pending.len;
+	struct stage	*sg = &st->pipe->stage[id];
+
+	sg->busy = 1;
+	sg->b = b;
+	st->pipe->inflight++;
+	workers_submit(&sg->job);
 }
 
-/*
- * Run input through the codec while the budget has room for its output.
- * Returns the bytes taken, or -1 when the stream was aborted.
- */
-static ssize_t
-run_codec(struct stream *st, const unsigned char *p, size_t len)
+/* Lend spare chunks to the transform run: no mmap for its output. */
+static void
+lend_stash(struct stream *st, size_t want)
 {
-	const char	*err;
-	size_t		 used = 0, n, r;
-	int		 rc;
+	struct xform	*xf = &st->pipe->xf;
+	struct chunk	*c;
+	size_t		 n = want / st->p.chunk_size + 1;
 
-	for (;;) {
-		r = room(st);
-		if (r < codec_min_room(st->codec))
-			return (ssize_t)used;
-		rc = codec_update(st->codec, p + used, len - used, &n, r, emit,
-		    st, &err);
-		if (rc == -1) {
-			stream_abort(st, "%s: %s", st->p.dir == STREAM_STORE ?
-			    "compression failed" : "stored data is corrupt",
-			    err);
-			return -1;
+	if (n > STASH_MAX)
+		n = STASH_MAX;
+	while (n-- > 0 && (c = TAILQ_FIRST(&st->spares)) != NULL) {
+		TAILQ_REMOVE(&st->spares, c, entry);
+		st->nspare--;
+		TAILQ_INSERT_TAIL(&xf->stash, c, entry);
+	}
+}
+
+/* Start the transform on b (or on a drain run) if the budget allows. */
+static void
+xform_try(struct stream *st)
+{
+	struct stream_pipe	*pp = st->pipe;
+	struct xform		*xf = &pp->xf;
+	struct batch		*b = TAILQ_FIRST(&pp->xform_q);
+	size_t			 need, r = budget_room(st);
+
+	if (pp->stage[STAGE_XFORM].busy)
+		return;
+	if (xform_blocked(pp) && (b == NULL || !b->final)) {
+		/* Loading: the codec holds input back; drain it first. */
+		if (r < xform_min_room(xf) && !nothing_drains(st))
+			return;
+		xf->out_max = r > xform_min_room(xf) ? r :
+		    xform_min_room(xf);
+		b = batch_new(NULL, 0);
+		pp->reserved = xf->out_max;
+	} else if (b == NULL)
+		return;
+	else if (xf->store) {
+		need = xform_store_bound(xf, b->in != NULL ?
+		    b->in->pub.len : 0);
+		if (st->live + need > st->high && !nothing_drains(st))
+			return;
+		TAILQ_REMOVE(&pp->xform_q, b, xform_entry);
+		xf->out_max = SIZE_MAX;
+		pp->reserved = need;
+	} else {
+		if (r < xform_min_room(xf) && !nothing_drains(st))
+			return;
+		TAILQ_REMOVE(&pp->xform_q, b, xform_entry);
+		xf->out_max = r > xform_min_room(xf) ? r :
+		    xform_min_room(xf);
+		pp->reserved = xf->out_max;
+	}
+	lend_stash(st, pp->reserved);
+	stage_start(st, STAGE_XFORM, b);
+}
+
+/* Start every stage that is idle and has work it may do now. */
+static void
+pipe_kick(struct stream *st)
+{
+	struct stream_pipe	*pp = st->pipe;
+	struct batch		*b;
+
+	if (st->failed)
+		return;
+	if (!pp->stage[STAGE_HASH_IN].busy &&
+	    (b = TAILQ_FIRST(&pp->hash_q)) != NULL) {
+		TAILQ_REMOVE(&pp->hash_q, b, hash_entry);
+		stage_start(st, STAGE_HASH_IN, b);
+	}
+	if (!pp->one_hash)
+		xform_try(st);
+	if (!pp->stage[STAGE_HASH_OUT].busy &&
+	    (b = TAILQ_FIRST(&pp->out_q)) != NULL) {
+		TAILQ_REMOVE(&pp->out_q, b, out_entry);
+		stage_start(st, STAGE_HASH_OUT, b);
+	}
+}
+
+/* One stage or the other finished with an input chunk. */
+static void
+input_release(struct stream *st, struct batch *b)
+{
+	if (--b->inrefs > 0)
+		return;
+	if (st->pipe->one_hash && !st->failed) {
+		/* The bytes pushed are the bytes stored. */
+		st->bytes_out += b->in->pub.len;
+		enqueue(st, b->in);
+		b->in = NULL;
+	}
+	batch_drop(st, b);
+}
+
+/* The transform's output, now counted in the budget, to the last hash. */
+static void
+xform_done(struct stream *st, struct batch *b)
+{
+	struct stream_pipe	*pp = st->pipe;
+	struct xform		*xf = &pp->xf;
+	struct batch		*out = batch_new(NULL, 0);
+	struct chunk		*c;
+
+	pp->reserved = 0;
+	pp->xf_blocked = xf->codec_more || xf->pending_off < xf->pending.len;
+	while ((c = TAILQ_FIRST(&xf->stash)) != NULL) {
+		TAILQ_REMOVE(&xf->stash, c, entry);
+		TAILQ_INSERT_TAIL(&st->spares, c, entry);
+		st->nspare++;
+	}
+	TAILQ_CONCAT(&out->out, &b->out, entry);
+	out->out_bytes = b->out_bytes;
+	out->out_chunks = b->out_chunks;
+	TAILQ_FOREACH(c, &out->out, entry)
+		st->live += c->cap;
+	if (st->live > st->live_peak)
+		st->live_peak = st->live;
+	b->out_bytes = 0;
+	b->out_chunks = 0;
+	if (out->out_chunks > 0 && !st->failed)
+		TAILQ_INSERT_TAIL(&pp->out_q, out, out_entry);
+	else
+		batch_drop(st, out);
+	if (b->final == 2) {
+		pp->final_done = 1;
+		free(b);
+	} else if (b->final == 1)
+		/* Flushing waits for the budget: again, first. */
+		TAILQ_INSERT_HEAD(&pp->xform_q, b, xform_entry);
+	else if (b->in != NULL)
+		input_release(st, b);
+	else
+		free(b);
+	if (xf->err[0] != '\0' && !st->failed)
+		stream_abort(st, "%s", xf->err);
+}
+
+static void
+on_stage_done(struct wjob *j)
+{
+	struct stage	*sg = (struct stage *)j;
+	struct stream	*st = sg->st;
+	struct batch	*b = sg->b;
+	struct chunk	*c;
+
+	sg->busy = 0;
+	sg->b = NULL;
+	st->pipe->inflight--;
+	switch (sg->id) {
+	case STAGE_HASH_IN:
+		input_release(st, b);
+		break;
+	case STAGE_XFORM:
+		xform_done(st, b);
+		break;
+	case STAGE_HASH_OUT:
+		if (!st->failed) {
+			st->bytes_out += b->out_bytes;
+			while ((c = TAILQ_FIRST(&b->out)) != NULL) {
+				TAILQ_REMOVE(&b->out, c, entry);
+				enqueue(st, c);
+			}
 		}
-		used += n;
-		st->codec_more = rc == 1;
-		if (!st->codec_more)
-			return (ssize_t)used;
+		batch_drop(st, b);
+		break;
+	default:
+		break;
 	}
+	pipe_kick(st);
+	pump_schedule(st);
 }
 
-/* Feed what is pending; 0, or -1 when the stream was aborted. */
-static int
-feed_pending(struct stream *st)
-{
-	ssize_t	 n;
-
-	if (!blocked(st))
-		return 0;
-	n = run_codec(st, (unsigned char *)st->pending.data + st->pending_off,
-	    st->pending.len - st->pending_off);
-	if (n == -1)
-		return -1;
-	st->pending_off += (size_t)n;
-	if (st->pending_off == st->pending.len && !st->codec_more) {
-		buf_reset(&st->pending);
-		st->pending_off = 0;
-	}
-	return 0;
-}
-
-/*
- * Input for the codec (pushed bytes, or what decryption released): run it
- * through now if the budget has room, else keep it pending.  0 or -1.
- */
-static int
-accept_input(void *arg, const void *buf, size_t len)
-{
-	struct stream	*st = arg;
-	ssize_t		 n = 0;
-
-	/* Keep the order: behind pending input, the new bytes wait too. */
-	if (!blocked(st)) {
-		n = run_codec(st, buf, len);
-		if (n == -1)
-			return -1;
-	}
-	if ((size_t)n < len) {
-		if (buf_add(&st->pending, (const char *)buf + n, len - n) == -1) {
-			stream_abort(st, "the source does not honour pause()");
-			return -1;
-		}
-		if (feed_pending(st) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-static int
-decrypt(struct stream *st, const void *buf, size_t len, int end)
-{
-	enum age_status	 rc;
-
-	rc = end ? age_dec_finish(st->dec, accept_input, st) :
-	    age_dec_update(st->dec, buf, len, accept_input, st);
-	if (rc == AGE_OK)
-		return 0;
-	if (!st->failed)
-		stream_abort(st, "cannot decrypt: %s", age_dec_error(st->dec));
-	return -1;
-}
-
-static int
-st_push(struct zb_io *io, const void *buf, size_t len)
-{
-	struct stream	*st = (struct stream *)io;
-
-	if (st->failed || st->producer_done || st->state != ST_RUNNING)
-		return ZB_ERR;
-	EVP_DigestUpdate(st->hash_in, buf, len);
-	st->bytes_in += len;
-	if ((st->dec != NULL ? decrypt(st, buf, len, 0) :
-	    accept_input(st, buf, len)) == -1)
-		return ZB_ERR;
-	/*
-	 * Pause while input is waiting or one more chunk would not fit: a
-	 * producer that honours pause() and pushes at most a chunk at a time
-	 * then never takes live past the budget.
-	 */
-	if (blocked(st) || st->live + st->p.chunk_size > st->high)
-		stream_pause(st, STREAM_PAUSE_LAG);
-	return st->pause_mask != 0 ? ZB_AGAIN : ZB_OK;
-}
-
-/* After the producer ended well and all input is through: flush, hash. */
 static void	hex(const unsigned char *, char *);
 
+/* After the producer ended well and every stage is through: the digests. */
 static void
 try_finish(struct stream *st)
 {
-	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen;
-	const char	*err;
+	struct stream_pipe	*pp = st->pipe;
+	unsigned char		 md[EVP_MAX_MD_SIZE];
+	unsigned int		 mdlen;
 
-	if (!st->want_finish || st->input_ended || st->failed || blocked(st))
+	if (!st->want_finish || st->input_ended || st->failed ||
+	    pp->inflight > 0 || !TAILQ_EMPTY(&pp->hash_q) ||
+	    !TAILQ_EMPTY(&pp->xform_q) || !TAILQ_EMPTY(&pp->out_q) ||
+	    (!pp->one_hash && !pp->final_done))
 		return;
 	st->input_ended = 1;
-	if (codec_finish(st->codec, emit, st, &err) == -1) {
-		stream_abort(st, "%s: %s", st->p.dir == STREAM_STORE ?
-		    "compression failed" : "stored data is corrupt", err);
-		return;
-	}
-	if (st->enc != NULL && age_enc_finish(st->enc, emit_out, st) != 0) {
-		stream_abort(st, "%s", "encryption failed");
-		return;
-	}
-	if (st->fill != NULL) {
-		enqueue(st, st->fill);
-		st->fill = NULL;
-	}
-	EVP_DigestFinal_ex(st->hash_in, md, &mdlen);
+	EVP_DigestFinal_ex(pp->hash_in, md, &mdlen);
 	hex(md, st->sha_in);
-	if (st->one_hash)
+	if (pp->one_hash)
 		memcpy(st->sha_out, st->sha_in, sizeof(st->sha_out));
 	else {
-		EVP_DigestFinal_ex(st->hash_out, md, &mdlen);
+		EVP_DigestFinal_ex(pp->hash_out, md, &mdlen);
 		hex(md, st->sha_out);
 	}
 }
@@ -595,10 +737,72 @@ hex(const unsigned char *md, char *out)
 	out[64] = '\0';
 }
 
+/* ---- producer side: the io handle ------------------------------------- */
+/* Budget the transform's output of one input chunk needs. */
+static size_t
+out_reserve(const struct stream *st)
+{
+	const struct xform	*xf = &st->pipe->xf;
+
+	if (st->pipe->one_hash)
+		return 0;	/* the input chunk is the output */
+	if (xf->store)
+		return xform_store_bound(xf, st->p.chunk_size);
+	return xform_min_room(xf) > st->p.chunk_size ? xform_min_room(xf) :
+	    st->p.chunk_size;
+}
+
+static int
+st_push(struct zb_io *io, const void *buf, size_t len)
+{
+	struct stream		*st = (struct stream *)io;
+	struct stream_pipe	*pp = st->pipe;
+	const unsigned char	*p = buf;
+	size_t			 n;
+
+	if (st->failed || st->producer_done || st->state != ST_RUNNING)
+		return ZB_ERR;
+	st->bytes_in += len;
+	while (len > 0) {
+		if (pp->in_fill == NULL)
+			pp->in_fill = chunk_new(st);
+		n = pp->in_fill->cap - pp->in_fill->pub.len;
+		if (n > len)
+			n = len;
+		memcpy(pp->in_fill->data + pp->in_fill->pub.len, p, n);
+		pp->in_fill->pub.len += n;
+		p += n;
+		len -= n;
+		if (pp->in_fill->pub.len == pp->in_fill->cap) {
+			queue_input(st, pp->in_fill);
+			pp->in_fill = NULL;
+		}
+	}
+	if (st->live > st->high + PENDING_MAX) {
+		stream_abort(st, "the source does not honour pause()");
+		return ZB_ERR;
+	}
+	pipe_kick(st);
+	/*
+	 * Pause while the transform holds output back, or when one more
+	 * input chunk and what the transform may make of it would not fit:
+	 * a producer that honours pause() and pushes at most a chunk at a
+	 * time then never takes live past the budget.
+	 */
+	if (xform_blocked(pp) ||
+	    st->live + st->p.chunk_size + out_reserve(st) > st->high) {
+		stream_pause(st, STREAM_PAUSE_LAG);
+		/* With nothing in flight, nothing else would resume it. */
+		pump_schedule(st);
+	}
+	return st->pause_mask != 0 ? ZB_AGAIN : ZB_OK;
+}
+
 static void
 st_done(struct zb_io *io, int status, const char *msg)
 {
-	struct stream	*st = (struct stream *)io;
+	struct stream		*st = (struct stream *)io;
+	struct stream_pipe	*pp = st->pipe;
 
 	if (st->producer_done || st->failed)
 		return;
@@ -608,11 +812,21 @@ st_done(struct zb_io *io, int status, const char *msg)
 		stream_abort(st, "source failed: %s", msg ? msg : "error");
 		return;
 	}
-	/* The last chunk's plaintext is released here, or it is missing. */
-	if (st->dec != NULL && decrypt(st, NULL, 0, 1) == -1)
-		return;
+	if (pp->in_fill != NULL && pp->in_fill->pub.len > 0)
+		queue_input(st, pp->in_fill);
+	else if (pp->in_fill != NULL)
+		chunk_destroy(pp->in_fill);
+	pp->in_fill = NULL;
+	/* The codec's and age's last bytes, and the check that the input
+	 * was whole (loading). */
+	if (!pp->one_hash) {
+		struct batch	*fin = batch_new(NULL, 1);
+
+		TAILQ_INSERT_TAIL(&pp->xform_q, fin, xform_entry);
+	}
+	pp->input_closed = 1;
 	st->want_finish = 1;
-	try_finish(st);
+	pipe_kick(st);
 }
 
 static const char *
@@ -888,8 +1102,7 @@ on_pump(evutil_socket_t fd, short what, void *arg)
 
 	if (st->producer_done && !st->producer_closed)
 		producer_close(st);
-	if (!st->failed && feed_pending(st) == -1)
-		return;		/* aborted: another pump is scheduled */
+	pipe_kick(st);		/* the budget may have room now */
 	try_finish(st);
 	for (i = 0; i < st->nw; i++)
 		pump_writer(st->w[i]);
@@ -902,18 +1115,18 @@ on_pump(evutil_socket_t fd, short what, void *arg)
 	 * while the producer is paused, so the low watermark is measured on
 	 * the queued bytes alone (else a budget of two chunks never resumes).
 	 */
-	if (st->paused && !blocked(st) &&
-	    st->live - (st->fill != NULL ? st->fill->cap : 0) <= st->low)
+	if (st->paused && !xform_blocked(st->pipe) &&
+	    st->live - (st->pipe->in_fill != NULL ?
+	    st->pipe->in_fill->cap : 0) <= st->low)
 		stream_resume(st, STREAM_PAUSE_LAG);
-	if (blocked(st) && room(st) >= codec_min_room(st->codec))
-		pump_schedule(st);	/* feed more next turn */
 	if (st->state == ST_RUNNING && st->input_ended && !st->failed &&
 	    all_caught_up(st)) {
 		st->state = ST_DRAINED;
 		st->owner->drained(st, st->owner_arg);
 		return;
 	}
-	if (st->state == ST_ENDING && st->producer_closed && all_final(st)) {
+	if (st->state == ST_ENDING && st->producer_closed && all_final(st) &&
+	    st->pipe->inflight == 0) {
 		st->state = ST_FINISHED;
 		evtimer_del(st->tick_ev);
 		st->owner->finished(st, st->owner_arg);	/* may free st */

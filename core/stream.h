@@ -35,6 +35,7 @@ enum writer_state {
 };
 
 struct stream;
+struct stream_pipe;
 struct chunk;
 TAILQ_HEAD(chunkq, chunk);
 
@@ -96,20 +97,10 @@ struct stream {
 	int			 producer_done;	/* done() was called */
 	int			 producer_closed;
 
-	/* transforms */
-	struct codec		*codec;
-	struct age_enc		*enc;		/* storing, encrypted */
-	struct age_dec		*dec;		/* loading, encrypted */
-	struct buf		 pending;	/* input not yet through */
-	size_t			 pending_off;
-	int			 codec_more;	/* codec has output left */
+	/* the stages between push and the chunk queue (stream_int.h) */
+	struct stream_pipe	*pipe;
 	int			 want_finish;	/* producer ended well */
-	int			 input_ended;	/* codec finished, hashed */
-	EVP_MD_CTX		*hash_in;	/* bytes pushed */
-	EVP_MD_CTX		*hash_out;	/* bytes queued */
-	int			 one_hash;	/* no codec, no age: the
-						 * bytes queued are the bytes
-						 * pushed, hashed once */
+	int			 input_ended;	/* all input through, hashed */
 	uint64_t		 bytes_in;
 	uint64_t		 bytes_out;
 	char			 sha_in[65];	/* set when drained */
@@ -125,7 +116,6 @@ struct stream {
 	 */
 	struct chunkq		 spares;
 	size_t			 nspare;
-	struct chunk		*fill;
 	size_t			 live;		/* bytes in live chunks */
 	size_t			 live_peak;
 	size_t			 high, low;

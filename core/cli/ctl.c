@@ -29,6 +29,7 @@
 #include "metrics.h"
 #include "plugin.h"
 #include "reactor.h"
+#include "workers.h"
 #include "restore.h"
 #include "util.h"
 
@@ -110,6 +111,7 @@ ctl_load(struct ctl *ctl)
 		log_set_level(ctl->cfg->log_level);
 	if (http_init(ctl->cfg) == -1 || plugin_bind_config(ctl->cfg, 1) > 0)
 		return -1;
+	(void)workers_start(ctl->cfg->workers);	/* else on the loop */
 	if (ctl->cfg->identities != NULL)
 		log_warnx("%s: age_identity_file is set: this host can decrypt "
 		    "its backups", ctl->cfg->path);
@@ -343,6 +345,7 @@ main(int argc, char **argv)
 		optind = 0;	/* full re-initialisation (GNU) */
 		rc = commands[i].fn(&ctl, argc, argv);
 		ctl_drain();
+		workers_stop();
 		if (reactor_interrupted() != 0)
 			rc = 128 + reactor_interrupted();
 		config_unref(ctl.cfg);	/* and its plugin instances */

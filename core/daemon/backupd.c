@@ -40,6 +40,7 @@
 #include "observe.h"
 #include "plugin.h"
 #include "reactor.h"
+#include "workers.h"
 #include "scheduler.h"
 #include "statuspage.h"
 #include "util.h"
@@ -349,8 +350,11 @@ main(int argc, char **argv)
 	}
 	if (check && errors == 0)
 		printf("%s: configuration ok\n", d.path);
-	else if (errors == 0)
+	else if (errors == 0) {
+		(void)workers_start(d.cfg->workers);	/* else on the loop */
 		errors = serve(&d);
+		workers_stop();
+	}
 	config_unref(d.cfg);
 	plugin_unload_all();
 	http_free();
