@@ -222,6 +222,14 @@ TESTS += $(daemon_tests)
 packaging_tests = %reldir%/integration/systemd_unit.sh \
 	%reldir%/integration/man_pages.sh
 TESTS += $(packaging_tests)
+# the stream core on 1, 2 and 4 worker threads; stream_race.sh is what
+# the ThreadSanitizer build runs (scripts/test.sh)
+if HAVE_CRITERION
+TESTS += %reldir%/integration/stream_workers.sh
+endif
+TESTS += %reldir%/integration/stream_race.sh
+EXTRA_DIST += %reldir%/integration/stream_workers.sh \
+	%reldir%/integration/stream_race.sh
 EXTRA_DIST += $(packaging_tests)
 EXTRA_DIST += $(daemon_tests) %reldir%/integration/daemon_lib.sh \
 	%reldir%/fakes/status_server.py

@@ -22,17 +22,33 @@
 #include "restore.h"
 #include "run.h"
 #include "testlib.h"
+#include "workers.h"
 #include "../fixtures/plugins/ledger.h"
 
+/*
+ * The pool's size: ZB_TEST_WORKERS (tests/integration/stream_workers.sh
+ * runs this program with 1, 2 and 4), else 0: every stage on the loop.
+ */
 static void
 setup(void)
 {
+	const char	*w = getenv("ZB_TEST_WORKERS");
+	int		 n = w != NULL ? (int)strtol(w, NULL, 10) : 0;
+
 	test_log_start();
 	log_set_level(ZB_LOG_INFO);
 	reactor_init();
+	cr_assert_eq(workers_start(n), 0);
+	cr_assert_eq(workers_count(), n);
 }
 
-TestSuite(stream, .init = setup, .timeout = 60);
+static void
+teardown(void)
+{
+	workers_stop();
+}
+
+TestSuite(stream, .init = setup, .fini = teardown, .timeout = 60);
 
 struct result {
 	int			 done;
@@ -650,4 +666,88 @@ Test(stream, encrypted_round_trip_within_budget)
 	plugin_unbind_config(cfg);
 	config_free(cfg);
 	rm_rf(dir);
+}
+
+/*
+ * Chunk order across workers: the stages of a stream run on different
+ * threads that finish in shuffled order (workers_test_jitter), and the
+ * stored and restored bytes must still be the source's, in order.  The
+ * source writes each 8-byte word's own offset, so a chunk out of place
+ * anywhere shows.  With and without a transform (the one-hash path
+ * queues the pushed chunks themselves).
+ */
+static void
+round_trip_in_order(const char *comp, int age)
+{
+	char			 id[AGE_IDENTITY_LEN + 1], rec[AGE_RECIPIENT_LEN + 1];
+	char			*dir = test_tmpdir(), *recfile, *out, err[256];
+	struct zb_config	*cfg;
+	struct run_summary	 s;
+	struct catalog		 cat;
+	struct restore_opts	 ro = { 0 };
+	struct restore_result	 res;
+	struct age_keys		*ids = NULL;
+	unsigned char		 word[8];
+	uint64_t		 at, v;
+	FILE			*f;
+	int			 i;
+
+	workers_test_jitter(3000);
+	cr_assert_eq(age_keygen(id, rec), 0);
+	recfile = xasprintf("%s/recipients", dir);
+	f = fopen(recfile, "w");
+	fprintf(f, "%s\n", rec);
+	fclose(f);
+	cfg = test_config("[daemon]\nplugin_dir = %s\nmax_buffer_mb = 4\n"
+	    "chunk_kb = 64\nmax_parallel_jobs = 1\ncompression = %s\n"
+	    "encryption = %s\nage_recipients_file = %s\n"
+	    "[source:gen]\nplugin = src_gen\nsize = 6M\npush = 40K\n"
+	    "pattern = counter\n"
+	    "[sink:disk]\nplugin = local\npath = %s/disk\n"
+	    "[job:j]\nsource = gen\nsinks = disk\n",
+	    test_plugin_dir(), comp, age ? "age" : "none", recfile, dir);
+	s = run_job(cfg, "j");
+	cr_assert_eq(s.result, RUN_OK, "%s", test_logged());
+	catalog_load(cfg, "disk", NULL, &cat);
+	cr_assert_eq(cat.n, 1);
+	if (age) {
+		ids = age_keys_new();
+		cr_assert_eq(age_keys_add_identity(ids, id, err, sizeof(err)),
+		    0);
+	}
+	out = xasprintf("%s/restored", dir);
+	ro.target = out;
+	ro.identities = ids;
+	cr_assert_eq(restore_copy(cfg, &cat.items[0], &ro, &res), 0, "%s",
+	    test_logged());
+	f = fopen(out, "rb");
+	cr_assert_not_null(f);
+	for (at = 0; fread(word, 1, sizeof(word), f) == sizeof(word);
+	    at += 8) {
+		for (v = 0, i = 0; i < 8; i++)
+			v = v << 8 | word[i];
+		cr_assert_eq(v, at, "the word at %llu holds %llu",
+		    (unsigned long long)at, (unsigned long long)v);
+	}
+	cr_assert_eq(at, 6 << 20, "restored %llu bytes",
+	    (unsigned long long)at);
+	fclose(f);
+	workers_test_jitter(0);
+	age_keys_free(ids);
+	catalog_free(&cat);
+	free(out);
+	free(recfile);
+	plugin_unbind_config(cfg);
+	config_free(cfg);
+	rm_rf(dir);
+}
+
+Test(stream, chunk_order_across_workers_with_transforms)
+{
+	round_trip_in_order("zstd:1", 1);
+}
+
+Test(stream, chunk_order_across_workers_one_hash)
+{
+	round_trip_in_order("none", 0);
 }
