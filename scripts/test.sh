@@ -5,7 +5,8 @@
 # ./_test): a plain --enable-werror build with `make check` and an install
 # into a throwaway prefix; an out-of-tree plugin built against that
 # install's header and pkg-config file; `make check` under AddressSanitizer
-# and UBSan; `make distcheck`; the libFuzzer targets for FUZZ_SECONDS each.
+# and UBSan; the stream round trips under ThreadSanitizer; `make
+# distcheck`; the libFuzzer targets for FUZZ_SECONDS each.
 # Ends with one line "N passed, N failed, N skipped" over all test
 # programs.  A skipped vector suite (a log with "VECTOR SUITE SKIPPED":
 # the age testkit from ../shared, the botocore SigV4 crosscheck) fails
@@ -95,6 +96,19 @@ rc=$?
 count "$work/asan/test-suite.log"
 [ $rc -eq 0 ] || { cat "$work/asan/test-suite.log"; die "make check under sanitizers failed"; }
 vectors_ran
+
+say "ThreadSanitizer: the stream's stages on the worker pool"
+# Criterion's runner cannot start under TSan, so this build runs the
+# command-line round trips with 4 worker threads (stream_race.sh), where
+# a data race is a report on stderr that fails the check.
+mkdir "$work/tsan"
+(cd "$work/tsan" && "$top/configure" -q --enable-werror --enable-tsan &&
+    make -s -j"$jobs") || die "ThreadSanitizer build failed"
+(cd "$work/tsan" && make -j"$jobs" check \
+    TESTS='tests/integration/stream_race.sh tests/integration/age.sh')
+rc=$?
+count "$work/tsan/test-suite.log"
+[ $rc -eq 0 ] || { cat "$work/tsan/test-suite.log"; die "make check under ThreadSanitizer failed"; }
 
 say "make distcheck"
 (cd "$work/plain" && make -s -j"$jobs" distcheck >"$work/distcheck.log" 2>&1) ||
