@@ -397,7 +397,8 @@ chunks_free(struct chunkq *q)
 {
 	struct chunk	*c;
 
-	while ((c = TAILQ_FIRST(q)) != NULL) {
+	while (!TAILQ_EMPTY(q)) {
+		c = TAILQ_FIRST(q);
 		TAILQ_REMOVE(q, c, entry);
 		free(c);
 	}
@@ -411,7 +412,8 @@ batch_drop(struct stream *st, struct batch *b)
 {
 	struct chunk	*c;
 
-	while ((c = TAILQ_FIRST(&b->out)) != NULL) {
+	while (!TAILQ_EMPTY(&b->out)) {
+		c = TAILQ_FIRST(&b->out);
 		TAILQ_REMOVE(&b->out, c, entry);
 		chunk_destroy(c);
 	}
@@ -431,17 +433,20 @@ pipe_free(struct stream *st)
 	if (pp == NULL)
 		return;
 	/* A batch may wait in two queues: drop it from the last it is in. */
-	while ((b = TAILQ_FIRST(&pp->hash_q)) != NULL) {
+	while (!TAILQ_EMPTY(&pp->hash_q)) {
+		b = TAILQ_FIRST(&pp->hash_q);
 		TAILQ_REMOVE(&pp->hash_q, b, hash_entry);
 		if (--b->inrefs == 0)
 			batch_drop(st, b);
 	}
-	while ((b = TAILQ_FIRST(&pp->xform_q)) != NULL) {
+	while (!TAILQ_EMPTY(&pp->xform_q)) {
+		b = TAILQ_FIRST(&pp->xform_q);
 		TAILQ_REMOVE(&pp->xform_q, b, xform_entry);
 		if (b->in == NULL || --b->inrefs == 0)
 			batch_drop(st, b);
 	}
-	while ((b = TAILQ_FIRST(&pp->out_q)) != NULL) {
+	while (!TAILQ_EMPTY(&pp->out_q)) {
+		b = TAILQ_FIRST(&pp->out_q);
 		TAILQ_REMOVE(&pp->out_q, b, out_entry);
 		batch_drop(st, b);
 	}
@@ -534,7 +539,8 @@ lend_stash(struct stream *st, size_t want)
 
 	if (n > STASH_MAX)
 		n = STASH_MAX;
-	while (n-- > 0 && (c = TAILQ_FIRST(&st->spares)) != NULL) {
+	for (; n > 0 && !TAILQ_EMPTY(&st->spares); n--) {
+		c = TAILQ_FIRST(&st->spares);
 		TAILQ_REMOVE(&st->spares, c, entry);
 		st->nspare--;
 		TAILQ_INSERT_TAIL(&xf->stash, c, entry);
@@ -591,15 +597,15 @@ pipe_kick(struct stream *st)
 
 	if (st->failed)
 		return;
-	if (!pp->stage[STAGE_HASH_IN].busy &&
-	    (b = TAILQ_FIRST(&pp->hash_q)) != NULL) {
+	if (!pp->stage[STAGE_HASH_IN].busy && !TAILQ_EMPTY(&pp->hash_q)) {
+		b = TAILQ_FIRST(&pp->hash_q);
 		TAILQ_REMOVE(&pp->hash_q, b, hash_entry);
 		stage_start(st, STAGE_HASH_IN, b);
 	}
 	if (!pp->one_hash)
 		xform_try(st);
-	if (!pp->stage[STAGE_HASH_OUT].busy &&
-	    (b = TAILQ_FIRST(&pp->out_q)) != NULL) {
+	if (!pp->stage[STAGE_HASH_OUT].busy && !TAILQ_EMPTY(&pp->out_q)) {
+		b = TAILQ_FIRST(&pp->out_q);
 		TAILQ_REMOVE(&pp->out_q, b, out_entry);
 		stage_start(st, STAGE_HASH_OUT, b);
 	}
@@ -631,7 +637,8 @@ xform_done(struct stream *st, struct batch *b)
 
 	pp->reserved = 0;
 	pp->xf_blocked = xf->codec_more || xf->pending_off < xf->pending.len;
-	while ((c = TAILQ_FIRST(&xf->stash)) != NULL) {
+	while (!TAILQ_EMPTY(&xf->stash)) {
+		c = TAILQ_FIRST(&xf->stash);
 		TAILQ_REMOVE(&xf->stash, c, entry);
 		TAILQ_INSERT_TAIL(&st->spares, c, entry);
 		st->nspare++;
@@ -684,7 +691,8 @@ on_stage_done(struct wjob *j)
 	case STAGE_HASH_OUT:
 		if (!st->failed) {
 			st->bytes_out += b->out_bytes;
-			while ((c = TAILQ_FIRST(&b->out)) != NULL) {
+			while (!TAILQ_EMPTY(&b->out)) {
+				c = TAILQ_FIRST(&b->out);
 				TAILQ_REMOVE(&b->out, c, entry);
 				enqueue(st, c);
 			}

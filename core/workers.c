@@ -107,7 +107,8 @@ on_wake(evutil_socket_t fd, short what, void *arg)
 	wake_pending = 0;
 	TAILQ_CONCAT(&batch, &finished, entry);
 	pthread_mutex_unlock(&mu);
-	while ((j = TAILQ_FIRST(&batch)) != NULL) {
+	while (!TAILQ_EMPTY(&batch)) {
+		j = TAILQ_FIRST(&batch);
 		TAILQ_REMOVE(&batch, j, entry);
 		j->done(j);
 	}
@@ -124,7 +125,8 @@ on_inline(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	TAILQ_CONCAT(&batch, &todo, entry);
-	while ((j = TAILQ_FIRST(&batch)) != NULL) {
+	while (!TAILQ_EMPTY(&batch)) {
+		j = TAILQ_FIRST(&batch);
 		TAILQ_REMOVE(&batch, j, entry);
 		j->run(j);
 		j->done(j);
