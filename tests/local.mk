@@ -157,6 +157,7 @@ endif
 
 # ---- integration tests -------------------------------------------------------
 integration_tests = %reldir%/integration/cli.sh \
+	%reldir%/integration/command.sh \
 	%reldir%/integration/files.sh %reldir%/integration/age.sh \
 	%reldir%/integration/files_special.sh %reldir%/integration/files_change.sh \
 	%reldir%/integration/restore_target.sh %reldir%/integration/local_fsync.sh \
