@@ -160,6 +160,7 @@ integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/command.sh \
 	%reldir%/integration/files.sh %reldir%/integration/age.sh \
 	%reldir%/integration/files_special.sh %reldir%/integration/files_change.sh \
+	%reldir%/integration/files_pipes.sh \
 	%reldir%/integration/restore_target.sh %reldir%/integration/local_fsync.sh \
 	%reldir%/integration/postgresql.sh %reldir%/integration/s3.sh \
 	%reldir%/integration/postgresql_pipes.sh \
