@@ -10,9 +10,11 @@
  * The extraction blocks on the file system, so it runs on a worker thread
  * started with host->offload().  The worker never calls the host: it
  * reads its blocking end of the socketpair and leaves its first error and
- * its warnings in a struct report.  The loop's end is non-blocking and
- * written with send(MSG_NOSIGNAL), so a gone worker means EPIPE, not
- * SIGPIPE.
+ * its warnings in a struct report.  The loop's end is the host's fd
+ * writer (host->fd_writer, ABI 1.5), wrapped by this file's writer ops: a
+ * full socket is ZB_AGAIN until it is writable, a gone worker EPIPE (the
+ * daemon ignores SIGPIPE), and commit and abort close it (end of file)
+ * only after `committed' or `stop' tells the worker what that EOF means.
  *
  * Invariants:
  *  - a struct restore is freed on the loop, once the host has let go of
@@ -69,13 +71,14 @@ enum target_kind {
 	TARGET_REPLACE		/* anything else, and --force was given */
 };
 
-/* One restore: the loop writes tar bytes to wfd, a worker extracts them. */
+/* One restore: the loop writes tar bytes (fd writer), a worker extracts. */
 struct restore {
 	const struct zb_host_api *host;
 	struct zb_inst		*inst;
 	struct zb_io		*w;
-	struct event		*ev;		/* EV_WRITE on wfd if blocked */
-	int			 wfd;		/* loop end, O_NONBLOCK, -1 */
+	/* the loop end: the host's fd writer, which closes it */
+	const struct zb_writer_ops *fops;
+	void			*fctx;
 	int			 rfd;		/* worker end, it closes it */
 	struct archive		*out;		/* archive_write_disk */
 	char			*target;	/* absolute */
@@ -92,9 +95,7 @@ struct restore {
 	struct report		 rep;
 
 	/* Loop only. */
-	const struct zb_chunk	*held;		/* ref'd after a short send */
-	size_t			 held_off;
-	int			 want_ready;	/* we owe the host a ready() */
+	int			 blocked;	/* write said ZB_AGAIN */
 	int			 commit_req;
 	int			 broken;	/* the worker's end is gone */
 	int			 logged;	/* the failure was logged */
@@ -559,10 +560,8 @@ restore_work(void *arg)
 static void
 restore_free(struct restore *r)
 {
-	if (r->ev != NULL)
-		event_free(r->ev);
-	if (r->wfd != -1)
-		close(r->wfd);
+	if (r->fctx != NULL)
+		r->fops->abort(r->fctx);
 	if (r->rfd != -1)
 		close(r->rfd);
 	if (r->out != NULL)
@@ -581,48 +580,14 @@ restore_release(struct restore *r)
 		restore_free(r);
 }
 
-static void
-restore_unhold(struct restore *r)
-{
-	if (r->held != NULL) {
-		r->host->chunk_unref(r->held);
-		r->held = NULL;
-	}
-}
-
-/* End of file for the worker. */
+/* End of file for the worker (set `committed' or `stop' first). */
 static void
 restore_eof(struct restore *r)
 {
-	if (r->ev != NULL)
-		event_del(r->ev);
-	if (r->wfd != -1) {
-		close(r->wfd);
-		r->wfd = -1;
+	if (r->fctx != NULL) {
+		r->fops->abort(r->fctx);	/* closes the loop end */
+		r->fctx = NULL;
 	}
-}
-
-/* Send what the socket takes now: a count, or -1 if the worker is gone. */
-static ssize_t
-restore_send(struct restore *r, const unsigned char *p, size_t len)
-{
-	size_t	 off = 0;
-	ssize_t	 n;
-
-	while (off < len) {
-		n = send(r->wfd, p + off, len - off,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (n == -1) {
-			r->broken = 1;
-			return -1;
-		}
-		off += (size_t)n;
-	}
-	return (ssize_t)off;
 }
 
 static int
@@ -642,65 +607,24 @@ restore_failed(struct restore *r)
 }
 
 /*
- * Take a chunk.  A chunk the socket takes in full is done with.  One it
- * takes part of is referenced and finished from restore_writable(), and
- * we say ZB_OK; while that is pending, or when the socket took nothing,
- * we say ZB_AGAIN having consumed nothing, and call ready() later.
+ * Take a chunk: the fd writer writes what the socket takes and answers
+ * ZB_AGAIN for the rest, calling ready() once it is writable again.
  */
 static int
 restore_write(void *wctx, const struct zb_chunk *c)
 {
 	struct restore	*r = wctx;
-	ssize_t		 n;
+	int		 rc;
 
-	if (r->broken || r->worker_done || r->wfd == -1)
+	r->blocked = 0;
+	if (r->broken || r->worker_done || r->fctx == NULL)
 		return restore_failed(r);
 	report_flush(&r->rep, r->host, r->inst);
-	if (r->held != NULL || r->want_ready) {
-		r->want_ready = 1;
-		return ZB_AGAIN;
-	}
-	n = restore_send(r, c->data, c->len);
-	if (n == -1)
-		return restore_failed(r);
-	if ((size_t)n == c->len)
-		return ZB_OK;
-	if (n > 0) {
-		r->host->chunk_ref(c);
-		r->held = c;
-		r->held_off = (size_t)n;
-	} else
-		r->want_ready = 1;
-	event_add(r->ev, NULL);
-	return n > 0 ? ZB_OK : ZB_AGAIN;
-}
-
-static void
-restore_writable(evutil_socket_t fd, short what, void *arg)
-{
-	struct restore	*r = arg;
-	ssize_t		 n;
-
-	if (r->held != NULL) {
-		n = restore_send(r, r->held->data + r->held_off,
-		    r->held->len - r->held_off);
-		if (n >= 0)
-			r->held_off += (size_t)n;
-		if (n == -1 || r->held_off == r->held->len)
-			restore_unhold(r);
-		if (r->held != NULL)
-			return;
-	}
-	event_del(r->ev);
-	if (r->commit_req)
-		restore_eof(r);
-	if (r->want_ready) {
-		r->want_ready = 0;
-		r->busy++;
-		r->host->ready(r->w);
-		r->busy--;
-		restore_release(r);
-	}
+	rc = r->fops->write(r->fctx, c);
+	if (rc == ZB_ERR)
+		return restore_failed(r);	/* the worker's reason */
+	r->blocked = rc == ZB_AGAIN;
+	return rc;
 }
 
 static void
@@ -708,7 +632,6 @@ restore_finish(struct restore *r)
 {
 	char	 msg[FILES_MSGLEN];
 
-	restore_unhold(r);
 	restore_eof(r);
 	r->finished = 1;
 	report_flush(&r->rep, r->host, r->inst);
@@ -737,11 +660,9 @@ restore_done(void *arg, int result)
 	else {
 		/* Failed before commit: the next write() says so. */
 		r->broken = 1;
-		restore_unhold(r);
-		if (r->ev != NULL)
-			event_del(r->ev);
-		if (r->want_ready) {
-			r->want_ready = 0;
+		restore_eof(r);
+		if (r->blocked) {
+			r->blocked = 0;
 			r->busy++;
 			r->host->ready(r->w);
 			r->busy--;
@@ -758,13 +679,15 @@ restore_commit(void *wctx)
 	r->commit_req = 1;
 	/* Set before the EOF it explains. */
 	atomic_store(&r->committed, 1);
+	if (r->fctx != NULL) {
+		/* Closes the loop end: the worker's verdict decides. */
+		(void)r->fops->commit(r->fctx);
+		r->fctx = NULL;
+	}
 	if (r->worker_done) {
 		restore_finish(r);
 		restore_release(r);
-		return ZB_AGAIN;
 	}
-	if (r->held == NULL)
-		restore_eof(r);
 	return ZB_AGAIN;
 }
 
@@ -775,7 +698,6 @@ restore_abort(void *wctx)
 
 	r->aborted = 1;
 	atomic_store(&r->stop, 1);
-	restore_unhold(r);
 	/* The worker sees a truncated stream and removes the tree. */
 	restore_eof(r);
 	restore_release(r);
@@ -880,6 +802,7 @@ static int
 restore_setup(struct restore *r)
 {
 	const struct zb_host_api *h = r->host;
+	struct zb_fd_writer_spec spec;
 	size_t		 len;
 	int		 flags, sv[2];
 
@@ -920,10 +843,11 @@ restore_setup(struct restore *r)
 		return -1;
 	}
 	r->rfd = sv[0];
-	r->wfd = sv[1];
-	r->ev = event_new(h->evbase(), r->wfd, EV_WRITE | EV_PERSIST,
-	    restore_writable, r);
-	if (set_nonblock(r->wfd) == -1 || r->ev == NULL) {
+	memset(&spec, 0, sizeof(spec));
+	spec.struct_size = sizeof(spec);
+	spec.fd = sv[1];		/* the adapter's from here on */
+	if (h->fd_writer(r->w, &spec, &r->fops, &r->fctx) != ZB_OK) {
+		r->fctx = NULL;
 		h->log(r->inst, ZB_LOG_ERROR, "cannot watch the stream "
 		    "socket");
 		return -1;
@@ -953,7 +877,7 @@ files_restore_open(void *ctx, struct zb_io *w,
 	r->host = f->host;
 	r->inst = f->inst;
 	r->w = w;
-	r->rfd = r->wfd = -1;
+	r->rfd = -1;
 	r->keep_devices = f->restore_devices;
 	r->keep_setid = f->restore_setid;
 	if (target_check(r, req->target, req->force) == -1 ||

@@ -181,17 +181,6 @@ strv_free(char **v, size_t n)
 	free(v);
 }
 
-int
-set_nonblock(int fd)
-{
-	int	 fl;
-
-	fl = fcntl(fd, F_GETFL);
-	if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
-		return -1;
-	return 0;
-}
-
 /* ---- threads and files -------------------------------------------------- */
 
 /*

@@ -51,8 +51,6 @@ int		 has_dot_component(const char *path, int dots_too);
 /* Free the n strings of v, then v; v may be NULL. */
 void		 strv_free(char **v, size_t n);
 
-int		 set_nonblock(int fd);
-
 /*
  * Switch the calling thread to a UTF-8 LC_CTYPE, saving its locale in
  * *old; utf8_leave() restores it and frees the one returned, which is
