@@ -380,6 +380,25 @@ noinst_PROGRAMS += %reldir%/fuzz/fuzz_s3xml
 %canon_reldir%_fuzz_fuzz_s3xml_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
 endif
 
+# ---- Vault raft snapshot check (plugins/vault/snapcheck.c) ------------------
+vaultsnap_src = plugins/vault/snapcheck.c
+vaultsnap_cppflags = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/vault \
+	$(OPENSSL_CFLAGS) $(ZLIB_CFLAGS)
+vaultsnap_ldadd = $(OPENSSL_LIBS) $(ZLIB_LIBS)
+replay_progs += %reldir%/fuzz/replay_vaultsnap
+%canon_reldir%_fuzz_replay_vaultsnap_SOURCES = %reldir%/fuzz/replay.c \
+	%reldir%/fuzz/fuzz_vaultsnap.c $(vaultsnap_src)
+%canon_reldir%_fuzz_replay_vaultsnap_CPPFLAGS = $(vaultsnap_cppflags)
+%canon_reldir%_fuzz_replay_vaultsnap_LDADD = $(vaultsnap_ldadd)
+if FUZZERS
+noinst_PROGRAMS += %reldir%/fuzz/fuzz_vaultsnap
+%canon_reldir%_fuzz_fuzz_vaultsnap_SOURCES = %reldir%/fuzz/fuzz_vaultsnap.c \
+	$(vaultsnap_src)
+%canon_reldir%_fuzz_fuzz_vaultsnap_CPPFLAGS = $(vaultsnap_cppflags)
+%canon_reldir%_fuzz_fuzz_vaultsnap_LDFLAGS = -fsanitize=fuzzer
+%canon_reldir%_fuzz_fuzz_vaultsnap_LDADD = $(vaultsnap_ldadd)
+endif
+
 # ---- mutation check (tests/mutation/README.md) ----------------------------------
 # Slow, not part of make check: each mutation of mutations.txt is applied
 # to a scratch copy of the tree, rebuilt and run against the tests it

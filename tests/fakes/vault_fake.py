@@ -495,5 +495,267 @@ def main(argv=None):
     return 0
 
 
+
+# ------------------------------------------------ raft snapshots (vault branch)
+#
+# GET  /v1/sys/storage/raft/snapshot      a gzip'd tar: meta.json, state.bin,
+#                                         SHA256SUMS, SHA256SUMS.sealed;
+#                                         chunked, no Content-Length
+# POST /v1/sys/storage/raft/snapshot      restore (seal checked) -> 204
+# POST /v1/sys/storage/raft/snapshot-force  restore, seal not checked
+# A standby (--standby or /__state) answers both with 307 to the active
+# node's address set with POST /__raft {"active": URL} (Vault's
+# alwaysRedirectPaths: before any token check).
+# state.bin is this fake's whole state (tokens, AppRoles, KV, filler), so
+# a restore makes the target answer with the source's data and tokens.
+#
+# Control: GET /__raft  {"term","index","snapshots","posts","restores",
+#                        "state_sha256","fault","seal"}
+#          POST /__raft {"active": URL, "fault": "" | "truncate" |
+#                        "badsums" | "die" | "nometa" | "extra",
+#                        "seal": KEY, "filler": BYTES, "term": N}
+# Faults apply to every snapshot GET until cleared: truncate (the gzip
+# cut, the body ended cleanly), badsums (SHA256SUMS wrong for state.bin),
+# die (half the body, then the connection is reset), nometa (no
+# meta.json), extra (an unexpected file).  403 comes from a bad token,
+# 503 from POST /__fault, sealed from --sealed.
+
+import gzip as _gzip
+import hashlib as _hashlib
+import hmac as _hmac
+import io as _io
+import socket as _socket
+import tarfile as _tarfile
+
+RAFT = {"term": 2, "index_base": 1000, "active": None, "fault": "",
+        "seal": "fake-seal-key", "filler": b"", "snapshots": 0,
+        "posts": 0, "restores": 0}
+
+
+def _raft_state_bin():
+    # with STATE.lock held
+    doc = {"tokens": STATE.tokens, "approles": STATE.approles,
+           "kv": STATE.kv}
+    return json.dumps(doc, sort_keys=True).encode() + b"\n" + \
+        RAFT["filler"]
+
+
+def _raft_index():
+    n = sum(e["version"] for t in STATE.kv.values() for e in t.values())
+    return RAFT["index_base"] + n
+
+
+def _raft_archive(fault):
+    with STATE.lock:
+        state = _raft_state_bin()
+        index, term = _raft_index(), RAFT["term"]
+        seal = RAFT["seal"]
+    meta = json.dumps({
+        "Version": 1, "ID": "%d-%d-%d" % (term, index,
+                                          int(time.time() * 1000)),
+        "Index": index, "Term": term, "Peers": "ka8xMjcuMC4wLjE6ODIwMQ==",
+        "Configuration": {"Servers": [{"Suffrage": 0, "ID": "node1",
+                                       "Address": "127.0.0.1:8201"}]},
+        "ConfigurationIndex": 1, "Size": len(state)}).encode()
+    sums = "%s  meta.json\n%s  state.bin\n" % (
+        _hashlib.sha256(meta).hexdigest(),
+        _hashlib.sha256(state if fault != "badsums"
+                        else state + b"x").hexdigest())
+    sealed = _hmac.new(seal.encode(), sums.encode(), "sha256").hexdigest()
+    files = [("meta.json", meta), ("state.bin", state),
+             ("SHA256SUMS", sums.encode()),
+             ("SHA256SUMS.sealed", sealed.encode())]
+    if fault == "nometa":
+        files = files[1:]
+    if fault == "extra":
+        files.insert(2, ("notes.txt", b"not in a snapshot\n"))
+    raw = _io.BytesIO()
+    with _tarfile.open(fileobj=raw, mode="w",
+                       format=_tarfile.USTAR_FORMAT) as tf:
+        for name, data in files:
+            ti = _tarfile.TarInfo(name)
+            ti.size = len(data)
+            ti.mode = 0o600
+            ti.mtime = int(time.time())
+            tf.addfile(ti, _io.BytesIO(data))
+    gz = _gzip.compress(raw.getvalue(), mtime=0)
+    if fault == "truncate":
+        gz = gz[:len(gz) * 2 // 3]
+    return gz
+
+
+def _raft_standby(req, path):
+    """A standby redirects the snapshot paths; True when it answered."""
+    with STATE.lock:
+        standby, active = STATE.standby, RAFT["active"]
+    if not standby:
+        return False
+    if not active:
+        req.send_error(500, ["local node not active but active cluster "
+                             "node not found"])
+        return True
+    q = urlsplit(req.path).query
+    req.status = 307
+    req.send_response(307)
+    req.send_header("Location", active.rstrip("/") + path +
+                    ("?" + q if q else ""))
+    req.send_header("Cache-Control", "no-store")
+    req.send_header("Content-Length", "0")
+    req.end_headers()
+    return True
+
+
+@route(["GET"], r"^/v1/sys/storage/raft/snapshot$", auth=False)
+def h_raft_save(req, m):
+    path = "/v1/sys/storage/raft/snapshot"
+    if _raft_standby(req, path):
+        return
+    if not req.authorized(req.token(), path):
+        return req.send_error(403, ["permission denied"])
+    with STATE.lock:
+        fault = RAFT["fault"]
+        RAFT["snapshots"] += 1
+    data = _raft_archive(fault)
+    req.status = 200
+    req.send_response(200)
+    req.send_header("Content-Type", "application/gzip")
+    req.send_header("Content-Disposition", "attachment")
+    req.send_header("Cache-Control", "no-store")
+    req.send_header("Transfer-Encoding", "chunked")
+    req.end_headers()
+    step = 65536
+    stop = len(data) // 2 if fault == "die" else len(data)
+    off = 0
+    while off < stop:
+        piece = data[off:min(off + step, stop)]
+        req.wfile.write(b"%x\r\n" % len(piece) + piece + b"\r\n")
+        off += len(piece)
+    req.wfile.flush()
+    if fault == "die":
+        time.sleep(0.3)
+        req.close_connection = True
+        try:
+            req.connection.setsockopt(_socket.SOL_SOCKET, _socket.SO_LINGER,
+                                      b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            req.connection.shutdown(_socket.SHUT_RDWR)
+        except OSError:
+            pass
+        return
+    req.wfile.write(b"0\r\n\r\n")
+
+
+def _read_body(req):
+    if "chunked" in req.headers.get("Transfer-Encoding", "").lower():
+        out = bytearray()
+        while True:
+            line = req.rfile.readline(1024)
+            n = int(line.split(b";")[0].strip() or b"0", 16)
+            if n == 0:
+                while req.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass
+                return bytes(out)
+            out += req.rfile.read(n)
+            req.rfile.readline(16)
+    n = int(req.headers.get("Content-Length") or 0)
+    return req.rfile.read(n) if n > 0 else b""
+
+
+def _raft_check(body, force):
+    """(status, message) for a bad snapshot, or (None, files)."""
+    try:
+        raw = _gzip.decompress(body)
+    except (OSError, EOFError, ValueError) as e:
+        return 500, "failed to decompress snapshot: %s" % e
+    files = {}
+    try:
+        with _tarfile.open(fileobj=_io.BytesIO(raw), mode="r:") as tf:
+            for ti in tf:
+                if ti.name not in ("meta.json", "state.bin", "SHA256SUMS",
+                                   "SHA256SUMS.sealed"):
+                    return 500, "failed to read snapshot file: " \
+                        "unexpected file %r in snapshot" % ti.name
+                files[ti.name] = tf.extractfile(ti).read()
+    except _tarfile.TarError as e:
+        return 500, "failed to read snapshot file: %s" % e
+    for need in ("meta.json", "state.bin", "SHA256SUMS"):
+        if need not in files:
+            return 500, "failed to read snapshot file: missing %s" % need
+    want = {}
+    for line in files["SHA256SUMS"].decode().splitlines():
+        h, _, name = line.partition("  ")
+        want[name] = h
+    for name in ("meta.json", "state.bin"):
+        if want.get(name) != _hashlib.sha256(files[name]).hexdigest():
+            return 500, "failed to read snapshot file: sha256 hash " \
+                "mismatch for %s" % name
+    if not force:
+        with STATE.lock:
+            seal = RAFT["seal"]
+        mac = _hmac.new(seal.encode(), files["SHA256SUMS"],
+                        "sha256").hexdigest()
+        if files.get("SHA256SUMS.sealed", b"").decode() != mac:
+            return 400, "could not verify hash file, possibly the " \
+                "snapshot is using a different set of unseal keys; use " \
+                "the snapshot-force API to bypass this check"
+    return None, files
+
+
+@route(["POST", "PUT"], r"^/v1/sys/storage/raft/snapshot(?P<force>-force)?$",
+       auth=False)
+def h_raft_restore(req, m):
+    path = "/v1/sys/storage/raft/snapshot" + (m.group("force") or "")
+    if _raft_standby(req, path):
+        return
+    if not req.authorized(req.token(), path):
+        return req.send_error(403, ["permission denied"])
+    body = _read_body(req)
+    with STATE.lock:
+        RAFT["posts"] += 1
+    st, res = _raft_check(body, bool(m.group("force")))
+    if st is not None:
+        return req.send_error(st, [res])
+    meta = json.loads(res["meta.json"])
+    doc, _, filler = res["state.bin"].partition(b"\n")
+    doc = json.loads(doc)
+    with STATE.lock:
+        STATE.tokens = doc["tokens"]
+        STATE.approles = doc["approles"]
+        STATE.kv = doc["kv"]
+        RAFT["filler"] = filler
+        RAFT["term"] = meta["Term"]
+        RAFT["index_base"] = meta["Index"] - sum(
+            e["version"] for t in STATE.kv.values() for e in t.values())
+        RAFT["restores"] += 1
+    req.status = 204
+    req.send_response(204)
+    req.send_header("Cache-Control", "no-store")
+    req.end_headers()
+
+
+def ctl_raft(req, m):
+    if req.command == "POST":
+        b = req.json_body() or {}
+        with STATE.lock:
+            for k in ("active", "fault", "seal"):
+                if k in b:
+                    RAFT[k] = b[k]
+            if "term" in b:
+                RAFT["term"] = int(b["term"])
+            if "filler" in b:
+                RAFT["filler"] = os.urandom(int(b["filler"]))
+        return req.send_json(200, {})
+    with STATE.lock:
+        out = {k: RAFT[k] for k in ("term", "snapshots", "posts",
+                                    "restores", "fault", "seal")}
+        out["index"] = _raft_index()
+        out["state_sha256"] = _hashlib.sha256(
+            _raft_state_bin()).hexdigest()
+    req.send_json(200, out)
+
+
+CONTROL.append(("GET", "/__raft", ctl_raft))
+CONTROL.append(("POST", "/__raft", ctl_raft))
+
+
 if __name__ == "__main__":
     sys.exit(main())
