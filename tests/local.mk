@@ -175,6 +175,9 @@ integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/queue.sh \
 	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh
 TESTS += $(integration_tests)
+# the vault source against tests/fakes/vault_fake.py
+TESTS += %reldir%/integration/vault.sh
+EXTRA_DIST += %reldir%/integration/vault.sh
 # the alert rules and the dashboard (etc/prometheus, etc/grafana)
 TESTS += %reldir%/integration/alerts.sh
 EXTRA_DIST += %reldir%/integration/alerts.sh %reldir%/prometheus/lint.py \
