@@ -107,8 +107,8 @@ snap_end(void *arg, int status, const char *msg)
 	}
 	if (snapcheck_finish(sn->sc, err, sizeof(err)) == -1 ||
 	    meta_facts(sn, err, sizeof(err)) != ZB_OK) {
-		snprintf(full, sizeof(full), "GET %s: %s (after %llu bytes)",
-		    sn->url, err, (unsigned long long)sn->bytes);
+		snprintf(full, sizeof(full), "GET %s: %s; %llu bytes "
+		    "received", sn->url, err, (unsigned long long)sn->bytes);
 		v->host->done(sn->s, ZB_ERR, full);
 		return;
 	}

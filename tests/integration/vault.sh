@@ -20,7 +20,7 @@ cleanup() {
 		kill "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
-	rm -rf "$T"
+	[ -n "${ZB_KEEP_T:-}" ] && echo "kept $T" || rm -rf "$T"
 }
 trap cleanup EXIT
 
@@ -179,14 +179,13 @@ timeout = 5s
 [source:vdown]
 plugin = vault
 address = $URL_down
-token = env:ZB_TEST_VAULT_TOKEN
+token_file = $T/root.tok
 INI
 for s in v vsb vapp vappbad vnoperm vbad vdown; do
 	printf '[job:%s]\nsource = %s\nsinks = store\n' "$s" "$s" >>"$T/zb.ini"
 done
 chmod 600 "$T/zb.ini"
 Z="$CTL -c $T/zb.ini"
-export ZB_TEST_VAULT_TOKEN=$ROOT
 
 procwatch_start "$ROOT" "$NOPERM" "$SECRET_ID" "$APPTOK"
 
