@@ -398,6 +398,8 @@ replay_progs += %reldir%/fuzz/replay_vaultsnap
 	%reldir%/fuzz/fuzz_vaultsnap.c $(vaultsnap_src)
 %canon_reldir%_fuzz_replay_vaultsnap_CPPFLAGS = $(vaultsnap_cppflags)
 %canon_reldir%_fuzz_replay_vaultsnap_LDADD = $(vaultsnap_ldadd)
+TESTS += %reldir%/fuzz/vaultsnap_seeds.sh
+EXTRA_DIST += %reldir%/fuzz/vaultsnap_seeds.sh
 if FUZZERS
 noinst_PROGRAMS += %reldir%/fuzz/fuzz_vaultsnap
 %canon_reldir%_fuzz_fuzz_vaultsnap_SOURCES = %reldir%/fuzz/fuzz_vaultsnap.c \
