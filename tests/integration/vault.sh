@@ -297,6 +297,20 @@ snap = [i for i, e in enumerate(log) if e["path"] ==
         "/v1/sys/storage/raft/snapshot" and e["status"] == 200 and e["token"]]
 sys.exit(0 if login and snap and login[0] < snap[0] else 1)' &&
     ok "login, then the snapshot with its token" || fail "AppRole sequence"
+# a restore with the AppRole logs in at the target (v2, which holds v1's
+# data, AppRole included, since the restore above)
+fctl "$URL_v2" POST /__log/clear >/dev/null
+check "restore vapp --to URL (AppRole)" $Z restore "$(newest vapp)" \
+    --to "$URL_v2" --force
+fctl "$URL_v2" GET /__log | python3 -c '
+import json, sys
+log = [(e["method"], e["path"], e["status"]) for e in json.load(sys.stdin)]
+h = log.index(("GET", "/v1/sys/health", 200))
+l = log.index(("POST", "/v1/auth/approle/login", 200))
+p = log.index(("POST", "/v1/sys/storage/raft/snapshot-force", 204))
+sys.exit(0 if h < l < p else 1)' &&
+    ok "health, AppRole login at the target, then the POST" ||
+    fail "AppRole restore sequence on v2"
 check_fails 1 "run vappbad (wrong secret_id)" $Z run vappbad
 grep_err "login error names the status" 'AppRole login at .*HTTP 400.*invalid role or secret ID'
 grep_err "and the source" 'vappbad'
