@@ -176,12 +176,17 @@ address = $URL_bad
 token_file = $T/root.tok
 timeout = 5s
 
+[source:vsealed]
+plugin = vault
+address = $URL_sealed
+token_file = $T/root.tok
+
 [source:vdown]
 plugin = vault
 address = $URL_down
 token_file = $T/root.tok
 INI
-for s in v vsb vapp vappbad vnoperm vbad vdown; do
+for s in v vsb vapp vappbad vnoperm vbad vsealed vdown; do
 	printf '[job:%s]\nsource = %s\nsinks = store\n' "$s" "$s" >>"$T/zb.ini"
 done
 chmod 600 "$T/zb.ini"
@@ -321,6 +326,11 @@ check_fails 1 "run vnoperm (403)" $Z run vnoperm
 grep_err "403 named" 'HTTP 403.*permission denied'
 grep_err "the source named" 'vnoperm'
 no_manifest vnoperm && ok "vnoperm: no manifest" || fail "vnoperm left a manifest"
+
+# ---- a sealed Vault -------------------------------------------------------------
+check_fails 1 "run vsealed" $Z run vsealed
+grep_err "sealed: the state named" 'http://127.0.0.1:[0-9]* is sealed: no snapshot to take'
+no_manifest vsealed && ok "vsealed: no manifest" || fail "vsealed left a manifest"
 
 # ---- broken snapshots ------------------------------------------------------------
 for f in "truncate:truncated: the gzip stream ends early" \
