@@ -109,8 +109,11 @@ health_done(void *arg, const struct zb_http_resp *r)
 	}
 	if (root != NULL)
 		host->json_free(root);
-	q->cb(q->arg, &h, r->error != NULL && r->error[0] != '\0' ?
-	    r->error : "no sys/health answer");
+	if (r->error != NULL && r->error[0] != '\0')
+		q->cb(q->arg, &h, r->error);
+	else
+		q->cb(q->arg, &h, h.parsed ? "ok" : "the answer is not "
+		    "Vault's sys/health JSON");
 	free(q);
 }
 

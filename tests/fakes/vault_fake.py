@@ -512,12 +512,14 @@ def main(argv=None):
 # Control: GET /__raft  {"term","index","snapshots","posts","restores",
 #                        "state_sha256","fault","seal"}
 #          POST /__raft {"active": URL, "fault": "" | "truncate" |
-#                        "badsums" | "die" | "nometa" | "extra",
-#                        "seal": KEY, "filler": BYTES, "term": N}
+#                        "badsums" | "die" | "nometa" | "extra" | "busy",
+#                        "seal": KEY, "filler": BYTES, "term": N,
+#                        "retry_after": SECONDS}
 # Faults apply to every snapshot GET until cleared: truncate (the gzip
 # cut, the body ended cleanly), badsums (SHA256SUMS wrong for state.bin),
 # die (half the body, then the connection is reset), nometa (no
-# meta.json), extra (an unexpected file).  403 comes from a bad token,
+# meta.json), extra (an unexpected file), busy (503 with Retry-After:
+# retry_after seconds).  403 comes from a bad token,
 # 503 from POST /__fault, sealed from --sealed.
 
 import gzip as _gzip
@@ -529,7 +531,7 @@ import tarfile as _tarfile
 
 RAFT = {"term": 2, "index_base": 1000, "active": None, "fault": "",
         "seal": "fake-seal-key", "filler": b"", "snapshots": 0,
-        "posts": 0, "restores": 0}
+        "posts": 0, "restores": 0, "retry_after": 1}
 
 
 def _raft_state_bin():
@@ -615,6 +617,10 @@ def h_raft_save(req, m):
     with STATE.lock:
         fault = RAFT["fault"]
         RAFT["snapshots"] += 1
+        retry_after = RAFT["retry_after"]
+    if fault == "busy":
+        return req.send_json(503, {"errors": ["Vault is busy"]},
+                             {"Retry-After": str(retry_after)})
     data = _raft_archive(fault)
     req.status = 200
     req.send_response(200)
@@ -741,6 +747,8 @@ def ctl_raft(req, m):
                     RAFT[k] = b[k]
             if "term" in b:
                 RAFT["term"] = int(b["term"])
+            if "retry_after" in b:
+                RAFT["retry_after"] = int(b["retry_after"])
             if "filler" in b:
                 RAFT["filler"] = os.urandom(int(b["filler"]))
         return req.send_json(200, {})
