@@ -129,9 +129,9 @@ vstart down --token "$ROOT" || { finish; exit 1; }
 fctl "$URL_v1" POST /__raft '{"filler": 3000000}' >/dev/null
 fctl "$URL_bad" POST /__raft '{"filler": 3000000}' >/dev/null
 fctl "$URL_sb" POST /__raft "{\"active\": \"$URL_v1\"}" >/dev/null
-# 503 with Retry-After: 25 to every snapshot request: only the retry
-# deadline ends the run in time (5 attempts would take 100 s).
-fctl "$URL_down" POST /__raft '{"fault": "busy", "retry_after": 25}' >/dev/null
+# 503 with Retry-After: 35 to every snapshot request: only the retry
+# deadline ends the run in time (5 attempts would take 140 s).
+fctl "$URL_down" POST /__raft '{"fault": "busy", "retry_after": 35}' >/dev/null
 
 cat >"$T/zb.ini" <<INI
 [daemon]
@@ -198,7 +198,7 @@ check "check-config" $DAEMON -c "$T/zb.ini" --check-config
 check "plugins lists vault" $Z plugins
 grep -q '^vault ' "$T/out" || fail "vault in the plugin list"
 
-# A Vault answering 503 (Retry-After: 25) to every snapshot request, in
+# A Vault answering 503 (Retry-After: 35) to every snapshot request, in
 # the background while the rest runs: the run must give up within 2
 # minutes, having retried.
 DOWN_T0=$(date +%s)
@@ -361,8 +361,8 @@ check_rc "run vdown (always 503)" "$rc" 1 "$T/down.err"
     fail "vdown took ${DOWN_S}s"
 grep -q 'HTTP 503.*Vault is busy' "$T/down.err" && ok "503 named" ||
     fail "no HTTP 503 in: $(tail -3 "$T/down.err")"
-grep -q 'retry 2 of 4 in 25' "$T/down.err" && ok "Retry-After honoured" ||
-    fail "no retry after 25 s: $(grep retry "$T/down.err" | tail -3)"
+grep -q 'retry 2 of 4 in 35' "$T/down.err" && ok "Retry-After honoured" ||
+    fail "no retry after 35 s: $(grep retry "$T/down.err" | tail -3)"
 [ "$DOWN_S" -ge 50 ] && ok "it did wait (${DOWN_S}s)" ||
     fail "vdown gave up after ${DOWN_S}s without waiting"
 no_manifest vdown && ok "vdown: no manifest" || fail "vdown left a manifest"
