@@ -100,7 +100,7 @@ unit_tests = %reldir%/unit/test_config %reldir%/unit/test_json \
 	%reldir%/unit/test_cron %reldir%/unit/test_reactor \
 	%reldir%/unit/test_layout %reldir%/unit/test_jobq \
 	%reldir%/unit/test_catalog %reldir%/unit/test_toolkit_json \
-	%reldir%/unit/test_toolkit_fd
+	%reldir%/unit/test_toolkit_fd %reldir%/unit/test_toolkit_http
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 unit_cflags = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(OPENSSL_CFLAGS) \
@@ -134,6 +134,9 @@ unit_ldadd = core/libzbcore.la $(CRITERION_LIBS) $(LIBEVENT_LIBS)
 %canon_reldir%_unit_test_toolkit_fd_SOURCES = %reldir%/unit/test_toolkit_fd.c
 %canon_reldir%_unit_test_toolkit_fd_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_toolkit_fd_LDADD = $(unit_ldadd)
+%canon_reldir%_unit_test_toolkit_http_SOURCES = %reldir%/unit/test_toolkit_http.c
+%canon_reldir%_unit_test_toolkit_http_CFLAGS = $(unit_cflags) $(LIBCURL_CFLAGS)
+%canon_reldir%_unit_test_toolkit_http_LDADD = $(unit_ldadd) $(LIBCURL_LIBS) $(OPENSSL_LIBS)
 %canon_reldir%_unit_test_catalog_SOURCES = %reldir%/unit/test_catalog.c
 %canon_reldir%_unit_test_catalog_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_catalog_LDADD = $(unit_ldadd)
@@ -182,6 +185,9 @@ integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/queue.sh \
 	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh
 TESTS += $(integration_tests)
+# the vault source against tests/fakes/vault_fake.py
+TESTS += %reldir%/integration/vault.sh
+EXTRA_DIST += %reldir%/integration/vault.sh
 # the alert rules and the dashboard (etc/prometheus, etc/grafana)
 TESTS += %reldir%/integration/alerts.sh
 EXTRA_DIST += %reldir%/integration/alerts.sh %reldir%/prometheus/lint.py \
@@ -276,7 +282,8 @@ check_PROGRAMS += %reldir%/tools/prune_call
 TESTS += %reldir%/sigv4_crosscheck.py %reldir%/fakes/s3_fake_selftest.py
 EXTRA_DIST += %reldir%/fakes/s3_fake_selftest.py %reldir%/fakes/s3_fake.py \
 	%reldir%/fakes/README.md %reldir%/fakes/http_receiver.py \
-	%reldir%/fakes/smtp_receiver.py
+	%reldir%/fakes/smtp_receiver.py %reldir%/fakes/vault_fake.py \
+	%reldir%/fakes/http_faults.py
 EXTRA_DIST += %reldir%/sigv4_crosscheck.py plugins/s3/sigv4.h
 
 # ---- S3 request time bounds (plugins/s3/s3_limits.c) ----------------------------
@@ -393,6 +400,27 @@ noinst_PROGRAMS += %reldir%/fuzz/fuzz_s3xml
 %canon_reldir%_fuzz_fuzz_s3xml_CPPFLAGS = $(s3xml_cppflags)
 %canon_reldir%_fuzz_fuzz_s3xml_LDFLAGS = -fsanitize=fuzzer
 %canon_reldir%_fuzz_fuzz_s3xml_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+endif
+
+# ---- Vault raft snapshot check (plugins/vault/snapcheck.c) ------------------
+vaultsnap_src = plugins/vault/snapcheck.c
+vaultsnap_cppflags = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/vault \
+	$(OPENSSL_CFLAGS) $(ZLIB_CFLAGS)
+vaultsnap_ldadd = $(OPENSSL_LIBS) $(ZLIB_LIBS)
+replay_progs += %reldir%/fuzz/replay_vaultsnap
+%canon_reldir%_fuzz_replay_vaultsnap_SOURCES = %reldir%/fuzz/replay.c \
+	%reldir%/fuzz/fuzz_vaultsnap.c $(vaultsnap_src)
+%canon_reldir%_fuzz_replay_vaultsnap_CPPFLAGS = $(vaultsnap_cppflags)
+%canon_reldir%_fuzz_replay_vaultsnap_LDADD = $(vaultsnap_ldadd)
+TESTS += %reldir%/fuzz/vaultsnap_seeds.sh
+EXTRA_DIST += %reldir%/fuzz/vaultsnap_seeds.sh
+if FUZZERS
+noinst_PROGRAMS += %reldir%/fuzz/fuzz_vaultsnap
+%canon_reldir%_fuzz_fuzz_vaultsnap_SOURCES = %reldir%/fuzz/fuzz_vaultsnap.c \
+	$(vaultsnap_src)
+%canon_reldir%_fuzz_fuzz_vaultsnap_CPPFLAGS = $(vaultsnap_cppflags)
+%canon_reldir%_fuzz_fuzz_vaultsnap_LDFLAGS = -fsanitize=fuzzer
+%canon_reldir%_fuzz_fuzz_vaultsnap_LDADD = $(vaultsnap_ldadd)
 endif
 
 # ---- mutation check (tests/mutation/README.md) ----------------------------------
