@@ -172,7 +172,8 @@ qd_pending_cancel_all(struct qdrant *q)
 {
 	struct qd_pending	*p;
 
-	while ((p = q->pending) != NULL) {
+	while (q->pending != NULL) {
+		p = q->pending;
 		q->pending = p->next;
 		q->host->http_request_cancel(p->req);
 		q->host->log(q->inst, ZB_LOG_WARN, "%s: left on the server "
