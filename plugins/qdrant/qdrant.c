@@ -28,10 +28,13 @@ static const struct zb_option qdrant_options[] = {
 	    "collections to back up, one stream each; all: every one", 0, 0 },
 	{ "full_snapshot", ZB_OPT_BOOL, "no", 0,
 	    "also the full-storage snapshot (stream full)", 0, 0 },
-	{ "timeout", ZB_OPT_DURATION, "60s", 0,
+	{ "timeout", ZB_OPT_DURATION, "30s", 0,
 	    "longest silence from the server within one request", 100,
 	    86400000 },
-	{ "retry_deadline", ZB_OPT_DURATION, "100s", 0,
+	{ "snapshot_timeout", ZB_OPT_DURATION, "30m", 0,
+	    "how long the server may take to write or recover a snapshot",
+	    1000, 86400000 },
+	{ "retry_deadline", ZB_OPT_DURATION, "80s", 0,
 	    "how long a failing request is retried (at most 2m)", 100,
 	    120000 },
 	{ NULL, 0, NULL, 0, NULL, 0, 0 }
@@ -127,6 +130,7 @@ qdrant_init(const struct zb_host_api *host, struct zb_inst *inst, void **ctx)
 	q->name = host->inst_name(inst);
 	q->full = host->cfg_bool(inst, "full_snapshot");
 	q->timeout_ms = (uint32_t)host->cfg_int(inst, "timeout");
+	q->snap_timeout_ms = (uint32_t)host->cfg_int(inst, "snapshot_timeout");
 	q->deadline_ms = (uint32_t)host->cfg_int(inst, "retry_deadline");
 	url = host->cfg_str(inst, "url");
 	if (url == NULL || (strncmp(url, "http://", 7) != 0 &&
@@ -277,7 +281,7 @@ qdrant_plan(void *ctx, struct zb_io *run)
 		return ZB_ERR;
 	p->q = q;
 	p->run = run;
-	if (qd_call(q, "GET", url, plan_done, p) == NULL) {
+	if (qd_call(q, "GET", url, 0, plan_done, p) == NULL) {
 		free(p);
 		return ZB_ERR;
 	}

@@ -35,6 +35,7 @@ struct qdrant {
 	int			 all;		/* collections = all */
 	int			 full;		/* full_snapshot = yes */
 	uint32_t		 timeout_ms;	/* per attempt */
+	uint32_t		 snap_timeout_ms; /* a create, an upload */
 	uint32_t		 deadline_ms;	/* retries of one request */
 	struct qd_pending	*pending;	/* deletes outliving a stream */
 };
@@ -59,8 +60,8 @@ int	 qdrant_valid_name(const char *);
 
 /* qdrant_req.c */
 struct zb_http_req *qd_call(struct qdrant *, const char *method,
-	    const char *url, void (*done)(void *, const struct zb_http_resp *),
-	    void *arg);
+	    const char *url, uint32_t timeout_ms,
+	    void (*done)(void *, const struct zb_http_resp *), void *arg);
 void	 qd_headers(struct qdrant *, struct zb_http_header *, size_t *);
 void	 qd_retry(struct qdrant *, struct zb_http_retry *);
 int	 qd_url(struct qdrant *, char *, size_t, const char *, ...);

@@ -123,7 +123,7 @@ step_delete(struct qbk *b)
 		bk_end(b);
 		return;
 	}
-	b->req = qd_call(b->q, "DELETE", b->snap_url, delete_done, b);
+	b->req = qd_call(b->q, "DELETE", b->snap_url, 0, delete_done, b);
 	if (b->req == NULL) {
 		b->q->host->log(b->q->inst, ZB_LOG_WARN, "%s: snapshot %s "
 		    "left on the server: the delete could not be started",
@@ -291,7 +291,8 @@ step_create(struct qbk *b)
 		bk_fail(b, "URL too long");
 		return;
 	}
-	b->req = qd_call(b->q, "POST", url, create_done, b);
+	b->req = qd_call(b->q, "POST", url, b->q->snap_timeout_ms,
+	    create_done, b);
 	if (b->req == NULL)
 		bk_fail(b, "cannot send the request");
 }
@@ -378,7 +379,7 @@ version_done(void *arg, const struct zb_http_resp *r)
 		bk_fail(b, "URL too long");
 		return;
 	}
-	b->req = qd_call(b->q, "GET", url, info_done, b);
+	b->req = qd_call(b->q, "GET", url, 0, info_done, b);
 	if (b->req == NULL)
 		bk_fail(b, "cannot send the request");
 }
@@ -455,7 +456,7 @@ qdrant_backup_open(struct qdrant *q, struct zb_io *s,
 		return ZB_ERR;
 	}
 	b->step = ST_VERSION;
-	b->req = qd_call(q, "GET", url, version_done, b);
+	b->req = qd_call(q, "GET", url, 0, version_done, b);
 	if (b->req == NULL) {
 		free(b);
 		return ZB_ERR;

@@ -104,10 +104,14 @@ qd_retry(struct qdrant *q, struct zb_http_retry *r)
 	r->timeout_ms = q->timeout_ms;
 }
 
-/* A request with a JSON answer (POST is not retried by the toolkit). */
+/*
+ * A request with a JSON answer (POST is not retried by the toolkit).
+ * timeout_ms: the longest silence, 0 for the configured timeout.
+ */
 struct zb_http_req *
 qd_call(struct qdrant *q, const char *method, const char *url,
-    void (*done)(void *, const struct zb_http_resp *), void *arg)
+    uint32_t timeout_ms, void (*done)(void *, const struct zb_http_resp *),
+    void *arg)
 {
 	struct zb_http_header	 hd[1];
 	struct zb_http_spec	 spec;
@@ -119,6 +123,8 @@ qd_call(struct qdrant *q, const char *method, const char *url,
 	qd_headers(q, hd, &spec.nheaders);
 	spec.headers = hd;
 	qd_retry(q, &spec.retry);
+	if (timeout_ms != 0)
+		spec.retry.timeout_ms = timeout_ms;
 	spec.resp_max = QD_RESP_MAX;
 	spec.done = done;
 	spec.arg = arg;
@@ -156,7 +162,7 @@ qd_delete_detached(struct qdrant *q, const char *url, const char *what)
 		return;
 	p->q = q;
 	snprintf(p->what, sizeof(p->what), "%s", what);
-	p->req = qd_call(q, "DELETE", url, pending_done, p);
+	p->req = qd_call(q, "DELETE", url, 0, pending_done, p);
 	if (p->req == NULL) {
 		q->host->log(q->inst, ZB_LOG_WARN, "%s: could not delete it "
 		    "on the server", what);

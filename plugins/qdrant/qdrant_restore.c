@@ -127,7 +127,7 @@ static void
 step_drop(struct qrs *r)
 {
 	r->phase = PH_DROP;
-	r->req = qd_call(r->q, "DELETE", r->coll_url, drop_done, r);
+	r->req = qd_call(r->q, "DELETE", r->coll_url, 0, drop_done, r);
 	if (r->req == NULL) {
 		rs_fail(r, "cannot delete the scratch collection");
 		rs_finish(r);
@@ -174,7 +174,7 @@ static void
 step_verify(struct qrs *r)
 {
 	r->phase = PH_VERIFY;
-	r->req = qd_call(r->q, "GET", r->coll_url, verify_done, r);
+	r->req = qd_call(r->q, "GET", r->coll_url, 0, verify_done, r);
 	if (r->req == NULL) {
 		rs_fail(r, "cannot read the restored collection");
 		if (r->test)
@@ -247,6 +247,8 @@ start_upload(struct qrs *r)
 	qd_headers(r->q, hd, &spec.nheaders);
 	spec.headers = hd;
 	qd_retry(r->q, &spec.retry);
+	/* the server recovers the collection before it answers */
+	spec.retry.timeout_ms = r->q->snap_timeout_ms;
 	spec.size = -1;
 	spec.form_field = "snapshot";
 	spec.form_filename = r->filename;
@@ -440,7 +442,7 @@ qdrant_restore_open(struct qdrant *q, struct zb_io *w,
 	    r->coll) != ZB_OK)
 		goto fail;
 	r->phase = PH_CHECK;
-	r->req = qd_call(q, "GET", r->coll_url, check_done, r);
+	r->req = qd_call(q, "GET", r->coll_url, 0, check_done, r);
 	if (r->req == NULL)
 		goto fail;
 	if (test)
