@@ -77,6 +77,10 @@ path = $T/store
 plugin = local
 path = $T/alt
 
+[sink:broken]
+plugin = sink_slow
+fail_at = 100000
+
 [source:qd]
 plugin = qdrant
 url = $QD_URL/
@@ -140,6 +144,9 @@ sinks = store
 [job:qdown]
 source = qdown
 sinks = store
+[job:qabort]
+source = qcut
+sinks = broken
 INI
 	chmod 600 "$T/zb.ini"
 }
@@ -297,6 +304,10 @@ check_fails 1 "a body always cut short fails" $Z run qcut
     ok "no manifest for the truncated run" || fail "manifests of qcut: $(find "$T/store/qcut" -name manifest.json)"
 [ "$(snapshots_left)" = 0 ] && ok "snapshot deleted after the truncations" || fail "snapshots left"
 qd_fault clear
+
+check_fails 1 "a stream aborted by its failing sink fails" $Z run qabort
+[ "$(snapshots_left)" = 0 ] && ok "snapshot deleted after the abort" ||
+    fail "snapshots left after the abort: $(state 'd["snapshots"]')"
 
 qd_fault unavailable -1
 start=$(date +%s)
