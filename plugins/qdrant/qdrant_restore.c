@@ -335,8 +335,7 @@ rs_commit(void *wctx)
 	struct qrs	*r = wctx;
 
 	if (r->phase != PH_UPLOAD || r->up_ops == NULL) {
-		rs_fail(r, "nothing was uploaded");
-		r->h->log(r->q->inst, ZB_LOG_ERROR, "%s", r->msg);
+		rs_fail(r, "nothing was uploaded");	/* logs a first one */
 		if (r->up_ops != NULL)
 			r->up_ops->abort(r->up_ctx);
 		rs_free(r);
