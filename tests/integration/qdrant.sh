@@ -244,6 +244,13 @@ qd_api PUT /collections/empty -d '{"vectors":{"size":8,"distance":"Dot"}}' >/dev
 check "restore into an existing empty collection (no --force)" $Z restore "$IDA" --to empty
 [ "$(state 'd["collections"]["empty"]["points"]')" = 1500 ] && ok "empty filled" || fail "empty not filled"
 
+qd_fault unauthorized -1
+check_fails 1 "a restore the server refuses (401) fails" $Z restore "$IDA" --to refused
+grep_err "naming the source and the status" "source:qd.* collection refused .*HTTP 401"
+qd_fault clear
+[ "$(state '"refused" in d["collections"]')" = False ] && ok "nothing restored on a 401" ||
+    fail "refused collection exists"
+
 check "restore --to PATH" $Z restore "$IDA" --to "$T/alpha.snapshot"
 cmp -s "$T/alpha.snapshot" "$DA" && ok "the file is the snapshot" || fail "file differs"
 check_fails 1 "full snapshot without --to is refused" $Z restore "$IDF"
@@ -278,6 +285,13 @@ print(len({o["id"].split("@")[0] for o in json.load(sys.stdin) if o["id"].starts
 [ "$n" = 5 ] && ok "one stream per collection (5: alpha beta gamma alpha_copy empty)" || fail "qall streams: $n"
 
 # ---- failures ----------------------------------------------------------------------
+cp "$T/zb.ini" "$T/miss.ini"
+printf '[source:qmiss]\nplugin = qdrant\nurl = %s\napi_key_file = %s\ncollections = alpha, nope\n[job:qmiss]\nsource = qmiss\nsinks = store\n' \
+    "$QD_URL" "$T/qd.key" >>"$T/miss.ini"
+check_fails 1 "a listed collection the server lacks fails the plan" "$CTL" -c "$T/miss.ini" run qmiss
+grep_err "naming it" "collection 'nope' does not exist on $QD_URL"
+no_manifest qmiss && ok "no manifest (missing collection)" || fail "manifest for qmiss"
+
 check_fails 1 "a wrong api key fails" $Z run qbad
 grep_err "names the status" "HTTP 401"
 grep_err "names the source" "qbad"
