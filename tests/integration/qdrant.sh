@@ -341,4 +341,7 @@ QD_PID=
 qd_start || fail "restart the fake"
 check "a run after the restart works" $Z run qsum
 
+grep -rqF -- "$KEY" "$T/all.err" "$T/store" && fail "the api key shows in a log or a stored file" ||
+    ok "the api key is in no log and no stored file"
+
 finish
