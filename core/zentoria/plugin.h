@@ -331,6 +331,10 @@ struct zb_http_resp {
 	const char	*(*header)(const struct zb_http_resp *,
 			    const char *name);
 	const void	*priv;		/* the host's */
+	/* All response headers in order: the name of the i-th, its value
+	 * in *value; NULL past the last. */
+	const char	*(*header_at)(const struct zb_http_resp *, size_t i,
+			    const char **value);
 };
 
 /*
@@ -394,6 +398,9 @@ struct zb_http_spec {
 	 * query string and user info.
 	 */
 	const char	*what;
+	/* Optional: an attempt's bound in all, connect to last byte, in
+	 * ms (a listing that trickles); 0: none. */
+	uint32_t	 total_ms;
 };
 
 /*
