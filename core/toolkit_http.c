@@ -1171,6 +1171,9 @@ toolkit_http_download(struct zb_io *s, const struct zb_http_download_spec *spec,
 	q->on_end = spec->on_end;
 	q->on_close = spec->on_close;
 	q->arg = spec->arg;
+	if (spec->struct_size >= offsetof(struct zb_http_download_spec,
+	    total_ms) + sizeof(spec->total_ms))
+		q->total_ms = spec->total_ms;
 	q->total = -1;
 	if (attempt_start(q) == -1)
 		q->defer_timer = reactor_timer_add(0, on_download_start_failed,
@@ -1419,6 +1422,9 @@ toolkit_http_upload(struct zb_io *w, const struct zb_http_upload_spec *spec,
 	q->on_response = spec->on_response;
 	q->on_abort = spec->on_abort;
 	q->arg = spec->arg;
+	if (spec->struct_size >= offsetof(struct zb_http_upload_spec,
+	    total_ms) + sizeof(spec->total_ms))
+		q->total_ms = spec->total_ms;
 	q->total = -1;
 	q->up_size = spec->size >= 0 ? spec->size : -1;
 	q->up_size_wire = q->up_size;

@@ -431,7 +431,9 @@ struct zb_http_download_spec {
 			    char *err, size_t errlen);
 	void		(*on_end)(void *arg, int status, const char *msg);
 	void		(*on_close)(void *arg);
-	void		*arg;	const char	*what;		/* as in struct zb_http_spec */
+	void		*arg;
+	const char	*what;		/* as in struct zb_http_spec */
+	uint32_t	 total_ms;	/* as in struct zb_http_spec */
 };
 
 /*
@@ -465,6 +467,7 @@ struct zb_http_upload_spec {
 	void		(*on_abort)(void *arg);
 	void		*arg;
 	const char	*what;		/* as in struct zb_http_spec */
+	uint32_t	 total_ms;	/* as in struct zb_http_spec */
 };
 
 struct zb_host_api {

@@ -572,7 +572,7 @@ struct dl {
 	size_t				 on_data_bytes;
 };
 
-static void	*dl_got;
+static void *volatile dl_got;	/* written only: volatile */
 
 static void
 dl_resume_later(void *arg)
