@@ -1259,7 +1259,7 @@ static void
 upload_finish(struct zb_http_req *q)
 {
 	char	 err[512];
-	int	 st = ZB_OK;
+	int	 st = ZB_OK, rc;
 	char	*msg = NULL;
 
 	if (q->fail != NULL || q->resp.curlcode != CURLE_OK) {
@@ -1267,8 +1267,13 @@ upload_finish(struct zb_http_req *q)
 		msg = xstrdup(q->error != NULL ? q->error : "upload failed");
 	} else if (q->on_response != NULL) {
 		err[0] = '\0';
-		if (q->on_response(q->arg, &q->resp, err, sizeof(err)) !=
-		    ZB_OK) {
+		rc = q->on_response(q->arg, &q->resp, err, sizeof(err));
+		if (rc == ZB_AGAIN) {
+			/* the plugin ends the writer itself, later */
+			req_free(q);
+			return;
+		}
+		if (rc != ZB_OK) {
 			st = ZB_ERR;
 			msg = xstrdup(err[0] != '\0' ? err : q->resp.error);
 		}

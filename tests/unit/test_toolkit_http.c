@@ -938,6 +938,7 @@ struct up {
 	char				*body;
 	int				 aborted;
 	int				 responses;
+	int				 later;	/* on_response: ZB_AGAIN */
 };
 
 static void
@@ -962,6 +963,16 @@ static const struct io_vtbl up_vtbl = {
 	.ready = up_ready,
 };
 
+/* The plugin's follow-up request ended: it ends the writer itself. */
+static void
+up_done_later(void *arg)
+{
+	struct up	*u = arg;
+
+	u->later = 2;
+	io_done(&u->io, ZB_OK, "done by the plugin");
+}
+
 static int
 up_on_response(void *arg, const struct zb_http_resp *r, char *err,
     size_t errlen)
@@ -969,6 +980,10 @@ up_on_response(void *arg, const struct zb_http_resp *r, char *err,
 	struct up	*u = arg;
 
 	u->responses++;
+	if (u->later) {
+		reactor_timer_add(100, up_done_later, u);
+		return ZB_AGAIN;
+	}
 	u->body = r->body != NULL ?
 	    keep(xstrndup(r->body, r->body_len)) : NULL;
 	if (r->status != 200) {
@@ -1235,5 +1250,26 @@ Test(toolkit_http, upload_retried_before_bytes_went_out)
 	commit_and_wait(&u);
 	cr_assert_eq(u.status, ZB_OK, "%s", u.msg);
 	assert_has(u.body, "\"nth\": 2");
+	free(ur);
+}
+
+Test(toolkit_http, upload_on_response_again_lets_the_plugin_end_it)
+{
+	struct zb_http_upload_spec	 s;
+	struct up			 u;
+	char				*ur = url("/upload");
+
+	up_spec(&s, &u, ur);
+	u.later = 1;
+	cr_assert_eq(toolkit_http_upload(&u.io, &s, &u.ops, &u.wctx), ZB_OK);
+	cr_assert_eq(feed(&u, 1000, 256 * 1024), ZB_OK);
+	commit_and_wait(&u);
+	cr_assert_eq(u.later, 2, "done came before the plugin's own");
+	cr_assert_eq(u.done, 1);
+	cr_assert_eq(u.status, ZB_OK);
+	cr_assert_str_eq(u.msg, "done by the plugin");
+	cr_assert_eq(u.aborted, 0);
+	loop_for(200);
+	cr_assert_eq(u.done, 1);
 	free(ur);
 }
