@@ -99,8 +99,8 @@ unit_tests = %reldir%/unit/test_config %reldir%/unit/test_json \
 	%reldir%/unit/test_artifact %reldir%/unit/test_retention \
 	%reldir%/unit/test_cron %reldir%/unit/test_reactor \
 	%reldir%/unit/test_layout %reldir%/unit/test_jobq \
-	%reldir%/unit/test_catalog %reldir%/unit/test_toolkit_json \
-	%reldir%/unit/test_toolkit_http
+	%reldir%/unit/test_catalog %reldir%/unit/test_toolkit_http \
+	%reldir%/unit/test_toolkit_json
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 unit_cflags = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(OPENSSL_CFLAGS) \
