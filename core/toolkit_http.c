@@ -76,6 +76,7 @@ struct zb_http_req {
 	int			(*on_attempt)(void *, struct zb_http_req *,
 				    int);
 	size_t			 resp_max;
+	uint32_t		 total_ms;	/* an attempt's bound */
 	void			*arg;
 
 	CURL			*easy;
@@ -224,6 +225,18 @@ resp_header(const struct zb_http_resp *r, const char *name)
 	const struct zb_http_req *q = r->priv;
 
 	return q != NULL ? hdrs_get(&q->resp_hdrs, name) : NULL;
+}
+
+static const char *
+resp_header_at(const struct zb_http_resp *r, size_t i, const char **value)
+{
+	const struct zb_http_req *q = r->priv;
+
+	if (q == NULL || i >= q->resp_hdrs.n)
+		return NULL;
+	if (value != NULL)
+		*value = q->resp_hdrs.v[i].value;
+	return q->resp_hdrs.v[i].name;
 }
 
 static void
@@ -675,6 +688,9 @@ attempt_start(struct zb_http_req *q)
 	    (long)q->retry.timeout_ms);
 	curl_easy_setopt(q->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(q->easy, CURLOPT_LOW_SPEED_TIME, t_s);
+	if (q->total_ms > 0)
+		curl_easy_setopt(q->easy, CURLOPT_TIMEOUT_MS,
+		    (long)q->total_ms);
 	setup_method(q);
 	if (http_submit(q->easy, on_transfer_done, q) == -1) {
 		free(q->fail);
@@ -707,6 +723,7 @@ maybe_retry(struct zb_http_req *q, int can_repeat)
 {
 	int64_t		 wait, ra;
 	uint64_t	 ceil_ms, elapsed;
+	char		 at[64];
 	int		 transient;
 
 	if (q->fail != NULL || !can_repeat)
@@ -731,8 +748,13 @@ maybe_retry(struct zb_http_req *q, int can_repeat)
 	elapsed = now_ms() - q->t0;
 	if (elapsed + (uint64_t)wait >= q->retry.deadline_ms)
 		return 0;
-	log_warnx("%s %s: %s; retry %d of %d in %.1f s", prefix_of(q),
-	    q->what, q->error != NULL ? q->error : "failed", q->attempt,
+	if (q->mode == MODE_DOWNLOAD && q->delivered > 0)
+		snprintf(at, sizeof(at), "resuming at byte %" PRIu64 ", ",
+		    q->delivered);
+	else
+		at[0] = '\0';
+	log_warnx("%s %s: %s; %sretry %d of %d in %.1f s", prefix_of(q),
+	    q->what, q->error != NULL ? q->error : "failed", at, q->attempt,
 	    q->retry.max_attempts - 1, (double)wait / 1000);
 	q->retry_timer = reactor_timer_add((uint64_t)wait, on_retry_timer, q);
 	return 1;
@@ -779,6 +801,7 @@ fill_resp(struct zb_http_req *q, int curlcode, long status)
 	q->resp.body_len = q->rbody.len;
 	q->resp.attempts = q->attempt;
 	q->resp.header = resp_header;
+	q->resp.header_at = resp_header_at;
 	q->resp.priv = q;
 	describe(q);
 	q->resp.error = q->error != NULL ? q->error : "";
@@ -884,6 +907,9 @@ toolkit_http_request(struct zb_inst *inst, const struct zb_http_spec *spec)
 	q->follow = spec->follow_redirects;
 	q->on_attempt = spec->on_attempt;
 	q->resp_max = spec->resp_max;
+	if (spec->struct_size >= offsetof(struct zb_http_spec, total_ms) +
+	    sizeof(spec->total_ms))
+		q->total_ms = spec->total_ms;
 	q->done = spec->done;
 	q->arg = spec->arg;
 	q->total = -1;
@@ -1145,6 +1171,9 @@ toolkit_http_download(struct zb_io *s, const struct zb_http_download_spec *spec,
 	q->on_end = spec->on_end;
 	q->on_close = spec->on_close;
 	q->arg = spec->arg;
+	if (spec->struct_size >= offsetof(struct zb_http_download_spec,
+	    total_ms) + sizeof(spec->total_ms))
+		q->total_ms = spec->total_ms;
 	q->total = -1;
 	if (attempt_start(q) == -1)
 		q->defer_timer = reactor_timer_add(0, on_download_start_failed,
@@ -1230,7 +1259,7 @@ static void
 upload_finish(struct zb_http_req *q)
 {
 	char	 err[512];
-	int	 st = ZB_OK;
+	int	 st = ZB_OK, rc;
 	char	*msg = NULL;
 
 	if (q->fail != NULL || q->resp.curlcode != CURLE_OK) {
@@ -1238,8 +1267,13 @@ upload_finish(struct zb_http_req *q)
 		msg = xstrdup(q->error != NULL ? q->error : "upload failed");
 	} else if (q->on_response != NULL) {
 		err[0] = '\0';
-		if (q->on_response(q->arg, &q->resp, err, sizeof(err)) !=
-		    ZB_OK) {
+		rc = q->on_response(q->arg, &q->resp, err, sizeof(err));
+		if (rc == ZB_AGAIN) {
+			/* the plugin ends the writer itself, later */
+			req_free(q);
+			return;
+		}
+		if (rc != ZB_OK) {
 			st = ZB_ERR;
 			msg = xstrdup(err[0] != '\0' ? err : q->resp.error);
 		}
@@ -1393,6 +1427,9 @@ toolkit_http_upload(struct zb_io *w, const struct zb_http_upload_spec *spec,
 	q->on_response = spec->on_response;
 	q->on_abort = spec->on_abort;
 	q->arg = spec->arg;
+	if (spec->struct_size >= offsetof(struct zb_http_upload_spec,
+	    total_ms) + sizeof(spec->total_ms))
+		q->total_ms = spec->total_ms;
 	q->total = -1;
 	q->up_size = spec->size >= 0 ? spec->size : -1;
 	q->up_size_wire = q->up_size;

@@ -437,3 +437,23 @@ mutation-check:
 	$(SHELL) $(abs_top_srcdir)/%reldir%/mutation/run.sh \
 	$(MUTATION_ONLY:%=--only %)
 .PHONY: mutation-check
+
+# ---- the qdrant source (plugins/qdrant) ------------------------------------------
+TESTS += %reldir%/integration/qdrant.sh
+EXTRA_DIST += %reldir%/integration/qdrant.sh %reldir%/fakes/qdrant_fake.py
+# Its JSON envelope reader (plugins/qdrant/qdrant_json.c), seeds replayed
+# through the host's JSON reader (hostapi_get()).
+qdrant_json_cppflags = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/qdrant
+replay_progs += %reldir%/fuzz/replay_qdrant
+%canon_reldir%_fuzz_replay_qdrant_SOURCES = %reldir%/fuzz/replay.c \
+	%reldir%/fuzz/fuzz_qdrant.c plugins/qdrant/qdrant_json.c
+%canon_reldir%_fuzz_replay_qdrant_CPPFLAGS = $(qdrant_json_cppflags)
+%canon_reldir%_fuzz_replay_qdrant_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+if FUZZERS
+noinst_PROGRAMS += %reldir%/fuzz/fuzz_qdrant
+%canon_reldir%_fuzz_fuzz_qdrant_SOURCES = %reldir%/fuzz/fuzz_qdrant.c \
+	plugins/qdrant/qdrant_json.c
+%canon_reldir%_fuzz_fuzz_qdrant_CPPFLAGS = $(qdrant_json_cppflags)
+%canon_reldir%_fuzz_fuzz_qdrant_LDFLAGS = -fsanitize=fuzzer
+%canon_reldir%_fuzz_fuzz_qdrant_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+endif

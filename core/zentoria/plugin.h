@@ -393,6 +393,10 @@ struct zb_http_resp {
 	const char	*(*header)(const struct zb_http_resp *,
 			    const char *name);
 	const void	*priv;		/* the host's */
+	/* All response headers in order: the name of the i-th, its value
+	 * in *value; NULL past the last. */
+	const char	*(*header_at)(const struct zb_http_resp *, size_t i,
+			    const char **value);
 };
 
 /*
@@ -456,6 +460,9 @@ struct zb_http_spec {
 	 * query string and user info.
 	 */
 	const char	*what;
+	/* Optional: an attempt's bound in all, connect to last byte, in
+	 * ms (a listing that trickles); 0: none. */
+	uint32_t	 total_ms;
 };
 
 /*
@@ -486,7 +493,9 @@ struct zb_http_download_spec {
 			    char *err, size_t errlen);
 	void		(*on_end)(void *arg, int status, const char *msg);
 	void		(*on_close)(void *arg);
-	void		*arg;	const char	*what;		/* as in struct zb_http_spec */
+	void		*arg;
+	const char	*what;		/* as in struct zb_http_spec */
+	uint32_t	 total_ms;	/* as in struct zb_http_spec */
 };
 
 /*
@@ -523,6 +532,7 @@ struct zb_http_upload_spec {
 	void		(*on_abort)(void *arg);
 	void		*arg;
 	const char	*what;		/* as in struct zb_http_spec */
+	uint32_t	 total_ms;	/* as in struct zb_http_spec */
 };
 
 struct zb_host_api {

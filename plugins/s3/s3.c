@@ -129,10 +129,10 @@ s3_init(const struct zb_host_api *host, struct zb_inst *inst, void **ctx)
 	const char	*v, *mode;
 	int		 sink, bad = 0;
 
-	if (host->struct_size < offsetof(struct zb_host_api, http_resume) +
-	    sizeof(host->http_resume)) {
+	if (host->struct_size < offsetof(struct zb_host_api, http_upload) +
+	    sizeof(host->http_upload)) {
 		host->log(inst, ZB_LOG_ERROR, "this daemon is too old for the "
-		    "s3 plugin (needs plugin ABI 1.1)");
+		    "s3 plugin (needs plugin ABI 1.5)");
 		return ZB_ERR;
 	}
 	sink = strncmp(host->inst_name(inst), "sink:", 5) == 0;

@@ -2,10 +2,11 @@
  * s3.h - the `s3' plugin (a sink, and a source of whole buckets).
  *
  * s3.c         descriptor, options, instance
- * s3_req.c     one signed request on the host's curl multi, with retries
+ * s3_req.c     one signed request: host->http_request (retries there),
+ *              or a raw transfer for the streamed kinds
  * s3_xml.c     the few XML elements S3 answers with
  * s3_put.c     sink: put (single PUT or multipart upload)
- * s3_get.c     sink: get (streamed GET)
+ * s3_get.c     sink: get (host->http_download)
  * s3_list.c    sink: list (ListObjectsV2), remove (DeleteObjects
  *              batches), cleanup (stale multipart uploads)
  * s3_limits.c  connect, stall and total bounds of a request (curl options)
@@ -123,6 +124,14 @@ struct s3_req_spec {
  * (logged).
  */
 struct s3_req	*s3_req_start(struct s3 *, const struct s3_req_spec *);
+/*
+ * The sink's get runs on host->http_download: the object's Host, path
+ * and URL (caller frees), and the signature of one attempt of its GET.
+ */
+int		 s3_get_target(struct s3 *, const char *key, char **host,
+		    char **path, char **url);
+int		 s3_sign_get(struct s3 *, struct zb_http_req *,
+		    const char *host, const char *path);
 /* Stop a request: done is not called. */
 void		 s3_req_cancel(struct s3_req *);
 void		 s3_req_resume(struct s3_req *);

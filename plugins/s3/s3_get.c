@@ -1,21 +1,20 @@
 /*
  * s3_get.c - the sink's get: one object streamed into the host's stream
- * (verify, restore).
+ * (verify, restore), on host->http_download (ABI 1.5).
  *
- * The GET's body goes to host->push as curl delivers it.  When the host
- * pauses the stream, the next delivery is refused with
- * CURL_WRITEFUNC_PAUSE (curl offers it again after resume).  A transfer
- * that breaks after some bytes went out is resumed from there with a
- * Range request pinned to the object's ETag (If-Match), up to `retries'
- * times: bytes already pushed are never pushed twice.
+ * The host pushes the GET's body with the stream's backpressure and
+ * retries and resumes a broken transfer from where it broke with a
+ * Range request, up to `retries' times: bytes already pushed are never
+ * pushed twice.  Each attempt is signed afresh (SigV4); a resumed one
+ * is also pinned to the first answer's ETag with If-Match, so that an
+ * object replaced meanwhile ends the get with a 412 instead of mixing
+ * two objects' bytes.
  */
 #include "zb-build.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <curl/curl.h>
 
 #include "util.h"
 #include "s3.h"
@@ -24,151 +23,105 @@ struct get {
 	struct s3	*s3;
 	struct zb_io	*s;
 	char		*key;
+	char		*host, *path, *url;
 	char		 where[512];
-	struct s3_req	*req;
-	uint64_t	 offset;	/* bytes pushed */
+	char		 what[560];	/* "GET s3://bucket/key" */
 	char		 etag[128];
-	int		 resumes;
-	int		 paused;	/* by the host */
-	int		 curl_paused;	/* we answered PAUSE */
-	int		 torn_down;	/* push said ZB_ERR */
 };
 
-static int	start(struct get *);
-
-static size_t
-on_data(void *arg, const char *p, size_t n)
+static int
+on_attempt(void *arg, struct zb_http_req *hr, int attempt)
 {
 	struct get	*g = arg;
-	int		 rc;
 
-	if (g->torn_down)
-		return 0;
-	if (g->paused) {
-		g->curl_paused = 1;
-		return CURL_WRITEFUNC_PAUSE;
-	}
-	rc = g->s3->host->push(g->s, p, n);
-	if (rc == ZB_ERR) {
-		g->torn_down = 1;
-		return 0;
-	}
-	g->offset += n;
-	if (rc == ZB_AGAIN)
-		g->paused = 1;	/* taken; pause() has been called */
-	return n;
-}
-
-static void
-on_done(void *arg, struct s3_resp *r)
-{
-	struct get	*g = arg;
-	char		 msg[700];
-
-	g->req = NULL;
-	if (g->torn_down)
-		return;		/* close() follows */
-	if (s3_ok(r)) {
-		g->s3->host->done(g->s, ZB_OK, NULL);
-		return;
-	}
-	/* The first answer's ETag pins resumed reads to the same object. */
-	if (g->etag[0] == '\0' && r->etag[0] != '\0')
-		snprintf(g->etag, sizeof(g->etag), "%s", r->etag);
-	/* A body cut off mid-way is a curl error with status 200. */
-	if (g->offset > 0 && g->etag[0] != '\0' &&
-	    g->resumes < g->s3->retries && r->status != 412 &&
-	    (r->curlcode != 0 || r->status >= 500)) {
-		g->resumes++;
-		s3_log(g->s3, ZB_LOG_WARN, "%s; resuming at byte %llu (%d of "
-		    "%d)", r->error, (unsigned long long)g->offset, g->resumes,
-		    g->s3->retries);
-		if (start(g) == 0)
-			return;
-	}
-	if (r->status == 404)
-		snprintf(msg, sizeof(msg), "%s: no such object", g->where);
-	else if (r->status == 412)
-		snprintf(msg, sizeof(msg), "%s changed while it was read",
-		    g->where);
-	else
-		snprintf(msg, sizeof(msg), "%s", r->error);
-	g->s3->host->done(g->s, ZB_ERR, msg);
+	if (attempt > 1 && g->etag[0] != '\0')
+		g->s3->host->http_set_header(hr, "If-Match", g->etag);
+	return s3_sign_get(g->s3, hr, g->host, g->path);
 }
 
 static int
-start(struct get *g)
+on_response(void *arg, const struct zb_http_resp *r, char *err, size_t len)
 {
-	struct s3_req_spec	 s;
-	char			 range[64];
+	struct get	*g = arg;
+	const char	*etag = r->header(r, "etag");
 
-	memset(&s, 0, sizeof(s));
-	s.method = "GET";
-	s.key = g->key;
-	if (g->offset > 0) {
-		snprintf(range, sizeof(range), "bytes=%llu-",
-		    (unsigned long long)g->offset);
-		s.headers[0].name = "range";
-		s.headers[0].value = range;
-		s.headers[1].name = "if-match";
-		s.headers[1].value = g->etag;
-		s.nheaders = 2;
+	if (etag != NULL && strlen(etag) < sizeof(g->etag))
+		snprintf(g->etag, sizeof(g->etag), "%s", etag);
+	return ZB_OK;
+}
+
+static void
+on_end(void *arg, int status, const char *msg)
+{
+	struct get	*g = arg;
+	char		 m[1024];
+
+	if (status == ZB_OK) {
+		g->s3->host->done(g->s, ZB_OK, NULL);
+		return;
 	}
-	s.on_data = on_data;
-	s.done = on_done;
-	s.arg = g;
-	g->req = s3_req_start(g->s3, &s);
-	return g->req != NULL ? 0 : -1;
+	if (msg == NULL)
+		msg = "failed";
+	if (strncmp(msg, "HTTP 404 ", 9) == 0)
+		snprintf(m, sizeof(m), "%s: no such object", g->where);
+	else if (strncmp(msg, "HTTP 412 ", 9) == 0)
+		snprintf(m, sizeof(m), "%s changed while it was read",
+		    g->where);
+	else
+		snprintf(m, sizeof(m), "%s: %s", g->what, msg);
+	g->s3->host->done(g->s, ZB_ERR, m);
 }
 
 static void
-get_pause(void *pctx)
+on_close(void *arg)
 {
-	((struct get *)pctx)->paused = 1;
-}
+	struct get	*g = arg;
 
-static void
-get_resume(void *pctx)
-{
-	struct get	*g = pctx;
-
-	g->paused = 0;
-	if (g->curl_paused && g->req != NULL) {
-		g->curl_paused = 0;
-		s3_req_resume(g->req);
-	}
-}
-
-static void
-get_close(void *pctx)
-{
-	struct get	*g = pctx;
-
-	s3_req_cancel(g->req);
 	free(g->key);
+	free(g->host);
+	free(g->path);
+	free(g->url);
 	free(g);
 }
-
-static const struct zb_producer_ops get_ops = {
-	get_pause, get_resume, get_close
-};
 
 int
 s3_get_open(struct s3 *s3, struct zb_io *s, const char *key,
     const struct zb_producer_ops **ops, void **pctx)
 {
-	struct get	*g = xcalloc(1, sizeof(*g));
+	struct zb_http_download_spec	 d;
+	struct s3_limits		 lim;
+	struct get			*g = xcalloc(1, sizeof(*g));
 
 	g->s3 = s3;
 	g->s = s;
 	g->key = s3_full_key(s3, key);
 	s3_where(s3, g->key, g->where, sizeof(g->where));
-	if (start(g) == -1) {
-		free(g->key);
-		free(g);
+	snprintf(g->what, sizeof(g->what), "GET %s", g->where);
+	if (s3_get_target(s3, g->key, &g->host, &g->path, &g->url) == -1) {
+		s3_log(s3, ZB_LOG_ERROR, "%s: cannot build the request",
+		    g->what);
+		on_close(g);
 		return ZB_ERR;
 	}
-	*ops = &get_ops;
-	*pctx = g;
+	s3_limits_for(&s3->timeouts, S3_REQ_DATA, &lim);
+	memset(&d, 0, sizeof(d));
+	d.struct_size = sizeof(d);
+	d.url = g->url;
+	d.retry.max_attempts = s3->retries + 1;
+	d.retry.base_ms = 200;
+	d.retry.cap_ms = 10000;
+	d.retry.deadline_ms = UINT32_MAX;	/* bounded by `retries' */
+	d.retry.timeout_ms = (uint32_t)lim.connect_ms;
+	d.total_ms = (uint32_t)lim.total_ms;
+	d.on_attempt = on_attempt;
+	d.on_response = on_response;
+	d.on_end = on_end;
+	d.on_close = on_close;
+	d.arg = g;
+	d.what = g->what;
+	if (s3->host->http_download(s, &d, ops, pctx) != ZB_OK) {
+		on_close(g);
+		return ZB_ERR;
+	}
 	return ZB_OK;
 }

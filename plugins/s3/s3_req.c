@@ -1,13 +1,21 @@
 /*
- * s3_req.c - one signed S3 request on the host's curl multi.
+ * s3_req.c - one signed S3 request.
  *
- * Every attempt is signed afresh (SigV4, sigv4.c) and submitted with
- * host->http_submit; nothing here blocks.  Connection errors, timeouts,
- * 429 and 5xx answers are retried with exponential backoff and full
- * jitter, as AWS recommends, as long as no part of a response body has
- * been handed on (a streamed GET cannot take its first bytes twice).
- * Small XML answers and error documents are collected with a cap; the
- * S3 error code and message become a sentence for the logs.
+ * A request whose body is in memory (or absent) and whose answer is
+ * collected -- listings, HEAD, DELETE, the multipart bookkeeping, a
+ * part or a small object PUT -- runs on the host's http_request (ABI
+ * 1.5), which owns the retry policy: connection errors, timeouts, 429
+ * and 5xx are retried with exponential backoff and full jitter, up to
+ * `retries' times.  Every attempt is signed afresh (SigV4, sigv4.c) in
+ * on_attempt.  What S3 adds on top stays here: a 200 whose document is
+ * an <Error> (CompleteMultipartUpload) is retried as a new request, and
+ * the S3 error code and message become a sentence for the logs.
+ *
+ * The two streamed kinds -- a GET whose body goes to on_data (the bucket
+ * source) and a PUT whose body comes from on_read (its restore) -- are
+ * submitted directly with host->http_submit and keep their own retries
+ * here (raw_*), because neither fits a host adapter: their bytes are
+ * framed by the caller, not pushed into a stream as they come.
  */
 #include "zb-build.h"
 
@@ -45,9 +53,14 @@ struct s3_req {
 	int			 in_flight;
 	struct zb_timer		*retry_timer;
 	char			 desc[300];	/* "PUT bucket/key" */
+	/* on host->http_request (the in-memory kinds) */
+	struct zb_http_req	*hreq;
+	char			*url, *host, *path;
+	char			 hash[65];	/* payload hash signed */
 };
 
 static int	attempt(struct s3_req *);
+static int	tk_start(struct s3_req *);
 
 void
 s3_log(struct s3 *s3, int level, const char *fmt, ...)
@@ -121,11 +134,16 @@ req_free(struct s3_req *q)
 
 	if (q->retry_timer != NULL)
 		q->s3->host->timer_del(q->retry_timer);
+	if (q->hreq != NULL)
+		q->s3->host->http_request_cancel(q->hreq);
 	if (q->easy != NULL) {
 		if (q->in_flight)
 			q->s3->host->http_cancel(q->easy);
 		curl_easy_cleanup(q->easy);
 	}
+	free(q->url);
+	free(q->host);
+	free(q->path);
 	curl_slist_free_all(q->hdrs);
 	sigv4_out_free(&q->sig);
 	resp_clear(&q->resp);
@@ -430,17 +448,89 @@ req_kind(const struct s3_req_spec *s)
 	return S3_REQ_SMALL;
 }
 
+/*
+ * What every attempt shares: the Host, the path, the URL and the payload
+ * hash.  0, or -1 (a cap passed).
+ */
+static int
+prepare(struct s3_req *q)
+{
+	struct s3	*s3 = q->s3;
+	struct buf	 path, url;
+	int		 rc = -1;
+
+	/* No bucket: a request to the service itself (ListBuckets). */
+	q->host = s3->path_style || q->bucket[0] == '\0' ?
+	    xstrdup(s3->hostport) : xasprintf("%s.%s", q->bucket,
+	    s3->hostport);
+	buf_init(&path, 16384);
+	buf_init(&url, 32768);
+	buf_puts(&path, s3->base_path);
+	if (s3->path_style && q->bucket[0] != '\0')
+		buf_printf(&path, "/%s", q->bucket);
+	buf_printf(&path, "/%s", q->key != NULL ? q->key : "");
+	buf_printf(&url, "%s://%s", s3->scheme, q->host);
+	sigv4_uri_encode(&url, path.data, path.len, 1);
+	if (path.failed || url.failed || query_string(&url, &q->spec) == -1)
+		goto out;
+	if ((q->spec.sign_body && q->spec.on_read == NULL) ||
+	    q->spec.bodylen == 0) {
+		if (sigv4_sha256_hex(q->spec.body != NULL ? q->spec.body : "",
+		    q->spec.bodylen, q->hash) == -1)
+			goto out;
+	} else
+		snprintf(q->hash, sizeof(q->hash), "%s",
+		    SIGV4_UNSIGNED_PAYLOAD);
+	q->path = buf_take(&path);
+	q->url = buf_take(&url);
+	rc = 0;
+out:
+	buf_free(&path);
+	buf_free(&url);
+	return rc;
+}
+
+/* Sign for now into q->sig.  0, or -1 (logged). */
+static int
+sign(struct s3_req *q)
+{
+	struct s3		*s3 = q->s3;
+	struct sigv4_req	 sr;
+	const char		*err;
+
+	sigv4_out_free(&q->sig);
+	sigv4_out_init(&q->sig);
+	memset(&sr, 0, sizeof(sr));
+	sr.method = q->spec.method;
+	sr.host = q->host;
+	sr.path = q->path;
+	sr.path_mode = SIGV4_PATH_S3;
+	sr.query = q->spec.query;
+	sr.nquery = q->spec.nquery;
+	sr.headers = q->spec.headers;
+	sr.nheaders = q->spec.nheaders;
+	sr.payload_hash = q->hash;
+	sr.region = s3->region;
+	sr.access_key = s3->access_key;
+	sr.secret_key = s3->secret_key;
+	sr.when = time(NULL);
+	if (sigv4_sign(&sr, &q->sig, &err) == -1) {
+		s3_log(s3, ZB_LOG_ERROR, "%s: cannot sign: %s", q->desc, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the streamed kinds: raw transfers on host->http_submit ------------- */
+
 static int
 attempt(struct s3_req *q)
 {
 	struct s3		*s3 = q->s3;
 	struct s3_limits	 lim;
-	struct sigv4_req	 sr;
-	struct buf		 path, url;
-	char			 hash[65], *host;
-	const char		*err, *m = q->spec.method;
+	const char		*m = q->spec.method;
 	size_t			 i;
-	int			 has_ctype = 0, rc = -1;
+	int			 has_ctype = 0;
 
 	q->attempt++;
 	q->body_off = 0;
@@ -451,71 +541,30 @@ attempt(struct s3_req *q)
 	resp_clear(&q->resp);
 	curl_slist_free_all(q->hdrs);
 	q->hdrs = NULL;
-	sigv4_out_free(&q->sig);
-	sigv4_out_init(&q->sig);
 	if (q->easy != NULL)
 		curl_easy_reset(q->easy);
 	else if ((q->easy = curl_easy_init()) == NULL)
 		return -1;
-
-	/* No bucket: a request to the service itself (ListBuckets). */
-	host = s3->path_style || q->bucket[0] == '\0' ?
-	    xstrdup(s3->hostport) : xasprintf("%s.%s", q->bucket,
-	    s3->hostport);
-	buf_init(&path, 16384);
-	buf_init(&url, 32768);
-	buf_puts(&path, s3->base_path);
-	if (s3->path_style && q->bucket[0] != '\0')
-		buf_printf(&path, "/%s", q->bucket);
-	buf_printf(&path, "/%s", q->key != NULL ? q->key : "");
-	buf_printf(&url, "%s://%s", s3->scheme, host);
-	sigv4_uri_encode(&url, path.data, path.len, 1);
-	if (path.failed || url.failed || query_string(&url, &q->spec) == -1)
-		goto out;
-
-	if ((q->spec.sign_body && q->spec.on_read == NULL) ||
-	    q->spec.bodylen == 0) {
-		if (sigv4_sha256_hex(q->spec.body != NULL ? q->spec.body : "",
-		    q->spec.bodylen, hash) == -1)
-			goto out;
-	} else
-		snprintf(hash, sizeof(hash), "%s", SIGV4_UNSIGNED_PAYLOAD);
-	memset(&sr, 0, sizeof(sr));
-	sr.method = m;
-	sr.host = host;
-	sr.path = path.data;
-	sr.path_mode = SIGV4_PATH_S3;
-	sr.query = q->spec.query;
-	sr.nquery = q->spec.nquery;
-	sr.headers = q->spec.headers;
-	sr.nheaders = q->spec.nheaders;
-	sr.payload_hash = hash;
-	sr.region = s3->region;
-	sr.access_key = s3->access_key;
-	sr.secret_key = s3->secret_key;
-	sr.when = time(NULL);
-	if (sigv4_sign(&sr, &q->sig, &err) == -1) {
-		s3_log(s3, ZB_LOG_ERROR, "%s: cannot sign: %s", q->desc, err);
-		goto out;
-	}
+	if (sign(q) == -1)
+		return -1;
 	if (add_header(q, "x-amz-date", q->sig.amz_date) == -1 ||
 	    add_header(q, "x-amz-content-sha256", q->sig.content_sha256) ==
 	    -1 || add_header(q, "Authorization", q->sig.authorization.data) ==
 	    -1)
-		goto out;
+		return -1;
 	for (i = 0; i < q->spec.nheaders; i++) {
 		if (strcasecmp(q->spec.headers[i].name, "content-type") == 0)
 			has_ctype = 1;
 		if (add_header(q, q->spec.headers[i].name,
 		    q->spec.headers[i].value) == -1)
-			goto out;
+			return -1;
 	}
 	/* No 100-continue round trip; no form content type on POST. */
 	if (add_raw(q, "Expect:") == -1 ||
 	    (!has_ctype && add_raw(q, "Content-Type:") == -1))
-		goto out;
+		return -1;
 
-	curl_easy_setopt(q->easy, CURLOPT_URL, url.data);
+	curl_easy_setopt(q->easy, CURLOPT_URL, q->url);
 	curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, q->hdrs);
 	curl_easy_setopt(q->easy, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(q->easy, CURLOPT_WRITEDATA, q);
@@ -527,29 +576,194 @@ attempt(struct s3_req *q)
 		curl_easy_setopt(q->easy, CURLOPT_READDATA, q);
 		curl_easy_setopt(q->easy, CURLOPT_INFILESIZE_LARGE,
 		    (curl_off_t)q->spec.bodylen);
-	} else if (strcmp(m, "POST") == 0) {
-		curl_easy_setopt(q->easy, CURLOPT_POST, 1L);
-		curl_easy_setopt(q->easy, CURLOPT_POSTFIELDS,
-		    q->spec.body != NULL ? q->spec.body : "");
-		curl_easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)q->spec.bodylen);
-	} else if (strcmp(m, "HEAD") == 0)
-		curl_easy_setopt(q->easy, CURLOPT_NOBODY, 1L);
-	else if (strcmp(m, "GET") != 0)
+	} else if (strcmp(m, "GET") != 0)
 		curl_easy_setopt(q->easy, CURLOPT_CUSTOMREQUEST, m);
 	/* Connect, stall and total bounds (s3_limits.c). */
 	s3_limits_for(&s3->timeouts, req_kind(&q->spec), &lim);
 	s3_limits_apply(q->easy, &lim);
 	if (s3->host->http_submit(s3->inst, q->easy, on_done, q) != ZB_OK)
-		goto out;
+		return -1;
 	q->in_flight = 1;
-	rc = 0;
-out:
-	free(host);
-	buf_free(&path);
-	buf_free(&url);
+	return 0;
+}
+
+/* ---- the in-memory kinds: host->http_request ------------------------------ */
+
+static int
+tk_sign(void *arg, struct zb_http_req *hr, int n)
+{
+	struct s3_req		 *q = arg;
+	const struct zb_host_api *host = q->s3->host;
+
+	if (sign(q) == -1)
+		return ZB_ERR;
+	host->http_set_header(hr, "x-amz-date", q->sig.amz_date);
+	host->http_set_header(hr, "x-amz-content-sha256",
+	    q->sig.content_sha256);
+	host->http_set_header(hr, "Authorization",
+	    q->sig.authorization.data);
+	return ZB_OK;
+}
+
+static void
+on_tk_retry(void *arg)
+{
+	struct s3_req	*q = arg;
+	struct s3_resp	 r;
+
+	q->retry_timer = NULL;
+	if (tk_start(q) == 0)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.curlcode = CURLE_FAILED_INIT;
+	snprintf(r.error, sizeof(r.error), "%s: cannot start the request "
+	    "again", q->desc);
+	q->spec.done(q->spec.arg, &r);
+	req_free(q);
+}
+
+static void
+tk_done(void *arg, const struct zb_http_resp *hr)
+{
+	struct s3_req	*q = arg;
+	const char	*name, *v;
+	size_t		 i;
+	uint64_t	 wait;
+
+	q->hreq = NULL;		/* it frees itself after this returns */
+	resp_clear(&q->resp);
+	buf_reset(&q->body);
+	q->attempt += hr->attempts;
+	q->resp.curlcode = hr->curlcode == -1 ? CURLE_FAILED_INIT :
+	    hr->curlcode;
+	q->resp.status = hr->status;
+	q->resp.attempts = q->attempt;
+	if (hr->body != NULL)
+		buf_add(&q->body, hr->body, hr->body_len);
+	q->resp.body = q->body.data;
+	q->resp.len = q->body.len;
+	for (i = 0; (name = hr->header_at(hr, i, &v)) != NULL; i++) {
+		if (strcasecmp(name, "etag") == 0 &&
+		    strlen(v) < sizeof(q->resp.etag))
+			snprintf(q->resp.etag, sizeof(q->resp.etag), "%s", v);
+		else if (strcasecmp(name, "content-length") == 0) {
+			q->resp.content_length = strtoull(v, NULL, 10);
+			q->resp.has_length = 1;
+		}
+		if (q->spec.keep_headers && q->resp.nhdrs < 256 &&
+		    (strcasecmp(name, "content-type") == 0 ||
+		    strcasecmp(name, "last-modified") == 0 ||
+		    strncasecmp(name, "x-amz-meta-", 11) == 0 ||
+		    strncasecmp(name, "x-amz-object-lock-", 18) == 0))
+			keep_header(&q->resp, name, strlen(name), v,
+			    strlen(v));
+	}
+	if (q->resp.curlcode != CURLE_OK && hr->error != NULL) {
+		snprintf(q->resp.error, sizeof(q->resp.error), "%s: %s",
+		    q->desc, hr->error);
+	} else
+		describe(q);
+	/* A 200 whose document is an <Error>: the host saw a success. */
+	if (q->resp.curlcode == CURLE_OK && q->resp.status >= 200 &&
+	    q->resp.status < 300 && retryable(&q->resp) &&
+	    q->attempt <= q->s3->retries) {
+		wait = (uint64_t)BACKOFF_BASE_MS << (q->attempt - 1);
+		if (wait > BACKOFF_CAP_MS)
+			wait = BACKOFF_CAP_MS;
+		wait = (uint64_t)random() % (wait + 1);	/* full jitter */
+		s3_log(q->s3, ZB_LOG_WARN, "%s; retry %d of %d in %.1f s",
+		    q->resp.error, q->attempt, q->s3->retries,
+		    (double)wait / 1000);
+		q->retry_timer = q->s3->host->timer_add(wait, on_tk_retry, q);
+		return;
+	}
+	q->spec.done(q->spec.arg, &q->resp);
+	req_free(q);
+}
+
+static int
+tk_start(struct s3_req *q)
+{
+	struct s3		*s3 = q->s3;
+	struct s3_limits	 lim;
+	struct zb_http_spec	 hs;
+	struct zb_http_header	 h[S3_MAX_HEADERS];
+	size_t			 i;
+	int			 left = s3->retries + 1 - q->attempt;
+
+	for (i = 0; i < q->spec.nheaders; i++) {
+		h[i].name = q->spec.headers[i].name;
+		h[i].value = q->spec.headers[i].value;
+	}
+	s3_limits_for(&s3->timeouts, req_kind(&q->spec), &lim);
+	memset(&hs, 0, sizeof(hs));
+	hs.struct_size = sizeof(hs);
+	hs.method = q->spec.method;
+	hs.url = q->url;
+	hs.headers = h;
+	hs.nheaders = q->spec.nheaders;
+	hs.body = q->spec.body;
+	hs.body_len = q->spec.bodylen;
+	hs.retry.max_attempts = left > 0 ? left : 1;
+	hs.retry.base_ms = BACKOFF_BASE_MS;
+	hs.retry.cap_ms = BACKOFF_CAP_MS;
+	hs.retry.deadline_ms = UINT32_MAX;	/* bounded by `retries' */
+	hs.retry.timeout_ms = (uint32_t)lim.connect_ms;
+	hs.retry.retry_unsafe = 1;	/* S3's POSTs can be sent again */
+	hs.total_ms = (uint32_t)lim.total_ms;
+	hs.on_attempt = tk_sign;
+	/* As before: any 2xx document up to 64 KiB (a 200 <Error>). */
+	hs.resp_max = q->spec.resp_max > ERROR_BODY_MAX ? q->spec.resp_max :
+	    ERROR_BODY_MAX;
+	hs.done = tk_done;
+	hs.arg = q;
+	hs.what = q->desc;
+	q->hreq = s3->host->http_request(s3->inst, &hs);
+	return q->hreq != NULL ? 0 : -1;
+}
+
+/* ---- helpers for the sink's get (s3_get.c) ----------------------------- */
+
+int
+s3_get_target(struct s3 *s3, const char *key, char **host, char **path,
+    char **url)
+{
+	struct s3_req	 q;
+
+	memset(&q, 0, sizeof(q));
+	q.s3 = s3;
+	q.spec.method = "GET";
+	q.bucket = s3->bucket;
+	q.key = (char *)key;
+	if (prepare(&q) == -1)
+		return -1;
+	*host = q.host;
+	*path = q.path;
+	*url = q.url;
+	return 0;
+}
+
+int
+s3_sign_get(struct s3 *s3, struct zb_http_req *hr, const char *host,
+    const char *path)
+{
+	struct s3_req	 q;
+	int		 rc;
+
+	memset(&q, 0, sizeof(q));
+	q.s3 = s3;
+	q.spec.method = "GET";
+	q.host = (char *)host;
+	q.path = (char *)path;
+	snprintf(q.hash, sizeof(q.hash), "%s", SIGV4_EMPTY_SHA256);
+	snprintf(q.desc, sizeof(q.desc), "GET s3://%s%s", s3->bucket, path);
+	sigv4_out_init(&q.sig);
+	rc = tk_sign(&q, hr, 0);
+	sigv4_out_free(&q.sig);
 	return rc;
 }
+
+/* ---- requests ------------------------------------------------------------------ */
 
 struct s3_req *
 s3_req_start(struct s3 *s3, const struct s3_req_spec *spec)
@@ -557,6 +771,7 @@ s3_req_start(struct s3 *s3, const struct s3_req_spec *spec)
 	struct s3_req	*q;
 	size_t		 i;
 	char		 where[280];
+	int		 rc;
 
 	q = xcalloc(1, sizeof(*q));
 	q->s3 = s3;
@@ -574,13 +789,20 @@ s3_req_start(struct s3 *s3, const struct s3_req_spec *spec)
 	q->bucket = xstrdup(spec->bucket != NULL ? spec->bucket : s3->bucket);
 	q->key = spec->key != NULL ? xstrdup(spec->key) : NULL;
 	sigv4_out_init(&q->sig);
-	buf_init(&q->body, ERROR_BODY_MAX);
+	buf_init(&q->body, spec->resp_max > ERROR_BODY_MAX ?
+	    spec->resp_max : ERROR_BODY_MAX);
 	snprintf(where, sizeof(where), "s3://%s/%s", q->bucket,
 	    q->key != NULL ? q->key : "");
 	snprintf(q->desc, sizeof(q->desc), "%s %s%s%s", spec->method, where,
 	    spec->nquery > 0 ? "?" : "", spec->nquery > 0 ?
 	    spec->query[0].name : "");
-	if (attempt(q) == -1) {
+	if (prepare(q) == -1)
+		rc = -1;
+	else if (spec->on_data == NULL && spec->on_read == NULL)
+		rc = tk_start(q);
+	else
+		rc = attempt(q);
+	if (rc == -1) {
 		s3_log(s3, ZB_LOG_ERROR, "%s: cannot start the request",
 		    q->desc);
 		req_free(q);

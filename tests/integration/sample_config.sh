@@ -8,7 +8,7 @@
 SAMPLE="$ZB_SRCDIR/etc/zentoria-backupd.ini.sample"
 mkdir -p "$T/etc" "$T/backups" "$T/config"
 for f in offsite.key offsite.secret minio.key minio.secret pg.pass \
-    redis.pass vault.token; do
+    redis.pass vault.token qdrant.key; do
 	echo "not-a-real-$f" >"$T/etc/$f"
 	chmod 600 "$T/etc/$f"
 done
@@ -42,13 +42,13 @@ for want in 'schedule = 0 3 \* \* sun tag=weekly' \
     'schedule = 0 \*/6 \* \* \*' 'keep_hourly = 168' 'keep_weekly = 52' \
     'keep_last = unlimited' '^\[check:restore-weekly\]' \
     '^\[check:everything-quarterly\]' '^\[check:verify-daily\]' \
-    '^\[source:vault\]' '^schedule = 0 1 \* \* \*'; do
+    '^\[source:vault\]' '^schedule = 0 1 \* \* \*' \
+    '^\[source:qdrant\]' '^\[check:qdrant-monthly\]'; do
 	grep -q "$want" "$T/zb.ini" && ok "$want" ||
 		fail "the sample lacks: $want"
 done
 # The sections of issues 11 and 12 are there, commented out.
-for want in '^; \[source:qdrant\]' '^; \[source:n8n\]' \
-    '^; plugin = rclone'; do
+for want in '^; \[source:n8n\]' '^; plugin = rclone'; do
 	grep -q "$want" "$T/zb.ini" && ok "$want" ||
 		fail "the sample lacks: $want"
 done
@@ -57,11 +57,11 @@ done
 # at its line, with the section and key.
 cp "$T/zb.ini" "$T/bad.ini"
 line=$(($(wc -l <"$T/bad.ini") + 5))
-printf '\n[check:qdrant-monthly]\nschedule = 0 5 1 * *\nkind = test-restore\njobs = qdrant\n' \
+printf '\n[check:retired-monthly]\nschedule = 0 5 1 * *\nkind = test-restore\njobs = retired\n' \
 	>>"$T/bad.ini"
-check_fails 1 "a check naming a commented-out job" \
+check_fails 1 "a check naming a job that does not exist" \
 	"$DAEMON" -c "$T/bad.ini" --check-config
 grep_err "the refusal names the file, line, section and key" \
-	"bad.ini:$line: \\[check:qdrant-monthly\\] jobs: no \\[job:qdrant\\] section"
+	"bad.ini:$line: \\[check:retired-monthly\\] jobs: no \\[job:retired\\] section"
 
 finish

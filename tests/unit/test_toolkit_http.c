@@ -95,6 +95,18 @@ teardown(void)
 
 TestSuite(toolkit_http, .init = setup, .fini = teardown, .timeout = 60);
 
+/* Strings the callbacks record stay reachable (no leak reports). */
+static char	*kept[512];
+static size_t	 nkept;
+
+static char *
+keep(char *s)
+{
+	if (nkept < sizeof(kept) / sizeof(kept[0]))
+		kept[nkept++] = s;
+	return s;
+}
+
 static char *
 url(const char *path)
 {
@@ -147,6 +159,7 @@ struct rq {
 	char	*body;
 	size_t	 body_len;
 	char	*retry_after;
+	char	*etag_at;		/* found by header_at */
 	int	 on_attempt_calls;
 	int	 fail_attempt;		/* on_attempt refuses this one */
 	uint64_t t_done;
@@ -156,22 +169,26 @@ static void
 rq_done(void *arg, const struct zb_http_resp *r)
 {
 	struct rq	*q = arg;
-	const char	*ra;
+	const char	*ra, *name, *val;
+	size_t		 i;
 
 	cr_assert_eq(r->struct_size, sizeof(*r));
 	q->done++;
 	q->curlcode = r->curlcode;
 	q->status = r->status;
 	q->attempts = r->attempts;
-	q->error = xstrdup(r->error != NULL ? r->error : "(null)");
+	q->error = keep(xstrdup(r->error != NULL ? r->error : "(null)"));
 	if (r->body != NULL) {
 		cr_assert_eq(r->body[r->body_len], '\0');
-		q->body = xmalloc(r->body_len + 1);
+		q->body = keep(xmalloc(r->body_len + 1));
 		memcpy(q->body, r->body, r->body_len + 1);
 	}
 	q->body_len = r->body_len;
 	ra = r->header(r, "RETRY-after");
-	q->retry_after = ra != NULL ? xstrdup(ra) : NULL;
+	q->retry_after = ra != NULL ? keep(xstrdup(ra)) : NULL;
+	for (i = 0; (name = r->header_at(r, i, &val)) != NULL; i++)
+		if (strcasecmp(name, "etag") == 0)
+			q->etag_at = keep(xstrdup(val));
 	q->t_done = now_ms();
 }
 
@@ -228,6 +245,7 @@ Test(toolkit_http, request_503_then_ok)
 	cr_assert_eq(q.body_len, 100);
 	for (i = 0; i < 100; i++)
 		cr_assert_eq((unsigned char)q.body[i], blob_byte(i));
+	cr_assert_str_eq(q.etag_at, "\"blob-100\"");
 	/* Retries are logged, without the query string. */
 	free(u);
 	u = xasprintf("GET http://127.0.0.1:%d/blob: HTTP 503 Service "
@@ -496,6 +514,23 @@ Test(toolkit_http, stalled_attempt_times_out)
 	free(u);
 }
 
+Test(toolkit_http, total_ms_bounds_a_trickling_attempt)
+{
+	struct zb_http_spec	 s;
+	struct rq		 q;
+	char			*u = url("/blob?size=3000000&slow_ms=100");
+	uint64_t		 t0 = now_ms();
+
+	spec_init(&s, &q, u);
+	s.retry.max_attempts = 1;
+	s.resp_max = 4000000;
+	s.total_ms = 1000;
+	run_request(&s, &q);
+	cr_assert_eq(q.curlcode, CURLE_OPERATION_TIMEDOUT, "%s", q.error);
+	cr_assert_lt(q.t_done - t0, 3000);
+	free(u);
+}
+
 Test(toolkit_http, cancelled_request_never_calls_done)
 {
 	struct zb_http_spec	 s;
@@ -537,6 +572,8 @@ struct dl {
 	size_t				 on_data_bytes;
 };
 
+static void *volatile dl_got;	/* written only: volatile */
+
 static void
 dl_resume_later(void *arg)
 {
@@ -556,6 +593,7 @@ dl_push(struct zb_io *io, const void *p, size_t n)
 	if (d->len + n > d->cap) {
 		d->cap = (d->len + n) * 2;
 		d->got = realloc(d->got, d->cap);
+		dl_got = d->got;	/* reachable: no leak report */
 	}
 	memcpy(d->got + d->len, p, n);
 	d->len += n;
@@ -578,7 +616,7 @@ dl_done(struct zb_io *io, int status, const char *msg)
 
 	d->done++;
 	d->status = status;
-	d->msg = msg != NULL ? xstrdup(msg) : NULL;
+	d->msg = msg != NULL ? keep(xstrdup(msg)) : NULL;
 }
 
 static const struct io_vtbl dl_vtbl = {
@@ -728,6 +766,7 @@ Test(toolkit_http, download_resumes_with_range)
 	assert_blob(&d, 1000000);
 	cr_assert_eq(d.responses, 1);
 	cr_assert_eq(server_count(path), 2);
+	assert_logged("resuming at byte 300000, retry 1 of 4 in ");
 	free(u);
 }
 
@@ -843,7 +882,7 @@ on_end_record(void *arg, int status, const char *msg)
 
 	/* The plugin finishes the stream itself, later. */
 	d->status = status;
-	d->msg = msg != NULL ? xstrdup(msg) : NULL;
+	d->msg = msg != NULL ? keep(xstrdup(msg)) : NULL;
 	d->done = 100;
 }
 
@@ -899,6 +938,7 @@ struct up {
 	char				*body;
 	int				 aborted;
 	int				 responses;
+	int				 later;	/* on_response: ZB_AGAIN */
 };
 
 static void
@@ -914,7 +954,7 @@ up_done(struct zb_io *io, int status, const char *msg)
 
 	u->done++;
 	u->status = status;
-	u->msg = msg != NULL ? xstrdup(msg) : NULL;
+	u->msg = msg != NULL ? keep(xstrdup(msg)) : NULL;
 }
 
 static const struct io_vtbl up_vtbl = {
@@ -923,6 +963,16 @@ static const struct io_vtbl up_vtbl = {
 	.ready = up_ready,
 };
 
+/* The plugin's follow-up request ended: it ends the writer itself. */
+static void
+up_done_later(void *arg)
+{
+	struct up	*u = arg;
+
+	u->later = 2;
+	io_done(&u->io, ZB_OK, "done by the plugin");
+}
+
 static int
 up_on_response(void *arg, const struct zb_http_resp *r, char *err,
     size_t errlen)
@@ -930,7 +980,12 @@ up_on_response(void *arg, const struct zb_http_resp *r, char *err,
 	struct up	*u = arg;
 
 	u->responses++;
-	u->body = r->body != NULL ? xstrndup(r->body, r->body_len) : NULL;
+	if (u->later) {
+		reactor_timer_add(100, up_done_later, u);
+		return ZB_AGAIN;
+	}
+	u->body = r->body != NULL ?
+	    keep(xstrndup(r->body, r->body_len)) : NULL;
 	if (r->status != 200) {
 		snprintf(err, errlen, "upload refused: %s", r->error);
 		return ZB_ERR;
@@ -1195,5 +1250,26 @@ Test(toolkit_http, upload_retried_before_bytes_went_out)
 	commit_and_wait(&u);
 	cr_assert_eq(u.status, ZB_OK, "%s", u.msg);
 	assert_has(u.body, "\"nth\": 2");
+	free(ur);
+}
+
+Test(toolkit_http, upload_on_response_again_lets_the_plugin_end_it)
+{
+	struct zb_http_upload_spec	 s;
+	struct up			 u;
+	char				*ur = url("/upload");
+
+	up_spec(&s, &u, ur);
+	u.later = 1;
+	cr_assert_eq(toolkit_http_upload(&u.io, &s, &u.ops, &u.wctx), ZB_OK);
+	cr_assert_eq(feed(&u, 1000, 256 * 1024), ZB_OK);
+	commit_and_wait(&u);
+	cr_assert_eq(u.later, 2, "done came before the plugin's own");
+	cr_assert_eq(u.done, 1);
+	cr_assert_eq(u.status, ZB_OK);
+	cr_assert_str_eq(u.msg, "done by the plugin");
+	cr_assert_eq(u.aborted, 0);
+	loop_for(200);
+	cr_assert_eq(u.done, 1);
 	free(ur);
 }
