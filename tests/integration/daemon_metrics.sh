@@ -236,8 +236,12 @@ vt=$(val 'backup_verify_timestamp{check="v",kind="verify"}')
 # Retention after each run that reached every sink: good's count is every
 # committed copy there (no keep rules: all kept), of both sources; bad never
 # had a retention pass (each daemon run missed it), so it has no sample yet.
+# The count is as of the last retention pass: a run SIGTERM caught after
+# its commit (every second here, so often under load) has one more copy
+# on good than that pass counted, and none after it.
 on_good=$(find "$T/good" -name manifest.json | wc -l)
-[ "$(val 'backup_retained_copies{sink="good"}')" = "$on_good" ] &&
+rg=$(val 'backup_retained_copies{sink="good"}')
+[ -n "$rg" ] && { [ "$rg" = "$on_good" ] || [ "$rg" = $((on_good - 1)) ]; } &&
     [ -z "$(val 'backup_retained_copies{sink="bad"}')" ] &&
     ok "backup_retained_copies: good $on_good (its manifests), bad none yet" ||
     fail "retained: $(grep ^backup_retained "$M"), $on_good manifests on good"
