@@ -511,6 +511,15 @@ static const struct zb_host_api host_api = {
 	.http_set_header = toolkit_http_set_header,
 	.http_download = toolkit_http_download,
 	.http_upload = toolkit_http_upload,
+	.json_parse = toolkit_json_parse,
+	.json_free = toolkit_json_free,
+	.json_get = toolkit_json_get,
+	.json_int = toolkit_json_int,
+	.buf_init = toolkit_buf_init,
+	.buf_free = toolkit_buf_free,
+	.buf_add = toolkit_buf_add,
+	.buf_printf = toolkit_buf_printf,
+	.buf_json_str = toolkit_buf_json_str,
 };
 
 const struct zb_host_api *

@@ -357,6 +357,7 @@ parse_value(struct jp *p)
 		return NULL;
 	}
 	j = xcalloc(1, sizeof(*j));
+	j->raw_off = p->pos;
 	switch (p->s[p->pos]) {
 	case '{':
 	case '[':
@@ -383,6 +384,7 @@ parse_value(struct jp *p)
 		json_free(j);
 		return NULL;
 	}
+	j->raw_len = p->pos - j->raw_off;
 	return j;
 }
 

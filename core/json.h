@@ -19,6 +19,8 @@ struct json {
 	int		 boolean;	/* BOOL */
 	struct json	*child;		/* ARRAY/OBJECT: first element */
 	struct json	*next;		/* next sibling */
+	size_t		 raw_off;	/* the value's text in the input */
+	size_t		 raw_len;
 };
 
 #define JSON_MAX_DEPTH	32

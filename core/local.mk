@@ -33,6 +33,7 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 	%reldir%/state.c %reldir%/state.h \
 	%reldir%/stream.c %reldir%/stream.h \
 	%reldir%/toolkit.h %reldir%/toolkit_fd.c %reldir%/toolkit_http.c \
+	%reldir%/toolkit_json.c \
 	%reldir%/util.c %reldir%/util.h \
 	%reldir%/writers.c %reldir%/writers.h
 %canon_reldir%_libzbcore_la_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) \

@@ -25,4 +25,18 @@ int	toolkit_http_download(struct zb_io *s,
 int	toolkit_http_upload(struct zb_io *w, const struct zb_http_upload_spec *,
 	    const struct zb_writer_ops **ops, void **wctx);
 
+const struct zb_json *toolkit_json_parse(const char *text, size_t len,
+	    char *err, size_t errlen);
+void	toolkit_json_free(const struct zb_json *root);
+const struct zb_json *toolkit_json_get(const struct zb_json *obj,
+	    const char *key);
+int	toolkit_json_int(const struct zb_json *v, int64_t *out);
+
+void	toolkit_buf_init(struct zb_buf *, size_t max);
+void	toolkit_buf_free(struct zb_buf *);
+int	toolkit_buf_add(struct zb_buf *, const void *, size_t);
+int	toolkit_buf_printf(struct zb_buf *, const char *fmt, ...)
+	    ZB_PRINTF(2, 3);
+int	toolkit_buf_json_str(struct zb_buf *, const char *s);
+
 #endif

@@ -99,12 +99,16 @@ unit_tests = %reldir%/unit/test_config %reldir%/unit/test_json \
 	%reldir%/unit/test_artifact %reldir%/unit/test_retention \
 	%reldir%/unit/test_cron %reldir%/unit/test_reactor \
 	%reldir%/unit/test_layout %reldir%/unit/test_jobq \
-	%reldir%/unit/test_catalog
+	%reldir%/unit/test_catalog %reldir%/unit/test_toolkit_json
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 unit_cflags = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(OPENSSL_CFLAGS) \
 	-DZB_UNIT_TEST
 unit_ldadd = core/libzbcore.la $(CRITERION_LIBS) $(LIBEVENT_LIBS)
+%canon_reldir%_unit_test_toolkit_json_SOURCES = \
+	%reldir%/unit/test_toolkit_json.c
+%canon_reldir%_unit_test_toolkit_json_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_toolkit_json_LDADD = $(unit_ldadd)
 %canon_reldir%_unit_test_config_SOURCES = %reldir%/unit/test_config.c
 %canon_reldir%_unit_test_config_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_config_LDADD = $(unit_ldadd)

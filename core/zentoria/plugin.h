@@ -236,6 +236,49 @@ struct zb_child_fds {
 	pid_t	 pid;
 };
 
+
+/*
+ * ABI 1.5: a JSON document parsed by the host (host->json_parse).  The
+ * tree is read-only and lives until host->json_free(root).  raw_off and
+ * raw_len locate each value's text in the parsed input, so that a
+ * subtree can be copied verbatim into a new document.
+ */
+enum zb_json_type {
+	ZB_JSON_NULL = 0,
+	ZB_JSON_BOOL,
+	ZB_JSON_NUMBER,
+	ZB_JSON_STRING,
+	ZB_JSON_ARRAY,
+	ZB_JSON_OBJECT
+};
+
+struct zb_json {
+	int			 type;		/* enum zb_json_type */
+	const char		*key;		/* member name in an object */
+	const char		*str;		/* STRING, unescaped; NUMBER as
+						 * written */
+	double			 num;		/* NUMBER */
+	int			 boolean;	/* BOOL */
+	const struct zb_json	*child;		/* ARRAY/OBJECT: first item */
+	const struct zb_json	*next;		/* next sibling */
+	size_t			 raw_off;	/* the value's text in the input */
+	size_t			 raw_len;
+};
+
+/*
+ * ABI 1.5: a growable byte buffer with a hard cap (host->buf_*).  Zero it
+ * or buf_init() it; data is NUL terminated when not NULL.  An append
+ * beyond max fails, and the failure is sticky (failed), so a series of
+ * appends can be checked once.  Free with host->buf_free().
+ */
+struct zb_buf {
+	char	*data;
+	size_t	 len;
+	size_t	 cap;
+	size_t	 max;
+	int	 failed;
+};
+
 struct zb_timer;
 struct zb_http_req;	/* ABI 1.5: one request of http_request() */
 
@@ -430,6 +473,9 @@ struct zb_http_download_spec {
  * are.  At commit the body ends; the writer's commit finishes when the
  * response came: on_response decides (ZB_OK, or ZB_ERR with err), and
  * without it any 2xx succeeds and anything else fails with resp->error.
+ * on_response may also return ZB_AGAIN: the plugin has more to do first
+ * (a follow-up request) and ends the writer itself, later, with
+ * host->done(w, status, msg); the adapter no longer touches w.
  */
 struct zb_http_upload_spec {
 	uint32_t	 struct_size;
@@ -620,6 +666,29 @@ struct zb_host_api {
 	int		 (*http_upload)(struct zb_io *w,
 			    const struct zb_http_upload_spec *,
 			    const struct zb_writer_ops **ops, void **wctx);
+
+	/*
+	 * ABI 1.5: JSON.  json_parse returns the root, or NULL with a
+	 * message ("offset 12: expected ':'") in err.  Documents nest at most
+	 * 32 deep; duplicate member names are refused.  json_get finds an
+	 * object's member; json_int reads a NUMBER that is an exact integer
+	 * (ZB_OK) or fails (ZB_ERR).
+	 */
+	const struct zb_json *(*json_parse)(const char *text, size_t len,
+			    char *err, size_t errlen);
+	void		 (*json_free)(const struct zb_json *root);
+	const struct zb_json *(*json_get)(const struct zb_json *obj,
+			    const char *key);
+	int		 (*json_int)(const struct zb_json *v, int64_t *out);
+
+	/* ABI 1.5: buffers (struct zb_buf).  Appends return 0 or -1. */
+	void		 (*buf_init)(struct zb_buf *, size_t max);
+	void		 (*buf_free)(struct zb_buf *);
+	int		 (*buf_add)(struct zb_buf *, const void *, size_t);
+	int		 (*buf_printf)(struct zb_buf *, const char *fmt, ...)
+			    ZB_PRINTF(2, 3);
+	/* Append s as a JSON string literal, quotes included. */
+	int		 (*buf_json_str)(struct zb_buf *, const char *s);
 };
 
 struct zb_plugin_desc {
