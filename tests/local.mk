@@ -99,7 +99,8 @@ unit_tests = %reldir%/unit/test_config %reldir%/unit/test_json \
 	%reldir%/unit/test_artifact %reldir%/unit/test_retention \
 	%reldir%/unit/test_cron %reldir%/unit/test_reactor \
 	%reldir%/unit/test_layout %reldir%/unit/test_jobq \
-	%reldir%/unit/test_catalog %reldir%/unit/test_toolkit_json
+	%reldir%/unit/test_catalog %reldir%/unit/test_toolkit_json \
+	%reldir%/unit/test_toolkit_http
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 unit_cflags = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(OPENSSL_CFLAGS) \
@@ -130,6 +131,9 @@ unit_ldadd = core/libzbcore.la $(CRITERION_LIBS) $(LIBEVENT_LIBS)
 %canon_reldir%_unit_test_http_SOURCES = %reldir%/unit/test_http.c
 %canon_reldir%_unit_test_http_CFLAGS = $(unit_cflags) $(LIBCURL_CFLAGS)
 %canon_reldir%_unit_test_http_LDADD = $(unit_ldadd) $(LIBCURL_LIBS)
+%canon_reldir%_unit_test_toolkit_http_SOURCES = %reldir%/unit/test_toolkit_http.c
+%canon_reldir%_unit_test_toolkit_http_CFLAGS = $(unit_cflags) $(LIBCURL_CFLAGS)
+%canon_reldir%_unit_test_toolkit_http_LDADD = $(unit_ldadd) $(LIBCURL_LIBS) $(OPENSSL_LIBS)
 %canon_reldir%_unit_test_catalog_SOURCES = %reldir%/unit/test_catalog.c
 %canon_reldir%_unit_test_catalog_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_catalog_LDADD = $(unit_ldadd)
@@ -261,7 +265,7 @@ check_PROGRAMS += %reldir%/tools/prune_call
 TESTS += %reldir%/sigv4_crosscheck.py %reldir%/fakes/s3_fake_selftest.py
 EXTRA_DIST += %reldir%/fakes/s3_fake_selftest.py %reldir%/fakes/s3_fake.py \
 	%reldir%/fakes/README.md %reldir%/fakes/http_receiver.py \
-	%reldir%/fakes/smtp_receiver.py
+	%reldir%/fakes/smtp_receiver.py %reldir%/fakes/http_faults.py
 EXTRA_DIST += %reldir%/sigv4_crosscheck.py plugins/s3/sigv4.h
 
 # ---- S3 request time bounds (plugins/s3/s3_limits.c) ----------------------------

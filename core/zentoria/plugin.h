@@ -420,7 +420,8 @@ struct zb_http_spec {
 			    int attempt);
 	/*
 	 * Collect at most resp_max bytes of a 2xx body into resp->body (a
-	 * larger body fails the request: "response over N bytes").  Error
+	 * larger body fails the request: "response over N bytes"; 0: a 2xx
+	 * body is read and dropped, resp->body is NULL).  Error
 	 * bodies (non-2xx) are always collected up to 64 KiB for the error
 	 * line.
 	 */
@@ -429,6 +430,13 @@ struct zb_http_spec {
 	 * http_request() returned. */
 	void		(*done)(void *arg, const struct zb_http_resp *resp);
 	void		*arg;
+	/*
+	 * Optional: what the request is, for the host's log lines (a retry
+	 * is logged as a warning "WHAT: ERROR; retry N of M in S s"), e.g.
+	 * "PUT s3://bucket/key".  NULL: the method and the URL without its
+	 * query string and user info.
+	 */
+	const char	*what;
 };
 
 /*
@@ -459,7 +467,7 @@ struct zb_http_download_spec {
 			    char *err, size_t errlen);
 	void		(*on_end)(void *arg, int status, const char *msg);
 	void		(*on_close)(void *arg);
-	void		*arg;
+	void		*arg;	const char	*what;		/* as in struct zb_http_spec */
 };
 
 /*
@@ -495,6 +503,7 @@ struct zb_http_upload_spec {
 			    char *err, size_t errlen);
 	void		(*on_abort)(void *arg);
 	void		*arg;
+	const char	*what;		/* as in struct zb_http_spec */
 };
 
 struct zb_host_api {
