@@ -190,8 +190,9 @@ EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \
 	%reldir%/lib/s3fake.sh %reldir%/lib/s3rver.sh \
 	%reldir%/unit/testlib.h
 # the n8n source against its fake (plugins/n8n)
-TESTS += %reldir%/integration/n8n.sh
-EXTRA_DIST += %reldir%/integration/n8n.sh %reldir%/fakes/n8n_fake.py
+TESTS += %reldir%/integration/n8n.sh %reldir%/integration/n8n_credentials.sh
+EXTRA_DIST += %reldir%/integration/n8n.sh %reldir%/fakes/n8n_fake.py \
+	%reldir%/integration/n8n_credentials.sh
 # configure leaves our core/ directory alone (m4/zb_macros.m4)
 TESTS += %reldir%/configure_core.sh
 EXTRA_DIST += %reldir%/configure_core.sh
