@@ -388,6 +388,24 @@ noinst_PROGRAMS += %reldir%/fuzz/fuzz_s3xml
 %canon_reldir%_fuzz_fuzz_s3xml_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
 endif
 
+# ---- n8n API pages and workflow bodies (plugins/n8n/n8n_page.c, n8n_body.c) ----
+n8npage_src = plugins/n8n/n8n_page.c plugins/n8n/n8n_body.c \
+	plugins/n8n/n8n_api.c
+n8npage_cppflags = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/n8n
+replay_progs += %reldir%/fuzz/replay_n8npage
+%canon_reldir%_fuzz_replay_n8npage_SOURCES = %reldir%/fuzz/replay.c \
+	%reldir%/fuzz/fuzz_n8npage.c $(n8npage_src)
+%canon_reldir%_fuzz_replay_n8npage_CPPFLAGS = $(n8npage_cppflags)
+%canon_reldir%_fuzz_replay_n8npage_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+if FUZZERS
+noinst_PROGRAMS += %reldir%/fuzz/fuzz_n8npage
+%canon_reldir%_fuzz_fuzz_n8npage_SOURCES = %reldir%/fuzz/fuzz_n8npage.c \
+	$(n8npage_src)
+%canon_reldir%_fuzz_fuzz_n8npage_CPPFLAGS = $(n8npage_cppflags)
+%canon_reldir%_fuzz_fuzz_n8npage_LDFLAGS = -fsanitize=fuzzer
+%canon_reldir%_fuzz_fuzz_n8npage_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+endif
+
 # ---- mutation check (tests/mutation/README.md) ----------------------------------
 # Slow, not part of make check: each mutation of mutations.txt is applied
 # to a scratch copy of the tree, rebuilt and run against the tests it

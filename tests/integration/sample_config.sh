@@ -8,7 +8,7 @@
 SAMPLE="$ZB_SRCDIR/etc/zentoria-backupd.ini.sample"
 mkdir -p "$T/etc" "$T/backups" "$T/config"
 for f in offsite.key offsite.secret minio.key minio.secret pg.pass \
-    redis.pass; do
+    redis.pass n8n.key; do
 	echo "not-a-real-$f" >"$T/etc/$f"
 	chmod 600 "$T/etc/$f"
 done
@@ -46,7 +46,7 @@ for want in 'schedule = 0 3 \* \* sun tag=weekly' \
 		fail "the sample lacks: $want"
 done
 # The sections of issues 11 and 12 are there, commented out.
-for want in '^; \[source:qdrant\]' '^; \[source:vault\]' '^; \[source:n8n\]' \
+for want in '^; \[source:qdrant\]' '^; \[source:vault\]' '^\[source:n8n\]' \
     '^; plugin = rclone' '^; schedule = 0 1 \* \* \*'; do
 	grep -q "$want" "$T/zb.ini" && ok "$want" ||
 		fail "the sample lacks: $want"
