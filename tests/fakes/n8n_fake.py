@@ -36,7 +36,8 @@ names with quotes and non-ASCII text).
 
 Control endpoints (no auth, not under /api/):
   GET  /__state            {"workflows": [...], "tags": [...]}
-  GET  /__log              [{"method","path","status"}] (keys never logged)
+  GET  /__log              [{"method","path","status","time"}] (keys never
+                           logged)
   POST /__log/clear
   POST /__fault            {"die_on_cursor": true}: the process exits
                            (os._exit) when a workflows list request with a
@@ -267,6 +268,9 @@ def page(items, q):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "n8n-fake"
+    # Headers and body go out in two writes: without TCP_NODELAY the
+    # second waits for the client's delayed ACK (40 ms a request).
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         if os.environ.get("N8N_FAKE_VERBOSE"):
@@ -284,7 +288,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/api/"):
             with STATE.lock:
                 STATE.log.append({"method": self.command,
-                                  "path": self.path, "status": status})
+                                  "path": self.path, "status": status,
+                                  "time": round(time.time(), 3)})
 
     def msg(self, status, text, extra=None, errors=None):
         o = {"message": text}
