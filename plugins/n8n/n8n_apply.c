@@ -446,6 +446,7 @@ on_tags_set(void *arg, const struct zb_http_resp *r)
 static void
 set_tags(struct n8n_apply *a)
 {
+	const struct zb_host_api *host = a->host;
 	struct wfent		*e = &a->wfs[a->i];
 	const struct zb_json	*tags, *t;
 	const char		*name;
@@ -478,8 +479,8 @@ set_tags(struct n8n_apply *a)
 		return;
 	}
 	snprintf(path, sizeof(path), "workflows/%s/tags", a->cur_id);
-	(void)call(a, "PUT", path, &b, on_tags_set);
-	a->host->buf_free(&b);
+	(void)call(a, "PUT", path, &b, on_tags_set);	/* may free a */
+	host->buf_free(&b);
 }
 
 static void
@@ -522,6 +523,7 @@ on_saved(void *arg, const struct zb_http_resp *r)
 static void
 save(struct n8n_apply *a)
 {
+	const struct zb_host_api *host = a->host;
 	struct wfent	*e = &a->wfs[a->i];
 	struct zb_buf	 b;
 	char		 path[128];
@@ -544,10 +546,10 @@ save(struct n8n_apply *a)
 			return;
 		}
 		snprintf(path, sizeof(path), "workflows/%s", a->cur_id);
-		(void)call(a, "PUT", path, &b, on_saved);
+		(void)call(a, "PUT", path, &b, on_saved);	/* may free a */
 	} else
 		(void)call(a, "POST", "workflows", &b, on_saved);
-	a->host->buf_free(&b);
+	host->buf_free(&b);
 }
 
 /*
@@ -581,6 +583,7 @@ next_workflow(struct n8n_apply *a)
 static void
 advance(struct n8n_apply *a)
 {
+	const struct zb_host_api *host = a->host;
 	struct zb_buf	 b;
 	char		*path;
 
@@ -605,8 +608,9 @@ advance(struct n8n_apply *a)
 			a->host->buf_add(&b, "{\"name\":", 8);
 			a->host->buf_json_str(&b, a->tags[a->tagi].name);
 			a->host->buf_add(&b, "}", 1);
+			/* call() may end the restore and free a */
 			(void)call(a, "POST", "tags", &b, on_tag_created);
-			a->host->buf_free(&b);
+			host->buf_free(&b);
 			return;
 		}
 		a->i = 0;
