@@ -134,6 +134,7 @@ finish(struct n8n_apply *a, int status, const char *fmt, ...)
 	va_list	 ap;
 	char	 msg[1024];
 	size_t	 i;
+	int	 n;
 
 	a->step = FINISHED;
 	for (i = 0; i < a->ndrop; i++)
@@ -144,17 +145,20 @@ finish(struct n8n_apply *a, int status, const char *fmt, ...)
 	    "workflows: %d created, %d updated, %d activated, %d "
 	    "deactivated, %d failed", a->base, a->nwfs, a->created,
 	    a->updated, a->activated, a->deactivated, a->failed);
-	msg[0] = '\0';
+	/* The restore's last line shows the message: name the source. */
+	n = snprintf(msg, sizeof(msg), "%s: ", a->host->inst_name(a->n->inst));
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		n = 0;
 	if (fmt != NULL) {
 		va_start(ap, fmt);
-		vsnprintf(msg, sizeof(msg), fmt, ap);
+		vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
 		va_end(ap);
 	} else if (a->failed > 0) {
-		snprintf(msg, sizeof(msg), "%d of %zu workflows failed (see "
-		    "above)", a->failed, a->nwfs);
+		snprintf(msg + n, sizeof(msg) - (size_t)n, "%d of %zu "
+		    "workflows failed (see above)", a->failed, a->nwfs);
 		status = ZB_ERR;
 	}
-	a->done(a->arg, status, msg[0] != '\0' ? msg : NULL);
+	a->done(a->arg, status, status != ZB_OK ? msg : NULL);
 	apply_free(a);
 }
 

@@ -94,13 +94,18 @@ fail(struct n8n_backup *b, const char *fmt, ...)
 {
 	va_list	 ap;
 	char	 msg[1024];
+	int	 n;
 
 	if (b->ended)
 		return;
 	b->ended = 1;
 	b->phase = FINISHED;
+	/* The job's line shows the message: name the source in it. */
+	n = snprintf(msg, sizeof(msg), "%s: ", b->host->inst_name(b->n->inst));
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		n = 0;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
 	va_end(ap);
 	b->host->done(b->s, ZB_ERR, msg);
 }

@@ -43,7 +43,9 @@ Control endpoints (no auth, not under /api/):
                            (os._exit) when a workflows list request with a
                            cursor arrives (server death mid-listing);
                            {"always": 503, "retry_after": N}: every
-                           /api/ request gets that status; {} clears.
+                           /api/ request gets that status;
+                           {"refuse_create": [NAME, ...]}: creating a
+                           workflow of such a name gets 400; {} clears.
 
 Usage:
   n8n_fake.py --port 0 --port-file F --api-key KEY
@@ -407,6 +409,9 @@ class Handler(BaseHTTPRequestHandler):
             if err:
                 return self.msg(400, err, errors=(
                     [{"path": where, "message": err}] if where else None))
+            if doc["name"] in STATE.fault.get("refuse_create", []):
+                return self.msg(400, "refused by the test (fault "
+                                "refuse_create)")
             ts = now()
             w = {"id": new_id(), "name": doc["name"], "active": False,
                  "isArchived": False, "createdAt": ts, "updatedAt": ts,

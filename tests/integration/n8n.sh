@@ -240,6 +240,20 @@ else
 	fail "after --force the target differs"
 fi
 
+# ---- one workflow refused: the others go on, the report says so -------------
+fake_start E || exit 1
+fpost "$E_URL" /__fault '{"refuse_create": ["Workflow 0002 Ünïcødé ✓"]}'
+check_fails 1 "a restore with one refused workflow fails" \
+    $Z restore "$id" --to "$E_URL"
+grep_err "the failure names the workflow, step and status" \
+    "workflow 'Workflow 0002 Ünïcødé ✓' (.* in the backup): create: HTTP 400"
+grep_err "the summary counts it" \
+    "300 workflows: 299 created, 0 updated, 100 activated, 0 deactivated, 1 failed"
+grep_err "the run's message says how many failed" "1 of 300 workflows failed"
+n=$(fget "$E_URL" /__state | python3 -c 'import json,sys
+print(len(json.load(sys.stdin)["workflows"]))')
+[ "$n" = 299 ] && ok "the other 299 were created" || fail "$n workflows on E"
+
 # ---- restore to a file --------------------------------------------------------
 check "restore --to FILE" $Z restore "$id" --to "$T/wf.json"
 cmp -s "$T/wf.json" "$d/data.json" && ok "the file is the document" ||
@@ -247,13 +261,14 @@ cmp -s "$T/wf.json" "$d/data.json" && ok "the file is the document" ||
 
 # ---- failures -----------------------------------------------------------------
 check_fails 1 "a bad API key fails the run" $Z run n8nbad
-grep_err "names the source" "source:n8nbad"
-grep_err "names the status" "HTTP 401"
+grep_err "the failure names the source, the request and the 401" \
+    "source failed: source:n8nbad: listing the workflows: HTTP 401"
 [ -z "$(newest n8nbad)" ] && ok "no copy with a bad key" || fail "copy kept"
 
 fpost "$C_URL" /__fault '{"die_on_cursor": true}'
 check_fails 1 "the server dying mid-listing fails the run" $Z run n8ndies
-grep_err "names what failed" "listing the workflows"
+grep_err "names the source and what failed" \
+    "source failed: source:n8ndies: listing the workflows: "
 kill -0 "$C_PID" 2>/dev/null && fail "the fake C should have exited" ||
     ok "the fake died on the second page"
 if [ -z "$(find "$T/store" -path '*n8ndies*' -name manifest.json)" ]; then
@@ -266,7 +281,8 @@ fpost "$D_URL" /__fault '{"always": 503, "retry_after": 20}'
 t0=$(date +%s)
 check_fails 1 "a server answering 503 forever fails the run" $Z run n8n503
 el=$(( $(date +%s) - t0 ))
-grep_err "the 503 is named" "HTTP 503"
+grep_err "the 503 is named" \
+    "source failed: source:n8n503: listing the workflows: HTTP 503"
 grep_err "retries were made" "retry 3 of 7"
 if [ "$el" -lt 120 ] && [ "$el" -ge 60 ]; then
 	ok "gave up after $el s (Retry-After honoured, deadline 100 s)"
