@@ -146,6 +146,9 @@ static const struct zb_option daemon_opts[] = {
 
 static const struct zb_option source_opts[] = {
 	{ "plugin", ZB_OPT_STRING, NULL, 1, "plugin that reads the data", 0, 0 },
+	{ "require_encryption", ZB_OPT_BOOL, "no", 0,
+	    "yes: refuse this source unless [daemon] encryption = age "
+	    "(secrets in its data)", 0, 0 },
 	{ NULL, 0, NULL, 0, NULL, 0, 0 }
 };
 
@@ -1275,6 +1278,20 @@ check_daemon(struct zb_config *cfg, struct cfg_section *sec)
 	return errors;
 }
 
+/* A source whose data holds secrets is never stored in the clear. */
+static int
+check_source(struct zb_config *cfg, struct cfg_section *sec)
+{
+	struct cfg_kv	*kv = config_kv(sec, "require_encryption");
+
+	if (kv == NULL || kv->num == 0 || cfg->encrypt)
+		return 0;
+	config_error(cfg, sec, kv, kv->key, "this source's data must be "
+	    "encrypted, but [daemon] encryption is none: set encryption = age "
+	    "(with age_recipients_file or age_passphrase_file)");
+	return 1;
+}
+
 static int
 check_job(struct zb_config *cfg, struct cfg_section *sec)
 {
@@ -1707,6 +1724,8 @@ config_load_buf(const char *name, const char *data, size_t len,
 			errors += check_retention(cfg, sec, &sec->retention);
 		if (sec->kind == CFG_JOB)
 			errors += check_job(cfg, sec);
+		if (sec->kind == CFG_SOURCE)
+			errors += check_source(cfg, sec);
 	}
 	/* Checks name jobs, which exist now. */
 	TAILQ_FOREACH(sec, &cfg->sections, entry)

@@ -198,6 +198,10 @@ EXTRA_DIST += $(integration_tests) %reldir%/integration/lib.sh \
 	%reldir%/lib/pg.sh %reldir%/lib/assert.sh %reldir%/lib/README.md \
 	%reldir%/lib/s3fake.sh %reldir%/lib/s3rver.sh \
 	%reldir%/unit/testlib.h
+# the n8n source against its fake (plugins/n8n)
+TESTS += %reldir%/integration/n8n.sh %reldir%/integration/n8n_credentials.sh
+EXTRA_DIST += %reldir%/integration/n8n.sh %reldir%/fakes/n8n_fake.py \
+	%reldir%/integration/n8n_credentials.sh
 # configure leaves our core/ directory alone (m4/zb_macros.m4)
 TESTS += %reldir%/configure_core.sh
 EXTRA_DIST += %reldir%/configure_core.sh
@@ -421,6 +425,23 @@ noinst_PROGRAMS += %reldir%/fuzz/fuzz_vaultsnap
 %canon_reldir%_fuzz_fuzz_vaultsnap_CPPFLAGS = $(vaultsnap_cppflags)
 %canon_reldir%_fuzz_fuzz_vaultsnap_LDFLAGS = -fsanitize=fuzzer
 %canon_reldir%_fuzz_fuzz_vaultsnap_LDADD = $(vaultsnap_ldadd)
+endif
+# ---- n8n API pages and workflow bodies (plugins/n8n/n8n_page.c, n8n_body.c) ----
+n8npage_src = plugins/n8n/n8n_page.c plugins/n8n/n8n_body.c \
+	plugins/n8n/n8n_api.c
+n8npage_cppflags = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/n8n
+replay_progs += %reldir%/fuzz/replay_n8npage
+%canon_reldir%_fuzz_replay_n8npage_SOURCES = %reldir%/fuzz/replay.c \
+	%reldir%/fuzz/fuzz_n8npage.c $(n8npage_src)
+%canon_reldir%_fuzz_replay_n8npage_CPPFLAGS = $(n8npage_cppflags)
+%canon_reldir%_fuzz_replay_n8npage_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
+if FUZZERS
+noinst_PROGRAMS += %reldir%/fuzz/fuzz_n8npage
+%canon_reldir%_fuzz_fuzz_n8npage_SOURCES = %reldir%/fuzz/fuzz_n8npage.c \
+	$(n8npage_src)
+%canon_reldir%_fuzz_fuzz_n8npage_CPPFLAGS = $(n8npage_cppflags)
+%canon_reldir%_fuzz_fuzz_n8npage_LDFLAGS = -fsanitize=fuzzer
+%canon_reldir%_fuzz_fuzz_n8npage_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
 endif
 
 # ---- mutation check (tests/mutation/README.md) ----------------------------------

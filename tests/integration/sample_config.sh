@@ -8,7 +8,7 @@
 SAMPLE="$ZB_SRCDIR/etc/zentoria-backupd.ini.sample"
 mkdir -p "$T/etc" "$T/backups" "$T/config"
 for f in offsite.key offsite.secret minio.key minio.secret pg.pass \
-    redis.pass vault.token qdrant.key; do
+    redis.pass vault.token qdrant.key n8n.key; do
 	echo "not-a-real-$f" >"$T/etc/$f"
 	chmod 600 "$T/etc/$f"
 done
@@ -48,7 +48,7 @@ for want in 'schedule = 0 3 \* \* sun tag=weekly' \
 		fail "the sample lacks: $want"
 done
 # The sections of issues 11 and 12 are there, commented out.
-for want in '^; \[source:n8n\]' '^; plugin = rclone'; do
+for want in '^\[source:n8n\]' '^; plugin = rclone'; do
 	grep -q "$want" "$T/zb.ini" && ok "$want" ||
 		fail "the sample lacks: $want"
 done

@@ -124,7 +124,7 @@ Test(plugin, plugin_keys_are_checked_with_lines)
 	cr_assert_not_null(cfg, "%s", test_logged());
 	cr_assert_gt(plugin_bind_config(cfg, 1), 0);
 	assert_logged("test.ini:6: [source:c] comand: unknown key (expected "
-	    "one of: plugin, command, restore_command");
+	    "one of: plugin, require_encryption, command, restore_command");
 	assert_logged("test.ini:11: [source:wrong] plugin: plugin 'local' "
 	    "cannot be a source");
 	plugin_unbind_config(cfg);
