@@ -32,10 +32,19 @@ struct cfg_kv {
 	char			**items;	/* LIST options, after checking */
 	size_t			 nitems;
 	int64_t			 num;		/* INT/SIZE/DURATION/BOOL */
+	/*
+	 * A secret key (or its _file form) whose value is a
+	 * vault:MOUNT/PATH#KEY reference: vault is set by the check, secret
+	 * holds the value once vault_kv_resolve() read it (NUL-terminated,
+	 * secretlen bytes).  Wiped when the section is freed; never logged.
+	 */
+	int			 vault;
+	char			*secret;
+	size_t			 secretlen;
 };
 
 enum cfg_kind { CFG_DAEMON, CFG_SOURCE, CFG_SINK, CFG_JOB, CFG_CHECK,
-	CFG_NOTIFY };
+	CFG_NOTIFY, CFG_VAULT };
 
 struct cfg_section {
 	TAILQ_ENTRY(cfg_section) entry;
@@ -126,6 +135,8 @@ struct zb_config {
 	size_t			 nsections;
 	TAILQ_HEAD(, cfg_job)	 jobs;
 	TAILQ_HEAD(, cfg_check)	 checks;
+	/* [vault]: where vault: references are read (NULL: no section) */
+	struct cfg_section	*vault;
 
 	/* [daemon] */
 	const char		*plugin_dir;

@@ -99,7 +99,7 @@ unit_tests = %reldir%/unit/test_config %reldir%/unit/test_json \
 	%reldir%/unit/test_artifact %reldir%/unit/test_retention \
 	%reldir%/unit/test_cron %reldir%/unit/test_reactor \
 	%reldir%/unit/test_layout %reldir%/unit/test_jobq \
-	%reldir%/unit/test_catalog
+	%reldir%/unit/test_catalog %reldir%/unit/test_vault_kv
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 unit_cflags = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(OPENSSL_CFLAGS) \
@@ -108,6 +108,9 @@ unit_ldadd = core/libzbcore.la $(CRITERION_LIBS) $(LIBEVENT_LIBS)
 %canon_reldir%_unit_test_config_SOURCES = %reldir%/unit/test_config.c
 %canon_reldir%_unit_test_config_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_config_LDADD = $(unit_ldadd)
+%canon_reldir%_unit_test_vault_kv_SOURCES = %reldir%/unit/test_vault_kv.c
+%canon_reldir%_unit_test_vault_kv_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_vault_kv_LDADD = $(unit_ldadd)
 %canon_reldir%_unit_test_json_SOURCES = %reldir%/unit/test_json.c
 %canon_reldir%_unit_test_json_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_json_LDADD = $(unit_ldadd)
@@ -169,6 +172,7 @@ integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/sample_config.sh \
 	%reldir%/integration/check.sh \
 	%reldir%/integration/queue.sh \
+	%reldir%/integration/vault_secrets.sh \
 	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh
 TESTS += $(integration_tests)
 # the alert rules and the dashboard (etc/prometheus, etc/grafana)
