@@ -43,8 +43,10 @@ Control endpoints (no auth, not under /v1/, not logged as Vault requests):
   POST /__kv              {"mount":"secret","path":"a/b","data":{..}|null}
                           (data null: soft-deleted; "delete": true removes)
   POST /__revoke          {"token": "T"}
-  POST /__fault           {"status": 500, "count": N, "path_prefix": "/v1/x"}
-                          the next N matching /v1/ requests get STATUS
+  POST /__fault           {"status": 500, "count": N, "path_prefix": "/v1/x",
+                           "delay_ms": 0}
+                          the next N matching /v1/ requests wait delay_ms,
+                          then get STATUS (status 0: answered as usual)
 
 Usage:
   vault_fake.py --port 0 --port-file F [--seed FILE] [--token T]...
@@ -313,7 +315,8 @@ def ctl_fault(req, m):
     with STATE.lock:
         STATE.faults.append({"status": int(b.get("status", 500)),
                              "count": int(b.get("count", 1)),
-                             "path_prefix": b.get("path_prefix", "/v1/")})
+                             "path_prefix": b.get("path_prefix", "/v1/"),
+                             "delay_ms": int(b.get("delay_ms", 0))})
     req.send_json(200, {})
 
 
@@ -404,15 +407,16 @@ class Handler(BaseHTTPRequestHandler):
     def route(self, path, tok):
         if not path.startswith("/v1/"):
             return self.send_error(404, [])
+        st, delay = None, 0
         with STATE.lock:
             for f in STATE.faults:
                 if f["count"] > 0 and path.startswith(f["path_prefix"]):
                     f["count"] -= 1
-                    st = f["status"]
+                    st, delay = f["status"] or None, f["delay_ms"]
                     break
-            else:
-                st = None
             sealed = STATE.sealed and path != "/v1/sys/health"
+        if delay > 0:
+            time.sleep(delay / 1000.0)
         if st is not None:
             return self.send_error(st, ["injected fault"])
         if sealed:
