@@ -1986,20 +1986,81 @@ restore_tz(const char *saved)
 	tzset();
 }
 
+/* A reload between its two halves: loaded and checked, secrets planned. */
+struct config_reloading {
+	struct zb_config	*cfg;		/* NULL: the load failed */
+	struct vault_plan	*plan;		/* NULL: nothing to read */
+	int			 errors;
+	char			*saved_tz;
+};
+
+struct config_reloading *
+config_reload_start(const char *path, void **plan)
+{
+	struct config_reloading	*r;
+	const char		*tz = getenv("TZ");
+	int			 verrors;
+
+	r = xcalloc(1, sizeof(*r));
+	r->saved_tz = tz != NULL ? xstrdup(tz) : NULL;
+	r->cfg = config_load(path);
+	if (r->cfg != NULL) {
+		r->errors = plugin_check_config(r->cfg);
+		r->plan = vault_kv_plan(r->cfg, &verrors);
+		r->errors += verrors;
+	}
+	*plan = r->plan;
+	return r;
+}
+
+static void
+reloading_free(struct config_reloading *r, struct zb_config *cfg)
+{
+	if (cfg == NULL)
+		restore_tz(r->saved_tz);
+	free(r->saved_tz);
+	free(r);
+}
+
+struct zb_config *
+config_reload_finish(struct config_reloading *r, struct zb_config *old)
+{
+	struct zb_config	*cfg = r->cfg;
+
+	if (cfg != NULL) {
+		r->errors += vault_kv_apply(cfg, r->plan);
+		if (r->errors > 0)
+			log_warnx("%s: %d error%s", cfg->path, r->errors,
+			    r->errors == 1 ? "" : "s");
+		else if (plugin_bind_checked(cfg, old, 1, 0) > 0)
+			r->errors = 1;
+		if (r->errors > 0) {
+			config_unref(cfg);
+			cfg = NULL;
+		}
+	}
+	reloading_free(r, cfg);
+	return cfg;
+}
+
+void
+config_reload_cancel(struct config_reloading *r)
+{
+	struct zb_config	*cfg = r->cfg;
+
+	vault_kv_plan_free(r->plan);
+	config_unref(cfg);
+	reloading_free(r, NULL);
+}
+
 struct zb_config *
 config_reload(struct zb_config *old, const char *path)
 {
-	struct zb_config	*cfg;
-	const char		*tz = getenv("TZ");
-	char			*saved = tz != NULL ? xstrdup(tz) : NULL;
+	struct config_reloading	*r;
+	void			*plan;
 
-	cfg = config_load(path);
-	if (cfg != NULL && plugin_bind_config_from(cfg, old, 1) > 0) {
-		config_unref(cfg);
-		cfg = NULL;
-	}
-	if (cfg == NULL)
-		restore_tz(saved);
-	free(saved);
-	return cfg;
+	r = config_reload_start(path, &plan);
+	if (plan != NULL)
+		(void)vault_kv_fetch(plan);
+	return config_reload_finish(r, old);
 }

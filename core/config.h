@@ -196,6 +196,21 @@ void			 config_free(struct zb_config *);
  * [daemon] timezone sets).
  */
 struct zb_config	*config_reload(struct zb_config *old, const char *path);
+/*
+ * config_reload() in two halves, so that the daemon reads the vault:
+ * secrets off its event loop: config_reload_start() loads path and
+ * checks every section (plugin keys included); *plan is then NULL (no
+ * vault: reference, or the load failed) or the fetch to run
+ * (vault_kv_fetch(), on any thread) before config_reload_finish(), which
+ * applies the secrets, binds the instances and returns the generation
+ * or NULL, like config_reload().  config_reload_cancel() drops a started
+ * reload (its fetch must be over).
+ */
+struct config_reloading;
+struct config_reloading	*config_reload_start(const char *path, void **plan);
+struct zb_config	*config_reload_finish(struct config_reloading *,
+			    struct zb_config *old);
+void			 config_reload_cancel(struct config_reloading *);
 
 /*
  * Sections as plugin instances keep them: a deep copy of one (keys,

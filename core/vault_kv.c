@@ -201,8 +201,8 @@ dup_or_null(const char *s)
 	return s != NULL ? xstrdup(s) : NULL;
 }
 
-static void
-plan_free(struct vault_plan *pl)
+void
+vault_kv_plan_free(struct vault_plan *pl)
 {
 	size_t	 i;
 
@@ -267,7 +267,7 @@ vault_kv_plan(struct zb_config *cfg, int *errors)
 		}
 	}
 	if (pl == NULL || *errors > 0) {
-		plan_free(pl);
+		vault_kv_plan_free(pl);
 		return NULL;
 	}
 	addr = sec_value(cfg->vault, "address", "");
@@ -713,7 +713,7 @@ vault_kv_apply(struct zb_config *cfg, struct vault_plan *pl)
 		else
 			config_error(cfg, cfg->vault, at, at != NULL ?
 			    at->key : NULL, "%s", pl->login_err);
-		plan_free(pl);
+		vault_kv_plan_free(pl);
 		return 1;
 	}
 	docs = xcalloc(pl->npaths, sizeof(*docs));
@@ -737,7 +737,7 @@ vault_kv_apply(struct zb_config *cfg, struct vault_plan *pl)
 	for (i = 0; i < pl->npaths; i++)
 		json_wipe(docs[i]);
 	free(docs);
-	plan_free(pl);
+	vault_kv_plan_free(pl);
 	return errors;
 }
 

@@ -60,6 +60,8 @@ struct vault_plan;
 struct vault_plan *vault_kv_plan(struct zb_config *, int *errors);
 int	vault_kv_fetch(void *plan);
 int	vault_kv_apply(struct zb_config *, struct vault_plan *);
+/* Drop a plan without applying it (wiping what it read); NULL: no-op. */
+void	vault_kv_plan_free(struct vault_plan *);
 
 /* OPENSSL_cleanse and free; NULL is ignored. */
 void	vault_kv_wipe(char *, size_t);

@@ -139,9 +139,9 @@ Test(vault_kv, reference_without_vault_section)
 
 Test(vault_kv, no_reference_no_plan)
 {
-	struct zb_config	*cfg = LOAD("[vault]\naddress = http://127.0.0.1:1\n"
-	    "token_file = /nonexistent\n[source:s]\nplugin = x\n"
-	    "password = env:X\n");
+	struct zb_config	*cfg = LOAD("[vault]\n"
+	    "address = http://127.0.0.1:1\ntoken_file = /nonexistent\n"
+	    "[source:s]\nplugin = x\npassword = env:X\n");
 	int			 errors = -1;
 
 	/* the token file is checked (missing), so the load fails ... */
