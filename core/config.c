@@ -2029,11 +2029,7 @@ config_reload_finish(struct config_reloading *r, struct zb_config *old)
 
 	if (cfg != NULL) {
 		r->errors += vault_kv_apply(cfg, r->plan);
-		if (r->errors > 0)
-			log_warnx("%s: %d error%s", cfg->path, r->errors,
-			    r->errors == 1 ? "" : "s");
-		else if (plugin_bind_checked(cfg, old, 1, 0) > 0)
-			r->errors = 1;
+		r->errors = plugin_bind_checked(cfg, old, 1, r->errors);
 		if (r->errors > 0) {
 			config_unref(cfg);
 			cfg = NULL;

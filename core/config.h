@@ -64,6 +64,8 @@ struct cfg_section {
 	struct zb_inst		*inst;
 	/* A sink's or job's keep_* keys; NULL: none (keep everything). */
 	struct retention_policy	*retention;
+	/* Its keys failed the plugin's check (plugin_check_config). */
+	int			 check_failed;
 };
 
 struct compression {

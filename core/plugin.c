@@ -485,9 +485,15 @@ plugin_check_config(struct zb_config *cfg)
 	struct plugin		*p;
 	int			 errors = 0;
 
-	TAILQ_FOREACH(sec, &cfg->sections, entry)
-		if (is_plugin_section(sec))
-			errors += check_section(cfg, sec, &p);
+	int			 n;
+
+	TAILQ_FOREACH(sec, &cfg->sections, entry) {
+		if (!is_plugin_section(sec))
+			continue;
+		n = check_section(cfg, sec, &p);
+		sec->check_failed = n > 0;
+		errors += n;
+	}
 	return errors;
 }
 
@@ -496,11 +502,24 @@ plugin_bind_checked(struct zb_config *cfg, const struct zb_config *old,
     int init, int errors)
 {
 	struct cfg_section	*sec;
+	struct cfg_kv		*kv;
 	struct plugin		*p;
+	int			 unresolved;
 
-	/* The sections whose keys passed get instances. */
+	/*
+	 * The sections whose keys passed and whose vault: secrets were read
+	 * get instances, even when others have problems: their init() may
+	 * find more, and every problem is reported at once.
+	 */
 	TAILQ_FOREACH(sec, &cfg->sections, entry) {
-		if (!is_plugin_section(sec) || sec->inst != NULL)
+		if (!is_plugin_section(sec) || sec->inst != NULL ||
+		    sec->check_failed)
+			continue;
+		unresolved = 0;
+		TAILQ_FOREACH(kv, &sec->kvs, entry)
+			if (kv->vault && kv->secret == NULL)
+				unresolved = 1;
+		if (unresolved)
 			continue;
 		p = plugin_get(cfg->plugin_dir,
 		    config_kv(sec, "plugin")->value);
@@ -525,12 +544,7 @@ plugin_bind_config_from(struct zb_config *cfg, const struct zb_config *old,
 	 */
 	errors = plugin_check_config(cfg);
 	errors += vault_kv_resolve(cfg);
-	if (errors > 0) {
-		log_warnx("%s: %d error%s", cfg->path, errors,
-		    errors == 1 ? "" : "s");
-		return errors;
-	}
-	return plugin_bind_checked(cfg, old, init, 0);
+	return plugin_bind_checked(cfg, old, init, errors);
 }
 
 int

@@ -66,8 +66,10 @@ int		 plugin_bind_config_from(struct zb_config *cfg,
  * resolved in between by the caller (vault_kv.h; the daemon's reload
  * fetches them off the loop): check every section's keys against its
  * plugin (returns the problems, logged), then make or take over the
- * instances, errors being the problems found so far (logged as a total
- * with the new ones when there are any; returns that total).
+ * instances of the sections that passed their check and whose vault:
+ * secrets were read (the others' problems are already counted in errors:
+ * logged as a total with the new ones when there are any; returns that
+ * total).
  */
 int		 plugin_check_config(struct zb_config *);
 int		 plugin_bind_checked(struct zb_config *cfg,

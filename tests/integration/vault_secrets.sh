@@ -186,6 +186,16 @@ L=$(line_of "$T/e.ini" password_file)
 expect_error "a missing key" "$T/e.ini" \
     "$T/e.ini:$L: \[source:pg2\] password_file: vault:secret/zentoria/backup/postgresql: the secret has no key 'nokey'"
 
+# every problem at once: a section whose secret failed does not hide the
+# init() error of another one
+sed -i "s|^password = $PGREF#password\$|password_file = $T/nonexistent.pass|" "$T/e.ini"
+check_fails 1 "a missing key and another section's init error" D_CHECK "$T/e.ini"
+grep -q "no key 'nokey'" "$T/err" && grep -q "cannot read $T/nonexistent.pass" "$T/err" &&
+    ok "both problems reported at once" || fail "reported: $(cat "$T/err")"
+check_fails 1 "the same through the CLI" ZI "$T/e.ini" run pg2
+grep -q "no key 'nokey'" "$T/err" && grep -q "cannot read $T/nonexistent.pass" "$T/err" &&
+    ok "CLI: both problems reported at once" || fail "CLI reported: $(cat "$T/err")"
+
 ini "$T/e.ini" "$TOKEN_VAULT" "vault:secret/zentoria/backup/nothere#password"
 L=$(line_of "$T/e.ini" password_file)
 expect_error "a missing path" "$T/e.ini" \
