@@ -99,7 +99,7 @@ unit_tests = %reldir%/unit/test_config %reldir%/unit/test_json \
 	%reldir%/unit/test_artifact %reldir%/unit/test_retention \
 	%reldir%/unit/test_cron %reldir%/unit/test_reactor \
 	%reldir%/unit/test_layout %reldir%/unit/test_jobq \
-	%reldir%/unit/test_catalog %reldir%/unit/test_vault_kv
+	%reldir%/unit/test_catalog
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 unit_cflags = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(OPENSSL_CFLAGS) \
@@ -108,6 +108,7 @@ unit_ldadd = core/libzbcore.la $(CRITERION_LIBS) $(LIBEVENT_LIBS)
 %canon_reldir%_unit_test_config_SOURCES = %reldir%/unit/test_config.c
 %canon_reldir%_unit_test_config_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_config_LDADD = $(unit_ldadd)
+unit_tests += %reldir%/unit/test_vault_kv
 %canon_reldir%_unit_test_vault_kv_SOURCES = %reldir%/unit/test_vault_kv.c
 %canon_reldir%_unit_test_vault_kv_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_vault_kv_LDADD = $(unit_ldadd)
