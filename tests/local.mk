@@ -192,8 +192,6 @@ EXTRA_DIST += %reldir%/configure_core.sh
 TEST_EXTENSIONS = .sh .py
 SH_LOG_COMPILER = $(SHELL)
 PY_LOG_COMPILER = $(PYTHON3)
-# Vault / OpenBao (vault_secrets.sh, vault.sh)
-EXTRA_DIST += %reldir%/fakes/vault_fake.py
 
 # ---- the daemon (core/daemon/) ----------------------------------------------
 if HAVE_CRITERION
@@ -264,7 +262,7 @@ check_PROGRAMS += %reldir%/tools/prune_call
 TESTS += %reldir%/sigv4_crosscheck.py %reldir%/fakes/s3_fake_selftest.py
 EXTRA_DIST += %reldir%/fakes/s3_fake_selftest.py %reldir%/fakes/s3_fake.py \
 	%reldir%/fakes/README.md %reldir%/fakes/http_receiver.py \
-	%reldir%/fakes/smtp_receiver.py
+	%reldir%/fakes/smtp_receiver.py %reldir%/fakes/vault_fake.py
 EXTRA_DIST += %reldir%/sigv4_crosscheck.py plugins/s3/sigv4.h
 
 # ---- S3 request time bounds (plugins/s3/s3_limits.c) ----------------------------
