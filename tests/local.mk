@@ -173,8 +173,9 @@ integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/sample_config.sh \
 	%reldir%/integration/check.sh \
 	%reldir%/integration/queue.sh \
-	%reldir%/integration/vault_secrets.sh \
 	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh
+# vault: secrets (core/vault_kv.c)
+integration_tests += %reldir%/integration/vault_secrets.sh
 TESTS += $(integration_tests)
 # the alert rules and the dashboard (etc/prometheus, etc/grafana)
 TESTS += %reldir%/integration/alerts.sh
