@@ -176,6 +176,8 @@ integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh
 # vault: secrets (core/vault_kv.c)
 integration_tests += %reldir%/integration/vault_secrets.sh
+TESTS += %reldir%/fakes/vault_fake_selftest.py
+EXTRA_DIST += %reldir%/fakes/vault_fake_selftest.py
 TESTS += $(integration_tests)
 # the alert rules and the dashboard (etc/prometheus, etc/grafana)
 TESTS += %reldir%/integration/alerts.sh
