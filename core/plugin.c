@@ -23,6 +23,10 @@
  * with its own copy of its section, shared by the configuration
  * generations whose section is unchanged (plugin_bind_config_from), and
  * finished with the plugin's fini() when the last reference goes.
+ * Binding a configuration is two-phased: every section's keys are
+ * checked first, then the vault: secrets they name are read (vault_kv.c:
+ * one login and one read per path for the whole file), then the
+ * instances are made, each copying its section with the values read.
  */
 #include "zb-build.h"
 
@@ -483,9 +487,7 @@ plugin_check_config(struct zb_config *cfg)
 {
 	struct cfg_section	*sec;
 	struct plugin		*p;
-	int			 errors = 0;
-
-	int			 n;
+	int			 errors = 0, n;
 
 	TAILQ_FOREACH(sec, &cfg->sections, entry) {
 		if (!is_plugin_section(sec))

@@ -52,8 +52,10 @@ Usage:
   vault_fake.py --port 0 --port-file F [--seed FILE] [--token T]...
                 [--sealed] [--standby] [--uninitialized]
                 [--version 1.17.2] [--verbose]
-Listens on 127.0.0.1 only; the port is written to --port-file
-atomically (rename) once listening.  Stop it with SIGTERM to its PID.
+                [--tls-cert PEM --tls-key PEM]
+Listens on 127.0.0.1 only (HTTPS with --tls-cert); the port is written
+to --port-file atomically (rename) once listening.  Stop it with SIGTERM
+to its PID.
 """
 import argparse
 import json
@@ -472,6 +474,8 @@ def main(argv=None):
     ap.add_argument("--uninitialized", action="store_true")
     ap.add_argument("--version", default="1.17.2")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--tls-cert", help="serve HTTPS with this PEM chain")
+    ap.add_argument("--tls-key", help="the key of --tls-cert (PEM)")
     args = ap.parse_args(argv)
 
     VERBOSE = args.verbose
@@ -487,6 +491,16 @@ def main(argv=None):
 
     srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     srv.daemon_threads = True
+    if args.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        # the handshake runs in the request's thread, not in accept()
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True,
+                                     do_handshake_on_connect=False)
+    # a refused handshake (say) is one line, not a traceback
+    srv.handle_error = lambda req, addr: sys.stderr.write(
+        "vault_fake: %s:%d: %s\n" % (addr[0], addr[1], sys.exc_info()[1]))
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:

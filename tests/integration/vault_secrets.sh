@@ -258,6 +258,28 @@ address = ftp://127.0.0.1
 token_file = $T/vault.token"
 expect_error "[vault] address not http(s)" "$T/e.ini" "is not an http:// or https:// URL"
 
+# ---- https: ca_file ([vault], else [daemon]), a certificate refused ------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 2 \
+    -keyout "$T/tls.key" -out "$T/tls.crt" 2>"$T/openssl.err" ||
+    fail "openssl req -x509: $(cat "$T/openssl.err")"
+python3 "$ZB_SRCDIR/tests/fakes/vault_fake.py" --port 0 \
+    --port-file "$T/vaults.port" --seed "$T/seed.json" \
+    --tls-cert "$T/tls.crt" --tls-key "$T/tls.key" 2>"$T/vaults.err" &
+SPID=$!
+BGPIDS+=("$SPID")
+wait_until 10 test -s "$T/vaults.port" || fail "the https fake did not start"
+SADDR=https://127.0.0.1:$(cat "$T/vaults.port")
+ini "$T/s.ini" "${TOKEN_VAULT/$VADDR/$SADDR}
+ca_file = $T/tls.crt"
+check "https with [vault] ca_file" D_CHECK "$T/s.ini"
+sed -i "/^ca_file = /d; s|^\[daemon\]\$|[daemon]\nca_file = $T/tls.crt|" "$T/s.ini"
+check "https with [daemon] ca_file" D_CHECK "$T/s.ini"
+sed -i "/^ca_file = /d" "$T/s.ini"
+L=$(line_of "$T/s.ini" address)
+expect_error "https with a certificate the system does not trust" "$T/s.ini" \
+    "$T/s.ini:$L: \[vault\] address: cannot reach Vault at $SADDR: .*[Cc]ertificate"
+
 # the CLI refuses the same way, before anything runs
 ini "$T/e.ini" "$TOKEN_VAULT" "$PGREF#nokey"
 check_fails 1 "run with a missing key" ZI "$T/e.ini" run pg
@@ -323,6 +345,6 @@ stop_daemon "$DPID" TERM 20
 procwatch_check "the password and tokens" zentoria-backup pg_dump pg_restore
 no_secret_in "no password, token or secret_id in any output, log or store" \
     "$T" "$PG_LOG"
-kill "$VPID" 2>/dev/null
-wait "$VPID" 2>/dev/null
+kill "$VPID" "$SPID" 2>/dev/null
+wait "$VPID" "$SPID" 2>/dev/null
 finish
