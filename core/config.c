@@ -772,8 +772,8 @@ check_value(struct zb_config *cfg, const struct zb_option *opt,
 	}
 	if (as_file) {
 		if (kv->value[0] != '/') {
-			*errstr = "an absolute path to a file holding the secret "
-			    "(or vault:MOUNT/PATH#KEY)";
+			*errstr = "an absolute path to a file holding the "
+			    "secret (or vault:MOUNT/PATH#KEY)";
 			return -1;
 		}
 		return 0;

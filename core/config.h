@@ -209,7 +209,8 @@ struct zb_config	*config_reload(struct zb_config *old, const char *path);
  * reload (its fetch must be over).
  */
 struct config_reloading;
-struct config_reloading	*config_reload_start(const char *path, void **plan);
+struct config_reloading	*config_reload_start(const char *path,
+			    void **plan);
 struct zb_config	*config_reload_finish(struct config_reloading *,
 			    struct zb_config *old);
 void			 config_reload_cancel(struct config_reloading *);
