@@ -46,6 +46,7 @@
 #include "plugin.h"
 #include "retention.h"
 #include "workers.h"
+#include "vault_kv.h"
 
 /* ---- core option tables ------------------------------------------------ */
 
@@ -199,6 +200,28 @@ static const struct zb_option check_opts[] = {
 	{ NULL, 0, NULL, 0, NULL, 0, 0 }
 };
 
+/* [vault]: checked by check_vault(); used by vault_kv.c. */
+static const struct zb_option vault_opts[] = {
+	{ "address", ZB_OPT_STRING, NULL, 1,
+	    "http:// or https:// URL of Vault or OpenBao "
+	    "(https://127.0.0.1:8200)", 0, 0 },
+	{ "token_file", ZB_OPT_PATH, NULL, 0,
+	    "a private file whose first line is the Vault token", 0, 0 },
+	{ "approle_role_id_file", ZB_OPT_PATH, NULL, 0,
+	    "AppRole login instead of a token: a private file holding the "
+	    "role_id", 0, 0 },
+	{ "approle_secret_id_file", ZB_OPT_PATH, NULL, 0,
+	    "a private file holding the AppRole secret_id", 0, 0 },
+	{ "approle_mount", ZB_OPT_STRING, "approle", 0,
+	    "the path the AppRole auth method is mounted at", 0, 0 },
+	{ "ca_file", ZB_OPT_PATH, NULL, 0,
+	    "CA certificates for an https:// address (default: [daemon] "
+	    "ca_file, else the system's)", 0, 0 },
+	{ "timeout", ZB_OPT_DURATION, "10s", 0,
+	    "time allowed for each request to Vault", 100, 300000 },
+	{ NULL, 0, NULL, 0, NULL, 0, 0 }
+};
+
 /* [notify:NAME]: checked by check_notify(); used by daemon/notifier.c. */
 static const struct zb_option notify_opts[] = {
 	{ "type", ZB_OPT_STRING, NULL, 1, "webhook, slack or email", 0, 0 },
@@ -249,6 +272,8 @@ config_core_options(enum cfg_kind kind)
 		return check_opts;
 	case CFG_NOTIFY:
 		return notify_opts;
+	case CFG_VAULT:
+		return vault_opts;
 	}
 	return NULL;
 }
@@ -452,8 +477,8 @@ section_kind(const char *title, enum cfg_kind *kind, const char **name)
 	};
 	size_t	 i, n;
 
-	if (strcmp(title, "daemon") == 0) {
-		*kind = CFG_DAEMON;
+	if (strcmp(title, "daemon") == 0 || strcmp(title, "vault") == 0) {
+		*kind = title[0] == 'd' ? CFG_DAEMON : CFG_VAULT;
 		*name = title;
 		return 0;
 	}
@@ -495,13 +520,13 @@ reader_section(struct reader *r, const char *title)
 	}
 	if (section_kind(title, &kind, &name) == -1) {
 		config_error(cfg, &tmp, NULL, NULL, "unknown section kind "
-		    "(expected [daemon], [source:NAME], [sink:NAME], "
-		    "[job:NAME], [check:NAME] or [notify:NAME]; verify: "
-		    "sections are not supported by this version)");
+		    "(expected [daemon], [vault], [source:NAME], "
+		    "[sink:NAME], [job:NAME], [check:NAME] or [notify:NAME]; "
+		    "verify: sections are not supported by this version)");
 		r->errors++;
 		return;
 	}
-	if (kind != CFG_DAEMON && !valid_name(name)) {
+	if (kind != CFG_DAEMON && kind != CFG_VAULT && !valid_name(name)) {
 		config_error(cfg, &tmp, NULL, NULL, "bad name '%s' (expected "
 		    "letters, digits, '_', '.' and '-', not starting with "
 		    "'.')", name);
@@ -743,9 +768,19 @@ check_value(struct zb_config *cfg, const struct zb_option *opt,
 	int64_t		 v;
 	int		 b;
 
+	kv->vault = 0;
+	if (opt->type == ZB_OPT_SECRET &&
+	    strncmp(kv->value, VAULT_REF_PREFIX, VAULT_REF_PREFIX_LEN) == 0) {
+		/* KEY and KEY_file alike; resolved by vault_kv_resolve() */
+		if (vault_ref_parse(kv->value, NULL, errstr) == -1)
+			return -1;
+		kv->vault = 1;
+		return 0;
+	}
 	if (as_file) {
 		if (kv->value[0] != '/') {
-			*errstr = "an absolute path to a file holding the secret";
+			*errstr = "an absolute path to a file holding the "
+			    "secret (or vault:MOUNT/PATH#KEY)";
 			return -1;
 		}
 		return 0;
@@ -795,15 +830,10 @@ check_value(struct zb_config *cfg, const struct zb_option *opt,
 	case ZB_OPT_SECRET:
 		if (strncmp(kv->value, "env:", 4) == 0)
 			return 0;
-		if (strncmp(kv->value, "vault:", 6) == 0) {
-			*errstr = "a vault: reference: not supported by this "
-			    "version (use KEY_file or env:NAME)";
-			return -1;
-		}
 		if (cfg->group_readable) {
 			*errstr = "an inline secret in a file readable by group "
-			    "or others (use KEY_file or env:NAME, or chmod 600 "
-			    "the config)";
+			    "or others (use KEY_file, env:NAME or "
+			    "vault:MOUNT/PATH#KEY, or chmod 600 the config)";
 			return -1;
 		}
 		return 0;
@@ -831,7 +861,8 @@ config_check_keys(struct zb_config *cfg, struct cfg_section *sec,
 		if (opt == NULL) {
 			if (opts == NULL && sec->kind != CFG_DAEMON &&
 			    sec->kind != CFG_JOB && sec->kind != CFG_CHECK &&
-			    sec->kind != CFG_NOTIFY)
+			    sec->kind != CFG_NOTIFY &&
+			    sec->kind != CFG_VAULT)
 				continue;	/* a plugin key: checked later */
 			buf_init(&b, 4096);
 			list_keys(&b, core);
@@ -1629,6 +1660,55 @@ check_notify(struct zb_config *cfg, struct cfg_section *sec)
 	return errors;
 }
 
+/* ---- [vault] --------------------------------------------------------- */
+
+/*
+ * [vault]: an http(s) address; a token file or both AppRole files, each
+ * private (no group or other bits: the token or secret_id would leak).
+ */
+static int
+check_vault(struct zb_config *cfg, struct cfg_section *sec)
+{
+	static const char *const files[] = {
+		"token_file", "approle_role_id_file", "approle_secret_id_file"
+	};
+	struct cfg_kv	*kv, *tok, *rid, *sid;
+	size_t		 i;
+	int		 errors = 0;
+
+	cfg->vault = sec;
+	kv = config_kv(sec, "address");
+	if (kv != NULL && strncmp(kv->value, "http://", 7) != 0 &&
+	    strncmp(kv->value, "https://", 8) != 0) {
+		config_error(cfg, sec, kv, kv->key, "'%s' is not an http:// or "
+		    "https:// URL", kv->value);
+		errors++;
+	}
+	tok = config_kv(sec, "token_file");
+	rid = config_kv(sec, "approle_role_id_file");
+	sid = config_kv(sec, "approle_secret_id_file");
+	if ((rid != NULL) != (sid != NULL)) {
+		config_error(cfg, sec, rid != NULL ? rid : sid, NULL,
+		    "approle_role_id_file and approle_secret_id_file go "
+		    "together");
+		errors++;
+	} else if (tok != NULL && rid != NULL) {
+		config_error(cfg, sec, tok, tok->key, "the AppRole files are "
+		    "set too; log in one way only");
+		errors++;
+	} else if (tok == NULL && rid == NULL) {
+		config_error(cfg, sec, NULL, NULL, "missing token_file (or "
+		    "approle_role_id_file and approle_secret_id_file)");
+		errors++;
+	}
+	for (i = 0; i < ZB_NELEM(files); i++) {
+		kv = config_kv(sec, files[i]);
+		if (kv != NULL)
+			errors += private_file(cfg, sec, kv);
+	}
+	return errors;
+}
+
 /*
  * The keep_* keys of a sink or job section into *out (NULL when it has
  * none).  Errors name file:line.
@@ -1733,6 +1813,8 @@ config_load_buf(const char *name, const char *data, size_t len,
 			errors += check_check(cfg, sec);
 		else if (sec->kind == CFG_NOTIFY)
 			errors += check_notify(cfg, sec);
+		else if (sec->kind == CFG_VAULT)
+			errors += check_vault(cfg, sec);
 	if (errors > 0) {
 		log_warnx("%s: %d error%s", cfg->path, errors,
 		    errors == 1 ? "" : "s");
@@ -1810,6 +1892,12 @@ config_section_dup(const struct cfg_section *sec)
 		k->value = xstrdup(kv->value);
 		k->line = kv->line;
 		k->num = kv->num;
+		k->vault = kv->vault;
+		if (kv->secret != NULL) {
+			k->secret = xmalloc(kv->secretlen + 1);
+			memcpy(k->secret, kv->secret, kv->secretlen + 1);
+			k->secretlen = kv->secretlen;
+		}
 		if (kv->nitems > 0) {
 			k->items = xcalloc(kv->nitems, sizeof(*k->items));
 			for (i = 0; i < kv->nitems; i++)
@@ -1837,6 +1925,7 @@ config_section_free(struct cfg_section *sec)
 		free(kv->key);
 		free(kv->value);
 		strv_free(kv->items, kv->nitems);
+		vault_kv_wipe(kv->secret, kv->secretlen);
 		free(kv);
 	}
 	free(sec->retention);
@@ -1856,6 +1945,12 @@ config_section_same(const struct cfg_section *a, const struct cfg_section *b)
 	TAILQ_FOREACH(kv, &a->kvs, entry) {
 		other = config_kv(b, kv->key);
 		if (other == NULL || strcmp(kv->value, other->value) != 0)
+			return 0;
+		/* a secret read from Vault that changed: a new instance */
+		if ((kv->secret == NULL) != (other->secret == NULL) ||
+		    (kv->secret != NULL && (kv->secretlen != other->secretlen ||
+		    CRYPTO_memcmp(kv->secret, other->secret,
+		    kv->secretlen) != 0)))
 			return 0;
 	}
 	return 1;
@@ -1935,20 +2030,77 @@ restore_tz(const char *saved)
 	tzset();
 }
 
+/* A reload between its two halves: loaded and checked, secrets planned. */
+struct config_reloading {
+	struct zb_config	*cfg;		/* NULL: the load failed */
+	struct vault_plan	*plan;		/* NULL: nothing to read */
+	int			 errors;
+	char			*saved_tz;
+};
+
+struct config_reloading *
+config_reload_start(const char *path, void **plan)
+{
+	struct config_reloading	*r;
+	const char		*tz = getenv("TZ");
+	int			 verrors;
+
+	r = xcalloc(1, sizeof(*r));
+	r->saved_tz = tz != NULL ? xstrdup(tz) : NULL;
+	r->cfg = config_load(path);
+	if (r->cfg != NULL) {
+		r->errors = plugin_check_config(r->cfg);
+		r->plan = vault_kv_plan(r->cfg, &verrors);
+		r->errors += verrors;
+	}
+	*plan = r->plan;
+	return r;
+}
+
+static void
+reloading_free(struct config_reloading *r, struct zb_config *cfg)
+{
+	if (cfg == NULL)
+		restore_tz(r->saved_tz);
+	free(r->saved_tz);
+	free(r);
+}
+
+struct zb_config *
+config_reload_finish(struct config_reloading *r, struct zb_config *old)
+{
+	struct zb_config	*cfg = r->cfg;
+
+	if (cfg != NULL) {
+		r->errors += vault_kv_apply(cfg, r->plan);
+		r->errors = plugin_bind_checked(cfg, old, 1, r->errors);
+		if (r->errors > 0) {
+			config_unref(cfg);
+			cfg = NULL;
+		}
+	}
+	reloading_free(r, cfg);
+	return cfg;
+}
+
+void
+config_reload_cancel(struct config_reloading *r)
+{
+	struct zb_config	*cfg = r->cfg;
+
+	vault_kv_plan_free(r->plan);
+	config_unref(cfg);
+	reloading_free(r, NULL);
+}
+
 struct zb_config *
 config_reload(struct zb_config *old, const char *path)
 {
-	struct zb_config	*cfg;
-	const char		*tz = getenv("TZ");
-	char			*saved = tz != NULL ? xstrdup(tz) : NULL;
+	struct config_reloading	*r;
+	void			*plan;
 
-	cfg = config_load(path);
-	if (cfg != NULL && plugin_bind_config_from(cfg, old, 1) > 0) {
-		config_unref(cfg);
-		cfg = NULL;
-	}
-	if (cfg == NULL)
-		restore_tz(saved);
-	free(saved);
-	return cfg;
+	r = config_reload_start(path, &plan);
+	if (plan != NULL)
+		(void)vault_kv_fetch(plan);
+	return config_reload_finish(r, old);
 }

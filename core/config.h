@@ -32,10 +32,19 @@ struct cfg_kv {
 	char			**items;	/* LIST options, after checking */
 	size_t			 nitems;
 	int64_t			 num;		/* INT/SIZE/DURATION/BOOL */
+	/*
+	 * A secret key (or its _file form) whose value is a
+	 * vault:MOUNT/PATH#KEY reference: vault is set by the check, secret
+	 * holds the value once vault_kv_resolve() read it (NUL-terminated,
+	 * secretlen bytes).  Wiped when the section is freed; never logged.
+	 */
+	int			 vault;
+	char			*secret;
+	size_t			 secretlen;
 };
 
 enum cfg_kind { CFG_DAEMON, CFG_SOURCE, CFG_SINK, CFG_JOB, CFG_CHECK,
-	CFG_NOTIFY };
+	CFG_NOTIFY, CFG_VAULT };
 
 struct cfg_section {
 	TAILQ_ENTRY(cfg_section) entry;
@@ -55,6 +64,8 @@ struct cfg_section {
 	struct zb_inst		*inst;
 	/* A sink's or job's keep_* keys; NULL: none (keep everything). */
 	struct retention_policy	*retention;
+	/* Its keys failed the plugin's check (plugin_check_config). */
+	int			 check_failed;
 };
 
 struct compression {
@@ -126,6 +137,8 @@ struct zb_config {
 	size_t			 nsections;
 	TAILQ_HEAD(, cfg_job)	 jobs;
 	TAILQ_HEAD(, cfg_check)	 checks;
+	/* [vault]: where vault: references are read (NULL: no section) */
+	struct cfg_section	*vault;
 
 	/* [daemon] */
 	const char		*plugin_dir;
@@ -186,6 +199,22 @@ void			 config_free(struct zb_config *);
  * [daemon] timezone sets).
  */
 struct zb_config	*config_reload(struct zb_config *old, const char *path);
+/*
+ * config_reload() in two halves, so that the daemon reads the vault:
+ * secrets off its event loop: config_reload_start() loads path and
+ * checks every section (plugin keys included); *plan is then NULL (no
+ * vault: reference, or the load failed) or the fetch to run
+ * (vault_kv_fetch(), on any thread) before config_reload_finish(), which
+ * applies the secrets, binds the instances and returns the generation
+ * or NULL, like config_reload().  config_reload_cancel() drops a started
+ * reload (its fetch must be over).
+ */
+struct config_reloading;
+struct config_reloading	*config_reload_start(const char *path,
+			    void **plan);
+struct zb_config	*config_reload_finish(struct config_reloading *,
+			    struct zb_config *old);
+void			 config_reload_cancel(struct config_reloading *);
 
 /*
  * Sections as plugin instances keep them: a deep copy of one (keys,

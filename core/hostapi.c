@@ -243,9 +243,20 @@ h_secret(struct zb_inst *inst, const char *key, char **out, size_t *outlen)
 	fkey = xasprintf("%s_file", key);
 	kv = config_kv(inst->sec, fkey);
 	free(fkey);
-	if (kv != NULL)
+	if (kv == NULL)
+		kv = config_kv(inst->sec, key);
+	if (kv != NULL && kv->vault) {
+		/* vault:MOUNT/PATH#KEY, read when the config was loaded */
+		if (kv->secret == NULL)
+			return h_cfg_error(inst, kv->key, "%s was not resolved",
+			    kv->value);
+		*out = xmalloc(kv->secretlen + 1);
+		memcpy(*out, kv->secret, kv->secretlen + 1);
+		*outlen = kv->secretlen;
+		return ZB_OK;
+	}
+	if (kv != NULL && strcmp(kv->key, key) != 0)
 		return read_secret_file(inst, kv->key, kv->value, out, outlen);
-	kv = config_kv(inst->sec, key);
 	if (kv == NULL && (o = inst_option(inst, key)) != NULL &&
 	    !o->required) {
 		*out = NULL;	/* an optional secret that is not set */

@@ -36,6 +36,7 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 	%reldir%/toolkit.h %reldir%/toolkit_fd.c %reldir%/toolkit_http.c \
 	%reldir%/toolkit_json.c \
 	%reldir%/util.c %reldir%/util.h \
+	%reldir%/vault_kv.c %reldir%/vault_kv.h \
 	%reldir%/writers.c %reldir%/writers.h
 %canon_reldir%_libzbcore_la_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) \
 	$(INIH_CFLAGS) $(ZSTD_CFLAGS) $(ZLIB_CFLAGS) $(PTHREAD_CFLAGS) \

@@ -23,6 +23,10 @@
  * with its own copy of its section, shared by the configuration
  * generations whose section is unchanged (plugin_bind_config_from), and
  * finished with the plugin's fini() when the last reference goes.
+ * Binding a configuration is two-phased: every section's keys are
+ * checked first, then the vault: secrets they name are read (vault_kv.c:
+ * one login and one read per path for the whole file), then the
+ * instances are made, each copying its section with the values read.
  */
 #include "zb-build.h"
 
@@ -41,6 +45,7 @@
 #include "log.h"
 #include "plugin.h"
 #include "util.h"
+#include "vault_kv.h"
 
 /* Size of the descriptor as of ABI 1.0: everything up to remove. */
 #define DESC_MIN_SIZE	(offsetof(struct zb_plugin_desc, remove) + \
@@ -401,16 +406,20 @@ take_over(struct zb_config *cfg, struct cfg_section *sec,
 	    cfg->path, inst->prefix);
 }
 
+/*
+ * The first half of binding sec: its plugin, loaded, of the right kind,
+ * and its keys checked against the plugin's options (which marks the
+ * vault: references); *pp gets the plugin.  Returns the problems.
+ */
 static int
-bind_section(struct zb_config *cfg, const struct zb_config *old,
-    struct cfg_section *sec, int init)
+check_section(struct zb_config *cfg, struct cfg_section *sec,
+    struct plugin **pp)
 {
 	struct cfg_kv	*kv = config_kv(sec, "plugin");
 	struct plugin	*p;
-	struct zb_inst	*inst;
 	uint32_t	 want;
-	int		 errors;
 
+	*pp = NULL;
 	if (kv == NULL)
 		return 1;	/* reported by config_load */
 	p = plugin_get(cfg->plugin_dir, kv->value);
@@ -426,10 +435,22 @@ bind_section(struct zb_config *cfg, const struct zb_config *old,
 		    "sink");
 		return 1;
 	}
-	errors = config_check_keys(cfg, sec, config_core_options(sec->kind),
+	*pp = p;
+	return config_check_keys(cfg, sec, config_core_options(sec->kind),
 	    p->desc.options);
-	if (errors > 0)
-		return errors;
+}
+
+/*
+ * The second half, once its vault: secrets are resolved: take over old's
+ * instance of an unchanged section, or make one (and init it).
+ */
+static int
+bind_section(struct zb_config *cfg, const struct zb_config *old,
+    struct cfg_section *sec, struct plugin *p, int init)
+{
+	struct cfg_kv	*kv;
+	struct zb_inst	*inst;
+
 	inst = reusable(old, sec, init);
 	if (inst != NULL) {
 		take_over(cfg, sec, inst);
@@ -455,22 +476,77 @@ bind_section(struct zb_config *cfg, const struct zb_config *old,
 	return 0;
 }
 
+static int
+is_plugin_section(const struct cfg_section *sec)
+{
+	return sec->kind == CFG_SOURCE || sec->kind == CFG_SINK;
+}
+
 int
-plugin_bind_config_from(struct zb_config *cfg, const struct zb_config *old,
-    int init)
+plugin_check_config(struct zb_config *cfg)
 {
 	struct cfg_section	*sec;
-	int			 errors = 0;
+	struct plugin		*p;
+	int			 errors = 0, n;
 
 	TAILQ_FOREACH(sec, &cfg->sections, entry) {
-		if (sec->kind != CFG_SOURCE && sec->kind != CFG_SINK)
+		if (!is_plugin_section(sec))
 			continue;
-		errors += bind_section(cfg, old, sec, init);
+		n = check_section(cfg, sec, &p);
+		sec->check_failed = n > 0;
+		errors += n;
+	}
+	return errors;
+}
+
+int
+plugin_bind_checked(struct zb_config *cfg, const struct zb_config *old,
+    int init, int errors)
+{
+	struct cfg_section	*sec;
+	struct cfg_kv		*kv;
+	struct plugin		*p;
+	int			 unresolved;
+
+	/*
+	 * The sections whose keys passed and whose vault: secrets were read
+	 * get instances, even when others have problems: their init() may
+	 * find more, and every problem is reported at once.
+	 */
+	TAILQ_FOREACH(sec, &cfg->sections, entry) {
+		if (!is_plugin_section(sec) || sec->inst != NULL ||
+		    sec->check_failed)
+			continue;
+		unresolved = 0;
+		TAILQ_FOREACH(kv, &sec->kvs, entry)
+			if (kv->vault && kv->secret == NULL)
+				unresolved = 1;
+		if (unresolved)
+			continue;
+		p = plugin_get(cfg->plugin_dir,
+		    config_kv(sec, "plugin")->value);
+		errors += bind_section(cfg, old, sec, p, init);
 	}
 	if (errors > 0)
 		log_warnx("%s: %d error%s", cfg->path, errors,
 		    errors == 1 ? "" : "s");
 	return errors;
+}
+
+int
+plugin_bind_config_from(struct zb_config *cfg, const struct zb_config *old,
+    int init)
+{
+	int	 errors;
+
+	/*
+	 * Every section's keys first, then the vault: secrets they name
+	 * (one login, one read per path, however many sections), then the
+	 * instances, which copy the resolved values.
+	 */
+	errors = plugin_check_config(cfg);
+	errors += vault_kv_resolve(cfg);
+	return plugin_bind_checked(cfg, old, init, errors);
 }
 
 int

@@ -61,6 +61,19 @@ int		 plugin_bind_config(struct zb_config *, int init);
  */
 int		 plugin_bind_config_from(struct zb_config *cfg,
 		    const struct zb_config *old, int init);
+/*
+ * plugin_bind_config_from() in two halves, with the vault: secrets
+ * resolved in between by the caller (vault_kv.h; the daemon's reload
+ * fetches them off the loop): check every section's keys against its
+ * plugin (returns the problems, logged), then make or take over the
+ * instances of the sections that passed their check and whose vault:
+ * secrets were read (the others' problems are already counted in errors:
+ * logged as a total with the new ones when there are any; returns that
+ * total).
+ */
+int		 plugin_check_config(struct zb_config *);
+int		 plugin_bind_checked(struct zb_config *cfg,
+		    const struct zb_config *old, int init, int errors);
 /* Drop cfg's references to its instances (config_unref does it too). */
 void		 plugin_unbind_config(struct zb_config *);
 /* Another reference to inst (returned); NULL stays NULL. */

@@ -113,6 +113,10 @@ unit_ldadd = core/libzbcore.la $(CRITERION_LIBS) $(LIBEVENT_LIBS)
 %canon_reldir%_unit_test_config_SOURCES = %reldir%/unit/test_config.c
 %canon_reldir%_unit_test_config_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_config_LDADD = $(unit_ldadd)
+unit_tests += %reldir%/unit/test_vault_kv
+%canon_reldir%_unit_test_vault_kv_SOURCES = %reldir%/unit/test_vault_kv.c
+%canon_reldir%_unit_test_vault_kv_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_vault_kv_LDADD = $(unit_ldadd)
 %canon_reldir%_unit_test_json_SOURCES = %reldir%/unit/test_json.c
 %canon_reldir%_unit_test_json_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_json_LDADD = $(unit_ldadd)
@@ -184,6 +188,10 @@ integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/check.sh \
 	%reldir%/integration/queue.sh \
 	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh
+# vault: secrets (core/vault_kv.c)
+integration_tests += %reldir%/integration/vault_secrets.sh
+TESTS += %reldir%/fakes/vault_fake_selftest.py
+EXTRA_DIST += %reldir%/fakes/vault_fake_selftest.py
 TESTS += $(integration_tests)
 # the vault source against tests/fakes/vault_fake.py
 TESTS += %reldir%/integration/vault.sh

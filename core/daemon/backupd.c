@@ -44,6 +44,7 @@
 #include "scheduler.h"
 #include "statuspage.h"
 #include "util.h"
+#include "vault_kv.h"
 
 #define DEFAULT_CONFIG	ZB_SYSCONFDIR "/zentoria-backupd/zentoria-backupd.ini"
 /* After shutdown_timeout: time for aborted runs to clean up. */
@@ -60,6 +61,10 @@ struct daemon {
 	struct zb_timer		*abort_timer;
 	int			 stopping;
 	char			*pid_file;
+	/* a reload reading its vault: secrets off the loop */
+	struct config_reloading	*reloading;
+	void			*reload_plan;	/* its fetch (vault_kv.h) */
+	int			 stop_when_reloaded;	/* on_idle came */
 };
 
 static void
@@ -118,6 +123,15 @@ apply_settings(struct daemon *d)
 static void
 on_idle(void *arg)
 {
+	struct daemon	*d = arg;
+
+	if (d->reloading != NULL) {
+		/* the worker reading Vault ends within [vault] timeout */
+		log_info("no run left: exiting once the reload's Vault "
+		    "reads are over");
+		d->stop_when_reloaded = 1;
+		return;
+	}
 	log_info("no run left: exiting");
 	reactor_stop();
 }
@@ -183,18 +197,13 @@ note_restart_keys(const struct zb_config *old, const struct zb_config *cfg)
 		    "next restart, not on reload", cfg->path, keys[i]);
 }
 
+/* The second half of a reload: apply the new generation, or refuse it. */
 static void
-reload(struct daemon *d)
+reload_finish(struct daemon *d, struct config_reloading *r)
 {
 	struct zb_config	*cfg;
 
-	if (d->stopping) {
-		log_info("SIGHUP: ignored, the daemon is stopping");
-		return;
-	}
-	notify_reloading();
-	log_info("SIGHUP: reloading %s", d->path);
-	cfg = config_reload(d->cfg, d->path);
+	cfg = config_reload_finish(r, d->cfg);
 	if (cfg != NULL && daemon_checks(cfg) > 0) {
 		config_unref(cfg);
 		cfg = NULL;
@@ -214,6 +223,78 @@ reload(struct daemon *d)
 	apply_settings(d);	/* log_level, max_parallel_jobs */
 	log_info("%s: reloaded", d->path);
 	notify_ready("running");
+}
+
+/* On the worker: the reads, touching only the plan. */
+static int
+reload_fetch(void *arg)
+{
+	struct daemon	*d = arg;
+
+	return vault_kv_fetch(d->reload_plan);
+}
+
+/* The reload's Vault reads are over (on the loop again). */
+static void
+reload_fetched(void *arg, int rc)
+{
+	struct daemon		*d = arg;
+	struct config_reloading	*r = d->reloading;
+
+	(void)rc;	/* its problems are in the plan */
+	d->reloading = NULL;
+	d->reload_plan = NULL;
+	if (d->stopping) {
+		config_reload_cancel(r);
+		log_info("SIGHUP: reload dropped, the daemon is stopping");
+		if (d->stop_when_reloaded) {
+			log_info("no run left: exiting");
+			reactor_stop();
+		}
+		return;
+	}
+	reload_finish(d, r);
+}
+
+/*
+ * SIGHUP: load and check the file on the loop; the vault: secrets it
+ * names are read on a worker thread (reactor_offload: up to [vault]
+ * timeout per request must not stop the schedule, the control API or
+ * running copies), then the generation is bound and applied.
+ */
+static void
+reload(struct daemon *d)
+{
+	struct config_reloading	*r;
+	void			*plan;
+
+	if (d->stopping) {
+		log_info("SIGHUP: ignored, the daemon is stopping");
+		return;
+	}
+	if (d->reloading != NULL) {
+		log_info("SIGHUP: ignored, a reload is reading its secrets "
+		    "from Vault");
+		return;
+	}
+	notify_reloading();
+	log_info("SIGHUP: reloading %s", d->path);
+	r = config_reload_start(d->path, &plan);
+	if (plan != NULL) {
+		d->reloading = r;
+		d->reload_plan = plan;
+		if (reactor_offload(reload_fetch, reload_fetched, d) == 0) {
+			log_debug("%s: reading the vault: secrets off the "
+			    "loop", d->path);
+			return;
+		}
+		log_warn("%s: cannot start a thread: reading the vault: "
+		    "secrets on the loop", d->path);
+		d->reloading = NULL;
+		d->reload_plan = NULL;
+		(void)vault_kv_fetch(plan);
+	}
+	reload_finish(d, r);
 }
 
 static void

@@ -147,8 +147,10 @@ pg_init(const struct zb_host_api *host, struct zb_inst *inst, void **ctx)
 	pg->timeout_ms = host->cfg_int(inst, "timeout");	/* ms */
 	if (parse_conninfo(pg, host->cfg_str(inst, "conninfo"), &dbname) == -1)
 		goto fail;
-	if (host->secret(inst, "password", &secret, &slen) != ZB_OK)
+	if (host->secret(inst, "password", &secret, &slen) != ZB_OK) {
+		free(dbname);	/* not yet pg->maintenance_db */
 		goto fail;
+	}
 	if (secret != NULL) {
 		host->secret_free(pg->password, pg->passlen);
 		pg->password = secret;

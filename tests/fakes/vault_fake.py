@@ -43,15 +43,19 @@ Control endpoints (no auth, not under /v1/, not logged as Vault requests):
   POST /__kv              {"mount":"secret","path":"a/b","data":{..}|null}
                           (data null: soft-deleted; "delete": true removes)
   POST /__revoke          {"token": "T"}
-  POST /__fault           {"status": 500, "count": N, "path_prefix": "/v1/x"}
-                          the next N matching /v1/ requests get STATUS
+  POST /__fault           {"status": 500, "count": N, "path_prefix": "/v1/x",
+                           "delay_ms": 0}
+                          the next N matching /v1/ requests wait delay_ms,
+                          then get STATUS (status 0: answered as usual)
 
 Usage:
   vault_fake.py --port 0 --port-file F [--seed FILE] [--token T]...
                 [--sealed] [--standby] [--uninitialized]
                 [--version 1.17.2] [--verbose]
-Listens on 127.0.0.1 only; the port is written to --port-file
-atomically (rename) once listening.  Stop it with SIGTERM to its PID.
+                [--tls-cert PEM --tls-key PEM]
+Listens on 127.0.0.1 only (HTTPS with --tls-cert); the port is written
+to --port-file atomically (rename) once listening.  Stop it with SIGTERM
+to its PID.
 """
 import argparse
 import json
@@ -313,7 +317,8 @@ def ctl_fault(req, m):
     with STATE.lock:
         STATE.faults.append({"status": int(b.get("status", 500)),
                              "count": int(b.get("count", 1)),
-                             "path_prefix": b.get("path_prefix", "/v1/")})
+                             "path_prefix": b.get("path_prefix", "/v1/"),
+                             "delay_ms": int(b.get("delay_ms", 0))})
     req.send_json(200, {})
 
 
@@ -404,15 +409,16 @@ class Handler(BaseHTTPRequestHandler):
     def route(self, path, tok):
         if not path.startswith("/v1/"):
             return self.send_error(404, [])
+        st, delay = None, 0
         with STATE.lock:
             for f in STATE.faults:
                 if f["count"] > 0 and path.startswith(f["path_prefix"]):
                     f["count"] -= 1
-                    st = f["status"]
+                    st, delay = f["status"] or None, f["delay_ms"]
                     break
-            else:
-                st = None
             sealed = STATE.sealed and path != "/v1/sys/health"
+        if delay > 0:
+            time.sleep(delay / 1000.0)
         if st is not None:
             return self.send_error(st, ["injected fault"])
         if sealed:
@@ -468,6 +474,8 @@ def main(argv=None):
     ap.add_argument("--uninitialized", action="store_true")
     ap.add_argument("--version", default="1.17.2")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--tls-cert", help="serve HTTPS with this PEM chain")
+    ap.add_argument("--tls-key", help="the key of --tls-cert (PEM)")
     args = ap.parse_args(argv)
 
     VERBOSE = args.verbose
@@ -483,6 +491,16 @@ def main(argv=None):
 
     srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     srv.daemon_threads = True
+    if args.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        # the handshake runs in the request's thread, not in accept()
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True,
+                                     do_handshake_on_connect=False)
+    # a refused handshake (say) is one line, not a traceback
+    srv.handle_error = lambda req, addr: sys.stderr.write(
+        "vault_fake: %s:%d: %s\n" % (addr[0], addr[1], sys.exc_info()[1]))
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:

@@ -274,19 +274,32 @@ Test(config, secret_given_twice_and_vault_refs)
 {
 	const char		*text = "[source:s]\nplugin = x\n"
 	    "password = env:X\npassword_file = /etc/x\n[source:t]\n"
-	    "plugin = x\npassword = vault:kv/pg#password\n";
+	    "plugin = x\npassword = vault:kv/pg#password\n[source:u]\n"
+	    "plugin = x\npassword_file = vault:kv/pg#password\n"
+	    "[source:v]\nplugin = x\npassword = vault:kv#password\n";
 	struct zb_config	*cfg;
 
-	cfg = config_load_buf("test.ini", text, strlen(text), 0);
-	cr_assert_not_null(cfg);
+	/* group-readable: vault: references are no inline secret */
+	cfg = config_load_buf("test.ini", text, strlen(text), 1);
+	cr_assert_not_null(cfg, "log: %s", test_logged());
 	cr_assert_eq(config_check_keys(cfg, config_section(cfg, "source:s"),
 	    config_core_options(CFG_SOURCE), secret_opts), 1);
 	assert_logged("test.ini:4: [source:s] password_file: password is set "
 	    "too");
 	cr_assert_eq(config_check_keys(cfg, config_section(cfg, "source:t"),
+	    config_core_options(CFG_SOURCE), secret_opts), 0,
+	    "log: %s", test_logged());
+	cr_assert(config_kv(config_section(cfg, "source:t"),
+	    "password")->vault);
+	cr_assert_eq(config_check_keys(cfg, config_section(cfg, "source:u"),
+	    config_core_options(CFG_SOURCE), secret_opts), 0,
+	    "log: %s", test_logged());
+	cr_assert(config_kv(config_section(cfg, "source:u"),
+	    "password_file")->vault, "the _file form takes a reference too");
+	cr_assert_eq(config_check_keys(cfg, config_section(cfg, "source:v"),
 	    config_core_options(CFG_SOURCE), secret_opts), 1);
-	assert_logged("test.ini:7: [source:t] password: refused: a vault: "
-	    "reference");
+	assert_logged("test.ini:13: [source:v] password: refused: "
+	    "vault:MOUNT/PATH#KEY");
 	config_free(cfg);
 }
 
