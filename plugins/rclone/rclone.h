@@ -68,8 +68,8 @@ void	 rclone_slot_release(struct rclone *);
  * One rclone child.  argv holds the subcommand and its arguments only;
  * the runner adds the binary, --config, logging and the common flags,
  * and runs it under `env -u' for every inherited RCLONE_* variable.
- * Its log lines (rclone's --log-file, a pipe of ours) are logged at the
- * level rclone gave them.  on_line, when set, gets each stdout line
+ * Its log lines (its stderr, a pipe of ours) are logged at the level
+ * rclone gave them.  on_line, when set, gets each stdout line
  * (want_stdout is implied).  on_exit runs once the child exited and its
  * stdout (if read here) and log reached end of file: ok is 1 for exit 0;
  * code the exit status (or 128 + signal); err the last ERROR line or "".
@@ -84,6 +84,8 @@ struct rc_cmd_spec {
 			    const char *err);
 	void		*arg;
 	const char	*what;		/* for log lines: "put KEY" */
+	int		 quiet;		/* errors are expected: log them at
+					   debug level (list, remove) */
 };
 
 struct rc_cmd	*rc_cmd_start(struct rclone *, const struct rc_cmd_spec *,

@@ -169,6 +169,7 @@ list_common(struct rclone *rc, struct zb_io *io, const char *prefix,
 		spec.on_exit = list_exit;
 		spec.arg = l;
 		spec.what = pending ? "list_pending" : "list";
+		spec.quiet = 1;
 		if (rc_cmd_start(rc, &spec, NULL, NULL) == NULL) {
 			free(path);
 			list_free(l);
@@ -258,6 +259,7 @@ remove_path(struct rclone *rc, struct zb_io *io, const char *key,
 		spec.argv = argv;
 		spec.on_exit = remove_exit;
 		spec.arg = r;
+		spec.quiet = 1;
 		spec.what = what;
 		if (rc_cmd_start(rc, &spec, NULL, NULL) == NULL) {
 			free(path);

@@ -106,6 +106,7 @@ forget(struct rclone *rc, const char *path, const char *why)
 	memset(&spec, 0, sizeof(spec));
 	spec.argv = argv;
 	spec.what = what;
+	spec.quiet = 1;
 	if (rc_cmd_start(rc, &spec, NULL, NULL) == NULL)
 		rc->host->log(rc->inst, ZB_LOG_WARN, "cannot delete %s: it "
 		    "stays as a pending put for prune", path);
@@ -188,6 +189,8 @@ on_flushed(void *arg, struct zb_io *cw)
 
 	p->cw = cw;
 	p->state = PUT_FLUSHED;
+	p->rc->host->log(p->rc->inst, ZB_LOG_DEBUG, "put %s: %" PRIu64
+	    " bytes handed to rclone", p->key, p->bytes);
 	if (p->rcat_done) {
 		if (!p->rcat_ok)
 			put_finish(p, ZB_ERR, p->err);

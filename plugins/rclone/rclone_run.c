@@ -6,9 +6,12 @@
  * is a pipe of ours, read here and logged at the level rclone gave each
  * line), an optional stdout line reader, and its exit.
  *
- * The log pipe's write end is made inheritable only around the spawn and
- * closed right after it; should another child inherit it meanwhile, the
- * log is drained without waiting for end of file once rclone exited.
+ * rclone's stderr goes into that pipe through `sh -c 'exec "$@"
+ * 2>/dev/fd/N''; rclone's own --log-file cannot be a pipe (it seeks,
+ * and says so on stderr).  The pipe's write end is made inheritable only around
+ * the spawn and closed right after it; should another child inherit it
+ * meanwhile, the log is drained without waiting for end of file once
+ * rclone exited.
  */
 #include "zb-build.h"
 
@@ -37,6 +40,8 @@ struct rc_cmd {
 	char		 log_line[LINE_MAX_LOG];
 	size_t		 log_len;
 	char		 last_err[512];
+	int		 last_level;	/* of the previous line */
+	int		 quiet;
 	int		 out_fd;
 	struct event	*out_ev;
 	char		*out_line;
@@ -106,11 +111,17 @@ log_flush(struct rc_cmd *c)
 	c->log_line[c->log_len] = '\0';
 	c->log_len = 0;
 	level = rc_log_level(c->log_line, &msg);
-	if (level == -1)
-		level = ZB_LOG_ERROR;	/* "Failed to ...", a panic */
-	if (level == ZB_LOG_ERROR)
+	if (level == -1 && msg != c->log_line)
+		level = ZB_LOG_ERROR;	/* dated: "Failed to ...", fatal */
+	else if (level == -1)
+		level = c->last_level;	/* a line of a block (stats) */
+	c->last_level = level;
+	if (level == ZB_LOG_ERROR && *msg != '\0')
 		snprintf(c->last_err, sizeof(c->last_err), "%s", msg);
-	rc->host->log(rc->inst, level, "rclone %s: %s", c->what, msg);
+	if (c->quiet && level < ZB_LOG_INFO)
+		level = ZB_LOG_DEBUG;	/* the caller judges the outcome */
+	if (*msg != '\0')
+		rc->host->log(rc->inst, level, "rclone %s: %s", c->what, msg);
 }
 
 /* Read what the log holds; 1 at end of file (or an error), else 0. */
@@ -272,7 +283,7 @@ on_child_exit(void *arg, int status, const char *last_err)
 {
 	struct rc_cmd	*c = arg;
 
-	/* rclone's stderr is its log file; what comes here is env's. */
+	/* rclone's stderr is our log pipe; what comes here is sh's. */
 	if (last_err != NULL && last_err[0] != '\0' && c->last_err[0] == '\0')
 		snprintf(c->last_err, sizeof(c->last_err), "%s", last_err);
 	c->exited = 1;
@@ -299,8 +310,9 @@ rc_cmd_start(struct rclone *rc, const struct rc_cmd_spec *spec,
 	struct zb_spawn_req	 req;
 	struct zb_child_fds	 fds;
 	struct rc_cmd		*c;
-	char			*argv[RCLONE_ARGS_MAX + 64];
+	char			*argv[2 * RCLONE_ARGS_MAX + 64];
 	char			*owned[8];
+	char			 script[64];
 	char			*envp[2] = { NULL, NULL };
 	int			 logp[2] = { -1, -1 }, rv;
 	size_t			 n = 0, nowned = 0, i;
@@ -312,6 +324,8 @@ rc_cmd_start(struct rclone *rc, const struct rc_cmd_spec *spec,
 	c->rc = rc;
 	snprintf(c->what, sizeof(c->what), "%s", spec->what);
 	c->log_fd = c->out_fd = -1;
+	c->last_level = ZB_LOG_ERROR;
+	c->quiet = spec->quiet;
 	c->on_line = spec->on_line;
 	c->on_exit = spec->on_exit;
 	c->arg = spec->arg;
@@ -326,7 +340,14 @@ rc_cmd_start(struct rclone *rc, const struct rc_cmd_spec *spec,
 		goto fail;
 	}
 
-	argv[n++] = (char *)"env";
+	/* dash takes one-digit descriptors only in 2>&N. */
+	snprintf(script, sizeof(script), "exec \"$@\" 2>/dev/fd/%d",
+	    logp[1]);
+	argv[n++] = (char *)"sh";
+	argv[n++] = (char *)"-c";
+	argv[n++] = script;
+	argv[n++] = (char *)"sh";
+	argv[n++] = (char *)"/usr/bin/env";
 	for (i = 0; i < rc->nunset && n < 2 * RCLONE_ARGS_MAX; i++) {
 		argv[n++] = (char *)"-u";
 		argv[n++] = rc->unset[i];
@@ -336,8 +357,6 @@ rc_cmd_start(struct rclone *rc, const struct rc_cmd_spec *spec,
 	argv[n++] = (char *)"--config";
 	argv[n++] = rc->config;
 	argv[n++] = (char *)"--ask-password=false";
-	owned[nowned] = dup_num("--log-file=/dev/fd/", logp[1], "");
-	argv[n++] = owned[nowned++];
 	argv[n++] = (char *)"--log-level";
 	argv[n++] = rc->log_level;
 	argv[n++] = (char *)"--stats=0";
@@ -372,7 +391,7 @@ rc_cmd_start(struct rclone *rc, const struct rc_cmd_spec *spec,
 		envp[0] = rc->pass;
 
 	memset(&req, 0, sizeof(req));
-	req.path = "/usr/bin/env";
+	req.path = "/bin/sh";
 	req.argv = argv;
 	req.envp_add = envp;
 	req.want_stdin = spec->want_stdin;
