@@ -390,3 +390,8 @@ mutation-check:
 	$(SHELL) $(abs_top_srcdir)/%reldir%/mutation/run.sh \
 	$(MUTATION_ONLY:%=--only %)
 .PHONY: mutation-check
+
+# the rclone sink (issue 12): real rclone, servers on the loopback
+rclone_tests = %reldir%/integration/rclone.sh
+TESTS += $(rclone_tests)
+EXTRA_DIST += $(rclone_tests) %reldir%/lib/rclone.sh

@@ -537,6 +537,7 @@ put_verify(struct rc_put *p)
 		memset(&spec, 0, sizeof(spec));
 		spec.argv = argv;
 		spec.on_line = verify_line;
+		spec.quiet = 1;	/* "hash type not supported" */
 		spec.on_exit = verify_exit;
 		spec.arg = p;
 		spec.what = p->what;
