@@ -392,6 +392,7 @@ mutation-check:
 .PHONY: mutation-check
 
 # the rclone sink (issue 12): real rclone, servers on the loopback
-rclone_tests = %reldir%/integration/rclone.sh
+rclone_tests = %reldir%/integration/rclone.sh \
+	%reldir%/integration/rclone_webdav.sh
 TESTS += $(rclone_tests)
 EXTRA_DIST += $(rclone_tests) %reldir%/lib/rclone.sh
