@@ -667,6 +667,14 @@ static const struct io_vtbl stream_vtbl = {
 	.artifact_id = st_artifact_id,
 };
 
+size_t
+stream_io_chunk_size(const struct zb_io *io)
+{
+	if (io == NULL || io->vt != &stream_vtbl)
+		return 0;
+	return ((const struct stream *)io)->p.chunk_size;
+}
+
 /* ---- writers ----------------------------------------------------------- */
 
 struct writer *

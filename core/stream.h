@@ -183,6 +183,9 @@ size_t		 stream_committed(const struct stream *);
  * pause included. */
 uint64_t	 stream_paused_ms(const struct stream *);
 
+/* The chunk size of the stream behind a producer's handle, or 0 when io
+ * is not a stream's (for the toolkit's adapters). */
+size_t		 stream_io_chunk_size(const struct zb_io *);
 /* Chunk references, for hostapi.c. */
 void		 chunk_ref(const struct zb_chunk *);
 void		 chunk_unref(const struct zb_chunk *);

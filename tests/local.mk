@@ -99,7 +99,7 @@ unit_tests = %reldir%/unit/test_config %reldir%/unit/test_json \
 	%reldir%/unit/test_artifact %reldir%/unit/test_retention \
 	%reldir%/unit/test_cron %reldir%/unit/test_reactor \
 	%reldir%/unit/test_layout %reldir%/unit/test_jobq \
-	%reldir%/unit/test_catalog
+	%reldir%/unit/test_catalog %reldir%/unit/test_toolkit_fd
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
 unit_cflags = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(OPENSSL_CFLAGS) \
@@ -126,6 +126,9 @@ unit_ldadd = core/libzbcore.la $(CRITERION_LIBS) $(LIBEVENT_LIBS)
 %canon_reldir%_unit_test_http_SOURCES = %reldir%/unit/test_http.c
 %canon_reldir%_unit_test_http_CFLAGS = $(unit_cflags) $(LIBCURL_CFLAGS)
 %canon_reldir%_unit_test_http_LDADD = $(unit_ldadd) $(LIBCURL_LIBS)
+%canon_reldir%_unit_test_toolkit_fd_SOURCES = %reldir%/unit/test_toolkit_fd.c
+%canon_reldir%_unit_test_toolkit_fd_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_toolkit_fd_LDADD = $(unit_ldadd)
 %canon_reldir%_unit_test_catalog_SOURCES = %reldir%/unit/test_catalog.c
 %canon_reldir%_unit_test_catalog_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_catalog_LDADD = $(unit_ldadd)
@@ -154,10 +157,12 @@ endif
 
 # ---- integration tests -------------------------------------------------------
 integration_tests = %reldir%/integration/cli.sh \
+	%reldir%/integration/command.sh \
 	%reldir%/integration/files.sh %reldir%/integration/age.sh \
 	%reldir%/integration/files_special.sh %reldir%/integration/files_change.sh \
 	%reldir%/integration/restore_target.sh %reldir%/integration/local_fsync.sh \
 	%reldir%/integration/postgresql.sh %reldir%/integration/s3.sh \
+	%reldir%/integration/postgresql_pipes.sh \
 	%reldir%/integration/s3_interop.sh %reldir%/integration/redis.sh \
 	%reldir%/integration/s3_source.sh %reldir%/integration/prune.sh \
 	%reldir%/integration/runs.sh %reldir%/integration/runs_pg.sh \

@@ -256,13 +256,20 @@ struct zb_http_req;	/* ABI 1.5: one request of http_request() */
  * adapters likewise for put_open()/restore_open().
  */
 
-/* Read fd into stream s, pausing with backpressure. */
+/*
+ * Read fd into stream s, pausing with backpressure: no read() from pause()
+ * to resume(), so a child writing the other end blocks on its full pipe.
+ * A regular file (not pollable) is read one slice per loop turn.
+ */
 struct zb_fd_producer_spec {
 	uint32_t	 struct_size;
 	int		 fd;		/* read end; O_NONBLOCK is set by the
-					 * adapter, which owns and closes it */
-	size_t		 slice;		/* bytes per read(); 0: the stream's
-					 * chunk size */
+					 * adapter, which owns and closes it
+					 * (also when the call fails, and as
+					 * soon as the bytes ended) */
+	size_t		 slice;		/* bytes per read(); 0 or more than
+					 * the stream's chunk size: the chunk
+					 * size */
 	/*
 	 * Optional: sees every slice before it is pushed (a parser, a
 	 * digest, a byte count).  Returns ZB_OK, or ZB_ERR with a message in
@@ -284,20 +291,32 @@ struct zb_fd_producer_spec {
 	void		*arg;
 };
 
-/* Write a stream into fd (a child's stdin, a socket, a pipe). */
+/*
+ * Write a stream into fd (a child's stdin, a socket, a pipe): write()
+ * answers ZB_AGAIN while fd is full and calls host->ready() once it is
+ * writable; a reader that closed its end fails the writer (EPIPE, logged).
+ */
 struct zb_fd_writer_spec {
 	uint32_t	 struct_size;
-	int		 fd;		/* write end; owned and closed by the
-					 * adapter (at commit: end of file) */
+	int		 fd;		/* write end; O_NONBLOCK is set by the
+					 * adapter, which owns and closes it
+					 * (also when the call fails; at
+					 * commit: end of file) */
 	/*
 	 * Optional: after commit closed fd (the reader sees end of file),
 	 * decide the outcome: call host->done(w, ...) now or later (once the
-	 * child exited).  Without on_commit, commit succeeds once fd is
-	 * closed.
+	 * child exited), on THIS w: a handle of the adapter's that passes
+	 * the outcome on to the writer and frees the adapter.  Until then
+	 * the host may still abort the writer (on_abort; no done() after
+	 * it).  Without on_commit, commit succeeds once fd is closed.
 	 */
 	void		(*on_commit)(void *arg, struct zb_io *w);
-	/* Optional: the writer was aborted (fd is closed already): stop the
-	 * child, remove what was written.  Must not call done(). */
+	/*
+	 * Optional: the writer was aborted: stop the child, remove what was
+	 * written.  Called BEFORE the adapter closes fd, so that a child
+	 * killed here (SIGKILL) never sees a clean end of a bad stream.
+	 * Must not call done().  Not called after a failed commit.
+	 */
 	void		(*on_abort)(void *arg);
 	void		*arg;
 };

@@ -3,30 +3,32 @@
  * command is the stream.
  *
  * Backup runs `/bin/sh -c COMMAND' through host->spawn (own process
- * group, stderr logged by the host).  Its stdout pipe is read on the loop
- * and pushed; pausing stops reading, so the command blocks on a full
- * pipe.  The stream succeeds only if the command exits 0 after EOF.
+ * group, stderr logged by the host).  Its stdout pipe is the host's fd
+ * producer (host->fd_producer): pausing stops reading, so the command
+ * blocks on a full pipe.  The stream succeeds only if the command exits 0
+ * after EOF.
  *
- * Restore feeds the stream to `/bin/sh -c RESTORE_COMMAND' on its stdin,
- * or writes it to a file with `--to PATH'.  A restore command is only
- * given EOF at commit, after the host has checked every hash; on abort it
- * is killed first, so it never sees a clean end of a bad stream.
+ * Restore feeds the stream to `/bin/sh -c RESTORE_COMMAND' on its stdin
+ * through the host's fd writer (host->fd_writer), or writes it to a file
+ * with `--to PATH'.  A restore command is only given EOF at commit, after
+ * the host has checked every hash, and its exit status decides; on abort
+ * it is killed (SIGKILL) before its stdin is closed, so it never sees a
+ * clean end of a bad stream.
  */
 #include "zb-build.h"
 
 #include <sys/types.h>
 #include <sys/wait.h>
 
-#include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <zentoria/plugin.h>
 
-#define READ_SIZE	(64 * 1024)
+#define READ_SIZE	(64 * 1024)	/* bytes per read of the output */
 
 struct command {
 	const struct zb_host_api *host;
@@ -38,19 +40,14 @@ struct cmd_child {
 	struct command		*c;
 	struct zb_io		*io;
 	pid_t			 pid;
-	int			 fd;		/* stdout or stdin pipe */
-	struct event		*ev;
+	int			 backup;
 	int			 exited;
 	int			 status;
 	char			*last_err;
 	int			 eof;		/* backup: stdout EOF */
 	int			 closed;	/* host is done with us */
-	int			 committing;	/* restore: waiting for exit */
 	int			 failed;
-	unsigned char		*buf;
-	/* restore: the chunk being written and how far */
-	const struct zb_chunk	*cur;
-	size_t			 off;
+	struct zb_io		*cw;		/* restore: on_commit's handle */
 };
 
 static const struct zb_option command_options[] = {
@@ -74,6 +71,12 @@ command_init(const struct zb_host_api *host, struct zb_inst *inst,
 
 	if (host->cfg_str(inst, "command")[0] == '\0')
 		return host->cfg_error(inst, "command", "is empty");
+	if (host->struct_size < offsetof(struct zb_host_api, fd_writer) +
+	    sizeof(host->fd_writer)) {
+		host->log(inst, ZB_LOG_ERROR, "the daemon is too old for this "
+		    "plugin (it needs plugin ABI 1.5)");
+		return ZB_ERR;
+	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return ZB_ERR;
@@ -104,12 +107,7 @@ command_plan(void *ctx, struct zb_io *run)
 static void
 child_free(struct cmd_child *k)
 {
-	if (k->ev != NULL)
-		event_free(k->ev);
-	if (k->fd != -1)
-		close(k->fd);
 	free(k->last_err);
-	free(k->buf);
 	free(k);
 }
 
@@ -153,32 +151,78 @@ backup_maybe_done(struct cmd_child *k)
 	k->c->host->done(k->io, ZB_ERR, msg);
 }
 
+/* The fd producer's end of the output: EOF, or a read error. */
 static void
-backup_read(evutil_socket_t fd, short what, void *arg)
+backup_end(void *arg, int status, const char *err)
 {
 	struct cmd_child	*k = arg;
-	ssize_t			 n;
-	char			 msg[256];
+	char			 msg[512];
 
-	n = read(k->fd, k->buf, READ_SIZE);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n == -1) {
-		snprintf(msg, sizeof(msg), "read from command: %s",
-		    strerror(errno));
+	if (status != ZB_OK) {
+		snprintf(msg, sizeof(msg), "output of the command: %s",
+		    err != NULL ? err : "error");
 		k->failed = 1;
 		k->c->host->done(k->io, ZB_ERR, msg);
 		return;
 	}
-	if (n == 0) {
-		event_del(k->ev);
-		k->eof = 1;
-		backup_maybe_done(k);
+	k->eof = 1;
+	backup_maybe_done(k);
+}
+
+/* The fd producer is being closed (the stream ended or was aborted). */
+static void
+backup_close(void *arg)
+{
+	struct cmd_child	*k = arg;
+
+	k->closed = 1;
+	if (!k->exited) {
+		/* Aborted: stop it; free once it has been reaped. */
+		k->c->host->kill_child(k->pid, SIGTERM);
 		return;
 	}
-	/* ZB_AGAIN: the host has called pause() already. */
-	if (k->c->host->push(k->io, k->buf, n) == ZB_ERR)
-		event_del(k->ev);
+	child_free(k);
+}
+
+/* ---- restore (the fd writer's callbacks) ------------------------------- */
+
+static void
+restore_outcome(struct cmd_child *k)
+{
+	char	 msg[1024];
+
+	if (exit_ok(k)) {
+		k->c->host->done(k->cw, ZB_OK, NULL);
+	} else {
+		describe(k, msg, sizeof(msg));
+		k->c->host->done(k->cw, ZB_ERR, msg);
+	}
+	child_free(k);
+}
+
+/* stdin is closed (EOF for the command): its exit status decides. */
+static void
+restore_commit(void *arg, struct zb_io *cw)
+{
+	struct cmd_child	*k = arg;
+
+	k->cw = cw;
+	if (k->exited)
+		restore_outcome(k);
+}
+
+/* Before stdin is closed: kill, so no clean EOF for a bad stream. */
+static void
+restore_abort(void *arg)
+{
+	struct cmd_child	*k = arg;
+
+	k->closed = 1;
+	if (k->exited) {
+		child_free(k);
+		return;
+	}
+	k->c->host->kill_child(k->pid, SIGKILL);
 }
 
 static void
@@ -193,64 +237,21 @@ on_exit_cb(void *arg, int status, const char *last_err)
 		child_free(k);
 		return;
 	}
-	if (k->committing) {
-		/* restore: the commit's outcome */
-		char	 msg[1024];
-
-		if (exit_ok(k)) {
-			k->c->host->done(k->io, ZB_OK, NULL);
-		} else {
-			describe(k, msg, sizeof(msg));
-			k->c->host->done(k->io, ZB_ERR, msg);
-		}
-		child_free(k);
+	if (k->cw != NULL) {
+		restore_outcome(k);
 		return;
 	}
-	if (k->ev != NULL && k->buf != NULL)
+	/*
+	 * A restore command that quit before its commit: the next write
+	 * fails (EPIPE) and the host aborts the writer.
+	 */
+	if (k->backup)
 		backup_maybe_done(k);
 }
 
-static void
-backup_pause(void *pctx)
-{
-	struct cmd_child	*k = pctx;
-
-	if (!k->eof)
-		event_del(k->ev);
-}
-
-static void
-backup_resume(void *pctx)
-{
-	struct cmd_child	*k = pctx;
-
-	if (!k->eof && !k->failed)
-		event_add(k->ev, NULL);
-}
-
-static void
-backup_close(void *pctx)
-{
-	struct cmd_child	*k = pctx;
-
-	k->closed = 1;
-	event_del(k->ev);
-	if (!k->exited) {
-		/* Aborted: stop it; free once it has been reaped. */
-		k->c->host->kill_child(k->pid, SIGTERM);
-		close(k->fd);
-		k->fd = -1;
-		return;
-	}
-	child_free(k);
-}
-
-static const struct zb_producer_ops backup_ops = {
-	backup_pause, backup_resume, backup_close
-};
-
 static struct cmd_child *
-start(struct command *c, struct zb_io *io, const char *cmd, int for_restore)
+start(struct command *c, struct zb_io *io, const char *cmd, int for_restore,
+    int *fd)
 {
 	struct zb_spawn_req	 req;
 	struct zb_child_fds	 fds;
@@ -262,7 +263,7 @@ start(struct command *c, struct zb_io *io, const char *cmd, int for_restore)
 		return NULL;
 	k->c = c;
 	k->io = io;
-	k->fd = -1;
+	k->backup = !for_restore;
 	memset(&req, 0, sizeof(req));
 	req.path = "/bin/sh";
 	req.argv = argv;
@@ -275,7 +276,7 @@ start(struct command *c, struct zb_io *io, const char *cmd, int for_restore)
 		return NULL;
 	}
 	k->pid = fds.pid;
-	k->fd = for_restore ? fds.stdin_fd : fds.stdout_fd;
+	*fd = for_restore ? fds.stdin_fd : fds.stdout_fd;
 	return k;
 }
 
@@ -283,134 +284,41 @@ static int
 command_stream_open(void *ctx, struct zb_io *s,
     const struct zb_producer_ops **ops, void **pctx)
 {
-	struct command		*c = ctx;
-	struct cmd_child	*k;
+	struct command			*c = ctx;
+	struct cmd_child		*k;
+	struct zb_fd_producer_spec	 spec;
+	int				 fd;
 
-	k = start(c, s, c->host->cfg_str(c->inst, "command"), 0);
+	k = start(c, s, c->host->cfg_str(c->inst, "command"), 0, &fd);
 	if (k == NULL)
 		return ZB_ERR;
-	k->buf = malloc(READ_SIZE);
-	k->ev = event_new(c->host->evbase(), k->fd, EV_READ | EV_PERSIST,
-	    backup_read, k);
-	if (k->buf == NULL || k->ev == NULL) {
+	memset(&spec, 0, sizeof(spec));
+	spec.struct_size = sizeof(spec);
+	spec.fd = fd;
+	spec.slice = READ_SIZE;
+	spec.on_end = backup_end;
+	spec.on_close = backup_close;
+	spec.arg = k;
+	if (c->host->fd_producer(s, &spec, ops, pctx) != ZB_OK) {
+		/* The adapter closed fd. */
 		c->host->kill_child(k->pid, SIGKILL);
 		k->closed = 1;	/* freed when reaped */
 		return ZB_ERR;
 	}
-	event_add(k->ev, NULL);
-	*ops = &backup_ops;
-	*pctx = k;
 	return ZB_OK;
 }
-
-/* ---- restore ------------------------------------------------------------- */
-
-static void
-restore_writable(evutil_socket_t fd, short what, void *arg)
-{
-	struct cmd_child	*k = arg;
-	ssize_t			 n;
-
-	n = write(k->fd, k->cur->data + k->off, k->cur->len - k->off);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-		event_add(k->ev, NULL);
-		return;
-	}
-	if (n == -1) {
-		/* EPIPE: the command quit; write() reports it next time. */
-		k->failed = 1;
-		k->c->host->ready(k->io);
-		return;
-	}
-	k->off += n;
-	if (k->off < k->cur->len) {
-		event_add(k->ev, NULL);
-		return;
-	}
-	k->c->host->ready(k->io);	/* the same chunk comes back: done */
-}
-
-static int
-restore_write(void *wctx, const struct zb_chunk *chunk)
-{
-	struct cmd_child	*k = wctx;
-	ssize_t			 n;
-
-	if (k->failed) {
-		k->c->host->log(k->c->inst, ZB_LOG_ERROR, "the restore command "
-		    "stopped reading its input");
-		return ZB_ERR;
-	}
-	if (k->cur != chunk) {
-		k->cur = chunk;
-		k->off = 0;
-	}
-	while (k->off < chunk->len) {
-		n = write(k->fd, chunk->data + k->off, chunk->len - k->off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN) {
-			event_add(k->ev, NULL);
-			return ZB_AGAIN;
-		}
-		if (n == -1) {
-			k->c->host->log(k->c->inst, ZB_LOG_ERROR, "write to the "
-			    "restore command: %s", strerror(errno));
-			return ZB_ERR;
-		}
-		k->off += n;
-	}
-	k->cur = NULL;
-	return ZB_OK;
-}
-
-static int
-restore_commit(void *wctx)
-{
-	struct cmd_child	*k = wctx;
-
-	/* EOF for the command; its exit status decides. */
-	event_del(k->ev);
-	close(k->fd);
-	k->fd = -1;
-	k->committing = 1;
-	if (k->exited) {
-		on_exit_cb(k, k->status, k->last_err);
-		return ZB_AGAIN;
-	}
-	return ZB_AGAIN;
-}
-
-static void
-restore_abort(void *wctx)
-{
-	struct cmd_child	*k = wctx;
-
-	k->closed = 1;
-	event_del(k->ev);
-	if (k->exited) {
-		child_free(k);
-		return;
-	}
-	/* Kill before closing stdin: no clean EOF for a bad stream. */
-	k->c->host->kill_child(k->pid, SIGKILL);
-	close(k->fd);
-	k->fd = -1;
-}
-
-static const struct zb_writer_ops restore_ops = {
-	restore_write, restore_commit, restore_abort
-};
 
 static int
 command_restore_open(void *ctx, struct zb_io *w,
     const struct zb_restore_req *req, const struct zb_writer_ops **ops,
     void **wctx)
 {
-	struct command		*c = ctx;
-	struct cmd_child	*k;
-	const char		*cmd = c->host->cfg_str(c->inst,
+	struct command			*c = ctx;
+	struct cmd_child		*k;
+	struct zb_fd_writer_spec	 spec;
+	const char			*cmd = c->host->cfg_str(c->inst,
 	    "restore_command");
+	int				 fd;
 
 	if (req->target != NULL)
 		return c->host->file_writer(w, req->target, req->force, ops,
@@ -420,17 +328,20 @@ command_restore_open(void *ctx, struct zb_io *w,
 		    "configured: give --to FILE to write the stream to a file");
 		return ZB_ERR;
 	}
-	k = start(c, w, cmd, 1);
+	k = start(c, w, cmd, 1, &fd);
 	if (k == NULL)
 		return ZB_ERR;
-	k->ev = event_new(c->host->evbase(), k->fd, EV_WRITE,
-	    restore_writable, k);
-	if (k->ev == NULL) {
-		restore_abort(k);
+	memset(&spec, 0, sizeof(spec));
+	spec.struct_size = sizeof(spec);
+	spec.fd = fd;
+	spec.on_commit = restore_commit;
+	spec.on_abort = restore_abort;
+	spec.arg = k;
+	if (c->host->fd_writer(w, &spec, ops, wctx) != ZB_OK) {
+		c->host->kill_child(k->pid, SIGKILL);
+		k->closed = 1;	/* freed when reaped */
 		return ZB_ERR;
 	}
-	*ops = &restore_ops;
-	*wctx = k;
 	return ZB_OK;
 }
 

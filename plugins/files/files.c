@@ -204,9 +204,9 @@ files_init(const struct zb_host_api *host, struct zb_inst *inst, void **ctx)
 {
 	struct files	*f;
 
-	/* Everything used here exists since ABI 1.0, up to offload(). */
-	if (host->struct_size < offsetof(struct zb_host_api, offload) +
-	    sizeof(host->offload)) {
+	/* Everything used here exists since ABI 1.5 (the fd adapters). */
+	if (host->struct_size < offsetof(struct zb_host_api, fd_writer) +
+	    sizeof(host->fd_writer)) {
 		host->log(inst, ZB_LOG_ERROR, "host API table too small");
 		return ZB_ERR;
 	}

@@ -11,7 +11,9 @@
  * blocks in send(MSG_NOSIGNAL) on its end of the socketpair (which is the
  * backpressure, and keeps a closed peer from raising SIGPIPE) and leaves
  * its first error and its warnings in a struct report.  The loop's end
- * is non-blocking.
+ * is read by the host's fd producer (host->fd_producer, ABI 1.5), wrapped
+ * by this file's producer ops: a struct backup also waits for the
+ * worker's verdict, which the adapter knows nothing of.
  *
  * Invariants:
  *  - a struct backup is freed on the loop, once the host has called
@@ -62,13 +64,14 @@
 #define FILES_O_NOATIME		0
 #endif
 
-/* One backup stream: a walk on a worker, read by the loop from rfd. */
+/* One backup stream: a walk on a worker, read on the loop (fd producer). */
 struct backup {
 	const struct zb_host_api *host;
 	struct zb_inst		*inst;
 	struct zb_io		*s;
-	struct event		*ev;		/* EV_READ on rfd */
-	int			 rfd;		/* loop end, O_NONBLOCK */
+	/* the loop end: the host's fd producer, which closes it */
+	const struct zb_producer_ops *fops;
+	void			*fctx;
 	int			 wfd;		/* worker end, it closes it */
 	/* Copies: a reload may free the instance while the walk runs. */
 	char			**paths;
@@ -86,8 +89,7 @@ struct backup {
 	int64_t			 nbytes;
 
 	/* Loop only. */
-	unsigned char		*buf;
-	int			 eof;		/* rfd reached end of file */
+	int			 eof;		/* the loop end's bytes ended */
 	int			 worker_done;
 	int			 worker_ok;
 	int			 closed;	/* close() was called */
@@ -675,16 +677,13 @@ backup_work(void *arg)
 static void
 backup_free(struct backup *b)
 {
-	if (b->ev != NULL)
-		event_free(b->ev);
-	if (b->rfd != -1)
-		close(b->rfd);
+	if (b->fctx != NULL)
+		b->fops->close(b->fctx);
 	if (b->wfd != -1)
 		close(b->wfd);
 	strv_free(b->paths, b->npaths);
 	strv_free(b->excludes, b->nexcludes);
 	report_fini(&b->rep);
-	free(b->buf);
 	free(b);
 }
 
@@ -719,37 +718,35 @@ backup_settle(struct backup *b)
 	b->busy--;
 }
 
-static void
-backup_readable(evutil_socket_t fd, short what, void *arg)
+/* The fd producer's on_data: pass the worker's warnings on as they come. */
+static int
+backup_data(void *arg, const unsigned char *p, size_t n, char *err,
+    size_t errlen)
 {
 	struct backup	*b = arg;
-	ssize_t		 n;
-	int		 r;
 
-	n = read(b->rfd, b->buf, FILES_IOBUF);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n == -1) {
-		/* Unblock the worker: it then fails on its next send. */
-		report_err(&b->rep, "stream socket: %s", strerror(errno));
+	(void)p;
+	(void)n;
+	(void)err;
+	(void)errlen;
+	report_flush(&b->rep, b->host, b->inst);
+	return ZB_OK;
+}
+
+/* The fd producer's on_end: the worker closed its end, or a read error. */
+static void
+backup_end(void *arg, int status, const char *msg)
+{
+	struct backup	*b = arg;
+
+	if (status != ZB_OK) {
+		/* The adapter closed our end: the worker's next send fails. */
+		report_err(&b->rep, "stream socket: %s", msg != NULL ? msg :
+		    "error");
 		atomic_store(&b->stop, 1);
-		(void)shutdown(b->rfd, SHUT_RDWR);
 	}
-	if (n <= 0) {
-		b->eof = 1;
-		event_del(b->ev);
-		backup_settle(b);
-		backup_release(b);
-		return;
-	}
-	b->busy++;
-	r = b->host->push(b->s, b->buf, (size_t)n);
-	/* ZB_AGAIN: paused until resume(); ZB_ERR: close() follows. */
-	if (r != ZB_OK && !b->closed)
-		event_del(b->ev);
-	if (!b->closed)
-		report_flush(&b->rep, b->host, b->inst);
-	b->busy--;
+	b->eof = 1;
+	backup_settle(b);
 	backup_release(b);
 }
 
@@ -771,8 +768,8 @@ backup_pause(void *pctx)
 	struct backup	*b = pctx;
 
 	/* The worker blocks on the full socket: that is the backpressure. */
-	if (b->ev != NULL)
-		event_del(b->ev);
+	if (b->fctx != NULL)
+		b->fops->pause(b->fctx);
 }
 
 static void
@@ -780,8 +777,8 @@ backup_resume(void *pctx)
 {
 	struct backup	*b = pctx;
 
-	if (b->ev != NULL && !b->eof && !b->closed)
-		event_add(b->ev, NULL);
+	if (b->fctx != NULL && !b->eof && !b->closed)
+		b->fops->resume(b->fctx);
 }
 
 static void
@@ -791,14 +788,10 @@ backup_close(void *pctx)
 
 	b->closed = 1;
 	atomic_store(&b->stop, 1);
-	if (b->ev != NULL) {
-		event_free(b->ev);
-		b->ev = NULL;
-	}
-	/* A worker blocked in send() gets EPIPE and ends. */
-	if (b->rfd != -1) {
-		close(b->rfd);
-		b->rfd = -1;
+	/* Closes our end: a worker blocked in send() gets EPIPE and ends. */
+	if (b->fctx != NULL) {
+		b->fops->close(b->fctx);
+		b->fctx = NULL;
 	}
 	backup_release(b);
 }
@@ -811,7 +804,7 @@ backup_new(struct files *f, struct zb_io *s)
 	b = calloc(1, sizeof(*b));
 	if (b == NULL)
 		return NULL;
-	b->rfd = b->wfd = -1;
+	b->wfd = -1;
 	if (report_init(&b->rep) == -1) {
 		free(b);
 		return NULL;
@@ -824,8 +817,7 @@ backup_new(struct files *f, struct zb_io *s)
 	b->nexcludes = f->nexcludes;
 	b->paths = strv_dup(f->paths, f->npaths);
 	b->excludes = strv_dup(f->excludes, f->nexcludes);
-	b->buf = malloc(FILES_IOBUF);
-	if (b->paths == NULL || b->excludes == NULL || b->buf == NULL) {
+	if (b->paths == NULL || b->excludes == NULL) {
 		backup_free(b);
 		return NULL;
 	}
@@ -836,9 +828,10 @@ int
 files_backup_open(void *ctx, struct zb_io *s,
     const struct zb_producer_ops **ops, void **pctx)
 {
-	struct files	*f = ctx;
-	struct backup	*b;
-	int		 sv[2];
+	struct files			*f = ctx;
+	struct backup			*b;
+	struct zb_fd_producer_spec	 spec;
+	int				 sv[2];
 
 	b = backup_new(f, s);
 	if (b == NULL) {
@@ -851,12 +844,16 @@ files_backup_open(void *ctx, struct zb_io *s,
 		backup_free(b);
 		return ZB_ERR;
 	}
-	b->rfd = sv[0];
 	b->wfd = sv[1];
-	b->ev = event_new(f->host->evbase(), b->rfd, EV_READ | EV_PERSIST,
-	    backup_readable, b);
-	if (set_nonblock(b->rfd) == -1 || b->ev == NULL ||
-	    event_add(b->ev, NULL) == -1) {
+	memset(&spec, 0, sizeof(spec));
+	spec.struct_size = sizeof(spec);
+	spec.fd = sv[0];		/* the adapter's from here on */
+	spec.slice = FILES_IOBUF;
+	spec.on_data = backup_data;
+	spec.on_end = backup_end;
+	spec.arg = b;
+	if (f->host->fd_producer(s, &spec, &b->fops, &b->fctx) != ZB_OK) {
+		b->fctx = NULL;
 		f->host->log(f->inst, ZB_LOG_ERROR, "cannot watch the stream "
 		    "socket");
 		backup_free(b);

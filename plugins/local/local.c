@@ -19,6 +19,11 @@
  * lose.  A directory another put of this instance created and has not
  * yet made durable (l->unsynced > 0) is treated as if this put had
  * created it.
+ *
+ * A get is the host's fd producer (host->fd_producer, ABI 1.5) on the
+ * opened file.  A put keeps its own writer: the commit must fsync the
+ * still open file before the rename, which the fd writer's commit (close
+ * first) cannot do, and a regular file never answers EAGAIN.
  */
 #include "zb-build.h"
 
@@ -65,14 +70,11 @@ struct local_put {
 	int			 created;	/* counted in l->unsynced */
 };
 
+/* A get: the fd producer's callbacks, to name the file on an error. */
 struct local_get {
 	struct local		*l;
 	struct zb_io		*io;
-	int			 fd;
-	int			 paused;
-	int			 finished;
-	struct event		*ev;
-	unsigned char		*buf;
+	char			*path;
 };
 
 static const struct zb_option local_options[] = {
@@ -381,111 +383,77 @@ fail:
 /* ---- get ------------------------------------------------------------------ */
 
 static void
-get_read(evutil_socket_t fd, short what, void *arg)
+get_end(void *arg, int status, const char *msg)
 {
 	struct local_get	*g = arg;
-	ssize_t			 n;
-	int			 rc;
+	char			 err[1024];
 
-	if (g->paused || g->finished)
-		return;
-	n = read(g->fd, g->buf, READ_CHUNK);
-	if (n == -1 && errno == EINTR) {
-		event_active(g->ev, EV_READ, 0);
+	if (status == ZB_OK) {
+		g->l->host->done(g->io, ZB_OK, NULL);
 		return;
 	}
-	if (n <= 0) {
-		g->finished = 1;
-		g->l->host->done(g->io, n == 0 ? ZB_OK : ZB_ERR,
-		    n == 0 ? NULL : strerror(errno));
-		return;
-	}
-	rc = g->l->host->push(g->io, g->buf, n);
-	if (rc == ZB_ERR) {
-		g->finished = 1;
-		return;
-	}
-	if (!g->paused)
-		event_active(g->ev, EV_READ, 0);
+	snprintf(err, sizeof(err), "%s: %s", g->path, msg);
+	g->l->host->done(g->io, status, err);
 }
 
 static void
-get_pause(void *pctx)
+get_close(void *arg)
 {
-	struct local_get	*g = pctx;
+	struct local_get	*g = arg;
 
-	g->paused = 1;
-}
-
-static void
-get_resume(void *pctx)
-{
-	struct local_get	*g = pctx;
-
-	g->paused = 0;
-	event_active(g->ev, EV_READ, 0);
-}
-
-static void
-get_close(void *pctx)
-{
-	struct local_get	*g = pctx;
-
-	event_free(g->ev);
-	close(g->fd);
-	free(g->buf);
+	free(g->path);
 	free(g);
 }
 
-static const struct zb_producer_ops get_ops = {
-	get_pause, get_resume, get_close
-};
-
 /*
  * Reads are plain read(2)s of READ_CHUNK on the loop, one per loop
- * iteration: local files answer from the page cache or the disk within
- * milliseconds, and yielding between reads keeps other streams moving.
+ * iteration (the fd producer's way with a regular file): local files
+ * answer from the page cache or the disk within milliseconds, and
+ * yielding between reads keeps other streams moving.
  */
 static int
 local_get_open(void *ctx, struct zb_io *s, const char *key,
     const struct zb_producer_ops **ops, void **pctx)
 {
-	struct local		*l = ctx;
-	struct local_get	*g;
-	char			*path;
+	struct local			*l = ctx;
+	struct local_get		*g;
+	struct zb_fd_producer_spec	 spec;
+	int				 fd;
 
-	path = key_path(l, key);
-	if (path == NULL)
-		return ZB_ERR;
-	g = calloc(1, sizeof(*g));
-	if (g == NULL) {
-		free(path);
+	if (l->host->struct_size < offsetof(struct zb_host_api, fd_producer) +
+	    sizeof(l->host->fd_producer)) {
+		l->host->log(l->inst, ZB_LOG_ERROR, "the daemon is too old for "
+		    "this plugin (it needs plugin ABI 1.5)");
 		return ZB_ERR;
 	}
+	g = calloc(1, sizeof(*g));
+	if (g == NULL)
+		return ZB_ERR;
 	g->l = l;
 	g->io = s;
-	g->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (g->fd == -1) {
-		l->host->log(l->inst, ZB_LOG_ERROR, "cannot open %s: %s", path,
-		    strerror(errno));
-		free(path);
+	g->path = key_path(l, key);
+	if (g->path == NULL) {
 		free(g);
 		return ZB_ERR;
 	}
-	free(path);
-	g->buf = malloc(READ_CHUNK);
-	g->ev = event_new(l->host->evbase(), -1, 0, get_read, g);
-	if (g->buf == NULL || g->ev == NULL) {
-		if (g->ev != NULL)
-			event_free(g->ev);
-		close(g->fd);
-		free(g->buf);
-		free(g);
+	fd = open(g->path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		l->host->log(l->inst, ZB_LOG_ERROR, "cannot open %s: %s",
+		    g->path, strerror(errno));
+		get_close(g);
 		return ZB_ERR;
 	}
-	event_active(g->ev, EV_READ, 0);
-	*ops = &get_ops;
-	*pctx = g;
+	memset(&spec, 0, sizeof(spec));
+	spec.struct_size = sizeof(spec);
+	spec.fd = fd;			/* the adapter's from here on */
+	spec.slice = READ_CHUNK;
+	spec.on_end = get_end;
+	spec.on_close = get_close;
+	spec.arg = g;
+	if (l->host->fd_producer(s, &spec, ops, pctx) != ZB_OK) {
+		get_close(g);
+		return ZB_ERR;
+	}
 	return ZB_OK;
 }
 

@@ -8,6 +8,7 @@
 #include "zb-build.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,13 @@ pg_init(const struct zb_host_api *host, struct zb_inst *inst, void **ctx)
 	char		*dbname = NULL, *secret = NULL;
 	size_t		 slen = 0;
 
+	/* pg_dump.c and pg_restore.c use the fd adapters of ABI 1.5. */
+	if (host->struct_size < offsetof(struct zb_host_api, fd_writer) +
+	    sizeof(host->fd_writer)) {
+		host->log(inst, ZB_LOG_ERROR, "the daemon is too old for this "
+		    "plugin (it needs plugin ABI 1.5)");
+		return ZB_ERR;
+	}
 	pg = calloc(1, sizeof(*pg));
 	if (pg == NULL)
 		return ZB_ERR;

@@ -12,6 +12,10 @@
  * The globals stream is pg_dumpall --globals-only (roles, tablespaces);
  * the role names go to the manifest.
  *
+ * The child's stdout is read by the host's fd producer (host->fd_producer),
+ * created once the child runs; this file's producer ops wrap it (the
+ * stream exists before the child does) and pass pause/resume/close on.
+ *
  * A stream succeeds only when the child exited 0, its output began with a
  * valid custom-format header (databases), and every query succeeded.
  */
@@ -20,18 +24,13 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/event.h>
-
 #include "pg.h"
-
-#define READ_SIZE	(256 * 1024)
 
 struct dump {
 	struct pg_src		*pg;
@@ -40,9 +39,10 @@ struct dump {
 	struct pg_conn		*conn;
 	char			**env;
 	pid_t			 pid;
-	int			 fd;
-	struct event		*ev;
-	unsigned char		*buf;
+	/* the host's fd producer on the child's stdout, once it runs */
+	const struct zb_producer_ops *fops;
+	void			*fctx;
+	int			 refused;	/* on_data said why */
 	/* the archive header, until it is complete */
 	unsigned char		 head[PG_ARCHIVE_HEAD_MAX];
 	size_t			 headlen;
@@ -56,13 +56,10 @@ struct dump {
 static void
 dump_free(struct dump *d)
 {
-	if (d->ev != NULL)
-		event_free(d->ev);
-	if (d->fd != -1)
-		close(d->fd);
+	if (d->fctx != NULL)
+		d->fops->close(d->fctx);
 	pg_conn_close(d->conn);
 	pg_env_free(d->env);
-	free(d->buf);
 	free(d->last_err);
 	free(d->db);
 	free(d);
@@ -81,8 +78,8 @@ dump_end(struct dump *d, int status, const char *msg)
 	if (d->ended || d->closed)
 		return;
 	d->ended = 1;
-	if (d->ev != NULL)
-		event_del(d->ev);
+	if (d->fctx != NULL && !d->eof)
+		d->fops->pause(d->fctx);	/* read no more */
 	if (status != ZB_OK && d->spawned && !d->exited)
 		d->pg->host->kill_child(d->pid, SIGTERM);
 	d->pg->host->done(d->s, status, msg);
@@ -120,15 +117,16 @@ dump_maybe_done(struct dump *d)
 	dump_end(d, ZB_OK, NULL);
 }
 
-/* Check the custom-format header as it arrives; 0, or -1 (ended). */
+/* Check the custom-format header as it arrives; 0, or -1 (msg set). */
 static int
-check_head(struct dump *d, const unsigned char *p, size_t n)
+check_head(struct dump *d, const unsigned char *p, size_t n, char *msg,
+    size_t msglen)
 {
 	struct pg_archive_head	 h;
 	const char		*err;
 	size_t			 take;
 	int			 rc;
-	char			 msg[256], v[16];
+	char			 v[16];
 
 	take = sizeof(d->head) - d->headlen;
 	if (take > n)
@@ -139,9 +137,8 @@ check_head(struct dump *d, const unsigned char *p, size_t n)
 	if (rc == 0 && d->headlen < sizeof(d->head))
 		return 0;
 	if (rc != 1) {
-		snprintf(msg, sizeof(msg), "output of pg_dump for \"%s\": %s",
+		snprintf(msg, msglen, "output of pg_dump for \"%s\": %s",
 		    d->db, rc == 0 ? "archive header too long" : err);
-		dump_end(d, ZB_ERR, msg);
 		return -1;
 	}
 	d->head_ok = 1;
@@ -152,35 +149,37 @@ check_head(struct dump *d, const unsigned char *p, size_t n)
 	return 0;
 }
 
-static void
-on_readable(evutil_socket_t fd, short ev, void *arg)
+/* The fd producer's on_data: the header, before any byte is pushed. */
+static int
+dump_data(void *arg, const unsigned char *p, size_t n, char *err,
+    size_t errlen)
 {
 	struct dump	*d = arg;
-	ssize_t		 n;
-	char		 msg[256];
 
-	(void)fd;
-	(void)ev;
-	n = read(d->fd, d->buf, READ_SIZE);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n == -1) {
-		snprintf(msg, sizeof(msg), "read from %s: %s", what(d),
-		    strerror(errno));
-		dump_end(d, ZB_ERR, msg);
+	if (d->db != NULL && !d->head_ok &&
+	    check_head(d, p, n, err, errlen) == -1) {
+		d->refused = 1;
+		return ZB_ERR;
+	}
+	return ZB_OK;
+}
+
+/* The fd producer's on_end: end of the output, or a read error. */
+static void
+dump_eof(void *arg, int status, const char *err)
+{
+	struct dump	*d = arg;
+	char		 msg[512];
+
+	d->eof = 1;
+	if (status != ZB_OK) {
+		if (!d->refused)
+			snprintf(msg, sizeof(msg), "output of %s: %s", what(d),
+			    err != NULL ? err : "error");
+		dump_end(d, ZB_ERR, d->refused ? err : msg);
 		return;
 	}
-	if (n == 0) {
-		event_del(d->ev);
-		d->eof = 1;
-		dump_maybe_done(d);
-		return;
-	}
-	if (d->db != NULL && !d->head_ok && check_head(d, d->buf, n) == -1)
-		return;
-	/* ZB_AGAIN: paused already; ZB_ERR: torn down, close() follows. */
-	if (d->pg->host->push(d->s, d->buf, n) == ZB_ERR)
-		event_del(d->ev);
+	dump_maybe_done(d);
 }
 
 static void
@@ -204,6 +203,7 @@ spawn(struct dump *d, char *snapshot)
 	struct pg_src		*pg = d->pg;
 	struct zb_spawn_req	 req;
 	struct zb_child_fds	 fds;
+	struct zb_fd_producer_spec spec;
 	char			 z[8], *snaparg = NULL;
 	char			*dump_argv[] = { "pg_dump", "--format=custom", z,
 	    "--no-password", NULL, NULL };
@@ -212,8 +212,7 @@ spawn(struct dump *d, char *snapshot)
 
 	d->env = pg_env_child(pg, NULL, d->db != NULL ? d->db :
 	    pg->maintenance_db);
-	d->buf = malloc(READ_SIZE);
-	if (d->env == NULL || d->buf == NULL)
+	if (d->env == NULL)
 		return -1;
 	snprintf(z, sizeof(z), "-Z%d", (int)pg->host->cfg_int(pg->inst,
 	    "dump_compression"));
@@ -236,13 +235,18 @@ spawn(struct dump *d, char *snapshot)
 	free(snaparg);
 	d->spawned = 1;
 	d->pid = fds.pid;
-	d->fd = fds.stdout_fd;
-	d->ev = event_new(pg->host->evbase(), d->fd, EV_READ | EV_PERSIST,
-	    on_readable, d);
-	if (d->ev == NULL)
+	memset(&spec, 0, sizeof(spec));
+	spec.struct_size = sizeof(spec);
+	spec.fd = fds.stdout_fd;	/* the adapter's from here on */
+	spec.on_data = dump_data;
+	spec.on_end = dump_eof;
+	spec.arg = d;
+	if (pg->host->fd_producer(d->s, &spec, &d->fops, &d->fctx) != ZB_OK) {
+		d->fctx = NULL;
 		return -1;
-	if (!d->paused)
-		event_add(d->ev, NULL);
+	}
+	if (d->paused)
+		d->fops->pause(d->fctx);
 	return 0;
 }
 
@@ -358,8 +362,8 @@ dump_pause(void *pctx)
 	struct dump	*d = pctx;
 
 	d->paused = 1;
-	if (d->ev != NULL && !d->eof)
-		event_del(d->ev);
+	if (d->fctx != NULL)
+		d->fops->pause(d->fctx);
 }
 
 static void
@@ -368,8 +372,8 @@ dump_resume(void *pctx)
 	struct dump	*d = pctx;
 
 	d->paused = 0;
-	if (d->ev != NULL && !d->eof && !d->ended)
-		event_add(d->ev, NULL);
+	if (d->fctx != NULL && !d->ended)
+		d->fops->resume(d->fctx);
 }
 
 static void
@@ -378,10 +382,12 @@ dump_close(void *pctx)
 	struct dump	*d = pctx;
 
 	d->closed = 1;
+	if (d->fctx != NULL) {
+		d->fops->close(d->fctx);	/* closes the pipe */
+		d->fctx = NULL;
+	}
 	if (d->spawned && !d->exited) {
 		/* Aborted: stop pg_dump; free once it has been reaped. */
-		if (d->ev != NULL)
-			event_del(d->ev);
 		d->pg->host->kill_child(d->pid, SIGTERM);
 		pg_conn_close(d->conn);
 		d->conn = NULL;
@@ -406,7 +412,6 @@ pg_dump_open(struct pg_src *pg, struct zb_io *s,
 		return ZB_ERR;
 	d->pg = pg;
 	d->s = s;
-	d->fd = -1;
 	if (strcmp(name, PG_GLOBALS_STREAM) != 0 &&
 	    (d->db = strdup(name)) == NULL) {
 		free(d);

@@ -21,6 +21,13 @@
  * The globals stream (pg_dumpall's SQL) is small: it is collected in
  * memory and, at commit, run through psql (restore) or checked for every
  * role of the manifest (test-restore); --to PATH writes it to a file.
+ *
+ * pg_restore's stdin is the host's fd writer (host->fd_writer), wrapped:
+ * this file's writer answers ZB_AGAIN until the scratch database exists,
+ * then passes every chunk on to it.  psql's stdin for the globals keeps a
+ * small loop of its own: the script is written from memory during the
+ * commit, when the stream has no chunk left to offer (the adapter's
+ * ZB_AGAIN and ready() protocol has nothing to drive it).
  */
 #include "zb-build.h"
 
@@ -59,15 +66,16 @@ struct rst {
 	char			**env;		/* for the child */
 	/* the child: pg_restore, or psql for globals */
 	pid_t			 pid;
-	int			 fd;		/* its stdin */
+	int			 fd;		/* psql's stdin (globals) */
 	struct event		*ev;
+	/* pg_restore's stdin: the host's fd writer */
+	const struct zb_writer_ops *fops;
+	void			*fctx;
 	int			 spawned, exited, status;
 	char			*last_err;
 	/* writer */
 	int			 accepting;	/* pg_restore is running */
 	int			 blocked;	/* write returned ZB_AGAIN */
-	const struct zb_chunk	*cur;
-	size_t			 off;
 	char			*failure;	/* set: fail at the next call */
 	int			 committing;
 	int			 closed;	/* aborted or finished */
@@ -94,6 +102,8 @@ fact(struct rst *r, const char *key)
 static void
 rst_free(struct rst *r)
 {
+	if (r->fctx != NULL)
+		r->fops->abort(r->fctx);
 	if (r->ev != NULL)
 		event_free(r->ev);
 	if (r->fd != -1)
@@ -128,6 +138,10 @@ stop_child(struct rst *r)
 	/* Kill before closing stdin: no clean EOF for a bad stream. */
 	if (r->spawned && !r->exited)
 		r->host->kill_child(r->pid, SIGKILL);
+	if (r->fctx != NULL) {
+		r->fops->abort(r->fctx);	/* closes the pipe */
+		r->fctx = NULL;
+	}
 	if (r->fd != -1) {
 		close(r->fd);
 		r->fd = -1;
@@ -356,6 +370,7 @@ spawn(struct rst *r, const char *prog, char **argv, const char *db)
 {
 	struct zb_spawn_req	 req;
 	struct zb_child_fds	 fds;
+	struct zb_fd_writer_spec spec;
 
 	pg_env_free(r->env);
 	r->env = pg_env_child(r->pg, r->conninfo, db);
@@ -373,6 +388,17 @@ spawn(struct rst *r, const char *prog, char **argv, const char *db)
 	r->spawned = 1;
 	r->holds++;
 	r->pid = fds.pid;
+	if (!r->globals) {
+		memset(&spec, 0, sizeof(spec));
+		spec.struct_size = sizeof(spec);
+		spec.fd = fds.stdin_fd;		/* the adapter's from here on */
+		if (r->host->fd_writer(r->w, &spec, &r->fops, &r->fctx) !=
+		    ZB_OK) {
+			r->fctx = NULL;
+			return -1;
+		}
+		return 0;
+	}
 	r->fd = fds.stdin_fd;
 	r->ev = event_new(r->host->evbase(), r->fd, EV_WRITE, on_writable, r);
 	return r->ev != NULL ? 0 : -1;
@@ -662,50 +688,31 @@ after_restore(struct rst *r)
 
 /* ---- writer ops ------------------------------------------------------------ */
 
+/* The globals script into psql's stdin, at commit. */
 static void
 on_writable(evutil_socket_t fd, short ev, void *arg)
 {
 	struct rst	*r = arg;
-	const char	*p;
-	size_t		 len;
 	ssize_t		 n;
 
 	(void)fd;
 	(void)ev;
-	if (r->globals) {
-		p = r->sql + r->sqloff;
-		len = r->sqllen - r->sqloff;
-	} else {
-		p = (const char *)r->cur->data + r->off;
-		len = r->cur->len - r->off;
-	}
-	n = write(r->fd, p, len);
+	n = write(r->fd, r->sql + r->sqloff, r->sqllen - r->sqloff);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
 		event_add(r->ev, NULL);
 		return;
 	}
 	if (n == -1) {
-		fail(r, "writing to %s: %s", r->globals ? "psql" :
-		    "pg_restore", strerror(errno));
+		fail(r, "writing to psql: %s", strerror(errno));
 		return;
 	}
-	if (r->globals) {
-		r->sqloff += (size_t)n;
-		if (r->sqloff < r->sqllen) {
-			event_add(r->ev, NULL);
-			return;
-		}
-		close(r->fd);	/* EOF: psql finishes and exits */
-		r->fd = -1;
-		return;
-	}
-	r->off += (size_t)n;
-	if (r->off < r->cur->len) {
+	r->sqloff += (size_t)n;
+	if (r->sqloff < r->sqllen) {
 		event_add(r->ev, NULL);
 		return;
 	}
-	r->blocked = 0;
-	r->host->ready(r->w);	/* the same chunk comes back: done */
+	close(r->fd);	/* EOF: psql finishes and exits */
+	r->fd = -1;
 }
 
 static int
@@ -735,7 +742,7 @@ static int
 rst_write(void *wctx, const struct zb_chunk *c)
 {
 	struct rst	*r = wctx;
-	ssize_t		 n;
+	int		 rc;
 
 	if (r->failure != NULL) {
 		r->host->log(r->pg->inst, ZB_LOG_ERROR, "%s", r->failure);
@@ -747,28 +754,12 @@ rst_write(void *wctx, const struct zb_chunk *c)
 		r->blocked = 1;	/* the scratch database is being made */
 		return ZB_AGAIN;
 	}
-	if (r->cur != c) {
-		r->cur = c;
-		r->off = 0;
-	}
-	while (r->off < c->len) {
-		n = write(r->fd, c->data + r->off, c->len - r->off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN) {
-			r->blocked = 1;
-			event_add(r->ev, NULL);
-			return ZB_AGAIN;
-		}
-		if (n == -1) {
-			r->host->log(r->pg->inst, ZB_LOG_ERROR, "writing to "
-			    "pg_restore: %s", strerror(errno));
-			return ZB_ERR;
-		}
-		r->off += (size_t)n;
-	}
-	r->cur = NULL;
-	return ZB_OK;
+	if (r->fctx == NULL)
+		return ZB_ERR;
+	/* ZB_AGAIN: the adapter calls ready() once the pipe has room. */
+	rc = r->fops->write(r->fctx, c);
+	r->blocked = rc == ZB_AGAIN;
+	return rc;
 }
 
 static int
@@ -801,9 +792,13 @@ rst_commit(void *wctx)
 		return ZB_AGAIN;
 	}
 	/* EOF for pg_restore; its exit decides (on_child_exit). */
-	event_del(r->ev);
-	close(r->fd);
-	r->fd = -1;
+	if (r->fctx == NULL || r->fops->commit(r->fctx) != ZB_OK) {
+		r->fctx = NULL;
+		finish(r, ZB_ERR, r->spawned ? "cannot close the input of "
+		    "pg_restore" : "pg_restore was not started");
+		return ZB_AGAIN;
+	}
+	r->fctx = NULL;
 	if (r->exited)
 		after_restore(r);
 	return ZB_AGAIN;
