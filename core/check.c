@@ -327,6 +327,7 @@ expected(struct check *c, const char *source, const char *sink)
 
 	TAILQ_FOREACH(job, &c->cfg->jobs, entry) {
 		if (!selected(c->jobs, c->njobs, job->name) ||
+		    job->source == NULL ||	/* a copy job */
 		    strcmp(job->source->name, source) != 0)
 			continue;
 		for (i = 0; i < job->nsinks; i++)
@@ -367,7 +368,8 @@ on_catalog(void *arg, struct catalog *cat)
 			c->todo[c->ntodo++] = p.copies[i];
 	/* Every selected job's source on each of its selected sinks. */
 	TAILQ_FOREACH(job, &c->cfg->jobs, entry) {
-		if (!selected(c->jobs, c->njobs, job->name))
+		if (!selected(c->jobs, c->njobs, job->name) ||
+		    job->source == NULL)	/* a copy job: its sources' jobs */
 			continue;
 		for (k = 0; k < job->nsinks; k++) {
 			if (!selected(c->sinks, c->nsinks,
@@ -434,7 +436,8 @@ check_start(struct zb_config *cfg, const struct check_params *params,
 	}
 	/* Narrow the load when the check names one source or one sink. */
 	TAILQ_FOREACH(job, &cfg->jobs, entry) {
-		if (!selected(c->jobs, c->njobs, job->name))
+		if (!selected(c->jobs, c->njobs, job->name) ||
+		    job->source == NULL)
 			continue;
 		if (source != NULL && strcmp(source, job->source->name) != 0)
 			one_source = 0;
