@@ -11,6 +11,10 @@
  *                newest_per_stream), kept by the sources filter; per
  *                target, a copy whose id is there already is "present"
  *                and never written again (idempotent);
+ *   leftovers    a target's directory of the copy may hold a data object
+ *                or sidecar without manifest (an earlier copy or run that
+ *                failed before its manifest): garbage, which no sink
+ *                would replace, so it is removed first;
  *   one copy     its manifest text is read from the origin; the data
  *                object is streamed once (a get of the origin) to every
  *                target missing it (a writer each); when the producer
@@ -75,12 +79,17 @@ struct copy {
 	const struct artifact	*cur;
 	int			 want[CFG_MAX_SINKS];
 	char			*err[CFG_MAX_SINKS];
-	int			 has_slots;
+	struct cfg_section	*slots[CFG_MAX_SINKS];	/* taken */
+	size_t			 nslots;
 	char			*mtext;		/* the origin's manifest */
 	size_t			 mlen;
 	struct stream		*st;
 	struct writer		*w[CFG_MAX_SINKS];
 	size_t			 meta;		/* target in sidecar/manifest */
+	size_t			 prep;		/* target whose leftovers go */
+	char			**left;		/* its leftover keys */
+	size_t			 nleft, left_next;
+	int			 has_manifest;	/* the listing showed one */
 	uint64_t		 t_item;
 
 	int			 aborted;
@@ -94,6 +103,7 @@ static LIST_HEAD(, copy) live = LIST_HEAD_INITIALIZER(live);
 
 static void	next_copy(void *);
 static void	next_meta(struct copy *);
+static void	next_prep(struct copy *);
 
 const char *
 copy_action_str(enum copy_action a)
@@ -185,34 +195,29 @@ copy_finish(void *arg)
 
 /* ---- max_copies ------------------------------------------------------- */
 
+/* A slot on every limited target the current copy goes to; 0: full. */
 static int
 take_slots(struct copy *c)
 {
-	struct cfg_section	*secs[CFG_MAX_SINKS];
-	size_t			 i, n = 0;
+	size_t	 i, n = 0;
 
 	for (i = 0; i < c->p.nto; i++)
 		if (c->want[i])
-			secs[n++] = c->tsec[i];
-	if (!run_slots_take(secs, n))
+			c->slots[n++] = c->tsec[i];
+	if (!run_slots_take(c->slots, n))
 		return 0;
-	c->has_slots = 1;
+	c->nslots = n;
 	return 1;
 }
 
 static void
 release_slots(struct copy *c)
 {
-	struct cfg_section	*secs[CFG_MAX_SINKS];
-	size_t			 i, n = 0;
+	size_t	 n = c->nslots;
 
-	if (!c->has_slots)
-		return;
-	c->has_slots = 0;
-	for (i = 0; i < c->p.nto; i++)
-		if (c->want[i])
-			secs[n++] = c->tsec[i];
-	run_slots_release(secs, n);
+	c->nslots = 0;
+	if (n > 0)
+		run_slots_release(c->slots, n);
 }
 
 /* ---- one copy ------------------------------------------------------------ */
@@ -250,6 +255,9 @@ copy_done(struct copy *c)
 	}
 	free(c->mtext);
 	c->mtext = NULL;
+	strv_free(c->left, c->nleft);
+	c->left = NULL;
+	c->nleft = c->left_next = 0;
 	c->cur = NULL;
 	c->t_item = 0;
 	(void)reactor_timer_add(0, next_copy, c);
@@ -527,7 +535,7 @@ on_origin_manifest(void *arg, int status, const char *err, const char *data,
 	    c->cfg->max_parallel_jobs : 1);
 	name = xasprintf("%s %s (sink:%s to", c->where, a->id, c->from);
 	for (i = 0; i < c->p.nto; i++)
-		if (c->want[i]) {
+		if (c->want[i] && c->err[i] == NULL) {
 			char	*n2 = xasprintf("%s sink:%s", name, c->to[i]);
 
 			free(name);
@@ -542,7 +550,7 @@ on_origin_manifest(void *arg, int status, const char *err, const char *data,
 	c->st->stream_name = xstrdup(a->stream);
 	key = layout_data_key(a->dir, a->data);
 	for (i = 0; i < c->p.nto; i++) {
-		if (!c->want[i])
+		if (!c->want[i] || c->err[i] != NULL)
 			continue;
 		sink = c->tsec[i]->inst;
 		c->w[i] = stream_writer_new(c->st, sink->sec->title,
@@ -558,11 +566,125 @@ on_origin_manifest(void *arg, int status, const char *err, const char *data,
 	free(key);
 }
 
+/* ---- leftovers of a failed copy on the targets ------------------------ */
+
+static void
+on_left_entry(void *arg, const struct zb_list_entry *e)
+{
+	struct copy		*c = arg;
+	const struct artifact	*a = c->cur;
+	char			*data, *sidecar, *manifest;
+
+	data = layout_data_key(a->dir, a->data);
+	sidecar = layout_sidecar_key(a->dir, a->data);
+	manifest = layout_manifest_key(a->dir);
+	if (strcmp(e->key, manifest) == 0)
+		c->has_manifest = 1;
+	else if (strcmp(e->key, data) == 0 || strcmp(e->key, sidecar) == 0) {
+		c->left = xreallocarray(c->left, c->nleft + 1,
+		    sizeof(*c->left));
+		c->left[c->nleft++] = xstrdup(e->key);
+	}
+	free(data);
+	free(sidecar);
+	free(manifest);
+}
+
+static void	remove_left(struct copy *);
+
+static void
+on_left_removed(void *arg, int status, const char *err)
+{
+	struct copy	*c = arg;
+	size_t		 i = c->prep;
+
+	if (status != ZB_OK && c->err[i] == NULL)
+		c->err[i] = xasprintf("cannot remove %s, left by a copy that "
+		    "failed before its manifest: %s", c->left[c->left_next - 1],
+		    err != NULL ? err : "error");
+	remove_left(c);
+}
+
+static void
+remove_left(struct copy *c)
+{
+	size_t	 i = c->prep;
+
+	if (c->left_next < c->nleft && c->err[i] == NULL) {
+		log_info("%s %s: sink:%s: removing %s, left by a copy that "
+		    "failed before its manifest", c->where, c->cur->id,
+		    c->to[i], c->left[c->left_next]);
+		sinkio_remove(c->tsec[i]->inst, c->left[c->left_next++],
+		    on_left_removed, c);
+		return;
+	}
+	strv_free(c->left, c->nleft);
+	c->left = NULL;
+	c->nleft = c->left_next = 0;
+	c->prep++;
+	next_prep(c);
+}
+
+static void
+on_left_listed(void *arg, int status, const char *err)
+{
+	struct copy	*c = arg;
+	size_t		 i = c->prep;
+
+	if (status != ZB_OK)
+		c->err[i] = xasprintf("cannot list %s/: %s", c->cur->dir,
+		    err != NULL ? err : "error");
+	else if (c->has_manifest) {
+		/* Committed since the catalog was read: leave it. */
+		c->want[i] = 0;
+		c->res.on_target[i]++;
+		add_item(c, c->cur->id, c->to[i], COPY_PRESENT, 0, NULL);
+	}
+	if (c->err[i] != NULL || !c->want[i]) {
+		strv_free(c->left, c->nleft);
+		c->left = NULL;
+		c->nleft = 0;
+	}
+	c->left_next = 0;
+	remove_left(c);
+}
+
+static void
+on_origin_manifest(void *, int, const char *, const char *, size_t);
+
+/* List each target's directory of the copy; then read the manifest. */
+static void
+next_prep(struct copy *c)
+{
+	char	*prefix, *key;
+	size_t	 i, n;
+
+	for (; c->prep < c->p.nto; c->prep++)
+		if (c->want[c->prep] && c->err[c->prep] == NULL)
+			break;
+	if (c->prep < c->p.nto) {
+		c->has_manifest = 0;
+		prefix = xasprintf("%s/", c->cur->dir);
+		sinkio_list(c->tsec[c->prep]->inst, prefix, on_left_entry,
+		    on_left_listed, c);
+		free(prefix);
+		return;
+	}
+	for (n = 0, i = 0; i < c->p.nto; i++)
+		n += c->want[i] && c->err[i] == NULL;
+	if (n == 0) {
+		copy_done(c);
+		return;
+	}
+	key = layout_manifest_key(c->cur->dir);
+	sinkio_get_buf(c->origin, key, MANIFEST_MAX, on_origin_manifest, c);
+	free(key);
+}
+
 static void
 start_copy(void *arg)
 {
 	struct copy	*c = arg;
-	char		*key;
 
 	if (c->aborted || reactor_interrupted()) {
 		fail_rest(c, "not copied: %s", c->why != NULL ? c->why :
@@ -575,9 +697,8 @@ start_copy(void *arg)
 		return;
 	}
 	c->t_item = now_ms();
-	key = layout_manifest_key(c->cur->dir);
-	sinkio_get_buf(c->origin, key, MANIFEST_MAX, on_origin_manifest, c);
-	free(key);
+	c->prep = 0;
+	next_prep(c);
 }
 
 /* ---- selection and the loop over copies ------------------------------- */

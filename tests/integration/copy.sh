@@ -214,6 +214,24 @@ grep -q "^copied 1 copy .* present, 0 failed" "$T/out" &&
     ok "the next run copies the missing one only" || fail "next: $(cat "$T/out")"
 check "verify it on the target" $Z verify "a/output@$astamp" --sink off
 
+# ---- the data and sidecar made it, the manifest did not: the next run
+# ---- replaces the leftovers (no sink replaces an object by itself) -----
+check "backup b (data left)" $Z run b
+lstamp=$(ls "$T/local/b/output" | sort | tail -1)
+mkdir -p "$T/off/b/output/$lstamp/manifest.json"	# the manifest's put fails
+check_fails 1 "the manifest cannot be written" $Z copy --from local --to off
+grep -q "^FAILED sink:off b/output@$lstamp: cannot write the manifest" "$T/out" &&
+    [ -f "$T/off/b/output/$lstamp/data.txt" ] &&
+    [ -f "$T/off/b/output/$lstamp/data.txt.sha256" ] &&
+    ok "data and sidecar written, the manifest failed" ||
+    fail "manifest failure: $(cat "$T/out"; ls -a "$T/off/b/output/$lstamp")"
+rmdir "$T/off/b/output/$lstamp/manifest.json"
+check "the next copy replaces the leftovers" $Z copy --from local --to off
+grep -q "^copied sink:off b/output@$lstamp " "$T/out" &&
+    ok "the copy is complete after the next run" ||
+    fail "leftovers: $(cat "$T/out" "$T/err")"
+check "verify it" $Z verify "b/output@$lstamp" --sink off --deep
+
 # ---- killed mid-copy: no manifest, and the next run fills the gap ------
 check "backup a (4th)" $Z run a
 kstamp=$(ls "$T/local/a/output" | sort | tail -1)
