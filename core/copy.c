@@ -14,7 +14,13 @@
  *   leftovers    a target's directory of the copy may hold a data object
  *                or sidecar without manifest (an earlier copy or run that
  *                failed before its manifest): garbage, which no sink
- *                would replace, so it is removed first;
+ *                would replace, so it is removed first, with a dead
+ *                copy's in-progress marker; a live one's marker (gc.c's
+ *                judgement) fails that target instead;
+ *   marker       then the copy's own in-progress marker is written, as a
+ *                run's (run.c), naming the job lock when a copy job
+ *                holds one, so that prune leaves the directory alone
+ *                until the manifest is written; it is removed after;
  *   one copy     its manifest text is read from the origin; the data
  *                object is streamed once (a get of the origin) to every
  *                target missing it (a writer each); when the producer
@@ -39,17 +45,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "artifact.h"
 #include "buf.h"
 #include "catalog.h"
 #include "copy.h"
+#include "gc.h"
 #include "layout.h"
 #include "log.h"
 #include "plugin.h"
 #include "reactor.h"
 #include "run.h"
 #include "sinkio.h"
+#include "state.h"
 #include "stream.h"
 #include "util.h"
 #include "writers.h"
@@ -90,6 +99,11 @@ struct copy {
 	char			**left;		/* its leftover keys */
 	size_t			 nleft, left_next;
 	int			 has_manifest;	/* the listing showed one */
+	int			 has_marker;	/* and an in-progress marker */
+	time_t			 marker_mtime;
+	int			 marked[CFG_MAX_SINKS];	/* marker written */
+	size_t			 unmark;	/* next marker to remove */
+	char			 stamp[64];	/* this copy run's, for markers */
 	uint64_t		 t_item;
 
 	int			 aborted;
@@ -238,12 +252,43 @@ fail_rest(struct copy *c, const char *fmt, ...)
 			c->err[i] = xstrdup(msg);
 }
 
-/* The current copy is done: record what no step recorded, go on. */
+static void	copy_done(struct copy *);
+
+static void
+on_unmarked(void *arg, int status, const char *err)
+{
+	struct copy	*c = arg;
+	size_t		 i = c->unmark++;
+
+	/* (a leftover is harmless: prune takes it once this copy is over) */
+	if (status != ZB_OK)
+		log_warnx("%s %s: sink:%s: cannot remove the in-progress "
+		    "marker: %s", c->where, c->cur->id, c->to[i],
+		    err != NULL ? err : "error");
+	c->marked[i] = 0;
+	copy_done(c);
+}
+
+/*
+ * The current copy is done: its markers go, one target after the other;
+ * then record what no step recorded, and go on.
+ */
 static void
 copy_done(struct copy *c)
 {
 	size_t	 i;
+	char	*key;
 
+	for (; c->unmark < c->p.nto; c->unmark++)
+		if (c->marked[c->unmark])
+			break;
+	if (c->unmark < c->p.nto) {
+		key = layout_marker_key(c->cur->dir);
+		sinkio_remove(c->tsec[c->unmark]->inst, key, on_unmarked, c);
+		free(key);
+		return;
+	}
+	c->unmark = 0;
 	release_slots(c);
 	for (i = 0; i < c->p.nto; i++) {
 		if (c->want[i])
@@ -573,14 +618,19 @@ on_left_entry(void *arg, const struct zb_list_entry *e)
 {
 	struct copy		*c = arg;
 	const struct artifact	*a = c->cur;
-	char			*data, *sidecar, *manifest;
+	char			*data, *sidecar, *manifest, *marker;
 
 	data = layout_data_key(a->dir, a->data);
 	sidecar = layout_sidecar_key(a->dir, a->data);
 	manifest = layout_manifest_key(a->dir);
+	marker = layout_marker_key(a->dir);
 	if (strcmp(e->key, manifest) == 0)
 		c->has_manifest = 1;
-	else if (strcmp(e->key, data) == 0 || strcmp(e->key, sidecar) == 0) {
+	else if (strcmp(e->key, marker) == 0) {
+		c->has_marker = 1;
+		c->marker_mtime = e->mtime;
+	} else if (strcmp(e->key, data) == 0 ||
+	    strcmp(e->key, sidecar) == 0) {
 		c->left = xreallocarray(c->left, c->nleft + 1,
 		    sizeof(*c->left));
 		c->left[c->nleft++] = xstrdup(e->key);
@@ -588,9 +638,64 @@ on_left_entry(void *arg, const struct zb_list_entry *e)
 	free(data);
 	free(sidecar);
 	free(manifest);
+	free(marker);
 }
 
 static void	remove_left(struct copy *);
+
+static char *
+build_marker(struct copy *c)
+{
+	struct buf	 b;
+	char		 started[ZB_ISOTIME_LEN];
+
+	isotime_format(time(NULL), started, sizeof(started));
+	buf_init(&b, MARKER_MAX);
+	(void)buf_printf(&b, "{\n  \"format\": \"%s\",\n  \"job\": ",
+	    MARKER_FORMAT);
+	(void)buf_json_str(&b, c->job != NULL ? c->job : "copy");
+	(void)buf_puts(&b, ",\n  \"id\": ");
+	(void)buf_json_str(&b, c->cur->id);
+	(void)buf_puts(&b, ",\n  \"stamp\": ");
+	(void)buf_json_str(&b, c->stamp);
+	(void)buf_puts(&b, ",\n  \"host\": ");
+	(void)buf_json_str(&b, state_host_id());
+	(void)buf_printf(&b, ",\n  \"pid\": %ld,\n  \"lock\": ",
+	    (long)getpid());
+	(void)buf_json_str(&b, c->p.lock != NULL ?
+	    state_lock_path(c->p.lock) : "");
+	(void)buf_printf(&b, ",\n  \"started\": \"%s\"\n}\n", started);
+	return buf_take(&b);
+}
+
+static void
+on_marked(void *arg, int status, const char *err)
+{
+	struct copy	*c = arg;
+	size_t		 i = c->prep;
+
+	if (status != ZB_OK)
+		c->err[i] = xasprintf("cannot write the in-progress marker: "
+		    "%s", err != NULL ? err : "error");
+	else
+		c->marked[i] = 1;
+	c->prep++;
+	next_prep(c);
+}
+
+/* The leftovers are gone: this copy's marker. */
+static void
+mark(struct copy *c)
+{
+	char	*key, *text;
+
+	key = layout_marker_key(c->cur->dir);
+	text = build_marker(c);
+	sinkio_put_buf(c->tsec[c->prep]->inst, key, text, strlen(text),
+	    on_marked, c);
+	free(key);
+	free(text);
+}
 
 static void
 on_left_removed(void *arg, int status, const char *err)
@@ -621,8 +726,41 @@ remove_left(struct copy *c)
 	strv_free(c->left, c->nleft);
 	c->left = NULL;
 	c->nleft = c->left_next = 0;
+	if (c->err[i] == NULL && c->want[i]) {
+		mark(c);
+		return;
+	}
 	c->prep++;
 	next_prep(c);
+}
+
+/* A marker was there: a live run's or copy's fails this target. */
+static void
+on_old_marker(void *arg, int status, const char *err, const char *data,
+    size_t len)
+{
+	struct copy	*c = arg;
+	size_t		 i = c->prep;
+	char		*why = NULL;
+
+	if (status != ZB_OK)
+		c->err[i] = xasprintf("cannot read the in-progress marker "
+		    "there: %s", err != NULL ? err : "error");
+	else if (gc_marker_alive(data, len, time(NULL) - c->marker_mtime,
+	    &why))
+		c->err[i] = xasprintf("%s writes it now", why);
+	else {
+		c->left = xreallocarray(c->left, c->nleft + 1,
+		    sizeof(*c->left));
+		c->left[c->nleft++] = layout_marker_key(c->cur->dir);
+	}
+	free(why);
+	if (c->err[i] != NULL) {
+		strv_free(c->left, c->nleft);
+		c->left = NULL;
+		c->nleft = 0;
+	}
+	remove_left(c);
 }
 
 static void
@@ -630,6 +768,7 @@ on_left_listed(void *arg, int status, const char *err)
 {
 	struct copy	*c = arg;
 	size_t		 i = c->prep;
+	char		*key;
 
 	if (status != ZB_OK)
 		c->err[i] = xasprintf("cannot list %s/: %s", c->cur->dir,
@@ -646,6 +785,13 @@ on_left_listed(void *arg, int status, const char *err)
 		c->nleft = 0;
 	}
 	c->left_next = 0;
+	if (c->err[i] == NULL && c->want[i] && c->has_marker) {
+		key = layout_marker_key(c->cur->dir);
+		sinkio_get_buf(c->tsec[i]->inst, key, MARKER_MAX,
+		    on_old_marker, c);
+		free(key);
+		return;
+	}
 	remove_left(c);
 }
 
@@ -663,7 +809,7 @@ next_prep(struct copy *c)
 		if (c->want[c->prep] && c->err[c->prep] == NULL)
 			break;
 	if (c->prep < c->p.nto) {
-		c->has_manifest = 0;
+		c->has_manifest = c->has_marker = 0;
 		prefix = xasprintf("%s/", c->cur->dir);
 		sinkio_list(c->tsec[c->prep]->inst, prefix, on_left_entry,
 		    on_left_listed, c);
@@ -912,6 +1058,11 @@ copy_start(struct zb_config *cfg, const struct copy_params *params,
 	c->arg = arg;
 	c->t0 = now_ms();
 	c->res.ntargets = c->p.nto;
+	/* The markers' stamp; the job lock names it while the copy runs. */
+	(void)snprintf(c->stamp, sizeof(c->stamp), "copy-%llu",
+	    (unsigned long long)now_ms());
+	if (c->p.lock != NULL)
+		state_lock_set_run(c->p.lock, c->stamp);
 
 	c->origin = catalog_sink(cfg, c->from);
 	if (c->origin == NULL) {

@@ -12,6 +12,7 @@
 #include "config.h"
 
 struct copy;
+struct job_lock;
 
 struct copy_params {
 	const char		*from;		/* [sink:NAME] copied from */
@@ -24,6 +25,12 @@ struct copy_params {
 						   since_s; 0: all */
 	int			 dry_run;	/* decide, copy nothing */
 	const char		*job;		/* for messages, or NULL */
+	/*
+	 * The copy job's lock (state.c), named in the in-progress markers
+	 * so that prune on this host knows the copy is alive; NULL: none
+	 * (the markers then protect for prune's grace period only).
+	 */
+	struct job_lock		*lock;
 };
 
 enum copy_action {

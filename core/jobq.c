@@ -320,6 +320,7 @@ start_copy_job(struct jobq_entry *e)
 	p.newest_per_stream = e->job->newest_per_stream;
 	p.since_s = e->job->since_ms / 1000;
 	p.job = e->job->name;
+	p.lock = e->lock;
 	e->copy = copy_start(e->cfg, &p, NULL, on_copy_done, e);
 }
 

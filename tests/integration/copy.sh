@@ -232,7 +232,8 @@ grep -q "^copied sink:off b/output@$lstamp " "$T/out" &&
     fail "leftovers: $(cat "$T/out" "$T/err")"
 check "verify it" $Z verify "b/output@$lstamp" --sink off --deep
 
-# ---- killed mid-copy: no manifest, and the next run fills the gap ------
+# ---- killed mid-copy: prune leaves the live copy alone, no manifest after
+# ---- the kill, and the next run fills the gap -------------------------
 check "backup a (4th)" $Z run a
 kstamp=$(ls "$T/local/a/output" | sort | tail -1)
 {
@@ -244,16 +245,28 @@ plugin = sink_slow
 hold_at = 100000
 hold_flag = $T/held.flag
 hold_until = $T/never
+
+[job:heldcopy]
+copy_from = local
+sinks = off, held
+sources = a
+newest_per_stream = yes
 INI
 } >"$T/kill.ini"
 # (the newest of a only: held lists nothing, so it lacks every copy)
-$CTL -c "$T/kill.ini" -v copy --from local --to off --to held \
-    --source a --newest-per-stream \
-    >"$T/kill.out" 2>"$T/kill.err" &
+$CTL -c "$T/kill.ini" -v run heldcopy >"$T/kill.out" 2>"$T/kill.err" &
 kpid=$!
 for i in $(seq 1 100); do [ -e "$T/held.flag" ] && break; sleep 0.1; done
 [ -e "$T/held.flag" ] && ok "the copy is held mid-way" ||
     fail "never held: $(tail -5 "$T/kill.err")"
+[ -e "$T/off/a/output/$kstamp/in-progress.json" ] &&
+    ok "the copy wrote its in-progress marker" ||
+    fail "no marker: $(ls -a "$T/off/a/output/$kstamp" 2>&1)"
+check "prune --grace 0 while the copy runs" $Z prune --sink off --grace 0
+grep -q "keep sink:off a/output/$kstamp (a run in progress (job heldcopy" "$T/out" &&
+    ls -a "$T/off/a/output/$kstamp" | grep -q '\.data\.txt\.zb-' &&
+    ok "prune leaves the live copy's directory alone" ||
+    fail "prune during the copy: $(cat "$T/out"; ls -a "$T/off/a/output/$kstamp")"
 kill -KILL "$kpid"
 wait "$kpid" 2>/dev/null
 [ -d "$T/off/a/output/$kstamp" ] && [ ! -e "$T/off/a/output/$kstamp/manifest.json" ] &&
@@ -262,7 +275,10 @@ wait "$kpid" 2>/dev/null
 check "the copy after the kill" $Z copy --from local --to off
 grep -q "^copied sink:off a/output@$kstamp " "$T/out" &&
     grep -q "^copied 1 copy" "$T/out" &&
-    ok "the next run fills the gap" || fail "after the kill: $(cat "$T/out")"
+    ok "the next run fills the gap (the dead copy's marker removed)" ||
+    fail "after the kill: $(cat "$T/out" "$T/err")"
+[ ! -e "$T/off/a/output/$kstamp/in-progress.json" ] &&
+    ok "no marker left after the copy" || fail "a marker is left"
 
 # ---- a copy job through the job queue -------------------------------------
 check "backup b (3rd)" $Z run b
