@@ -6,9 +6,10 @@
 # (inodes and mtimes); --json; the filters (--source, --newest-per-stream,
 # --since); an origin whose stored bytes changed is refused (checked on
 # the way); a target whose put fails, and a copy killed mid-way, leave no
-# manifest and the next run fills the gap; a copy job run through the job
-# queue records its state; list, verify and restore work from the copied
-# tier alone.
+# manifest and the next run fills the gap, and prune leaves a live copy
+# alone; a copy job run through the job queue records its state, and
+# `check --job` of it checks its target; list, verify and restore work
+# from the copied tier alone.
 . "$(dirname "$0")/lib.sh"
 
 S=$T/state
@@ -98,6 +99,11 @@ check "backup a again" $Z run a
 n=$(find "$T/local" -name manifest.json | wc -l)
 [ "$n" -eq 3 ] && ok "3 copies on local" || fail "$n copies on local"
 
+check_fails 1 "check of the copy job before any copy" $Z check --job offsite
+grep -q "^FAILED source:a on sink:off: no complete copy on this sink" "$T/out" &&
+    grep -q "^FAILED source:b on sink:off: no complete copy on this sink" "$T/out" &&
+    ok "a check of the copy job wants every source on its target" ||
+    fail "check before copy: $(cat "$T/out")"
 check "copy --dry-run" $Z copy --from local --to off --dry-run
 [ "$(grep -c '^would copy sink:off ' "$T/out")" -eq 3 ] &&
     ok "--dry-run: 3 would be copied" || fail "--dry-run: $(cat "$T/out")"
@@ -290,6 +296,10 @@ import json, sys
 j = json.load(open(sys.argv[1]))
 assert j["outcome"] == "ok" and j["runs"] >= 1, j
 PY
+check "check --job offsite after the copies" $Z check --job offsite --kind deep-verify
+[ "$(grep -c '^ok .* on sink:off' "$T/out")" -eq 2 ] &&
+    ok "the check verifies the newest copy of each stream on off" ||
+    fail "check: $(cat "$T/out")"
 a=$(find "$T/local" -name manifest.json | wc -l)
 o=$(find "$T/off" -name manifest.json | wc -l)
 [ "$a" -eq "$o" ] && ok "off holds every copy of local ($o)" ||
