@@ -174,6 +174,7 @@ integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/sample_config.sh \
 	%reldir%/integration/check.sh \
 	%reldir%/integration/queue.sh \
+	%reldir%/integration/copy.sh %reldir%/integration/copy_prefix.sh \
 	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh
 TESTS += $(integration_tests)
 # the alert rules and the dashboard (etc/prometheus, etc/grafana)
@@ -217,7 +218,8 @@ daemon_tests = %reldir%/integration/daemon.sh \
 	%reldir%/integration/daemon_journal.sh \
 	%reldir%/integration/daemon_api.sh \
 	%reldir%/integration/status_page.sh \
-	%reldir%/integration/status_page_daemon.sh
+	%reldir%/integration/status_page_daemon.sh \
+	%reldir%/integration/copy_daemon.sh
 TESTS += $(daemon_tests)
 # packaging: the systemd unit (etc/systemd/) and the man pages (man/)
 packaging_tests = %reldir%/integration/systemd_unit.sh \
