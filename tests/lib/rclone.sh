@@ -3,7 +3,9 @@
 # rclone is not installed.
 #
 #   rclone_serve webdav|sftp DIR [FLAG...]: `rclone serve KIND` of DIR on
-#       127.0.0.1, a free port, user `zb' with a random password; sets
+#       127.0.0.1, a free port (or $RCS_WANT_PORT, to restart a server where
+#       a config expects it), user `zb' with a random password (or
+#       $RCS_WANT_PASS); sets
 #       RCS_PID, RCS_PORT and RCS_REMOTE (a [section] for rclone.conf, the
 #       password obscured, the file written by the caller with mode 0600).
 #   rclone_stop PID: stops a server this file started (SIGTERM, then
@@ -20,8 +22,9 @@ _rclone_free_port() {
 rclone_serve() {
 	local kind=$1 dir=$2 pass i
 	shift 2
-	RCS_PORT=$(_rclone_free_port)
-	pass="zb-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+	RCS_PORT=${RCS_WANT_PORT:-$(_rclone_free_port)}
+	pass=${RCS_WANT_PASS:-zb-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')}
+	RCS_PASS=$pass
 	mkdir -p "$dir"
 	# The password on our own command line is the test server's only.
 	rclone serve "$kind" --addr "127.0.0.1:$RCS_PORT" --user zb \
