@@ -79,6 +79,26 @@ grep_err "and says why" "onedrive_chunk_size: 1048576 is not a multiple of 320k"
 write_ini "$T/cz2.ini" "off" "onedrive_chunk_size = 10M"
 check "10M (32 x 320k) is accepted" $DAEMON -c "$T/cz2.ini" --check-config
 
+# ---- the remote's size and SHA-256 are checked before the commit ----------
+# Wrappers that make the upload differ from the stream (as a remote that
+# truncates or garbles would): the put must fail, leave no manifest and no
+# temporary.
+printf '#!/bin/bash\nfor a; do [ "$a" = rcat ] && { head -c -1 | /usr/bin/rclone "$@"; exit; }; done\nexec /usr/bin/rclone "$@"\n' >"$T/rclone-short"
+printf '#!/bin/bash\nfor a; do [ "$a" = rcat ] && { python3 -c "import sys; d = bytearray(sys.stdin.buffer.read()); d[0] ^= 0xff; sys.stdout.buffer.write(d)" | /usr/bin/rclone "$@"; exit; }; done\nexec /usr/bin/rclone "$@"\n' >"$T/rclone-flip"
+chmod 755 "$T/rclone-short" "$T/rclone-flip"
+write_ini "$T/short.ini" "disk, off" "rclone = $T/rclone-short"
+check_fails 1 "an upload one byte short fails" $CTL -c "$T/short.ini" run tree
+grep_err "by its size" "\[sink:off\] .*: the remote has [0-9]* bytes, [0-9]* were written"
+write_ini "$T/flip.ini" "disk, off" "rclone = $T/rclone-flip"
+check_fails 1 "an upload with a changed byte fails" $CTL -c "$T/flip.ini" run tree
+grep_err "by its SHA-256 (the local backend has one)" "\[sink:off\] .*: the remote's SHA-256 is [0-9a-f]*, [0-9a-f]* was written"
+[ -z "$(find "$T/remote" -name manifest.json 2>/dev/null)" ] && ok "no manifest on the remote" ||
+    fail "a manifest: $(find "$T/remote" -name manifest.json)"
+sleep 1	# deletions of the temporaries run after the run's end
+[ -z "$(find "$T/remote" -type f 2>/dev/null)" ] && ok "no temporary left" ||
+    fail "left on the remote: $(find "$T/remote" -type f)"
+rm -rf "$T/store" "$T/state"
+
 # ---- round trip next to a local sink ---------------------------------------
 # An inherited RCLONE_* variable must not reach rclone: a dry run would
 # store nothing, a wrong config file would fail.
