@@ -411,8 +411,8 @@ rclone_slot_release(struct rclone *rc)
 	struct rc_waiter	*w;
 
 	rc->uploads--;
-	while (rc->uploads < rc->max_uploads &&
-	    (w = TAILQ_FIRST(&rc->waiters)) != NULL) {
+	while (rc->uploads < rc->max_uploads && !TAILQ_EMPTY(&rc->waiters)) {
+		w = TAILQ_FIRST(&rc->waiters);
 		TAILQ_REMOVE(&rc->waiters, w, entry);
 		w->queued = 0;
 		rc->uploads++;
