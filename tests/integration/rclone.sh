@@ -6,7 +6,8 @@
 # trip next to a local sink, list/verify/restore from the rclone tier
 # alone with a fresh state directory, no temporary left and none listed,
 # inherited RCLONE_* variables ignored, interrupted puts' temporaries
-# removed by prune, retention on the rclone tier.
+# removed by prune, retention on the rclone tier, the remote's size and
+# SHA-256 checked before the commit, rclone's log lines at their level.
 . "$(dirname "$0")/lib.sh"
 . "$ZB_SRCDIR/tests/lib/rclone.sh"
 command -v age >/dev/null || { echo "age(1) not installed: skipped"; exit 77; }
@@ -98,6 +99,18 @@ sleep 1	# deletions of the temporaries run after the run's end
 [ -z "$(find "$T/remote" -type f 2>/dev/null)" ] && ok "no temporary left" ||
     fail "left on the remote: $(find "$T/remote" -type f)"
 rm -rf "$T/store" "$T/state"
+
+# ---- rclone's log lines at their own level ---------------------------------
+# A wrapper that says one line per level on its stderr before each upload.
+printf '#!/bin/bash\nfor a; do [ "$a" = rcat ] && printf "%%s\\n" "2026/12/06 18:10:48 ERROR : zb-error-line" "2026/12/06 18:10:48 NOTICE: zb-notice-line" "2026/12/06 18:10:48 INFO  : zb-info-line" "zb-undated-line" >&2; done\nexec /usr/bin/rclone "$@"\n' >"$T/rclone-talk"
+chmod 755 "$T/rclone-talk"
+write_ini "$T/talk.ini" "off" "rclone = $T/rclone-talk"
+check "a backup through a talkative rclone" $CTL -c "$T/talk.ini" run tree
+grep_err "ERROR at error level" "^zentoria-backupctl: error: \[sink:off\] rclone put tree/files/[^:]*: zb-error-line$"
+grep_err "NOTICE at warning level" "^zentoria-backupctl: warning: \[sink:off\] rclone put tree/files/[^:]*: zb-notice-line$"
+grep_err "INFO at info level" "^zentoria-backupctl: info: \[sink:off\] rclone put tree/files/[^:]*: zb-info-line$"
+grep_err "a line of a block at its block's level" "^zentoria-backupctl: info: \[sink:off\] rclone put tree/files/[^:]*: zb-undated-line$"
+rm -rf "$T/remote" "$T/state"
 
 # ---- round trip next to a local sink ---------------------------------------
 # An inherited RCLONE_* variable must not reach rclone: a dry run would
