@@ -318,6 +318,36 @@ selected(char *const *v, size_t n, const char *name)
 	return 0;
 }
 
+/*
+ * Does job put source's copies on its sinks?  A backup job of source
+ * does; so does a copy job whose sources = names it, or, without
+ * sources =, that copies from a sink a backup job of source writes to.
+ */
+static int
+job_covers(struct zb_config *cfg, const struct cfg_job *job,
+    const char *source)
+{
+	const struct cfg_job	*b;
+	size_t			 i;
+
+	if (job->source != NULL)
+		return strcmp(job->source->name, source) == 0;
+	if (job->ncopy_sources > 0) {
+		for (i = 0; i < job->ncopy_sources; i++)
+			if (strcmp(job->copy_sources[i], source) == 0)
+				return 1;
+		return 0;
+	}
+	TAILQ_FOREACH(b, &cfg->jobs, entry) {
+		if (b->source == NULL || strcmp(b->source->name, source) != 0)
+			continue;
+		for (i = 0; i < b->nsinks; i++)
+			if (b->sinks[i] == job->copy_from)
+				return 1;
+	}
+	return 0;
+}
+
 /* Does a selected job write source's copies to sink? */
 static int
 expected(struct check *c, const char *source, const char *sink)
@@ -327,7 +357,7 @@ expected(struct check *c, const char *source, const char *sink)
 
 	TAILQ_FOREACH(job, &c->cfg->jobs, entry) {
 		if (!selected(c->jobs, c->njobs, job->name) ||
-		    strcmp(job->source->name, source) != 0)
+		    !job_covers(c->cfg, job, source))
 			continue;
 		for (i = 0; i < job->nsinks; i++)
 			if (strcmp(job->sinks[i]->name, sink) == 0 &&
@@ -337,15 +367,38 @@ expected(struct check *c, const char *source, const char *sink)
 	return 0;
 }
 
+/*
+ * source must have a complete copy on sink (if the check selects sink):
+ * else a failed item, once per source and sink (jobs may share).
+ */
+static void
+require(struct check *c, const char *source, const char *sink)
+{
+	size_t	 j;
+	int	 found;
+
+	if (!selected(c->sinks, c->nsinks, sink))
+		return;
+	for (found = 0, j = 0; j < c->ntodo && !found; j++)
+		found = strcmp(c->todo[j]->source, source) == 0 &&
+		    strcmp(c->todo[j]->sink, sink) == 0;
+	for (j = 0; j < c->res.n && !found; j++)
+		found = strcmp(c->res.items[j].sink, sink) == 0 &&
+		    strncmp(c->res.items[j].id, "source:", 7) == 0 &&
+		    strcmp(c->res.items[j].id + 7, source) == 0;
+	if (!found)
+		add_item(c, own(c, xasprintf("source:%s", source)), sink,
+		    "no complete copy on this sink", 0, 0);
+}
+
 static void
 on_catalog(void *arg, struct catalog *cat)
 {
 	struct check			*c = arg;
 	struct catalog_pick		 p;
 	const struct catalog_run	*r;
-	struct cfg_job			*job;
+	struct cfg_job			*job, *src;
 	size_t				 i, j, k;
-	int				 found;
 
 	c->cat = cat;
 	if (cat->errors > 0)
@@ -365,33 +418,23 @@ on_catalog(void *arg, struct catalog *cat)
 	for (i = 0; i < p.n; i++)
 		if (expected(c, p.copies[i]->source, p.copies[i]->sink))
 			c->todo[c->ntodo++] = p.copies[i];
-	/* Every selected job's source on each of its selected sinks. */
+	/*
+	 * Every selected job's source on each of its selected sinks; a
+	 * copy job's sources (those job_covers) on each of its targets.
+	 */
 	TAILQ_FOREACH(job, &c->cfg->jobs, entry) {
 		if (!selected(c->jobs, c->njobs, job->name))
 			continue;
-		for (k = 0; k < job->nsinks; k++) {
-			if (!selected(c->sinks, c->nsinks,
-			    job->sinks[k]->name))
-				continue;
-			for (found = 0, j = 0; j < c->ntodo && !found; j++)
-				found = strcmp(c->todo[j]->source,
-				    job->source->name) == 0 &&
-				    strcmp(c->todo[j]->sink,
-				    job->sinks[k]->name) == 0;
-			if (found)
-				continue;
-			/* Once per source and sink (two jobs may share). */
-			for (j = 0; j < c->res.n && !found; j++)
-				found = strcmp(c->res.items[j].sink,
-				    job->sinks[k]->name) == 0 &&
-				    strncmp(c->res.items[j].id, "source:", 7)
-				    == 0 && strcmp(c->res.items[j].id + 7,
-				    job->source->name) == 0;
-			if (!found)
-				add_item(c, own(c, xasprintf("source:%s",
-				    job->source->name)), job->sinks[k]->name,
-				    "no complete copy on this sink", 0, 0);
-		}
+		TAILQ_FOREACH(src, &c->cfg->jobs, entry)
+			if (src->source != NULL &&
+			    job_covers(c->cfg, job, src->source->name))
+				for (k = 0; k < job->nsinks; k++)
+					require(c, src->source->name,
+					    job->sinks[k]->name);
+		for (k = 0; k < job->ncopy_sources; k++)
+			for (j = 0; j < job->nsinks; j++)
+				require(c, job->copy_sources[k],
+				    job->sinks[j]->name);
 	}
 	catalog_pick_free(&p);
 	next_item(c);
@@ -436,9 +479,13 @@ check_start(struct zb_config *cfg, const struct check_params *params,
 	TAILQ_FOREACH(job, &cfg->jobs, entry) {
 		if (!selected(c->jobs, c->njobs, job->name))
 			continue;
-		if (source != NULL && strcmp(source, job->source->name) != 0)
+		if (job->source == NULL)	/* a copy job: any source */
 			one_source = 0;
-		source = job->source->name;
+		else if (source != NULL &&
+		    strcmp(source, job->source->name) != 0)
+			one_source = 0;
+		if (job->source != NULL)
+			source = job->source->name;
 	}
 	memset(&q, 0, sizeof(q));
 	q.source = one_source ? source : NULL;

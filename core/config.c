@@ -161,12 +161,28 @@ static const struct zb_option sink_opts[] = {
 	{ "max_copies", ZB_OPT_INT, "0", 0,
 	    "copies written to this sink at once by all jobs (0: no limit)",
 	    0, 1024 },
+	{ "prefix", ZB_OPT_STRING, NULL, 0,
+	    "a folder (like Daily or Backups/Weekly) every key of this sink "
+	    "lives under (a plugin with its own prefix option applies it "
+	    "itself)", 0, 0 },
 	RETENTION_OPTIONS
 	{ NULL, 0, NULL, 0, NULL, 0, 0 }
 };
 
 static const struct zb_option job_opts[] = {
-	{ "source", ZB_OPT_STRING, NULL, 1, "the [source:NAME] to back up", 0, 0 },
+	{ "source", ZB_OPT_STRING, NULL, 0,
+	    "the [source:NAME] to back up (or copy_from)", 0, 0 },
+	{ "copy_from", ZB_OPT_STRING, NULL, 0,
+	    "a copy job: the [sink:NAME] whose committed copies are copied "
+	    "to sinks (instead of source)", 0, 0 },
+	{ "sources", ZB_OPT_LIST, NULL, 0,
+	    "copy job: only the copies of these sources (default: all)",
+	    0, 0 },
+	{ "newest_per_stream", ZB_OPT_BOOL, "no", 0,
+	    "copy job: only the newest complete copy of each stream", 0, 0 },
+	{ "since", ZB_OPT_DURATION, NULL, 0,
+	    "copy job: only copies made within this long (like 7d)",
+	    1000, 3660LL * 86400000 },
 	{ "sinks", ZB_OPT_LIST, NULL, 1, "[sink:NAME]s to copy to", 0, 0 },
 	{ "schedule", ZB_OPT_STRING, NULL, 0,
 	    "when the daemon runs the job (cron, @daily, @every 30s; "
@@ -1323,6 +1339,75 @@ check_source(struct zb_config *cfg, struct cfg_section *sec)
 	return 1;
 }
 
+/*
+ * A job has source = or copy_from = (a copy job), not both; the copy
+ * job's filters (sources, newest_per_stream, since) only with copy_from.
+ */
+static int
+check_copy_job(struct zb_config *cfg, struct cfg_section *sec,
+    struct cfg_job *job)
+{
+	static const char *const filters[] = {
+		"sources", "newest_per_stream", "since"
+	};
+	struct cfg_kv		*src = config_kv(sec, "source");
+	struct cfg_kv		*from = config_kv(sec, "copy_from");
+	struct cfg_kv		*kv;
+	struct cfg_section	*ref;
+	char			*title;
+	size_t			 i;
+	int			 errors = 0;
+
+	if (src != NULL && from != NULL) {
+		config_error(cfg, sec, from, from->key, "a job either backs up "
+		    "a source (source = %s, line %d) or copies between sinks "
+		    "(copy_from), not both", src->value, src->line);
+		return 1;
+	}
+	if (src == NULL && from == NULL) {
+		config_error(cfg, sec, NULL, NULL, "missing required key "
+		    "'source' (the [source:NAME] to back up) or 'copy_from' "
+		    "(the [sink:NAME] to copy from)");
+		return 1;
+	}
+	if (src != NULL) {
+		for (i = 0; i < ZB_NELEM(filters); i++) {
+			kv = config_kv(sec, filters[i]);
+			if (kv == NULL)
+				continue;
+			config_error(cfg, sec, kv, kv->key, "only for a copy "
+			    "job (copy_from =), not with source =");
+			errors++;
+		}
+		return errors;
+	}
+	title = xasprintf("sink:%s", from->value);
+	ref = config_section(cfg, title);
+	free(title);
+	if (ref == NULL) {
+		config_error(cfg, sec, from, from->key, "no [sink:%s] section",
+		    from->value);
+		return 1;
+	}
+	job->copy_from = ref;
+	kv = config_kv(sec, "sources");
+	if (kv != NULL) {
+		for (i = 0; i < kv->nitems; i++)
+			if (!valid_name(kv->items[i])) {
+				config_error(cfg, sec, kv, kv->key, "'%s' is "
+				    "not a source name", kv->items[i]);
+				errors++;
+			}
+		job->copy_sources = (const char *const *)kv->items;
+		job->ncopy_sources = kv->nitems;
+	}
+	kv = config_kv(sec, "newest_per_stream");
+	job->newest_per_stream = kv != NULL && kv->num != 0;
+	kv = config_kv(sec, "since");
+	job->since_ms = kv != NULL ? kv->num : 0;
+	return errors;
+}
+
 static int
 check_job(struct zb_config *cfg, struct cfg_section *sec)
 {
@@ -1350,6 +1435,7 @@ check_job(struct zb_config *cfg, struct cfg_section *sec)
 		job->rpo_ms = config_rpo_default(job->crons, job->nschedules,
 		    job->jitter_ms, cfg->tz, time(NULL));
 
+	errors += check_copy_job(cfg, sec, job);
 	kv = config_kv(sec, "source");
 	if (kv != NULL) {
 		title = xasprintf("source:%s", kv->value);
@@ -1387,6 +1473,13 @@ check_job(struct zb_config *cfg, struct cfg_section *sec)
 			    CFG_MAX_SINKS);
 			errors++;
 			break;
+		}
+		if (ref == job->copy_from) {
+			config_error(cfg, sec, kv, kv->key, "sink '%s' is the "
+			    "copy_from sink: a copy job copies to other sinks",
+			    kv->items[i]);
+			errors++;
+			continue;
 		}
 		job->sinks[job->nsinks++] = ref;
 	}

@@ -88,7 +88,16 @@ struct cfg_job {
 	TAILQ_ENTRY(cfg_job)	 entry;
 	struct cfg_section	*sec;
 	const char		*name;
-	struct cfg_section	*source;
+	struct cfg_section	*source;	/* NULL: a copy job */
+	/*
+	 * A copy job (copy_from =): the sink copied from, and its filters
+	 * (sources =, newest_per_stream =, since =; 0 and NULL: none).
+	 */
+	struct cfg_section	*copy_from;
+	const char *const	*copy_sources;
+	size_t			 ncopy_sources;
+	int			 newest_per_stream;
+	int64_t			 since_ms;
 	struct cfg_section	*sinks[CFG_MAX_SINKS];
 	size_t			 nsinks;
 	struct compression	 comp;

@@ -31,7 +31,7 @@ forget_policy(const struct zb_config *cfg, const struct cfg_section *sink,
 	size_t			 i;
 
 	TAILQ_FOREACH(job, &cfg->jobs, entry) {
-		if (job->sec->retention == NULL ||
+		if (job->sec->retention == NULL || job->source == NULL ||
 		    strcmp(job->source->name, source) != 0)
 			continue;
 		for (i = 0; i < job->nsinks; i++)

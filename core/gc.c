@@ -229,21 +229,22 @@ candidate(const struct gc *g, const struct gc_dir *d, size_t i)
 
 /* ---- markers ----------------------------------------------------------------- */
 
-static void
-judge_marker(struct gc *g, struct gc_dir *d, const char *text, size_t len)
+int
+gc_marker_alive(const char *text, size_t len, time_t age, char **why)
 {
 	struct json	*doc;
 	const char	*err, *host, *lock, *stamp, *job;
 	size_t		 errpos;
 	int64_t		 pid = 0;
-	time_t		 age;
+	int		 alive = 0;
 
+	*why = NULL;
 	doc = json_parse(text, len, &err, &errpos);
 	if (doc == NULL || doc->type != JSON_OBJECT ||
 	    json_get_str(doc, "format") == NULL ||
 	    strcmp(json_get_str(doc, "format"), MARKER_FORMAT) != 0) {
 		json_free(doc);
-		return;		/* unreadable: judged by age alone */
+		return 0;	/* unreadable: judged by age alone */
 	}
 	host = json_get_str(doc, "host");
 	lock = json_get_str(doc, "lock");
@@ -252,24 +253,31 @@ judge_marker(struct gc *g, struct gc_dir *d, const char *text, size_t len)
 	(void)json_get_i64(doc, "pid", &pid);
 	if (host == NULL || lock == NULL || stamp == NULL || job == NULL) {
 		json_free(doc);
-		return;
+		return 0;
 	}
 	if (strcmp(host, state_host_id()) == 0) {
-		d->alive = lock[0] == '/' && state_run_alive(lock, stamp);
-		if (d->alive)
-			d->why = xasprintf("a run in progress (job %s, pid "
+		alive = lock[0] == '/' && state_run_alive(lock, stamp);
+		if (alive)
+			*why = xasprintf("a run in progress (job %s, pid "
 			    "%lld, run %s)", job, (long long)pid, stamp);
 	} else {
-		age = g->now - g->ents[d->marker].mtime;
-		d->alive = age < GC_FOREIGN_RUN_MAX;
-		if (d->alive)
-			d->why = xasprintf("a run in progress on host %s "
+		alive = age < GC_FOREIGN_RUN_MAX;
+		if (alive)
+			*why = xasprintf("a run in progress on host %s "
 			    "(job %s; its marker is %lld h old, taken as "
 			    "alive for %d days)", host, job,
 			    (long long)(age / 3600),
 			    GC_FOREIGN_RUN_MAX / 86400);
 	}
 	json_free(doc);
+	return alive;
+}
+
+static void
+judge_marker(struct gc *g, struct gc_dir *d, const char *text, size_t len)
+{
+	d->alive = gc_marker_alive(text, len,
+	    g->now - g->ents[d->marker].mtime, &d->why);
 }
 
 static void

@@ -63,5 +63,14 @@ struct gc_params {
  * params are copied.
  */
 void	gc_start(const struct gc_params *p);
+/*
+ * Whether the in-progress marker text (LAYOUT_MARKER_NAME), written age
+ * seconds ago, belongs to a live run or copy: on this host, its job lock
+ * is held by that run; from another host, it is younger than
+ * GC_FOREIGN_RUN_MAX.  1 with *why (caller frees) saying whose; 0 (an
+ * unreadable marker too).
+ */
+int	gc_marker_alive(const char *text, size_t len, time_t age,
+	    char **why);
 
 #endif

@@ -17,6 +17,11 @@
  * start before the first one's record is complete.  The run itself is
  * freed and the next ones started from a deferred event, outside the
  * run's own call stack.
+ *
+ * A copy job (copy_from =) runs the copy service (copy.c) in a slot
+ * instead of a run, with the same lock, state file and outcome: ok when
+ * every selected copy is on every target, partial when some target has
+ * them all, failed otherwise; its summary counts copies as streams.
  */
 #include "zb-build.h"
 
@@ -27,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "copy.h"
 #include "jobq.h"
 #include "jobstate.h"
 #include "metrics.h"
@@ -48,6 +54,12 @@ struct jobq_entry {
 	struct job_lock		*lock;
 	char			 tag[RETENTION_TAG_MAX];	/* "": none */
 	struct run		*run;
+	/*
+	 * A copy job (copy_from =): the copy service instead of a run, and
+	 * the run summary made of its result (no per-stream copies).
+	 */
+	struct copy		*copy;
+	struct run_summary	 copy_sum;
 	int			 aborted;
 	enum jobq_status	 status;	/* RECORDING: the result */
 	const struct run_summary *summary;
@@ -199,7 +211,8 @@ record_metrics(void *arg)
 		sinks[i] = e->job->sinks[i]->name;
 	e->merr[0] = '\0';
 	return metrics_record_run(e->cfg->state_dir, e->job->name,
-	    e->job->source->name, sinks, jobq_status_str(e->status), e->end,
+	    e->job->source != NULL ? e->job->source->name :
+	    e->job->copy_from->name, sinks, jobq_status_str(e->status), e->end,
 	    e->summary, e->merr, sizeof(e->merr));
 }
 
@@ -255,6 +268,62 @@ on_run_done(struct run *run, const struct run_summary *s, void *arg)
 	}
 }
 
+/* A copy job ended: its result as a run summary, then as a run's end. */
+static void
+on_copy_done(void *arg, const struct copy_result *r)
+{
+	struct jobq_entry	*e = arg;
+	struct run_summary	*s = &e->copy_sum;
+	size_t			 i;
+	int			 some = 0;
+
+	e->copy = NULL;		/* it frees itself after this */
+	memset(s, 0, sizeof(*s));
+	s->streams = r->selected;
+	s->copies_ok = r->copied;
+	s->copies_failed = r->failed;
+	s->stored_bytes = s->plain_bytes = r->bytes;
+	s->elapsed_ms = r->duration_ms;
+	s->peak_buffered = r->peak_buffered;
+	s->budget = r->budget;
+	s->nsinks = r->ntargets;
+	s->streams_ok = r->selected;
+	for (i = 0; i < r->ntargets && i < CFG_MAX_SINKS; i++) {
+		s->sink_streams_ok[i] = r->on_target[i];
+		if (r->on_target[i] < s->streams_ok)
+			s->streams_ok = r->on_target[i];
+		if (r->on_target[i] == r->selected)
+			some = 1;
+	}
+	if (r->failed == 0)
+		s->result = RUN_OK;
+	else
+		s->result = some && r->selected > 0 ? RUN_PARTIAL : RUN_FAILED;
+	on_run_done(NULL, s, e);
+}
+
+static void
+start_copy_job(struct jobq_entry *e)
+{
+	struct copy_params	 p;
+	const char		*to[CFG_MAX_SINKS];
+	size_t			 i;
+
+	memset(&p, 0, sizeof(p));
+	for (i = 0; i < e->job->nsinks; i++)
+		to[i] = e->job->sinks[i]->name;
+	p.from = e->job->copy_from->name;
+	p.to = to;
+	p.nto = e->job->nsinks;
+	p.sources = e->job->copy_sources;
+	p.nsources = e->job->ncopy_sources;
+	p.newest_per_stream = e->job->newest_per_stream;
+	p.since_s = e->job->since_ms / 1000;
+	p.job = e->job->name;
+	p.lock = e->lock;
+	e->copy = copy_start(e->cfg, &p, NULL, on_copy_done, e);
+}
+
 static void
 start_queued(struct jobq *q)
 {
@@ -276,6 +345,10 @@ start_queued(struct jobq *q)
 		c.start = time(NULL);
 		jobstate_update_async(e->cfg->state_dir, "job", e->job->name,
 		    &c, NULL, NULL);
+		if (e->job->copy_from != NULL) {
+			start_copy_job(e);
+			continue;
+		}
 		e->run = q->runner.start(e->cfg, e->job, e->lock,
 		    e->tag[0] != '\0' ? e->tag : NULL, on_run_done, e);
 	}
@@ -367,7 +440,9 @@ jobq_bytes_in(const struct jobq *q)
 	uint64_t		 n = 0;
 
 	TAILQ_FOREACH(e, &q->entries, entry)
-		if (e->state == JE_RUNNING)
+		if (e->state == JE_RUNNING && e->copy != NULL)
+			n += copy_bytes(e->copy);
+		else if (e->state == JE_RUNNING && e->run != NULL)
 			n += q->runner.bytes_in(e->run);
 	return n;
 }
@@ -437,7 +512,10 @@ jobq_abort_all(struct jobq *q, const char *why)
 	TAILQ_FOREACH(e, &q->entries, entry) {
 		if (e->state == JE_RUNNING && !e->aborted) {
 			e->aborted = 1;
-			q->runner.abort(e->run, why);
+			if (e->copy != NULL)
+				copy_abort(e->copy, why);
+			else if (e->run != NULL)
+				q->runner.abort(e->run, why);
 		}
 	}
 }

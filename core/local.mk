@@ -11,6 +11,7 @@ noinst_LTLIBRARIES += %reldir%/libzbcore.la
 	%reldir%/child.c %reldir%/child.h \
 	%reldir%/codec.c %reldir%/codec.h \
 	%reldir%/config.c %reldir%/config.h \
+	%reldir%/copy.c %reldir%/copy.h \
 	%reldir%/cron.c %reldir%/cron.h \
 	%reldir%/forget.c %reldir%/forget.h \
 	%reldir%/gc.c %reldir%/gc.h \
@@ -86,7 +87,8 @@ bin_PROGRAMS += zentoria-backupctl
 zentoria_backupctl_SOURCES = %reldir%/cli/ctl.c %reldir%/cli/ctl.h \
 	%reldir%/cli/ctl_list.c %reldir%/cli/ctl_restore.c \
 	%reldir%/cli/ctl_run.c %reldir%/cli/ctl_test.c %reldir%/cli/ctl_prune.c \
-	%reldir%/cli/ctl_check.c %reldir%/cli/ctl_status.c
+	%reldir%/cli/ctl_check.c %reldir%/cli/ctl_status.c \
+	%reldir%/cli/ctl_copy.c
 zentoria_backupctl_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(LIBCURL_CFLAGS)
 zentoria_backupctl_LDADD = %reldir%/libzbcore.la $(LIBEVENT_LIBS) \
 	$(LIBCURL_LIBS)

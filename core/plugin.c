@@ -361,6 +361,7 @@ plugin_inst_unref(struct zb_inst *inst)
 	config_section_free(inst->sec);
 	free(inst->path);
 	free(inst->prefix);
+	free(inst->key_prefix);
 	free(inst);
 }
 
@@ -406,6 +407,47 @@ take_over(struct zb_config *cfg, struct cfg_section *sec,
 	    cfg->path, inst->prefix);
 }
 
+/* Whether p's option table has key (then the plugin owns that key). */
+static int
+plugin_declares(const struct plugin *p, const char *key)
+{
+	const struct zb_option	*o;
+
+	for (o = p->desc.options; o != NULL && o->key != NULL; o++)
+		if (strcmp(o->key, key) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A sink's core `prefix =': folder names (valid_name) separated by
+ * single slashes, none leading or trailing; 0, or -1 (logged).
+ */
+static int
+check_prefix(struct zb_config *cfg, struct cfg_section *sec,
+    struct cfg_kv *kv)
+{
+	char	*copy, *part, *rest;
+	int	 ok = kv->value[0] != '\0';
+
+	copy = xstrdup(kv->value);
+	for (rest = copy; ok && rest != NULL; ) {
+		part = rest;
+		rest = strchr(rest, '/');
+		if (rest != NULL)
+			*rest++ = '\0';
+		ok = valid_name(part);
+	}
+	free(copy);
+	if (ok)
+		return 0;
+	config_error(cfg, sec, kv, kv->key, "'%s' is not a folder path "
+	    "(names of letters, digits, '_', '.', '-', not starting with "
+	    "'.', separated by single '/', none leading or trailing)",
+	    kv->value);
+	return -1;
+}
+
 /*
  * The first half of binding sec: its plugin, loaded, of the right kind,
  * and its keys checked against the plugin's options (which marks the
@@ -418,6 +460,7 @@ check_section(struct zb_config *cfg, struct cfg_section *sec,
 	struct cfg_kv	*kv = config_kv(sec, "plugin");
 	struct plugin	*p;
 	uint32_t	 want;
+	int		 errors;
 
 	*pp = NULL;
 	if (kv == NULL)
@@ -436,8 +479,13 @@ check_section(struct zb_config *cfg, struct cfg_section *sec,
 		return 1;
 	}
 	*pp = p;
-	return config_check_keys(cfg, sec, config_core_options(sec->kind),
+	errors = config_check_keys(cfg, sec, config_core_options(sec->kind),
 	    p->desc.options);
+	kv = config_kv(sec, "prefix");
+	if (sec->kind == CFG_SINK && kv != NULL &&
+	    !plugin_declares(p, "prefix") && check_prefix(cfg, sec, kv) == -1)
+		errors++;
+	return errors;
 }
 
 /*
@@ -464,6 +512,10 @@ bind_section(struct zb_config *cfg, const struct zb_config *old,
 	inst->prefix = xasprintf("[%s]", sec->title);
 	kv = config_kv(sec, "timeout");
 	inst->timeout_ms = kv != NULL ? kv->num : 300000;
+	kv = config_kv(sec, "prefix");
+	if (sec->kind == CFG_SINK && kv != NULL &&
+	    !plugin_declares(p, "prefix"))
+		inst->key_prefix = xasprintf("%s/", kv->value);
 	sec->inst = inst;
 	if (!init)
 		return 0;

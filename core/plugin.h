@@ -34,6 +34,12 @@ struct zb_inst {
 	void			*ctx;		/* from init() */
 	int			 initialised;
 	int64_t			 timeout_ms;	/* sinks */
+	/*
+	 * Sinks: the core's `prefix =' as "Daily/" (every key of the sink
+	 * lives under it, sinkio.c), or NULL: none, or the plugin declares
+	 * its own `prefix' option and applies it itself (s3).
+	 */
+	char			*key_prefix;
 };
 
 /*

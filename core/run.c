@@ -386,6 +386,66 @@ copy_slots_release(struct run_artifact *art)
 		event_active(w->advance_ev, 0, 0);
 }
 
+/* Whether a waiting run needs a slot of the limited sink sec. */
+static int
+waiter_needs(const struct cfg_section *sec)
+{
+	struct run	*w;
+	size_t		 j;
+
+	TAILQ_FOREACH(w, &copy_waiters, slot_wait)
+		for (j = 0; j < w->job->nsinks; j++)
+			if (strcmp(w->job->sinks[j]->name, sec->name) == 0)
+				return 1;
+	return 0;
+}
+
+int
+run_slots_take(struct cfg_section *const *sinks, size_t n)
+{
+	const struct copy_slot	*cs;
+	size_t			 i;
+
+	for (i = 0; i < n; i++) {
+		if (sink_max_copies(sinks[i]) == 0)
+			continue;
+		cs = copy_slot(sinks[i]->name, 0);
+		if (waiter_needs(sinks[i]) || (cs != NULL &&
+		    cs->used >= sink_max_copies(sinks[i])))
+			return 0;
+	}
+	for (i = 0; i < n; i++)
+		if (sink_max_copies(sinks[i]) > 0)
+			copy_slot(sinks[i]->name, 1)->used++;
+	return 1;
+}
+
+void
+run_slots_release(struct cfg_section *const *sinks, size_t n)
+{
+	struct copy_slot	*cs;
+	struct run		*w;
+	size_t			 i;
+
+	for (i = 0; i < n; i++) {
+		if (sink_max_copies(sinks[i]) == 0)
+			continue;
+		cs = copy_slot(sinks[i]->name, 0);
+		if (cs == NULL || cs->used == 0)
+			continue;
+		if (--cs->used == 0) {
+			free(cs->sink);
+			*cs = copy_slots[--ncopy_slots];
+			if (ncopy_slots == 0) {
+				free(copy_slots);
+				copy_slots = NULL;
+			}
+		}
+	}
+	TAILQ_FOREACH(w, &copy_waiters, slot_wait)
+		event_active(w->advance_ev, 0, 0);
+}
+
 const char *
 run_result_str(enum run_result r)
 {
@@ -861,8 +921,8 @@ open_stream(struct run *run, struct run_artifact *art)
 		if (art->mark_err[i] != NULL)
 			stream_writer_fail(w, "cannot write the in-progress "
 			    "marker: %s", art->mark_err[i]);
-		else if (sink->plugin->desc.put_open(sink->ctx, &w->io, key,
-		    &wops, &ctx) == ZB_OK)
+		else if (sinkio_put_open(sink, &w->io, key, &wops, &ctx) ==
+		    ZB_OK)
 			stream_writer_attach(w, wops, ctx);
 		else
 			stream_writer_fail(w, "cannot open %s", key);

@@ -90,5 +90,14 @@ void		 run_live(const struct run *,
 /* Abort everything still running (SIGINT/SIGTERM). */
 void		 run_abort(struct run *, const char *why);
 const char	*run_result_str(enum run_result);
+/*
+ * [sink:NAME] max_copies for copies written outside a run (copy.c): take
+ * a slot on every limited sink of sinks, all or none, never ahead of a
+ * run waiting for one of them (1 taken, 0 full: try again later); give
+ * them back.
+ */
+int		 run_slots_take(struct cfg_section *const *sinks, size_t n);
+void		 run_slots_release(struct cfg_section *const *sinks,
+		    size_t n);
 
 #endif

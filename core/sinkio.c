@@ -24,6 +24,39 @@
 
 #define SMALL_CHUNK	(64 * 1024)
 
+/* ---- the sink's core prefix -------------------------------------------- */
+
+char *
+sinkio_key(const struct zb_inst *sink, const char *key)
+{
+	return sink->key_prefix != NULL ?
+	    xasprintf("%s%s", sink->key_prefix, key) : xstrdup(key);
+}
+
+/* A key the plugin reported, without the prefix; NULL: outside it. */
+static const char *
+strip_key(const struct zb_inst *sink, const char *key)
+{
+	size_t	 n;
+
+	if (sink->key_prefix == NULL)
+		return key;
+	n = strlen(sink->key_prefix);
+	return strncmp(key, sink->key_prefix, n) == 0 ? key + n : NULL;
+}
+
+int
+sinkio_put_open(struct zb_inst *sink, struct zb_io *w, const char *key,
+    const struct zb_writer_ops **ops, void **wctx)
+{
+	char	*k = sinkio_key(sink, key);
+	int	 rc;
+
+	rc = sink->plugin->desc.put_open(sink->ctx, w, k, ops, wctx);
+	free(k);
+	return rc;
+}
+
 /* ---- small transfers as streams ---------------------------------------- */
 
 struct xfer {
@@ -129,7 +162,6 @@ void
 sinkio_put_buf(struct zb_inst *sink, const char *key, const void *data,
     size_t len, sinkio_done_fn cb, void *arg)
 {
-	const struct zb_plugin_desc	*d = &sink->plugin->desc;
 	const struct zb_writer_ops	*ops;
 	struct xfer			*x;
 	struct writer			*w;
@@ -145,7 +177,7 @@ sinkio_put_buf(struct zb_inst *sink, const char *key, const void *data,
 	x->st->io.inst = sink;
 	w = stream_writer_new(x->st, sink->sec->title, sink->timeout_ms);
 	w->io.inst = sink;
-	if (d->put_open(sink->ctx, &w->io, key, &ops, &wctx) == ZB_OK)
+	if (sinkio_put_open(sink, &w->io, key, &ops, &wctx) == ZB_OK)
 		stream_writer_attach(w, ops, wctx);
 	else
 		stream_writer_fail(w, "cannot open %s for writing", key);
@@ -162,10 +194,14 @@ sinkio_get_into(struct zb_inst *sink, const char *key, struct stream *st)
 	const struct zb_plugin_desc	*d = &sink->plugin->desc;
 	const struct zb_producer_ops	*ops;
 	void				*pctx;
-	char				 msg[1024];
+	char				 msg[1024], *k;
+	int				 rc;
 
 	st->io.inst = sink;
-	if (d->get_open(sink->ctx, &st->io, key, &ops, &pctx) != ZB_OK) {
+	k = sinkio_key(sink, key);
+	rc = d->get_open(sink->ctx, &st->io, k, &ops, &pctx);
+	free(k);
+	if (rc != ZB_OK) {
 		snprintf(msg, sizeof(msg), "%s cannot read %s", sink->prefix,
 		    key);
 		stream_producer_failed(st, msg);
@@ -236,19 +272,23 @@ op_done(struct zb_io *io, int status, const char *msg)
 static void
 op_list_add(struct zb_io *io, const struct zb_list_entry *e)
 {
-	struct op	*o = (struct op *)io;
+	struct op		*o = (struct op *)io;
+	struct zb_list_entry	 s = *e;
 
-	if (!o->completed && o->entry_cb != NULL)
-		o->entry_cb(o->arg, e);
+	s.key = strip_key(io->inst, e->key);
+	if (!o->completed && o->entry_cb != NULL && s.key != NULL)
+		o->entry_cb(o->arg, &s);
 }
 
 static void
 op_pending_add(struct zb_io *io, const struct zb_pending_entry *e)
 {
-	struct op	*o = (struct op *)io;
+	struct op		*o = (struct op *)io;
+	struct zb_pending_entry	 s = *e;
 
-	if (!o->completed && o->pending_cb != NULL)
-		o->pending_cb(o->arg, e);
+	s.key = strip_key(io->inst, e->key);
+	if (!o->completed && o->pending_cb != NULL && s.key != NULL)
+		o->pending_cb(o->arg, &s);
 }
 
 static const struct io_vtbl pending_vtbl = {
@@ -297,10 +337,12 @@ sinkio_list(struct zb_inst *sink, const char *prefix, sinkio_entry_fn ecb,
     sinkio_done_fn cb, void *arg)
 {
 	struct op	*o = op_new(sink, &list_vtbl, cb, arg);
+	char		*k = sinkio_key(sink, prefix);
 	int		 rc;
 
 	o->entry_cb = ecb;
-	rc = sink->plugin->desc.list(sink->ctx, &o->io, prefix);
+	rc = sink->plugin->desc.list(sink->ctx, &o->io, k);
+	free(k);
 	op_started(o, rc, "the plugin could not start listing");
 }
 
@@ -309,9 +351,11 @@ sinkio_remove(struct zb_inst *sink, const char *key, sinkio_done_fn cb,
     void *arg)
 {
 	struct op	*o = op_new(sink, &remove_vtbl, cb, arg);
+	char		*k = sinkio_key(sink, key);
 	int		 rc;
 
-	rc = sink->plugin->desc.remove(sink->ctx, &o->io, key);
+	rc = sink->plugin->desc.remove(sink->ctx, &o->io, k);
+	free(k);
 	op_started(o, rc, "the plugin could not start the removal");
 }
 
@@ -343,6 +387,7 @@ sinkio_list_pending(struct zb_inst *sink, const char *prefix,
     sinkio_pending_fn ecb, sinkio_done_fn cb, void *arg)
 {
 	struct op	*o;
+	char		*k;
 	int		 rc;
 
 	if (!sinkio_has_pending(sink)) {
@@ -351,7 +396,9 @@ sinkio_list_pending(struct zb_inst *sink, const char *prefix,
 	}
 	o = op_new(sink, &pending_vtbl, cb, arg);
 	o->pending_cb = ecb;
-	rc = sink->plugin->desc.list_pending(sink->ctx, &o->io, prefix);
+	k = sinkio_key(sink, prefix);
+	rc = sink->plugin->desc.list_pending(sink->ctx, &o->io, k);
+	free(k);
 	op_started(o, rc, "the plugin could not start listing pending puts");
 }
 
@@ -360,9 +407,11 @@ sinkio_remove_pending(struct zb_inst *sink, const char *key,
     const char *handle, sinkio_done_fn cb, void *arg)
 {
 	struct op	*o = op_new(sink, &remove_vtbl, cb, arg);
+	char		*k = sinkio_key(sink, key);
 	int		 rc;
 
-	rc = sink->plugin->desc.remove_pending(sink->ctx, &o->io, key,
+	rc = sink->plugin->desc.remove_pending(sink->ctx, &o->io, k,
 	    handle);
+	free(k);
 	op_started(o, rc, "the plugin could not start the removal");
 }

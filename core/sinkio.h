@@ -21,6 +21,17 @@ typedef void (*sinkio_entry_fn)(void *arg, const struct zb_list_entry *);
 typedef void (*sinkio_pending_fn)(void *arg,
 	    const struct zb_pending_entry *);
 
+/*
+ * Every key below is relative to the sink's core `prefix =' (the
+ * instance's key_prefix): sinkio adds it on the way to the plugin and
+ * strips it from what the plugin lists.  sinkio_key is the key as the
+ * plugin sees it (caller frees).
+ */
+char	*sinkio_key(const struct zb_inst *sink, const char *key);
+/* The plugin's put_open of key (prefixed), for a stream's writer. */
+int	sinkio_put_open(struct zb_inst *sink, struct zb_io *w,
+	    const char *key, const struct zb_writer_ops **,
+	    void **wctx);
 void	sinkio_put_buf(struct zb_inst *sink, const char *key, const void *,
 	    size_t, sinkio_done_fn, void *arg);
 void	sinkio_get_buf(struct zb_inst *sink, const char *key, size_t max,

@@ -187,6 +187,7 @@ integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/sample_config.sh \
 	%reldir%/integration/check.sh \
 	%reldir%/integration/queue.sh \
+	%reldir%/integration/copy.sh %reldir%/integration/copy_prefix.sh \
 	%reldir%/checksrc.sh %reldir%/lib/pg_selftest.sh
 # vault: secrets (core/vault_kv.c)
 integration_tests += %reldir%/integration/vault_secrets.sh
@@ -241,7 +242,8 @@ daemon_tests = %reldir%/integration/daemon.sh \
 	%reldir%/integration/daemon_journal.sh \
 	%reldir%/integration/daemon_api.sh \
 	%reldir%/integration/status_page.sh \
-	%reldir%/integration/status_page_daemon.sh
+	%reldir%/integration/status_page_daemon.sh \
+	%reldir%/integration/copy_daemon.sh
 TESTS += $(daemon_tests)
 # packaging: the systemd unit (etc/systemd/) and the man pages (man/)
 packaging_tests = %reldir%/integration/systemd_unit.sh \
@@ -486,3 +488,9 @@ noinst_PROGRAMS += %reldir%/fuzz/fuzz_qdrant
 %canon_reldir%_fuzz_fuzz_qdrant_LDFLAGS = -fsanitize=fuzzer
 %canon_reldir%_fuzz_fuzz_qdrant_LDADD = core/libzbcore.la $(LIBEVENT_LIBS)
 endif
+# the rclone sink (issue 12): real rclone, servers on the loopback
+rclone_tests = %reldir%/integration/rclone.sh \
+	%reldir%/integration/rclone_webdav.sh %reldir%/integration/rclone_sftp.sh \
+	%reldir%/integration/rclone_copy.sh
+TESTS += $(rclone_tests)
+EXTRA_DIST += $(rclone_tests) %reldir%/lib/rclone.sh

@@ -54,6 +54,9 @@ static const struct {
 	    "verify|deep-verify|test-restore] [--job J] [--sink K] [--json]" },
 	{ "prune", ctl_prune, "remove what failed runs left on the sinks: "
 	    "prune [--sink K] [--grace D] [--dry-run]" },
+	{ "copy", ctl_copy, "copy committed copies missing on other sinks: "
+	    "copy --from K --to K... [--source S]... [--newest-per-stream] "
+	    "[--since D] [--dry-run] [--json]" },
 	{ "plugins", ctl_plugins, "list the installed plugins [--json]" },
 	{ "keygen", ctl_keygen, "make an age identity: keygen [-o FILE]" },
 	{ "status", ctl_status, "ask the running daemon what its jobs do: "

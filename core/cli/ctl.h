@@ -28,6 +28,7 @@ int	ctl_verify(struct ctl *, int, char **);
 int	ctl_restore(struct ctl *, int, char **);
 int	ctl_test_restore(struct ctl *, int, char **);
 int	ctl_prune(struct ctl *, int, char **);
+int	ctl_copy(struct ctl *, int, char **);
 int	ctl_check(struct ctl *, int, char **);
 int	ctl_plugins(struct ctl *, int, char **);
 int	ctl_keygen(struct ctl *, int, char **);

@@ -174,6 +174,12 @@ ctl_test_restore(struct ctl *ctl, int argc, char **argv)
 			    ctl->cfg->path);
 			return 1;
 		}
+		if (job->source == NULL) {
+			log_warnx("[job:%s] is a copy job (copy_from = %s): "
+			    "test-restore the jobs that back up its sources",
+			    job->name, job->copy_from->name);
+			return 1;
+		}
 		source = job->source->name;
 	}
 	memset(&q, 0, sizeof(q));

@@ -137,7 +137,14 @@ put_job(struct api *a, struct buf *b, struct cfg_job *job, time_t now)
 	buf_puts(b, "{\"name\": ");
 	buf_json_str(b, job->name);
 	buf_puts(b, ", \"source\": ");
-	buf_json_str(b, job->source->name);
+	if (job->source != NULL)
+		buf_json_str(b, job->source->name);
+	else
+		buf_puts(b, "null");
+	if (job->copy_from != NULL) {
+		buf_puts(b, ", \"copy_from\": ");
+		buf_json_str(b, job->copy_from->name);
+	}
 	buf_printf(b, ", \"running\": %s, \"next_run\": ",
 	    si.running ? "true" : "false");
 	put_time(b, si.next);

@@ -595,7 +595,7 @@ notifier_run_ended(struct notifier *n, const struct jobq_result *r)
 	    success ? "success" : "failure");
 	buf_json_str(&j, r->job);
 	buf_puts(&j, ", \"source\": ");
-	if (job != NULL)
+	if (job != NULL && job->source != NULL)
 		buf_json_str(&j, job->source->name);
 	else
 		buf_puts(&j, "null");
@@ -732,7 +732,10 @@ summary_send(struct notifier *n, struct nsink *k)
 			buf_puts(&j, nc++ > 0 ? ", {\"job\": " : "{\"job\": ");
 			buf_json_str(&j, job->name);
 			buf_puts(&j, ", \"source\": ");
-			buf_json_str(&j, job->source->name);
+			if (job->source != NULL)
+				buf_json_str(&j, job->source->name);
+			else
+				buf_puts(&j, "null");
 			buf_puts(&j, ", \"sink\": ");
 			buf_json_str(&j, job->sinks[i]->name);
 			json_time(&j, "last_success", last);
@@ -755,7 +758,8 @@ summary_send(struct notifier *n, struct nsink *k)
 				isotime_format(last, when, sizeof(when));
 			human_bytes(s->size, hb, sizeof(hb));
 			buf_printf(&t, "\n%s / %s (%s): %s, ",
-			    job->source->name, job->sinks[i]->name, job->name,
+			    job->source != NULL ? job->source->name :
+			    job->copy_from->name, job->sinks[i]->name, job->name,
 			    last > 0 ? when : "never");
 			if (last > 0)
 				buf_printf(&t, "%.1f h, ",

@@ -272,6 +272,44 @@ retention_done(void *arg, unsigned errors)
  * sink failed.  A sink that missed a stream is left alone: pruning it
  * could leave it with fewer copies than its keep rules promise.
  */
+/*
+ * A copy job: retention of each source it copies (its sources =, else
+ * every source a job of the config backs up) on each target that holds
+ * every selected copy.
+ */
+static void
+copy_retention(struct sched *s, struct cfg_job *job,
+    const struct run_summary *sum)
+{
+	struct cfg_job	*other, *seen;
+	size_t		 i, k;
+
+	for (i = 0; i < job->nsinks; i++) {
+		if (!run_sink_whole(sum, i))
+			continue;
+		for (k = 0; k < job->ncopy_sources; k++) {
+			s->side_ops++;
+			upkeep_retention(s->cfg, job->sinks[i]->name,
+			    job->copy_sources[k], retention_done, s);
+		}
+		if (job->ncopy_sources > 0)
+			continue;
+		TAILQ_FOREACH(other, &s->cfg->jobs, entry) {
+			if (other->source == NULL)
+				continue;
+			TAILQ_FOREACH(seen, &s->cfg->jobs, entry)
+				if (seen == other || (seen->source != NULL &&
+				    seen->source == other->source))
+					break;
+			if (seen != other)
+				continue;	/* its source was done */
+			s->side_ops++;
+			upkeep_retention(s->cfg, job->sinks[i]->name,
+			    other->source->name, retention_done, s);
+		}
+	}
+}
+
 static void
 start_retention(struct sched *s, const char *jobname,
     const struct run_summary *sum)
@@ -281,6 +319,10 @@ start_retention(struct sched *s, const char *jobname,
 
 	if (job == NULL || sum == NULL)
 		return;
+	if (job->copy_from != NULL) {
+		copy_retention(s, job, sum);
+		return;
+	}
 	for (i = 0; i < job->nsinks; i++) {
 		if (!run_sink_whole(sum, i))
 			continue;

@@ -12,6 +12,10 @@ for f in offsite.key offsite.secret minio.key minio.secret pg.pass \
 	echo "not-a-real-$f" >"$T/etc/$f"
 	chmod 600 "$T/etc/$f"
 done
+# the OneDrive tier's rclone.conf (no token: --check-config reads it only)
+printf '[zentoria-onedrive]\ntype = onedrive\ndrive_type = personal\n' \
+    >"$T/etc/rclone.conf"
+chmod 600 "$T/etc/rclone.conf"
 sed -e "s#^; plugin_dir = .*#plugin_dir = $ZB_TEST_PLUGIN_DIR#" \
     -e "s#^; state_dir = .*#state_dir = $T/state#" \
     -e "s#/etc/zentoria-backupd#$T/etc#g" \

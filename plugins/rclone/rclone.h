@@ -1,0 +1,127 @@
+/*
+ * rclone.h - the `rclone' sink's shared declarations: the instance, the
+ * rclone child runner (rclone_run.c), the lsjson line parser
+ * (rclone_json.c) and the operations (put, get, list, remove).
+ */
+#ifndef ZB_RCLONE_H
+#define ZB_RCLONE_H
+
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <zentoria/plugin.h>
+
+#define RCLONE_ARGS_MAX		48	/* argv slots of one child */
+#define RCLONE_ONEDRIVE_UNIT	(320 * 1024)	/* chunk size multiple */
+#define RCLONE_TMP_TAG		".zb-"	/* .NAME.zb-XXXXXXXX temporaries */
+
+struct rc_cmd;
+
+/* A put waiting for an upload slot (max_uploads). */
+struct rc_waiter {
+	TAILQ_ENTRY(rc_waiter)	 entry;
+	void			(*start)(void *arg);
+	void			*arg;
+	int			 queued;
+};
+TAILQ_HEAD(rc_waiters, rc_waiter);
+
+struct rclone {
+	const struct zb_host_api *host;
+	struct zb_inst		*inst;
+	char			*remote;	/* "name:path", no trailing / */
+	char			*config;	/* rclone_config */
+	char			*binary;	/* resolved rclone path */
+	char			*temp_dir;
+	char			*bwlimit;
+	char			*log_level;	/* NOTICE, INFO or DEBUG */
+	char			*pass;		/* RCLONE_CONFIG_PASS=..., or
+						   NULL */
+	size_t			 pass_len;
+	char			**unset;	/* inherited RCLONE_* names */
+	size_t			 nunset;
+	int64_t			 chunk_size;	/* onedrive_chunk_size; 0 */
+	int64_t			 timeout_ms;	/* core `timeout' */
+	int			 max_uploads;
+	int			 uploads;	/* running rcat children */
+	struct rc_waiters	 waiters;
+	int			 refs;		/* instance + operations */
+	int			 finished;	/* fini() was called */
+};
+
+/* ---- rclone.c ------------------------------------------------------------ */
+void	 rclone_unref(struct rclone *);
+/* "remote/key" as rclone's argument (malloc'ed). */
+char	*rclone_path(struct rclone *, const char *key);
+int	 rclone_key_ok(const char *key);
+/* Upload slots: start() runs now or when a slot frees. */
+void	 rclone_slot_wait(struct rclone *, struct rc_waiter *);
+void	 rclone_slot_cancel(struct rclone *, struct rc_waiter *);
+void	 rclone_slot_release(struct rclone *);
+
+/* ---- rclone_run.c -------------------------------------------------------- */
+/*
+ * One rclone child.  argv holds the subcommand and its arguments only;
+ * the runner adds the binary, --config, logging and the common flags,
+ * and runs it under `env -u' for every inherited RCLONE_* variable.
+ * Its log lines (its stderr, a pipe of ours) are logged at the level
+ * rclone gave them.  on_line, when set, gets each stdout line
+ * (want_stdout is implied).  on_exit runs once the child exited and its
+ * stdout (if read here) and log reached end of file: ok is 1 for exit 0;
+ * code the exit status (or 128 + signal); err the last ERROR line or "".
+ * The command frees itself after on_exit returns.
+ */
+struct rc_cmd_spec {
+	const char	*const *argv;
+	int		 want_stdin;
+	int		 want_stdout;
+	void		(*on_line)(void *arg, char *line);
+	void		(*on_exit)(void *arg, int ok, int code,
+			    const char *err);
+	void		*arg;
+	const char	*what;		/* for log lines: "put KEY" */
+	int		 quiet;		/* errors are expected: log them at
+					   debug level (list, remove) */
+};
+
+struct rc_cmd	*rc_cmd_start(struct rclone *, const struct rc_cmd_spec *,
+		    int *stdin_fd, int *stdout_fd);
+/* Stop the child (SIGTERM); on_exit still runs. */
+void		 rc_cmd_kill(struct rc_cmd *);
+/* Forget the callbacks: on_exit will not run. */
+void		 rc_cmd_detach(struct rc_cmd *);
+/* rclone's log level word ("ERROR", "NOTICE"...) to ours; -1: none. */
+int		 rc_log_level(const char *line, const char **msg);
+
+/* ---- rclone_json.c ------------------------------------------------------- */
+/* One object of `rclone lsjson' output (pointers into the line). */
+struct rc_entry {
+	char		*path;
+	int64_t		 size;
+	time_t		 mtime;
+	int		 is_dir;
+	char		*sha256;	/* lower-case hex, or NULL */
+};
+/* Parse one line of lsjson output; 1: an entry, 0: not one ("[", "]"),
+ * -1: malformed.  Decodes strings in place. */
+int	 rc_json_entry(char *line, struct rc_entry *);
+time_t	 rc_json_time(const char *rfc3339);
+
+/* ---- operations ---------------------------------------------------------- */
+int	 rclone_put_open(void *, struct zb_io *, const char *,
+	    const struct zb_writer_ops **, void **);
+int	 rclone_get_open(void *, struct zb_io *, const char *,
+	    const struct zb_producer_ops **, void **);
+int	 rclone_list(void *, struct zb_io *, const char *);
+int	 rclone_list_pending(void *, struct zb_io *, const char *);
+int	 rclone_remove(void *, struct zb_io *, const char *);
+int	 rclone_remove_pending(void *, struct zb_io *, const char *,
+	    const char *);
+/* ".NAME.zb-XXXXXXXX": the length of NAME, or 0. */
+size_t	 rclone_tmp_target_len(const char *base);
+
+#endif /* ZB_RCLONE_H */

@@ -1,0 +1,170 @@
+#!/bin/bash
+# rclone_copy.sh - copy jobs from a local tier to an rclone WebDAV tier
+# (`rclone serve webdav' on 127.0.0.1, the sink under `prefix = Daily'):
+# only what is missing is copied, the stored bytes unchanged; a second run
+# writes nothing; the server killed mid-copy leaves no manifest there and
+# the next run, once it is back, fills the gap; the copied tier verifies
+# and restores alone.
+. "$(dirname "$0")/lib.sh"
+. "$ZB_SRCDIR/tests/lib/rclone.sh"
+command -v age >/dev/null || { echo "age(1) not installed: skipped"; exit 77; }
+
+rclone_serve webdav "$T/dav" || { fail "serve webdav"; finish; exit 1; }
+DAV_PID=$RCS_PID DAV_PORT=$RCS_PORT DAV_PASS=$RCS_PASS
+(umask 077; printf '[dav]\n%s\n' "$RCS_REMOTE" >"$T/rclone.conf")
+$CTL keygen -o "$T/op.key" 2>/dev/null
+sed -n 's/^# public key: //p' "$T/op.key" >"$T/recipients.txt"
+mkdir -p "$T/tree"
+head -c 100000 /dev/urandom >"$T/tree/blob.bin"
+
+cat >"$T/zb.ini" <<INI
+[daemon]
+plugin_dir = $ZB_TEST_PLUGIN_DIR
+state_dir = $T/state
+compression = zstd:3
+encryption = age
+age_recipients_file = $T/recipients.txt
+
+[sink:local]
+plugin = local
+path = $T/local
+
+[sink:dav]
+plugin = rclone
+remote = dav:zentoria
+rclone_config = $T/rclone.conf
+prefix = Daily
+timeout = 30s
+
+[source:numbers]
+plugin = command
+command = seq 1 100000
+extension = txt
+
+[source:tree]
+plugin = files
+path = $T/tree
+
+[source:big]
+plugin = command
+command = head -c 6000000 /dev/urandom
+extension = bin
+
+[job:numbers]
+source = numbers
+sinks = local
+
+[job:tree]
+source = tree
+sinks = local
+
+[job:big]
+source = big
+sinks = local
+
+[job:offsite]
+copy_from = local
+sinks = dav
+INI
+chmod 600 "$T/zb.ini"
+Z="$CTL -c $T/zb.ini"
+
+check "two numbers backups" $Z run numbers
+sleep 1
+check "and another" $Z run numbers
+check "a tree backup" $Z run tree
+
+check "copy local -> dav" $Z copy --from local --to dav --json
+python3 - "$T/out" <<'PY' && ok "three copies copied" || fail "copy --json: $(cat "$T/out")"
+import json, sys
+items = json.load(open(sys.argv[1]))
+assert sorted(i["action"] for i in items) == ["copied"] * 3, items
+assert all(i["sink"] == "dav" and i["bytes"] > 0 for i in items)
+PY
+python3 - "$T/local" "$T/dav/zentoria/Daily" <<'PY' && ok "same bytes under the prefix, manifests differ in sink only" || fail "stored copies differ"
+import hashlib, json, os, sys
+src, dst = sys.argv[1], sys.argv[2]
+n = 0
+for root, _, files in os.walk(src):
+    for f in files:
+        p = os.path.join(root, f)
+        q = os.path.join(dst, os.path.relpath(p, src))
+        if f == "manifest.json":
+            a, b = json.load(open(p)), json.load(open(q))
+            assert b["sink"]["name"] == "dav", b["sink"]
+            a.pop("sink"); b.pop("sink")
+            assert a == b
+        else:
+            h = lambda x: hashlib.sha256(open(x, "rb").read()).hexdigest()
+            assert h(p) == h(q), p
+        n += 1
+assert n == 9, n
+PY
+find "$T/dav" -type f -printf '%p %T@ %i\n' | sort >"$T/before"
+check "a second copy run" $Z copy --from local --to dav --json
+python3 - "$T/out" <<'PY' && ok "everything present, nothing copied" || fail "second run: $(cat "$T/out")"
+import json, sys
+items = json.load(open(sys.argv[1]))
+assert sorted(i["action"] for i in items) == ["present"] * 3, items
+PY
+find "$T/dav" -type f -printf '%p %T@ %i\n' | sort >"$T/after"
+cmp -s "$T/before" "$T/after" && ok "no file on the server was rewritten" ||
+    fail "rewritten: $(diff "$T/before" "$T/after" | head -5)"
+
+# ---- the server killed mid-copy ---------------------------------------------
+check "a big backup to the local tier" $Z run big
+sed -i 's|^timeout = 30s|timeout = 30s\nbwlimit = 1M|' "$T/zb.ini"
+$Z copy --from local --to dav >"$T/copy.out" 2>"$T/copy.err" &
+BG=$!
+for i in $(seq 1 150); do
+	[ -n "$(find "$T/dav/zentoria/Daily/big" -name '.data.*' 2>/dev/null)" ] && break
+	sleep 0.1
+done
+[ -n "$(find "$T/dav/zentoria/Daily/big" -name '.data.*' 2>/dev/null)" ] &&
+    ok "the big copy is under way" || fail "no upload seen"
+rclone_stop "$DAV_PID"
+wait "$BG"
+check_rc "the copy with the server killed" $? 1 "$T/copy.err"
+[ -z "$(find "$T/dav/zentoria/Daily/big" -name manifest.json 2>/dev/null)" ] &&
+    ok "no manifest of the big copy on the server" || fail "a manifest on the server"
+# (a short directory cache: the test ages a file behind the server's back)
+RCS_WANT_PORT=$DAV_PORT RCS_WANT_PASS=$DAV_PASS rclone_serve webdav "$T/dav" \
+    --dir-cache-time 1s ||
+    fail "restart webdav"
+sed -i '/^bwlimit = 1M$/d' "$T/zb.ini"
+check "the next copy run fills the gap" $Z copy --from local --to dav --json
+python3 - "$T/out" <<'PY' && ok "the big copy copied, the rest present" || fail "gap run: $(cat "$T/out")"
+import json, sys
+items = json.load(open(sys.argv[1]))
+acts = sorted((i["id"].split("/")[0], i["action"]) for i in items)
+assert acts == [("big", "copied"), ("numbers", "present"), ("numbers", "present"),
+                ("tree", "present")], acts
+PY
+# The killed upload's temporary is a pending put: kept within prune's
+# grace period (a live run could own it), removed once it is old.
+tmp=$(find "$T/dav/zentoria/Daily/big" -name '.data.*')
+[ -n "$tmp" ] && ok "the killed upload left its temporary" || fail "no temporary"
+check "prune within the grace period" $Z prune
+[ -e "$tmp" ] && ok "keeps a fresh temporary" || fail "a fresh temporary was removed"
+
+# ---- the copied tier alone ---------------------------------------------------
+sed -e "s|^state_dir = .*|state_dir = $T/state2|" -e '/^\[sink:local\]/,/^$/d' \
+    -e '/^\[job:/,$d' "$T/zb.ini" >"$T/alone.ini"
+printf '[job:numbers]\nsource = numbers\nsinks = dav\n\n[job:tree]\nsource = tree\nsinks = dav\n\n[job:big]\nsource = big\nsinks = dav\n' >>"$T/alone.ini"
+chmod 600 "$T/alone.ini"
+ZA="$CTL -c $T/alone.ini"
+# The killed copy's temporary, aged: prune (from the tier alone) removes it.
+touch -d '3 days ago' "$tmp"
+sleep 2
+check "prune once the temporary is old" $ZA prune
+[ ! -e "$tmp" ] && ok "removes it" || fail "old temporary left: $(cat "$T/out")"
+check "list from the copied tier alone" $ZA list --json
+BID=$(python3 -c 'import json,sys; print([o["id"] for o in json.load(open(sys.argv[1])) if o["source"] == "big"][0])' "$T/out")
+TID=$(python3 -c 'import json,sys; print([o["id"] for o in json.load(open(sys.argv[1])) if o["source"] == "tree"][0])' "$T/out")
+check "verify --deep the big copy there" $ZA verify --deep --identity "$T/op.key" "$BID"
+check "restore the tree from the copied tier" $ZA restore "$TID" --identity "$T/op.key" --to "$T/out-tree"
+diff -r "$T/tree" "$T/out-tree/tree" >/dev/null && ok "tree identical" || fail "tree differs"
+[ -z "$(find "$T/dav" -name '.*')" ] && ok "no temporary left on the server" ||
+    fail "temporaries: $(find "$T/dav" -name '.*')"
+
+finish
