@@ -471,6 +471,9 @@ next_meta(struct copy *c)
 	size_t			 i;
 	char			*key, *text;
 
+	/* Aborted: a copy whose data was committed gets no manifest. */
+	if (c->aborted)
+		fail_rest(c, "%s before its manifest", c->why);
 	for (; c->meta < c->p.nto; c->meta++)
 		if (c->want[c->meta] && c->err[c->meta] == NULL)
 			break;
@@ -869,8 +872,8 @@ next_copy(void *arg)
 				c->want[i] = 1;
 				continue;
 			}
-			c->res.on_target[i]++;
 			if (strcmp(t->stored_sha, c->cur->stored_sha) == 0) {
+				c->res.on_target[i]++;
 				add_item(c, c->cur->id, c->to[i],
 				    COPY_PRESENT, 0, NULL);
 				continue;

@@ -7,7 +7,7 @@
 # --since); an origin whose stored bytes changed is refused (checked on
 # the way); a target whose put fails, and a copy killed mid-way, leave no
 # manifest and the next run fills the gap, and prune leaves a live copy
-# alone; a copy job run through the job queue records its state, and
+# alone; SIGTERM aborts a copy cleanly; a copy job run through the job queue records its state, and
 # `check --job` of it checks its target; list, verify and restore work
 # from the copied tier alone.
 . "$(dirname "$0")/lib.sh"
@@ -285,6 +285,25 @@ grep -q "^copied sink:off a/output@$kstamp " "$T/out" &&
     fail "after the kill: $(cat "$T/out" "$T/err")"
 [ ! -e "$T/off/a/output/$kstamp/in-progress.json" ] &&
     ok "no marker left after the copy" || fail "a marker is left"
+
+# ---- SIGTERM mid-copy: exit 143, the put aborted, no manifest, no marker
+check "backup a (5th)" $Z run a
+tstamp=$(ls "$T/local/a/output" | sort | tail -1)
+rm -f "$T/held.flag"
+$CTL -c "$T/kill.ini" copy --from local --to off --to held --source a \
+    --newest-per-stream >"$T/term.out" 2>"$T/term.err" &
+tpid=$!
+for i in $(seq 1 100); do [ -e "$T/held.flag" ] && break; sleep 0.1; done
+[ -e "$T/held.flag" ] && ok "the second copy is held mid-way" ||
+    fail "never held: $(tail -5 "$T/term.err")"
+kill -TERM "$tpid"
+wait "$tpid"
+check_rc "SIGTERM: copy exits 143" $? 143 "$T/term.err"
+grep -q "^FAILED sink:off a/output@$tstamp: " "$T/term.out" &&
+    ok "SIGTERM: the copy is reported failed" || fail "SIGTERM: $(cat "$T/term.out")"
+left=$(ls -A "$T/off/a/output/$tstamp" 2>/dev/null)
+[ -z "$left" ] && ok "SIGTERM: nothing left on the target (put aborted, marker removed)" ||
+    fail "SIGTERM left: $left"
 
 # ---- a copy job through the job queue -------------------------------------
 check "backup b (3rd)" $Z run b
