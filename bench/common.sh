@@ -53,7 +53,7 @@ bench_machine() {
 	model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 	cpus=$(nproc)
 	if grep -qw sha_ni /proc/cpuinfo; then shani=yes; else shani=no; fi
-	sha=$(openssl speed -evp sha256 -bytes 16384 -seconds 2 2>/dev/null |
+	sha=$(openssl speed -elapsed -evp sha256 -bytes 16384 -seconds 2 2>/dev/null |
 	    awk '/^sha256/ { v = $NF; sub(/k$/, "", v);
 		printf "%.0f", v * 1000 / 1e6 }')
 	echo "machine: ${model:-unknown CPU}, $cpus CPUs (nproc), SHA-NI: $shani"

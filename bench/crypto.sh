@@ -24,7 +24,7 @@ rounds=${ROUNDS:-3}
 make -s -C "$build" bench/crypto_core
 
 speed() {	# algorithm block-bytes: MB/s
-	openssl speed -evp "$1" -bytes "$2" -seconds 3 2>/dev/null |
+	openssl speed -elapsed -evp "$1" -bytes "$2" -seconds 3 2>/dev/null |
 	    awk -v a="$1" 'tolower($1) == a { v = $NF; sub(/k$/, "", v);
 		printf "%.0f", v * 1000 / 1e6 }'
 }
