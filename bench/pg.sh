@@ -22,7 +22,7 @@
 # our stored copy must not exceed; peak RSS of zentoria-backupctl (GNU
 # time) <= 64 MiB.  Restore, ROUNDS times in turn, each into a NEW
 # database:
-#   baseline   createdb new; pg_restore -d new (the -Z0 file)
+#   baseline   createdb -T template0 new; pg_restore -d new (the -Z0 file)
 #   zentoria   restore ID --sink local --to new             target <= 1.10
 #              restore ID --sink s3 --to new (s3rver)       target <= 1.10
 # Prints PASS or MISS per target.
@@ -176,8 +176,8 @@ Z tiers list --json >"$dir/list.json"
 id=$(grep -o '"pg/bench@[^"]*"' "$dir/list.json" | tail -1 | tr -d '"')
 [ -n "$id" ] || { echo "no artifact pg/bench in: $(cat "$dir/list.json")" >&2; exit 1; }
 rb=999999; rl=999999; rs=999999
-restore_base() {	# db
-	"$PG_BIN/createdb" "${pgc[@]}" "$1" &&
+restore_base() {	# db: created as our restore creates it, from template0
+	"$PG_BIN/createdb" "${pgc[@]}" -T template0 "$1" &&
 	    "$PG_BIN/pg_restore" "${pgc[@]}" -d "$1" "$dir/base0.dump"
 }
 dropdbs() {
