@@ -15,6 +15,7 @@
 # (default a directory under /tmp, removed afterwards).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/common.sh
 nkeys=${1:-1000000}
 build=${ZB_BUILD:-$PWD/_build}
 dir=${BENCH_DIR:-$(mktemp -d /tmp/zbbench.XXXXXX)}
@@ -91,6 +92,7 @@ INI
 	    $((max_buffer_mb + 16))
 }
 
+bench_machine
 redis_start --diskless no
 p1=$REDIS_PORT
 redis_cli "$p1" DEBUG POPULATE "$nkeys" key 100 >/dev/null

@@ -16,6 +16,7 @@
 # scripts/install-deps.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/common.sh
 top=$PWD
 size=${1:-1G}
 rounds=${ROUNDS:-3}
@@ -62,6 +63,7 @@ sinks = s3
 INI
 chmod 600 "$T/zb.ini"
 
+bench_machine
 best_base=999999; best_zb=999999; rss=0
 for r in $(seq 1 "$rounds"); do
 	t0=$(now)
