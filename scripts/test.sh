@@ -122,9 +122,10 @@ if [ "$fuzz_seconds" -gt 0 ] && command -v clang >/dev/null; then
 	(cd "$work/fuzz" && CC=clang "$top/configure" -q --enable-fuzzers &&
 	    make -s -j"$jobs" tests/fuzz/fuzz_config tests/fuzz/fuzz_json \
 	    tests/fuzz/fuzz_cron tests/fuzz/fuzz_rdb tests/fuzz/fuzz_pgdump \
-	    tests/fuzz/fuzz_s3xml) ||
+	    tests/fuzz/fuzz_s3xml tests/fuzz/fuzz_vaultsnap \
+	    tests/fuzz/fuzz_qdrant tests/fuzz/fuzz_n8npage) ||
 	    die "fuzzer build failed"
-	for t in config json cron rdb pgdump s3xml; do
+	for t in config json cron rdb pgdump s3xml vaultsnap qdrant n8npage; do
 		mkdir -p "$work/fuzz/corpus-$t"
 		cp "$top/tests/fuzz/corpus/$t/"* "$work/fuzz/corpus-$t/"
 		if "$work/fuzz/tests/fuzz/fuzz_$t" -max_total_time="$fuzz_seconds" \
