@@ -81,7 +81,6 @@ struct zb_http_req {
 
 	CURL			*easy;
 	struct curl_slist	*slist;
-	char			 errbuf[CURL_ERROR_SIZE];
 	int			 in_flight;
 	int			 in_attempt_cb;	/* inside on_attempt */
 	int			 in_done;	/* inside done() */
@@ -391,7 +390,7 @@ describe(struct zb_http_req *q)
 		return;
 	}
 	if (q->resp.curlcode != CURLE_OK && (st < 300 || st > 599)) {
-		q->error = xasprintf("%s%s", q->errbuf[0] != '\0' ? q->errbuf :
+		q->error = xasprintf("%s%s",
 		    curl_easy_strerror((CURLcode)q->resp.curlcode), tail);
 		return;
 	}
@@ -629,7 +628,6 @@ attempt_start(struct zb_http_req *q)
 	    ERROR_BODY_MAX + 1);
 	q->over_max = 0;
 	q->reason[0] = '\0';
-	q->errbuf[0] = '\0';
 	q->sent = 0;
 	q->checked = 0;
 	q->skip = 0;
@@ -665,7 +663,6 @@ attempt_start(struct zb_http_req *q)
 	build_headers(q);
 	curl_easy_setopt(q->easy, CURLOPT_URL, q->url);
 	curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, q->slist);
-	curl_easy_setopt(q->easy, CURLOPT_ERRORBUFFER, q->errbuf);
 	curl_easy_setopt(q->easy, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(q->easy, CURLOPT_HEADERDATA, q);
 	curl_easy_setopt(q->easy, CURLOPT_WRITEFUNCTION,

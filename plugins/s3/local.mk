@@ -4,9 +4,9 @@ plugin_LTLIBRARIES += %reldir%/s3.la
 	%reldir%/s3_get.c %reldir%/s3_list.c %reldir%/s3_src.c \
 	%reldir%/s3_src_restore.c %reldir%/s3_src.h %reldir%/s3_alloc.c \
 	%reldir%/s3_limits.c %reldir%/s3_limits.h \
-	%reldir%/sigv4.c %reldir%/sigv4.h core/buf.c
-%canon_reldir%_s3_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/core \
-	$(LIBCURL_CFLAGS) $(OPENSSL_CFLAGS) $(LIBARCHIVE_CFLAGS)
+	%reldir%/sigv4.c %reldir%/sigv4.h %reldir%/s3_buf.h
+%canon_reldir%_s3_la_CPPFLAGS = $(AM_CPPFLAGS) $(LIBCURL_CFLAGS) \
+	$(OPENSSL_CFLAGS) $(LIBARCHIVE_CFLAGS)
 %canon_reldir%_s3_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 %canon_reldir%_s3_la_LDFLAGS = $(ZB_PLUGIN_LINK)
 %canon_reldir%_s3_la_LIBADD = $(LIBCURL_LIBS) $(OPENSSL_LIBS) $(LIBEVENT_LIBS) \

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "s3_buf.h"
 #include "s3.h"
 #include "s3_src.h"
 
@@ -135,6 +135,7 @@ s3_init(const struct zb_host_api *host, struct zb_inst *inst, void **ctx)
 		    "s3 plugin (needs plugin ABI 1.5)");
 		return ZB_ERR;
 	}
+	s3_host = host;		/* the buffers' (s3_buf.h) */
 	sink = strncmp(host->inst_name(inst), "sink:", 5) == 0;
 	s3 = xcalloc(1, sizeof(*s3));
 	s3->host = host;

@@ -1,7 +1,8 @@
 /*
- * s3_alloc.c - the allocation helpers that sigv4.c and the core's buf.c
- * expect (util.h), and the two string helpers they use, for the plugin: a plugin links nothing of the daemon,
- * so it brings its own.  Out of memory aborts, as in the daemon.
+ * s3_alloc.c - the allocation helpers the plugin's files use (s3_buf.h),
+ * and the host table its buffers go through: a plugin links nothing of
+ * the daemon, so it brings its own.  Out of memory aborts, as in the
+ * daemon.
  */
 #include "zb-build.h"
 
@@ -10,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "s3_buf.h"
+
+const struct zb_host_api *s3_host;
 
 static void
 oom(void)

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "s3_buf.h"
 #include "s3.h"
 
 struct get {

@@ -22,8 +22,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "buf.h"
-#include "util.h"
+#include "s3_buf.h"
 #include "s3.h"
 
 /* ---- list ------------------------------------------------------------------------ */
@@ -333,7 +332,7 @@ flush(void *arg)
 	struct s3_delq		*q = s3->delq;
 	struct s3_req_spec	 s;
 	struct batch		*b;
-	struct buf		 x;
+	struct zb_buf		 x;
 	char			 md5[25], *k;
 	size_t			 i;
 
@@ -346,21 +345,21 @@ flush(void *arg)
 		memcpy(b->ops, q->ops, b->n * sizeof(*b->ops));
 		memmove(q->ops, q->ops + b->n, (q->n - b->n) * sizeof(*q->ops));
 		q->n -= b->n;
-		buf_init(&x, S3_XML_MAX);
-		buf_puts(&x, "<Delete><Quiet>true</Quiet>");
+		s3_buf_init(&x, S3_XML_MAX);
+		s3_buf_puts(&x, "<Delete><Quiet>true</Quiet>");
 		for (i = 0; i < b->n; i++) {
 			k = s3_xml_escape(b->ops[i].key);
-			buf_printf(&x, "<Object><Key>%s</Key></Object>", k);
+			s3_buf_printf(&x, "<Object><Key>%s</Key></Object>", k);
 			free(k);
 		}
-		buf_puts(&x, "</Delete>");
+		s3_buf_puts(&x, "</Delete>");
 		if (x.failed) {
-			buf_free(&x);
+			s3_buf_free(&x);
 			on_deleted(b, &(struct s3_resp){ .curlcode = -1,
 			    .error = "delete batch too large" });
 			continue;
 		}
-		b->xml = buf_take(&x);
+		b->xml = s3_buf_take(&x);
 		s3_content_md5(b->xml, strlen(b->xml), md5);
 		memset(&s, 0, sizeof(s));
 		s.method = "POST";

@@ -30,8 +30,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
-#include "util.h"
+#include "s3_buf.h"
 #include "s3.h"
 
 #define MAX_PARTS	10000		/* S3's limit */
@@ -521,17 +520,17 @@ static void
 complete(struct put *u)
 {
 	struct s3_req_spec	 s;
-	struct buf		 b;
+	struct zb_buf		 b;
 	int			 i;
 
-	buf_init(&b, (size_t)u->nparts * 200 + 256);
-	buf_puts(&b, "<CompleteMultipartUpload>");
+	s3_buf_init(&b, (size_t)u->nparts * 200 + 256);
+	s3_buf_puts(&b, "<CompleteMultipartUpload>");
 	for (i = 1; i <= u->nparts; i++)
-		buf_printf(&b, "<Part><PartNumber>%d</PartNumber><ETag>%s"
+		s3_buf_printf(&b, "<Part><PartNumber>%d</PartNumber><ETag>%s"
 		    "</ETag></Part>", i, u->etags[i]);
-	buf_puts(&b, "</CompleteMultipartUpload>");
+	s3_buf_puts(&b, "</CompleteMultipartUpload>");
 	if (b.failed) {
-		buf_free(&b);
+		s3_buf_free(&b);
 		fail(u, "cannot build CompleteMultipartUpload");
 		return;
 	}
@@ -539,7 +538,7 @@ complete(struct put *u)
 	part_free(u->fill);
 	u->fill = xcalloc(1, sizeof(*u->fill));
 	u->fill->len = b.len;
-	u->fill->data = buf_take(&b);
+	u->fill->data = s3_buf_take(&b);
 	memset(&s, 0, sizeof(s));
 	s.method = "POST";
 	s.key = u->key;

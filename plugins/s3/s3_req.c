@@ -30,8 +30,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
-#include "buf.h"
-#include "util.h"
+#include "s3_buf.h"
 #include "s3.h"
 
 #define BACKOFF_BASE_MS	200
@@ -46,7 +45,7 @@ struct s3_req {
 	struct curl_slist	*hdrs;
 	struct sigv4_out	 sig;
 	struct s3_resp		 resp;
-	struct buf		 body;		/* collected response */
+	struct zb_buf		 body;		/* collected response */
 	size_t			 body_off;	/* request body sent */
 	uint64_t		 delivered;	/* to on_data */
 	int			 attempt;
@@ -147,7 +146,7 @@ req_free(struct s3_req *q)
 	curl_slist_free_all(q->hdrs);
 	sigv4_out_free(&q->sig);
 	resp_clear(&q->resp);
-	buf_free(&q->body);
+	s3_buf_free(&q->body);
 	for (i = 0; i < q->spec.nquery; i++) {
 		free((char *)q->spec.query[i].name);
 		free((char *)q->spec.query[i].value);
@@ -202,7 +201,7 @@ on_write(char *p, size_t size, size_t nmemb, void *arg)
 			q->delivered += n;
 		return r;
 	}
-	if (buf_add(&q->body, p, n) == -1)
+	if (s3_buf_add(&q->body, p, n) == -1)
 		return 0;	/* larger than we ever expect: fail */
 	return n;
 }
@@ -394,18 +393,18 @@ on_done(void *arg, int curlcode, long status)
 
 /* The query string as sent (and as signed, by sigv4.c). */
 static int
-query_string(struct buf *b, const struct s3_req_spec *s)
+query_string(struct zb_buf *b, const struct s3_req_spec *s)
 {
 	size_t	 i;
 
 	for (i = 0; i < s->nquery; i++) {
-		if (buf_puts(b, i == 0 ? "?" : "&") == -1 ||
+		if (s3_buf_puts(b, i == 0 ? "?" : "&") == -1 ||
 		    sigv4_uri_encode(b, s->query[i].name,
 		    strlen(s->query[i].name), 0) == -1)
 			return -1;
 		if (s->query[i].value == NULL)
 			continue;
-		if (buf_puts(b, "=") == -1 ||
+		if (s3_buf_puts(b, "=") == -1 ||
 		    sigv4_uri_encode(b, s->query[i].value,
 		    strlen(s->query[i].value), 0) == -1)
 			return -1;
@@ -456,20 +455,20 @@ static int
 prepare(struct s3_req *q)
 {
 	struct s3	*s3 = q->s3;
-	struct buf	 path, url;
+	struct zb_buf	 path, url;
 	int		 rc = -1;
 
 	/* No bucket: a request to the service itself (ListBuckets). */
 	q->host = s3->path_style || q->bucket[0] == '\0' ?
 	    xstrdup(s3->hostport) : xasprintf("%s.%s", q->bucket,
 	    s3->hostport);
-	buf_init(&path, 16384);
-	buf_init(&url, 32768);
-	buf_puts(&path, s3->base_path);
+	s3_buf_init(&path, 16384);
+	s3_buf_init(&url, 32768);
+	s3_buf_puts(&path, s3->base_path);
 	if (s3->path_style && q->bucket[0] != '\0')
-		buf_printf(&path, "/%s", q->bucket);
-	buf_printf(&path, "/%s", q->key != NULL ? q->key : "");
-	buf_printf(&url, "%s://%s", s3->scheme, q->host);
+		s3_buf_printf(&path, "/%s", q->bucket);
+	s3_buf_printf(&path, "/%s", q->key != NULL ? q->key : "");
+	s3_buf_printf(&url, "%s://%s", s3->scheme, q->host);
 	sigv4_uri_encode(&url, path.data, path.len, 1);
 	if (path.failed || url.failed || query_string(&url, &q->spec) == -1)
 		goto out;
@@ -481,12 +480,12 @@ prepare(struct s3_req *q)
 	} else
 		snprintf(q->hash, sizeof(q->hash), "%s",
 		    SIGV4_UNSIGNED_PAYLOAD);
-	q->path = buf_take(&path);
-	q->url = buf_take(&url);
+	q->path = s3_buf_take(&path);
+	q->url = s3_buf_take(&url);
 	rc = 0;
 out:
-	buf_free(&path);
-	buf_free(&url);
+	s3_buf_free(&path);
+	s3_buf_free(&url);
 	return rc;
 }
 
@@ -535,8 +534,8 @@ attempt(struct s3_req *q)
 	q->attempt++;
 	q->body_off = 0;
 	q->delivered = 0;
-	buf_free(&q->body);
-	buf_init(&q->body, q->spec.resp_max > ERROR_BODY_MAX ?
+	s3_buf_free(&q->body);
+	s3_buf_init(&q->body, q->spec.resp_max > ERROR_BODY_MAX ?
 	    q->spec.resp_max : ERROR_BODY_MAX);
 	resp_clear(&q->resp);
 	curl_slist_free_all(q->hdrs);
@@ -632,14 +631,14 @@ tk_done(void *arg, const struct zb_http_resp *hr)
 
 	q->hreq = NULL;		/* it frees itself after this returns */
 	resp_clear(&q->resp);
-	buf_reset(&q->body);
+	s3_buf_reset(&q->body);
 	q->attempt += hr->attempts;
 	q->resp.curlcode = hr->curlcode == -1 ? CURLE_FAILED_INIT :
 	    hr->curlcode;
 	q->resp.status = hr->status;
 	q->resp.attempts = q->attempt;
 	if (hr->body != NULL)
-		buf_add(&q->body, hr->body, hr->body_len);
+		s3_buf_add(&q->body, hr->body, hr->body_len);
 	q->resp.body = q->body.data;
 	q->resp.len = q->body.len;
 	for (i = 0; (name = hr->header_at(hr, i, &v)) != NULL; i++) {
@@ -789,7 +788,7 @@ s3_req_start(struct s3 *s3, const struct s3_req_spec *spec)
 	q->bucket = xstrdup(spec->bucket != NULL ? spec->bucket : s3->bucket);
 	q->key = spec->key != NULL ? xstrdup(spec->key) : NULL;
 	sigv4_out_init(&q->sig);
-	buf_init(&q->body, spec->resp_max > ERROR_BODY_MAX ?
+	s3_buf_init(&q->body, spec->resp_max > ERROR_BODY_MAX ?
 	    spec->resp_max : ERROR_BODY_MAX);
 	snprintf(where, sizeof(where), "s3://%s/%s", q->bucket,
 	    q->key != NULL ? q->key : "");

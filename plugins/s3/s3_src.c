@@ -36,7 +36,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "util.h"
+#include "s3_buf.h"
 #include "s3.h"
 #include "s3_src.h"
 

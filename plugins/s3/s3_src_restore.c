@@ -40,7 +40,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "s3_buf.h"
 #include "s3.h"
 #include "s3_src.h"
 

@@ -14,8 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
-#include "util.h"
+#include "s3_buf.h"
 #include "s3.h"
 
 static const char *
@@ -158,33 +157,33 @@ s3_xml_unescape(const char *p, size_t len)
 char *
 s3_xml_escape(const char *s)
 {
-	struct buf	 b;
+	struct zb_buf	 b;
 
-	buf_init(&b, (strlen(s) + 1) * 6);
+	s3_buf_init(&b, (strlen(s) + 1) * 6);
 	for (; *s != '\0'; s++) {
 		switch (*s) {
 		case '&':
-			buf_puts(&b, "&amp;");
+			s3_buf_puts(&b, "&amp;");
 			break;
 		case '<':
-			buf_puts(&b, "&lt;");
+			s3_buf_puts(&b, "&lt;");
 			break;
 		case '>':
-			buf_puts(&b, "&gt;");
+			s3_buf_puts(&b, "&gt;");
 			break;
 		case '"':
-			buf_puts(&b, "&quot;");
+			s3_buf_puts(&b, "&quot;");
 			break;
 		case '\'':
-			buf_puts(&b, "&apos;");
+			s3_buf_puts(&b, "&apos;");
 			break;
 		default:
-			buf_add(&b, s, 1);
+			s3_buf_add(&b, s, 1);
 		}
 	}
 	if (b.data == NULL)
 		return xstrdup("");
-	return buf_take(&b);
+	return s3_buf_take(&b);
 }
 
 time_t

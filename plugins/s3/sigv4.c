@@ -33,8 +33,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
-#include "buf.h"
-#include "util.h"
+#include "s3_buf.h"
 #include "sigv4.h"
 
 struct hdr {
@@ -102,7 +101,7 @@ plain(const char *s, const char *bad)
 }
 
 int
-sigv4_uri_encode(struct buf *b, const char *s, size_t n, int keep_slash)
+sigv4_uri_encode(struct zb_buf *b, const char *s, size_t n, int keep_slash)
 {
 	static const char	 upper[] = "0123456789ABCDEF";
 	unsigned char		 c;
@@ -112,14 +111,14 @@ sigv4_uri_encode(struct buf *b, const char *s, size_t n, int keep_slash)
 	for (i = 0; i < n; i++) {
 		c = (unsigned char)s[i];
 		if (unreserved(c) || (keep_slash && c == '/')) {
-			if (buf_add(b, &s[i], 1) == -1)
+			if (s3_buf_add(b, &s[i], 1) == -1)
 				return -1;
 			continue;
 		}
 		esc[0] = '%';
 		esc[1] = upper[c >> 4];
 		esc[2] = upper[c & 0xf];
-		if (buf_add(b, esc, 3) == -1)
+		if (s3_buf_add(b, esc, 3) == -1)
 			return -1;
 	}
 	return 0;
@@ -196,19 +195,19 @@ void
 sigv4_out_init(struct sigv4_out *o)
 {
 	memset(o, 0, sizeof(*o));
-	buf_init(&o->canonical, SIGV4_MAX_CANONICAL);
-	buf_init(&o->string_to_sign, 1024);
-	buf_init(&o->signed_headers, SIGV4_MAX_CANONICAL);
-	buf_init(&o->authorization, SIGV4_MAX_CANONICAL + 1024);
+	s3_buf_init(&o->canonical, SIGV4_MAX_CANONICAL);
+	s3_buf_init(&o->string_to_sign, 1024);
+	s3_buf_init(&o->signed_headers, SIGV4_MAX_CANONICAL);
+	s3_buf_init(&o->authorization, SIGV4_MAX_CANONICAL + 1024);
 }
 
 void
 sigv4_out_free(struct sigv4_out *o)
 {
-	buf_free(&o->canonical);
-	buf_free(&o->string_to_sign);
-	buf_free(&o->signed_headers);
-	buf_free(&o->authorization);
+	s3_buf_free(&o->canonical);
+	s3_buf_free(&o->string_to_sign);
+	s3_buf_free(&o->signed_headers);
+	s3_buf_free(&o->authorization);
 	OPENSSL_cleanse(o->signing_key, sizeof(o->signing_key));
 	memset(o, 0, sizeof(*o));
 }
@@ -263,23 +262,23 @@ check_req(const struct sigv4_req *r)
 }
 
 static int
-canon_uri(const struct sigv4_req *r, struct buf *out)
+canon_uri(const struct sigv4_req *r, struct zb_buf *out)
 {
-	struct buf	 once;
+	struct zb_buf	 once;
 	int		 rc;
 
 	switch (r->path_mode) {
 	case SIGV4_PATH_S3:
 		return sigv4_uri_encode(out, r->path, strlen(r->path), 1);
 	case SIGV4_PATH_TWICE:
-		buf_init(&once, SIGV4_MAX_FIELD);
+		s3_buf_init(&once, SIGV4_MAX_FIELD);
 		rc = sigv4_uri_encode(&once, r->path, strlen(r->path), 1);
 		if (rc == 0)
 			rc = sigv4_uri_encode(out, once.data, once.len, 1);
-		buf_free(&once);
+		s3_buf_free(&once);
 		return rc;
 	case SIGV4_PATH_VERBATIM:
-		return buf_puts(out, r->path);
+		return s3_buf_puts(out, r->path);
 	}
 	return -1;
 }
@@ -287,15 +286,15 @@ canon_uri(const struct sigv4_req *r, struct buf *out)
 static char *
 encode_take(const char *s)
 {
-	struct buf	 b;
+	struct zb_buf	 b;
 
-	buf_init(&b, SIGV4_MAX_FIELD);
-	if (buf_add(&b, "", 0) == -1 ||
+	s3_buf_init(&b, SIGV4_MAX_FIELD);
+	if (s3_buf_add(&b, "", 0) == -1 ||
 	    sigv4_uri_encode(&b, s, strlen(s), 0) == -1) {
-		buf_free(&b);
+		s3_buf_free(&b);
 		return NULL;
 	}
-	return buf_take(&b);
+	return s3_buf_take(&b);
 }
 
 static int
@@ -310,7 +309,7 @@ qparam_cmp(const void *a, const void *b)
 
 /* name=value pairs, encoded, sorted by name then value, '&'-joined. */
 static int
-canon_query(const struct sigv4_req *r, struct buf *out)
+canon_query(const struct sigv4_req *r, struct zb_buf *out)
 {
 	struct qparam	*q;
 	size_t		 i, n = 0;
@@ -332,7 +331,7 @@ canon_query(const struct sigv4_req *r, struct buf *out)
 	}
 	qsort(q, n, sizeof(*q), qparam_cmp);
 	for (i = 0; i < n; i++)
-		buf_printf(out, "%s%s=%s", i > 0 ? "&" : "", q[i].name,
+		s3_buf_printf(out, "%s%s=%s", i > 0 ? "&" : "", q[i].name,
 		    q[i].value);
 	rc = out->failed ? -1 : 0;
  done:
@@ -377,30 +376,30 @@ header_name(const char *s)
 static char *
 header_value(const char *s)
 {
-	struct buf	 b;
+	struct zb_buf	 b;
 	int		 blank = 0;
 
-	buf_init(&b, SIGV4_MAX_FIELD);
-	buf_add(&b, "", 0);
+	s3_buf_init(&b, SIGV4_MAX_FIELD);
+	s3_buf_add(&b, "", 0);
 	for (; s != NULL && *s != '\0'; s++) {
 		if (*s == ' ' || *s == '\t') {
 			blank = b.len > 0;
 			continue;
 		}
 		if ((unsigned char)*s < ' ' || *s == 0x7f) {
-			buf_free(&b);
+			s3_buf_free(&b);
 			return NULL;
 		}
 		if (blank)
-			buf_add(&b, " ", 1);
+			s3_buf_add(&b, " ", 1);
 		blank = 0;
-		buf_add(&b, s, 1);
+		s3_buf_add(&b, s, 1);
 	}
 	if (b.failed) {
-		buf_free(&b);
+		s3_buf_free(&b);
 		return NULL;
 	}
-	return buf_take(&b);
+	return s3_buf_take(&b);
 }
 
 static int
@@ -459,7 +458,7 @@ collect_headers(const struct sigv4_req *r, const struct sigv4_out *o,
 /* Canonical header lines into out, the signed list into o. */
 static int
 canon_headers(const struct sigv4_req *r, struct sigv4_out *o,
-    struct buf *out, const char **errstr)
+    struct zb_buf *out, const char **errstr)
 {
 	struct hdr	*h;
 	size_t		 i, n;
@@ -473,15 +472,15 @@ canon_headers(const struct sigv4_req *r, struct sigv4_out *o,
 	qsort(h, n, sizeof(*h), hdr_cmp);
 	for (i = 0; i < n; i++) {
 		if (i > 0 && strcmp(h[i].name, h[i - 1].name) == 0) {
-			buf_printf(out, ",%s", h[i].value);
+			s3_buf_printf(out, ",%s", h[i].value);
 			continue;
 		}
-		buf_printf(out, "%s%s:%s", i > 0 ? "\n" : "", h[i].name,
+		s3_buf_printf(out, "%s%s:%s", i > 0 ? "\n" : "", h[i].name,
 		    h[i].value);
-		buf_printf(&o->signed_headers, "%s%s", i > 0 ? ";" : "",
+		s3_buf_printf(&o->signed_headers, "%s%s", i > 0 ? ";" : "",
 		    h[i].name);
 	}
-	buf_add(out, "\n", 1);
+	s3_buf_add(out, "\n", 1);
 	if (out->failed || o->signed_headers.failed)
 		*errstr = "canonical headers too long";
 	else
@@ -522,7 +521,7 @@ finish(const struct sigv4_req *r, struct sigv4_out *o, const char *service)
 
 	if (sigv4_sha256_hex(o->canonical.data, o->canonical.len, hash) == -1)
 		return -1;
-	buf_printf(&o->string_to_sign, "AWS4-HMAC-SHA256\n%s\n%s\n%s",
+	s3_buf_printf(&o->string_to_sign, "AWS4-HMAC-SHA256\n%s\n%s\n%s",
 	    o->amz_date, o->scope, hash);
 	memcpy(day, o->amz_date, 8);
 	day[8] = '\0';
@@ -533,7 +532,7 @@ finish(const struct sigv4_req *r, struct sigv4_out *o, const char *service)
 	    o->string_to_sign.len, mac) == -1)
 		return -1;
 	tohex(mac, 32, o->signature);
-	buf_printf(&o->authorization, "AWS4-HMAC-SHA256 Credential=%s/%s,"
+	s3_buf_printf(&o->authorization, "AWS4-HMAC-SHA256 Credential=%s/%s,"
 	    "SignedHeaders=%s,Signature=%s", r->access_key, o->scope,
 	    o->signed_headers.data, o->signature);
 	return o->authorization.failed ? -1 : 0;
@@ -545,7 +544,7 @@ sigv4_sign(const struct sigv4_req *r, struct sigv4_out *o,
 {
 	const char	*service = r->service != NULL ? r->service : "s3";
 	const char	*err;
-	struct buf	*c = &o->canonical;
+	struct zb_buf	*c = &o->canonical;
 
 	sigv4_out_free(o);
 	sigv4_out_init(o);
@@ -558,16 +557,16 @@ sigv4_sign(const struct sigv4_req *r, struct sigv4_out *o,
 	/* payload_ok() bounded it well under the size */
 	snprintf(o->content_sha256, sizeof(o->content_sha256), "%s",
 	    r->payload_hash);
-	buf_printf(c, "%s\n", r->method);
+	s3_buf_printf(c, "%s\n", r->method);
 	err = "canonical URI too long";
-	if (canon_uri(r, c) == -1 || buf_add(c, "\n", 1) == -1)
+	if (canon_uri(r, c) == -1 || s3_buf_add(c, "\n", 1) == -1)
 		goto fail;
 	err = "canonical query string too long";
-	if (canon_query(r, c) == -1 || buf_add(c, "\n", 1) == -1)
+	if (canon_query(r, c) == -1 || s3_buf_add(c, "\n", 1) == -1)
 		goto fail;
 	if (canon_headers(r, o, c, &err) == -1)
 		goto fail;
-	buf_printf(c, "\n%s\n%s", o->signed_headers.data, o->content_sha256);
+	s3_buf_printf(c, "\n%s\n%s", o->signed_headers.data, o->content_sha256);
 	err = "canonical request too long";
 	if (c->failed)
 		goto fail;
@@ -585,7 +584,7 @@ sigv4_sign(const struct sigv4_req *r, struct sigv4_out *o,
 int
 sigv4_chunk_sign(struct sigv4_out *o, const void *data, size_t len)
 {
-	struct buf	 sts;
+	struct zb_buf	 sts;
 	unsigned char	 mac[32];
 	char		 hash[65];
 	int		 rc = -1;
@@ -593,14 +592,14 @@ sigv4_chunk_sign(struct sigv4_out *o, const void *data, size_t len)
 	if (o->signature[0] == '\0' ||
 	    sigv4_sha256_hex(data, len, hash) == -1)
 		return -1;
-	buf_init(&sts, 1024);
-	buf_printf(&sts, "AWS4-HMAC-SHA256-PAYLOAD\n%s\n%s\n%s\n%s\n%s",
+	s3_buf_init(&sts, 1024);
+	s3_buf_printf(&sts, "AWS4-HMAC-SHA256-PAYLOAD\n%s\n%s\n%s\n%s\n%s",
 	    o->amz_date, o->scope, o->signature, SIGV4_EMPTY_SHA256, hash);
 	if (!sts.failed &&
 	    hmac256(o->signing_key, 32, sts.data, sts.len, mac) == 0) {
 		tohex(mac, 32, o->signature);
 		rc = 0;
 	}
-	buf_free(&sts);
+	s3_buf_free(&sts);
 	return rc;
 }

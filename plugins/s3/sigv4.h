@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "buf.h"
+#include "s3_buf.h"
 
 /* Literal payload hashes (the x-amz-content-sha256 values). */
 #define SIGV4_UNSIGNED_PAYLOAD	"UNSIGNED-PAYLOAD"
@@ -76,10 +76,10 @@ struct sigv4_out {
 	char		signature[65];		/* last signature made */
 	char		scope[128];		/* date/region/service/... */
 	unsigned char	signing_key[32];
-	struct buf	canonical;		/* canonical request */
-	struct buf	string_to_sign;
-	struct buf	signed_headers;
-	struct buf	authorization;
+	struct zb_buf	canonical;		/* canonical request */
+	struct zb_buf	string_to_sign;
+	struct zb_buf	signed_headers;
+	struct zb_buf	authorization;
 };
 
 void	sigv4_out_init(struct sigv4_out *);
@@ -103,7 +103,7 @@ int	sigv4_chunk_sign(struct sigv4_out *, const void *, size_t);
  * Append the URI encoding of s[0..n) to b: A-Z a-z 0-9 - _ . ~ are kept,
  * '/' too when keep_slash, every other byte is %XX in upper case.
  */
-int	sigv4_uri_encode(struct buf *, const char *s, size_t n,
+int	sigv4_uri_encode(struct zb_buf *, const char *s, size_t n,
 	    int keep_slash);
 
 /* Lowercase hex SHA-256 of data into hex[65]; 0 or -1. */

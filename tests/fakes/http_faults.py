@@ -34,6 +34,7 @@ fault can hit the first K requests of one URL only.  Routes:
   GET  /redirect?to=PATH    307 to PATH (same server)
   GET  /hang                sends nothing for 60 s
   GET  /count?path=P        how many requests P (path+query) got
+  GET  /statuses?path=P     the statuses /blob answered P with: "200,206"
 """
 import argparse
 import email.utils
@@ -48,6 +49,7 @@ from urllib.parse import parse_qs, urlsplit
 
 lock = threading.Lock()
 counts = {}
+statuses = {}
 
 
 def blob(n, start=0):
@@ -103,6 +105,10 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 c = counts.get(q.get("path", ""), 0)
             return self.reply(200, str(c).encode())
+        if u.path == "/statuses":
+            with lock:
+                c = statuses.get(q.get("path", ""), [])
+            return self.reply(200, ",".join(map(str, c)).encode())
         if u.path.startswith("/status/"):
             return self.reply(int(u.path[8:]), b"line one\nline two")
         if u.path == "/echo":
@@ -206,6 +212,8 @@ class Handler(BaseHTTPRequestHandler):
             send = data[:drop]
         if q.get("short"):
             send = data[:max(0, len(data) - 100)]
+        with lock:
+            statuses.setdefault(self.path, []).append(code)
         self.send_response(code)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(length))

@@ -31,8 +31,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "plugin.h"
 #include "util.h"
 #include "sigv4.h"
+
+/* sigv4.c's buffers go through the host table (plugins/s3/s3_buf.h). */
+const struct zb_host_api *s3_host;
 
 #define LINE_MAX_LEN	(32 * 1024)
 
@@ -128,6 +132,7 @@ main(int argc, char *argv[])
 	size_t			 len, lineno = 0, i;
 	int			 verbose = 0, rc = 1;
 
+	s3_host = hostapi_get();
 	if (argc == 2 && strcmp(argv[1], "-v") == 0)
 		verbose = 1;
 	else if (argc != 1) {
