@@ -254,7 +254,10 @@ TESTS += $(packaging_tests)
 if HAVE_CRITERION
 TESTS += %reldir%/integration/stream_workers.sh
 endif
-TESTS += %reldir%/integration/stream_race.sh
+TESTS += %reldir%/integration/stream_race.sh \
+	%reldir%/integration/old_manifests.sh
+EXTRA_DIST += %reldir%/integration/old_manifests.sh \
+	%reldir%/fixtures/store-0.1
 EXTRA_DIST += %reldir%/integration/stream_workers.sh \
 	%reldir%/integration/stream_race.sh
 EXTRA_DIST += $(packaging_tests)
