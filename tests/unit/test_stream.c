@@ -64,6 +64,8 @@ on_done(struct run *run, const struct run_summary *s, void *arg)
 	r->done = 1;
 }
 
+static char	*state_dir;
+
 static struct run_summary
 run_job(struct zb_config *cfg, const char *job)
 {
@@ -72,7 +74,10 @@ run_job(struct zb_config *cfg, const char *job)
 
 	cr_assert_not_null(cfg, "config refused: %s", test_logged());
 	cr_assert_eq(plugin_bind_config(cfg, 1), 0, "%s", test_logged());
-	cfg->state_dir = test_tmpdir();	/* not the host's: never removed */
+	/* Not the host's: one per test process (reachable, never removed). */
+	if (state_dir == NULL)
+		state_dir = test_tmpdir();
+	cfg->state_dir = state_dir;
 	run = run_start(cfg, config_job(cfg, job), NULL, NULL, on_done, &r);
 	reactor_run_until(&r.done);
 	run_free(run);
@@ -244,6 +249,7 @@ Test(stream, slow_sink_pauses_producer_within_budget)
 	plugin_unbind_config(cfg);
 	config_free(cfg);
 	rm_rf(dir);
+	free(dir);
 }
 
 Test(stream, failing_sink_does_not_stop_the_other)
@@ -276,6 +282,7 @@ Test(stream, failing_sink_does_not_stop_the_other)
 	plugin_unbind_config(cfg);
 	config_free(cfg);
 	rm_rf(dir);
+	free(dir);
 }
 
 /*
@@ -318,6 +325,7 @@ Test(stream, refused_sidecar_means_no_copy)
 	plugin_unbind_config(cfg);
 	config_free(cfg);
 	rm_rf(dir);
+	free(dir);
 }
 
 Test(stream, stalled_sink_times_out_alone)
@@ -341,6 +349,7 @@ Test(stream, stalled_sink_times_out_alone)
 	plugin_unbind_config(cfg);
 	config_free(cfg);
 	rm_rf(dir);
+	free(dir);
 }
 
 Test(stream, failing_source_leaves_no_manifest_anywhere)
@@ -366,6 +375,7 @@ Test(stream, failing_source_leaves_no_manifest_anywhere)
 	plugin_unbind_config(cfg);
 	config_free(cfg);
 	rm_rf(dir);
+	free(dir);
 }
 
 Test(stream, several_streams_respect_max_streams)
@@ -414,6 +424,7 @@ Test(stream, several_streams_respect_max_streams)
 	plugin_unbind_config(cfg);
 	config_free(cfg);
 	rm_rf(dir);
+	free(dir);
 }
 
 /* Regression: the chunk being filled counts against the budget but
@@ -446,6 +457,7 @@ Test(stream, two_chunk_budget_resumes)
 	plugin_unbind_config(cfg);
 	config_free(cfg);
 	rm_rf(dir);
+	free(dir);
 }
 
 /* Restoring expands: the decompressed side must stay within the budget. */
@@ -483,6 +495,7 @@ Test(stream, restore_of_expanding_data_stays_within_budget)
 	plugin_unbind_config(cfg);
 	config_free(cfg);
 	rm_rf(dir);
+	free(dir);
 }
 
 /*
@@ -539,6 +552,7 @@ Test(stream, restore_result_says_why)
 	plugin_unbind_config(cfg);
 	config_free(cfg);
 	rm_rf(dir);
+	free(dir);
 }
 
 /* The error text a result carries, checked inside the callback. */
@@ -601,6 +615,7 @@ Test(stream, restore_result_error_and_times)
 	plugin_unbind_config(cfg);
 	config_free(cfg);
 	rm_rf(dir);
+	free(dir);
 }
 
 /* Encryption on: the budget holds when storing and when restoring. */
@@ -666,6 +681,7 @@ Test(stream, encrypted_round_trip_within_budget)
 	plugin_unbind_config(cfg);
 	config_free(cfg);
 	rm_rf(dir);
+	free(dir);
 }
 
 /*
@@ -740,6 +756,7 @@ round_trip_in_order(const char *comp, int age)
 	plugin_unbind_config(cfg);
 	config_free(cfg);
 	rm_rf(dir);
+	free(dir);
 }
 
 Test(stream, chunk_order_across_workers_with_transforms)
