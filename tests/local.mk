@@ -257,7 +257,7 @@ endif
 TESTS += %reldir%/integration/stream_race.sh \
 	%reldir%/integration/old_manifests.sh
 EXTRA_DIST += %reldir%/integration/old_manifests.sh \
-	%reldir%/fixtures/store-0.1
+	%reldir%/old
 EXTRA_DIST += %reldir%/integration/stream_workers.sh \
 	%reldir%/integration/stream_race.sh
 EXTRA_DIST += $(packaging_tests)

@@ -2,13 +2,14 @@
 # old_manifests.sh - copies written by zentoria-backupd 0.1 before the
 # worker pool (issue 13: hashing, the codec and age moved onto worker
 # threads, one SHA-256 pass when no transform changes the bytes) still
-# list, verify and restore byte-identical: tests/fixtures/store-0.1 holds
+# list, verify and restore byte-identical: tests/old (a short path: the
+# dist tarball's v7 tar format drops names over 99 bytes) holds
 # a zstd + age artifact (`seq 1 3000', its test identity beside it) and an
 # uncompressed one (`seq 1 2000'), made by that version's
 # zentoria-backupctl run.
 . "$(dirname "$0")/lib.sh"
 
-cp -r "$ZB_SRCDIR/tests/fixtures/store-0.1" "$T/store"
+cp -r "$ZB_SRCDIR/tests/old" "$T/store"
 chmod -R u+w "$T/store"
 mv "$T/store/test-identity.key" "$T/id.key"
 chmod 600 "$T/id.key"
