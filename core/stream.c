@@ -404,11 +404,13 @@ chunks_free(struct chunkq *q)
 	}
 }
 
-/* A batch that never reached the chunk queue: its chunks were counted
- * in live only once the transform handed them back (out) or when
- * allocated on the loop (in). */
+/*
+ * Free a batch and the chunks it still holds (none of them queued for
+ * the writers): its input chunk, counted in live since push(), and its
+ * output chunks, counted since the transform handed them back.
+ */
 static void
-batch_drop(struct stream *st, struct batch *b)
+batch_drop(struct batch *b)
 {
 	struct chunk	*c;
 
@@ -419,8 +421,6 @@ batch_drop(struct stream *st, struct batch *b)
 	}
 	if (b->in != NULL)
 		chunk_destroy(b->in);
-	b->in = NULL;
-	(void)st;
 	free(b);
 }
 
@@ -437,18 +437,18 @@ pipe_free(struct stream *st)
 		b = TAILQ_FIRST(&pp->hash_q);
 		TAILQ_REMOVE(&pp->hash_q, b, hash_entry);
 		if (--b->inrefs == 0)
-			batch_drop(st, b);
+			batch_drop(b);
 	}
 	while (!TAILQ_EMPTY(&pp->xform_q)) {
 		b = TAILQ_FIRST(&pp->xform_q);
 		TAILQ_REMOVE(&pp->xform_q, b, xform_entry);
 		if (b->in == NULL || --b->inrefs == 0)
-			batch_drop(st, b);
+			batch_drop(b);
 	}
 	while (!TAILQ_EMPTY(&pp->out_q)) {
 		b = TAILQ_FIRST(&pp->out_q);
 		TAILQ_REMOVE(&pp->out_q, b, out_entry);
-		batch_drop(st, b);
+		batch_drop(b);
 	}
 	if (pp->in_fill != NULL)
 		chunk_destroy(pp->in_fill);
@@ -623,7 +623,7 @@ input_release(struct stream *st, struct batch *b)
 		enqueue(st, b->in);
 		b->in = NULL;
 	}
-	batch_drop(st, b);
+	batch_drop(b);
 }
 
 /* The transform's output, now counted in the budget, to the last hash. */
@@ -655,7 +655,7 @@ xform_done(struct stream *st, struct batch *b)
 	if (out->out_chunks > 0 && !st->failed)
 		TAILQ_INSERT_TAIL(&pp->out_q, out, out_entry);
 	else
-		batch_drop(st, out);
+		batch_drop(out);
 	if (b->final == 2) {
 		pp->final_done = 1;
 		free(b);
@@ -697,7 +697,7 @@ on_stage_done(struct wjob *j)
 				enqueue(st, c);
 			}
 		}
-		batch_drop(st, b);
+		batch_drop(b);
 		break;
 	default:
 		break;
