@@ -112,7 +112,13 @@ count "$work/tsan/test-suite.log"
 
 say "make distcheck"
 (cd "$work/plain" && make -s -j"$jobs" distcheck >"$work/distcheck.log" 2>&1) ||
-    { tail -60 "$work/distcheck.log"; die "make distcheck failed"; }
+    { tail -60 "$work/distcheck.log"
+      # distcheck leaves its tree behind when it fails: show why each
+      # failing test failed, not only make's summary.
+      for f in "$work"/plain/zentoria-backupd-*/_build/sub/test-suite.log; do
+	      [ -f "$f" ] && cat "$f"
+      done
+      die "make distcheck failed"; }
 grep -A3 "archives ready" "$work/distcheck.log" || true
 passed=$((passed + 1))
 
