@@ -594,6 +594,8 @@ on_origin_manifest(void *arg, int status, const char *err, const char *data,
 	p.name = key;
 	c->st = stream_new(&p, &xf_owner, c);
 	free(key);
+	/* The stored bytes as they are: a sink may size its upload. */
+	stream_set_put_size(c->st, (int64_t)a->stored_size);
 	c->st->artifact_id = xstrdup(a->id);
 	c->st->stream_name = xstrdup(a->stream);
 	key = layout_data_key(a->dir, a->data);

@@ -477,6 +477,18 @@ h_pending_add(struct zb_io *io, const struct zb_pending_entry *e)
 		io->vt->pending_add(io, e);
 }
 
+static int64_t
+h_put_size(struct zb_io *io)
+{
+	return io->vt->put_size != NULL ? io->vt->put_size(io) : -1;
+}
+
+static const char *
+h_put_sha256(struct zb_io *io)
+{
+	return io->vt->put_sha256 != NULL ? io->vt->put_sha256(io) : NULL;
+}
+
 static const struct zb_host_api host_api = {
 	.abi_version = ZB_PLUGIN_ABI_VERSION,
 	.struct_size = sizeof(struct zb_host_api),
@@ -531,6 +543,8 @@ static const struct zb_host_api host_api = {
 	.buf_add = toolkit_buf_add,
 	.buf_printf = toolkit_buf_printf,
 	.buf_json_str = toolkit_buf_json_str,
+	.put_size = h_put_size,
+	.put_sha256 = h_put_sha256,
 };
 
 const struct zb_host_api *

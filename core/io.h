@@ -30,6 +30,10 @@ struct io_vtbl {
 	const char *(*artifact_id)(const struct zb_io *);
 	/* The manifest facts a restore writer may read. */
 	const struct fact *(*facts)(const struct zb_io *);
+	/* A put's size known up front (-1: not known) and, from commit on,
+	 * the SHA-256 of its bytes (ABI 1.6). */
+	int64_t	(*put_size)(const struct zb_io *);
+	const char *(*put_sha256)(const struct zb_io *);
 };
 
 struct zb_io {

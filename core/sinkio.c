@@ -173,6 +173,7 @@ sinkio_put_buf(struct zb_inst *sink, const char *key, const void *data,
 	x->arg = arg;
 	name = xasprintf("%s %s", sink->prefix, key);
 	x->st = small_stream(name, x, STREAM_STORE);
+	stream_set_put_size(x->st, (int64_t)len);
 	free(name);
 	x->st->io.inst = sink;
 	w = stream_writer_new(x->st, sink->sec->title, sink->timeout_ms);

@@ -187,6 +187,7 @@ stream_new(const struct stream_params *p, const struct stream_owner *owner,
 	if (st->high < 2 * p->chunk_size)
 		st->high = 2 * p->chunk_size;
 	st->low = st->high / 4;
+	st->put_size = -1;
 	pipe_new(st);
 	st->pump_ev = event_new(reactor_base(), -1, 0, on_pump, st);
 	st->tick_ev = event_new(reactor_base(), -1, EV_PERSIST, on_tick, st);
@@ -1015,13 +1016,41 @@ w_facts(const struct zb_io *io)
 	return ((const struct writer *)io)->st->facts;
 }
 
+/* ABI 1.6: what a sink may know of its put. */
+static int64_t
+w_put_size(const struct zb_io *io)
+{
+	const struct stream	*st = ((const struct writer *)io)->st;
+
+	return st->p.dir == STREAM_STORE ? st->put_size : -1;
+}
+
+static const char *
+w_put_sha256(const struct zb_io *io)
+{
+	const struct stream	*st = ((const struct writer *)io)->st;
+
+	/* The stored digest is final once every stage is through, which
+	 * is before drained() and so before any commit. */
+	return st->p.dir == STREAM_STORE && st->input_ended &&
+	    st->sha_out[0] != '\0' ? st->sha_out : NULL;
+}
+
 static const struct io_vtbl writer_vtbl = {
 	.kind = "writer",
 	.done = w_done,
 	.ready = w_ready,
 	.stream_name = w_stream_name,
 	.facts = w_facts,
+	.put_size = w_put_size,
+	.put_sha256 = w_put_sha256,
 };
+
+void
+stream_set_put_size(struct stream *st, int64_t size)
+{
+	st->put_size = size;
+}
 
 void
 stream_commit(struct stream *st)

@@ -105,6 +105,8 @@ struct stream {
 	uint64_t		 bytes_out;
 	char			 sha_in[65];	/* set when drained */
 	char			 sha_out[65];
+	int64_t			 put_size;	/* stored bytes known up front,
+						   or -1 (stream_set_put_size) */
 
 	/* chunk queue */
 	struct chunkq		 q;
@@ -162,6 +164,13 @@ void		 stream_writer_attach(struct writer *,
 		    const struct zb_writer_ops *, void *wctx);
 void		 stream_writer_fail(struct writer *, const char *fmt, ...)
 		    ZB_PRINTF(2, 3);
+
+/*
+ * A store stream whose stored size is known before its first byte (a
+ * copy, a small object from memory): its writers' plugins may ask
+ * (host->put_size).  Call before the writers are opened.
+ */
+void		 stream_set_put_size(struct stream *, int64_t);
 
 /* After drained(): commit every live writer, or abort them all. */
 void		 stream_commit(struct stream *);

@@ -57,9 +57,10 @@ extern "C" {
 #endif
 
 #define ZB_PLUGIN_ABI_VERSION		1
-#define ZB_PLUGIN_ABI_MINOR		5	/* 1: http_*; 2: facts, test restore;
+#define ZB_PLUGIN_ABI_MINOR		6	/* 1: http_*; 2: facts, test restore;
 					   3: pending puts; 4: ZB_ERR_RETAINED;
-					   5: toolkit adapters (fd, HTTP) */
+					   5: toolkit adapters (fd, HTTP);
+					   6: put_size, put_sha256 */
 
 /* Type sizes and libevent major version the plugin was built with. */
 #define ZB_ABI_SIG	((uint32_t)(sizeof(void *) |			\
@@ -727,6 +728,24 @@ struct zb_host_api {
 			    ZB_PRINTF(2, 3);
 	/* Append s as a JSON string literal, quotes included. */
 	int		 (*buf_json_str)(struct zb_buf *, const char *s);
+
+	/*
+	 * ABI 1.6, sinks: what the host knows of a put (a writer w from
+	 * put_open).  put_size returns the exact number of bytes w will
+	 * receive when the host knows it before the first byte (a copy job
+	 * moves a committed object of known size; sidecars and manifests
+	 * are written from memory), or -1 (a backup's stream: its size is
+	 * known only at its end).  A plugin may pass it on to a service
+	 * that streams only what it can size up front (rclone rcat --size).
+	 * put_sha256 returns the lower-case hex SHA-256 of every byte
+	 * offered to w, from the call of commit on (NULL until the stream
+	 * ended; a slow writer may see it earlier), so that
+	 * a sink that checks the remote's digest need not hash the stream
+	 * a second time on the loop thread.  Both are valid until the put
+	 * ends; check host->struct_size before using them.
+	 */
+	int64_t		 (*put_size)(struct zb_io *w);
+	const char	*(*put_sha256)(struct zb_io *w);
 };
 
 struct zb_plugin_desc {

@@ -17,6 +17,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "plugin.h"
 #include "reactor.h"
 #include "stream.h"
@@ -182,6 +184,9 @@ struct slow {
 	int		 fail_first;	/* ZB_ERR on the first write */
 	struct zb_timer	*t;
 	int		 committed, aborted;
+	/* ABI 1.6, as the writer sees them */
+	int64_t		 size_seen;	/* host->put_size at the first write */
+	char		 sha_commit[65]; /* put_sha256 at commit */
 };
 
 static void
@@ -201,6 +206,9 @@ slow_write(void *wctx, const struct zb_chunk *c)
 
 	if (s->fail_first)
 		return ZB_ERR;
+	if (s->offers == 0 && s->taken == 0)
+		s->size_seen = hostapi_get()->put_size(&s->w->io);
+
 	if (s->every > 0 && ++s->offers % s->every == 0) {
 		s->t = reactor_timer_add(2, slow_ready, s);
 		return ZB_AGAIN;
@@ -215,7 +223,12 @@ slow_write(void *wctx, const struct zb_chunk *c)
 static int
 slow_commit(void *wctx)
 {
-	((struct slow *)wctx)->committed = 1;
+	struct slow	*s = wctx;
+	const char	*sha = hostapi_get()->put_sha256(&s->w->io);
+
+	snprintf(s->sha_commit, sizeof(s->sha_commit), "%s",
+	    sha != NULL ? sha : "(null)");
+	s->committed = 1;
 	return ZB_OK;
 }
 
@@ -431,6 +444,62 @@ Test(toolkit_fd, producer_close_on_failure_closes_the_fd)
 	status = reap(pid);
 	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE);
 	stream_free(h.st);
+}
+
+/* ABI 1.6: the size a put will get, when known, and the host's digest. */
+static void
+put_facts_case(int known)
+{
+	struct harness	 h;
+	struct slow	 s;
+	struct pcb	 c = { 0 };
+	char		*dir = test_tmpdir(), *path, hexd[65];
+	unsigned char	*data, md[32];
+	unsigned int	 mdlen;
+	size_t		 n = 1024 * 1024 + 5, i;
+	int		 fd;
+	FILE		*f;
+
+	path = xasprintf("%s/data", dir);
+	data = xmalloc(n);
+	for (i = 0; i < n; i++)
+		data[i] = pattern(i);
+	f = fopen(path, "wb");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(data, 1, n, f), n);
+	fclose(f);
+	EVP_Digest(data, n, md, &mdlen, EVP_sha256(), NULL);
+	for (i = 0; i < 32; i++)
+		snprintf(hexd + 2 * i, 3, "%02x", md[i]);
+	fd = open(path, O_RDONLY);
+	cr_assert_geq(fd, 0);
+	h_init(&h);
+	if (known)
+		stream_set_put_size(h.st, (int64_t)n);
+	slow_attach(&h, &s);
+	c.h = &h;
+	open_producer(&h, fd, &c, 0);
+	run_stream(&h);
+	cr_assert_eq(h.st->failed, 0, "%s", test_logged());
+	cr_assert_eq(s.taken, n);
+	cr_assert_eq(s.size_seen, known ? (int64_t)n : -1);
+	cr_assert_str_eq(s.sha_commit, hexd);
+	unlink(path);
+	rmdir(dir);
+	stream_free(h.st);
+	free(path);
+	free(dir);
+	free(data);
+}
+
+Test(toolkit_fd, put_size_known_and_the_hosts_sha256_at_commit)
+{
+	put_facts_case(1);
+}
+
+Test(toolkit_fd, put_size_unknown_is_minus_one)
+{
+	put_facts_case(0);
 }
 
 Test(toolkit_fd, producer_reads_a_regular_file)
