@@ -205,6 +205,7 @@ rclone_free(struct rclone *rc)
 {
 	size_t	 i;
 
+	rclone_rcd_free(rc);
 	free(rc->remote);
 	free(rc->config);
 	free(rc->binary);
@@ -331,6 +332,7 @@ rclone_fini(void *ctx)
 	struct rclone	*rc = ctx;
 
 	rc->finished = 1;
+	rclone_rcd_stop(rc);
 	rclone_unref(rc);
 }
 

@@ -20,6 +20,7 @@
 #define RCLONE_TMP_TAG		".zb-"	/* .NAME.zb-XXXXXXXX temporaries */
 
 struct rc_cmd;
+struct rcd;
 
 /* A put waiting for an upload slot (max_uploads). */
 struct rc_waiter {
@@ -48,7 +49,10 @@ struct rclone {
 	int64_t			 timeout_ms;	/* core `timeout' */
 	int			 max_uploads;
 	int			 uploads;	/* running rcat children */
+	int			 busy;		/* puts and gets open: the rcd
+						   stays up */
 	struct rc_waiters	 waiters;
+	struct rcd		*rcd;		/* rclone rcd, once started */
 	int			 refs;		/* instance + operations */
 	int			 finished;	/* fini() was called */
 };
@@ -86,6 +90,11 @@ struct rc_cmd_spec {
 	const char	*what;		/* for log lines: "put KEY" */
 	int		 quiet;		/* errors are expected: log them at
 					   debug level (list, remove) */
+	const char	*const *env;	/* NAME=value entries to add, or NULL */
+	/* Optional: each log line's text (after it was logged). */
+	void		(*on_log)(void *arg, const char *msg);
+	int		 watchdog;	/* a server (rcd): it lives as long as
+					   the stdin pipe the caller holds */
 };
 
 struct rc_cmd	*rc_cmd_start(struct rclone *, const struct rc_cmd_spec *,
@@ -96,6 +105,31 @@ void		 rc_cmd_kill(struct rc_cmd *);
 void		 rc_cmd_detach(struct rc_cmd *);
 /* rclone's log level word ("ERROR", "NOTICE"...) to ours; -1: none. */
 int		 rc_log_level(const char *line, const char **msg);
+
+/* ---- rclone_rcd.c -------------------------------------------------------- */
+/*
+ * One call of rclone's rc API on the sink's `rclone rcd' (started on
+ * first use): method like "operations/movefile", body a JSON object
+ * (taken over and freed, also on failure).  done gets ok 1 and the
+ * parsed answer (borrowed until it returns), or ok 0 and the error
+ * (rclone's own text for an rc error).  Never before the call returned.
+ */
+typedef void	(*rcd_done_fn)(void *arg, int ok, const struct zb_json *root,
+		    const char *err);
+void	 rclone_rcd_call(struct rclone *, const char *method,
+	    struct zb_buf *body, const char *what, rcd_done_fn, void *arg);
+/* The same with a query string ("?a=b") and a body of another type. */
+void	 rclone_rcd_post(struct rclone *, const char *method,
+	    const char *query, const char *content_type, struct zb_buf *body,
+	    const char *what, rcd_done_fn, void *arg);
+/* Append s percent-encoded for a query string; 0 or -1. */
+int	 rclone_rcd_query_str(struct rclone *, struct zb_buf *, const char *s);
+/* Append "member":"<the sink's remote>" to a JSON object being built. */
+int	 rclone_rcd_fs(struct rclone *, struct zb_buf *, const char *member);
+/* A call or a put ended: stop the server once nothing is left to do. */
+void	 rclone_rcd_idle(struct rclone *);
+void	 rclone_rcd_stop(struct rclone *);	/* fini */
+void	 rclone_rcd_free(struct rclone *);	/* last unref */
 
 /* ---- rclone_json.c ------------------------------------------------------- */
 /* One object of `rclone lsjson' output (pointers into the line). */

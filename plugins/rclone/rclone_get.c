@@ -35,6 +35,8 @@ get_free(struct rc_get *g)
 
 	free(g->key);
 	free(g);
+	rc->busy--;
+	rclone_rcd_idle(rc);
 	rclone_unref(rc);
 }
 
@@ -128,6 +130,7 @@ rclone_get_open(void *ctx, struct zb_io *s, const char *key,
 	g->rc = rc;
 	g->s = s;
 	rc->refs++;
+	rc->busy++;
 	{
 		const char	*argv[] = { "cat", path, NULL };
 

@@ -1,8 +1,8 @@
 /*
  * rclone_list.c - list, list_pending, remove and remove_pending: `rclone
  * lsjson -R --files-only' of the prefix's directory, read line by line
- * (memory stays bounded however many objects there are), and `rclone
- * deletefile'.  A name starting with '.' is never an object: temporaries
+ * (memory stays bounded however many objects there are), and
+ * operations/deletefile on the sink's rclone rcd.  A name starting with '.' is never an object: temporaries
  * (.NAME.zb-XXXXXXXX) are what list_pending reports.  A directory that
  * does not exist (rclone's exit status 3) lists as empty, and an object
  * that is gone already counts as removed.
@@ -25,6 +25,8 @@ struct rc_list {
 	int		 pending;
 	int		 bad;
 };
+
+static int	list_lsjson(struct rc_list *);
 
 static void
 list_free(struct rc_list *l)
@@ -49,23 +51,17 @@ hidden(const char *key)
 	}
 }
 
+/* One file of the listing: an object, or (list_pending) a temporary. */
 static void
-list_line(void *arg, char *line)
+list_entry(struct rc_list *l, const struct rc_entry *ep)
 {
-	struct rc_list		*l = arg;
-	struct rc_entry		 e;
+	struct rc_entry		 e = *ep;
 	struct zb_list_entry	 le;
 	struct zb_pending_entry	 pe;
 	const char		*base;
 	char			*key, *target;
 	size_t			 tl;
-	int			 rv;
 
-	rv = rc_json_entry(line, &e);
-	if (rv == -1)
-		l->bad++;
-	if (rv != 1 || e.is_dir)
-		return;
 	if (asprintf(&key, "%s%s", l->dir, e.path) == -1)
 		return;
 	base = strrchr(key, '/');
@@ -102,6 +98,20 @@ list_line(void *arg, char *line)
 }
 
 static void
+list_line(void *arg, char *line)
+{
+	struct rc_list		*l = arg;
+	struct rc_entry		 e;
+	int			 rv;
+
+	rv = rc_json_entry(line, &e);
+	if (rv == -1)
+		l->bad++;
+	if (rv == 1 && !e.is_dir)
+		list_entry(l, &e);
+}
+
+static void
 list_exit(void *arg, int ok, int code, const char *err)
 {
 	struct rc_list	*l = arg;
@@ -119,14 +129,108 @@ list_exit(void *arg, int ok, int code, const char *err)
 	list_free(l);
 }
 
+/*
+ * The listing from the sink's rclone rcd (operations/list): no process
+ * to start, the remote's connections and directory cache kept.  Its
+ * answer is one document, read whole; a listing over the rcd's answer
+ * limit (a tier of tens of thousands of objects) is made again by
+ * lsjson, whose lines are read one by one.
+ */
+static void
+list_rcd_done(void *arg, int ok, const struct zb_json *root, const char *err)
+{
+	struct rc_list		*l = arg;
+	const struct zb_host_api *h = l->rc->host;
+	const struct zb_json	*list, *it, *path, *size, *mt, *dir;
+	struct rc_entry		 e;
+	char			 msg[800];
+
+	if (!ok && strstr(err, "response over") != NULL) {
+		h->log(l->rc->inst, ZB_LOG_DEBUG, "list %s: a big listing, "
+		    "read by lsjson", l->dir);
+		if (list_lsjson(l) != ZB_OK) {
+			h->done(l->io, ZB_ERR, "cannot start rclone lsjson");
+			list_free(l);
+		}
+		return;
+	}
+	if (!ok) {
+		if (strstr(err, "directory not found") != NULL)
+			h->done(l->io, ZB_OK, NULL);
+		else {
+			snprintf(msg, sizeof(msg), "rclone lsjson: %s", err);
+			h->done(l->io, ZB_ERR, msg);
+		}
+		list_free(l);
+		return;
+	}
+	list = h->json_get(root, "list");
+	if (list == NULL || list->type != ZB_JSON_ARRAY)
+		l->bad++;
+	for (it = list != NULL ? list->child : NULL; it != NULL;
+	    it = it->next) {
+		path = h->json_get(it, "Path");
+		size = h->json_get(it, "Size");
+		mt = h->json_get(it, "ModTime");
+		dir = h->json_get(it, "IsDir");
+		memset(&e, 0, sizeof(e));
+		if (path == NULL || path->type != ZB_JSON_STRING ||
+		    size == NULL || h->json_int(size, &e.size) != ZB_OK) {
+			l->bad++;
+			continue;
+		}
+		if (dir != NULL && dir->type == ZB_JSON_BOOL && dir->boolean)
+			continue;
+		/* Path is from the remote's top, the listed directory
+		 * included (lsjson's is below the directory). */
+		if (strncmp(path->str, l->dir, strlen(l->dir)) != 0) {
+			l->bad++;
+			continue;
+		}
+		e.path = (char *)path->str + strlen(l->dir);
+		e.mtime = mt != NULL && mt->type == ZB_JSON_STRING ?
+		    rc_json_time(mt->str) : 0;
+		list_entry(l, &e);
+	}
+	if (l->bad > 0) {
+		snprintf(msg, sizeof(msg), "rclone lsjson: %d item%s not "
+		    "understood", l->bad, l->bad == 1 ? "" : "s");
+		h->done(l->io, ZB_ERR, msg);
+	} else
+		h->done(l->io, ZB_OK, NULL);
+	list_free(l);
+}
+
+static void
+list_rcd(struct rc_list *l)
+{
+	struct rclone	*rc = l->rc;
+	struct zb_buf	 b;
+	char		*dir;
+	size_t		 n = strlen(l->dir);
+
+	dir = strndup(l->dir, n > 0 ? n - 1 : 0);	/* no trailing / */
+	memset(&b, 0, sizeof(b));
+	rc->host->buf_init(&b, 64 * 1024);
+	rc->host->buf_add(&b, "{", 1);
+	rclone_rcd_fs(rc, &b, "fs");
+	rc->host->buf_printf(&b, ",\"remote\":");
+	rc->host->buf_json_str(&b, dir != NULL ? dir : "");
+	rc->host->buf_printf(&b, ",\"opt\":{\"recurse\":true,"
+	    "\"filesOnly\":true,\"noMimeType\":true}}");
+	if (dir == NULL)
+		b.failed = 1;
+	free(dir);
+	rclone_rcd_call(rc, "operations/list", &b, l->pending ?
+	    "list_pending" : "list", list_rcd_done, l);
+}
+
 static int
 list_common(struct rclone *rc, struct zb_io *io, const char *prefix,
     int pending)
 {
-	struct rc_cmd_spec	 spec;
 	struct rc_list		*l;
 	const char		*slash;
-	char			*path;
 	int			 ok;
 
 	l = calloc(1, sizeof(*l));
@@ -154,11 +258,21 @@ list_common(struct rclone *rc, struct zb_io *io, const char *prefix,
 			return ZB_ERR;
 		}
 	}
+	list_rcd(l);
+	return ZB_OK;
+}
+
+/* The listing from `rclone lsjson', line by line. */
+static int
+list_lsjson(struct rc_list *l)
+{
+	struct rclone		*rc = l->rc;
+	struct rc_cmd_spec	 spec;
+	char			*path;
+
 	path = rclone_path(rc, l->dir);
-	if (path == NULL) {
-		list_free(l);
+	if (path == NULL)
 		return ZB_ERR;
-	}
 	{
 		const char	*argv[] = { "lsjson", "-R", "--files-only",
 				    "--no-mimetype", path, NULL };
@@ -168,11 +282,10 @@ list_common(struct rclone *rc, struct zb_io *io, const char *prefix,
 		spec.on_line = list_line;
 		spec.on_exit = list_exit;
 		spec.arg = l;
-		spec.what = pending ? "list_pending" : "list";
+		spec.what = l->pending ? "list_pending" : "list";
 		spec.quiet = 1;
 		if (rc_cmd_start(rc, &spec, NULL, NULL) == NULL) {
 			free(path);
-			list_free(l);
 			return ZB_ERR;
 		}
 	}
@@ -213,12 +326,12 @@ gone_already(const char *err)
 }
 
 static void
-remove_exit(void *arg, int ok, int code, const char *err)
+remove_done(void *arg, int ok, const struct zb_json *root, const char *err)
 {
 	struct rc_remove	*r = arg;
-	char			 msg[700];
+	char			 msg[800];
 
-	(void)code;
+	(void)root;
 	if (ok || gone_already(err))
 		r->rc->host->done(r->io, ZB_OK, NULL);
 	else {
@@ -230,45 +343,31 @@ remove_exit(void *arg, int ok, int code, const char *err)
 	free(r);
 }
 
+/* operations/deletefile on the sink's rclone rcd (rclone_rcd.c). */
 static int
 remove_path(struct rclone *rc, struct zb_io *io, const char *key,
     const char *rel)
 {
-	struct rc_cmd_spec	 spec;
 	struct rc_remove	*r;
-	char			*path, what[160];
+	struct zb_buf		 b;
+	char			 what[160];
 
 	r = calloc(1, sizeof(*r));
-	path = rclone_path(rc, rel);
-	if (r != NULL)
-		r->key = strdup(key);
-	if (r == NULL || path == NULL || r->key == NULL) {
-		if (r != NULL)
-			free(r->key);
+	if (r == NULL || (r->key = strdup(key)) == NULL) {
 		free(r);
-		free(path);
 		return ZB_ERR;
 	}
 	r->rc = rc;
 	r->io = io;
-	{
-		const char	*argv[] = { "deletefile", path, NULL };
-
-		snprintf(what, sizeof(what), "remove %s", rel);
-		memset(&spec, 0, sizeof(spec));
-		spec.argv = argv;
-		spec.on_exit = remove_exit;
-		spec.arg = r;
-		spec.quiet = 1;
-		spec.what = what;
-		if (rc_cmd_start(rc, &spec, NULL, NULL) == NULL) {
-			free(path);
-			free(r->key);
-			free(r);
-			return ZB_ERR;
-		}
-	}
-	free(path);
+	snprintf(what, sizeof(what), "remove %s", rel);
+	memset(&b, 0, sizeof(b));
+	rc->host->buf_init(&b, 64 * 1024);
+	rc->host->buf_add(&b, "{", 1);
+	rclone_rcd_fs(rc, &b, "fs");
+	rc->host->buf_printf(&b, ",\"remote\":");
+	rc->host->buf_json_str(&b, rel);
+	rc->host->buf_add(&b, "}", 1);
+	rclone_rcd_call(rc, "operations/deletefile", &b, what, remove_done, r);
 	return ZB_OK;
 }
 

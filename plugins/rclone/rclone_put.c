@@ -1,17 +1,29 @@
 /*
- * rclone_put.c - a put: the stream goes into `rclone rcat' under a
- * temporary name beside the object (DIR/.NAME.zb-XXXXXXXX) through the
+ * rclone_put.c - a put, under a temporary name beside the object
+ * (DIR/.NAME.zb-XXXXXXXX).  A stream goes into `rclone rcat' through the
  * host's fd writer on the child's stdin (a slow remote fills the pipe,
- * the writer answers ZB_AGAIN, the source pauses).  At commit the pipe
- * is closed; once rcat exited 0, `rclone lsjson' of the directory (the
- * temporary and the final name only) checks the remote's size against
- * the bytes written, and its SHA-256 when the remote has one, and that
- * no object of the final name exists; then `rclone moveto
- * --ignore-existing' puts it into place.  Only then is the put done: the
- * core writes data, sidecar and manifest one after the other, each
- * after the previous one's commit, so a failed or killed upload never
- * leaves a manifest.  A failed or aborted put deletes its temporary; one
- * the process did not survive is left for list_pending/remove_pending.
+ * the writer answers ZB_AGAIN, the source pauses).  A small object of
+ * known size (up to RCLONE_SMALL_MAX: markers, sidecars, manifests) is
+ * kept in memory and sent as one operations/uploadfile to the sink's
+ * rclone rcd (rclone_rcd.c), with no process of its own.  At commit,
+ * once rcat exited 0 (or the upload was answered), one operations/list
+ * of the directory checks the remote's size against the bytes written,
+ * and its SHA-256 when the remote has one, and that no object of the
+ * final name exists; then operations/movefile with IgnoreExisting puts
+ * it into place.  Only then is the put done: the core writes data,
+ * sidecar and manifest one after the other, each after the previous
+ * one's commit, so a failed or killed upload never leaves a manifest.  A
+ * failed or aborted put deletes its temporary; one the process did not
+ * survive is left for list_pending/remove_pending.
+ *
+ * When the host knows the put's size up front (host->put_size: a copy
+ * job, a sidecar, a manifest), rcat gets it as --size and uploads as the
+ * bytes come, even to a remote that cannot take a stream of unknown
+ * size (WebDAV, OneDrive), where rcat otherwise spools the whole stream
+ * to rclone's temp_dir and uploads only after its end.  The SHA-256 the
+ * remote's is compared with is the host's (host->put_sha256), so the
+ * stream is not hashed a second time on the loop thread; a host older
+ * than ABI 1.6 gets it hashed here.
  *
  * At most max_uploads rcat children run at once per sink: a put beyond
  * that answers ZB_AGAIN to its first write until a slot frees.
@@ -22,6 +34,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,8 +52,13 @@ enum put_state {
 	PUT_FLUSHED,		/* pipe closed, rcat finishing */
 	PUT_VERIFYING,		/* lsjson */
 	PUT_MOVING,		/* moveto */
-	PUT_FAILED		/* rcat could not start, or exited early */
+	PUT_FAILED,		/* rcat could not start, or exited early */
+	PUT_BUFFERING,		/* a small put: its bytes in memory */
+	PUT_SENDING		/* operations/uploadfile */
 };
+
+/* Known up front and at most this big: one upload from memory. */
+#define RCLONE_SMALL_MAX	(1024 * 1024)
 
 struct rc_put {
 	struct rclone			*rc;
@@ -52,15 +70,17 @@ struct rc_put {
 	struct rc_cmd			*cmd;	/* the running child */
 	const struct zb_writer_ops	*iops;	/* the host's fd writer */
 	void				*ictx;
-	EVP_MD_CTX			*md;
+	EVP_MD_CTX			*md;	/* NULL: the host hashes */
+	int64_t				 size;	/* known up front, or -1 */
+	struct zb_buf			 mem;	/* PUT_BUFFERING */
 	uint64_t			 bytes;
 	char				 sha[65];
 	char				*key;
 	char				*base;	/* NAME */
 	char				*tmp_base; /* .NAME.zb-XXXXXXXX */
-	char				*dir_path; /* remote/DIR */
-	char				*tmp_path;
-	char				*final_path;
+	char				*dir_rel;  /* DIR, "" at the top */
+	char				*tmp_rel;  /* DIR/.NAME.zb-XXXXXXXX */
+	char				*tmp_path; /* remote/DIR/.NAME... */
 	char				 what[160];
 	int				 want_ready;
 	int				 commit_pending;
@@ -90,29 +110,45 @@ put_free(struct rc_put *p)
 	free(p->key);
 	free(p->base);
 	free(p->tmp_base);
-	free(p->dir_path);
+	free(p->dir_rel);
+	free(p->tmp_rel);
 	free(p->tmp_path);
-	free(p->final_path);
+	p->rc->host->buf_free(&p->mem);
+	p->rc->busy--;
+	rclone_rcd_idle(p->rc);
 	rclone_unref(p->rc);
 	free(p);
 }
 
-/* Fire and forget: delete path (a temporary, or an object taken back). */
 static void
-forget(struct rclone *rc, const char *path, const char *why)
+forget_done(void *arg, int ok, const struct zb_json *root, const char *err)
 {
-	const char	*argv[] = { "deletefile", path, NULL };
-	struct rc_cmd_spec spec;
+	struct rclone	*rc = arg;
+
+	(void)root;
+	if (!ok)
+		rc->host->log(rc->inst, ZB_LOG_WARN, "cannot delete a "
+		    "temporary: %s; it stays as a pending put for prune", err);
+	rclone_unref(rc);
+}
+
+/* Fire and forget: delete rel (a temporary, or an object taken back). */
+static void
+forget(struct rclone *rc, const char *rel, const char *why)
+{
+	struct zb_buf	 b;
 	char		 what[600];
 
-	snprintf(what, sizeof(what), "deletefile %s (%s)", path, why);
-	memset(&spec, 0, sizeof(spec));
-	spec.argv = argv;
-	spec.what = what;
-	spec.quiet = 1;
-	if (rc_cmd_start(rc, &spec, NULL, NULL) == NULL)
-		rc->host->log(rc->inst, ZB_LOG_WARN, "cannot delete %s: it "
-		    "stays as a pending put for prune", path);
+	snprintf(what, sizeof(what), "delete %s: %s", rel, why);
+	memset(&b, 0, sizeof(b));
+	rc->host->buf_init(&b, 64 * 1024);
+	rc->host->buf_add(&b, "{", 1);
+	rclone_rcd_fs(rc, &b, "fs");
+	rc->host->buf_printf(&b, ",\"remote\":");
+	rc->host->buf_json_str(&b, rel);
+	rc->host->buf_add(&b, "}", 1);
+	rc->refs++;
+	rclone_rcd_call(rc, "operations/deletefile", &b, what, forget_done, rc);
 }
 
 /*
@@ -126,13 +162,13 @@ put_finish(struct rc_put *p, int status, const char *msg)
 	struct rclone	*rc = p->rc;
 
 	if (p->aborted) {
-		forget(rc, status == ZB_OK ? p->final_path : p->tmp_path,
+		forget(rc, status == ZB_OK ? p->key : p->tmp_rel,
 		    "aborted");
 		put_free(p);
 		return;
 	}
 	if (status != ZB_OK)
-		forget(rc, p->tmp_path, "failed put");
+		forget(rc, p->tmp_rel, "failed put");
 	rc->host->done(p->cw, status, msg);
 	put_free(p);
 }
@@ -157,7 +193,7 @@ rcat_exit(void *arg, int ok, int code, const char *err)
 	switch (p->state) {
 	case PUT_FLUSHED:
 		if (p->aborted) {
-			forget(p->rc, p->tmp_path, "aborted");
+			forget(p->rc, p->tmp_rel, "aborted");
 			put_free(p);
 		} else if (!ok)
 			put_finish(p, ZB_ERR, p->err);
@@ -171,14 +207,14 @@ rcat_exit(void *arg, int ok, int code, const char *err)
 		 */
 		p->state = PUT_FAILED;
 		if (p->aborted) {
-			forget(p->rc, p->tmp_path, "aborted");
+			forget(p->rc, p->tmp_rel, "aborted");
 			put_free(p);
 		}
 		break;
 	default:
 		/* Aborted: the host has let go of the put. */
 		if (p->aborted) {
-			forget(p->rc, p->tmp_path, "aborted");
+			forget(p->rc, p->tmp_rel, "aborted");
 			put_free(p);
 		}
 		break;
@@ -223,10 +259,17 @@ put_start(void *arg)
 	struct rclone		*rc = p->rc;
 	struct zb_fd_writer_spec fs;
 	struct rc_cmd_spec	 spec;
-	const char		*argv[] = { "rcat", p->tmp_path, NULL };
+	const char		*argv[] = { "rcat", p->tmp_path, NULL, NULL,
+				    NULL };
+	char			 size[24];
 	int			 fd = -1, rv;
 
 	p->slot = 1;
+	if (p->size >= 0) {
+		snprintf(size, sizeof(size), "%" PRId64, p->size);
+		argv[2] = "--size";
+		argv[3] = size;
+	}
 	memset(&spec, 0, sizeof(spec));
 	spec.argv = argv;
 	spec.want_stdin = 1;
@@ -288,7 +331,7 @@ put_write(void *wctx, const struct zb_chunk *c)
 	int		 rv;
 
 	if (p->state == PUT_FAILED || (p->iops == NULL && p->state !=
-	    PUT_WAITING)) {
+	    PUT_WAITING && p->state != PUT_BUFFERING)) {
 		p->rc->host->log(p->rc->inst, ZB_LOG_ERROR, "put %s: %s",
 		    p->key, p->err[0] != '\0' ? p->err : "rclone is gone");
 		return ZB_ERR;
@@ -297,10 +340,23 @@ put_write(void *wctx, const struct zb_chunk *c)
 		p->want_ready = 1;
 		return ZB_AGAIN;
 	}
+	if (p->state == PUT_BUFFERING) {
+		if (p->bytes + c->len > (uint64_t)p->size) {
+			p->rc->host->log(p->rc->inst, ZB_LOG_ERROR, "put %s: "
+			    "more than the %" PRId64 " bytes announced",
+			    p->key, p->size);
+			return ZB_ERR;
+		}
+		if (p->rc->host->buf_add(&p->mem, c->data, c->len) != 0)
+			return ZB_ERR;
+		p->bytes += c->len;
+		return ZB_OK;
+	}
 	rv = p->iops->write(p->ictx, c);
 	if (rv == ZB_OK) {
 		p->bytes += c->len;
-		EVP_DigestUpdate(p->md, c->data, c->len);
+		if (p->md != NULL)
+			EVP_DigestUpdate(p->md, c->data, c->len);
 	}
 	return rv;
 }
@@ -310,11 +366,101 @@ inner_commit(struct rc_put *p)
 {
 	unsigned char	 d[32];
 	unsigned int	 n, i;
+	const char	*sha;
 
-	EVP_DigestFinal_ex(p->md, d, &n);
-	for (i = 0; i < 32; i++)
-		snprintf(p->sha + 2 * i, 3, "%02x", d[i]);
+	if (p->md != NULL) {
+		EVP_DigestFinal_ex(p->md, d, &n);
+		for (i = 0; i < 32; i++)
+			snprintf(p->sha + 2 * i, 3, "%02x", d[i]);
+	} else {
+		/* NULL: a host that did not hash (then the size decides). */
+		sha = p->rc->host->put_sha256(p->w);
+		snprintf(p->sha, sizeof(p->sha), "%s", sha != NULL ? sha : "");
+	}
 	return p->iops->commit(p->ictx);
+}
+
+/*
+ * A small put of known size (a marker, a sidecar, a manifest): one
+ * operations/uploadfile of the bytes as a multipart/form-data file part
+ * named as the temporary; rclone uploads it from memory and compares
+ * the size itself.  Then the same verify and move as an rcat's.
+ */
+static void
+upload_done(void *arg, int ok, const struct zb_json *root, const char *err)
+{
+	struct rc_put	*p = arg;
+	char		 msg[800];
+
+	(void)root;
+	if (!ok) {
+		snprintf(msg, sizeof(msg), "rclone uploadfile %s: %s", p->key,
+		    err);
+		put_finish(p, ZB_ERR, msg);
+		return;
+	}
+	if (p->aborted) {
+		put_finish(p, ZB_ERR, "aborted");
+		return;
+	}
+	put_verify(p);
+}
+
+static int
+small_send(struct rc_put *p)
+{
+	const struct zb_host_api *h = p->rc->host;
+	struct zb_buf		 q, b;
+	const char		*sha;
+	char			 boundary[40], ctype[80];
+	unsigned char		 rnd[12];
+	size_t			 i;
+
+	if (p->bytes != (uint64_t)p->size) {
+		h->log(p->rc->inst, ZB_LOG_ERROR, "put %s: %" PRIu64 " bytes, "
+		    "not the %" PRId64 " announced", p->key, p->bytes, p->size);
+		p->aborted = 1;		/* no done: we return ZB_ERR */
+		put_free(p);
+		return ZB_ERR;
+	}
+	sha = h->put_sha256(p->w);
+	snprintf(p->sha, sizeof(p->sha), "%s", sha != NULL ? sha : "");
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		memset(rnd, 0x5a, sizeof(rnd));
+	memcpy(boundary, "zb-", 3);
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(boundary + 3 + 2 * i, 3, "%02x", rnd[i]);
+	snprintf(ctype, sizeof(ctype), "multipart/form-data; boundary=%s",
+	    boundary);
+
+	memset(&q, 0, sizeof(q));
+	h->buf_init(&q, 64 * 1024);
+	h->buf_add(&q, "?fs=", 4);
+	rclone_rcd_query_str(p->rc, &q, p->rc->remote);
+	h->buf_add(&q, "&remote=", 8);
+	rclone_rcd_query_str(p->rc, &q, p->dir_rel);
+	memset(&b, 0, sizeof(b));
+	h->buf_init(&b, (size_t)p->size + 64 * 1024);
+	/* tmp_base: a key's name (no quote, no line break) and a tag. */
+	h->buf_printf(&b, "--%s\r\nContent-Disposition: form-data; "
+	    "name=\"file0\"; filename=\"%s\"\r\nContent-Type: "
+	    "application/octet-stream\r\n\r\n", boundary, p->tmp_base);
+	if (p->mem.len > 0)
+		h->buf_add(&b, p->mem.data, p->mem.len);
+	h->buf_printf(&b, "\r\n--%s--\r\n", boundary);
+	h->buf_free(&p->mem);
+	if (q.failed || q.data == NULL) {
+		h->buf_free(&q);
+		h->buf_free(&b);
+		p->aborted = 1;
+		put_free(p);
+		return ZB_ERR;
+	}
+	p->state = PUT_SENDING;
+	rclone_rcd_post(p->rc, "operations/uploadfile", q.data, ctype, &b,
+	    p->what, upload_done, p);
+	h->buf_free(&q);
+	return ZB_AGAIN;
 }
 
 static int
@@ -325,6 +471,8 @@ put_commit(void *wctx)
 
 	p->committing = 1;
 	p->cw = p->w;
+	if (p->state == PUT_BUFFERING)
+		return small_send(p);
 	if (p->state == PUT_WAITING) {
 		p->commit_pending = 1;	/* put_start commits */
 		return ZB_AGAIN;
@@ -336,7 +484,7 @@ put_commit(void *wctx)
 			p->iops->abort(p->ictx);
 		p->aborted = 1;		/* no done: we return ZB_ERR */
 		if (p->cmd == NULL) {
-			forget(p->rc, p->tmp_path, "failed put");
+			forget(p->rc, p->tmp_rel, "failed put");
 			put_free(p);
 		}
 		return ZB_ERR;
@@ -346,7 +494,7 @@ put_commit(void *wctx)
 		/* The adapter called on_abort (the child is killed). */
 		p->aborted = 1;
 		if (p->cmd == NULL) {
-			forget(p->rc, p->tmp_path, "failed put");
+			forget(p->rc, p->tmp_rel, "failed put");
 			put_free(p);
 		}
 		return ZB_ERR;
@@ -362,8 +510,11 @@ put_abort(void *wctx)
 	p->aborted = 1;
 	switch (p->state) {
 	case PUT_WAITING:
+	case PUT_BUFFERING:
 		put_free(p);
 		return;
+	case PUT_SENDING:
+		return;		/* upload_done ends it */
 	case PUT_UPLOADING:
 	case PUT_FLUSHED:
 	case PUT_FAILED:
@@ -375,7 +526,7 @@ put_abort(void *wctx)
 		else if (p->state == PUT_FLUSHED && !p->rcat_done)
 			;	/* cannot be: cmd is set until rcat exits */
 		else {
-			forget(p->rc, p->tmp_path, "aborted");
+			forget(p->rc, p->tmp_rel, "aborted");
 			put_free(p);
 		}
 		return;
@@ -396,13 +547,12 @@ static const struct zb_writer_ops put_ops = {
 /* ---- verify and move ---------------------------------------------------- */
 
 static void
-move_exit(void *arg, int ok, int code, const char *err)
+move_done(void *arg, int ok, const struct zb_json *root, const char *err)
 {
 	struct rc_put	*p = arg;
-	char		 msg[700];
+	char		 msg[800];
 
-	(void)code;
-	p->cmd = NULL;
+	(void)root;
 	if (!ok) {
 		snprintf(msg, sizeof(msg), "rclone moveto %s: %s", p->key, err);
 		put_finish(p, ZB_ERR, msg);
@@ -411,61 +561,84 @@ move_exit(void *arg, int ok, int code, const char *err)
 	put_finish(p, ZB_OK, NULL);
 }
 
+/* Into place; never over an object of that name (--ignore-existing). */
 static void
 put_move(struct rc_put *p)
 {
-	const char		*argv[] = { "moveto", "--ignore-existing",
-				    p->tmp_path, p->final_path, NULL };
-	struct rc_cmd_spec	 spec;
+	struct rclone	*rc = p->rc;
+	struct zb_buf	 b;
 
 	p->state = PUT_MOVING;
-	memset(&spec, 0, sizeof(spec));
-	spec.argv = argv;
-	spec.on_exit = move_exit;
-	spec.arg = p;
-	spec.what = p->what;
-	p->cmd = rc_cmd_start(p->rc, &spec, NULL, NULL);
-	if (p->cmd == NULL)
-		put_finish(p, ZB_ERR, "cannot start rclone moveto");
+	memset(&b, 0, sizeof(b));
+	rc->host->buf_init(&b, 64 * 1024);
+	rc->host->buf_add(&b, "{", 1);
+	rclone_rcd_fs(rc, &b, "srcFs");
+	rc->host->buf_printf(&b, ",\"srcRemote\":");
+	rc->host->buf_json_str(&b, p->tmp_rel);
+	rc->host->buf_add(&b, ",", 1);
+	rclone_rcd_fs(rc, &b, "dstFs");
+	rc->host->buf_printf(&b, ",\"dstRemote\":");
+	rc->host->buf_json_str(&b, p->key);
+	rc->host->buf_printf(&b, ",\"_config\":{\"IgnoreExisting\":true}}");
+	rclone_rcd_call(rc, "operations/movefile", &b, p->what, move_done, p);
 }
 
+/* One item of operations/list: {"Name":..., "Size":..., "Hashes":...}. */
 static void
-verify_line(void *arg, char *line)
+verify_item(struct rc_put *p, const struct zb_json *it)
 {
-	struct rc_put	*p = arg;
-	struct rc_entry	 e;
-	int		 rv;
+	const struct zb_host_api *h = p->rc->host;
+	const struct zb_json	*name, *size, *dir, *hashes, *sha;
+	int64_t			 n;
 
-	rv = rc_json_entry(line, &e);
-	if (rv == -1)
+	name = h->json_get(it, "Name");
+	size = h->json_get(it, "Size");
+	dir = h->json_get(it, "IsDir");
+	if (name == NULL || name->type != ZB_JSON_STRING || size == NULL ||
+	    h->json_int(size, &n) != ZB_OK) {
 		p->bad_line = 1;
-	if (rv != 1 || e.is_dir)
 		return;
-	if (strcmp(e.path, p->tmp_base) == 0) {
+	}
+	if (dir != NULL && dir->type == ZB_JSON_BOOL && dir->boolean)
+		return;
+	if (strcmp(name->str, p->tmp_base) == 0) {
 		p->tmp_seen = 1;
-		p->tmp_size = e.size;
-		if (e.sha256 != NULL)
+		p->tmp_size = n;
+		hashes = h->json_get(it, "Hashes");
+		sha = hashes != NULL && hashes->type == ZB_JSON_OBJECT ?
+		    h->json_get(hashes, "sha256") : NULL;
+		if (sha != NULL && sha->type == ZB_JSON_STRING &&
+		    strlen(sha->str) == 64)
 			snprintf(p->tmp_sha, sizeof(p->tmp_sha), "%s",
-			    e.sha256);
-	} else if (strcmp(e.path, p->base) == 0)
+			    sha->str);
+	} else if (strcmp(name->str, p->base) == 0)
 		p->final_seen = 1;
 }
 
 static void
-verify_exit(void *arg, int ok, int code, const char *err)
+verify_done(void *arg, int ok, const struct zb_json *root, const char *err)
 {
-	struct rc_put	*p = arg;
-	char		 msg[700];
+	struct rc_put		*p = arg;
+	const struct zb_json	*list, *it;
+	char			 msg[800];
 
-	(void)code;
-	p->cmd = NULL;
 	if (!ok) {
 		snprintf(msg, sizeof(msg), "rclone lsjson %s: %s", p->key, err);
 		put_finish(p, ZB_ERR, msg);
 		return;
 	}
+	list = p->rc->host->json_get(root, "list");
+	if (list == NULL || list->type != ZB_JSON_ARRAY)
+		p->bad_line = 1;
+	else
+		for (it = list->child; it != NULL; it = it->next)
+			if (it->type == ZB_JSON_OBJECT)
+				verify_item(p, it);
+			else
+				p->bad_line = 1;
 	if (p->bad_line) {
-		put_finish(p, ZB_ERR, "cannot parse rclone lsjson's output");
+		put_finish(p, ZB_ERR, "cannot read rclone's listing of the "
+		    "upload");
 		return;
 	}
 	if (!p->tmp_seen) {
@@ -481,7 +654,8 @@ verify_exit(void *arg, int ok, int code, const char *err)
 		put_finish(p, ZB_ERR, msg);
 		return;
 	}
-	if (p->tmp_sha[0] != '\0' && strcasecmp(p->tmp_sha, p->sha) != 0) {
+	if (p->tmp_sha[0] != '\0' && p->sha[0] != '\0' &&
+	    strcasecmp(p->tmp_sha, p->sha) != 0) {
 		snprintf(msg, sizeof(msg), "%s: the remote's SHA-256 is %s, "
 		    "%s was written", p->key, p->tmp_sha, p->sha);
 		put_finish(p, ZB_ERR, msg);
@@ -494,64 +668,33 @@ verify_exit(void *arg, int ok, int code, const char *err)
 		return;
 	}
 	p->rc->host->log(p->rc->inst, ZB_LOG_DEBUG, "put %s: %" PRIu64
-	    " bytes%s verified", p->key, p->bytes, p->tmp_sha[0] != '\0' ?
-	    " and SHA-256" : "");
+	    " bytes%s verified", p->key, p->bytes, p->tmp_sha[0] != '\0' &&
+	    p->sha[0] != '\0' ? " and SHA-256" : "");
 	put_move(p);
 }
 
-/* A glob that matches name only (rclone's filter syntax). */
-static char *
-glob_quote(const char *name)
-{
-	char	*g, *o;
-
-	g = malloc(2 * strlen(name) + 2);
-	if (g == NULL)
-		return NULL;
-	o = g;
-	*o++ = '/';
-	for (; *name != '\0'; name++) {
-		if (strchr("*?[]{}\\", *name) != NULL)
-			*o++ = '\\';
-		*o++ = *name;
-	}
-	*o = '\0';
-	return g;
-}
-
+/*
+ * The temporary's size (and SHA-256 where the remote has one) and the
+ * absence of the final name, from one listing of the directory (an
+ * artifact's directory holds a handful of objects).
+ */
 static void
 put_verify(struct rc_put *p)
 {
-	struct rc_cmd_spec	 spec;
-	char			*g1, *g2;
+	struct rclone	*rc = p->rc;
+	struct zb_buf	 b;
 
 	p->state = PUT_VERIFYING;
-	g1 = glob_quote(p->tmp_base);
-	g2 = glob_quote(p->base);
-	if (g1 == NULL || g2 == NULL) {
-		free(g1);
-		free(g2);
-		put_finish(p, ZB_ERR, "out of memory");
-		return;
-	}
-	{
-		const char	*argv[] = { "lsjson", "--files-only",
-				    "--hash-type", "sha256", "--include", g1,
-				    "--include", g2, p->dir_path, NULL };
-
-		memset(&spec, 0, sizeof(spec));
-		spec.argv = argv;
-		spec.on_line = verify_line;
-		spec.quiet = 1;	/* "hash type not supported" */
-		spec.on_exit = verify_exit;
-		spec.arg = p;
-		spec.what = p->what;
-		p->cmd = rc_cmd_start(p->rc, &spec, NULL, NULL);
-	}
-	free(g1);
-	free(g2);
-	if (p->cmd == NULL)
-		put_finish(p, ZB_ERR, "cannot start rclone lsjson");
+	memset(&b, 0, sizeof(b));
+	rc->host->buf_init(&b, 64 * 1024);
+	rc->host->buf_add(&b, "{", 1);
+	rclone_rcd_fs(rc, &b, "fs");
+	rc->host->buf_printf(&b, ",\"remote\":");
+	rc->host->buf_json_str(&b, p->dir_rel);
+	rc->host->buf_printf(&b, ",\"opt\":{\"filesOnly\":true,"
+	    "\"showHash\":true,\"hashTypes\":[\"sha256\"],"
+	    "\"noMimeType\":true,\"noModTime\":true}}");
+	rclone_rcd_call(rc, "operations/list", &b, p->what, verify_done, p);
 }
 
 /* ---- open -------------------------------------------------------------- */
@@ -564,7 +707,7 @@ rclone_put_open(void *ctx, struct zb_io *w, const char *key,
 	struct rc_put	*p;
 	unsigned char	 rnd[4];
 	const char	*slash;
-	char		*dir;
+	char		*dir = NULL;
 
 	if (!rclone_key_ok(key)) {
 		rc->host->log(rc->inst, ZB_LOG_ERROR, "refusing object key "
@@ -578,40 +721,49 @@ rclone_put_open(void *ctx, struct zb_io *w, const char *key,
 		return ZB_ERR;
 	p->rc = rc;
 	rc->refs++;
+	rc->busy++;
 	p->w = p->cw = w;
 	p->state = PUT_WAITING;
 	p->waiter.start = put_start;
 	p->waiter.arg = p;
-	p->md = EVP_MD_CTX_new();
+	p->size = -1;
+	if (rc->host->struct_size >= offsetof(struct zb_host_api, put_sha256) +
+	    sizeof(rc->host->put_sha256)) {
+		p->size = rc->host->put_size(w);
+	} else if ((p->md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(p->md, EVP_sha256(), NULL) != 1)
+		goto fail;
 	p->key = strdup(key);
 	slash = strrchr(key, '/');
 	p->base = strdup(slash != NULL ? slash + 1 : key);
 	dir = slash != NULL ? strndup(key, (size_t)(slash - key)) : strdup("");
-	if (p->md == NULL || p->key == NULL || p->base == NULL ||
-	    dir == NULL ||
-	    EVP_DigestInit_ex(p->md, EVP_sha256(), NULL) != 1)
+	if (p->key == NULL || p->base == NULL || dir == NULL)
 		goto fail;
 	if (asprintf(&p->tmp_base, ".%s" RCLONE_TMP_TAG "%02x%02x%02x%02x",
 	    p->base, rnd[0], rnd[1], rnd[2], rnd[3]) == -1) {
 		p->tmp_base = NULL;
 		goto fail;
 	}
-	p->dir_path = rclone_path(rc, dir);
-	p->final_path = rclone_path(rc, key);
-	free(dir);
-	dir = NULL;
-	if (p->dir_path == NULL || p->final_path == NULL)
-		goto fail;
-	if (asprintf(&p->tmp_path, "%s%s%s", p->dir_path,
-	    p->dir_path[strlen(p->dir_path) - 1] == ':' ||
-	    p->dir_path[strlen(p->dir_path) - 1] == '/' ? "" : "/",
+	if (asprintf(&p->tmp_rel, "%s%s%s", dir, dir[0] != '\0' ? "/" : "",
 	    p->tmp_base) == -1) {
-		p->tmp_path = NULL;
+		p->tmp_rel = NULL;
 		goto fail;
 	}
+	p->dir_rel = dir;
+	dir = NULL;
+	p->tmp_path = rclone_path(rc, p->tmp_rel);
+	if (p->tmp_path == NULL)
+		goto fail;
 	snprintf(p->what, sizeof(p->what), "put %s", key);
 	*ops = &put_ops;
 	*wctx = p;
+	if (p->size >= 0 && p->size <= RCLONE_SMALL_MAX &&
+	    strchr(p->tmp_base, '"') == NULL) {
+		/* No rclone process: the bytes go in one request. */
+		rc->host->buf_init(&p->mem, (size_t)p->size + 1);
+		p->state = PUT_BUFFERING;
+		return ZB_OK;
+	}
 	rclone_slot_wait(rc, &p->waiter);
 	return ZB_OK;
 fail:

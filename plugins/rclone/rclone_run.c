@@ -53,6 +53,7 @@ struct rc_cmd {
 	void		(*on_line)(void *, char *);
 	void		(*on_exit)(void *, int, int, const char *);
 	void		*arg;
+	void		(*on_log)(void *arg, const char *msg);
 };
 
 int
@@ -122,6 +123,8 @@ log_flush(struct rc_cmd *c)
 		level = ZB_LOG_DEBUG;	/* the caller judges the outcome */
 	if (*msg != '\0')
 		rc->host->log(rc->inst, level, "rclone %s: %s", c->what, msg);
+	if (c->on_log != NULL && !c->detached)
+		c->on_log(c->arg, msg);
 }
 
 /* Read what the log holds; 1 at end of file (or an error), else 0. */
@@ -312,10 +315,10 @@ rc_cmd_start(struct rclone *rc, const struct rc_cmd_spec *spec,
 	struct rc_cmd		*c;
 	char			*argv[2 * RCLONE_ARGS_MAX + 64];
 	char			*owned[8];
-	char			 script[64];
-	char			*envp[2] = { NULL, NULL };
+	char			 script[128];
+	char			*envp[8] = { NULL };
 	int			 logp[2] = { -1, -1 }, rv;
-	size_t			 n = 0, nowned = 0, i;
+	size_t			 n = 0, nowned = 0, i, nenv;
 	int64_t			 t;
 
 	c = calloc(1, sizeof(*c));
@@ -328,6 +331,7 @@ rc_cmd_start(struct rclone *rc, const struct rc_cmd_spec *spec,
 	c->quiet = spec->quiet;
 	c->on_line = spec->on_line;
 	c->on_exit = spec->on_exit;
+	c->on_log = spec->on_log;
 	c->arg = spec->arg;
 	if (spec->on_line != NULL) {
 		c->out_line = malloc(OUT_LINE_MAX);
@@ -340,9 +344,17 @@ rc_cmd_start(struct rclone *rc, const struct rc_cmd_spec *spec,
 		goto fail;
 	}
 
-	/* dash takes one-digit descriptors only in 2>&N. */
-	snprintf(script, sizeof(script), "exec \"$@\" 2>/dev/fd/%d",
-	    logp[1]);
+	/*
+	 * dash takes one-digit descriptors only in 2>&N.  A watched child
+	 * (rcd) runs beside a `cat' of its stdin: when we close that pipe,
+	 * or die, cat ends and the shell stops the child.
+	 */
+	if (spec->watchdog)
+		snprintf(script, sizeof(script), "\"$@\" 2>/dev/fd/%d & "
+		    "p=$!; exec 2>/dev/null; cat >/dev/null; kill $p; wait $p", logp[1]);
+	else
+		snprintf(script, sizeof(script), "exec \"$@\" 2>/dev/fd/%d",
+		    logp[1]);
 	argv[n++] = (char *)"sh";
 	argv[n++] = (char *)"-c";
 	argv[n++] = script;
@@ -387,14 +399,18 @@ rc_cmd_start(struct rclone *rc, const struct rc_cmd_spec *spec,
 	for (i = 0; i < nowned; i++)
 		if (owned[i] == NULL)
 			goto fail_argv;
+	nenv = 0;
 	if (rc->pass != NULL)
-		envp[0] = rc->pass;
+		envp[nenv++] = rc->pass;
+	for (i = 0; spec->env != NULL && spec->env[i] != NULL &&
+	    nenv + 1 < sizeof(envp) / sizeof(envp[0]); i++)
+		envp[nenv++] = (char *)spec->env[i];
 
 	memset(&req, 0, sizeof(req));
 	req.path = "/bin/sh";
 	req.argv = argv;
 	req.envp_add = envp;
-	req.want_stdin = spec->want_stdin;
+	req.want_stdin = spec->want_stdin || spec->watchdog;
 	req.want_stdout = spec->want_stdout || spec->on_line != NULL;
 	req.on_exit = on_child_exit;
 	req.arg = c;

@@ -89,10 +89,10 @@ printf '#!/bin/bash\nfor a; do [ "$a" = rcat ] && { python3 -c "import sys; d = 
 chmod 755 "$T/rclone-short" "$T/rclone-flip"
 write_ini "$T/short.ini" "disk, off" "rclone = $T/rclone-short"
 check_fails 1 "an upload one byte short fails" $CTL -c "$T/short.ini" run tree
-grep_err "by its size" "\[sink:off\] .*: the remote has [0-9]* bytes, [0-9]* were written"
+grep_err "by its size" "sink:off.*: the remote has [0-9]* bytes, [0-9]* were written"
 write_ini "$T/flip.ini" "disk, off" "rclone = $T/rclone-flip"
 check_fails 1 "an upload with a changed byte fails" $CTL -c "$T/flip.ini" run tree
-grep_err "by its SHA-256 (the local backend has one)" "\[sink:off\] .*: the remote's SHA-256 is [0-9a-f]*, [0-9a-f]* was written"
+grep_err "by its SHA-256 (the local backend has one)" "sink:off.*: the remote's SHA-256 is [0-9a-f]*, [0-9a-f]* was written"
 [ -z "$(find "$T/remote" -name manifest.json 2>/dev/null)" ] && ok "no manifest on the remote" ||
     fail "a manifest: $(find "$T/remote" -name manifest.json)"
 sleep 1	# deletions of the temporaries run after the run's end

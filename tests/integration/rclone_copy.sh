@@ -33,6 +33,7 @@ path = $T/local
 plugin = rclone
 remote = dav:zentoria
 rclone_config = $T/rclone.conf
+rclone = $T/rclone-argv
 prefix = Daily
 timeout = 30s
 
@@ -68,6 +69,11 @@ sinks = dav
 INI
 chmod 600 "$T/zb.ini"
 Z="$CTL -c $T/zb.ini"
+# rclone, with each command line written down (the arguments only: the
+# credentials are in rclone.conf).
+printf '#!/bin/bash\nprintf "%%s\\n" "$*" >>"%s"\nexec /usr/bin/rclone "$@"\n' \
+    "$T/argv.log" >"$T/rclone-argv"
+chmod 755 "$T/rclone-argv"
 
 check "two numbers backups" $Z run numbers
 sleep 1
@@ -100,6 +106,45 @@ for root, _, files in os.walk(src):
         n += 1
 assert n == 9, n
 PY
+# A copy knows each object's size: a big one (over 1 MiB) goes to rcat
+# with it (--size), so a remote that cannot take a stream of unknown
+# size uploads as the bytes come instead of spooling the whole object
+# first; small ones (markers, sidecars, manifests, these small data
+# objects), the listings, checks, moves and deletions are calls to one
+# `rclone rcd', not processes of their own.
+# argv_check N: the rclone commands since the last check were one rcd,
+# gets (cat), and N rcat of data objects, each with its exact size.
+argv_check() {
+	python3 - "$T/argv.log" "$T/dav/zentoria/Daily" "$1" <<'PY'
+import os, re, sys
+log, remote, want = sys.argv[1], sys.argv[2], int(sys.argv[3])
+n = rcd = 0
+for line in open(log):
+    w = line.split()
+    if "rcd" in w:
+        rcd += 1
+        assert "--rc-addr" in w and not any(a.startswith(("--rc-user", "--rc-pass")) for a in w), line
+        continue
+    if "cat" in w:		# a get (a manifest on the target, read back)
+        continue
+    assert "rcat" in w, "a process for this: " + line
+    tmp = w[w.index("rcat") + 1]
+    assert "--size" in w, line
+    size = int(w[w.index("--size") + 1])
+    rel = tmp.split("zentoria/Daily/", 1)[1]
+    d, base = os.path.split(rel)
+    final = re.fullmatch(r"\.(.*)\.zb-[0-9a-f]{8}", base).group(1)
+    assert final.startswith("data.") and size > 1048576, line
+    assert os.path.getsize(os.path.join(remote, d, final)) == size, (line, size)
+    n += 1
+assert n == want and rcd == 1, (n, rcd)
+PY
+	local rv=$?
+	: >"$T/argv.log"
+	return $rv
+}
+argv_check 0 && ok "small objects: one rclone rcd, no other rclone process" ||
+    fail "rclone commands: $(cat "$T/argv.log")"
 find "$T/dav" -type f -printf '%p %T@ %i\n' | sort >"$T/before"
 check "a second copy run" $Z copy --from local --to dav --json
 python3 - "$T/out" <<'PY' && ok "everything present, nothing copied" || fail "second run: $(cat "$T/out")"
@@ -132,7 +177,10 @@ RCS_WANT_PORT=$DAV_PORT RCS_WANT_PASS=$DAV_PASS rclone_serve webdav "$T/dav" \
     --dir-cache-time 1s ||
     fail "restart webdav"
 sed -i '/^bwlimit = 1M$/d' "$T/zb.ini"
+: >"$T/argv.log"
 check "the next copy run fills the gap" $Z copy --from local --to dav --json
+argv_check 1 && ok "the big data object: one rcat with its exact --size" ||
+    fail "rclone commands: $(cat "$T/argv.log")"
 python3 - "$T/out" <<'PY' && ok "the big copy copied, the rest present" || fail "gap run: $(cat "$T/out")"
 import json, sys
 items = json.load(open(sys.argv[1]))
