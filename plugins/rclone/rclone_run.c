@@ -347,11 +347,15 @@ rc_cmd_start(struct rclone *rc, const struct rc_cmd_spec *spec,
 	/*
 	 * dash takes one-digit descriptors only in 2>&N.  A watched child
 	 * (rcd) runs beside a `cat' of its stdin: when we close that pipe,
-	 * or die, cat ends and the shell stops the child.
+	 * or die, cat ends and the shell stops the child with SIGTERM to
+	 * its whole process group (the host makes the shell a group
+	 * leader), so that a configured `rclone' that is a wrapper script
+	 * running rclone as its child stops with it.
 	 */
 	if (spec->watchdog)
 		snprintf(script, sizeof(script), "\"$@\" 2>/dev/fd/%d & "
-		    "p=$!; exec 2>/dev/null; cat >/dev/null; kill $p; wait $p", logp[1]);
+		    "p=$!; exec 2>/dev/null; cat >/dev/null; trap '' TERM; "
+		    "kill -TERM 0; wait $p", logp[1]);
 	else
 		snprintf(script, sizeof(script), "exec \"$@\" 2>/dev/fd/%d",
 		    logp[1]);

@@ -70,8 +70,10 @@ INI
 chmod 600 "$T/zb.ini"
 Z="$CTL -c $T/zb.ini"
 # rclone, with each command line written down (the arguments only: the
-# credentials are in rclone.conf).
-printf '#!/bin/bash\nprintf "%%s\\n" "$*" >>"%s"\nexec /usr/bin/rclone "$@"\n' \
+# credentials are in rclone.conf); a wrapper that runs rclone as its
+# child, as some packagings do, so that stopping the rclone rcd must stop
+# its whole process group.
+printf '#!/bin/bash\nprintf "%%s\\n" "$*" >>"%s"\n/usr/bin/rclone "$@"\n' \
     "$T/argv.log" >"$T/rclone-argv"
 chmod 755 "$T/rclone-argv"
 
@@ -214,5 +216,27 @@ check "restore the tree from the copied tier" $ZA restore "$TID" --identity "$T/
 diff -r "$T/tree" "$T/out-tree/tree" >/dev/null && ok "tree identical" || fail "tree differs"
 [ -z "$(find "$T/dav" -name '.*')" ] && ok "no temporary left on the server" ||
     fail "temporaries: $(find "$T/dav" -name '.*')"
+rcds() { pgrep -f -- "--config $T/rclone.conf .* rcd " || true; }
+[ -z "$(rcds)" ] && ok "no rclone rcd outlives the commands that started it" ||
+    fail "rclone rcd left: $(rcds)"
+
+# ---- the copying process killed ----------------------------------------------
+check "another big backup to the local tier" $Z run big
+sed -i 's|^timeout = 30s|timeout = 30s\nbwlimit = 1M|' "$T/zb.ini"
+$Z copy --from local --to dav >"$T/copy.out" 2>"$T/copy.err" &
+BG=$!
+for i in $(seq 1 150); do
+	[ -n "$(rcds)" ] && [ -n "$(find "$T/dav/zentoria/Daily/big" -name '.data.*' 2>/dev/null)" ] && break
+	sleep 0.1
+done
+[ -n "$(rcds)" ] && ok "the copy runs an rclone rcd" || fail "no rclone rcd seen"
+kill -KILL "$BG"
+wait "$BG" 2>/dev/null
+for i in $(seq 1 50); do [ -z "$(rcds)" ] && break; sleep 0.1; done
+[ -z "$(rcds)" ] && ok "SIGKILL of the copy: its rclone rcd stops too" ||
+    fail "rclone rcd left after SIGKILL: $(rcds)"
+for i in $(seq 1 50); do [ -z "$(pgrep -f -- "--config $T/rclone.conf .* rcat ")" ] && break; sleep 0.1; done
+[ -z "$(pgrep -f -- "--config $T/rclone.conf .* rcat ")" ] && ok "and its rcat ends" ||
+    fail "rcat left: $(pgrep -af -- "--config $T/rclone.conf .* rcat ")"
 
 finish
