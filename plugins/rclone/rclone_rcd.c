@@ -43,7 +43,7 @@
 #include "rclone.h"
 
 #define RCD_START_MS	15000		/* from spawn to the first answer */
-#define RCD_IDLE_MS	100		/* no call, no put: the server stops */
+#define RCD_IDLE_MS	20		/* no call, no put: the server stops */
 #define RCD_RESP_MAX	(8u * 1024 * 1024)	/* over: list by lsjson */
 
 enum rcd_state { RCD_DOWN, RCD_STARTING, RCD_UP };
