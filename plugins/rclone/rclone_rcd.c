@@ -156,7 +156,8 @@ fail_queue(struct rclone *rc, const char *why)
 	struct rcd	*d = rc->rcd;
 	struct rcd_call	*c;
 
-	while ((c = TAILQ_FIRST(&d->queue)) != NULL) {
+	while (!TAILQ_EMPTY(&d->queue)) {
+		c = TAILQ_FIRST(&d->queue);
 		TAILQ_REMOVE(&d->queue, c, entry);
 		call_end(c, 0, NULL, why);
 	}
@@ -209,7 +210,8 @@ on_rcd_log(void *arg, const char *msg)
 	d->state = RCD_UP;
 	rc->host->log(rc->inst, ZB_LOG_DEBUG, "rclone rcd on 127.0.0.1:%d",
 	    d->port);
-	while ((c = TAILQ_FIRST(&d->queue)) != NULL) {
+	while (!TAILQ_EMPTY(&d->queue)) {
+		c = TAILQ_FIRST(&d->queue);
 		TAILQ_REMOVE(&d->queue, c, entry);
 		rcd_send(c);
 	}
