@@ -136,13 +136,40 @@ list_exit(void *arg, int ok, int code, const char *err)
  * limit (a tier of tens of thousands of objects) is made again by
  * lsjson, whose lines are read one by one.
  */
+/* One item of operations/list; Path is from the remote's top, the
+ * listed directory included (lsjson's is below the directory). */
+static void
+list_rcd_item(struct rc_list *l, const struct zb_json *it)
+{
+	const struct zb_host_api *h = l->rc->host;
+	const struct zb_json	*path, *size, *mt, *dir;
+	struct rc_entry		 e;
+
+	path = h->json_get(it, "Path");
+	size = h->json_get(it, "Size");
+	mt = h->json_get(it, "ModTime");
+	dir = h->json_get(it, "IsDir");
+	memset(&e, 0, sizeof(e));
+	if (path == NULL || path->type != ZB_JSON_STRING || size == NULL ||
+	    h->json_int(size, &e.size) != ZB_OK ||
+	    strncmp(path->str, l->dir, strlen(l->dir)) != 0) {
+		l->bad++;
+		return;
+	}
+	if (dir != NULL && dir->type == ZB_JSON_BOOL && dir->boolean)
+		return;
+	e.path = (char *)path->str + strlen(l->dir);
+	e.mtime = mt != NULL && mt->type == ZB_JSON_STRING ?
+	    rc_json_time(mt->str) : 0;
+	list_entry(l, &e);
+}
+
 static void
 list_rcd_done(void *arg, int ok, const struct zb_json *root, const char *err)
 {
 	struct rc_list		*l = arg;
 	const struct zb_host_api *h = l->rc->host;
-	const struct zb_json	*list, *it, *path, *size, *mt, *dir;
-	struct rc_entry		 e;
+	const struct zb_json	*list, *it;
 	char			 msg[800];
 
 	if (!ok && strstr(err, "response over") != NULL) {
@@ -168,30 +195,8 @@ list_rcd_done(void *arg, int ok, const struct zb_json *root, const char *err)
 	if (list == NULL || list->type != ZB_JSON_ARRAY)
 		l->bad++;
 	for (it = list != NULL ? list->child : NULL; it != NULL;
-	    it = it->next) {
-		path = h->json_get(it, "Path");
-		size = h->json_get(it, "Size");
-		mt = h->json_get(it, "ModTime");
-		dir = h->json_get(it, "IsDir");
-		memset(&e, 0, sizeof(e));
-		if (path == NULL || path->type != ZB_JSON_STRING ||
-		    size == NULL || h->json_int(size, &e.size) != ZB_OK) {
-			l->bad++;
-			continue;
-		}
-		if (dir != NULL && dir->type == ZB_JSON_BOOL && dir->boolean)
-			continue;
-		/* Path is from the remote's top, the listed directory
-		 * included (lsjson's is below the directory). */
-		if (strncmp(path->str, l->dir, strlen(l->dir)) != 0) {
-			l->bad++;
-			continue;
-		}
-		e.path = (char *)path->str + strlen(l->dir);
-		e.mtime = mt != NULL && mt->type == ZB_JSON_STRING ?
-		    rc_json_time(mt->str) : 0;
-		list_entry(l, &e);
-	}
+	    it = it->next)
+		list_rcd_item(l, it);
 	if (l->bad > 0) {
 		snprintf(msg, sizeof(msg), "rclone lsjson: %d item%s not "
 		    "understood", l->bad, l->bad == 1 ? "" : "s");

@@ -406,15 +406,59 @@ upload_done(void *arg, int ok, const struct zb_json *root, const char *err)
 	put_verify(p);
 }
 
+/*
+ * The request of a small put: the query (?fs=...&remote=DIR) in *q, and
+ * in *b one multipart/form-data file part named as the temporary, with
+ * the bytes kept in memory (freed here); ctype gets the Content-Type.
+ * 0, or -1 when a buffer could not be built.
+ */
+static int
+small_request(struct rc_put *p, struct zb_buf *q, struct zb_buf *b,
+    char *ctype, size_t ctypelen)
+{
+	const struct zb_host_api *h = p->rc->host;
+	char			 boundary[40];
+	unsigned char		 rnd[12];
+	size_t			 i;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		memset(rnd, 0x5a, sizeof(rnd));
+	memcpy(boundary, "zb-", 3);
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(boundary + 3 + 2 * i, 3, "%02x", rnd[i]);
+	snprintf(ctype, ctypelen, "multipart/form-data; boundary=%s",
+	    boundary);
+	memset(q, 0, sizeof(*q));
+	h->buf_init(q, 64 * 1024);
+	h->buf_add(q, "?fs=", 4);
+	rclone_rcd_query_str(p->rc, q, p->rc->remote);
+	h->buf_add(q, "&remote=", 8);
+	rclone_rcd_query_str(p->rc, q, p->dir_rel);
+	memset(b, 0, sizeof(*b));
+	h->buf_init(b, (size_t)p->size + 64 * 1024);
+	/* tmp_base: a key's name (no quote, no line break) and a tag. */
+	h->buf_printf(b, "--%s\r\nContent-Disposition: form-data; "
+	    "name=\"file0\"; filename=\"%s\"\r\nContent-Type: "
+	    "application/octet-stream\r\n\r\n", boundary, p->tmp_base);
+	if (p->mem.len > 0)
+		h->buf_add(b, p->mem.data, p->mem.len);
+	h->buf_printf(b, "\r\n--%s--\r\n", boundary);
+	h->buf_free(&p->mem);
+	if (q->failed || q->data == NULL) {
+		h->buf_free(q);
+		h->buf_free(b);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 small_send(struct rc_put *p)
 {
 	const struct zb_host_api *h = p->rc->host;
 	struct zb_buf		 q, b;
 	const char		*sha;
-	char			 boundary[40], ctype[80];
-	unsigned char		 rnd[12];
-	size_t			 i;
+	char			 ctype[80];
 
 	if (p->bytes != (uint64_t)p->size) {
 		h->log(p->rc->inst, ZB_LOG_ERROR, "put %s: %" PRIu64 " bytes, "
@@ -425,33 +469,7 @@ small_send(struct rc_put *p)
 	}
 	sha = h->put_sha256(p->w);
 	snprintf(p->sha, sizeof(p->sha), "%s", sha != NULL ? sha : "");
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		memset(rnd, 0x5a, sizeof(rnd));
-	memcpy(boundary, "zb-", 3);
-	for (i = 0; i < sizeof(rnd); i++)
-		snprintf(boundary + 3 + 2 * i, 3, "%02x", rnd[i]);
-	snprintf(ctype, sizeof(ctype), "multipart/form-data; boundary=%s",
-	    boundary);
-
-	memset(&q, 0, sizeof(q));
-	h->buf_init(&q, 64 * 1024);
-	h->buf_add(&q, "?fs=", 4);
-	rclone_rcd_query_str(p->rc, &q, p->rc->remote);
-	h->buf_add(&q, "&remote=", 8);
-	rclone_rcd_query_str(p->rc, &q, p->dir_rel);
-	memset(&b, 0, sizeof(b));
-	h->buf_init(&b, (size_t)p->size + 64 * 1024);
-	/* tmp_base: a key's name (no quote, no line break) and a tag. */
-	h->buf_printf(&b, "--%s\r\nContent-Disposition: form-data; "
-	    "name=\"file0\"; filename=\"%s\"\r\nContent-Type: "
-	    "application/octet-stream\r\n\r\n", boundary, p->tmp_base);
-	if (p->mem.len > 0)
-		h->buf_add(&b, p->mem.data, p->mem.len);
-	h->buf_printf(&b, "\r\n--%s--\r\n", boundary);
-	h->buf_free(&p->mem);
-	if (q.failed || q.data == NULL) {
-		h->buf_free(&q);
-		h->buf_free(&b);
+	if (small_request(p, &q, &b, ctype, sizeof(ctype)) == -1) {
 		p->aborted = 1;
 		put_free(p);
 		return ZB_ERR;
@@ -615,6 +633,30 @@ verify_item(struct rc_put *p, const struct zb_json *it)
 		p->final_seen = 1;
 }
 
+/* What the listing says of the upload: 0, or -1 with the reason. */
+static int
+verify_check(struct rc_put *p, char *msg, size_t len)
+{
+	if (p->bad_line)
+		snprintf(msg, len, "cannot read rclone's listing of the upload");
+	else if (!p->tmp_seen)
+		snprintf(msg, len, "%s: the uploaded temporary %s is not on "
+		    "the remote", p->key, p->tmp_base);
+	else if (p->tmp_size != (int64_t)p->bytes)
+		snprintf(msg, len, "%s: the remote has %" PRId64 " bytes, %"
+		    PRIu64 " were written", p->key, p->tmp_size, p->bytes);
+	else if (p->tmp_sha[0] != '\0' && p->sha[0] != '\0' &&
+	    strcasecmp(p->tmp_sha, p->sha) != 0)
+		snprintf(msg, len, "%s: the remote's SHA-256 is %s, %s was "
+		    "written", p->key, p->tmp_sha, p->sha);
+	else if (p->final_seen)
+		snprintf(msg, len, "%s: an object of that name exists already",
+		    p->key);
+	else
+		return 0;
+	return -1;
+}
+
 static void
 verify_done(void *arg, int ok, const struct zb_json *root, const char *err)
 {
@@ -623,7 +665,7 @@ verify_done(void *arg, int ok, const struct zb_json *root, const char *err)
 	char			 msg[800];
 
 	if (!ok) {
-		snprintf(msg, sizeof(msg), "rclone lsjson %s: %s", p->key, err);
+		snprintf(msg, sizeof(msg), "rclone list %s: %s", p->key, err);
 		put_finish(p, ZB_ERR, msg);
 		return;
 	}
@@ -636,34 +678,7 @@ verify_done(void *arg, int ok, const struct zb_json *root, const char *err)
 				verify_item(p, it);
 			else
 				p->bad_line = 1;
-	if (p->bad_line) {
-		put_finish(p, ZB_ERR, "cannot read rclone's listing of the "
-		    "upload");
-		return;
-	}
-	if (!p->tmp_seen) {
-		snprintf(msg, sizeof(msg), "%s: the uploaded temporary %s is "
-		    "not on the remote", p->key, p->tmp_base);
-		put_finish(p, ZB_ERR, msg);
-		return;
-	}
-	if (p->tmp_size != (int64_t)p->bytes) {
-		snprintf(msg, sizeof(msg), "%s: the remote has %" PRId64
-		    " bytes, %" PRIu64 " were written", p->key, p->tmp_size,
-		    p->bytes);
-		put_finish(p, ZB_ERR, msg);
-		return;
-	}
-	if (p->tmp_sha[0] != '\0' && p->sha[0] != '\0' &&
-	    strcasecmp(p->tmp_sha, p->sha) != 0) {
-		snprintf(msg, sizeof(msg), "%s: the remote's SHA-256 is %s, "
-		    "%s was written", p->key, p->tmp_sha, p->sha);
-		put_finish(p, ZB_ERR, msg);
-		return;
-	}
-	if (p->final_seen) {
-		snprintf(msg, sizeof(msg), "%s: an object of that name exists "
-		    "already", p->key);
+	if (verify_check(p, msg, sizeof(msg)) == -1) {
 		put_finish(p, ZB_ERR, msg);
 		return;
 	}

@@ -247,29 +247,21 @@ hex(const unsigned char *p, size_t n, char *out)
 		snprintf(out + 2 * i, 3, "%02x", p[i]);
 }
 
+/*
+ * A fresh user and password for the server: in its environment (never
+ * argv) and, base64'd, in our requests' Authorization header.
+ */
 static int
-rcd_start(struct rclone *rc)
+rcd_credentials(struct rcd *d)
 {
-	struct rcd		*d = rc->rcd;
-	struct rc_cmd_spec	 spec;
-	unsigned char		 rnd[24], b64[128];
-	char			 user[17], pass[33], cred[64], addr[32];
-	const char		*env[3];
-	const char		*argv[] = { "rcd", "--rc-addr", addr, NULL };
+	unsigned char	 rnd[24], b64[128];
+	char		 user[17], pass[33], cred[64];
 
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		return ZB_ERR;
+		return -1;
 	hex(rnd, 8, user);
 	hex(rnd + 8, 16, pass);
 	explicit_bzero(rnd, sizeof(rnd));
-	d->port = free_port();
-	if (d->port == 0) {
-		snprintf(d->why, sizeof(d->why), "rclone rcd: no free port "
-		    "on 127.0.0.1");
-		return ZB_ERR;
-	}
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", d->port);
-	snprintf(d->base, sizeof(d->base), "http://127.0.0.1:%d/", d->port);
 	snprintf(d->env_user, sizeof(d->env_user), "RCLONE_RC_USER=%s", user);
 	snprintf(d->env_pass, sizeof(d->env_pass), "RCLONE_RC_PASS=%s", pass);
 	snprintf(cred, sizeof(cred), "%s:%s", user, pass);
@@ -278,6 +270,26 @@ rcd_start(struct rclone *rc)
 	explicit_bzero(cred, sizeof(cred));
 	explicit_bzero(pass, sizeof(pass));
 	explicit_bzero(b64, sizeof(b64));
+	return 0;
+}
+
+static int
+rcd_start(struct rclone *rc)
+{
+	struct rcd		*d = rc->rcd;
+	struct rc_cmd_spec	 spec;
+	char			 addr[32];
+	const char		*env[3];
+	const char		*argv[] = { "rcd", "--rc-addr", addr, NULL };
+
+	d->port = free_port();
+	if (d->port == 0 || rcd_credentials(d) == -1) {
+		snprintf(d->why, sizeof(d->why), "rclone rcd: no free port "
+		    "on 127.0.0.1, or no random bytes");
+		return ZB_ERR;
+	}
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", d->port);
+	snprintf(d->base, sizeof(d->base), "http://127.0.0.1:%d/", d->port);
 	env[0] = d->env_user;
 	env[1] = d->env_pass;
 	env[2] = NULL;
