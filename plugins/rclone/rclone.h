@@ -126,6 +126,14 @@ void	 rclone_rcd_post(struct rclone *, const char *method,
 int	 rclone_rcd_query_str(struct rclone *, struct zb_buf *, const char *s);
 /* Append "member":"<the sink's remote>" to a JSON object being built. */
 int	 rclone_rcd_fs(struct rclone *, struct zb_buf *, const char *member);
+/* Start a body {"fs":"<remote>","remote":"<rel>" (the caller adds the
+ * rest and the closing brace; a failed append is sticky in b). */
+void	 rclone_rcd_body(struct rclone *, struct zb_buf *b, const char *rel);
+/* operations/deletefile of rel (below the sink's remote). */
+void	 rclone_rcd_deletefile(struct rclone *, const char *rel,
+	    const char *what, rcd_done_fn, void *arg);
+/* n bytes as lower-case hex into out (2n + 1 bytes). */
+void	 rclone_hex(const unsigned char *p, size_t n, char *out);
 /* A call or a put ended: stop the server once nothing is left to do. */
 void	 rclone_rcd_idle(struct rclone *);
 void	 rclone_rcd_stop(struct rclone *);	/* fini */

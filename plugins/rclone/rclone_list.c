@@ -215,12 +215,7 @@ list_rcd(struct rc_list *l)
 	size_t		 n = strlen(l->dir);
 
 	dir = strndup(l->dir, n > 0 ? n - 1 : 0);	/* no trailing / */
-	memset(&b, 0, sizeof(b));
-	rc->host->buf_init(&b, 64 * 1024);
-	rc->host->buf_add(&b, "{", 1);
-	rclone_rcd_fs(rc, &b, "fs");
-	rc->host->buf_printf(&b, ",\"remote\":");
-	rc->host->buf_json_str(&b, dir != NULL ? dir : "");
+	rclone_rcd_body(rc, &b, dir != NULL ? dir : "");
 	rc->host->buf_printf(&b, ",\"opt\":{\"recurse\":true,"
 	    "\"filesOnly\":true,\"noMimeType\":true}}");
 	if (dir == NULL)
@@ -354,7 +349,6 @@ remove_path(struct rclone *rc, struct zb_io *io, const char *key,
     const char *rel)
 {
 	struct rc_remove	*r;
-	struct zb_buf		 b;
 	char			 what[160];
 
 	r = calloc(1, sizeof(*r));
@@ -365,14 +359,7 @@ remove_path(struct rclone *rc, struct zb_io *io, const char *key,
 	r->rc = rc;
 	r->io = io;
 	snprintf(what, sizeof(what), "remove %s", rel);
-	memset(&b, 0, sizeof(b));
-	rc->host->buf_init(&b, 64 * 1024);
-	rc->host->buf_add(&b, "{", 1);
-	rclone_rcd_fs(rc, &b, "fs");
-	rc->host->buf_printf(&b, ",\"remote\":");
-	rc->host->buf_json_str(&b, rel);
-	rc->host->buf_add(&b, "}", 1);
-	rclone_rcd_call(rc, "operations/deletefile", &b, what, remove_done, r);
+	rclone_rcd_deletefile(rc, rel, what, remove_done, r);
 	return ZB_OK;
 }
 

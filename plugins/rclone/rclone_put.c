@@ -136,19 +136,11 @@ forget_done(void *arg, int ok, const struct zb_json *root, const char *err)
 static void
 forget(struct rclone *rc, const char *rel, const char *why)
 {
-	struct zb_buf	 b;
 	char		 what[600];
 
 	snprintf(what, sizeof(what), "delete %s: %s", rel, why);
-	memset(&b, 0, sizeof(b));
-	rc->host->buf_init(&b, 64 * 1024);
-	rc->host->buf_add(&b, "{", 1);
-	rclone_rcd_fs(rc, &b, "fs");
-	rc->host->buf_printf(&b, ",\"remote\":");
-	rc->host->buf_json_str(&b, rel);
-	rc->host->buf_add(&b, "}", 1);
 	rc->refs++;
-	rclone_rcd_call(rc, "operations/deletefile", &b, what, forget_done, rc);
+	rclone_rcd_deletefile(rc, rel, what, forget_done, rc);
 }
 
 /*
@@ -365,13 +357,12 @@ static int
 inner_commit(struct rc_put *p)
 {
 	unsigned char	 d[32];
-	unsigned int	 n, i;
+	unsigned int	 n;
 	const char	*sha;
 
 	if (p->md != NULL) {
 		EVP_DigestFinal_ex(p->md, d, &n);
-		for (i = 0; i < 32; i++)
-			snprintf(p->sha + 2 * i, 3, "%02x", d[i]);
+		rclone_hex(d, sizeof(d), p->sha);
 	} else {
 		/* NULL: a host that did not hash (then the size decides). */
 		sha = p->rc->host->put_sha256(p->w);
@@ -419,13 +410,11 @@ small_request(struct rc_put *p, struct zb_buf *q, struct zb_buf *b,
 	const struct zb_host_api *h = p->rc->host;
 	char			 boundary[40];
 	unsigned char		 rnd[12];
-	size_t			 i;
 
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		memset(rnd, 0x5a, sizeof(rnd));
 	memcpy(boundary, "zb-", 3);
-	for (i = 0; i < sizeof(rnd); i++)
-		snprintf(boundary + 3 + 2 * i, 3, "%02x", rnd[i]);
+	rclone_hex(rnd, sizeof(rnd), boundary + 3);
 	snprintf(ctype, ctypelen, "multipart/form-data; boundary=%s",
 	    boundary);
 	memset(q, 0, sizeof(*q));
@@ -572,7 +561,8 @@ move_done(void *arg, int ok, const struct zb_json *root, const char *err)
 
 	(void)root;
 	if (!ok) {
-		snprintf(msg, sizeof(msg), "rclone moveto %s: %s", p->key, err);
+		snprintf(msg, sizeof(msg), "rclone movefile %s: %s", p->key,
+		    err);
 		put_finish(p, ZB_ERR, msg);
 		return;
 	}
@@ -700,12 +690,7 @@ put_verify(struct rc_put *p)
 	struct zb_buf	 b;
 
 	p->state = PUT_VERIFYING;
-	memset(&b, 0, sizeof(b));
-	rc->host->buf_init(&b, 64 * 1024);
-	rc->host->buf_add(&b, "{", 1);
-	rclone_rcd_fs(rc, &b, "fs");
-	rc->host->buf_printf(&b, ",\"remote\":");
-	rc->host->buf_json_str(&b, p->dir_rel);
+	rclone_rcd_body(rc, &b, p->dir_rel);
 	rc->host->buf_printf(&b, ",\"opt\":{\"filesOnly\":true,"
 	    "\"showHash\":true,\"hashTypes\":[\"sha256\"],"
 	    "\"noMimeType\":true,\"noModTime\":true}}");

@@ -238,8 +238,8 @@ free_port(void)
 	return port;
 }
 
-static void
-hex(const unsigned char *p, size_t n, char *out)
+void
+rclone_hex(const unsigned char *p, size_t n, char *out)
 {
 	size_t	 i;
 
@@ -259,8 +259,8 @@ rcd_credentials(struct rcd *d)
 
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		return -1;
-	hex(rnd, 8, user);
-	hex(rnd + 8, 16, pass);
+	rclone_hex(rnd, 8, user);
+	rclone_hex(rnd + 8, 16, pass);
 	explicit_bzero(rnd, sizeof(rnd));
 	snprintf(d->env_user, sizeof(d->env_user), "RCLONE_RC_USER=%s", user);
 	snprintf(d->env_pass, sizeof(d->env_pass), "RCLONE_RC_PASS=%s", pass);
@@ -557,6 +557,29 @@ rclone_rcd_fs(struct rclone *rc, struct zb_buf *b, const char *member)
 {
 	return rc->host->buf_printf(b, "\"%s\":", member) == 0 &&
 	    rc->host->buf_json_str(b, rc->remote) == 0 ? 0 : -1;
+}
+
+/* A fresh body {"fs":<the sink's remote>,"remote":<rel>, left open. */
+void
+rclone_rcd_body(struct rclone *rc, struct zb_buf *b, const char *rel)
+{
+	memset(b, 0, sizeof(*b));
+	rc->host->buf_init(b, 64 * 1024);
+	rc->host->buf_add(b, "{", 1);
+	rclone_rcd_fs(rc, b, "fs");
+	rc->host->buf_printf(b, ",\"remote\":");
+	rc->host->buf_json_str(b, rel);
+}
+
+void
+rclone_rcd_deletefile(struct rclone *rc, const char *rel, const char *what,
+    rcd_done_fn done, void *arg)
+{
+	struct zb_buf	 b;
+
+	rclone_rcd_body(rc, &b, rel);
+	rc->host->buf_add(&b, "}", 1);
+	rclone_rcd_call(rc, "operations/deletefile", &b, what, done, arg);
 }
 
 /* Append s to b percent-encoded for a URL's query (RFC 3986 unreserved

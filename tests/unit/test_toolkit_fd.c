@@ -446,6 +446,31 @@ Test(toolkit_fd, producer_close_on_failure_closes_the_fd)
 	stream_free(h.st);
 }
 
+/* A file of n pattern bytes in dir, open for reading; its bytes in
+ * *datap (the caller frees), its path in *pathp. */
+static int
+pattern_file(const char *dir, size_t n, unsigned char **datap,
+    char **pathp)
+{
+	unsigned char	*data = xmalloc(n);
+	char		*path = xasprintf("%s/data", dir);
+	size_t		 i;
+	int		 fd;
+	FILE		*f;
+
+	for (i = 0; i < n; i++)
+		data[i] = pattern(i);
+	f = fopen(path, "wb");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(data, 1, n, f), n);
+	fclose(f);
+	fd = open(path, O_RDONLY);
+	cr_assert_geq(fd, 0);
+	*datap = data;
+	*pathp = path;
+	return fd;
+}
+
 /* ABI 1.6: the size a put will get, when known, and the host's digest. */
 static void
 put_facts_case(int known)
@@ -458,21 +483,11 @@ put_facts_case(int known)
 	unsigned int	 mdlen;
 	size_t		 n = 1024 * 1024 + 5, i;
 	int		 fd;
-	FILE		*f;
 
-	path = xasprintf("%s/data", dir);
-	data = xmalloc(n);
-	for (i = 0; i < n; i++)
-		data[i] = pattern(i);
-	f = fopen(path, "wb");
-	cr_assert_not_null(f);
-	cr_assert_eq(fwrite(data, 1, n, f), n);
-	fclose(f);
+	fd = pattern_file(dir, n, &data, &path);
 	EVP_Digest(data, n, md, &mdlen, EVP_sha256(), NULL);
 	for (i = 0; i < 32; i++)
 		snprintf(hexd + 2 * i, 3, "%02x", md[i]);
-	fd = open(path, O_RDONLY);
-	cr_assert_geq(fd, 0);
 	h_init(&h);
 	if (known)
 		stream_set_put_size(h.st, (int64_t)n);
@@ -509,20 +524,10 @@ Test(toolkit_fd, producer_reads_a_regular_file)
 	struct pcb	 c = { 0 };
 	char		*dir = test_tmpdir(), *path;
 	unsigned char	*data;
-	size_t		 n = 3 * 1024 * 1024 + 17, i;
+	size_t		 n = 3 * 1024 * 1024 + 17;
 	int		 fd;
-	FILE		*f;
 
-	path = xasprintf("%s/data", dir);
-	data = xmalloc(n);
-	for (i = 0; i < n; i++)
-		data[i] = pattern(i);
-	f = fopen(path, "wb");
-	cr_assert_not_null(f);
-	cr_assert_eq(fwrite(data, 1, n, f), n);
-	fclose(f);
-	fd = open(path, O_RDONLY);
-	cr_assert_geq(fd, 0);
+	fd = pattern_file(dir, n, &data, &path);
 	h_init(&h);
 	slow_attach(&h, &s);
 	s.every = 3;
