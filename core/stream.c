@@ -346,6 +346,7 @@ stream_producer_failed(struct stream *st, const char *msg)
 
 static void	pipe_kick(struct stream *);
 static void	on_stage_done(struct wjob *);
+static void	hash_out_done(struct stream *, struct batch *);
 
 static void
 pipe_new(struct stream *st)
@@ -375,6 +376,10 @@ pipe_new(struct stream *st)
 	    EVP_DigestInit_ex(pp->hash_out, EVP_sha256(), NULL) != 1)
 		fatalx("%s: cannot set up SHA-256", __func__);
 	pp->one_hash = p->comp.algo == COMP_NONE && p->age == NULL;
+	pp->hash_in_on = pp->one_hash || !p->skip_plain_sha256 ||
+	    p->dir != STREAM_STORE;
+	pp->hash_out_on = !pp->one_hash && (!p->skip_plain_sha256 ||
+	    p->dir == STREAM_STORE);
 	pp->xf.st = st;
 	pp->xf.store = p->dir == STREAM_STORE;
 	pp->xf.chunk_size = p->chunk_size;
@@ -484,8 +489,10 @@ queue_input(struct stream *st, struct chunk *in)
 	struct stream_pipe	*pp = st->pipe;
 	struct batch		*b = batch_new(in, 0);
 
-	TAILQ_INSERT_TAIL(&pp->hash_q, b, hash_entry);
-	b->inrefs = 1;
+	if (pp->hash_in_on) {
+		TAILQ_INSERT_TAIL(&pp->hash_q, b, hash_entry);
+		b->inrefs++;
+	}
 	if (!pp->one_hash) {
 		TAILQ_INSERT_TAIL(&pp->xform_q, b, xform_entry);
 		b->inrefs++;
@@ -525,8 +532,53 @@ stage_start(struct stream *st, enum stage_id id, struct batch *b)
 	struct stage	*sg = &st->pipe->stage[id];
 
 	sg->busy = 1;
-	sg->b = b;
+	sg->b[0] = b;
+	sg->nb = 1;
 	st->pipe->inflight++;
+	workers_submit(&sg->job);
+}
+
+/*
+ * Bytes one job takes at most (at least one batch): an eighth of the
+ * budget, so that while one stage holds a job's chunks the budget has
+ * room for the stages before it to go on.
+ */
+static size_t
+batch_bytes_max(const struct stream *st)
+{
+	return st->high / 8;
+}
+
+/*
+ * Start a hash stage, if idle, on the batches waiting for it (up to
+ * STAGE_BATCH_MAX and batch_bytes_max()), in order: one hand-over for
+ * what came in meanwhile.
+ */
+static void
+hash_stage_try(struct stream *st, enum stage_id id)
+{
+	struct stream_pipe	*pp = st->pipe;
+	struct stage		*sg = &pp->stage[id];
+	struct batchq		*q = id == STAGE_HASH_IN ? &pp->hash_q :
+				    &pp->out_q;
+	struct batch		*b;
+	size_t			 bytes = 0;
+
+	if (sg->busy || TAILQ_EMPTY(q))
+		return;
+	sg->nb = 0;
+	while (sg->nb < STAGE_BATCH_MAX && !TAILQ_EMPTY(q) &&
+	    bytes < batch_bytes_max(st)) {
+		b = TAILQ_FIRST(q);
+		if (id == STAGE_HASH_IN)
+			TAILQ_REMOVE(q, b, hash_entry);
+		else
+			TAILQ_REMOVE(q, b, out_entry);
+		sg->b[sg->nb++] = b;
+		bytes += id == STAGE_HASH_IN ? b->in->pub.len : b->out_bytes;
+	}
+	sg->busy = 1;
+	pp->inflight++;
 	workers_submit(&sg->job);
 }
 
@@ -548,6 +600,45 @@ lend_stash(struct stream *st, size_t want)
 	}
 }
 
+/*
+ * Storing: start the transform on the batches waiting for it (up to
+ * STAGE_BATCH_MAX and batch_bytes_max(), the final flush last) whose
+ * output the budget has room for; the first also when nothing else could
+ * free a chunk.
+ */
+static void
+xform_store_start(struct stream *st)
+{
+	struct stream_pipe	*pp = st->pipe;
+	struct stage		*sg = &pp->stage[STAGE_XFORM];
+	struct batch		*b;
+	size_t			 need, total = 0;
+
+	sg->nb = 0;
+	while (sg->nb < STAGE_BATCH_MAX && !TAILQ_EMPTY(&pp->xform_q) &&
+	    total < batch_bytes_max(st)) {
+		b = TAILQ_FIRST(&pp->xform_q);
+		need = xform_store_bound(&pp->xf, b->in != NULL ?
+		    b->in->pub.len : 0);
+		if (st->live + total + need > st->high &&
+		    (sg->nb > 0 || !nothing_drains(st)))
+			break;
+		TAILQ_REMOVE(&pp->xform_q, b, xform_entry);
+		sg->b[sg->nb++] = b;
+		total += need;
+		if (b->final)
+			break;
+	}
+	if (sg->nb == 0)
+		return;
+	pp->xf.out_max = SIZE_MAX;
+	pp->reserved = total;
+	lend_stash(st, total);
+	sg->busy = 1;
+	pp->inflight++;
+	workers_submit(&sg->job);
+}
+
 /* Start the transform on b (or on a drain run) if the budget allows. */
 static void
 xform_try(struct stream *st)
@@ -555,7 +646,7 @@ xform_try(struct stream *st)
 	struct stream_pipe	*pp = st->pipe;
 	struct xform		*xf = &pp->xf;
 	struct batch		*b = TAILQ_FIRST(&pp->xform_q);
-	size_t			 need, r = budget_room(st);
+	size_t			 r = budget_room(st);
 
 	if (pp->stage[STAGE_XFORM].busy)
 		return;
@@ -570,13 +661,8 @@ xform_try(struct stream *st)
 	} else if (b == NULL)
 		return;
 	else if (xf->store) {
-		need = xform_store_bound(xf, b->in != NULL ?
-		    b->in->pub.len : 0);
-		if (st->live + need > st->high && !nothing_drains(st))
-			return;
-		TAILQ_REMOVE(&pp->xform_q, b, xform_entry);
-		xf->out_max = SIZE_MAX;
-		pp->reserved = need;
+		xform_store_start(st);
+		return;
 	} else {
 		if (r < xform_min_room(xf) && !nothing_drains(st))
 			return;
@@ -593,23 +679,12 @@ xform_try(struct stream *st)
 static void
 pipe_kick(struct stream *st)
 {
-	struct stream_pipe	*pp = st->pipe;
-	struct batch		*b;
-
 	if (st->failed)
 		return;
-	if (!pp->stage[STAGE_HASH_IN].busy && !TAILQ_EMPTY(&pp->hash_q)) {
-		b = TAILQ_FIRST(&pp->hash_q);
-		TAILQ_REMOVE(&pp->hash_q, b, hash_entry);
-		stage_start(st, STAGE_HASH_IN, b);
-	}
-	if (!pp->one_hash)
+	hash_stage_try(st, STAGE_HASH_IN);
+	if (!st->pipe->one_hash)
 		xform_try(st);
-	if (!pp->stage[STAGE_HASH_OUT].busy && !TAILQ_EMPTY(&pp->out_q)) {
-		b = TAILQ_FIRST(&pp->out_q);
-		TAILQ_REMOVE(&pp->out_q, b, out_entry);
-		stage_start(st, STAGE_HASH_OUT, b);
-	}
+	hash_stage_try(st, STAGE_HASH_OUT);
 }
 
 /* One stage or the other finished with an input chunk. */
@@ -653,10 +728,10 @@ xform_done(struct stream *st, struct batch *b)
 		st->live_peak = st->live;
 	b->out_bytes = 0;
 	b->out_chunks = 0;
-	if (out->out_chunks > 0 && !st->failed)
+	if (out->out_chunks > 0 && !st->failed && pp->hash_out_on)
 		TAILQ_INSERT_TAIL(&pp->out_q, out, out_entry);
 	else
-		batch_drop(out);
+		hash_out_done(st, out);	/* no hash: to the writers now */
 	if (b->final == 2) {
 		pp->final_done = 1;
 		free(b);
@@ -671,38 +746,42 @@ xform_done(struct stream *st, struct batch *b)
 		stream_abort(st, "%s", xf->err);
 }
 
+/* HASH_OUT is through a batch: its chunks to the writers, in order. */
+static void
+hash_out_done(struct stream *st, struct batch *b)
+{
+	struct chunk	*c;
+
+	if (!st->failed) {
+		st->bytes_out += b->out_bytes;
+		while (!TAILQ_EMPTY(&b->out)) {
+			c = TAILQ_FIRST(&b->out);
+			TAILQ_REMOVE(&b->out, c, entry);
+			enqueue(st, c);
+		}
+	}
+	batch_drop(b);
+}
+
 static void
 on_stage_done(struct wjob *j)
 {
 	struct stage	*sg = (struct stage *)j;
 	struct stream	*st = sg->st;
-	struct batch	*b = sg->b;
-	struct chunk	*c;
+	size_t		 i;
 
 	sg->busy = 0;
-	sg->b = NULL;
 	st->pipe->inflight--;
-	switch (sg->id) {
-	case STAGE_HASH_IN:
-		input_release(st, b);
-		break;
-	case STAGE_XFORM:
-		xform_done(st, b);
-		break;
-	case STAGE_HASH_OUT:
-		if (!st->failed) {
-			st->bytes_out += b->out_bytes;
-			while (!TAILQ_EMPTY(&b->out)) {
-				c = TAILQ_FIRST(&b->out);
-				TAILQ_REMOVE(&b->out, c, entry);
-				enqueue(st, c);
-			}
-		}
-		batch_drop(b);
-		break;
-	default:
-		break;
+	for (i = 0; i < sg->nb; i++) {
+		if (sg->id == STAGE_HASH_IN)
+			input_release(st, sg->b[i]);
+		else if (sg->id == STAGE_XFORM)
+			xform_done(st, sg->b[i]);
+		else
+			hash_out_done(st, sg->b[i]);
+		sg->b[i] = NULL;
 	}
+	sg->nb = 0;
 	pipe_kick(st);
 	pump_schedule(st);
 }
@@ -723,11 +802,14 @@ try_finish(struct stream *st)
 	    (!pp->one_hash && !pp->final_done))
 		return;
 	st->input_ended = 1;
-	EVP_DigestFinal_ex(pp->hash_in, md, &mdlen);
-	hex(md, st->sha_in);
+	st->sha_in[0] = st->sha_out[0] = '\0';
+	if (pp->hash_in_on) {
+		EVP_DigestFinal_ex(pp->hash_in, md, &mdlen);
+		hex(md, st->sha_in);
+	}
 	if (pp->one_hash)
 		memcpy(st->sha_out, st->sha_in, sizeof(st->sha_out));
-	else {
+	else if (pp->hash_out_on) {
 		EVP_DigestFinal_ex(pp->hash_out, md, &mdlen);
 		hex(md, st->sha_out);
 	}

@@ -80,6 +80,15 @@ struct stream_params {
 	size_t			 chunk_size;
 	size_t			 budget;	/* bytes of live chunks */
 	const char		*name;		/* for messages */
+	/*
+	 * The plaintext's SHA-256 is not wanted: a codec or age changes
+	 * the bytes and checks them itself (zstd's frame checksum, gzip's
+	 * CRC-32, age's tags), so no stage hashes the plaintext side
+	 * (pushed when storing, queued when loading) and its sha_in or
+	 * sha_out stays "".  Without a codec and age the one digest is
+	 * both, and this changes nothing.
+	 */
+	int			 skip_plain_sha256;
 };
 
 struct stream {
@@ -103,8 +112,8 @@ struct stream {
 	int			 input_ended;	/* all input through, hashed */
 	uint64_t		 bytes_in;
 	uint64_t		 bytes_out;
-	char			 sha_in[65];	/* set when drained */
-	char			 sha_out[65];
+	char			 sha_in[65];	/* set when drained ("": not */
+	char			 sha_out[65];	/* hashed, skip_plain_sha256) */
 	int64_t			 put_size;	/* stored bytes known up front,
 						   or -1 (stream_set_put_size) */
 

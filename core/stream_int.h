@@ -82,12 +82,22 @@ enum stage_id {
 	NSTAGES
 };
 
+/*
+ * Batches one job of a hash stage takes at most: all that waited for it,
+ * so that a stage behind the producer catches up in one hand-over instead
+ * of a round trip through the loop per chunk.  XFORM takes one batch.
+ */
+#define STAGE_BATCH_MAX	16
+
 struct stage {
 	struct wjob		 job;	/* first */
 	struct stream		*st;
 	enum stage_id		 id;
 	int			 busy;
-	struct batch		*b;	/* what the running job works on */
+	struct batch		*b[STAGE_BATCH_MAX];	/* what the running
+							 * job works on, in
+							 * stream order */
+	size_t			 nb;
 };
 
 /* The pipeline of one stream (struct stream's `pipe'). */
@@ -102,6 +112,8 @@ struct stream_pipe {
 	int			 one_hash;	/* no codec, no age: the
 						 * bytes queued are the bytes
 						 * pushed, hashed once */
+	int			 hash_in_on;	/* HASH_IN runs (not the */
+	int			 hash_out_on;	/* skipped plaintext side) */
 	struct chunk		*in_fill;	/* input being filled */
 	int			 inflight;	/* jobs not back yet */
 	int			 input_closed;	/* no more input batches */

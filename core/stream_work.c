@@ -5,11 +5,12 @@
  * what is queued for the writers.
  *
  * Each function runs one stage on one batch, on a pool thread, and
- * touches only that stage's state and that batch (stream_int.h); it calls
- * nothing of the loop (no logging, no budget: a failure is written into
- * xf->err and reported by the loop).  stream.c runs the batches of one
- * stage one at a time and in order, so each stage sees the stream's
- * bytes in order while different stages run on different threads.
+ * touches only that stage's state and its batches (stream_int.h); it
+ * calls nothing of the loop (no logging, no budget: a failure is written
+ * into xf->err and reported by the loop).  stream.c runs the jobs of one
+ * stage one at a time, each on its batches in order, so each stage sees
+ * the stream's bytes in order while different stages run on different
+ * threads.
  */
 #include "zb-build.h"
 
@@ -34,10 +35,15 @@ void
 work_hash_in(struct wjob *j)
 {
 	struct stage	*sg = (struct stage *)j;
-	struct chunk	*c = sg->b->in;
+	struct chunk	*c;
+	size_t		 i;
 
-	if (c != NULL && c->pub.len > 0)
-		EVP_DigestUpdate(pipe_of(j)->hash_in, c->data, c->pub.len);
+	for (i = 0; i < sg->nb; i++) {
+		c = sg->b[i]->in;
+		if (c != NULL && c->pub.len > 0)
+			EVP_DigestUpdate(pipe_of(j)->hash_in, c->data,
+			    c->pub.len);
+	}
 }
 
 void
@@ -45,9 +51,12 @@ work_hash_out(struct wjob *j)
 {
 	struct stage	*sg = (struct stage *)j;
 	struct chunk	*c;
+	size_t		 i;
 
-	TAILQ_FOREACH(c, &sg->b->out, entry)
-		EVP_DigestUpdate(pipe_of(j)->hash_out, c->data, c->pub.len);
+	for (i = 0; i < sg->nb; i++)
+		TAILQ_FOREACH(c, &sg->b[i]->out, entry)
+			EVP_DigestUpdate(pipe_of(j)->hash_out, c->data,
+			    c->pub.len);
 }
 
 /* ---- the transform ------------------------------------------------------ */
@@ -240,28 +249,39 @@ flush(struct xform *xf)
 	return 0;
 }
 
+/* One batch through the transform; 0, or -1 with xf->err set. */
+static int
+xform_batch(struct xform *xf, struct batch *b)
+{
+	struct chunk	*in = b->in;
+
+	xf->b = b;
+	if (feed_pending(xf) == -1)
+		return -1;
+	if (in != NULL && in->pub.len > 0) {
+		if (xf->dec != NULL) {
+			if (decrypt(xf, in->data, in->pub.len, 0) == -1)
+				return -1;
+		} else if (accept_input(xf, in->data, in->pub.len) == -1)
+			return -1;
+	}
+	if (b->final == 1)
+		return flush(xf);
+	return 0;
+}
+
 void
 work_xform(struct wjob *j)
 {
 	struct stage	*sg = (struct stage *)j;
 	struct xform	*xf = &sg->st->pipe->xf;
-	struct batch	*b = sg->b;
-	struct chunk	*in = b->in;
+	size_t		 i;
 
-	xf->b = b;
 	xf->out_made = 0;
 	xf->malloced = 0;
-	if (feed_pending(xf) == -1)
-		return;
-	if (in != NULL && in->pub.len > 0) {
-		if (xf->dec != NULL) {
-			if (decrypt(xf, in->data, in->pub.len, 0) == -1)
-				return;
-		} else if (accept_input(xf, in->data, in->pub.len) == -1)
+	for (i = 0; i < sg->nb; i++)
+		if (xform_batch(xf, sg->b[i]) == -1)
 			return;
-	}
-	if (b->final == 1)
-		(void)flush(xf);
 }
 
 /* What a transform run needs (see stream_int.h). */
