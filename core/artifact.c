@@ -197,6 +197,20 @@ run_json(struct buf *b, const struct manifest_in *m)
 	return buf_puts(b, "}");
 }
 
+/*
+ * What checks the plaintext when its SHA-256 is not recorded: the codec's
+ * own checksum (zstd's frame checksum, gzip's CRC-32), else age's tags.
+ */
+static const char *
+plain_check_name(const struct compression *comp, int encrypted)
+{
+	if (comp->algo == COMP_ZSTD)
+		return "zstd";
+	if (comp->algo == COMP_GZIP)
+		return "gzip";
+	return encrypted ? "age" : NULL;
+}
+
 char *
 manifest_build(const struct manifest_in *m)
 {
@@ -241,8 +255,11 @@ manifest_build(const struct manifest_in *m)
 	    buf_json_str(&b, m->data) == -1 ||
 	    buf_printf(&b, ",\n  \"stored\": {\"size\": %" PRIu64 ", "
 	    "\"sha256\": \"%s\"},\n  \"plaintext\": {\"size\": %" PRIu64 ", "
-	    "\"sha256\": \"%s\"},\n  \"transforms\": ",
-	    m->stored_size, m->stored_sha, m->plain_size, m->plain_sha) == -1 ||
+	    "\"%s\": \"%s\"},\n  \"transforms\": ",
+	    m->stored_size, m->stored_sha, m->plain_size,
+	    m->plain_sha[0] != '\0' ? "sha256" : "check",
+	    m->plain_sha[0] != '\0' ? m->plain_sha :
+	    plain_check_name(m->comp, m->age != NULL)) == -1 ||
 	    transforms_json(&b, m) == -1 ||
 	    buf_puts(&b, m->age != NULL ? ",\n  \"facts_age\": " :
 	    ",\n  \"facts\": ") == -1 ||
@@ -270,6 +287,38 @@ get_sized_hash(const struct json *doc, const char *key, uint64_t *size,
 		return -1;
 	*size = (uint64_t)n;
 	memcpy(sha, h, 65);
+	return 0;
+}
+
+/*
+ * "plaintext": its size, and its SHA-256, or (version 2) the name of the
+ * check that covers it, which must be the one the transforms give.
+ */
+static int
+plaintext_parse(struct artifact *a, int64_t ver, const char **err)
+{
+	const struct json	*o = json_get(a->doc, "plaintext");
+	const char		*want, *c;
+	int64_t			 n;
+
+	if (json_get(o, "sha256") != NULL || ver < 2) {
+		if (get_sized_hash(a->doc, "plaintext", &a->plain_size,
+		    a->plain_sha) == -1) {
+			*err = "bad or missing size/sha256";
+			return -1;
+		}
+		return 0;
+	}
+	want = plain_check_name(&a->comp, a->encrypted);
+	c = json_get_str(o, "check");
+	if (json_get_i64(o, "size", &n) == -1 || n < 0 || c == NULL ||
+	    want == NULL || strcmp(c, want) != 0) {
+		*err = "bad or missing plaintext size/sha256 or check";
+		return -1;
+	}
+	a->plain_size = (uint64_t)n;
+	a->plain_sha[0] = '\0';
+	snprintf(a->plain_check, sizeof(a->plain_check), "%s", c);
 	return 0;
 }
 
@@ -374,7 +423,7 @@ manifest_parse(const char *text, size_t len, struct artifact *a,
 		goto fail;
 	}
 	if (json_get_i64(a->doc, "format_version", &ver) == -1 ||
-	    ver != MANIFEST_VERSION) {
+	    ver < MANIFEST_VERSION_MIN || ver > MANIFEST_VERSION) {
 		*err = "unsupported manifest format_version";
 		goto fail;
 	}
@@ -399,9 +448,7 @@ manifest_parse(const char *text, size_t len, struct artifact *a,
 	s = json_get_str(sp, "name");
 	a->source_plugin = xstrdup(s != NULL ? s : "");
 	if (get_sized_hash(a->doc, "stored", &a->stored_size,
-	    a->stored_sha) == -1 ||
-	    get_sized_hash(a->doc, "plaintext", &a->plain_size,
-	    a->plain_sha) == -1) {
+	    a->stored_sha) == -1) {
 		*err = "bad or missing size/sha256";
 		goto fail;
 	}
@@ -418,6 +465,8 @@ manifest_parse(const char *text, size_t len, struct artifact *a,
 		goto fail;
 	}
 	a->encrypted = strcmp(s, "age") == 0;
+	if (plaintext_parse(a, ver, err) == -1)
+		goto fail;
 	if (run_parse(a, err) == -1)
 		goto fail;
 	return 0;

@@ -12,7 +12,13 @@
 #include "json.h"
 
 #define MANIFEST_FORMAT		"zentoria-backupd-manifest"
-#define MANIFEST_VERSION	1
+/*
+ * 2: the plaintext's SHA-256 is left out when a codec or age changes the
+ * bytes; "plaintext" then names the check that covers it ("check").  1 is
+ * still read (it always has the plaintext's SHA-256).
+ */
+#define MANIFEST_VERSION	2
+#define MANIFEST_VERSION_MIN	1
 #define MANIFEST_MAX		(1 << 20)
 /* The in-progress marker's text (layout.h: LAYOUT_MARKER_NAME). */
 #define MARKER_FORMAT		"zentoria-backupd-in-progress"
@@ -45,7 +51,8 @@ struct artifact {
 	uint64_t		 stored_size;
 	char			 stored_sha[65];
 	uint64_t		 plain_size;
-	char			 plain_sha[65];
+	char			 plain_sha[65];	/* "": not recorded, then */
+	char			 plain_check[8];	/* zstd, gzip or age */
 	struct compression	 comp;
 	int			 encrypted;	/* age */
 	/*
@@ -69,7 +76,9 @@ struct manifest_in {
 	const char		*sink, *sink_plugin, *sink_plugin_version;
 	time_t			 started, finished;
 	uint64_t		 stored_size, plain_size;
-	const char		*stored_sha, *plain_sha;
+	const char		*stored_sha;
+	const char		*plain_sha;	/* "": covered by the codec's
+						 * or age's own check */
 	const struct compression *comp;
 	const struct age_keys	*age;		/* encrypted to, or NULL */
 	const struct fact	*facts;

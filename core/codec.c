@@ -69,9 +69,14 @@ codec_new(const struct compression *comp, int decompress, const char **err)
 			c->zd_last = 0;
 		} else {
 			c->zc = ZSTD_createCCtx();
-			if (c->zc != NULL)
+			/* The frame checksum checks the plaintext at
+			 * decompression (the manifest's "check"). */
+			if (c->zc != NULL) {
 				ZSTD_CCtx_setParameter(c->zc,
 				    ZSTD_c_compressionLevel, comp->level);
+				ZSTD_CCtx_setParameter(c->zc,
+				    ZSTD_c_checksumFlag, 1);
+			}
 		}
 		if (c->zd == NULL && c->zc == NULL) {
 			*err = "cannot create a zstd context";

@@ -132,8 +132,11 @@ print_json(const struct catalog *cat)
 		    a->stored_sha);
 		(void)buf_json_str(&b, a->data);
 		(void)buf_printf(&b, ", \"plaintext_size\": %" PRIu64
-		    ", \"plaintext_sha256\": \"%s\", \"compression\": \"%s\"",
-		    a->plain_size, a->plain_sha, comp);
+		    ", \"%s\": \"%s\", \"compression\": \"%s\"",
+		    a->plain_size, a->plain_sha[0] != '\0' ?
+		    "plaintext_sha256" : "plaintext_check",
+		    a->plain_sha[0] != '\0' ? a->plain_sha : a->plain_check,
+		    comp);
 		run_json(&b, catalog_run_of(cat, a), a->run_tag);
 		(void)buf_puts(&b, "}");
 	}

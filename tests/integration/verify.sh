@@ -185,4 +185,37 @@ grep_err "... on the stored-bytes check" "$aid (from sink:vault): stored data do
 check_fails 1 "verify --deep with the identity fails too" $A verify --deep --identity "$T/id.key" "$aid"
 grep_err "... on age's authentication" "failed authentication"
 
+# 8. compressed copies record no SHA-256 of the plaintext: the codec's own
+#    checksum covers it (zstd's frame checksum, gzip's CRC-32).  Break
+#    that checksum and make the stored hash, sidecar and manifest agree
+#    with the broken bytes: only the codec's check can see it.
+for c in zstd:3 gzip:6; do
+	name=${c%%:*}
+	sed -e "s/^compression = none/compression = $c/" \
+	    -e "s#^state_dir = .*#state_dir = $T/state-$name#" \
+	    -e "s#path = $T/store#path = $T/$name#" "$T/zb.ini" >"$T/$name.ini"
+	C="$CTL -c $T/$name.ini"
+	check "$c backup" $C run num
+	cdir=$(dirname "$(ls "$T/$name"/num/output/*/manifest.json)")
+	cdata=$(ls "$cdir"/data.txt.*[tz])
+	cid="num/output@$(basename "$cdir")"
+	python3 - "$cdir/manifest.json" "$name" "$plain_size" <<'PY' &&
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["format_version"] == 2, m
+assert m["plaintext"] == {"size": int(sys.argv[3]), "check": sys.argv[2]}, m
+PY
+	    ok "$c: the manifest names the $name check, not a plaintext SHA-256" ||
+	    fail "$c: manifest: $(cat "$cdir/manifest.json")"
+	check "$c: the copy verifies" $C verify "$cid"
+	csize=$(stat -c %s "$cdata")
+	# zstd: the frame's last 4 bytes; gzip: the trailer's CRC-32.
+	if [ "$name" = zstd ]; then flip "$cdata" $((csize - 1)); else flip "$cdata" $((csize - 8)); fi
+	csha=$(sha "$cdata")
+	dir=$cdir manifest_set stored sha256 "$csha"
+	printf '%s  %s\n' "$csha" "$(basename "$cdata")" >"$cdata.sha256"
+	check_fails 1 "$c: verify fails on the $name checksum" $C verify "$cid"
+	grep_err "... as corrupt stored data" "$cid (from sink:disk): stored data is corrupt"
+done
+
 finish

@@ -491,3 +491,90 @@ Test(manifest, bad_run_tags_are_refused)
 	free(u);
 	free(t);
 }
+
+/* A manifest with compression COMP and encryption ENC, "plaintext" PLAIN. */
+static char *
+manifest_plain(int ver, const char *comp, const char *enc, const char *plain)
+{
+	return xasprintf("{\"format\": \"zentoria-backupd-manifest\", "
+	    "\"format_version\": %d, \"id\": \"pg/db1@2026-12-06T120233Z\", "
+	    "\"data\": \"data.dump\", \"stored\": {\"size\": 1, \"sha256\": \""
+	    SHA "\"}, \"plaintext\": %s, \"transforms\": {\"compression\": "
+	    "\"%s\", \"encryption\": \"%s\"}}", ver, plain, comp, enc);
+}
+
+Test(manifest, plaintext_check_instead_of_sha256)
+{
+	struct manifest_in	 m;
+	struct compression	 comp;
+	struct artifact		 a;
+	const char		*err;
+	char			*t;
+
+	/* Written: a codec changes the bytes and no SHA-256 was taken. */
+	cr_assert_eq(config_parse_compression("zstd:3", &comp, &err), 0);
+	memset(&m, 0, sizeof(m));
+	m.id = "pg/db1@2026-12-06T120233Z";
+	m.job = m.source = "pg";
+	m.stream = "db1";
+	m.stamp = "2026-12-06T120233Z";
+	m.data = "data.dump.zst";
+	m.source_plugin = m.sink = m.sink_plugin = "x";
+	m.source_plugin_version = m.sink_plugin_version = "1";
+	m.stored_sha = SHA;
+	m.plain_sha = "";
+	m.plain_size = 42;
+	m.comp = &comp;
+	t = manifest_build(&m);
+	cr_assert(strstr(t, "\"format_version\": 2,") != NULL, "%s", t);
+	cr_assert(strstr(t, "\"plaintext\": {\"size\": 42, \"check\": "
+	    "\"zstd\"}") != NULL, "%s", t);
+	cr_assert_eq(parse(t, &a, &err), 0, "%s", err);
+	cr_assert_eq(a.plain_size, 42);
+	cr_assert_str_eq(a.plain_sha, "");
+	cr_assert_str_eq(a.plain_check, "zstd");
+	artifact_clear(&a);
+	free(t);
+	/* Read: each check with the transform that makes it. */
+	t = manifest_plain(2, "gzip:6", "none",
+	    "{\"size\": 7, \"check\": \"gzip\"}");
+	cr_assert_eq(parse(t, &a, &err), 0, "%s", err);
+	cr_assert_str_eq(a.plain_check, "gzip");
+	artifact_clear(&a);
+	free(t);
+	t = manifest_plain(2, "none", "age", "{\"size\": 7, \"check\": \"age\"}");
+	cr_assert_eq(parse(t, &a, &err), 0, "%s", err);
+	cr_assert_str_eq(a.plain_check, "age");
+	artifact_clear(&a);
+	free(t);
+}
+
+Test(manifest, plaintext_check_must_match_the_transforms)
+{
+	static const char *const bad[][3] = {
+		/* compression, encryption, plaintext */
+		{ "zstd:3", "none", "{\"size\": 7, \"check\": \"gzip\"}" },
+		{ "none", "none", "{\"size\": 7, \"check\": \"age\"}" },
+		{ "none", "age", "{\"size\": 7, \"check\": \"zstd\"}" },
+		{ "zstd:3", "none", "{\"size\": 7}" },
+		{ "zstd:3", "none", "{\"check\": \"zstd\"}" },
+	};
+	size_t	 i;
+	char	*t;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		t = manifest_plain(2, bad[i][0], bad[i][1], bad[i][2]);
+		assert_refused(t, "bad or missing plaintext size/sha256 or "
+		    "check");
+		free(t);
+	}
+	/* Version 1 always had the SHA-256: a check alone is not one. */
+	t = manifest_plain(1, "zstd:3", "none",
+	    "{\"size\": 7, \"check\": \"zstd\"}");
+	assert_refused(t, "bad or missing size/sha256");
+	free(t);
+	t = manifest_plain(3, "none", "none",
+	    "{\"size\": 1, \"sha256\": \"" SHA "\"}");
+	assert_refused(t, "unsupported manifest format_version");
+	free(t);
+}
