@@ -1,7 +1,8 @@
 /*
- * crypto_core.c - throughput of the stream core: SHA-256 of the input,
- * age encryption (ChaCha20-Poly1305 in 64 KiB chunks), SHA-256 of the
- * output, teed to a discarding writer; and the same without encryption.
+ * crypto_core.c - throughput of the stream core: age encryption
+ * (ChaCha20-Poly1305 in 64 KiB chunks) and SHA-256 of the output, teed to
+ * a discarding writer, as a backup runs it (age checks the plaintext, so
+ * it is not hashed); and one SHA-256 pass without encryption.
  * Input comes from memory, so this measures the core, not a pipe or disk.
  * The stages run on WORKERS pool threads (`auto': the CPUs, as `[daemon]
  * workers = auto'; 0: all on the loop thread), as in the daemon.
