@@ -31,6 +31,13 @@ int		 codec_update(struct codec *, const void *, size_t,
 /* End of input: flush (compress) or check completeness (decompress). */
 int		 codec_finish(struct codec *, codec_emit_fn, void *,
 		    const char **err);
+/*
+ * The same, compressing, in steps: stops once another step could pass
+ * out_max bytes of output (at least codec_min_room()) and returns 1; call
+ * again (and nothing else) until it returns 0.  -1 with *err.
+ */
+int		 codec_finish_max(struct codec *, size_t out_max,
+		    codec_emit_fn, void *, const char **err);
 /* Output room codec_update needs to be worth calling (its window). */
 size_t		 codec_min_room(const struct codec *);
 /* ".zst", ".gz" or "". */

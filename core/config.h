@@ -71,6 +71,11 @@ struct cfg_section {
 struct compression {
 	enum { COMP_NONE, COMP_ZSTD, COMP_GZIP } algo;
 	int		 level;
+	/*
+	 * zstd's own compression threads (ZSTD_c_nbWorkers), 0: none.  Not
+	 * configured: a backup sets the worker pool's size (codec.c).
+	 */
+	int		 threads;
 };
 
 /*

@@ -54,6 +54,7 @@
 #include "state.h"
 #include "stream.h"
 #include "util.h"
+#include "workers.h"
 
 #define RUN_MAX_STREAMS	4096	/* per plan */
 /*
@@ -902,6 +903,8 @@ open_stream(struct run *run, struct run_artifact *art)
 	memset(&p, 0, sizeof(p));
 	p.dir = STREAM_STORE;
 	p.comp = run->job->comp;
+	/* zstd's own threads where the pool has cores for them. */
+	p.comp.threads = workers_count();
 	p.chunk_size = run->cfg->chunk_size;
 	p.budget = run->cfg->max_buffer / slots;
 	p.age = run->cfg->encrypt ? run->cfg->recipients : NULL;

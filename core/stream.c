@@ -601,6 +601,20 @@ lend_stash(struct stream *st, size_t want)
 }
 
 /*
+ * A transform run may make n bytes of output, counted in live when it
+ * comes back.  A producer that could push another chunk before then must
+ * pause now if that chunk and n would not fit (the pump resumes it only
+ * once they do).
+ */
+static void
+xform_reserve(struct stream *st, size_t n)
+{
+	st->pipe->reserved = n;
+	if (st->live + st->p.chunk_size + n > st->high)
+		stream_pause(st, STREAM_PAUSE_LAG);
+}
+
+/*
  * Storing: start the transform on the batches waiting for it (up to
  * STAGE_BATCH_MAX and batch_bytes_max(), the final flush last) whose
  * output the budget has room for; the first also when nothing else could
@@ -631,8 +645,10 @@ xform_store_start(struct stream *st)
 	}
 	if (sg->nb == 0)
 		return;
-	pp->xf.out_max = SIZE_MAX;
-	pp->reserved = total;
+	/* zstd's threads may hand over more than this run's input makes:
+	 * the rest waits in the codec (xf_blocked) for room. */
+	pp->xf.out_max = total;
+	xform_reserve(st, total);
 	lend_stash(st, total);
 	sg->busy = 1;
 	pp->inflight++;
@@ -657,7 +673,7 @@ xform_try(struct stream *st)
 		xf->out_max = r > xform_min_room(xf) ? r :
 		    xform_min_room(xf);
 		b = batch_new(NULL, 0);
-		pp->reserved = xf->out_max;
+		xform_reserve(st, xf->out_max);
 	} else if (b == NULL)
 		return;
 	else if (xf->store) {
@@ -669,7 +685,7 @@ xform_try(struct stream *st)
 		TAILQ_REMOVE(&pp->xform_q, b, xform_entry);
 		xf->out_max = r > xform_min_room(xf) ? r :
 		    xform_min_room(xf);
-		pp->reserved = xf->out_max;
+		xform_reserve(st, xf->out_max);
 	}
 	lend_stash(st, pp->reserved);
 	stage_start(st, STAGE_XFORM, b);
@@ -829,16 +845,20 @@ hex(const unsigned char *md, char *out)
 }
 
 /* ---- producer side: the io handle ------------------------------------- */
-/* Budget the transform's output of one input chunk needs. */
+/* Budget the running transform job, or one input chunk, needs for output. */
 static size_t
 out_reserve(const struct stream *st)
 {
 	const struct xform	*xf = &st->pipe->xf;
+	size_t			 n;
 
 	if (st->pipe->one_hash)
 		return 0;	/* the input chunk is the output */
-	if (xf->store)
-		return xform_store_bound(xf, st->p.chunk_size);
+	if (xf->store) {
+		/* a running job of several batches reserved more */
+		n = xform_store_bound(xf, st->p.chunk_size);
+		return st->pipe->reserved > n ? st->pipe->reserved : n;
+	}
 	return xform_min_room(xf) > st->p.chunk_size ? xform_min_room(xf) :
 	    st->p.chunk_size;
 }
@@ -1244,7 +1264,8 @@ on_pump(evutil_socket_t fd, short what, void *arg)
 	 */
 	if (st->paused && !xform_blocked(st->pipe) &&
 	    st->live - (st->pipe->in_fill != NULL ?
-	    st->pipe->in_fill->cap : 0) <= st->low)
+	    st->pipe->in_fill->cap : 0) <= st->low &&
+	    st->live + st->p.chunk_size + st->pipe->reserved <= st->high)
 		stream_resume(st, STREAM_PAUSE_LAG);
 	if (st->state == ST_RUNNING && st->input_ended && !st->failed &&
 	    all_caught_up(st)) {

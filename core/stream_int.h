@@ -62,6 +62,8 @@ struct xform {
 						 * taken yet (a bounded run) */
 	size_t			 pending_off;
 	int			 codec_more;	/* output held back */
+	int			 finishing;	/* the codec's end is being
+						 * flushed (codec_finish_max) */
 	struct chunk		*fill;		/* partly filled output */
 	struct chunkq		 stash;		/* spare chunks lent by the
 						 * loop for this run */

@@ -168,7 +168,7 @@ feed_pending(struct xform *xf)
 {
 	ssize_t	 n;
 
-	if (!blocked(xf))
+	if (!blocked(xf) || xf->finishing)
 		return 0;
 	n = run_codec(xf, (unsigned char *)xf->pending.data + xf->pending_off,
 	    xf->pending.len - xf->pending_off);
@@ -218,23 +218,37 @@ decrypt(struct xform *xf, const void *buf, size_t len, int end)
 	return -1;
 }
 
-/* End of input: flush the codec and age, hand over the last chunk. */
+/*
+ * End of input: flush the codec and age, hand over the last chunk.  The
+ * codec's end goes out within the run's room (zstd's threads may hold
+ * several jobs' output): while there is more, codec_more stays set and
+ * the loop runs the flush again.
+ */
 static int
 flush(struct xform *xf)
 {
 	const char	*err;
+	int		 rc;
 
-	if (xf->dec != NULL && decrypt(xf, NULL, 0, 1) == -1)
-		return -1;
-	if (feed_pending(xf) == -1)
-		return -1;
-	if (blocked(xf))
-		return 0;	/* the loop runs the flush again */
-	if (codec_finish(xf->codec, emit, xf, &err) == -1) {
+	if (!xf->finishing) {
+		if (xf->dec != NULL && decrypt(xf, NULL, 0, 1) == -1)
+			return -1;
+		if (feed_pending(xf) == -1)
+			return -1;
+		if (blocked(xf))
+			return 0;	/* the loop runs the flush again */
+		xf->finishing = 1;
+	}
+	rc = codec_finish_max(xf->codec, room(xf) > xform_min_room(xf) ?
+	    room(xf) : xform_min_room(xf), emit, xf, &err);
+	if (rc == -1) {
 		snprintf(xf->err, sizeof(xf->err), "%s: %s", xf->store ?
 		    "compression failed" : "stored data is corrupt", err);
 		return -1;
 	}
+	xf->codec_more = rc == 1;
+	if (xf->codec_more)
+		return 0;
 	if (xf->enc != NULL && age_enc_finish(xf->enc, emit_out, xf) != 0) {
 		snprintf(xf->err, sizeof(xf->err), "%s", "encryption failed");
 		return -1;

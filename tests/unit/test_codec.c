@@ -92,21 +92,62 @@ round_trip(const struct compression *c)
 
 Test(codec, zstd_round_trip)
 {
-	struct compression c = { COMP_ZSTD, 3 };
+	struct compression c = { COMP_ZSTD, 3, 0 };
 
 	round_trip(&c);
 }
 
+/* zstd's own threads (a backup with the worker pool): 2 MiB jobs. */
+Test(codec, zstd_threads_round_trip)
+{
+	struct compression c = { COMP_ZSTD, 3, 2 };
+
+	round_trip(&c);
+}
+
+/*
+ * Every frame carries its content checksum (the manifest's "check"), and
+ * a checksum that does not match the bytes is an error.
+ */
+Test(codec, zstd_frames_carry_their_checksum)
+{
+	struct compression c = { COMP_ZSTD, 3, 0 };
+	struct codec	*enc, *dec;
+	struct buf	 z, out;
+	const char	*err;
+	char		 msg[4096];
+	size_t		 n;
+
+	memset(msg, 'z', sizeof(msg));
+	buf_init(&z, 8192);
+	buf_init(&out, 8192);
+	enc = codec_new(&c, 0, &err);
+	codec_update(enc, msg, sizeof(msg), &n, SIZE_MAX, collect, &z, &err);
+	cr_assert_eq(codec_finish(enc, collect, &z, &err), 0);
+	/* RFC 8878 3.1.1.1.1: the descriptor after the magic, bit 2 */
+	cr_assert_gt(z.len, 5);
+	cr_assert((z.data[4] & 0x04) != 0, "no Content_Checksum_flag");
+	z.data[z.len - 1] ^= 0x01;	/* the checksum's last byte */
+	dec = codec_new(&c, 1, &err);
+	cr_assert(codec_update(dec, z.data, z.len, &n, SIZE_MAX, collect,
+	    &out, &err) == -1 || codec_finish(dec, collect, &out, &err) == -1,
+	    "a wrong checksum went through");
+	codec_free(enc);
+	codec_free(dec);
+	buf_free(&z);
+	buf_free(&out);
+}
+
 Test(codec, gzip_round_trip)
 {
-	struct compression c = { COMP_GZIP, 6 };
+	struct compression c = { COMP_GZIP, 6, 0 };
 
 	round_trip(&c);
 }
 
 Test(codec, zstd_output_is_a_standard_frame)
 {
-	struct compression c = { COMP_ZSTD, 1 };
+	struct compression c = { COMP_ZSTD, 1, 0 };
 	struct codec	*enc;
 	struct buf	 z;
 	const char	*err, *msg = "hello, zstd frame";
@@ -128,7 +169,7 @@ Test(codec, zstd_output_is_a_standard_frame)
 
 Test(codec, gzip_has_gzip_magic_and_trailing_data_is_refused)
 {
-	struct compression c = { COMP_GZIP, 6 };
+	struct compression c = { COMP_GZIP, 6, 0 };
 	struct codec	*enc, *dec;
 	struct buf	 z, out;
 	const char	*err;
@@ -197,7 +238,7 @@ capped_zeros(const struct compression *c, size_t n)
 
 Test(codec, zstd_zeros_at_window_boundary_and_capped)
 {
-	struct compression c = { COMP_ZSTD, 3 };
+	struct compression c = { COMP_ZSTD, 3, 0 };
 
 	capped_zeros(&c, 131072);
 	capped_zeros(&c, 8 << 20);
@@ -205,7 +246,7 @@ Test(codec, zstd_zeros_at_window_boundary_and_capped)
 
 Test(codec, gzip_zeros_capped)
 {
-	struct compression c = { COMP_GZIP, 6 };
+	struct compression c = { COMP_GZIP, 6, 0 };
 
 	capped_zeros(&c, 131072);
 	capped_zeros(&c, 8 << 20);

@@ -499,6 +499,53 @@ Test(stream, restore_of_expanding_data_stays_within_budget)
 }
 
 /*
+ * With the pool's workers, zstd compresses on threads of its own in jobs
+ * of 2 MiB, and one call may hand over a whole job's output, more than a
+ * chunk of input makes: incompressible input behind a slow sink must
+ * still stay within the budget (the rest waits in the codec), and
+ * restore.  (ZB_TEST_WORKERS, stream_workers.sh; 0 workers: no threads.)
+ */
+Test(stream, zstd_threads_stay_within_budget)
+{
+	char			*dir = test_tmpdir(), *out;
+	struct zb_config	*cfg;
+	struct run_summary	 s;
+	struct catalog		 cat;
+	struct restore_opts	 ro = { 0 };
+	struct restore_result	 res;
+	struct stat		 sb;
+
+	cfg = test_config("[daemon]\nplugin_dir = %s\nmax_buffer_mb = 4\n"
+	    "max_parallel_jobs = 1\ncompression = zstd:1\n"
+	    "[source:c]\nplugin = command\ncommand = head -c 24000000 "
+	    "/dev/urandom\n[sink:slow]\nplugin = sink_slow\ndelay_ms = 1\n"
+	    "[sink:disk]\nplugin = local\npath = %s/disk\n"
+	    "[job:j]\nsource = c\nsinks = slow, disk\n", test_plugin_dir(),
+	    dir);
+	s = run_job(cfg, "j");
+	cr_assert_eq(s.result, RUN_OK, "%s", test_logged());
+	cr_assert_gt(s.pauses, 0);
+	cr_assert_leq(s.peak_buffered, s.budget, "peak %llu > budget %llu",
+	    (unsigned long long)s.peak_buffered,
+	    (unsigned long long)s.budget);
+	cr_assert_geq(s.stored_bytes, 24000000, "random does not compress");
+	catalog_load(cfg, "disk", NULL, &cat);
+	cr_assert_eq(cat.n, 1);
+	out = xasprintf("%s/restored", dir);
+	ro.target = out;
+	cr_assert_eq(restore_copy(cfg, &cat.items[0], &ro, &res), 0, "%s",
+	    test_logged());
+	cr_assert_eq(stat(out, &sb), 0);
+	cr_assert_eq(sb.st_size, 24000000);
+	catalog_free(&cat);
+	free(out);
+	plugin_unbind_config(cfg);
+	config_free(cfg);
+	rm_rf(dir);
+	free(dir);
+}
+
+/*
  * restore_start hands a result that says why a read failed (the first
  * reason, as logged) and how long it took; it never calls back from
  * inside the call (restore_copy above asserts that).
