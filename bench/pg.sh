@@ -12,6 +12,8 @@
 # plus a table of TEXT_ROWS rows of md5 text (pgbench's filler alone
 # compresses to nothing and hides the cost).  Then ROUNDS times, in turn:
 #   baseline   pg_dump -Fc -Z0 db > file; sync file
+#   reference  pg_dump -Fc -Z0 db | zstd -3 -T2 > file; sync file (what a
+#              shell user would do; printed, no target)
 #   zentoria   `zentoria-backupctl run' of a postgresql job (databases =
 #              bench, no globals) to TWO local sinks, both fsync'd:
 #              zstd:3, workers = auto                       target <= 1.25
@@ -36,7 +38,7 @@ build=${ZB_BUILD:-$PWD/_build}
 budget_mb=${BUDGET_MB:-64}
 rss_limit=64
 [ -x "$build/zentoria-backupctl" ] || { echo "no build in $build: configure and make there first" >&2; exit 1; }
-for t in /usr/bin/time bc; do
+for t in /usr/bin/time bc zstd; do
 	command -v "$t" >/dev/null || { echo "pg.sh needs $t" >&2; exit 1; }
 done
 export ZB_SRCDIR=$PWD
@@ -143,24 +145,30 @@ base_dump() {	# file [pg_dump options]
 	"$PG_BIN/pg_dump" -Fc "$@" "${pgc[@]}" bench >"$f" && sync "$f"
 }
 
+shell_pipe() {	# file: what a shell user would do (issue 13's table)
+	"$PG_BIN/pg_dump" -Fc -Z0 "${pgc[@]}" bench | zstd -q -3 -T2 >"$1" &&
+	    sync "$1"
+}
+
 write_ini zstd zstd:3 none auto "a, b"
 write_ini age zstd:3 age auto "a, b"
 write_ini zero zstd:3 none 0 "a, b"
 write_ini tiers zstd:3 none auto "a, s3"
 
 # ---- backup ----------------------------------------------------------------
-bb=999999; bz=999999; ba=999999; b0=999999; rss=0
+bb=999999; bz=999999; ba=999999; b0=999999; bp=999999; rss=0
 for r in $(seq 1 "$rounds"); do
-	rm -f "$dir/base0.dump"
+	rm -f "$dir/base0.dump" "$dir/pipe.zst"
 	tb=$(timed base_dump "$dir/base0.dump" -Z0)
+	tp=$(timed shell_pipe "$dir/pipe.zst")
 	tz=$(ours zstd)
 	k=$(cat "$dir/rss"); [ "$k" -gt "$rss" ] && rss=$k
 	ta=$(ours age)
 	k=$(cat "$dir/rss"); [ "$k" -gt "$rss" ] && rss=$k
 	t0=$(ours zero)
-	printf '  backup round %d: pg_dump -Fc -Z0 %6.2f s, zstd:3 %6.2f s, zstd:3+age %6.2f s, zstd:3 workers=0 %6.2f s\n' \
-	    "$r" "$tb" "$tz" "$ta" "$t0"
-	bb=$(bench_min "$bb" "$tb"); bz=$(bench_min "$bz" "$tz")
+	printf '  backup round %d: pg_dump -Fc -Z0 %6.2f s, | zstd -3 -T2 %6.2f s, zstd:3 %6.2f s, zstd:3+age %6.2f s, zstd:3 workers=0 %6.2f s\n' \
+	    "$r" "$tb" "$tp" "$tz" "$ta" "$t0"
+	bb=$(bench_min "$bb" "$tb"); bz=$(bench_min "$bz" "$tz"); bp=$(bench_min "$bp" "$tp")
 	ba=$(bench_min "$ba" "$ta"); b0=$(bench_min "$b0" "$t0")
 done
 tg=$(timed base_dump "$dir/gzip.dump")
@@ -211,6 +219,8 @@ bench_row "backup zstd:3 + age, 2 local sinks" "$(bench_ratio "$ba" "$bb")" le 1
 bench_info "backup zstd:3, workers=0 (all on the loop)" \
     "$(bench_ratio "$b0" "$bb")" \
     "(workers=0 / workers=auto: $(bench_ratio "$b0" "$bz"))"
+bench_info "pg_dump -Fc -Z0 | zstd -3 -T2 / pg_dump -Z0" "$(bench_ratio "$bp" "$bb")" \
+    "(a shell pipeline, for comparison; ours / it: $(bench_ratio "$bz" "$bp"))"
 bench_info "pg_dump -Fc (gzip) / pg_dump -Fc -Z0" "$(bench_ratio "$tg" "$bb")" \
     "(one run, for comparison)"
 echo "stored size: ours (zstd:3) $ours_size bytes, pg_dump -Fc (gzip) $gzip_size bytes"

@@ -8,6 +8,10 @@
 # A backup of the file to the local tier is made first (not timed); then
 # ROUNDS times (default 3) in turn:
 #   baseline:  rclone copyto FILE dav:copyto/N.bin
+#   floor:     the same while `sha256sum FILE' runs: a copy job checks the
+#              bytes it sends against the manifest (SHA-256), which on 2
+#              CPUs competes with rclone and the server (printed, no
+#              target)
 #   copy:      zentoria-backupctl copy --from local --to dav: the stored
 #              object (compression none: the file's bytes) with its
 #              sidecar and manifest, each uploaded with its size known
@@ -108,24 +112,34 @@ timed() {
 	return 0
 }
 
-best_base=999999; best_copy=999999; best_run=999999; rss=0
+best_base=999999; best_copy=999999; best_run=999999; best_floor=999999; rss=0
 for r in $(seq 1 "$rounds"); do
 	t0=$(now)
 	rcl copyto "$T/file.bin" "dav:copyto/$r.bin"
 	t1=$(now)
 	tb=$(echo "$t1 - $t0" | bc)
+	# The floor of a verified copy: copyto while the same bytes are
+	# hashed once, as the copy job must (its SHA-256 check).
+	t0=$(now)
+	rcl copyto "$T/file.bin" "dav:floor/$r.bin" &
+	sha256sum "$T/file.bin" >/dev/null
+	wait $!
+	t1=$(now)
+	tf=$(echo "$t1 - $t0" | bc)
 	timed "$build/zentoria-backupctl" -q -c "$T/zb.ini" copy --from local --to dav
 	tc=$secs
 	# Through the server, not behind its back (it caches directories).
 	rcl purge dav:zb
 	timed "$build/zentoria-backupctl" -q -c "$T/zb.ini" run file
 	tr=$secs
-	printf 'round %d: rclone copyto %.2f s, zentoria copy %.2f s, zentoria backup %.2f s\n' \
-	    "$r" "$tb" "$tc" "$tr"
+	printf 'round %d: rclone copyto %.2f s, copyto + sha256sum %.2f s, zentoria copy %.2f s, zentoria backup %.2f s\n' \
+	    "$r" "$tb" "$tf" "$tc" "$tr"
 	best_base=$(min "$best_base" "$tb")
+	best_floor=$(min "$best_floor" "$tf")
 	best_copy=$(min "$best_copy" "$tc")
 	best_run=$(min "$best_run" "$tr")
 	rcl purge dav:copyto
+	rcl purge dav:floor
 	rcl purge dav:zb
 	sleep 1		# one second per stamp: runs must not share one
 done
@@ -133,6 +147,10 @@ echo
 printf '%-40s %10s\n' "rclone copyto $size (best)" "$best_base s"
 printf '%-40s %10s\n' "zentoria copy local -> rclone (best)" "$best_copy s"
 printf '%-40s %10s   (target <= 1.1)\n' "ratio copy / copyto" "$(ratio "$best_copy" "$best_base")"
+printf '%-40s %10s   (copyto while sha256sum reads the file: the\n' \
+    "ratio (copyto + sha256sum) / copyto" "$(ratio "$best_floor" "$best_base")"
+printf '%-40s %10s    floor of a copy that checks what it sends)\n' "" ""
+printf '%-40s %10s\n' "ratio copy / (copyto + sha256sum)" "$(ratio "$best_copy" "$best_floor")"
 printf '%-40s %10s\n' "zentoria backup -> rclone (best)" "$best_run s"
 printf '%-40s %10s   (stream of unknown size: spooled by rcat)\n' \
     "ratio backup / copyto" "$(ratio "$best_run" "$best_base")"

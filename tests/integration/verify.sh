@@ -216,6 +216,14 @@ PY
 	printf '%s  %s\n' "$csha" "$(basename "$cdata")" >"$cdata.sha256"
 	check_fails 1 "$c: verify fails on the $name checksum" $C verify "$cid"
 	grep_err "... as corrupt stored data" "$cid (from sink:disk): stored data is corrupt"
+	# Without a SHA-256 the plaintext's size is still checked.
+	rm -rf "$T/$name" "$T/state-$name"
+	check "$c backup again" $C run num
+	cdir=$(dirname "$(ls "$T/$name"/num/output/*/manifest.json)")
+	cid="num/output@$(basename "$cdir")"
+	dir=$cdir manifest_set plaintext size $((plain_size + 1))
+	check_fails 1 "$c: verify fails on the plaintext size" $C verify "$cid"
+	grep_err "... naming both sizes" "$cid (from sink:disk): restored data does not match the manifest: $plain_size bytes, expected $((plain_size + 1)) bytes"
 done
 
 finish
