@@ -526,16 +526,23 @@ budget_room(const struct stream *st)
 	return st->live >= st->high ? 0 : st->high - st->live;
 }
 
+/* Hand a stage's job, its batches set, to the pool. */
+static void
+stage_submit(struct stream *st, struct stage *sg)
+{
+	sg->busy = 1;
+	st->pipe->inflight++;
+	workers_submit(&sg->job);
+}
+
 static void
 stage_start(struct stream *st, enum stage_id id, struct batch *b)
 {
 	struct stage	*sg = &st->pipe->stage[id];
 
-	sg->busy = 1;
 	sg->b[0] = b;
 	sg->nb = 1;
-	st->pipe->inflight++;
-	workers_submit(&sg->job);
+	stage_submit(st, sg);
 }
 
 /*
@@ -577,9 +584,7 @@ hash_stage_try(struct stream *st, enum stage_id id)
 		sg->b[sg->nb++] = b;
 		bytes += id == STAGE_HASH_IN ? b->in->pub.len : b->out_bytes;
 	}
-	sg->busy = 1;
-	pp->inflight++;
-	workers_submit(&sg->job);
+	stage_submit(st, sg);
 }
 
 /* Lend spare chunks to the transform run: no mmap for its output. */
@@ -650,9 +655,7 @@ xform_store_start(struct stream *st)
 	pp->xf.out_max = total;
 	xform_reserve(st, total);
 	lend_stash(st, total);
-	sg->busy = 1;
-	pp->inflight++;
-	workers_submit(&sg->job);
+	stage_submit(st, sg);
 }
 
 /* Start the transform on b (or on a drain run) if the budget allows. */

@@ -460,14 +460,38 @@ Test(stream, two_chunk_budget_resumes)
 	free(dir);
 }
 
+/*
+ * Restore the one copy on SINK (NULL: on any sink) to DIR/restored, which
+ * must then hold SIZE bytes.
+ */
+static struct restore_result
+restore_the_copy(struct zb_config *cfg, const char *sink, const char *dir,
+    off_t size)
+{
+	struct catalog		 cat;
+	struct restore_opts	 ro = { 0 };
+	struct restore_result	 res;
+	struct stat		 sb;
+	char			*out = xasprintf("%s/restored", dir);
+
+	catalog_load(cfg, sink, NULL, &cat);
+	cr_assert_eq(cat.n, 1);
+	ro.target = out;
+	cr_assert_eq(restore_copy(cfg, &cat.items[0], &ro, &res), 0, "%s",
+	    test_logged());
+	cr_assert_eq(stat(out, &sb), 0);
+	cr_assert_eq(sb.st_size, size);
+	catalog_free(&cat);
+	free(out);
+	return res;
+}
+
 /* Restoring expands: the decompressed side must stay within the budget. */
 Test(stream, restore_of_expanding_data_stays_within_budget)
 {
-	char			*dir = test_tmpdir(), *out;
+	char			*dir = test_tmpdir();
 	struct zb_config	*cfg;
 	struct run_summary	 s;
-	struct catalog		 cat;
-	struct restore_opts	 ro = { 0 };
 	struct restore_result	 res;
 
 	cfg = test_config("[daemon]\nplugin_dir = %s\nmax_buffer_mb = 2\n"
@@ -478,20 +502,10 @@ Test(stream, restore_of_expanding_data_stays_within_budget)
 	s = run_job(cfg, "j");
 	cr_assert_eq(s.result, RUN_OK, "%s", test_logged());
 	cr_assert_lt(s.stored_bytes, 100000, "zeros compress");
-	catalog_load(cfg, NULL, NULL, &cat);
-	cr_assert_eq(cat.n, 1);
-	out = xasprintf("%s/restored", dir);
-	ro.target = out;
-	cr_assert_eq(restore_copy(cfg, &cat.items[0], &ro, &res), 0, "%s",
-	    test_logged());
+	res = restore_the_copy(cfg, NULL, dir, 64000000);
 	cr_assert_eq(res.budget, 2 << 20);
 	cr_assert_leq(res.peak_buffered, res.budget, "peak %llu",
 	    (unsigned long long)res.peak_buffered);
-	struct stat sb;
-	cr_assert_eq(stat(out, &sb), 0);
-	cr_assert_eq(sb.st_size, 64000000);
-	catalog_free(&cat);
-	free(out);
 	plugin_unbind_config(cfg);
 	config_free(cfg);
 	rm_rf(dir);
@@ -507,13 +521,9 @@ Test(stream, restore_of_expanding_data_stays_within_budget)
  */
 Test(stream, zstd_threads_stay_within_budget)
 {
-	char			*dir = test_tmpdir(), *out;
+	char			*dir = test_tmpdir();
 	struct zb_config	*cfg;
 	struct run_summary	 s;
-	struct catalog		 cat;
-	struct restore_opts	 ro = { 0 };
-	struct restore_result	 res;
-	struct stat		 sb;
 
 	cfg = test_config("[daemon]\nplugin_dir = %s\nmax_buffer_mb = 4\n"
 	    "max_parallel_jobs = 1\ncompression = zstd:1\n"
@@ -529,16 +539,7 @@ Test(stream, zstd_threads_stay_within_budget)
 	    (unsigned long long)s.peak_buffered,
 	    (unsigned long long)s.budget);
 	cr_assert_geq(s.stored_bytes, 24000000, "random does not compress");
-	catalog_load(cfg, "disk", NULL, &cat);
-	cr_assert_eq(cat.n, 1);
-	out = xasprintf("%s/restored", dir);
-	ro.target = out;
-	cr_assert_eq(restore_copy(cfg, &cat.items[0], &ro, &res), 0, "%s",
-	    test_logged());
-	cr_assert_eq(stat(out, &sb), 0);
-	cr_assert_eq(sb.st_size, 24000000);
-	catalog_free(&cat);
-	free(out);
+	(void)restore_the_copy(cfg, "disk", dir, 24000000);
 	plugin_unbind_config(cfg);
 	config_free(cfg);
 	rm_rf(dir);
