@@ -25,7 +25,9 @@
  *                object is streamed once (a get of the origin) to every
  *                target missing it (a writer each); when the producer
  *                ended, size and SHA-256 are compared with the manifest
- *                and only then are the writers committed; then, per
+ *                and only then are the writers committed (a target sink
+ *                may have the origin's object as a file meanwhile, ABI
+ *                1.7 put_file, when the origin keeps one); then, per
  *                target, the sidecar and last the manifest, rewritten to
  *                name the target sink (nothing else changes).  A copy
  *                that fails or is killed before its manifest does not
@@ -537,6 +539,20 @@ xf_finished(struct stream *st, void *arg)
 
 static const struct stream_owner xf_owner = { xf_drained, xf_finished };
 
+/* host->put_file of the data's writers: the origin's object as a file. */
+static int
+origin_file(void *arg)
+{
+	struct copy	*c = arg;
+	char		*key;
+	int		 fd;
+
+	key = layout_data_key(c->cur->dir, c->cur->data);
+	fd = sinkio_get_file(c->origin, key);
+	free(key);
+	return fd;
+}
+
 static void
 on_origin_manifest(void *arg, int status, const char *err, const char *data,
     size_t len)
@@ -596,6 +612,7 @@ on_origin_manifest(void *arg, int status, const char *err, const char *data,
 	free(key);
 	/* The stored bytes as they are: a sink may size its upload. */
 	stream_set_put_size(c->st, (int64_t)a->stored_size);
+	stream_set_put_file(c->st, origin_file, c);
 	c->st->artifact_id = xstrdup(a->id);
 	c->st->stream_name = xstrdup(a->stream);
 	key = layout_data_key(a->dir, a->data);

@@ -489,6 +489,12 @@ h_put_sha256(struct zb_io *io)
 	return io->vt->put_sha256 != NULL ? io->vt->put_sha256(io) : NULL;
 }
 
+static int
+h_put_file(struct zb_io *io)
+{
+	return io->vt->put_file != NULL ? io->vt->put_file(io) : -1;
+}
+
 static const struct zb_host_api host_api = {
 	.abi_version = ZB_PLUGIN_ABI_VERSION,
 	.struct_size = sizeof(struct zb_host_api),
@@ -545,6 +551,7 @@ static const struct zb_host_api host_api = {
 	.buf_json_str = toolkit_buf_json_str,
 	.put_size = h_put_size,
 	.put_sha256 = h_put_sha256,
+	.put_file = h_put_file,
 };
 
 const struct zb_host_api *

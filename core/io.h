@@ -34,6 +34,8 @@ struct io_vtbl {
 	 * the SHA-256 of its bytes (ABI 1.6). */
 	int64_t	(*put_size)(const struct zb_io *);
 	const char *(*put_sha256)(const struct zb_io *);
+	/* The put's bytes as a file the caller owns, or -1 (ABI 1.7). */
+	int	(*put_file)(const struct zb_io *);
 };
 
 struct zb_io {

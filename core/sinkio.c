@@ -10,6 +10,7 @@
  */
 #include "zb-build.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,23 @@ sinkio_put_open(struct zb_inst *sink, struct zb_io *w, const char *key,
 	rc = sink->plugin->desc.put_open(sink->ctx, w, k, ops, wctx);
 	free(k);
 	return rc;
+}
+
+int
+sinkio_get_file(struct zb_inst *sink, const char *key)
+{
+	char	*k;
+	int	 fd;
+
+	if (sink->plugin->desc.get_file == NULL)
+		return -1;
+	k = sinkio_key(sink, key);
+	fd = sink->plugin->desc.get_file(sink->ctx, k);
+	if (fd == -1)
+		log_debug("%s: %s is not available as a file: %s",
+		    sink->sec->title, k, strerror(errno));
+	free(k);
+	return fd;
 }
 
 /* ---- small transfers as streams ---------------------------------------- */

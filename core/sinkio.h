@@ -64,5 +64,11 @@ void	sinkio_remove_pending(struct zb_inst *sink, const char *key,
  */
 int	sinkio_get_into(struct zb_inst *sink, const char *key,
 	    struct stream *st);
+/*
+ * A new descriptor of committed object key when sink keeps it as a local
+ * file (ABI 1.7 get_file), or -1: the sink has no get_file, or it failed
+ * (logged at debug: the caller then streams the bytes as always).
+ */
+int	sinkio_get_file(struct zb_inst *sink, const char *key);
 
 #endif

@@ -25,10 +25,13 @@
  */
 #include "zb-build.h"
 
+#include <sys/stat.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "age.h"
 #include "codec.h"
@@ -1141,6 +1144,33 @@ w_put_sha256(const struct zb_io *io)
 	    st->sha_out[0] != '\0' ? st->sha_out : NULL;
 }
 
+/*
+ * ABI 1.7: the put's bytes as a file, for a stream that stores them as
+ * they are (no codec, no age) and whose owner named one.  The stream
+ * still pushes every byte to the writer and checks them.
+ */
+static int
+w_put_file(const struct zb_io *io)
+{
+	const struct stream	*st = ((const struct writer *)io)->st;
+	struct stat		 sb;
+	int			 fd;
+
+	if (st->p.dir != STREAM_STORE || st->put_file == NULL ||
+	    st->put_size < 0 || st->p.comp.algo != COMP_NONE ||
+	    st->p.age != NULL)
+		return -1;
+	fd = st->put_file(st->put_file_arg);
+	if (fd == -1)
+		return -1;
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    sb.st_size != (off_t)st->put_size) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static const struct io_vtbl writer_vtbl = {
 	.kind = "writer",
 	.done = w_done,
@@ -1149,12 +1179,20 @@ static const struct io_vtbl writer_vtbl = {
 	.facts = w_facts,
 	.put_size = w_put_size,
 	.put_sha256 = w_put_sha256,
+	.put_file = w_put_file,
 };
 
 void
 stream_set_put_size(struct stream *st, int64_t size)
 {
 	st->put_size = size;
+}
+
+void
+stream_set_put_file(struct stream *st, int (*open_file)(void *), void *arg)
+{
+	st->put_file = open_file;
+	st->put_file_arg = arg;
 }
 
 void

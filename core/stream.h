@@ -116,6 +116,8 @@ struct stream {
 	char			 sha_out[65];	/* hashed, skip_plain_sha256) */
 	int64_t			 put_size;	/* stored bytes known up front,
 						   or -1 (stream_set_put_size) */
+	int			(*put_file)(void *arg);	/* or NULL */
+	void			*put_file_arg;
 
 	/* chunk queue */
 	struct chunkq		 q;
@@ -180,6 +182,15 @@ void		 stream_writer_fail(struct writer *, const char *fmt, ...)
  * (host->put_size).  Call before the writers are opened.
  */
 void		 stream_set_put_size(struct stream *, int64_t);
+/*
+ * A store stream whose bytes are those of a local file, unchanged (a copy
+ * from a `local' sink: no codec, no age): open_file(arg) returns a new
+ * descriptor of it, or -1, each time a writer's plugin asks
+ * (host->put_file), which is checked to be a regular file of put_size
+ * bytes.  Call after stream_set_put_size, before the writers are opened.
+ */
+void		 stream_set_put_file(struct stream *, int (*open_file)(void *),
+		    void *arg);
 
 /* After drained(): commit every live writer, or abort them all. */
 void		 stream_commit(struct stream *);

@@ -57,10 +57,11 @@ extern "C" {
 #endif
 
 #define ZB_PLUGIN_ABI_VERSION		1
-#define ZB_PLUGIN_ABI_MINOR		6	/* 1: http_*; 2: facts, test restore;
+#define ZB_PLUGIN_ABI_MINOR		7	/* 1: http_*; 2: facts, test restore;
 					   3: pending puts; 4: ZB_ERR_RETAINED;
 					   5: toolkit adapters (fd, HTTP);
-					   6: put_size, put_sha256 */
+					   6: put_size, put_sha256;
+					   7: get_file, put_file */
 
 /* Type sizes and libevent major version the plugin was built with. */
 #define ZB_ABI_SIG	((uint32_t)(sizeof(void *) |			\
@@ -746,6 +747,22 @@ struct zb_host_api {
 	 */
 	int64_t		 (*put_size)(struct zb_io *w);
 	const char	*(*put_sha256)(struct zb_io *w);
+
+	/*
+	 * ABI 1.7, sinks: the put's bytes as a file.  When the host copies
+	 * a committed object from a sink that keeps it in a local regular
+	 * file (the origin's get_file), put_file returns a new read-only
+	 * descriptor of that file at offset 0, exactly put_size(w) bytes
+	 * long, which the caller owns (close it, or give it to a child as
+	 * its stdin); else -1.  Every byte is still offered to w's write
+	 * and checked against the manifest before commit, as for any put:
+	 * a sink that uploads from the file (rclone rcat reads it as its
+	 * stdin) takes the written bytes without sending them, and should
+	 * answer ZB_AGAIN while its upload lags far behind them, so that
+	 * the host's check and timeout follow the upload.  check
+	 * host->struct_size before using it.
+	 */
+	int		 (*put_file)(struct zb_io *w);
 };
 
 struct zb_plugin_desc {
@@ -832,6 +849,16 @@ struct zb_plugin_desc {
 	int	(*list_pending)(void *ctx, struct zb_io *l, const char *prefix);
 	int	(*remove_pending)(void *ctx, struct zb_io *op, const char *key,
 		    const char *handle);
+
+	/*
+	 * ABI 1.7, sink, optional: a new read-only descriptor (O_CLOEXEC)
+	 * of committed object key when the sink keeps it as a local regular
+	 * file holding exactly its bytes, or -1 (with errno).  Called on
+	 * the loop and must not block for long (an open(2)); the host owns
+	 * the descriptor.  It lets a copy to another sink hand the file to
+	 * a tool that reads it itself (host->put_file).
+	 */
+	int	(*get_file)(void *ctx, const char *key);
 };
 
 #ifdef __cplusplus

@@ -457,6 +457,38 @@ local_get_open(void *ctx, struct zb_io *s, const char *key,
 	return ZB_OK;
 }
 
+/*
+ * ABI 1.7: the object as a file, for a copy to a sink that has a tool
+ * read it itself (rclone rcat's stdin).  The file is the committed
+ * object: written once under a temporary name, renamed into place, never
+ * changed again.
+ */
+static int
+local_get_file(void *ctx, const char *key)
+{
+	struct local	*l = ctx;
+	struct stat	 sb;
+	char		*path;
+	int		 fd, e;
+
+	path = key_path(l, key);
+	if (path == NULL)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	e = errno;
+	free(path);
+	if (fd == -1) {
+		errno = e;
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
+
 /* ---- list and remove -------------------------------------------------------- */
 
 static int
@@ -685,4 +717,5 @@ ZB_EXPORT const struct zb_plugin_desc zb_plugin = {
 	.remove = local_remove,
 	.list_pending = local_list_pending,
 	.remove_pending = local_remove_pending,
+	.get_file = local_get_file,
 };

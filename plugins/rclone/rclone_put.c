@@ -25,6 +25,13 @@
  * stream is not hashed a second time on the loop thread; a host older
  * than ABI 1.6 gets it hashed here.
  *
+ * When the host has the put's bytes as a file (host->put_file, ABI 1.7:
+ * a copy from a `local' sink), the file goes into rcat's pipe by
+ * splice(2) from an event on the pipe (PUT_FILE), and the host's bytes,
+ * which it checks against the manifest, are counted and dropped, at most
+ * RCLONE_FILE_AHEAD ahead of the pipe.  The commit still comes only from
+ * the host, after its check.
+ *
  * At most max_uploads rcat children run at once per sink: a put beyond
  * that answers ZB_AGAIN to its first write until a slot frees.
  */
@@ -39,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -54,11 +62,23 @@ enum put_state {
 	PUT_MOVING,		/* moveto */
 	PUT_FAILED,		/* rcat could not start, or exited early */
 	PUT_BUFFERING,		/* a small put: its bytes in memory */
-	PUT_SENDING		/* operations/uploadfile */
+	PUT_SENDING,		/* operations/uploadfile */
+	PUT_FILE		/* rcat reads the file (host->put_file) */
 };
 
 /* Known up front and at most this big: one upload from memory. */
 #define RCLONE_SMALL_MAX	(1024 * 1024)
+
+/*
+ * A put from the origin's file (host->put_file): the file goes into
+ * rcat's pipe by splice(2), at most RCLONE_SPLICE_MAX per call and
+ * RCLONE_SPLICE_TURN per loop turn; the host's bytes (checked, not sent)
+ * may run RCLONE_FILE_AHEAD ahead of what went into the pipe before a
+ * write answers "not now".
+ */
+#define RCLONE_SPLICE_MAX	RCLONE_PIPE_SIZE
+#define RCLONE_SPLICE_TURN	(4 * RCLONE_PIPE_SIZE)
+#define RCLONE_FILE_AHEAD	(16 * 1024 * 1024)
 
 struct rc_put {
 	struct rclone			*rc;
@@ -95,9 +115,32 @@ struct rc_put {
 	int				 final_seen;
 	int				 bad_line;
 	char				 err[512];
+	/* PUT_FILE: the origin's file into rcat's pipe */
+	int				 file;
+	int				 pipe;
+	struct event			*pipe_ev;
+	uint64_t			 spliced;
+	char				*copybuf;	/* no splice: pread */
 };
 
 static void	put_verify(struct rc_put *);
+
+/* The origin's file and the pipe into rcat, when a put from a file. */
+static void
+file_close(struct rc_put *p)
+{
+	if (p->pipe_ev != NULL)
+		event_free(p->pipe_ev);
+	p->pipe_ev = NULL;
+	if (p->pipe != -1)
+		close(p->pipe);
+	p->pipe = -1;
+	if (p->file != -1)
+		close(p->file);
+	p->file = -1;
+	free(p->copybuf);
+	p->copybuf = NULL;
+}
 
 static void
 put_free(struct rc_put *p)
@@ -105,6 +148,7 @@ put_free(struct rc_put *p)
 	if (p->slot)
 		rclone_slot_release(p->rc);
 	rclone_slot_cancel(p->rc, &p->waiter);
+	file_close(p);
 	if (p->md != NULL)
 		EVP_MD_CTX_free(p->md);
 	free(p->key);
@@ -203,6 +247,25 @@ rcat_exit(void *arg, int ok, int code, const char *err)
 			put_free(p);
 		}
 		break;
+	case PUT_FILE:
+		/*
+		 * rcat read the whole file (or failed) before the host's
+		 * check was through: the writes go on without waiting for
+		 * the pipe (or fail), and commit verifies (or fails).
+		 */
+		file_close(p);
+		if (p->aborted) {
+			forget(p->rc, p->tmp_rel, "aborted");
+			put_free(p);
+			break;
+		}
+		if (!ok)
+			p->state = PUT_FAILED;
+		if (p->want_ready) {
+			p->want_ready = 0;
+			p->rc->host->ready(p->w);
+		}
+		break;
 	default:
 		/* Aborted: the host has let go of the put. */
 		if (p->aborted) {
@@ -243,6 +306,159 @@ on_inner_abort(void *arg)
 
 static int	inner_commit(struct rc_put *);
 
+/*
+ * A large put of a committed object that the host has as a local file
+ * (a copy from a `local' sink): the file goes into rcat's pipe by
+ * splice(2), which moves page references rather than copying the bytes
+ * through this process, and the host's bytes, which it checks against
+ * the manifest, are taken without being sent.  rcat still reads a pipe
+ * of ours, so that it ends when this process does.  -1: stream them.
+ */
+static int
+put_file_open(struct rc_put *p)
+{
+	const struct zb_host_api *h = p->rc->host;
+
+	if (p->size <= RCLONE_SMALL_MAX || h->struct_size <
+	    offsetof(struct zb_host_api, put_file) + sizeof(h->put_file))
+		return -1;
+	return h->put_file(p->w);
+}
+
+/* Room for len more of the host's bytes: not too far ahead of the pipe. */
+static int
+file_room(const struct rc_put *p, size_t len)
+{
+	return p->pipe == -1 ||
+	    p->bytes + len <= p->spliced + RCLONE_FILE_AHEAD;
+}
+
+/*
+ * At most n bytes of the file at p->spliced into the pipe: what went,
+ * or -1 with errno (EAGAIN: the pipe is full).  splice(2) where the
+ * file system has it, else pread and write.
+ */
+static ssize_t
+file_move(struct rc_put *p, size_t n)
+{
+	loff_t	 off = (loff_t)p->spliced;
+	ssize_t	 r, w;
+
+	if (p->copybuf == NULL) {
+		r = splice(p->file, &off, p->pipe, NULL, n,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (r != -1 || (errno != EINVAL && errno != ENOSYS))
+			return r;
+		p->copybuf = malloc(RCLONE_SPLICE_MAX);
+		if (p->copybuf == NULL)
+			return -1;
+	}
+	/* What the pipe takes now (PIPE_BUF at least when writable). */
+	r = pread(p->file, p->copybuf, n < 65536 ? n : 65536,
+	    (off_t)p->spliced);
+	if (r <= 0)
+		return r;
+	w = write(p->pipe, p->copybuf, (size_t)r);
+	return w;
+}
+
+static void
+on_pipe_writable(evutil_socket_t fd, short what, void *arg)
+{
+	struct rc_put	*p = arg;
+	uint64_t	 left, turn = 0;
+	ssize_t		 n;
+
+	(void)fd;
+	(void)what;
+	while (p->spliced < (uint64_t)p->size && turn < RCLONE_SPLICE_TURN) {
+		left = (uint64_t)p->size - p->spliced;
+		n = file_move(p, left < RCLONE_SPLICE_MAX ? (size_t)left :
+		    RCLONE_SPLICE_MAX);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			/* rcat is gone (EPIPE), or the file is short. */
+			snprintf(p->err, sizeof(p->err), "cannot send the "
+			    "file into rclone: %s", n == 0 ?
+			    "it ended early" : strerror(errno));
+			p->rc->host->log(p->rc->inst, ZB_LOG_ERROR, "put %s: "
+			    "%s", p->key, p->err);
+			file_close(p);
+			if (p->cmd != NULL)
+				rc_cmd_kill(p->cmd);	/* rcat_exit ends */
+			return;
+		}
+		p->spliced += (uint64_t)n;
+		turn += (uint64_t)n;
+	}
+	if (p->spliced == (uint64_t)p->size)
+		file_close(p);		/* end of file for rcat */
+	if (p->want_ready && p->state == PUT_FILE && file_room(p,
+	    RCLONE_FILE_AHEAD / 2)) {
+		p->want_ready = 0;
+		p->rc->host->ready(p->w);
+	}
+}
+
+static int
+file_write(struct rc_put *p, const struct zb_chunk *c)
+{
+	if (p->bytes + c->len > (uint64_t)p->size) {
+		p->rc->host->log(p->rc->inst, ZB_LOG_ERROR, "put %s: more "
+		    "than the %" PRId64 " bytes announced", p->key, p->size);
+		return ZB_ERR;
+	}
+	if (!file_room(p, c->len)) {
+		p->want_ready = 1;	/* on_pipe_writable */
+		return ZB_AGAIN;
+	}
+	p->bytes += c->len;
+	return ZB_OK;
+}
+
+/*
+ * The host checked every byte: once the rest of the file is in the pipe
+ * and rcat exited, verify and move.  The SHA-256 compared with the
+ * remote's is the host's, of the same file.
+ */
+static int
+file_commit(struct rc_put *p)
+{
+	const char	*sha;
+
+	if (p->bytes != (uint64_t)p->size) {
+		snprintf(p->err, sizeof(p->err), "%" PRIu64 " bytes, not the %"
+		    PRId64 " announced", p->bytes, p->size);
+		p->rc->host->log(p->rc->inst, ZB_LOG_ERROR, "put %s: %s",
+		    p->key, p->err);
+		p->aborted = 1;		/* no done from us: ZB_ERR */
+		file_close(p);
+		if (p->cmd != NULL)
+			rc_cmd_kill(p->cmd);	/* rcat_exit frees */
+		else {
+			forget(p->rc, p->tmp_rel, "failed put");
+			put_free(p);
+		}
+		return ZB_ERR;
+	}
+	sha = p->rc->host->put_sha256(p->w);
+	snprintf(p->sha, sizeof(p->sha), "%s", sha != NULL ? sha : "");
+	p->cw = p->w;
+	p->state = PUT_FLUSHED;
+	p->rc->host->log(p->rc->inst, ZB_LOG_DEBUG, "put %s: %" PRIu64
+	    " bytes checked, from the origin's file", p->key, p->bytes);
+	if (p->rcat_done) {
+		if (!p->rcat_ok)
+			put_finish(p, ZB_ERR, p->err);
+		else
+			put_verify(p);
+	}
+	return ZB_AGAIN;
+}
+
 /* A slot is ours: start rcat and open the host's writer on its stdin. */
 static void
 put_start(void *arg)
@@ -264,10 +480,10 @@ put_start(void *arg)
 	}
 	memset(&spec, 0, sizeof(spec));
 	spec.argv = argv;
-	spec.want_stdin = 1;
 	spec.on_exit = rcat_exit;
 	spec.arg = p;
 	spec.what = p->what;
+	spec.want_stdin = 1;
 	p->cmd = rc_cmd_start(rc, &spec, &fd, NULL);
 	if (p->cmd == NULL) {
 		p->slot = 0;
@@ -278,6 +494,23 @@ put_start(void *arg)
 	}
 	/* A bigger pipe: fewer wake-ups per MiB (best effort). */
 	(void)fcntl(fd, F_SETPIPE_SZ, RCLONE_PIPE_SIZE);
+	p->file = put_file_open(p);
+	if (p->file != -1) {
+		p->pipe = fd;
+		p->pipe_ev = event_new(rc->host->evbase(), fd, EV_WRITE |
+		    EV_PERSIST, on_pipe_writable, p);
+		if (p->pipe_ev == NULL || event_add(p->pipe_ev, NULL) != 0) {
+			file_close(p);
+			rc_cmd_kill(p->cmd);
+			snprintf(p->err, sizeof(p->err), "out of memory");
+			p->state = PUT_FAILED;
+			goto wake;
+		}
+		rc->host->log(rc->inst, ZB_LOG_DEBUG, "put %s: the origin's "
+		    "file goes into rclone by splice", p->key);
+		p->state = PUT_FILE;
+		goto wake;
+	}
 	memset(&fs, 0, sizeof(fs));
 	fs.struct_size = sizeof(fs);
 	fs.fd = fd;
@@ -298,7 +531,14 @@ wake:
 		p->commit_pending = 0;
 		if (p->state == PUT_FAILED)
 			put_finish(p, ZB_ERR, p->err);	/* cw is w */
-		else if (inner_commit(p) == ZB_ERR) {
+		else if (p->state == PUT_FILE) {
+			/* Committed with no byte written: not its size. */
+			file_close(p);
+			rc_cmd_kill(p->cmd);	/* rcat_exit frees */
+			p->aborted = 1;
+			p->rc->host->done(p->w, ZB_ERR, "committed before "
+			    "the bytes announced");
+		} else if (inner_commit(p) == ZB_ERR) {
 			/* The adapter has cleaned up; the child goes. */
 			if (p->cmd != NULL)
 				rc_cmd_kill(p->cmd);
@@ -322,6 +562,8 @@ put_write(void *wctx, const struct zb_chunk *c)
 	struct rc_put	*p = wctx;
 	int		 rv;
 
+	if (p->state == PUT_FILE)
+		return file_write(p, c);
 	if (p->state == PUT_FAILED || (p->iops == NULL && p->state !=
 	    PUT_WAITING && p->state != PUT_BUFFERING)) {
 		p->rc->host->log(p->rc->inst, ZB_LOG_ERROR, "put %s: %s",
@@ -480,6 +722,8 @@ put_commit(void *wctx)
 	p->cw = p->w;
 	if (p->state == PUT_BUFFERING)
 		return small_send(p);
+	if (p->state == PUT_FILE)
+		return file_commit(p);
 	if (p->state == PUT_WAITING) {
 		p->commit_pending = 1;	/* put_start commits */
 		return ZB_AGAIN;
@@ -523,8 +767,10 @@ put_abort(void *wctx)
 	case PUT_SENDING:
 		return;		/* upload_done ends it */
 	case PUT_UPLOADING:
+	case PUT_FILE:
 	case PUT_FLUSHED:
 	case PUT_FAILED:
+		file_close(p);
 		if (p->iops != NULL)
 			p->iops->abort(p->ictx);	/* kills rcat */
 		p->iops = NULL;
@@ -727,6 +973,7 @@ rclone_put_open(void *ctx, struct zb_io *w, const char *key,
 	p->waiter.start = put_start;
 	p->waiter.arg = p;
 	p->size = -1;
+	p->file = p->pipe = -1;
 	if (rc->host->struct_size >= offsetof(struct zb_host_api, put_sha256) +
 	    sizeof(rc->host->put_sha256)) {
 		p->size = rc->host->put_size(w);

@@ -180,7 +180,10 @@ RCS_WANT_PORT=$DAV_PORT RCS_WANT_PASS=$DAV_PASS rclone_serve webdav "$T/dav" \
     fail "restart webdav"
 sed -i '/^bwlimit = 1M$/d' "$T/zb.ini"
 : >"$T/argv.log"
-check "the next copy run fills the gap" $Z copy --from local --to dav --json
+check "the next copy run fills the gap" $CTL -v -c "$T/zb.ini" copy --from local --to dav --json
+grep -q "the origin's file goes into rclone by splice" "$T/err" &&
+    ok "the big object went from the local file into rcat's pipe" ||
+    fail "not from the file: $(grep -i 'put .*data' "$T/err" | head -3)"
 argv_check 1 && ok "the big data object: one rcat with its exact --size" ||
     fail "rclone commands: $(cat "$T/argv.log")"
 python3 - "$T/out" <<'PY' && ok "the big copy copied, the rest present" || fail "gap run: $(cat "$T/out")"
@@ -219,6 +222,34 @@ diff -r "$T/tree" "$T/out-tree/tree" >/dev/null && ok "tree identical" || fail "
 rcds() { pgrep -f -- "--config $T/rclone.conf .* rcd " || true; }
 [ -z "$(rcds)" ] && ok "no rclone rcd outlives the commands that started it" ||
     fail "rclone rcd left: $(rcds)"
+
+# ---- a corrupt object on the origin ---------------------------------------------
+# rclone reads the local file while the copy checks the same bytes against
+# the manifest: one flipped byte fails the copy, and nothing of it stays on
+# the target (the upload is taken back before any commit).
+check "a big backup to the local tier, to be corrupted" $Z run big
+cdir=$(ls -d "$T"/local/big/output/*/ | sort | tail -1)
+cdir=${cdir%/}
+cobj=$(ls "$cdir"/data.* | grep -v '\.sha256$')
+chmod u+w "$cobj"
+python3 - "$cobj" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(3000000)
+    b = f.read(1)
+    f.seek(3000000)
+    f.write(bytes([b[0] ^ 1]))
+PY
+check_fails 1 "a copy of the corrupted object fails" $CTL -v -c "$T/zb.ini" copy --from local --to dav
+grep -q "the origin's file goes into rclone by splice" "$T/err" &&
+    grep -q "does not match the manifest" "$T/err" &&
+    ok "refused by the check, with the file already going into rclone" ||
+    fail "corrupt copy: $(grep -iE 'splice|match|error' "$T/err" | head -5)"
+crel=${cdir#"$T"/local/}
+[ -z "$(find "$T/dav/zentoria/Daily/$crel" \( -name 'manifest.json' -o -name '*data.*' \) 2>/dev/null)" ] &&
+    ok "no manifest, data or temporary of it on the target" ||
+    fail "left on the target: $(find "$T/dav/zentoria/Daily/$crel" 2>/dev/null)"
+rm -rf "$cdir"
 
 # ---- the copying process killed ----------------------------------------------
 check "another big backup to the local tier" $Z run big

@@ -155,19 +155,26 @@ h_finished(struct stream *st, void *arg)
 static const struct stream_owner h_owner = { h_drained, h_finished };
 
 static void
-h_init(struct harness *h)
+h_init_comp(struct harness *h, int algo)
 {
 	struct stream_params	 p;
 
 	memset(h, 0, sizeof(*h));
 	memset(&p, 0, sizeof(p));
 	p.dir = STREAM_STORE;
-	p.comp.algo = COMP_NONE;
+	p.comp.algo = algo;
+	p.comp.level = 3;
 	p.chunk_size = CHUNK;
 	p.budget = BUDGET;
 	p.name = "test/fd";
 	h->commit = 1;
 	h->st = stream_new(&p, &h_owner, h);
+}
+
+static void
+h_init(struct harness *h)
+{
+	h_init_comp(h, COMP_NONE);
 }
 
 /* ---- a slow writer that checks every byte ------------------------------ */
@@ -187,6 +194,9 @@ struct slow {
 	/* ABI 1.6, as the writer sees them */
 	int64_t		 size_seen;	/* host->put_size at the first write */
 	char		 sha_commit[65]; /* put_sha256 at commit */
+	/* ABI 1.7: host->put_file at the first write: its size, or -1 */
+	int64_t		 file_size;
+	int		 file_bad;	/* its bytes are not the pattern */
 };
 
 static void
@@ -198,6 +208,30 @@ slow_ready(void *arg)
 	hostapi_get()->ready(&s->w->io);
 }
 
+/* What host->put_file gives: a descriptor of the pattern, at offset 0. */
+static void
+slow_put_file(struct slow *s)
+{
+	unsigned char	 b[4096];
+	struct stat	 sb;
+	ssize_t		 n, i;
+	int		 fd;
+
+	fd = hostapi_get()->put_file(&s->w->io);
+	s->file_size = -1;
+	if (fd == -1)
+		return;
+	if (fstat(fd, &sb) == 0)
+		s->file_size = (int64_t)sb.st_size;
+	n = read(fd, b, sizeof(b));
+	for (i = 0; i < n; i++)
+		if (b[i] != pattern((uint64_t)i))
+			s->file_bad = 1;
+	if (n <= 0)
+		s->file_bad = 1;
+	close(fd);
+}
+
 static int
 slow_write(void *wctx, const struct zb_chunk *c)
 {
@@ -206,8 +240,10 @@ slow_write(void *wctx, const struct zb_chunk *c)
 
 	if (s->fail_first)
 		return ZB_ERR;
-	if (s->offers == 0 && s->taken == 0)
+	if (s->offers == 0 && s->taken == 0) {
 		s->size_seen = hostapi_get()->put_size(&s->w->io);
+		slow_put_file(s);
+	}
 
 	if (s->every > 0 && ++s->offers % s->every == 0) {
 		s->t = reactor_timer_add(2, slow_ready, s);
@@ -471,6 +507,13 @@ pattern_file(const char *dir, size_t n, unsigned char **datap,
 	return fd;
 }
 
+/* The stream's put_file opener (stream_set_put_file): the file again. */
+static int
+open_again(void *arg)
+{
+	return open((const char *)arg, O_RDONLY | O_CLOEXEC);
+}
+
 /* ABI 1.6: the size a put will get, when known, and the host's digest. */
 static void
 put_facts_case(int known)
@@ -499,6 +542,7 @@ put_facts_case(int known)
 	cr_assert_eq(s.taken, n);
 	cr_assert_eq(s.size_seen, known ? (int64_t)n : -1);
 	cr_assert_str_eq(s.sha_commit, hexd);
+	cr_assert_eq(s.file_size, -1, "no file was named");
 	unlink(path);
 	rmdir(dir);
 	stream_free(h.st);
@@ -515,6 +559,58 @@ Test(toolkit_fd, put_size_known_and_the_hosts_sha256_at_commit)
 Test(toolkit_fd, put_size_unknown_is_minus_one)
 {
 	put_facts_case(0);
+}
+
+/*
+ * ABI 1.7: a copy's writer may have the bytes as a file of their exact
+ * size (a new descriptor each time); a file of another size, or a stream
+ * whose codec changes the bytes, gives none.
+ */
+static void
+put_file_case(int64_t announced, int zstd, int64_t want)
+{
+	struct harness	 h;
+	struct slow	 s;
+	struct pcb	 c = { 0 };
+	char		*dir = test_tmpdir(), *path;
+	unsigned char	*data;
+	size_t		 n = 2 * 1024 * 1024 + 3;
+	int		 fd;
+
+	fd = pattern_file(dir, n, &data, &path);
+	h_init_comp(&h, zstd ? COMP_ZSTD : COMP_NONE);
+	stream_set_put_size(h.st, announced < 0 ? (int64_t)n : announced);
+	stream_set_put_file(h.st, open_again, path);
+	slow_attach(&h, &s);
+	c.h = &h;
+	open_producer(&h, fd, &c, 0);
+	run_stream(&h);
+	cr_assert_eq(h.st->failed, 0, "%s", test_logged());
+	if (!zstd)
+		cr_assert_eq(s.taken, n);
+	cr_assert_eq(s.file_size, want == 0 ? (int64_t)n : want);
+	cr_assert_eq(s.file_bad, 0);
+	unlink(path);
+	rmdir(dir);
+	stream_free(h.st);
+	free(path);
+	free(dir);
+	free(data);
+}
+
+Test(toolkit_fd, put_file_gives_the_file_of_a_copy)
+{
+	put_file_case(-1, 0, 0);
+}
+
+Test(toolkit_fd, put_file_refuses_a_file_of_another_size)
+{
+	put_file_case(5, 0, -1);
+}
+
+Test(toolkit_fd, put_file_refuses_when_a_codec_changes_the_bytes)
+{
+	put_file_case(-1, 1, -1);
 }
 
 Test(toolkit_fd, producer_reads_a_regular_file)
