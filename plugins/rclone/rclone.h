@@ -132,6 +132,15 @@ void	 rclone_rcd_body(struct rclone *, struct zb_buf *b, const char *rel);
 /* operations/deletefile of rel (below the sink's remote). */
 void	 rclone_rcd_deletefile(struct rclone *, const char *rel,
 	    const char *what, rcd_done_fn, void *arg);
+/*
+ * When the server is up: the URL of object key (below the sink's remote)
+ * as the server serves it (--rc-serve: GET /[REMOTE]/KEY) appended to
+ * url, and its Authorization header value in *auth (valid while the
+ * server runs); 0.  -1: the server is not up (the caller runs `rclone
+ * cat'), or a buffer failed.
+ */
+int	 rclone_rcd_object_url(struct rclone *, const char *key,
+	    struct zb_buf *url, const char **auth);
 /* n bytes as lower-case hex into out (2n + 1 bytes). */
 void	 rclone_hex(const unsigned char *p, size_t n, char *out);
 /* A call or a put ended: stop the server once nothing is left to do. */

@@ -1,9 +1,17 @@
 /*
- * rclone_get.c - a get: `rclone cat REMOTE/KEY' whose stdout the host's
- * fd producer pushes into the stream (pausing it pauses the pipe, and
- * rclone with it).  The stream ends when both the bytes ended and rclone
- * exited: a missing object, or a transfer rclone gave up on, fails it
- * with rclone's last ERROR line even though the pipe just ended.
+ * rclone_get.c - a get.  When the sink's `rclone rcd' is up (a listing
+ * came first: a catalog read, a verify, a restore, a copy from this
+ * tier), the object is one HTTP GET of the server's --rc-serve
+ * (GET /[REMOTE]/KEY) through the host's download adapter on the shared
+ * curl multi: no process per object, which a catalog of hundreds of
+ * manifests on OneDrive would otherwise start (and read, maybe refresh,
+ * the token) one after the other.  Otherwise it is `rclone cat
+ * REMOTE/KEY', whose stdout the host's fd producer pushes into the
+ * stream (pausing it pauses the pipe, and rclone with it); that stream
+ * ends when both the bytes ended and rclone exited: a missing object, or
+ * a transfer rclone gave up on, fails it with rclone's last ERROR line
+ * even though the pipe just ended.  Either way the whole object is read
+ * (the core reads no ranges).
  */
 #include "zb-build.h"
 
@@ -39,6 +47,72 @@ get_free(struct rc_get *g)
 	rclone_rcd_idle(rc);
 	rclone_unref(rc);
 }
+
+/* ---- through the rclone rcd -------------------------------------------- */
+
+static void
+http_end(void *arg, int status, const char *msg)
+{
+	struct rc_get	*g = arg;
+	char		 out[700];
+
+	if (status == ZB_OK) {
+		g->rc->host->done(g->s, ZB_OK, NULL);
+		return;
+	}
+	if (msg != NULL && strncmp(msg, "HTTP 404", 8) == 0)
+		snprintf(out, sizeof(out), "rclone get %s: not found on the "
+		    "remote", g->key);
+	else
+		snprintf(out, sizeof(out), "rclone get %s: %s", g->key,
+		    msg != NULL ? msg : "error");
+	g->rc->host->done(g->s, ZB_ERR, out);
+}
+
+static void
+http_close(void *arg)
+{
+	struct rc_get	*g = arg;
+
+	g->closed = 1;
+	get_free(g);
+}
+
+/* 1: the get runs through the server; 0: it is not up; -1: failed. */
+static int
+get_by_http(struct rc_get *g, const struct zb_producer_ops **ops,
+    void **pctx)
+{
+	const struct zb_host_api	*h = g->rc->host;
+	struct zb_http_download_spec	 spec;
+	struct zb_http_header		 hdr;
+	struct zb_buf			 url;
+	char				 what[200];
+	int				 rv;
+
+	memset(&url, 0, sizeof(url));
+	h->buf_init(&url, 64 * 1024);
+	if (rclone_rcd_object_url(g->rc, g->key, &url, &hdr.value) != 0) {
+		h->buf_free(&url);
+		return 0;
+	}
+	hdr.name = "Authorization";
+	snprintf(what, sizeof(what), "rclone get %s", g->key);
+	memset(&spec, 0, sizeof(spec));
+	spec.struct_size = sizeof(spec);
+	spec.url = url.data;
+	spec.headers = &hdr;
+	spec.nheaders = 1;
+	spec.on_end = http_end;
+	spec.on_close = http_close;
+	spec.arg = g;
+	spec.what = what;
+	rv = h->http_download(g->s, &spec, ops, pctx);
+	h->buf_free(&url);
+	return rv == ZB_OK ? 1 : -1;
+}
+
+/* ---- `rclone cat' --------------------------------------------------------- */
 
 static void
 maybe_report(struct rc_get *g)
@@ -131,6 +205,15 @@ rclone_get_open(void *ctx, struct zb_io *s, const char *key,
 	g->s = s;
 	rc->refs++;
 	rc->busy++;
+	switch (get_by_http(g, ops, pctx)) {
+	case 1:
+		free(path);
+		return ZB_OK;
+	case -1:
+		free(path);
+		get_free(g);
+		return ZB_ERR;
+	}
 	{
 		const char	*argv[] = { "cat", path, NULL };
 

@@ -280,7 +280,8 @@ rcd_start(struct rclone *rc)
 	struct rc_cmd_spec	 spec;
 	char			 addr[32];
 	const char		*env[3];
-	const char		*argv[] = { "rcd", "--rc-addr", addr, NULL };
+	const char		*argv[] = { "rcd", "--rc-addr", addr,
+				    "--rc-serve", NULL };
 
 	d->port = free_port();
 	if (d->port == 0 || rcd_credentials(d) == -1) {
@@ -580,6 +581,37 @@ rclone_rcd_deletefile(struct rclone *rc, const char *rel, const char *what,
 	rclone_rcd_body(rc, &b, rel);
 	rc->host->buf_add(&b, "}", 1);
 	rclone_rcd_call(rc, "operations/deletefile", &b, what, done, arg);
+}
+
+int
+rclone_rcd_object_url(struct rclone *rc, const char *key, struct zb_buf *url,
+    const char **auth)
+{
+	struct rcd	*d = rc->rcd;
+	const char	*seg, *slash;
+	char		*part;
+	int		 rv = 0;
+
+	if (d == NULL || d->state != RCD_UP)
+		return -1;
+	rv |= rc->host->buf_printf(url, "%s%%5B", d->base);
+	rv |= rclone_rcd_query_str(rc, url, rc->remote);
+	rv |= rc->host->buf_add(url, "%5D", 3);
+	for (seg = key; rv == 0 && seg != NULL; seg = slash != NULL ?
+	    slash + 1 : NULL) {
+		slash = strchr(seg, '/');
+		part = slash != NULL ? strndup(seg, (size_t)(slash - seg)) :
+		    strdup(seg);
+		if (part == NULL)
+			return -1;
+		rv |= rc->host->buf_add(url, "/", 1);
+		rv |= rclone_rcd_query_str(rc, url, part);
+		free(part);
+	}
+	if (rv != 0)
+		return -1;
+	*auth = d->auth;
+	return 0;
 }
 
 /* Append s to b percent-encoded for a URL's query (RFC 3986 unreserved

@@ -211,7 +211,13 @@ touch -d '3 days ago' "$tmp"
 sleep 2
 check "prune once the temporary is old" $ZA prune
 [ ! -e "$tmp" ] && ok "removes it" || fail "old temporary left: $(cat "$T/out")"
+: >"$T/argv.log"
 check "list from the copied tier alone" $ZA list --json
+# A catalog reads every manifest: through the rclone rcd's --rc-serve,
+# not one `rclone cat' process each.
+[ "$(grep -c 'rcd' "$T/argv.log")" = 1 ] && ! grep -qw cat "$T/argv.log" &&
+    ok "the manifests were read through the one rclone rcd" ||
+    fail "rclone commands of the listing: $(cat "$T/argv.log")"
 BID=$(python3 -c 'import json,sys; print([o["id"] for o in json.load(open(sys.argv[1])) if o["source"] == "big"][0])' "$T/out")
 TID=$(python3 -c 'import json,sys; print([o["id"] for o in json.load(open(sys.argv[1])) if o["source"] == "tree"][0])' "$T/out")
 check "verify --deep the big copy there" $ZA verify --deep --identity "$T/op.key" "$BID"
