@@ -53,6 +53,7 @@
 #include "buf.h"
 #include "catalog.h"
 #include "copy.h"
+#include "forget.h"
 #include "gc.h"
 #include "layout.h"
 #include "log.h"
@@ -85,6 +86,8 @@ struct copy {
 	size_t			 nloaded;
 	const struct artifact	**todo;
 	size_t			 ntodo, next;
+	/* per target, per todo: its retention would remove the copy */
+	unsigned char		*expire[CFG_MAX_SINKS];
 
 	/* the copy in progress */
 	const struct artifact	*cur;
@@ -133,6 +136,8 @@ copy_action_str(enum copy_action a)
 		return "would copy";
 	case COPY_FAILED:
 		return "failed";
+	case COPY_EXPIRED:
+		return "expired";
 	}
 	return "?";
 }
@@ -175,6 +180,11 @@ add_item(struct copy *c, const char *id, const char *sink,
 		log_warnx("%s %s: copy from sink:%s to sink:%s FAILED: %s",
 		    c->where, id, c->from, sink, error);
 		break;
+	case COPY_EXPIRED:
+		c->res.expired++;
+		log_info("%s %s: not copied to sink:%s: %s", c->where, id,
+		    sink, error);
+		break;
 	}
 	if (c->item != NULL)
 		c->item(c->arg, &it);
@@ -190,13 +200,15 @@ copy_finish(void *arg)
 	c->res.duration_ms = now_ms() - c->t0;
 	c->res.interrupted = reactor_interrupted() != 0;
 	log_info("%s: from sink:%s: %u selected, %u copied, %u present, "
-	    "%u failed%s", c->where, c->from, c->res.selected, c->res.copied,
-	    c->res.present, c->res.failed, c->p.dry_run ? " (dry run)" : "");
+	    "%u failed, %u expired%s", c->where, c->from, c->res.selected,
+	    c->res.copied, c->res.present, c->res.failed, c->res.expired,
+	    c->p.dry_run ? " (dry run)" : "");
 	c->done(c->arg, &c->res);
 	catalog_destroy(c->ocat);
 	for (i = 0; i < c->p.nto; i++) {
 		catalog_destroy(c->tcat[i]);
 		free(c->err[i]);
+		free(c->expire[i]);
 	}
 	strv_free(c->to, c->p.nto);
 	strv_free(c->sources, c->p.nsources);
@@ -887,6 +899,12 @@ next_copy(void *arg)
 		for (i = 0; i < c->p.nto; i++) {
 			c->want[i] = 0;
 			n = catalog_copies(c->tcat[i], c->cur->id, &t, 1);
+			if (n == 0 && c->expire[i][c->next - 1]) {
+				add_item(c, c->cur->id, c->to[i], COPY_EXPIRED,
+				    0, "the target's retention would remove it "
+				    "at once (it keeps newer copies)");
+				continue;
+			}
 			if (n == 0) {
 				c->want[i] = 1;
 				continue;
@@ -931,6 +949,42 @@ source_selected(const struct copy *c, const char *source)
 	return 0;
 }
 
+/*
+ * Per target: which of the selected copies missing there its retention
+ * would remove right after they were written (the keep rules of the
+ * target, as prune and the daemon apply them, over what it holds plus
+ * what would come).  Those are not copied: a target that keeps fewer
+ * copies than the origin holds would otherwise get the older ones again
+ * on every copy run, and lose them at the next retention pass.
+ */
+static void
+select_retained(struct copy *c)
+{
+	const struct artifact	**miss, *t;
+	size_t			 *idx, i, k, n;
+	int			 *keep;
+
+	miss = xcalloc(c->ntodo + 1, sizeof(*miss));
+	idx = xcalloc(c->ntodo + 1, sizeof(*idx));
+	keep = xcalloc(c->ntodo + 1, sizeof(*keep));
+	for (i = 0; i < c->p.nto; i++) {
+		c->expire[i] = xcalloc(c->ntodo + 1, 1);
+		for (n = 0, k = 0; k < c->ntodo; k++)
+			if (catalog_copies(c->tcat[i], c->todo[k]->id, &t,
+			    1) == 0) {
+				idx[n] = k;
+				miss[n++] = c->todo[k];
+			}
+		forget_would_keep(c->cfg, c->tsec[i], c->tcat[i], miss, n,
+		    time(NULL), keep);
+		for (k = 0; k < n; k++)
+			c->expire[i][idx[k]] = !keep[k];
+	}
+	free(miss);
+	free(idx);
+	free(keep);
+}
+
 static void
 select_copies(struct copy *c)
 {
@@ -966,6 +1020,7 @@ select_copies(struct copy *c)
 		    pick.skipped[i]->planned);
 	catalog_pick_free(&pick);
 	c->res.selected = (unsigned)c->ntodo;
+	select_retained(c);
 	log_info("%s: sink:%s holds %zu cop%s the filters select", c->where,
 	    c->from, c->ntodo, c->ntodo == 1 ? "y" : "ies");
 }

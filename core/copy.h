@@ -37,7 +37,9 @@ enum copy_action {
 	COPY_COPIED,		/* data, sidecar, manifest written */
 	COPY_PRESENT,		/* the target has it already: untouched */
 	COPY_WOULD_COPY,	/* dry run */
-	COPY_FAILED		/* error says why; no manifest written */
+	COPY_FAILED,		/* error says why; no manifest written */
+	COPY_EXPIRED		/* the target's retention would remove it at
+				   once: not copied (error says which rule set) */
 };
 
 /*
@@ -56,7 +58,7 @@ struct copy_item {
 
 struct copy_result {
 	unsigned	 selected;	/* origin copies the filters kept */
-	unsigned	 copied, present, would_copy, failed;
+	unsigned	 copied, present, would_copy, failed, expired;
 	uint64_t	 bytes;		/* stored bytes copied */
 	uint64_t	 duration_ms;
 	uint64_t	 peak_buffered, budget;	/* the largest stream use */

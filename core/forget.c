@@ -48,17 +48,19 @@ same_group(const struct artifact *a, const struct artifact *b)
 	    strcmp(a->stream, b->stream) == 0;
 }
 
-/* Decide the n copies of one source/stream, appending to plan. */
+/*
+ * Decide the n copies of one source/stream: keep[i] and rules[i] for
+ * copies[i].
+ */
 static void
-decide_group(const struct zb_config *cfg, const struct cfg_section *sink,
-    const struct artifact **copies, size_t n, time_t now,
-    struct forget_plan *plan)
+group_keep(const struct zb_config *cfg, const struct cfg_section *sink,
+    const struct artifact *const *copies, size_t n, time_t now, int *keep,
+    unsigned *rules)
 {
 	const struct retention_policy	*p;
 	struct retention_policy		 all;
 	struct retention_copy		*rc;
-	struct forget_decision		*d;
-	size_t				 i;
+	size_t				 i, k;
 	time_t				 t;
 	int				 seq;
 
@@ -76,20 +78,88 @@ decide_group(const struct zb_config *cfg, const struct cfg_section *sink,
 		rc[i].time = t;
 		rc[i].seq = seq;
 		rc[i].tag = copies[i]->run_tag;
-		rc[i].data = (void *)copies[i];
+		rc[i].data = (void *)(copies + i);	/* its place */
 	}
 	retention_apply(p, rc, n, now, config_retention_tz(cfg));
+	for (i = 0; i < n; i++) {	/* (rc is sorted now) */
+		k = (size_t)((const struct artifact *const *)rc[i].data -
+		    copies);
+		keep[k] = rc[i].keep;
+		rules[k] = rc[i].rules;
+	}
+	free(rc);
+}
+
+/* Decide the n copies of one source/stream, appending to plan. */
+static void
+decide_group(const struct zb_config *cfg, const struct cfg_section *sink,
+    const struct artifact **copies, size_t n, time_t now,
+    struct forget_plan *plan)
+{
+	struct forget_decision	*d;
+	unsigned		*rules;
+	int			*keep;
+	size_t			 i;
+
+	keep = xcalloc(n, sizeof(*keep));
+	rules = xcalloc(n, sizeof(*rules));
+	group_keep(cfg, sink, copies, n, now, keep, rules);
 	plan->d = xreallocarray(plan->d, plan->n + n, sizeof(*plan->d));
 	for (i = 0; i < n; i++) {
 		d = &plan->d[plan->n++];
 		memset(d, 0, sizeof(*d));
-		d->copy = rc[i].data;
-		d->keep = rc[i].keep;
-		d->rules = rc[i].rules;
+		d->copy = copies[i];
+		d->keep = keep[i];
+		d->rules = rules[i];
 		if (!d->keep)
 			plan->nremove++;
 	}
-	free(rc);
+	free(keep);
+	free(rules);
+}
+
+void
+forget_would_keep(const struct zb_config *cfg, const struct cfg_section *sink,
+    const struct catalog *cat, const struct artifact *const *cands, size_t n,
+    time_t now, int *keep)
+{
+	const struct artifact	**v;
+	unsigned		 *rules;
+	int			 *vkeep, *done;
+	size_t			 *from, i, j, nv, k;
+
+	for (k = 0; k < n; k++)
+		keep[k] = 1;
+	if (n == 0 || cat->errors > 0)
+		return;		/* (a partial catalog gets no retention) */
+	v = xcalloc(cat->n + n, sizeof(*v));
+	vkeep = xcalloc(cat->n + n, sizeof(*vkeep));
+	rules = xcalloc(cat->n + n, sizeof(*rules));
+	done = xcalloc(n, sizeof(*done));
+	from = xcalloc(n, sizeof(*from));
+	for (k = 0; k < n; k++) {
+		if (done[k])
+			continue;
+		nv = 0;
+		for (i = 0; i < cat->n; i++)
+			if (same_group(&cat->items[i], cands[k]))
+				v[nv++] = &cat->items[i];
+		j = nv;
+		for (i = k; i < n; i++)
+			if (!done[i] && same_group(cands[i], cands[k])) {
+				from[nv - j] = i;
+				v[nv++] = cands[i];
+				done[i] = 1;
+			}
+		group_keep(cfg, sink, v, nv, now, vkeep, rules);
+		for (i = j; i < nv; i++)
+			keep[from[i - j]] = vkeep[i];
+	}
+	free(from);
+	free(v);
+	free(vkeep);
+	free(rules);
+	free(done);
 }
 
 static int

@@ -48,6 +48,17 @@ const struct retention_policy *forget_policy(const struct zb_config *,
 void	forget_decide(const struct zb_config *, const struct cfg_section *sink,
 	    const struct catalog *cat, time_t now, struct forget_plan *);
 void	forget_plan_free(struct forget_plan *);
+/*
+ * Whether each of the n copies cands, which are not on sink yet (a copy
+ * run's candidates), would survive sink's retention were they written
+ * there now beside the copies cat (sink's catalog) holds: keep[k] 1 or 0.
+ * Everything is kept under no policy, and when cat is incomplete (no
+ * retention runs on it then either).
+ */
+void	forget_would_keep(const struct zb_config *,
+	    const struct cfg_section *sink, const struct catalog *cat,
+	    const struct artifact *const *cands, size_t n, time_t now,
+	    int *keep);
 
 typedef void (*forget_done_fn)(void *arg);
 

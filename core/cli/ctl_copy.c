@@ -76,6 +76,10 @@ on_item(void *arg, const struct copy_item *it)
 		fprintf(out, "FAILED sink:%s %s: %s\n", it->sink, it->id,
 		    it->error != NULL ? it->error : "failed");
 		break;
+	case COPY_EXPIRED:
+		fprintf(out, "expired sink:%s %s: %s\n", it->sink, it->id,
+		    it->error != NULL ? it->error : "");
+		break;
 	}
 	fflush(out);
 	if (!cc->json)
@@ -216,12 +220,16 @@ ctl_copy(struct ctl *ctl, int argc, char **argv)
 	out = cc.json ? stderr : stdout;
 	if (p.dry_run)
 		fprintf(out, "would copy %u cop%s from sink:%s; %u present, "
-		    "%u failed\n", r->would_copy, r->would_copy == 1 ? "y" :
+		    "%u failed", r->would_copy, r->would_copy == 1 ? "y" :
 		    "ies", p.from, r->present, r->failed);
 	else
 		fprintf(out, "copied %u cop%s (%" PRIu64 " bytes) from "
-		    "sink:%s; %u present, %u failed\n", r->copied,
+		    "sink:%s; %u present, %u failed", r->copied,
 		    r->copied == 1 ? "y" : "ies", r->bytes, p.from,
 		    r->present, r->failed);
+	if (r->expired > 0)
+		fprintf(out, "; %u expired (the target's retention would "
+		    "remove them at once)", r->expired);
+	fputc('\n', out);
 	return r->failed > 0 ? 1 : 0;
 }

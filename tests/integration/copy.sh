@@ -8,8 +8,9 @@
 # the way); a target whose put fails, and a copy killed mid-way, leave no
 # manifest and the next run fills the gap, and prune leaves a live copy
 # alone; SIGTERM aborts a copy cleanly; a copy job run through the job queue records its state, and
-# `check --job` of it checks its target; list, verify and restore work
-# from the copied tier alone.
+# `check --job` of it checks its target; a target whose retention keeps
+# fewer copies gets only those; list, verify and restore work from the
+# copied tier alone.
 . "$(dirname "$0")/lib.sh"
 
 S=$T/state
@@ -323,6 +324,47 @@ a=$(find "$T/local" -name manifest.json | wc -l)
 o=$(find "$T/off" -name manifest.json | wc -l)
 [ "$a" -eq "$o" ] && ok "off holds every copy of local ($o)" ||
     fail "local $a, off $o"
+
+# ---- a target that keeps fewer copies than the origin holds ---------------
+# Its retention would remove the older ones right after they came: they
+# are not copied ("expired"), so that no copy run sends them again and
+# again, and retention then finds nothing to remove.
+{
+	common
+	printf '\n[sink:few]\nplugin = local\npath = %s/few\nkeep_last = 2\n' "$T"
+} >"$T/few.ini"
+F="$CTL -c $T/few.ini"
+few_check() {	# what: the copy --json output in $T/out, by stream
+	python3 - "$T/out" "$1" <<'PY'
+import collections, json, sys
+items = json.load(open(sys.argv[1]))
+want = sys.argv[2]
+by = collections.defaultdict(list)
+for i in items:
+    by[i["id"].split("@")[0]].append((i["id"].split("@")[1], i["action"]))
+assert set(by) == {"a/output", "b/output"}, by
+for stream, acts in by.items():
+    acts.sort(reverse=True)		# newest first
+    got = [a for _, a in acts]
+    assert len(got) > 2, (stream, got)
+    kept = "copied" if want == "first" else "present"
+    assert got[:2] == [kept, kept], (stream, got)
+    assert all(a == "expired" for a in got[2:]), (stream, got)
+    assert all("retention" in i.get("error", "") for i in items if i["action"] == "expired"), items
+PY
+}
+check "copy to a target that keeps the last 2" $F copy --from local --to few --json
+few_check first && ok "the newest 2 of each stream copied, the older ones expired" ||
+    fail "few: $(cat "$T/out")"
+grep -q "expired (the target's retention would remove them at once)" "$T/err" &&
+    ok "the summary counts them" || fail "summary: $(tail -2 "$T/err")"
+n1=$(find "$T/few" -name manifest.json | wc -l)
+check "retention on that target" $F prune --sink few
+n2=$(find "$T/few" -name manifest.json | wc -l)
+[ "$n1" -eq 4 ] && [ "$n2" -eq 4 ] && ok "retention finds nothing to remove" ||
+    fail "few: $n1 copies, $n2 after retention"
+check "copy to it again" $F copy --from local --to few --json
+few_check again && ok "nothing copied again" || fail "few again: $(cat "$T/out")"
 
 # ---- the copied tier alone ------------------------------------------------
 cat >"$T/alone.ini" <<INI

@@ -52,13 +52,18 @@ n=$(find "$R/Zentoria/Backups/Daily/a/output" -name manifest.json | wc -l)
     fail "daily: $(find "$R")"
 [ ! -e "$R/a" ] && ok "nothing outside the prefix" || fail "outside: $(ls "$R")"
 
+# (weekly keeps the last copy: the older one is not copied, its retention
+# would remove it at once)
 check "the copy job" $Z run weekly
 n=$(find "$R/Zentoria/Backups/Weekly/a/output" -name manifest.json | wc -l)
-[ "$n" -eq 2 ] && ok "weekly's copies are under Zentoria/Backups/Weekly/" ||
+[ "$n" -eq 1 ] && ok "weekly's copy is under Zentoria/Backups/Weekly/" ||
     fail "weekly: $(find "$R")"
+newest=$(ls "$R/Zentoria/Backups/Daily/a/output" | sort | tail -1)
+[ -e "$R/Zentoria/Backups/Weekly/a/output/$newest/manifest.json" ] &&
+    ok "it is daily's newest" || fail "weekly: $(find "$R/Zentoria/Backups/Weekly")"
 (cd "$R/Zentoria/Backups/Daily" && find . -name 'data.txt*' -exec sha256sum {} + | sort) >"$T/d.sum"
 (cd "$R/Zentoria/Backups/Weekly" && find . -name 'data.txt*' -exec sha256sum {} + | sort) >"$T/w.sum"
-cmp -s "$T/d.sum" "$T/w.sum" && [ -s "$T/d.sum" ] &&
+[ -s "$T/w.sum" ] && [ -z "$(comm -13 "$T/d.sum" "$T/w.sum")" ] &&
     ok "the same stored bytes and sidecars in both folders" ||
     fail "sums differ: $(diff "$T/d.sum" "$T/w.sum")"
 
@@ -66,19 +71,25 @@ count() {	# count SINK: the copies list shows on SINK
 	$Z list --sink "$1" --json >"$T/l.json" 2>"$T/l.err" &&
 	    python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$T/l.json"
 }
-[ "$(count daily)" = 2 ] && [ "$(count weekly)" = 2 ] &&
+[ "$(count daily)" = 2 ] && [ "$(count weekly)" = 1 ] &&
     [ "$(count plain)" = 0 ] && ok "each sink lists its own folder only" ||
     fail "lists: daily $(count daily) weekly $(count weekly) plain $(count plain)"
 
 check "a second copy run" $Z copy --from daily --to weekly
-grep -q "^copied 0 copies .* 2 present, 0 failed" "$T/out" &&
-    ok "it finds them present through the prefix" || fail "again: $(cat "$T/out")"
+grep -q "^copied 0 copies .* 1 present, 0 failed; 1 expired" "$T/out" &&
+    ok "it finds it present through the prefix" || fail "again: $(cat "$T/out")"
 
 id=$(ls "$R/Zentoria/Backups/Weekly/a/output" | sort | tail -1)
 check "verify on weekly" $Z verify "a/output@$id" --sink weekly --deep
 check "restore from weekly" $Z restore "a/output@$id" --sink weekly --to "$T/r.txt"
 seq 1 30000 | cmp -s - "$T/r.txt" && ok "restored through the prefix" ||
     fail "restored data differs"
+
+# A newer copy: weekly then holds two, one more than it keeps.
+check "backup a (3rd)" $Z run a
+check "the copy job again" $Z run weekly
+n=$(find "$R/Zentoria/Backups/Weekly/a/output" -name manifest.json | wc -l)
+[ "$n" -eq 2 ] && ok "weekly got the new copy" || fail "weekly: $(find "$R/Zentoria/Backups/Weekly")"
 
 # Garbage in the daily folder is daily's: plain (no prefix) never sees it.
 g="$R/Zentoria/Backups/Daily/a/output/2020-01-01T000000Z"
@@ -91,7 +102,7 @@ check "prune weekly" $Z prune --sink weekly --grace 0
     fail "weekly removed daily's object"
 n=$(find "$R/Zentoria/Backups/Weekly" -name manifest.json | wc -l)
 m=$(find "$R/Zentoria/Backups/Daily" -name manifest.json | wc -l)
-[ "$n" -eq 1 ] && [ "$m" -eq 2 ] &&
+[ "$n" -eq 1 ] && [ "$m" -eq 3 ] &&
     ok "weekly's keep_last = 1 pruned weekly only" ||
     fail "after prune: weekly $n, daily $m"
 check "prune daily" $Z prune --sink daily --grace 0
