@@ -514,41 +514,60 @@ open_again(void *arg)
 	return open((const char *)arg, O_RDONLY | O_CLOEXEC);
 }
 
-/* ABI 1.6: the size a put will get, when known, and the host's digest. */
+/*
+ * One put of a pattern file's n bytes through a slow writer, which notes
+ * what it saw of the ABI 1.6/1.7 facts in *s: announce is the put_size
+ * the stream gets (-1: none), file whether the stream names the file
+ * again (stream_set_put_file), algo its codec.  hexd gets the bytes'
+ * SHA-256.
+ */
 static void
-put_facts_case(int known)
+put_run(size_t n, int64_t announce, int file, int algo, struct slow *s,
+    char hexd[65])
 {
 	struct harness	 h;
-	struct slow	 s;
 	struct pcb	 c = { 0 };
-	char		*dir = test_tmpdir(), *path, hexd[65];
+	char		*dir = test_tmpdir(), *path;
 	unsigned char	*data, md[32];
 	unsigned int	 mdlen;
-	size_t		 n = 1024 * 1024 + 5, i;
+	size_t		 i;
 	int		 fd;
 
 	fd = pattern_file(dir, n, &data, &path);
 	EVP_Digest(data, n, md, &mdlen, EVP_sha256(), NULL);
 	for (i = 0; i < 32; i++)
 		snprintf(hexd + 2 * i, 3, "%02x", md[i]);
-	h_init(&h);
-	if (known)
-		stream_set_put_size(h.st, (int64_t)n);
-	slow_attach(&h, &s);
+	h_init_comp(&h, algo);
+	if (announce >= 0)
+		stream_set_put_size(h.st, announce);
+	if (file)
+		stream_set_put_file(h.st, open_again, path);
+	slow_attach(&h, s);
 	c.h = &h;
 	open_producer(&h, fd, &c, 0);
 	run_stream(&h);
 	cr_assert_eq(h.st->failed, 0, "%s", test_logged());
-	cr_assert_eq(s.taken, n);
-	cr_assert_eq(s.size_seen, known ? (int64_t)n : -1);
-	cr_assert_str_eq(s.sha_commit, hexd);
-	cr_assert_eq(s.file_size, -1, "no file was named");
 	unlink(path);
 	rmdir(dir);
 	stream_free(h.st);
 	free(path);
 	free(dir);
 	free(data);
+}
+
+/* ABI 1.6: the size a put will get, when known, and the host's digest. */
+static void
+put_facts_case(int known)
+{
+	struct slow	 s;
+	char		 hexd[65];
+	size_t		 n = 1024 * 1024 + 5;
+
+	put_run(n, known ? (int64_t)n : -1, 0, COMP_NONE, &s, hexd);
+	cr_assert_eq(s.taken, n);
+	cr_assert_eq(s.size_seen, known ? (int64_t)n : -1);
+	cr_assert_str_eq(s.sha_commit, hexd);
+	cr_assert_eq(s.file_size, -1, "no file was named");
 }
 
 Test(toolkit_fd, put_size_known_and_the_hosts_sha256_at_commit)
@@ -569,33 +588,16 @@ Test(toolkit_fd, put_size_unknown_is_minus_one)
 static void
 put_file_case(int64_t announced, int zstd, int64_t want)
 {
-	struct harness	 h;
 	struct slow	 s;
-	struct pcb	 c = { 0 };
-	char		*dir = test_tmpdir(), *path;
-	unsigned char	*data;
+	char		 hexd[65];
 	size_t		 n = 2 * 1024 * 1024 + 3;
-	int		 fd;
 
-	fd = pattern_file(dir, n, &data, &path);
-	h_init_comp(&h, zstd ? COMP_ZSTD : COMP_NONE);
-	stream_set_put_size(h.st, announced < 0 ? (int64_t)n : announced);
-	stream_set_put_file(h.st, open_again, path);
-	slow_attach(&h, &s);
-	c.h = &h;
-	open_producer(&h, fd, &c, 0);
-	run_stream(&h);
-	cr_assert_eq(h.st->failed, 0, "%s", test_logged());
+	put_run(n, announced < 0 ? (int64_t)n : announced, 1,
+	    zstd ? COMP_ZSTD : COMP_NONE, &s, hexd);
 	if (!zstd)
 		cr_assert_eq(s.taken, n);
 	cr_assert_eq(s.file_size, want == 0 ? (int64_t)n : want);
 	cr_assert_eq(s.file_bad, 0);
-	unlink(path);
-	rmdir(dir);
-	stream_free(h.st);
-	free(path);
-	free(dir);
-	free(data);
 }
 
 Test(toolkit_fd, put_file_gives_the_file_of_a_copy)
