@@ -900,6 +900,7 @@ next_copy(void *arg)
 			c->want[i] = 0;
 			n = catalog_copies(c->tcat[i], c->cur->id, &t, 1);
 			if (n == 0 && c->expire[i][c->next - 1]) {
+				c->res.on_target[i]++;	/* as it wants */
 				add_item(c, c->cur->id, c->to[i], COPY_EXPIRED,
 				    0, "the target's retention would remove it "
 				    "at once (it keeps newer copies)");

@@ -63,7 +63,11 @@ struct copy_result {
 	uint64_t	 duration_ms;
 	uint64_t	 peak_buffered, budget;	/* the largest stream use */
 	int		 interrupted;
-	/* per target (params' order): copies there now, of selected */
+	/*
+	 * per target (params' order): of the selected copies, those there
+	 * now and those its retention does not want (COPY_EXPIRED), so that
+	 * a target that got all it keeps counts as whole
+	 */
 	size_t		 ntargets;
 	unsigned	 on_target[CFG_MAX_SINKS];
 };

@@ -332,6 +332,7 @@ o=$(find "$T/off" -name manifest.json | wc -l)
 {
 	common
 	printf '\n[sink:few]\nplugin = local\npath = %s/few\nkeep_last = 2\n' "$T"
+	printf '\n[job:tofew]\ncopy_from = local\nsinks = few\n'
 } >"$T/few.ini"
 F="$CTL -c $T/few.ini"
 few_check() {	# what: the copy --json output in $T/out, by stream
@@ -365,6 +366,12 @@ n2=$(find "$T/few" -name manifest.json | wc -l)
     fail "few: $n1 copies, $n2 after retention"
 check "copy to it again" $F copy --from local --to few --json
 few_check again && ok "nothing copied again" || fail "few again: $(cat "$T/out")"
+# As a copy job: the target holds all it keeps, so the run is ok (not
+# partial), and its retention pass may run.
+check "the copy job to it" $F run tofew
+grep -Eq "^job tofew: ok \(([0-9]+) of \1 streams on every sink" "$T/out" &&
+    ok "the copy job is ok and whole: the expired ones count as done" ||
+    fail "run tofew: $(cat "$T/out" "$T/err")"
 
 # ---- the copied tier alone ------------------------------------------------
 cat >"$T/alone.ini" <<INI
