@@ -43,7 +43,7 @@ T=$(mktemp -d /tmp/zbbench-rclone.XXXXXX)
 chmod 700 "$T"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 pass="zb-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
-# The server's files go to tmpfs when it has room for three copies: what
+# The server's files go to tmpfs when it has room for four copies: what
 # is measured is the upload path, not this machine's disk (a cloud disk
 # here sustains ~350 MB/s after a burst of GiBs, and its writeback would
 # slow whichever step came after another).  Both sides share the server.

@@ -72,10 +72,7 @@ http_end(void *arg, int status, const char *msg)
 static void
 http_close(void *arg)
 {
-	struct rc_get	*g = arg;
-
-	g->closed = 1;
-	get_free(g);
+	get_free(arg);
 }
 
 /* 1: the get runs through the server; 0: it is not up; -1: failed. */

@@ -79,6 +79,7 @@ enum put_state {
 #define RCLONE_SPLICE_MAX	RCLONE_PIPE_SIZE
 #define RCLONE_SPLICE_TURN	(4 * RCLONE_PIPE_SIZE)
 #define RCLONE_FILE_AHEAD	(16 * 1024 * 1024)
+#define RCLONE_COPY_STEP	(64 * 1024)	/* no splice: pread, write */
 
 struct rc_put {
 	struct rclone			*rc;
@@ -349,13 +350,12 @@ file_move(struct rc_put *p, size_t n)
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (r != -1 || (errno != EINVAL && errno != ENOSYS))
 			return r;
-		p->copybuf = malloc(RCLONE_SPLICE_MAX);
+		p->copybuf = malloc(RCLONE_COPY_STEP);
 		if (p->copybuf == NULL)
 			return -1;
 	}
-	/* What the pipe takes now (PIPE_BUF at least when writable). */
-	r = pread(p->file, p->copybuf, n < 65536 ? n : 65536,
-	    (off_t)p->spliced);
+	r = pread(p->file, p->copybuf, n < RCLONE_COPY_STEP ? n :
+	    RCLONE_COPY_STEP, (off_t)p->spliced);
 	if (r <= 0)
 		return r;
 	w = write(p->pipe, p->copybuf, (size_t)r);
@@ -480,10 +480,10 @@ put_start(void *arg)
 	}
 	memset(&spec, 0, sizeof(spec));
 	spec.argv = argv;
+	spec.want_stdin = 1;
 	spec.on_exit = rcat_exit;
 	spec.arg = p;
 	spec.what = p->what;
-	spec.want_stdin = 1;
 	p->cmd = rc_cmd_start(rc, &spec, &fd, NULL);
 	if (p->cmd == NULL) {
 		p->slot = 0;

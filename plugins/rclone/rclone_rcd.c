@@ -583,41 +583,13 @@ rclone_rcd_deletefile(struct rclone *rc, const char *rel, const char *what,
 	rclone_rcd_call(rc, "operations/deletefile", &b, what, done, arg);
 }
 
-int
-rclone_rcd_object_url(struct rclone *rc, const char *key, struct zb_buf *url,
-    const char **auth)
-{
-	struct rcd	*d = rc->rcd;
-	const char	*seg, *slash;
-	char		*part;
-	int		 rv = 0;
-
-	if (d == NULL || d->state != RCD_UP)
-		return -1;
-	rv |= rc->host->buf_printf(url, "%s%%5B", d->base);
-	rv |= rclone_rcd_query_str(rc, url, rc->remote);
-	rv |= rc->host->buf_add(url, "%5D", 3);
-	for (seg = key; rv == 0 && seg != NULL; seg = slash != NULL ?
-	    slash + 1 : NULL) {
-		slash = strchr(seg, '/');
-		part = slash != NULL ? strndup(seg, (size_t)(slash - seg)) :
-		    strdup(seg);
-		if (part == NULL)
-			return -1;
-		rv |= rc->host->buf_add(url, "/", 1);
-		rv |= rclone_rcd_query_str(rc, url, part);
-		free(part);
-	}
-	if (rv != 0)
-		return -1;
-	*auth = d->auth;
-	return 0;
-}
-
 /* Append s to b percent-encoded for a URL's query (RFC 3986 unreserved
  * characters as they are). */
-int
-rclone_rcd_query_str(struct rclone *rc, struct zb_buf *b, const char *s)
+/* Percent-encode s onto b: RFC 3986 unreserved characters, and those of
+ * keep, as they are; 0 or -1. */
+static int
+pct_encode(struct rclone *rc, struct zb_buf *b, const char *s,
+    const char *keep)
 {
 	static const char hexd[] = "0123456789ABCDEF";
 	char		 e[3];
@@ -626,7 +598,8 @@ rclone_rcd_query_str(struct rclone *rc, struct zb_buf *b, const char *s)
 		unsigned char	 ch = (unsigned char)*s;
 
 		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-		    (ch >= '0' && ch <= '9') || strchr("-._~", ch) != NULL) {
+		    (ch >= '0' && ch <= '9') || strchr("-._~", ch) != NULL ||
+		    strchr(keep, ch) != NULL) {
 			if (rc->host->buf_add(b, s, 1) != 0)
 				return -1;
 			continue;
@@ -637,5 +610,28 @@ rclone_rcd_query_str(struct rclone *rc, struct zb_buf *b, const char *s)
 		if (rc->host->buf_add(b, e, 3) != 0)
 			return -1;
 	}
+	return 0;
+}
+
+int
+rclone_rcd_query_str(struct rclone *rc, struct zb_buf *b, const char *s)
+{
+	return pct_encode(rc, b, s, "");
+}
+
+int
+rclone_rcd_object_url(struct rclone *rc, const char *key, struct zb_buf *url,
+    const char **auth)
+{
+	struct rcd	*d = rc->rcd;
+
+	if (d == NULL || d->state != RCD_UP)
+		return -1;
+	if (rc->host->buf_printf(url, "%s%%5B", d->base) != 0 ||
+	    pct_encode(rc, url, rc->remote, "") != 0 ||
+	    rc->host->buf_add(url, "%5D/", 4) != 0 ||
+	    pct_encode(rc, url, key, "/") != 0)
+		return -1;
+	*auth = d->auth;
 	return 0;
 }
