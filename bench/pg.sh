@@ -7,6 +7,11 @@
 # Environment: ROUNDS (default 3, best of), TEXT_ROWS (default 2000000),
 # ZB_BUILD (default ./_build), BUDGET_MB (max_buffer_mb, default 64).
 #
+# Ours and the baselines run the same programs: $PG_BIN/pg_dump and
+# pg_restore, named in the job's INI (from PATH, Debian's /usr/bin/pg_dump
+# is pg_wrapper, a Perl script that costs ~70 ms per call before the real
+# program starts; the baselines never paid it).
+#
 # Starts a throwaway PostgreSQL 15 (tests/lib/pg.sh) and s3rver (npm,
 # tests/lib/s3rver.sh), fills a TEXT-HEAVY database: `pgbench -i -s SCALE'
 # plus a table of TEXT_ROWS rows of md5 text (pgbench's filler alone
@@ -109,6 +114,8 @@ conninfo = host=127.0.0.1 port=$PGPORT user=postgres dbname=postgres
 password_file = $PG_PASSWORD_FILE
 databases = bench
 globals = no
+pg_dump = $PG_BIN/pg_dump
+pg_restore = $PG_BIN/pg_restore
 [job:pg]
 source = pg
 sinks = $5
