@@ -376,8 +376,8 @@ endif
 EXTRA_DIST += plugins/redis/crc64.h plugins/redis/rdb_stream.h \
 	%reldir%/lib/redis.sh %reldir%/fakes/redis_master.py
 
-# ---- pg_dump custom-format header (plugins/postgresql/pg_archive.c) -------------
-pg_archive_src = plugins/postgresql/pg_archive.c
+# ---- pg_dump custom-format archive (plugins/postgresql/pg_archive.c, pg_scan.c) --
+pg_archive_src = plugins/postgresql/pg_archive.c plugins/postgresql/pg_scan.c
 pg_archive_cppflags = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/postgresql \
 	$(LIBPQ_CFLAGS)
 if HAVE_CRITERION
@@ -388,6 +388,13 @@ TESTS += %reldir%/unit/test_pg_archive
 %canon_reldir%_unit_test_pg_archive_CPPFLAGS = $(pg_archive_cppflags)
 %canon_reldir%_unit_test_pg_archive_CFLAGS = $(unit_cflags)
 %canon_reldir%_unit_test_pg_archive_LDADD = $(unit_ldadd)
+check_PROGRAMS += %reldir%/unit/test_pg_scan
+TESTS += %reldir%/unit/test_pg_scan
+%canon_reldir%_unit_test_pg_scan_SOURCES = \
+	%reldir%/unit/test_pg_scan.c $(pg_archive_src)
+%canon_reldir%_unit_test_pg_scan_CPPFLAGS = $(pg_archive_cppflags)
+%canon_reldir%_unit_test_pg_scan_CFLAGS = $(unit_cflags)
+%canon_reldir%_unit_test_pg_scan_LDADD = $(unit_ldadd)
 endif
 replay_progs += %reldir%/fuzz/replay_pgdump
 %canon_reldir%_fuzz_replay_pgdump_SOURCES = %reldir%/fuzz/replay.c \

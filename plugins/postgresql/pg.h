@@ -26,15 +26,10 @@
 #define PG_ROLES_GROUP		"roles"
 
 /*
- * Every ordinary table that pg_dump dumps data for, with its exact row
- * count, in one statement (query_to_xml runs each count).  Extension
- * members and temporary tables are left out, as pg_dump leaves them.
+ * Every ordinary table that pg_dump dumps data for: extension members and
+ * temporary tables are left out, as pg_dump leaves them.
  */
-#define PG_COUNT_SQL \
-	"SELECT n.nspname || '.' || c.relname, " \
-	"(xpath('/row/c/text()', query_to_xml(format(" \
-	"'SELECT count(*) AS c FROM %I.%I', n.nspname, c.relname), " \
-	"false, true, '')))[1]::text::bigint " \
+#define PG_TABLES_FROM \
 	"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace " \
 	"WHERE c.relkind = 'r' AND c.relpersistence <> 't' " \
 	"AND n.nspname <> 'information_schema' " \
@@ -42,6 +37,18 @@
 	"AND NOT EXISTS (SELECT 1 FROM pg_depend d " \
 	"WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid " \
 	"AND d.deptype = 'e') ORDER BY 1"
+
+/* Those tables, each with its exact row count (query_to_xml runs each). */
+#define PG_COUNT_SQL \
+	"SELECT n.nspname || '.' || c.relname, " \
+	"(xpath('/row/c/text()', query_to_xml(format(" \
+	"'SELECT count(*) AS c FROM %I.%I', n.nspname, c.relname), " \
+	"false, true, '')))[1]::text::bigint " PG_TABLES_FROM
+
+/* Those tables by name only, their rows counted in the dump (pg_scan.c). */
+#define PG_TABLES_SQL \
+	"SELECT n.nspname || '.' || c.relname, n.nspname, c.relname " \
+	PG_TABLES_FROM
 
 struct pg_src {
 	const struct zb_host_api *host;
@@ -108,7 +115,10 @@ void	  pg_env_free(char **);
 /* What the head of a custom-format archive says. */
 struct pg_archive_head {
 	int	 vmaj, vmin, vrev;
+	int	 intsize, offsize;	/* bytes of an Int, of a data offset */
 	int	 format;		/* 1: custom */
+	int	 compressed;		/* the data blocks are (-Z1..9) */
+	size_t	 len;			/* bytes of the head: the TOC follows */
 	char	 dbname[256];
 	char	 server_version[64];
 	char	 dump_version[64];

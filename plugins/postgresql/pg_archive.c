@@ -81,8 +81,8 @@ pg_archive_head(const unsigned char *p, size_t len,
 	h->vmaj = p[5];
 	h->vmin = p[6];
 	h->vrev = p[7];
-	r.intsize = p[8];
-	offsize = p[9];
+	r.intsize = h->intsize = p[8];
+	offsize = h->offsize = p[9];
 	h->format = p[10];
 	r.off = 11;
 	*err = "unsupported pg_dump archive version or layout";
@@ -96,11 +96,12 @@ pg_archive_head(const unsigned char *p, size_t len,
 	if (h->vmin >= 15) {
 		if (r.off + 1 > len)
 			return 0;
-		r.off++;
+		h->compressed = p[r.off++] != 0;	/* the algorithm */
 	} else {
 		rc = rd_int(&r, &v);
 		if (rc != 1)
 			return rc;
+		h->compressed = v != 0;		/* the level; -1: default */
 	}
 	for (i = 0; i < 7; i++) {
 		rc = rd_int(&r, &v);
@@ -113,5 +114,6 @@ pg_archive_head(const unsigned char *p, size_t len,
 		rc = rd_str(&r, h->server_version, sizeof(h->server_version));
 	if (rc == 1)
 		rc = rd_str(&r, h->dump_version, sizeof(h->dump_version));
+	h->len = r.off;
 	return rc;
 }
