@@ -175,7 +175,7 @@ integration_tests = %reldir%/integration/cli.sh \
 	%reldir%/integration/files_pipes.sh \
 	%reldir%/integration/restore_target.sh %reldir%/integration/local_fsync.sh \
 	%reldir%/integration/postgresql.sh %reldir%/integration/s3.sh \
-	%reldir%/integration/postgresql_pipes.sh \
+	%reldir%/integration/postgresql_pipes.sh %reldir%/integration/pg_counts.sh \
 	%reldir%/integration/s3_interop.sh %reldir%/integration/redis.sh \
 	%reldir%/integration/s3_source.sh %reldir%/integration/prune.sh \
 	%reldir%/integration/runs.sh %reldir%/integration/runs_pg.sh \

@@ -8,6 +8,7 @@
  * pg_dump.c   one stream per database (pg_dump -Fc on an exported
  *             snapshot, exact row counts) and the globals stream
  * pg_archive.c  the custom-format header check
+ * pg_scan.c   every table's row count, read from the archive as it streams
  * pg_restore.c  restore into a database, a file, or another server
  * pg_test.c   test-restore into a scratch database
  */
@@ -132,6 +133,30 @@ struct pg_archive_head {
  */
 int	pg_archive_head(const unsigned char *, size_t len,
 	    struct pg_archive_head *, const char **err);
+
+/* ---- pg_scan.c: row counts read from the archive as it streams ------------- */
+
+struct pg_scan;
+
+/*
+ * A scanner for the bytes after head h (h->len of them), or NULL with
+ * *why set: an archive version it does not know, compressed data, no
+ * memory.  Then count with SQL.
+ */
+struct pg_scan	*pg_scan_new(const struct pg_archive_head *h,
+		    const char **why);
+/* The next bytes; 0, or -1 once the archive is malformed (pg_scan_error). */
+int		 pg_scan_feed(struct pg_scan *, const unsigned char *, size_t);
+/* At the end of the archive: 1 when it ended after a whole data block. */
+int		 pg_scan_end(struct pg_scan *);
+const char	*pg_scan_error(const struct pg_scan *);
+/*
+ * After pg_scan_end: the rows of table nsp.rel, -1 when the archive has
+ * no COPY data for it.
+ */
+long long	 pg_scan_rows(struct pg_scan *, const char *nsp,
+		    const char *rel);
+void		 pg_scan_free(struct pg_scan *);
 
 /* ---- streams ---------------------------------------------------------------- */
 

@@ -4,10 +4,16 @@
  * A database stream opens a connection to the database, starts a
  * REPEATABLE READ, READ ONLY transaction and exports its snapshot; then
  * pg_dump -Fc --snapshot=... runs as a child whose stdout is the stream,
- * while the same connection counts every table's rows on that snapshot:
- * the counts in the manifest are exactly what the dump holds.  The
- * transaction stays open until pg_dump has exited (the snapshot must
- * outlive pg_dump's own SET TRANSACTION SNAPSHOT).
+ * while the same connection lists the tables pg_dump dumps data for.
+ * Their rows are counted in the archive as it streams past (pg_scan.c:
+ * with -Z0 a table's data is COPY text, a line per row), so the counts in
+ * the manifest are exactly what the dump holds and cost no second read
+ * of every table on the server.  When the archive cannot be read so (a
+ * compressed dump, an archive version the scanner does not know, or
+ * anything it finds amiss), the rows are counted with count(*) on the
+ * same snapshot instead.  The transaction stays open until pg_dump has
+ * exited and the rows are counted (the snapshot must outlive pg_dump's
+ * own SET TRANSACTION SNAPSHOT, and serves the count(*) fallback).
  *
  * The globals stream is pg_dumpall --globals-only (roles, tablespaces);
  * the role names go to the manifest.
@@ -32,6 +38,11 @@
 
 #include "pg.h"
 
+struct pg_table {
+	char			*name;		/* schema.table, the manifest's */
+	char			*nsp, *rel;
+};
+
 struct dump {
 	struct pg_src		*pg;
 	struct zb_io		*s;
@@ -47,17 +58,34 @@ struct dump {
 	unsigned char		 head[PG_ARCHIVE_HEAD_MAX];
 	size_t			 headlen;
 	int			 head_ok;
+	/* the tables whose rows are counted, and how */
+	struct pg_table		*tables;
+	int			 ntables, listed;
+	struct pg_scan		*scan;
+	char			 why[256];	/* set: count with SQL */
+	int			 counting;	/* the count(*) query is sent */
 	int			 spawned, eof, exited, status;
 	char			*last_err;
 	int			 queried;	/* facts query answered */
 	int			 paused, ended, closed;
 };
 
+static void	counts_maybe(struct dump *);
+
 static void
 dump_free(struct dump *d)
 {
+	int	 i;
+
 	if (d->fctx != NULL)
 		d->fops->close(d->fctx);
+	for (i = 0; i < d->ntables; i++) {
+		free(d->tables[i].name);
+		free(d->tables[i].nsp);
+		free(d->tables[i].rel);
+	}
+	free(d->tables);
+	pg_scan_free(d->scan);
 	pg_conn_close(d->conn);
 	pg_env_free(d->env);
 	free(d->last_err);
@@ -117,6 +145,35 @@ dump_maybe_done(struct dump *d)
 	dump_end(d, ZB_OK, NULL);
 }
 
+/* Count the rows in the archive from here on, or say why not. */
+static void
+scan_start(struct dump *d, const struct pg_archive_head *h)
+{
+	const char	*why;
+
+	d->scan = pg_scan_new(h, &why);
+	if (d->scan == NULL) {
+		snprintf(d->why, sizeof(d->why), "%s", why);
+		d->pg->host->log(d->pg->inst, ZB_LOG_INFO, "\"%s\": rows "
+		    "counted with count(*): %s", d->db, why);
+		counts_maybe(d);
+	}
+}
+
+static void
+scan_feed(struct dump *d, const unsigned char *p, size_t n)
+{
+	if (d->scan == NULL || d->why[0] != '\0' || n == 0)
+		return;
+	if (pg_scan_feed(d->scan, p, n) == -1) {
+		snprintf(d->why, sizeof(d->why), "%s", pg_scan_error(d->scan));
+		d->pg->host->log(d->pg->inst, ZB_LOG_WARN, "\"%s\": "
+		    "cannot count rows in the archive (%s): counting with "
+		    "count(*) on the dump's snapshot", d->db, d->why);
+		counts_maybe(d);
+	}
+}
+
 /* Check the custom-format header as it arrives; 0, or -1 (msg set). */
 static int
 check_head(struct dump *d, const unsigned char *p, size_t n, char *msg,
@@ -146,6 +203,10 @@ check_head(struct dump *d, const unsigned char *p, size_t n, char *msg,
 	snprintf(v, sizeof(v), "%d.%d.%d", h.vmaj, h.vmin, h.vrev);
 	d->pg->host->fact_str(d->s, NULL, "archive_version", v);
 	d->pg->host->fact_str(d->s, NULL, "format", "custom");
+	scan_start(d, &h);
+	/* what came after the head: in d->head, and the rest of p */
+	scan_feed(d, d->head + h.len, d->headlen - h.len);
+	scan_feed(d, p + take, n - take);
 	return 0;
 }
 
@@ -156,8 +217,11 @@ dump_data(void *arg, const unsigned char *p, size_t n, char *err,
 {
 	struct dump	*d = arg;
 
-	if (d->db != NULL && !d->head_ok &&
-	    check_head(d, p, n, err, errlen) == -1) {
+	if (d->db == NULL)
+		return ZB_OK;
+	if (d->head_ok)
+		scan_feed(d, p, n);
+	else if (check_head(d, p, n, err, errlen) == -1) {
 		d->refused = 1;
 		return ZB_ERR;
 	}
@@ -179,6 +243,7 @@ dump_eof(void *arg, int status, const char *err)
 		dump_end(d, ZB_ERR, d->refused ? err : msg);
 		return;
 	}
+	counts_maybe(d);
 	dump_maybe_done(d);
 }
 
@@ -194,6 +259,7 @@ on_child_exit(void *arg, int status, const char *last_err)
 		dump_free(d);
 		return;
 	}
+	counts_maybe(d);
 	dump_maybe_done(d);
 }
 
@@ -276,6 +342,99 @@ on_counts(void *arg, PGresult *res, const char *err)
 	dump_maybe_done(d);
 }
 
+/* The rows of every listed table, from the archive; 0, or -1 (d->why). */
+static int
+scan_counts(struct dump *d)
+{
+	long long	 rows, total = 0;
+	int		 i;
+
+	if (!pg_scan_end(d->scan)) {
+		snprintf(d->why, sizeof(d->why), "%s", pg_scan_error(d->scan));
+		return -1;
+	}
+	for (i = 0; i < d->ntables; i++)
+		if (pg_scan_rows(d->scan, d->tables[i].nsp,
+		    d->tables[i].rel) < 0) {
+			snprintf(d->why, sizeof(d->why), "no COPY data for "
+			    "table %s in the archive", d->tables[i].name);
+			return -1;
+		}
+	for (i = 0; i < d->ntables; i++) {
+		rows = pg_scan_rows(d->scan, d->tables[i].nsp,
+		    d->tables[i].rel);
+		d->pg->host->fact_int(d->s, PG_TABLES_GROUP, d->tables[i].name,
+		    rows);
+		total += rows;
+	}
+	d->pg->host->log(d->pg->inst, ZB_LOG_INFO, "\"%s\": %d tables, %lld "
+	    "rows in the dump (counted as it streamed)", d->db, d->ntables,
+	    total);
+	return 0;
+}
+
+/*
+ * Once the tables are listed: their rows from the archive when it has
+ * been read whole, or with count(*) once the archive cannot tell.
+ */
+static void
+counts_maybe(struct dump *d)
+{
+	if (!d->listed || d->queried || d->counting || d->ended)
+		return;
+	if (d->why[0] == '\0') {
+		if (!d->eof || !d->exited)
+			return;
+		if (!WIFEXITED(d->status) || WEXITSTATUS(d->status) != 0) {
+			d->queried = 1;		/* pg_dump failed: no count */
+			return;
+		}
+		if (scan_counts(d) == 0) {
+			d->queried = 1;
+			return;
+		}
+		d->pg->host->log(d->pg->inst, ZB_LOG_WARN, "\"%s\": cannot "
+		    "count rows in the archive (%s): counting with count(*) "
+		    "on the dump's snapshot", d->db, d->why);
+	}
+	d->counting = 1;
+	if (pg_conn_query(d->conn, PG_COUNT_SQL, on_counts, d) == -1)
+		dump_end(d, ZB_ERR, "cannot send the row count query");
+}
+
+static void
+on_tables(void *arg, PGresult *res, const char *err)
+{
+	struct dump	*d = arg;
+	struct pg_table	*t;
+	char		 msg[1024];
+	int		 i, n = PQntuples(res);
+
+	if (err != NULL) {
+		snprintf(msg, sizeof(msg), "listing the tables of \"%s\": %s",
+		    d->db, err);
+		dump_end(d, ZB_ERR, msg);
+		return;
+	}
+	if (n > 0 && (d->tables = calloc((size_t)n, sizeof(*t))) == NULL) {
+		dump_end(d, ZB_ERR, "out of memory");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		t = &d->tables[d->ntables++];
+		t->name = strdup(PQgetvalue(res, i, 0));
+		t->nsp = strdup(PQgetvalue(res, i, 1));
+		t->rel = strdup(PQgetvalue(res, i, 2));
+		if (t->name == NULL || t->nsp == NULL || t->rel == NULL) {
+			dump_end(d, ZB_ERR, "out of memory");
+			return;
+		}
+	}
+	d->listed = 1;
+	counts_maybe(d);
+	dump_maybe_done(d);
+}
+
 static void
 on_snapshot(void *arg, PGresult *res, const char *err)
 {
@@ -299,8 +458,8 @@ on_snapshot(void *arg, PGresult *res, const char *err)
 		dump_end(d, ZB_ERR, "cannot start pg_dump");
 		return;
 	}
-	if (pg_conn_query(d->conn, PG_COUNT_SQL, on_counts, d) == -1)
-		dump_end(d, ZB_ERR, "cannot send the row count query");
+	if (pg_conn_query(d->conn, PG_TABLES_SQL, on_tables, d) == -1)
+		dump_end(d, ZB_ERR, "cannot send the query listing tables");
 }
 
 static void
