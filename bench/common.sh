@@ -4,6 +4,7 @@
 #                              SHA-NI, `openssl speed -evp sha256` (16 KiB)
 #   bench_now                  wall clock, seconds with nanoseconds
 #   bench_sub A B / bench_ratio A B / bench_min A B / bench_max A B
+#   bench_median X...         the median of the numbers given
 #   bench_verdict RATIO le|ge TARGET
 #                              prints PASS or MISS
 #   bench_row NAME RATIO le|ge TARGET [NOTE]
@@ -12,13 +13,21 @@
 #
 # The machines these run on are noisy: every script measures its baseline
 # in the same invocation, in turn with our run, and keeps the best of
-# ROUNDS; the ratios are what counts, not the seconds.
+# ROUNDS; the ratios are what counts, not the seconds.  pg.sh also gives
+# the median of the rounds' own ratios (each run against the baseline of
+# its round), which a lucky or unlucky run cannot move.
 
 bench_now() { date +%s.%N; }
 bench_sub() { echo "$1 - $2" | bc; }
 bench_ratio() { printf '%.3f' "$(echo "scale=6; $1 / $2" | bc)"; }
 bench_min() { echo "if ($1 < $2) $1 else $2" | bc; }
 bench_max() { echo "if ($1 > $2) $1 else $2" | bc; }
+
+bench_median() {	# numbers...: their median (the mean of the middle two)
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+	    END { if (NR % 2) printf "%.3f", v[(NR + 1) / 2];
+		else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 
 bench_verdict() {	# ratio le|ge target
 	local ok

@@ -32,7 +32,10 @@
 #   baseline   createdb -T template0 new; pg_restore -d new (the -Z0 file)
 #   zentoria   restore ID --sink local --to new             target <= 1.10
 #              restore ID --sink s3 --to new (s3rver)       target <= 1.10
-# Prints PASS or MISS per target.
+# Prints PASS or MISS per target, for the best of ROUNDS (ours and the
+# baseline each at their best) and for the median of the rounds' own
+# ratios (each run against the baseline of its round: steadier when the
+# machine's speed drifts, as farm-style paired timing is).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/common.sh
@@ -164,6 +167,7 @@ write_ini tiers zstd:3 none auto "a, s3"
 
 # ---- backup ----------------------------------------------------------------
 bb=999999; bz=999999; ba=999999; b0=999999; bp=999999; rss=0
+pz=(); pa=(); pl=(); ps=()	# each round's own ratios
 for r in $(seq 1 "$rounds"); do
 	rm -f "$dir/base0.dump" "$dir/pipe.zst"
 	tb=$(timed base_dump "$dir/base0.dump" -Z0)
@@ -175,6 +179,7 @@ for r in $(seq 1 "$rounds"); do
 	t0=$(ours zero)
 	printf '  backup round %d: pg_dump -Fc -Z0 %6.2f s, | zstd -3 -T2 %6.2f s, zstd:3 %6.2f s, zstd:3+age %6.2f s, zstd:3 workers=0 %6.2f s\n' \
 	    "$r" "$tb" "$tp" "$tz" "$ta" "$t0"
+	pz+=("$(bench_ratio "$tz" "$tb")"); pa+=("$(bench_ratio "$ta" "$tb")")
 	bb=$(bench_min "$bb" "$tb"); bz=$(bench_min "$bz" "$tz"); bp=$(bench_min "$bp" "$tp")
 	ba=$(bench_min "$ba" "$ta"); b0=$(bench_min "$b0" "$t0")
 done
@@ -214,6 +219,7 @@ for r in $(seq 1 "$rounds"); do
 		done
 	fi
 	dropdbs "rb$r" "rl$r" "rs$r"
+	pl+=("$(bench_ratio "$tl" "$tb")"); ps+=("$(bench_ratio "$ts" "$tb")")
 	rb=$(bench_min "$rb" "$tb"); rl=$(bench_min "$rl" "$tl")
 	rs=$(bench_min "$rs" "$ts")
 done
@@ -238,3 +244,13 @@ printf 'restore (best of %d): createdb + pg_restore -d %.2f s; local %.2f s, s3 
     "$rounds" "$rb" "$rl" "$rs"
 bench_row "restore --to newdb, local tier" "$(bench_ratio "$rl" "$rb")" le 1.10
 bench_row "restore --to newdb, S3 tier (s3rver)" "$(bench_ratio "$rs" "$rb")" le 1.10
+echo
+echo "paired (the median of the $rounds rounds' own ratios, each run against its round's baseline):"
+bench_row "backup zstd:3, 2 local sinks" "$(bench_median "${pz[@]}")" le 1.25 \
+    "(${pz[*]})"
+bench_row "backup zstd:3 + age, 2 local sinks" "$(bench_median "${pa[@]}")" le 1.30 \
+    "(${pa[*]})"
+bench_row "restore --to newdb, local tier" "$(bench_median "${pl[@]}")" le 1.10 \
+    "(${pl[*]})"
+bench_row "restore --to newdb, S3 tier (s3rver)" "$(bench_median "${ps[@]}")" le 1.10 \
+    "(${ps[*]})"
