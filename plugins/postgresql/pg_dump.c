@@ -145,18 +145,25 @@ dump_maybe_done(struct dump *d)
 	dump_end(d, ZB_OK, NULL);
 }
 
-/* Count the rows in the archive from here on, or say why not. */
+/*
+ * Count the rows in the archive from here on, or say why not.  Both run
+ * inside the fd producer's on_data, where the stream must not end: the
+ * count(*) that replaces the scan starts from counts_maybe, called when
+ * the tables are listed, at the end of the output and at pg_dump's exit.
+ */
 static void
 scan_start(struct dump *d, const struct pg_archive_head *h)
 {
 	const char	*why;
 
+	if (d->why[0] != '\0')
+		return;		/* count(*) runs already */
 	d->scan = pg_scan_new(h, &why);
 	if (d->scan == NULL) {
 		snprintf(d->why, sizeof(d->why), "%s", why);
-		d->pg->host->log(d->pg->inst, ZB_LOG_INFO, "\"%s\": rows "
-		    "counted with count(*): %s", d->db, why);
-		counts_maybe(d);
+		d->pg->host->log(d->pg->inst, ZB_LOG_WARN, "\"%s\": cannot "
+		    "count rows in the archive (%s): counting with count(*) "
+		    "on the dump's snapshot", d->db, d->why);
 	}
 }
 
@@ -170,7 +177,6 @@ scan_feed(struct dump *d, const unsigned char *p, size_t n)
 		d->pg->host->log(d->pg->inst, ZB_LOG_WARN, "\"%s\": "
 		    "cannot count rows in the archive (%s): counting with "
 		    "count(*) on the dump's snapshot", d->db, d->why);
-		counts_maybe(d);
 	}
 }
 
@@ -456,6 +462,17 @@ on_snapshot(void *arg, PGresult *res, const char *err)
 	pg->host->fact_str(d->s, NULL, "lc_ctype", PQgetvalue(res, 0, 3));
 	if (spawn(d, PQgetvalue(res, 0, 0)) == -1) {
 		dump_end(d, ZB_ERR, "cannot start pg_dump");
+		return;
+	}
+	if (pg->host->cfg_int(pg->inst, "dump_compression") != 0) {
+		/* compressed data blocks: count(*), at once */
+		snprintf(d->why, sizeof(d->why), "the archive's data is "
+		    "compressed (dump_compression)");
+		pg->host->log(pg->inst, ZB_LOG_INFO, "\"%s\": rows counted "
+		    "with count(*) on the dump's snapshot: %s", d->db, d->why);
+		d->counting = 1;
+		if (pg_conn_query(d->conn, PG_COUNT_SQL, on_counts, d) == -1)
+			dump_end(d, ZB_ERR, "cannot send the row count query");
 		return;
 	}
 	if (pg_conn_query(d->conn, PG_TABLES_SQL, on_tables, d) == -1)

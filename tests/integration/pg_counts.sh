@@ -7,7 +7,8 @@
 # list longer than the scanner keeps, large objects, a materialized view
 # and a sequence.  The manifest's counts equal count(*) on the server,
 # table for table, and test-restore passes.  When the archive cannot be
-# counted (pg_dump -Z6; a pg_dump wrapper that writes INSERT statements),
+# counted (pg_dump -Z6; a pg_dump wrapper that writes INSERT statements,
+# or one that appends bytes that are no data block),
 # count(*) on the dump's snapshot gives the same numbers, and the log
 # says which way they were counted.
 . "$(dirname "$0")/lib.sh"
@@ -67,6 +68,13 @@ cat >"$T/pg_dump_inserts" <<SH
 exec "$PG_BIN/pg_dump" --inserts "\$@"
 SH
 chmod 755 "$T/pg_dump_inserts"
+# A pg_dump whose archive ends in bytes that are no data block
+cat >"$T/pg_dump_junk" <<SH
+#!/bin/sh
+"$PG_BIN/pg_dump" "\$@" || exit
+printf '\\002junk'
+SH
+chmod 755 "$T/pg_dump_junk"
 
 source_ini() {	# name [extra line]
 	cat <<INI
@@ -97,6 +105,7 @@ INI
 	source_ini stream
 	source_ini gz "dump_compression = 6"
 	source_ini inserts "" "$T/pg_dump_inserts"
+	source_ini junk "" "$T/pg_dump_junk"
 } >"$T/zb.ini"
 chmod 600 "$T/zb.ini"
 
@@ -138,7 +147,7 @@ check "test-restore compares them with the restored tables" Z test-restore "$ID"
 # ---- compressed by pg_dump: count(*) on the snapshot -----------------------
 check "run: pg_dump -Z6" Z run gz
 grep_err "the log says count(*) counted them, and why" \
-    'rows counted with count(\*): the archive.s data is compressed'
+    'rows counted with count(\*) on the dump.s snapshot: the archive.s data is compressed'
 same_counts "count(*) for a compressed dump" gz
 
 # ---- INSERT statements: the scanner gives up, count(*) takes over ----------
@@ -146,5 +155,11 @@ check "run: a pg_dump writing INSERT statements" Z run inserts
 grep_err "a warning names the table without COPY data" \
     'warning.*cannot count rows in the archive (no COPY data for table'
 same_counts "count(*) when the archive has no COPY data" inserts
+
+# ---- the scanner refuses the archive midway: count(*) at its end -------------
+check "run: an archive with trailing junk" Z run junk
+grep_err "a warning says what the scanner found" \
+    'warning.*cannot count rows in the archive (unknown data block type)'
+same_counts "count(*) after the scanner gave up" junk
 
 finish
