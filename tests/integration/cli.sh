@@ -169,7 +169,7 @@ cmp -s "$T/restored-by-command.txt" "$T/expected.txt" && ok "restore_command got
     fail "restore_command output differs"
 
 # Corruption: one byte on the near copy
-printf '\xff' | dd of="$dir/data.txt.zst" bs=1 seek=1000 conv=notrunc 2>/dev/null
+flip_byte "$dir/data.txt.zst" 1000
 check_fails 1 "verify fails on a corrupted byte" $Z verify "$id"
 grep -q "^FAILED $id on sink:near" "$T/out" && grep -q "^ok     $id on sink:far" "$T/out" &&
     ok "only the corrupted copy fails" || fail "verify lines: $(cat "$T/out")"

@@ -64,7 +64,7 @@ grep_err "with its status and last words" "command exited with status 3 (no spac
 
 # A corrupt copy: the command gets bytes but is killed before end of file
 write_ini "cat > $T/partial.txt && touch $T/saw-eof"
-printf '\xff' | dd of="$dir/data.txt" bs=1 seek=5000000 conv=notrunc 2>/dev/null
+flip_byte "$dir/data.txt" 5000000
 check_fails 1 "a restore from a corrupt copy fails" $Z restore "$id"
 grep_err "on the hash" "does not match the manifest"
 [ -s "$T/partial.txt" ] && ok "the restore_command had been given data" ||

@@ -48,7 +48,7 @@ diff -r "$src" "$T/restored/big" >/dev/null && ok "the tree is identical" ||
     fail "the restored tree differs"
 
 data=$(ls "$T"/store/big/files/*/data.tar)
-printf '\xff' | dd of="$data" bs=1 seek=15000000 conv=notrunc 2>/dev/null
+flip_byte "$data" 15000000
 check_fails 1 "a restore from a corrupt copy fails" $Z restore "$id" --sink disk --to "$T/bad"
 grep_err "on the hash" "does not match the manifest"
 [ ! -e "$T/bad" ] && ok "no target" || fail "the target exists"

@@ -109,8 +109,7 @@ check "restore db1 --to db1_good" Z restore "$id" --to db1_good
     "$(pg_psql -d db1 -Atc "SELECT count(*) FROM pgbench_accounts")" ] &&
     ok "db1_good has the rows" || fail "db1_good rows"
 data=$(find "$T/near/pg/db1" -name 'data.*' ! -name '*.sha256' | head -1)
-size=$(stat -c %s "$data")
-printf '\xff' | dd of="$data" bs=1 seek=$((size - 100)) conv=notrunc 2>/dev/null
+flip_byte "$data" -100
 check_fails 1 "a restore from a corrupt copy fails" Z restore "$id" --to db1_bad
 grep_err "on the hash" "does not match the manifest"
 [ -z "$(pg_psql -Atc "SELECT 1 FROM pg_database WHERE datname = 'db1_bad'")" ] &&

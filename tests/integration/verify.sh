@@ -48,19 +48,6 @@ fresh() {
 	check "$1: the pristine copy verifies" $Z verify "$id"
 }
 
-# flip FILE OFFSET: invert one byte in place (same size)
-flip() {
-	python3 - "$1" "$2" <<'PY'
-import sys
-p, off = sys.argv[1], int(sys.argv[2])
-with open(p, "r+b") as f:
-    f.seek(off)
-    b = f.read(1)
-    f.seek(off)
-    f.write(bytes([b[0] ^ 0xff]))
-PY
-}
-
 # manifest_set KEY FIELD VALUE: one field of the manifest, nothing else
 manifest_set() {
 	python3 - "$dir/manifest.json" "$1" "$2" "$3" <<'PY'
@@ -80,7 +67,7 @@ zeros=0000000000000000000000000000000000000000000000000000000000000000
 # 1. a stored byte changed, same size: the stored-bytes SHA-256 check.
 #    The sidecar still matches the manifest.
 fresh "flipped byte"
-flip "$T/store/$data" $((size / 2))
+flip_byte "$T/store/$data" $((size / 2))
 [ "$(stat -c %s "$T/store/$data")" = "$size" ] && ok "same size" || fail "size changed"
 check_fails 1 "verify fails on a flipped stored byte" $Z verify "$id"
 grep_err "... on the stored-bytes check" "$id (from sink:disk): stored data does not match the manifest: $size bytes with SHA-256 $(sha "$T/store/$data")"
@@ -179,7 +166,7 @@ asize=$(stat -c %s "$adata")
 check "the encrypted copy verifies without an identity" $A verify "$aid"
 grep_err "... on the stored bytes only" "checking the stored bytes only"
 check "and with it" $A verify --deep --identity "$T/id.key" "$aid"
-flip "$adata" $((asize / 2))
+flip_byte "$adata" $((asize / 2))
 check_fails 1 "verify without an identity fails on a flipped byte" $A verify "$aid"
 grep_err "... on the stored-bytes check" "$aid (from sink:vault): stored data does not match the manifest: $asize bytes with SHA-256 $(sha "$adata")"
 check_fails 1 "verify --deep with the identity fails too" $A verify --deep --identity "$T/id.key" "$aid"
@@ -210,7 +197,7 @@ PY
 	check "$c: the copy verifies" $C verify "$cid"
 	csize=$(stat -c %s "$cdata")
 	# zstd: the frame's last 4 bytes; gzip: the trailer's CRC-32.
-	if [ "$name" = zstd ]; then flip "$cdata" $((csize - 1)); else flip "$cdata" $((csize - 8)); fi
+	if [ "$name" = zstd ]; then flip_byte "$cdata" $((csize - 1)); else flip_byte "$cdata" $((csize - 8)); fi
 	csha=$(sha "$cdata")
 	dir=$cdir manifest_set stored sha256 "$csha"
 	printf '%s  %s\n' "$csha" "$(basename "$cdata")" >"$cdata.sha256"
