@@ -160,7 +160,8 @@ scan_start(struct dump *d, const struct pg_archive_head *h)
 		return;		/* count(*) runs already */
 	d->scan = pg_scan_new(h, &why);
 	if (d->scan == NULL) {
-		snprintf(d->why, sizeof(d->why), "%s", why);
+		snprintf(d->why, sizeof(d->why), "%s; archive version %d.%d.%d "
+		    "from %s", why, h->vmaj, h->vmin, h->vrev, h->dump_version);
 		d->pg->host->log(d->pg->inst, ZB_LOG_WARN, "\"%s\": cannot "
 		    "count rows in the archive (%s): counting with count(*) "
 		    "on the dump's snapshot", d->db, d->why);
