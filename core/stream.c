@@ -1,7 +1,9 @@
 /*
  * stream.c - the stream core.
  *
- * A producer (a source's stream, or a sink's get) pushes bytes.  They are
+ * A producer (a source's stream, or a sink's get) pushes bytes (or, the fd
+ * producer, reads them straight into the chunk being filled:
+ * stream_push_room()).  They are
  * hashed, run through the codec, hashed again (not when neither a codec
  * nor age changes them: then one digest is both) and copied into
  * fixed-size chunks; a full chunk is queued once and shared by reference by every
@@ -869,6 +871,39 @@ out_reserve(const struct stream *st)
 	    st->p.chunk_size;
 }
 
+/*
+ * After bytes went into the fill chunk: queue it when full, then the
+ * budget checks of push().
+ */
+static int
+push_settle(struct stream *st)
+{
+	struct stream_pipe	*pp = st->pipe;
+
+	if (pp->in_fill != NULL && pp->in_fill->pub.len == pp->in_fill->cap) {
+		queue_input(st, pp->in_fill);
+		pp->in_fill = NULL;
+	}
+	if (st->live > st->high + PENDING_MAX) {
+		stream_abort(st, "the source does not honour pause()");
+		return ZB_ERR;
+	}
+	pipe_kick(st);
+	/*
+	 * Pause while the transform holds output back, or when one more
+	 * input chunk and what the transform may make of it would not fit:
+	 * a producer that honours pause() and pushes at most a chunk at a
+	 * time then never takes live past the budget.
+	 */
+	if (xform_blocked(pp) ||
+	    st->live + st->p.chunk_size + out_reserve(st) > st->high) {
+		stream_pause(st, STREAM_PAUSE_LAG);
+		/* With nothing in flight, nothing else would resume it. */
+		pump_schedule(st);
+	}
+	return st->pause_mask != 0 ? ZB_AGAIN : ZB_OK;
+}
+
 static int
 st_push(struct zb_io *io, const void *buf, size_t len)
 {
@@ -895,24 +930,40 @@ st_push(struct zb_io *io, const void *buf, size_t len)
 			pp->in_fill = NULL;
 		}
 	}
-	if (st->live > st->high + PENDING_MAX) {
-		stream_abort(st, "the source does not honour pause()");
+	return push_settle(st);
+}
+
+unsigned char *
+stream_push_room(struct zb_io *io, size_t *room)
+{
+	struct stream		*st = (struct stream *)io;
+	struct stream_pipe	*pp;
+
+	*room = 0;
+	if (io == NULL || io->vt != &stream_vtbl || st->failed ||
+	    st->producer_done || st->state != ST_RUNNING)
+		return NULL;
+	pp = st->pipe;
+	if (pp->in_fill == NULL)
+		pp->in_fill = chunk_new(st);
+	*room = pp->in_fill->cap - pp->in_fill->pub.len;
+	return pp->in_fill->data + pp->in_fill->pub.len;
+}
+
+int
+stream_push_filled(struct zb_io *io, size_t len)
+{
+	struct stream		*st = (struct stream *)io;
+	struct stream_pipe	*pp = st->pipe;
+
+	if (st->failed || st->producer_done || st->state != ST_RUNNING)
 		return ZB_ERR;
-	}
-	pipe_kick(st);
-	/*
-	 * Pause while the transform holds output back, or when one more
-	 * input chunk and what the transform may make of it would not fit:
-	 * a producer that honours pause() and pushes at most a chunk at a
-	 * time then never takes live past the budget.
-	 */
-	if (xform_blocked(pp) ||
-	    st->live + st->p.chunk_size + out_reserve(st) > st->high) {
-		stream_pause(st, STREAM_PAUSE_LAG);
-		/* With nothing in flight, nothing else would resume it. */
-		pump_schedule(st);
-	}
-	return st->pause_mask != 0 ? ZB_AGAIN : ZB_OK;
+	if (pp->in_fill == NULL ||
+	    len > pp->in_fill->cap - pp->in_fill->pub.len)
+		fatalx("%s: %zu bytes beyond the room given", __func__, len);
+	st->bytes_in += len;
+	pp->in_fill->pub.len += len;
+	return push_settle(st);
 }
 
 static void

@@ -208,6 +208,16 @@ uint64_t	 stream_paused_ms(const struct stream *);
 /* The chunk size of the stream behind a producer's handle, or 0 when io
  * is not a stream's (for the toolkit's adapters). */
 size_t		 stream_io_chunk_size(const struct zb_io *);
+/*
+ * A push without a copy (the fd producer reads straight into the chunk
+ * being filled): stream_push_room() gives the fill chunk's free room, or
+ * NULL when io is not a stream that takes bytes now (then push() as
+ * usual); stream_push_filled() then counts len <= *room bytes written
+ * there as pushed, with push()'s answer.  Nothing may come between the
+ * two but the write into the room.
+ */
+unsigned char	*stream_push_room(struct zb_io *, size_t *);
+int		 stream_push_filled(struct zb_io *, size_t);
 /* Chunk references, for hostapi.c. */
 void		 chunk_ref(const struct zb_chunk *);
 void		 chunk_unref(const struct zb_chunk *);

@@ -117,6 +117,8 @@ prod_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct fd_producer	*p = arg;
 	char			 err[FD_ERR_MAX];
+	unsigned char		*dst;
+	size_t			 want, room;
 	ssize_t			 n;
 	int			 rc;
 
@@ -124,7 +126,12 @@ prod_read(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (p->paused || p->ended || p->torn)
 		return;
-	n = read(p->fd, p->buf, p->slice);
+	/* Straight into the stream's chunk when it is one: no copy. */
+	want = p->slice;
+	dst = stream_push_room(p->s, &room);
+	if (dst != NULL && room < want)
+		want = room;
+	n = read(p->fd, dst != NULL ? dst : p->buf, want);
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 	    errno == EINTR)) {
 		if (p->regular)
@@ -142,8 +149,8 @@ prod_read(evutil_socket_t fd, short what, void *arg)
 	}
 	if (p->spec.on_data != NULL) {
 		err[0] = '\0';
-		rc = p->spec.on_data(p->spec.arg, p->buf, (size_t)n, err,
-		    sizeof(err));
+		rc = p->spec.on_data(p->spec.arg, dst != NULL ? dst : p->buf,
+		    (size_t)n, err, sizeof(err));
 		if (rc != ZB_OK) {
 			prod_end(p, ZB_ERR, err[0] != '\0' ? err :
 			    "the data was refused");
@@ -151,7 +158,8 @@ prod_read(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	/* ZB_AGAIN: pause() has been called already. */
-	rc = io_push(p->s, p->buf, (size_t)n);
+	rc = dst != NULL ? stream_push_filled(p->s, (size_t)n) :
+	    io_push(p->s, p->buf, (size_t)n);
 	if (rc == ZB_ERR) {
 		/* The stream is being torn down; close() follows. */
 		p->torn = 1;
