@@ -551,14 +551,15 @@ stage_start(struct stream *st, enum stage_id id, struct batch *b)
 }
 
 /*
- * Bytes one job takes at most (at least one batch): an eighth of the
- * budget, so that while one stage holds a job's chunks the budget has
- * room for the stages before it to go on.
+ * Bytes one job takes at most (at least one batch): a quarter of the
+ * budget, so that while one stage holds a job's chunks (and the
+ * transform as much again for its output) the budget has room for the
+ * stages before it to go on.
  */
 static size_t
 batch_bytes_max(const struct stream *st)
 {
-	return st->high / 8;
+	return st->high / 4;
 }
 
 /*
