@@ -68,7 +68,18 @@ struct local_put {
 	size_t			*newdirs;	/* ends, in path, of directories */
 	size_t			 nnewdirs;	/* whose parent needs an fsync */
 	int			 created;	/* counted in l->unsynced */
+	off_t			 written;
+	off_t			 flushed;	/* writeback started up to */
 };
+
+/*
+ * Writeback of a put's file is started every this many bytes, so that
+ * the disk writes while the stream goes on and the commit's fsync finds
+ * little left: else the kernel holds up to a tenth of RAM dirty, and a
+ * stream slower than the disk (hashing without SHA-NI, a slow source)
+ * ends with seconds of fsync.
+ */
+#define LOCAL_FLUSH_AFTER	(8 * 1024 * 1024)
 
 /* A get: the fd producer's callbacks, to name the file on an error. */
 struct local_get {
@@ -241,7 +252,17 @@ put_write(void *wctx, const struct zb_chunk *c)
 		}
 		d += n;
 		left -= n;
+		p->written += n;
 	}
+#ifdef SYNC_FILE_RANGE_WRITE
+	if (p->written - p->flushed >= LOCAL_FLUSH_AFTER) {
+		/* Starts the writes, waits for none; failure is harmless
+		 * (the commit's fsync still makes it durable). */
+		(void)sync_file_range(p->fd, p->flushed,
+		    p->written - p->flushed, SYNC_FILE_RANGE_WRITE);
+		p->flushed = p->written;
+	}
+#endif
 	return ZB_OK;
 }
 
