@@ -12,7 +12,8 @@
  * no plugin holds a reference).
  *
  * Invariants:
- *  - live (bytes of allocated chunks) only grows in push(); when one
+ *  - live (bytes of allocated chunks) only grows in push() (or in
+ *    stream_push_room(), which lends the chunk push() would take); when one
  *    more chunk would pass `high' (the budget) the producer is paused,
  *    and the pump resumes it when the queued bytes (live less the chunk
  *    being filled) have fallen to `low' (high/4), as
@@ -872,19 +873,12 @@ out_reserve(const struct stream *st)
 	    st->p.chunk_size;
 }
 
-/*
- * After bytes went into the fill chunk: queue it when full, then the
- * budget checks of push().
- */
+/* After bytes went into the input chunks: push()'s budget checks. */
 static int
 push_settle(struct stream *st)
 {
 	struct stream_pipe	*pp = st->pipe;
 
-	if (pp->in_fill != NULL && pp->in_fill->pub.len == pp->in_fill->cap) {
-		queue_input(st, pp->in_fill);
-		pp->in_fill = NULL;
-	}
 	if (st->live > st->high + PENDING_MAX) {
 		stream_abort(st, "the source does not honour pause()");
 		return ZB_ERR;
@@ -948,6 +942,9 @@ stream_push_room(struct zb_io *io, size_t *room)
 	if (pp->in_fill == NULL)
 		pp->in_fill = chunk_new(st);
 	*room = pp->in_fill->cap - pp->in_fill->pub.len;
+	/* A full one is queued at once: no room would read as end of file. */
+	if (*room == 0)
+		fatalx("%s: the input chunk is full", __func__);
 	return pp->in_fill->data + pp->in_fill->pub.len;
 }
 
@@ -964,6 +961,10 @@ stream_push_filled(struct zb_io *io, size_t len)
 		fatalx("%s: %zu bytes beyond the room given", __func__, len);
 	st->bytes_in += len;
 	pp->in_fill->pub.len += len;
+	if (pp->in_fill->pub.len == pp->in_fill->cap) {
+		queue_input(st, pp->in_fill);
+		pp->in_fill = NULL;
+	}
 	return push_settle(st);
 }
 
