@@ -123,6 +123,10 @@ kconf "@every 1s" >"$T/k.ini"
 start_daemon k "$T/k.ini"
 wait_until 4 grep -q "\[job:k\] run .* started" "$T/k.log" ||
     fail "k never started: $(tail -3 "$T/k.log")"
+# The start is written to the state file on a worker, after the log line:
+# the kill comes once it is there (it took longer under ASan in CI).
+wait_true 3 '[ "$(jstate "$T/kstate" k outcome)" = running ]' ||
+    fail "the run's start never reached the state file: $(jstate "$T/kstate" k outcome)"
 stop_daemon "$DPID" KILL 5
 [ "$(jstate "$T/kstate" k outcome)" = running ] &&
     ok "killed mid-run: the state says running" ||
