@@ -375,6 +375,35 @@ config_job(struct zb_config *cfg, const char *name)
 	return NULL;
 }
 
+/*
+ * A stream borrows the shares of jobs that cannot run (a one-off run of
+ * fewer jobs than max_parallel_jobs) only up to this: bench/stream.sh's
+ * zstd:3 case ran 0.99-1.03x zstd -T0 with 4 MiB, 0.90x with 8, 0.87x
+ * with 16 and 0.94x with 32 (bench/README.md); beyond it memory is held
+ * for nothing.
+ */
+#define STREAM_BORROW_MAX	(16LL << 20)
+
+size_t
+config_stream_budget(const struct zb_config *cfg, int streams)
+{
+	int64_t	 jobs, own, shared;
+
+	jobs = cfg->max_parallel_jobs > 0 ? cfg->max_parallel_jobs : 1;
+	if (streams < 1)
+		streams = 1;
+	own = cfg->max_buffer / (jobs * streams);
+	if (cfg->budget_jobs > 0 && cfg->budget_jobs < jobs) {
+		shared = cfg->max_buffer / ((int64_t)cfg->budget_jobs *
+		    streams);
+		if (shared > STREAM_BORROW_MAX)
+			shared = STREAM_BORROW_MAX;
+		if (shared > own)
+			own = shared;
+	}
+	return (size_t)own;
+}
+
 int64_t
 config_job_rpo(const struct cfg_job *job)
 {

@@ -161,6 +161,13 @@ struct zb_config {
 	int			 workers;	/* [daemon] workers (threads) */
 	int64_t			 max_buffer;		/* bytes */
 	int64_t			 chunk_size;		/* bytes */
+	/*
+	 * Not from the file: how many jobs share max_buffer at once.  0
+	 * (the daemon): max_parallel_jobs.  A one-off run of fewer jobs
+	 * (zentoria-backupctl run, copy) sets how many it runs, so that its
+	 * streams may borrow the shares no job will use (config_stream_budget).
+	 */
+	int			 budget_jobs;
 	struct compression	 comp;
 	int			 log_level;
 	/* TLS for every HTTP transfer (http.c) */
@@ -244,6 +251,12 @@ int			 config_section_same(const struct cfg_section *,
 struct cfg_section	*config_section(struct zb_config *, const char *title);
 struct cfg_kv		*config_kv(const struct cfg_section *, const char *key);
 struct cfg_job		*config_job(struct zb_config *, const char *name);
+/*
+ * The buffer budget of one stream of a job running up to streams streams
+ * at once (docs/configuration.md section 5).
+ */
+size_t			 config_stream_budget(const struct zb_config *,
+			    int streams);
 struct cfg_check	*config_check(struct zb_config *, const char *name);
 /*
  * A job's recovery point objective in ms: its `rpo =', or else

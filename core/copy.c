@@ -607,8 +607,7 @@ on_origin_manifest(void *arg, int status, const char *err, const char *data,
 	p.dir = STREAM_STORE;
 	p.comp.algo = COMP_NONE;	/* the stored bytes as they are */
 	p.chunk_size = c->cfg->chunk_size;
-	p.budget = c->cfg->max_buffer / (c->cfg->max_parallel_jobs > 0 ?
-	    c->cfg->max_parallel_jobs : 1);
+	p.budget = config_stream_budget(c->cfg, 1);
 	name = xasprintf("%s %s (sink:%s to", c->where, a->id, c->from);
 	for (i = 0; i < c->p.nto; i++)
 		if (c->want[i] && c->err[i] == NULL) {

@@ -897,16 +897,15 @@ open_stream(struct run *run, struct run_artifact *art)
 	struct writer			*w;
 	void				*ctx;
 	char				*name, *key;
-	size_t				 i, slots;
+	size_t				 i;
 
-	slots = (size_t)run->cfg->max_parallel_jobs * run->job->max_streams;
 	memset(&p, 0, sizeof(p));
 	p.dir = STREAM_STORE;
 	p.comp = run->job->comp;
 	/* zstd's own threads where the pool has cores for them. */
 	p.comp.threads = workers_count();
 	p.chunk_size = run->cfg->chunk_size;
-	p.budget = run->cfg->max_buffer / slots;
+	p.budget = config_stream_budget(run->cfg, run->job->max_streams);
 	p.age = run->cfg->encrypt ? run->cfg->recipients : NULL;
 	/* The manifest names the codec's or age's check instead. */
 	p.skip_plain_sha256 = 1;

@@ -205,6 +205,7 @@ ctl_copy(struct ctl *ctl, int argc, char **argv)
 	}
 	if (ctl_load(ctl) == -1)
 		return 1;
+	ctl->cfg->budget_jobs = 1;	/* the one copy at a time */
 	buf_init(&json, 64 << 20);
 	(void)buf_puts(&json, "[");
 	cc.out = &json;

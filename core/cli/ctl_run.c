@@ -167,6 +167,12 @@ ctl_run(struct ctl *ctl, int argc, char **argv)
 		free(jobs);
 		return 1;
 	}
+	/*
+	 * Only these jobs share max_buffer_mb: their streams may borrow the
+	 * shares of the rest (config_stream_budget).
+	 */
+	ctl->cfg->budget_jobs = njobs < (size_t)ctl->cfg->max_parallel_jobs ?
+	    (int)njobs : ctl->cfg->max_parallel_jobs;
 	/* Every job is locked (or refused) before any runs. */
 	b.q = jobq_new(ctl->cfg->max_parallel_jobs);
 	for (i = 0; i < njobs; i++) {

@@ -45,6 +45,48 @@ Test(config, good_file_parses)
 	config_free(cfg);
 }
 
+/*
+ * docs/configuration.md section 5: the daemon splits max_buffer_mb across
+ * max_parallel_jobs x max_streams; a one-off run of fewer jobs lends its
+ * streams the idle shares, up to 16 MiB a stream, never less than the
+ * split.
+ */
+Test(config, stream_budget_split_and_borrowed)
+{
+	struct zb_config	*cfg = LOAD(
+	    "[daemon]\nmax_buffer_mb = 64\nmax_parallel_jobs = 4\n");
+
+	cr_assert_not_null(cfg, "log: %s", test_logged());
+	cr_assert_eq(config_stream_budget(cfg, 2), 8 << 20, "64 / (4 x 2)");
+	cr_assert_eq(config_stream_budget(cfg, 1), 16 << 20, "64 / 4");
+	cr_assert_eq(config_stream_budget(cfg, 0), 16 << 20,
+	    "no stream count: one");
+	cfg->budget_jobs = 1;
+	cr_assert_eq(config_stream_budget(cfg, 2), 16 << 20,
+	    "64 / (1 x 2) = 32, at most 16 borrowed");
+	cr_assert_eq(config_stream_budget(cfg, 8), 8 << 20, "64 / 8");
+	cfg->budget_jobs = 2;
+	cr_assert_eq(config_stream_budget(cfg, 4), 8 << 20, "64 / (2 x 4)");
+	cr_assert_eq(config_stream_budget(cfg, 16), 2 << 20,
+	    "64 / (2 x 16)");
+	cfg->budget_jobs = 4;
+	cr_assert_eq(config_stream_budget(cfg, 2), 8 << 20, "all jobs: the "
+	    "split");
+	cfg->budget_jobs = 9;
+	cr_assert_eq(config_stream_budget(cfg, 2), 8 << 20, "more jobs than "
+	    "run at once: the split");
+	config_free(cfg);
+
+	/* A large budget: the split alone may exceed what is borrowed. */
+	cfg = LOAD("[daemon]\nmax_buffer_mb = 1024\nmax_parallel_jobs = 2\n");
+	cr_assert_not_null(cfg, "log: %s", test_logged());
+	cr_assert_eq(config_stream_budget(cfg, 2), 256 << 20);
+	cfg->budget_jobs = 1;
+	cr_assert_eq(config_stream_budget(cfg, 2), 256 << 20,
+	    "never below the split");
+	config_free(cfg);
+}
+
 Test(config, unknown_key_names_file_line_and_choices)
 {
 	cr_assert_null(LOAD("[daemon]\nmax_parallel_jobs = 2\n"
