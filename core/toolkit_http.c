@@ -69,8 +69,10 @@ struct zb_http_req {
 	struct hdrs		 req_hdrs;	/* the spec's */
 	struct hdrs		 att_hdrs;	/* this attempt's */
 	struct hdrs		 resp_hdrs;	/* the last response's */
-	char			*body;		/* request body (request) */
+	const char		*body;		/* request body (request) */
 	size_t			 body_len;
+	char			*body_copy;	/* body, unless the caller keeps
+						 * it (ABI 1.8 body_kept) */
 	struct zb_http_retry	 retry;		/* defaults applied */
 	int			 follow;
 	int			(*on_attempt)(void *, struct zb_http_req *,
@@ -778,7 +780,7 @@ req_free(struct zb_http_req *q)
 	free(q->method);
 	free(q->url);
 	free(q->what);
-	free(q->body);
+	free(q->body_copy);
 	free(q->error);
 	free(q->fail);
 	free(q->validator);
@@ -896,8 +898,14 @@ toolkit_http_request(struct zb_inst *inst, const struct zb_http_spec *spec)
 	    what) + sizeof(spec->what) ? spec->what : NULL, q->method, q->url);
 	copy_headers(&q->req_hdrs, spec->headers, spec->nheaders);
 	if (spec->body != NULL) {
-		q->body = xmalloc(spec->body_len + 1);
-		memcpy(q->body, spec->body, spec->body_len);
+		if (spec->struct_size >= offsetof(struct zb_http_spec,
+		    body_kept) + sizeof(spec->body_kept) && spec->body_kept)
+			q->body = spec->body;
+		else {
+			q->body_copy = xmalloc(spec->body_len + 1);
+			memcpy(q->body_copy, spec->body, spec->body_len);
+			q->body = q->body_copy;
+		}
 		q->body_len = spec->body_len;
 	}
 	retry_defaults(&q->retry, &spec->retry);

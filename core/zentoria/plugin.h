@@ -57,11 +57,12 @@ extern "C" {
 #endif
 
 #define ZB_PLUGIN_ABI_VERSION		1
-#define ZB_PLUGIN_ABI_MINOR		7	/* 1: http_*; 2: facts, test restore;
+#define ZB_PLUGIN_ABI_MINOR		8	/* 1: http_*; 2: facts, test restore;
 					   3: pending puts; 4: ZB_ERR_RETAINED;
 					   5: toolkit adapters (fd, HTTP);
 					   6: put_size, put_sha256;
-					   7: get_file, put_file */
+					   7: get_file, put_file;
+					   8: zb_http_spec.body_kept */
 
 /* Type sizes and libevent major version the plugin was built with. */
 #define ZB_ABI_SIG	((uint32_t)(sizeof(void *) |			\
@@ -428,7 +429,7 @@ struct zb_http_spec {
 	const char	*url;		/* copied */
 	const struct zb_http_header *headers;	/* copied */
 	size_t		 nheaders;
-	/* Request body from memory, copied; or NULL. */
+	/* Request body from memory, copied (but see body_kept); or NULL. */
 	const void	*body;
 	size_t		 body_len;
 	struct zb_http_retry retry;
@@ -465,6 +466,14 @@ struct zb_http_spec {
 	/* Optional: an attempt's bound in all, connect to last byte, in
 	 * ms (a listing that trickles); 0: none. */
 	uint32_t	 total_ms;
+	/*
+	 * ABI 1.8, optional: 1 when the caller keeps body unchanged and
+	 * valid until done is called or the request is cancelled; the host
+	 * then sends it from there and does not copy it (a 16 MiB upload
+	 * part is not held twice).  0: copied.  A host older than 1.8 does
+	 * not read it and copies.
+	 */
+	int		 body_kept;
 };
 
 /*

@@ -703,6 +703,8 @@ tk_start(struct s3_req *q)
 	hs.nheaders = q->spec.nheaders;
 	hs.body = q->spec.body;
 	hs.body_len = q->spec.bodylen;
+	/* Borrowed until done (s3_req_spec): a part is not held twice. */
+	hs.body_kept = 1;
 	hs.retry.max_attempts = left > 0 ? left : 1;
 	hs.retry.base_ms = BACKOFF_BASE_MS;
 	hs.retry.cap_ms = BACKOFF_CAP_MS;

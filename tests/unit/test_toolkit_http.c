@@ -284,6 +284,60 @@ Test(toolkit_http, post_is_not_retried_unless_allowed)
 	free(u2);
 }
 
+/*
+ * ABI 1.8 body_kept: the host sends the caller's bytes as they are when
+ * curl reads them (no copy), also on a retry; without it, a copy made at
+ * the call.  The buffer is changed after http_request() returned and
+ * before the loop ran: what the server hashed tells which was sent.
+ */
+Test(toolkit_http, kept_body_is_sent_from_the_callers_buffer)
+{
+	struct zb_http_spec	 s;
+	struct rq		 q;
+	char			*u = url("/echo?fail=1");
+	char			*u2 = url("/echo");
+	char			 before[65], after[65], *want;
+	static char		 body[300000];
+
+	memset(body, 'a', sizeof(body));
+	sha256_hex(body, sizeof(body), before);
+	memset(body, 'b', sizeof(body));
+	sha256_hex(body, sizeof(body), after);
+
+	memset(body, 'a', sizeof(body));
+	spec_init(&s, &q, u);
+	s.method = "PUT";
+	s.body = body;
+	s.body_len = sizeof(body);
+	s.body_kept = 1;
+	cr_assert_not_null(toolkit_http_request(NULL, &s));
+	memset(body, 'b', sizeof(body));
+	loop_until(&q.done);
+	cr_assert_eq(q.status, 200, "%s", q.error);
+	cr_assert_eq(q.attempts, 2, "one 503, then the body again");
+	want = xasprintf("\"sha256\": \"%s\"", after);
+	cr_assert(strstr(q.body, "\"len\": 300000") != NULL, "%s", q.body);
+	cr_assert(strstr(q.body, want) != NULL, "kept: the buffer as it is "
+	    "now; %s", q.body);
+	free(want);
+
+	memset(body, 'a', sizeof(body));
+	spec_init(&s, &q, u2);
+	s.method = "PUT";
+	s.body = body;
+	s.body_len = sizeof(body);
+	cr_assert_not_null(toolkit_http_request(NULL, &s));
+	memset(body, 'b', sizeof(body));
+	loop_until(&q.done);
+	cr_assert_eq(q.status, 200, "%s", q.error);
+	want = xasprintf("\"sha256\": \"%s\"", before);
+	cr_assert(strstr(q.body, want) != NULL, "copied: the buffer as it "
+	    "was at the call; %s", q.body);
+	free(want);
+	free(u);
+	free(u2);
+}
+
 Test(toolkit_http, retry_after_seconds_is_honoured)
 {
 	struct zb_http_spec	 s;
