@@ -1514,8 +1514,8 @@ check_job(struct zb_config *cfg, struct cfg_section *sec)
 	}
 	/* (Both are >= 1 unless their own check failed already.) */
 	if (cfg->max_parallel_jobs > 0 && job->max_streams > 0 &&
-	    cfg->max_buffer / ((int64_t)cfg->max_parallel_jobs *
-	    job->max_streams) < 2 * cfg->chunk_size) {
+	    (int64_t)config_stream_budget(cfg, job->max_streams) <
+	    2 * cfg->chunk_size) {
 		config_error(cfg, sec, config_kv(sec, "max_streams"),
 		    "max_streams", "[daemon] max_buffer_mb is too small: each "
 		    "of max_parallel_jobs x max_streams streams needs two "
