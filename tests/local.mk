@@ -501,6 +501,6 @@ endif
 # the rclone sink (issue 12): real rclone, servers on the loopback
 rclone_tests = %reldir%/integration/rclone.sh \
 	%reldir%/integration/rclone_webdav.sh %reldir%/integration/rclone_sftp.sh \
-	%reldir%/integration/rclone_copy.sh
+	%reldir%/integration/rclone_copy.sh %reldir%/integration/rclone_uploads.sh
 TESTS += $(rclone_tests)
 EXTRA_DIST += $(rclone_tests) %reldir%/lib/rclone.sh
