@@ -73,8 +73,6 @@ done
 mkdir -p "$T/plugins"
 for so in "$build"/plugins/*/.libs/*.so; do ln -sf "$so" "$T/plugins/"; done
 head -c "$(numfmt --from=iec "$size")" /dev/urandom >"$T/file.bin"
-now() { date +%s.%N; }
-min() { echo "if ($1 < $2) $1 else $2" | bc; }
 
 cat >"$T/zb.ini" <<INI
 [daemon]
@@ -107,7 +105,7 @@ INI
 chmod 600 "$T/zb.ini"
 
 bench_machine
-echo "$(rclone version | head -1)"
+rclone version | sed -n 1p
 echo "file: $size in $T, rclone serve webdav on 127.0.0.1:$port, its files in $dav"
 
 "$build/zentoria-backupctl" -q -c "$T/zb.ini" run tolocal >/dev/null
@@ -115,11 +113,11 @@ rcl() { rclone --config "$T/rclone.conf" "$@"; }
 # timed CMD...: wall seconds in $secs, peak RSS kept in $rss (KiB)
 timed() {
 	local t0 t1 r_kb
-	t0=$(now)
+	t0=$(bench_now)
 	/usr/bin/time -v "$@" 2>"$T/time.txt" >/dev/null ||
 	    { cat "$T/time.txt" >&2; exit 1; }
-	t1=$(now)
-	secs=$(echo "$t1 - $t0" | bc)
+	t1=$(bench_now)
+	secs=$(bench_sub "$t1" "$t0")
 	r_kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$T/time.txt")
 	[ "$r_kb" -gt "$rss" ] && rss=$r_kb
 	return 0
@@ -133,21 +131,21 @@ pair_copy=(); pair_floor=()
 settle() { sync; sleep 0.5; }
 for r in $(seq 1 "$rounds"); do
 	settle
-	t0=$(now)
+	t0=$(bench_now)
 	rcl copyto "$T/file.bin" "dav:copyto/$r.bin"
-	t1=$(now)
-	tb=$(echo "$t1 - $t0" | bc)
+	t1=$(bench_now)
+	tb=$(bench_sub "$t1" "$t0")
 	# The floor of a verified copy: copyto while the same bytes are
 	# hashed once, as the copy job must (its SHA-256 check), by the
 	# same library (coreutils' sha256sum has no SHA-NI code: three
 	# times the CPU of OpenSSL's on such a CPU).
 	settle
-	t0=$(now)
+	t0=$(bench_now)
 	rcl copyto "$T/file.bin" "dav:floor/$r.bin" &
 	openssl dgst -sha256 "$T/file.bin" >/dev/null
 	wait $!
-	t1=$(now)
-	tf=$(echo "$t1 - $t0" | bc)
+	t1=$(bench_now)
+	tf=$(bench_sub "$t1" "$t0")
 	settle
 	timed "$build/zentoria-backupctl" -q -c "$T/zb.ini" copy --from local --to dav
 	tc=$secs
@@ -160,10 +158,10 @@ for r in $(seq 1 "$rounds"); do
 	    "$r" "$tb" "$tf" "$tc" "$tr"
 	pair_copy+=("$(bench_ratio "$tc" "$tb")")
 	pair_floor+=("$(bench_ratio "$tf" "$tb")")
-	best_base=$(min "$best_base" "$tb")
-	best_floor=$(min "$best_floor" "$tf")
-	best_copy=$(min "$best_copy" "$tc")
-	best_run=$(min "$best_run" "$tr")
+	best_base=$(bench_min "$best_base" "$tb")
+	best_floor=$(bench_min "$best_floor" "$tf")
+	best_copy=$(bench_min "$best_copy" "$tc")
+	best_run=$(bench_min "$best_run" "$tr")
 	rcl purge dav:copyto
 	rcl purge dav:floor
 	rcl purge dav:zb
