@@ -148,6 +148,26 @@ void	 rclone_rcd_idle(struct rclone *);
 void	 rclone_rcd_stop(struct rclone *);	/* fini */
 void	 rclone_rcd_free(struct rclone *);	/* last unref */
 
+/* ---- rclone_job.c -------------------------------------------------------- */
+/*
+ * operations/copyfile of the local file SRC_DIR/SRC_NAME to dst_rel
+ * (below the sink's remote) as an asynchronous job of the sink's rclone
+ * rcd, polled until it finished.  on_progress gets the bytes rclone has
+ * read while progress is wanted; on_end comes once (never before this
+ * returned), when the job finished or could not be followed, and the job
+ * is freed after it.  NULL: out of memory (no callback).
+ */
+struct rc_job;
+typedef void	(*rc_job_progress_fn)(void *arg, uint64_t bytes);
+typedef void	(*rc_job_end_fn)(void *arg, int ok, const char *err);
+struct rc_job	*rclone_job_copyfile(struct rclone *, const char *src_dir,
+		    const char *src_name, const char *dst_rel,
+		    const char *what, rc_job_progress_fn, rc_job_end_fn,
+		    void *arg);
+void		 rclone_job_want_progress(struct rc_job *, int on);
+/* Ask rclone to stop the job; on_end still comes when it has. */
+void		 rclone_job_stop(struct rc_job *);
+
 /* ---- rclone_json.c ------------------------------------------------------- */
 /* One object of `rclone lsjson' output (pointers into the line). */
 struct rc_entry {

@@ -26,23 +26,29 @@
  * than ABI 1.6 gets it hashed here.
  *
  * When the host has the put's bytes as a file (host->put_file, ABI 1.7:
- * a copy from a `local' sink), the file goes into rcat's pipe by
- * splice(2) from an event on the pipe (PUT_FILE), and the host's bytes,
- * which it checks against the manifest, are counted and dropped, at most
- * RCLONE_FILE_AHEAD ahead of the pipe.  The commit still comes only from
- * the host, after its check.
+ * a copy from a `local' sink), rclone reads that file itself: one
+ * operations/copyfile job in the sink's rcd (rclone_job.c, PUT_FILE),
+ * from the path of the descriptor, checked to be the same file (device
+ * and inode) before and after.  The host's bytes, which it checks
+ * against the manifest, are counted and dropped, at most
+ * RCLONE_FILE_AHEAD ahead of what rclone has read.  The commit still
+ * comes only from the host, after its check.  Without the path (no
+ * /proc), the bytes go through rcat's pipe like any stream's.
  *
- * At most max_uploads rcat children run at once per sink: a put beyond
- * that answers ZB_AGAIN to its first write until a slot frees.
+ * At most max_uploads uploads (rcat children, copyfile jobs) run at once
+ * per sink: a put beyond that answers ZB_AGAIN to its first write until
+ * a slot frees.
  */
 #include "zb-build.h"
 
 #include <sys/random.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,23 +69,19 @@ enum put_state {
 	PUT_FAILED,		/* rcat could not start, or exited early */
 	PUT_BUFFERING,		/* a small put: its bytes in memory */
 	PUT_SENDING,		/* operations/uploadfile */
-	PUT_FILE		/* rcat reads the file (host->put_file) */
+	PUT_FILE		/* rclone copies the file (host->put_file) */
 };
 
 /* Known up front and at most this big: one upload from memory. */
 #define RCLONE_SMALL_MAX	(1024 * 1024)
 
 /*
- * A put from the origin's file (host->put_file): the file goes into
- * rcat's pipe by splice(2), at most RCLONE_SPLICE_MAX per call and
- * RCLONE_SPLICE_TURN per loop turn; the host's bytes (checked, not sent)
- * may run RCLONE_FILE_AHEAD ahead of what went into the pipe before a
- * write answers "not now".
+ * A put from the origin's file (host->put_file): the host's bytes
+ * (checked, not sent) may run RCLONE_FILE_AHEAD ahead of what rclone has
+ * read before a write answers "not now", so that the two reads of the
+ * file stay close (one read from the disk, the other from the cache).
  */
-#define RCLONE_SPLICE_MAX	RCLONE_PIPE_SIZE
-#define RCLONE_SPLICE_TURN	(4 * RCLONE_PIPE_SIZE)
 #define RCLONE_FILE_AHEAD	(16 * 1024 * 1024)
-#define RCLONE_COPY_STEP	(64 * 1024)	/* no splice: pread, write */
 
 struct rc_put {
 	struct rclone			*rc;
@@ -116,32 +118,15 @@ struct rc_put {
 	int				 final_seen;
 	int				 bad_line;
 	char				 err[512];
-	/* PUT_FILE: the origin's file into rcat's pipe */
-	int				 file;
-	int				 pipe;
-	struct event			*pipe_ev;
-	uint64_t			 spliced;
-	char				*copybuf;	/* no splice: pread */
+	/* PUT_FILE: rclone copies the origin's file */
+	struct rc_job			*job;	/* until it ended */
+	uint64_t			 sent;	/* bytes rclone has read */
+	char				*src_path;
+	dev_t				 src_dev;
+	ino_t				 src_ino;
 };
 
 static void	put_verify(struct rc_put *);
-
-/* The origin's file and the pipe into rcat, when a put from a file. */
-static void
-file_close(struct rc_put *p)
-{
-	if (p->pipe_ev != NULL)
-		event_free(p->pipe_ev);
-	p->pipe_ev = NULL;
-	if (p->pipe != -1)
-		close(p->pipe);
-	p->pipe = -1;
-	if (p->file != -1)
-		close(p->file);
-	p->file = -1;
-	free(p->copybuf);
-	p->copybuf = NULL;
-}
 
 static void
 put_free(struct rc_put *p)
@@ -149,7 +134,7 @@ put_free(struct rc_put *p)
 	if (p->slot)
 		rclone_slot_release(p->rc);
 	rclone_slot_cancel(p->rc, &p->waiter);
-	file_close(p);
+	free(p->src_path);
 	if (p->md != NULL)
 		EVP_MD_CTX_free(p->md);
 	free(p->key);
@@ -212,21 +197,20 @@ put_finish(struct rc_put *p, int status, const char *msg)
 
 /* ---- the upload -------------------------------------------------------- */
 
+/*
+ * The upload ended (rcat exited, or the copyfile job finished), ok or
+ * not (p->err says why): verify if the host has committed, else wait for
+ * its commit or abort.
+ */
 static void
-rcat_exit(void *arg, int ok, int code, const char *err)
+upload_ended(struct rc_put *p, int ok)
 {
-	struct rc_put	*p = arg;
-
-	(void)code;
-	p->cmd = NULL;
 	p->rcat_done = 1;
 	p->rcat_ok = ok;
 	if (p->slot) {
 		p->slot = 0;
 		rclone_slot_release(p->rc);
 	}
-	if (!ok)
-		snprintf(p->err, sizeof(p->err), "rclone rcat: %s", err);
 	switch (p->state) {
 	case PUT_FLUSHED:
 		if (p->aborted) {
@@ -250,11 +234,10 @@ rcat_exit(void *arg, int ok, int code, const char *err)
 		break;
 	case PUT_FILE:
 		/*
-		 * rcat read the whole file (or failed) before the host's
+		 * rclone copied the whole file (or failed) before the host's
 		 * check was through: the writes go on without waiting for
-		 * the pipe (or fail), and commit verifies (or fails).
+		 * it (or fail), and commit verifies (or fails).
 		 */
-		file_close(p);
 		if (p->aborted) {
 			forget(p->rc, p->tmp_rel, "aborted");
 			put_free(p);
@@ -275,6 +258,18 @@ rcat_exit(void *arg, int ok, int code, const char *err)
 		}
 		break;
 	}
+}
+
+static void
+rcat_exit(void *arg, int ok, int code, const char *err)
+{
+	struct rc_put	*p = arg;
+
+	(void)code;
+	p->cmd = NULL;
+	if (!ok)
+		snprintf(p->err, sizeof(p->err), "rclone rcat: %s", err);
+	upload_ended(p, ok);
 }
 
 static void
@@ -309,11 +304,7 @@ static int	inner_commit(struct rc_put *);
 
 /*
  * A large put of a committed object that the host has as a local file
- * (a copy from a `local' sink): the file goes into rcat's pipe by
- * splice(2), which moves page references rather than copying the bytes
- * through this process, and the host's bytes, which it checks against
- * the manifest, are taken without being sent.  rcat still reads a pipe
- * of ours, so that it ends when this process does.  -1: stream them.
+ * (a copy from a `local' sink): its descriptor, or -1 (stream the bytes).
  */
 static int
 put_file_open(struct rc_put *p)
@@ -326,81 +317,95 @@ put_file_open(struct rc_put *p)
 	return h->put_file(p->w);
 }
 
-/* Room for len more of the host's bytes: not too far ahead of the pipe. */
+/*
+ * The path rclone opens for the file of descriptor fd: the descriptor's
+ * own (/proc/self/fd), when it names that same regular file (device and
+ * inode).  0, or -1: no usable path (no /proc, an unlinked file).
+ */
+static int
+file_source(struct rc_put *p, int fd)
+{
+	struct stat	 fst, st;
+	char		 link[64], path[PATH_MAX];
+	ssize_t		 n;
+
+	if (fstat(fd, &fst) == -1 || !S_ISREG(fst.st_mode) ||
+	    fst.st_size != p->size)
+		return -1;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	if (n <= 1 || (size_t)n >= sizeof(path) - 1)
+		return -1;
+	path[n] = '\0';
+	if (path[0] != '/' || stat(path, &st) == -1 ||
+	    st.st_dev != fst.st_dev || st.st_ino != fst.st_ino)
+		return -1;
+	p->src_path = strdup(path);
+	p->src_dev = fst.st_dev;
+	p->src_ino = fst.st_ino;
+	return p->src_path != NULL ? 0 : -1;
+}
+
+/* Room for len more of the host's bytes: not too far ahead of rclone. */
 static int
 file_room(const struct rc_put *p, size_t len)
 {
-	return p->pipe == -1 ||
-	    p->bytes + len <= p->spliced + RCLONE_FILE_AHEAD;
-}
-
-/*
- * At most n bytes of the file at p->spliced into the pipe: what went,
- * or -1 with errno (EAGAIN: the pipe is full).  splice(2) where the
- * file system has it, else pread and write.
- */
-static ssize_t
-file_move(struct rc_put *p, size_t n)
-{
-	loff_t	 off = (loff_t)p->spliced;
-	ssize_t	 r, w;
-
-	if (p->copybuf == NULL) {
-		r = splice(p->file, &off, p->pipe, NULL, n,
-		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (r != -1 || (errno != EINVAL && errno != ENOSYS))
-			return r;
-		p->copybuf = malloc(RCLONE_COPY_STEP);
-		if (p->copybuf == NULL)
-			return -1;
-	}
-	r = pread(p->file, p->copybuf, n < RCLONE_COPY_STEP ? n :
-	    RCLONE_COPY_STEP, (off_t)p->spliced);
-	if (r <= 0)
-		return r;
-	w = write(p->pipe, p->copybuf, (size_t)r);
-	return w;
+	return p->job == NULL ||
+	    p->bytes + len <= p->sent + RCLONE_FILE_AHEAD;
 }
 
 static void
-on_pipe_writable(evutil_socket_t fd, short what, void *arg)
+job_progress(void *arg, uint64_t bytes)
 {
 	struct rc_put	*p = arg;
-	uint64_t	 left, turn = 0;
-	ssize_t		 n;
 
-	(void)fd;
-	(void)what;
-	while (p->spliced < (uint64_t)p->size && turn < RCLONE_SPLICE_TURN) {
-		left = (uint64_t)p->size - p->spliced;
-		n = file_move(p, left < RCLONE_SPLICE_MAX ? (size_t)left :
-		    RCLONE_SPLICE_MAX);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			break;
-		if (n <= 0) {
-			/* rcat is gone (EPIPE), or the file is short. */
-			snprintf(p->err, sizeof(p->err), "cannot send the "
-			    "file into rclone: %s", n == 0 ?
-			    "it ended early" : strerror(errno));
-			p->rc->host->log(p->rc->inst, ZB_LOG_ERROR, "put %s: "
-			    "%s", p->key, p->err);
-			file_close(p);
-			if (p->cmd != NULL)
-				rc_cmd_kill(p->cmd);	/* rcat_exit ends */
-			return;
-		}
-		p->spliced += (uint64_t)n;
-		turn += (uint64_t)n;
-	}
-	if (p->spliced == (uint64_t)p->size)
-		file_close(p);		/* end of file for rcat */
+	p->sent = bytes;
 	if (p->want_ready && p->state == PUT_FILE && file_room(p,
 	    RCLONE_FILE_AHEAD / 2)) {
 		p->want_ready = 0;
+		rclone_job_want_progress(p->job, 0);
 		p->rc->host->ready(p->w);
 	}
+}
+
+static void
+job_end(void *arg, int ok, const char *err)
+{
+	struct rc_put	*p = arg;
+	struct stat	 st;
+
+	p->job = NULL;
+	if (!ok)
+		snprintf(p->err, sizeof(p->err), "rclone copyfile: %s", err);
+	else if (stat(p->src_path, &st) == -1 || st.st_dev != p->src_dev ||
+	    st.st_ino != p->src_ino) {
+		/* Not the file the host checks: the upload is not it. */
+		snprintf(p->err, sizeof(p->err), "the origin's file %s was "
+		    "replaced while rclone read it", p->src_path);
+		ok = 0;
+	}
+	upload_ended(p, ok);
+}
+
+/* rclone copies the origin's file to the temporary: 0, or -1. */
+static int
+file_start(struct rc_put *p)
+{
+	char		*dir, *slash;
+
+	dir = strdup(p->src_path);
+	if (dir == NULL)
+		return -1;
+	slash = strrchr(dir, '/');
+	*slash = '\0';
+	p->job = rclone_job_copyfile(p->rc, dir[0] != '\0' ? dir : "/",
+	    slash + 1, p->tmp_rel, p->what, job_progress, job_end, p);
+	free(dir);
+	if (p->job == NULL)
+		return -1;
+	p->rc->host->log(p->rc->inst, ZB_LOG_DEBUG, "put %s: rclone copies "
+	    "the origin's file %s", p->key, p->src_path);
+	return 0;
 }
 
 static int
@@ -412,7 +417,8 @@ file_write(struct rc_put *p, const struct zb_chunk *c)
 		return ZB_ERR;
 	}
 	if (!file_room(p, c->len)) {
-		p->want_ready = 1;	/* on_pipe_writable */
+		p->want_ready = 1;	/* job_progress */
+		rclone_job_want_progress(p->job, 1);
 		return ZB_AGAIN;
 	}
 	p->bytes += c->len;
@@ -435,9 +441,8 @@ file_commit(struct rc_put *p)
 		p->rc->host->log(p->rc->inst, ZB_LOG_ERROR, "put %s: %s",
 		    p->key, p->err);
 		p->aborted = 1;		/* no done from us: ZB_ERR */
-		file_close(p);
-		if (p->cmd != NULL)
-			rc_cmd_kill(p->cmd);	/* rcat_exit frees */
+		if (p->job != NULL)
+			rclone_job_stop(p->job);	/* job_end frees */
 		else {
 			forget(p->rc, p->tmp_rel, "failed put");
 			put_free(p);
@@ -459,7 +464,10 @@ file_commit(struct rc_put *p)
 	return ZB_AGAIN;
 }
 
-/* A slot is ours: start rcat and open the host's writer on its stdin. */
+/*
+ * A slot is ours: rclone copies the origin's file, or rcat starts and
+ * the host's writer opens on its stdin.
+ */
 static void
 put_start(void *arg)
 {
@@ -473,6 +481,24 @@ put_start(void *arg)
 	int			 fd = -1, rv;
 
 	p->slot = 1;
+	fd = put_file_open(p);
+	if (fd != -1) {
+		rv = file_source(p, fd);
+		close(fd);
+		fd = -1;
+		if (rv == 0) {
+			if (file_start(p) == 0)
+				p->state = PUT_FILE;
+			else {
+				p->slot = 0;
+				rclone_slot_release(rc);
+				snprintf(p->err, sizeof(p->err),
+				    "out of memory");
+				p->state = PUT_FAILED;
+			}
+			goto wake;
+		}
+	}
 	if (p->size >= 0) {
 		snprintf(size, sizeof(size), "%" PRId64, p->size);
 		argv[2] = "--size";
@@ -494,23 +520,6 @@ put_start(void *arg)
 	}
 	/* A bigger pipe: fewer wake-ups per MiB (best effort). */
 	(void)fcntl(fd, F_SETPIPE_SZ, RCLONE_PIPE_SIZE);
-	p->file = put_file_open(p);
-	if (p->file != -1) {
-		p->pipe = fd;
-		p->pipe_ev = event_new(rc->host->evbase(), fd, EV_WRITE |
-		    EV_PERSIST, on_pipe_writable, p);
-		if (p->pipe_ev == NULL || event_add(p->pipe_ev, NULL) != 0) {
-			file_close(p);
-			rc_cmd_kill(p->cmd);
-			snprintf(p->err, sizeof(p->err), "out of memory");
-			p->state = PUT_FAILED;
-			goto wake;
-		}
-		rc->host->log(rc->inst, ZB_LOG_DEBUG, "put %s: the origin's "
-		    "file goes into rclone by splice", p->key);
-		p->state = PUT_FILE;
-		goto wake;
-	}
 	memset(&fs, 0, sizeof(fs));
 	fs.struct_size = sizeof(fs);
 	fs.fd = fd;
@@ -533,8 +542,7 @@ wake:
 			put_finish(p, ZB_ERR, p->err);	/* cw is w */
 		else if (p->state == PUT_FILE) {
 			/* Committed with no byte written: not its size. */
-			file_close(p);
-			rc_cmd_kill(p->cmd);	/* rcat_exit frees */
+			rclone_job_stop(p->job);	/* job_end frees */
 			p->aborted = 1;
 			p->rc->host->done(p->w, ZB_ERR, "committed before "
 			    "the bytes announced");
@@ -770,14 +778,13 @@ put_abort(void *wctx)
 	case PUT_FILE:
 	case PUT_FLUSHED:
 	case PUT_FAILED:
-		file_close(p);
 		if (p->iops != NULL)
 			p->iops->abort(p->ictx);	/* kills rcat */
 		p->iops = NULL;
 		if (p->cmd != NULL)
 			rc_cmd_kill(p->cmd);	/* rcat_exit frees */
-		else if (p->state == PUT_FLUSHED && !p->rcat_done)
-			;	/* cannot be: cmd is set until rcat exits */
+		else if (p->job != NULL)
+			rclone_job_stop(p->job);	/* job_end frees */
 		else {
 			forget(p->rc, p->tmp_rel, "aborted");
 			put_free(p);
@@ -973,7 +980,6 @@ rclone_put_open(void *ctx, struct zb_io *w, const char *key,
 	p->waiter.start = put_start;
 	p->waiter.arg = p;
 	p->size = -1;
-	p->file = p->pipe = -1;
 	if (rc->host->struct_size >= offsetof(struct zb_host_api, put_sha256) +
 	    sizeof(rc->host->put_sha256)) {
 		p->size = rc->host->put_size(w);

@@ -108,18 +108,21 @@ for root, _, files in os.walk(src):
         n += 1
 assert n == 9, n
 PY
-# A copy knows each object's size: a big one (over 1 MiB) goes to rcat
-# with it (--size), so a remote that cannot take a stream of unknown
-# size uploads as the bytes come instead of spooling the whole object
-# first; small ones (markers, sidecars, manifests, these small data
-# objects), the listings, checks, moves and deletions are calls to one
-# `rclone rcd', not processes of their own.
-# argv_check N: the rclone commands since the last check were one rcd,
-# gets (cat), and N rcat of data objects, each with its exact size.
+# A copy knows each object's size: a big one (over 1 MiB) from an origin
+# that keeps no local file goes to rcat with it (--size), so a remote that
+# cannot take a stream of unknown size uploads as the bytes come instead
+# of spooling the whole object first; from a local origin, rclone copies
+# the file itself (operations/copyfile in the rcd).  Small ones (markers,
+# sidecars, manifests, these small data objects), the listings, checks,
+# moves and deletions are calls to one `rclone rcd' per sink, not
+# processes of their own.
+# argv_check N [PREFIX RCDS]: the rclone commands since the last check
+# were RCDS rcd (default 1; -1: any number), gets (cat), and N rcat of data objects under
+# PREFIX (default Daily), each with its exact size.
 argv_check() {
-	python3 - "$T/argv.log" "$T/dav/zentoria/Daily" "$1" <<'PY'
+	python3 - "$T/argv.log" "$T/dav/zentoria/${2:-Daily}" "$1" "${3:-1}" <<'PY'
 import os, re, sys
-log, remote, want = sys.argv[1], sys.argv[2], int(sys.argv[3])
+log, remote, want, rcds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 n = rcd = 0
 for line in open(log):
     w = line.split()
@@ -133,13 +136,13 @@ for line in open(log):
     tmp = w[w.index("rcat") + 1]
     assert "--size" in w, line
     size = int(w[w.index("--size") + 1])
-    rel = tmp.split("zentoria/Daily/", 1)[1]
+    rel = tmp.split("zentoria/" + os.path.basename(remote) + "/", 1)[1]
     d, base = os.path.split(rel)
     final = re.fullmatch(r"\.(.*)\.zb-[0-9a-f]{8}", base).group(1)
     assert final.startswith("data.") and size > 1048576, line
     assert os.path.getsize(os.path.join(remote, d, final)) == size, (line, size)
     n += 1
-assert n == want and rcd == 1, (n, rcd)
+assert n == want and (rcds < 0 or rcd == rcds), (n, rcd)
 PY
 	local rv=$?
 	: >"$T/argv.log"
@@ -181,10 +184,10 @@ RCS_WANT_PORT=$DAV_PORT RCS_WANT_PASS=$DAV_PASS rclone_serve webdav "$T/dav" \
 sed -i '/^bwlimit = 1M$/d' "$T/zb.ini"
 : >"$T/argv.log"
 check "the next copy run fills the gap" $CTL -v -c "$T/zb.ini" copy --from local --to dav --json
-grep -q "the origin's file goes into rclone by splice" "$T/err" &&
-    ok "the big object went from the local file into rcat's pipe" ||
+grep -q "rclone copies the origin's file $T/local/big/" "$T/err" &&
+    ok "rclone copied the big object from the local file" ||
     fail "not from the file: $(grep -i 'put .*data' "$T/err" | head -3)"
-argv_check 1 && ok "the big data object: one rcat with its exact --size" ||
+argv_check 0 && ok "the big data object: no rclone process but the rcd" ||
     fail "rclone commands: $(cat "$T/argv.log")"
 python3 - "$T/out" <<'PY' && ok "the big copy copied, the rest present" || fail "gap run: $(cat "$T/out")"
 import json, sys
@@ -193,6 +196,29 @@ acts = sorted((i["id"].split("/")[0], i["action"]) for i in items)
 assert acts == [("big", "copied"), ("numbers", "present"), ("numbers", "present"),
                 ("tree", "present")], acts
 PY
+
+# ---- from the rclone tier to another: a stream of known size ----------------
+# An origin that keeps no local file (the WebDAV tier itself): the big
+# object's bytes go through rcat, with their exact --size.
+cat >>"$T/zb.ini" <<INI
+
+[sink:weekly]
+plugin = rclone
+remote = dav:zentoria
+rclone_config = $T/rclone.conf
+rclone = $T/rclone-argv
+prefix = Weekly
+timeout = 30s
+INI
+: >"$T/argv.log"
+check "copy dav -> weekly" $Z copy --from dav --to weekly --json
+python3 - "$T/out" <<'PY' && ok "every copy on dav copied to weekly" || fail "weekly: $(cat "$T/out")"
+import json, sys
+items = json.load(open(sys.argv[1]))
+assert sorted(i["action"] for i in items) == ["copied"] * 4, items
+PY
+argv_check 1 Weekly -1 && ok "the big data object: one rcat with its exact --size" ||
+    fail "rclone commands: $(cat "$T/argv.log")"
 # The killed upload's temporary is a pending put: kept within prune's
 # grace period (a live run could own it), removed once it is old.
 tmp=$(find "$T/dav/zentoria/Daily/big" -name '.data.*')
@@ -247,10 +273,10 @@ with open(sys.argv[1], "r+b") as f:
     f.write(bytes([b[0] ^ 1]))
 PY
 check_fails 1 "a copy of the corrupted object fails" $CTL -v -c "$T/zb.ini" copy --from local --to dav
-grep -q "the origin's file goes into rclone by splice" "$T/err" &&
+grep -q "rclone copies the origin's file" "$T/err" &&
     grep -q "does not match the manifest" "$T/err" &&
-    ok "refused by the check, with the file already going into rclone" ||
-    fail "corrupt copy: $(grep -iE 'splice|match|error' "$T/err" | head -5)"
+    ok "refused by the check, with rclone already copying the file" ||
+    fail "corrupt copy: $(grep -iE 'copies|match|error' "$T/err" | head -5)"
 crel=${cdir#"$T"/local/}
 [ -z "$(find "$T/dav/zentoria/Daily/$crel" \( -name 'manifest.json' -o -name '*data.*' \) 2>/dev/null)" ] &&
     ok "no manifest, data or temporary of it on the target" ||
@@ -272,8 +298,16 @@ wait "$BG" 2>/dev/null
 for i in $(seq 1 50); do [ -z "$(rcds)" ] && break; sleep 0.1; done
 [ -z "$(rcds)" ] && ok "SIGKILL of the copy: its rclone rcd stops too" ||
     fail "rclone rcd left after SIGKILL: $(rcds)"
-for i in $(seq 1 50); do [ -z "$(pgrep -f -- "--config $T/rclone.conf .* rcat ")" ] && break; sleep 0.1; done
-[ -z "$(pgrep -f -- "--config $T/rclone.conf .* rcat ")" ] && ok "and its rcat ends" ||
+# The upload was rclone's (copyfile in the rcd): it ends with the rcd,
+# the temporary stops growing (1 MB/s while it ran).
+ktmp=$(find "$T/dav/zentoria/Daily/big" -name '.data.*' -newer "$T/copy.out" | head -1)
+s1=$(stat -c %s "$ktmp" 2>/dev/null)
+sleep 1.5
+s2=$(stat -c %s "$ktmp" 2>/dev/null)
+[ -n "$ktmp" ] && [ -n "$s1" ] && [ "$s1" = "$s2" ] &&
+    ok "and its upload stops ($s1 bytes)" ||
+    fail "upload after SIGKILL: ${ktmp:-no temporary}: $s1 -> $s2"
+[ -z "$(pgrep -f -- "--config $T/rclone.conf .* rcat ")" ] && ok "no rcat left" ||
     fail "rcat left: $(pgrep -af -- "--config $T/rclone.conf .* rcat ")"
 
 finish
