@@ -472,7 +472,8 @@ on_sidecar_put(void *arg, int status, const char *err)
 		return;
 	}
 	key = layout_manifest_key(c->cur->dir);
-	sinkio_put_buf(c->tsec[i]->inst, key, text, len, on_manifest_put, c);
+	sinkio_put_buf(c->tsec[i]->inst, key, text, len, 0, on_manifest_put,
+	    c);
 	free(key);
 	free(text);
 }
@@ -499,7 +500,7 @@ next_meta(struct copy *c)
 	key = layout_sidecar_key(a->dir, a->data);
 	text = layout_sidecar_text(a->stored_sha, a->data);
 	sinkio_put_buf(c->tsec[i]->inst, key, text, strlen(text),
-	    on_sidecar_put, c);
+	    SINKIO_IN_PLACE, on_sidecar_put, c);
 	free(key);
 	free(text);
 }
@@ -725,7 +726,7 @@ mark(struct copy *c)
 	key = layout_marker_key(c->cur->dir);
 	text = build_marker(c);
 	sinkio_put_buf(c->tsec[c->prep]->inst, key, text, strlen(text),
-	    on_marked, c);
+	    SINKIO_IN_PLACE, on_marked, c);
 	free(key);
 	free(text);
 }

@@ -495,6 +495,12 @@ h_put_file(struct zb_io *io)
 	return io->vt->put_file != NULL ? io->vt->put_file(io) : -1;
 }
 
+static int
+h_put_in_place(struct zb_io *io)
+{
+	return io->vt->put_in_place != NULL ? io->vt->put_in_place(io) : 0;
+}
+
 static const struct zb_host_api host_api = {
 	.abi_version = ZB_PLUGIN_ABI_VERSION,
 	.struct_size = sizeof(struct zb_host_api),
@@ -552,6 +558,7 @@ static const struct zb_host_api host_api = {
 	.put_size = h_put_size,
 	.put_sha256 = h_put_sha256,
 	.put_file = h_put_file,
+	.put_in_place = h_put_in_place,
 };
 
 const struct zb_host_api *

@@ -36,6 +36,8 @@ struct io_vtbl {
 	const char *(*put_sha256)(const struct zb_io *);
 	/* The put's bytes as a file the caller owns, or -1 (ABI 1.7). */
 	int	(*put_file)(const struct zb_io *);
+	/* 1: the put need not appear whole at once (ABI 1.9). */
+	int	(*put_in_place)(const struct zb_io *);
 };
 
 struct zb_io {

@@ -735,7 +735,7 @@ meta_sidecar_done(void *arg, int status, const char *err)
 		return;
 	}
 	key = layout_manifest_key(art->dir);
-	sinkio_put_buf(m->sink, key, m->manifest, strlen(m->manifest),
+	sinkio_put_buf(m->sink, key, m->manifest, strlen(m->manifest), 0,
 	    meta_manifest_done, m);
 	free(key);
 }
@@ -875,7 +875,7 @@ rs_finished(struct stream *st, void *arg)
 		sidecar = layout_sidecar_text(st->sha_out, art->data);
 		key = layout_sidecar_key(art->dir, art->data);
 		sinkio_put_buf(m->sink, key, sidecar, strlen(sidecar),
-		    meta_sidecar_done, m);
+		    SINKIO_IN_PLACE, meta_sidecar_done, m);
 		free(key);
 		free(sidecar);
 	}
@@ -995,7 +995,7 @@ start_stream(struct run *run, struct run_artifact *art)
 		m->art = art;
 		m->idx = i;
 		sinkio_put_buf(run->job->sinks[i]->inst, key, marker,
-		    strlen(marker), mark_done, m);
+		    strlen(marker), SINKIO_IN_PLACE, mark_done, m);
 	}
 	free(key);
 	free(marker);

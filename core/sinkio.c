@@ -178,7 +178,7 @@ small_stream(const char *name, struct xfer *x, enum stream_dir dir)
 
 void
 sinkio_put_buf(struct zb_inst *sink, const char *key, const void *data,
-    size_t len, sinkio_done_fn cb, void *arg)
+    size_t len, int flags, sinkio_done_fn cb, void *arg)
 {
 	const struct zb_writer_ops	*ops;
 	struct xfer			*x;
@@ -192,6 +192,8 @@ sinkio_put_buf(struct zb_inst *sink, const char *key, const void *data,
 	name = xasprintf("%s %s", sink->prefix, key);
 	x->st = small_stream(name, x, STREAM_STORE);
 	stream_set_put_size(x->st, (int64_t)len);
+	if (flags & SINKIO_IN_PLACE)
+		stream_set_put_in_place(x->st);
 	free(name);
 	x->st->io.inst = sink;
 	w = stream_writer_new(x->st, sink->sec->title, sink->timeout_ms);

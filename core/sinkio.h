@@ -32,8 +32,14 @@ char	*sinkio_key(const struct zb_inst *sink, const char *key);
 int	sinkio_put_open(struct zb_inst *sink, struct zb_io *w,
 	    const char *key, const struct zb_writer_ops **,
 	    void **wctx);
+/*
+ * Put a small object from memory.  SINKIO_IN_PLACE: the host never takes
+ * it alone for a committed copy (a marker, a sidecar), so the sink may
+ * write it under its final name (host->put_in_place).
+ */
+#define SINKIO_IN_PLACE	0x1
 void	sinkio_put_buf(struct zb_inst *sink, const char *key, const void *,
-	    size_t, sinkio_done_fn, void *arg);
+	    size_t, int flags, sinkio_done_fn, void *arg);
 void	sinkio_get_buf(struct zb_inst *sink, const char *key, size_t max,
 	    sinkio_data_fn, void *arg);
 void	sinkio_list(struct zb_inst *sink, const char *prefix,

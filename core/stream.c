@@ -1224,6 +1224,15 @@ w_put_file(const struct zb_io *io)
 	return fd;
 }
 
+/* ABI 1.9: a marker or a sidecar (stream_set_put_in_place). */
+static int
+w_put_in_place(const struct zb_io *io)
+{
+	const struct stream	*st = ((const struct writer *)io)->st;
+
+	return st->p.dir == STREAM_STORE && st->put_in_place;
+}
+
 static const struct io_vtbl writer_vtbl = {
 	.kind = "writer",
 	.done = w_done,
@@ -1233,12 +1242,19 @@ static const struct io_vtbl writer_vtbl = {
 	.put_size = w_put_size,
 	.put_sha256 = w_put_sha256,
 	.put_file = w_put_file,
+	.put_in_place = w_put_in_place,
 };
 
 void
 stream_set_put_size(struct stream *st, int64_t size)
 {
 	st->put_size = size;
+}
+
+void
+stream_set_put_in_place(struct stream *st)
+{
+	st->put_in_place = 1;
 }
 
 void

@@ -118,6 +118,7 @@ struct stream {
 						   or -1 (stream_set_put_size) */
 	int			(*put_file)(void *arg);	/* or NULL */
 	void			*put_file_arg;
+	int			 put_in_place;	/* stream_set_put_in_place */
 
 	/* chunk queue */
 	struct chunkq		 q;
@@ -191,6 +192,12 @@ void		 stream_set_put_size(struct stream *, int64_t);
  */
 void		 stream_set_put_file(struct stream *, int (*open_file)(void *),
 		    void *arg);
+/*
+ * A store stream of an object the host never takes alone for a committed
+ * copy (a marker, a sidecar): its sinks may write it in place
+ * (host->put_in_place).  Call before the writers are opened.
+ */
+void		 stream_set_put_in_place(struct stream *);
 
 /* After drained(): commit every live writer, or abort them all. */
 void		 stream_commit(struct stream *);

@@ -57,12 +57,13 @@ extern "C" {
 #endif
 
 #define ZB_PLUGIN_ABI_VERSION		1
-#define ZB_PLUGIN_ABI_MINOR		8	/* 1: http_*; 2: facts, test restore;
+#define ZB_PLUGIN_ABI_MINOR		9	/* 1: http_*; 2: facts, test restore;
 					   3: pending puts; 4: ZB_ERR_RETAINED;
 					   5: toolkit adapters (fd, HTTP);
 					   6: put_size, put_sha256;
 					   7: get_file, put_file;
-					   8: zb_http_spec.body_kept */
+					   8: zb_http_spec.body_kept;
+					   9: put_in_place */
 
 /* Type sizes and libevent major version the plugin was built with. */
 #define ZB_ABI_SIG	((uint32_t)(sizeof(void *) |			\
@@ -772,6 +773,21 @@ struct zb_host_api {
 	 * host->struct_size before using it.
 	 */
 	int		 (*put_file)(struct zb_io *w);
+
+	/*
+	 * ABI 1.9, sinks: 1 when the object of put w need not appear whole
+	 * at once under its name, else 0.  The host never takes such an
+	 * object alone for a committed copy: an in-progress marker (a torn
+	 * one only keeps its directory from the garbage collector) and a
+	 * .sha256 sidecar (it counts only once the manifest, written after
+	 * its put committed, exists).  A sink whose all-at-once put costs a
+	 * temporary and a rename (rclone: five more requests to the remote)
+	 * may write it under its final name instead; it must still refuse to
+	 * replace an object of that name, and fail a put that was not
+	 * written whole.  Data and manifests are never in place.  Check
+	 * host->struct_size before using it.
+	 */
+	int		 (*put_in_place)(struct zb_io *w);
 };
 
 struct zb_plugin_desc {

@@ -9,7 +9,8 @@
 . "$ZB_SRCDIR/tests/lib/rclone.sh"
 command -v age >/dev/null || { echo "age(1) not installed: skipped"; exit 77; }
 
-rclone_serve webdav "$T/dav" || { fail "serve webdav"; finish; exit 1; }
+# -v: the server logs each request (what the in-place puts save).
+rclone_serve webdav "$T/dav" -v || { fail "serve webdav"; finish; exit 1; }
 DAV_PID=$RCS_PID DAV_PORT=$RCS_PORT DAV_PASS=$RCS_PASS
 (umask 077; printf '[dav]\n%s\n' "$RCS_REMOTE" >"$T/rclone.conf")
 $CTL keygen -o "$T/op.key" 2>/dev/null
@@ -150,6 +151,24 @@ PY
 }
 argv_check 0 && ok "small objects: one rclone rcd, no other rclone process" ||
     fail "rclone commands: $(cat "$T/argv.log")"
+# Markers and sidecars are put in place (ABI 1.9 put_in_place): no
+# temporary and no MOVE for them; data and manifests still go to a
+# temporary and are moved into place, one MOVE each.
+python3 - "$T/rclone-serve-$DAV_PORT.log" <<'PY' && ok "markers and sidecars in place, data and manifests moved" ||
+import re, sys
+moves, puts = [], []
+for line in open(sys.argv[1], errors="replace"):
+    m = re.search(r"INFO  : (/\S+): (PUT|MOVE) from", line)
+    if m:
+        (moves if m.group(2) == "MOVE" else puts).append(m.group(1).rsplit("/", 1)[1])
+tmp = re.compile(r"\.(.+)\.zb-[0-9a-f]{8}")
+assert len(moves) == 6, moves
+assert sorted(tmp.fullmatch(b).group(1).split(".")[0] for b in moves) == ["data"] * 3 + ["manifest"] * 3, moves
+assert puts.count("in-progress.json") == 3, puts
+assert len([b for b in puts if b.endswith(".sha256")]) == 3, puts
+assert not [b for b in puts if tmp.fullmatch(b) and (".sha256." in b or "in-progress" in b)], puts
+PY
+    fail "requests: $(grep -E ': (PUT|MOVE) from' "$T/rclone-serve-$DAV_PORT.log" | head -20)"
 find "$T/dav" -type f -printf '%p %T@ %i\n' | sort >"$T/before"
 check "a second copy run" $Z copy --from local --to dav --json
 python3 - "$T/out" <<'PY' && ok "everything present, nothing copied" || fail "second run: $(cat "$T/out")"
@@ -309,5 +328,50 @@ s2=$(stat -c %s "$ktmp" 2>/dev/null)
     fail "upload after SIGKILL: ${ktmp:-no temporary}: $s1 -> $s2"
 [ -z "$(pgrep -f -- "--config $T/rclone.conf .* rcat ")" ] && ok "no rcat left" ||
     fail "rcat left: $(pgrep -af -- "--config $T/rclone.conf .* rcat ")"
+
+# ---- in place, never over an object ----------------------------------------
+# A marker or a sidecar written in place still never replaces an object of
+# its name (another host's run under the same stamp, say): the put fails,
+# the object stays as it was, and no manifest is written.  (A copy job
+# removes an earlier copy's leftovers itself first: a run is the case.)
+sed -i '/^bwlimit = 1M$/d' "$T/zb.ini"
+cat >>"$T/zb.ini" <<INI
+
+[source:side]
+plugin = command
+command = seq 1 1000
+extension = txt
+
+[job:side]
+source = side
+sinks = dav
+INI
+# stray_run NAME: a run of job side, with a stray NAME (uploaded through
+# the server, which caches directories) under each stamp of the seconds
+# to come.
+stray_run() {
+	local name=$1 now i stamp dir
+	now=$(date +%s)
+	rm -rf "$T/stray"
+	for i in $(seq 3 12); do
+		stamp=$(date -u -d "@$((now + i))" +%Y-%m-%dT%H%M%SZ)
+		mkdir -p "$T/stray/side/output/$stamp"
+		printf 'stray\n' >"$T/stray/side/output/$stamp/$name"
+	done
+	rclone --config "$T/rclone.conf" copy "$T/stray" dav:zentoria/Daily
+	while [ "$(date +%s)" -lt $((now + 3)) ]; do sleep 0.1; done
+	check_fails 1 "a run onto a stray $name fails" $CTL -v -c "$T/zb.ini" run side
+	grep "exists already" "$T/err" | grep -q "$name" &&
+	    ok "refused: $name exists already" ||
+	    fail "not refused for $name: $(grep -iE 'error|exists' "$T/err" | head -3)"
+	dir=$(grep -o "side/output/20[0-9T-]*Z" "$T/err" | head -1)
+	[ -n "$dir" ] && [ "$(cat "$T/dav/zentoria/Daily/$dir/$name")" = stray ] &&
+	    [ ! -e "$T/dav/zentoria/Daily/$dir/manifest.json" ] &&
+	    ok "the stray $name is as it was, and no manifest" ||
+	    fail "after the refused run: $dir: $(ls -la "$T/dav/zentoria/Daily/$dir" 2>&1)"
+	rclone --config "$T/rclone.conf" purge dav:zentoria/Daily/side
+}
+stray_run in-progress.json
+stray_run data.txt.zst.age.sha256
 
 finish
