@@ -14,9 +14,11 @@
 #              where the CPU has it), which on 2 CPUs competes with rclone
 #              and the server (printed, no target)
 #   copy:      zentoria-backupctl copy --from local --to dav: the stored
-#              object (compression none: the file's bytes) with its
-#              sidecar and manifest, each uploaded with its size known
-#              (rcat --size), checked with lsjson and moved into place.
+#              object (compression none: the file's bytes), which
+#              rclone copies from the local file itself (copyfile in the
+#              sink's rclone rcd) while we check it against the
+#              manifest, listed and moved into place; then the sidecar
+#              (in place) and the manifest (moved into place).
 #              This is the offsite path of the reference deployment (a
 #              daily copy job from the local tier); target <= 1.1.
 #   backup:    zentoria-backupctl run: the command source `cat FILE'
@@ -25,6 +27,9 @@
 #              backend cannot upload a stream of unknown size: rcat
 #              spools it to its temp_dir and uploads after the end, so
 #              this is about (spool + upload) / upload; printed, no target.
+# The server logs each request (-v): the requests of the last round's
+# copyto and copy are printed (rclone's WebDAV backend spaces its
+# requests at least 10 ms apart, so each costs about 11 ms here).
 # Prints the CPU model and whether it has SHA-NI (our SHA-256 of the
 # stream runs on it), the best wall time of each, the ratios (best of
 # ROUNDS, and the median of the rounds' own ratios, each copy against the
@@ -57,7 +62,8 @@ if [ -n "$shm_kb" ] && [ "$shm_kb" -gt $(( $(numfmt --from=iec "$size") * 4 / 10
 	dav=$(mktemp -d /dev/shm/zbbench-dav.XXXXXX)
 fi
 mkdir -p "$dav"
-rclone serve webdav --addr "127.0.0.1:$port" --user zb --pass "$pass" \
+# -v: one log line per request, counted below for each step.
+rclone serve webdav -v --addr "127.0.0.1:$port" --user zb --pass "$pass" \
     "$dav" >"$T/serve.log" 2>&1 &
 SPID=$!
 # errexit holds in the trap too: a kill or wait that fails (143, the
@@ -123,6 +129,12 @@ timed() {
 	return 0
 }
 
+# requests_since OFFSET: the requests the server logged after byte OFFSET
+# of its log (rclone's WebDAV backend spaces them at least 10 ms apart).
+log_at() { stat -c %s "$T/serve.log"; }
+requests_since() {
+	tail -c +"$(($1 + 1))" "$T/serve.log" | grep -ac ' from 127\.0\.0\.1:' || true
+}
 best_base=999999; best_copy=999999; best_run=999999; best_floor=999999; rss=0
 pair_copy=(); pair_floor=()
 # settle: each timed step starts with no dirty page of the step before it
@@ -131,9 +143,11 @@ pair_copy=(); pair_floor=()
 settle() { sync; sleep 0.5; }
 for r in $(seq 1 "$rounds"); do
 	settle
+	o=$(log_at)
 	t0=$(bench_now)
 	rcl copyto "$T/file.bin" "dav:copyto/$r.bin"
 	t1=$(bench_now)
+	n_base=$(requests_since "$o")
 	tb=$(bench_sub "$t1" "$t0")
 	# The floor of a verified copy: copyto while the same bytes are
 	# hashed once, as the copy job must (its SHA-256 check), by the
@@ -147,8 +161,10 @@ for r in $(seq 1 "$rounds"); do
 	t1=$(bench_now)
 	tf=$(bench_sub "$t1" "$t0")
 	settle
+	o=$(log_at)
 	timed "$build/zentoria-backupctl" -q -c "$T/zb.ini" copy --from local --to dav
 	tc=$secs
+	n_copy=$(requests_since "$o")
 	# Through the server, not behind its back (it caches directories).
 	rcl purge dav:zb
 	settle
@@ -168,6 +184,7 @@ for r in $(seq 1 "$rounds"); do
 	sleep 1		# one second per stamp: runs must not share one
 done
 echo
+echo "requests to the server in the last round: copyto $n_base, zentoria copy $n_copy"
 printf '%-40s %10s\n' "rclone copyto $size (best)" "$best_base s"
 printf '%-40s %10s\n' "zentoria copy local -> rclone (best)" "$best_copy s"
 printf '%-40s %10s\n' "copyto + openssl dgst -sha256 (best)" "$best_floor s"

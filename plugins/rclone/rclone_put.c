@@ -70,7 +70,7 @@ enum put_state {
 	PUT_BUFFERING,		/* a small put: its bytes in memory */
 	PUT_SENDING,		/* operations/uploadfile */
 	PUT_FILE,		/* rclone copies the file (host->put_file) */
-	PUT_PROBING		/* in place: operations/stat of the name */
+	PUT_PROBING		/* in place: is the name free? */
 };
 
 /* Known up front and at most this big: one upload from memory. */
@@ -720,25 +720,38 @@ small_upload(struct rc_put *p)
  * A put in place (host->put_in_place: a marker, a sidecar) goes under
  * its final name without a temporary and a move, which saves five
  * requests to the remote; it still never replaces an object: one
- * operations/stat first, and the upload only when there is none.  A
- * failed one is deleted (put_finish: tmp_rel is the key).
+ * listing of its directory first (rclone's "directory not found": a new
+ * one, empty), and the upload only when nothing has its name.  A failed
+ * one is deleted (put_finish: tmp_rel is the key).
  */
 static void
 probe_done(void *arg, int ok, const struct zb_json *root, const char *err)
 {
 	struct rc_put		*p = arg;
-	const struct zb_json	*item;
+	const struct zb_host_api *h = p->rc->host;
+	const struct zb_json	*list, *it, *name;
 	char			 msg[800];
+	int			 taken = 0;
 
-	if (!ok) {
-		snprintf(msg, sizeof(msg), "rclone stat %s: %s", p->key, err);
+	if (!ok && strstr(err, "directory not found") == NULL) {
+		snprintf(msg, sizeof(msg), "rclone list %s: %s", p->key, err);
 		if (!p->aborted)
-			p->rc->host->done(p->cw, ZB_ERR, msg);
+			h->done(p->cw, ZB_ERR, msg);
 		put_free(p);
 		return;
 	}
-	item = p->rc->host->json_get(root, "item");
-	if (p->aborted || (item != NULL && item->type != ZB_JSON_NULL)) {
+	list = ok ? h->json_get(root, "list") : NULL;
+	if (ok && (list == NULL || list->type != ZB_JSON_ARRAY))
+		taken = 1;	/* cannot tell: do not write */
+	for (it = list != NULL ? list->child : NULL; it != NULL;
+	    it = it->next) {
+		name = it->type == ZB_JSON_OBJECT ? h->json_get(it, "Name") :
+		    NULL;
+		if (name == NULL || name->type != ZB_JSON_STRING ||
+		    strcmp(name->str, p->base) == 0)
+			taken = 1;
+	}
+	if (p->aborted || taken) {
 		/* Not ours to delete: the put never wrote. */
 		if (!p->aborted)
 			p->rc->host->done(p->cw, ZB_ERR, "an object of that "
@@ -758,9 +771,10 @@ probe(struct rc_put *p)
 	struct zb_buf	 b;
 
 	p->state = PUT_PROBING;
-	rclone_rcd_body(p->rc, &b, p->key);
-	p->rc->host->buf_add(&b, "}", 1);
-	rclone_rcd_call(p->rc, "operations/stat", &b, p->what, probe_done, p);
+	rclone_rcd_body(p->rc, &b, p->dir_rel);
+	p->rc->host->buf_printf(&b, ",\"opt\":{\"noMimeType\":true,"
+	    "\"noModTime\":true}}");
+	rclone_rcd_call(p->rc, "operations/list", &b, p->what, probe_done, p);
 }
 
 static int
