@@ -44,6 +44,7 @@ struct rc_job {
 	rc_job_progress_fn	 on_progress;
 	rc_job_end_fn		 on_end;
 	void			*arg;
+	struct zb_buf		 start;		/* the copyfile call's body */
 	char			 what[200];
 };
 
@@ -57,6 +58,7 @@ job_end(struct rc_job *j, int ok, const char *err)
 	if (j->timer != NULL)
 		rc->host->timer_del(j->timer);
 	j->timer = NULL;
+	rc->host->buf_free(&j->start);
 	j->on_end(j->arg, ok, err != NULL ? err : "");
 	free(j);
 	rclone_unref(rc);
@@ -184,6 +186,18 @@ start_done(void *arg, int ok, const struct zb_json *root, const char *err)
 	job_poll(j);	/* sends job/stop first if asked meanwhile */
 }
 
+/* From the loop, so that on_end never comes before the start returned. */
+static void
+on_start(void *arg)
+{
+	struct rc_job	*j = arg;
+
+	j->timer = NULL;
+	j->calling = 1;
+	rclone_rcd_call(j->rc, "operations/copyfile", &j->start, j->what,
+	    start_done, j);
+}
+
 struct rc_job *
 rclone_job_copyfile(struct rclone *rc, const char *src_dir,
     const char *src_name, const char *dst_rel, const char *what,
@@ -191,7 +205,7 @@ rclone_job_copyfile(struct rclone *rc, const char *src_dir,
 {
 	const struct zb_host_api *h = rc->host;
 	struct rc_job	*j;
-	struct zb_buf	 b;
+	struct zb_buf	*b;
 	char		*src_fs;
 
 	j = calloc(1, sizeof(*j));
@@ -205,20 +219,26 @@ rclone_job_copyfile(struct rclone *rc, const char *src_dir,
 	j->on_end = on_end;
 	j->arg = arg;
 	snprintf(j->what, sizeof(j->what), "%s", what);
-	memset(&b, 0, sizeof(b));
-	h->buf_init(&b, 64 * 1024);
-	h->buf_printf(&b, "{\"srcFs\":");
-	h->buf_json_str(&b, src_fs);
-	h->buf_printf(&b, ",\"srcRemote\":");
-	h->buf_json_str(&b, src_name);
-	h->buf_add(&b, ",", 1);
-	rclone_rcd_fs(rc, &b, "dstFs");
-	h->buf_printf(&b, ",\"dstRemote\":");
-	h->buf_json_str(&b, dst_rel);
-	h->buf_printf(&b, ",\"_async\":true}");
+	b = &j->start;
+	h->buf_init(b, 64 * 1024);
+	h->buf_printf(b, "{\"srcFs\":");
+	h->buf_json_str(b, src_fs);
+	h->buf_printf(b, ",\"srcRemote\":");
+	h->buf_json_str(b, src_name);
+	h->buf_add(b, ",", 1);
+	rclone_rcd_fs(rc, b, "dstFs");
+	h->buf_printf(b, ",\"dstRemote\":");
+	h->buf_json_str(b, dst_rel);
+	h->buf_printf(b, ",\"_async\":true}");
 	free(src_fs);
-	j->calling = 1;
-	rclone_rcd_call(rc, "operations/copyfile", &b, j->what, start_done, j);
+	j->timer = b->failed || b->data == NULL ? NULL :
+	    h->timer_add(0, on_start, j);
+	if (j->timer == NULL) {
+		h->buf_free(b);
+		free(j);
+		rclone_unref(rc);
+		return NULL;
+	}
 	return j;
 }
 
@@ -232,6 +252,7 @@ void
 rclone_job_stop(struct rc_job *j)
 {
 	j->stop = 1;
+	/* Not started yet (on_start pending): start_done sends the stop. */
 	if (j->id != 0 && !j->calling && j->timer != NULL) {
 		j->rc->host->timer_del(j->timer);
 		j->timer = NULL;
