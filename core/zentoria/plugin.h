@@ -778,8 +778,8 @@ struct zb_host_api {
 	 * ABI 1.9, sinks: 1 when the object of put w need not appear whole
 	 * at once under its name, else 0.  The host never takes such an
 	 * object alone for a committed copy: an in-progress marker (a torn
-	 * one only keeps its directory from the garbage collector) and a
-	 * .sha256 sidecar (it counts only once the manifest, written after
+	 * one reads as no marker: its directory is judged by age, as any
+	 * without a manifest) and a .sha256 sidecar (it counts only once the manifest, written after
 	 * its put committed, exists).  A sink whose all-at-once put costs a
 	 * temporary and a rename (rclone: five more requests to the remote)
 	 * may write it under its final name instead; it must still refuse to

@@ -111,8 +111,8 @@ struct rc_put {
 	int				 commit_pending;
 	int				 committing;
 	int				 aborted;	/* by the host */
-	int				 rcat_done;
-	int				 rcat_ok;
+	int				 upload_over;	/* rcat exited, or the job ended */
+	int				 upload_ok;
 	/* verify */
 	int				 tmp_seen;
 	int64_t				 tmp_size;
@@ -207,8 +207,8 @@ put_finish(struct rc_put *p, int status, const char *msg)
 static void
 upload_ended(struct rc_put *p, int ok)
 {
-	p->rcat_done = 1;
-	p->rcat_ok = ok;
+	p->upload_over = 1;
+	p->upload_ok = ok;
 	if (p->slot) {
 		p->slot = 0;
 		rclone_slot_release(p->rc);
@@ -283,8 +283,8 @@ on_flushed(void *arg, struct zb_io *cw)
 	p->state = PUT_FLUSHED;
 	p->rc->host->log(p->rc->inst, ZB_LOG_DEBUG, "put %s: %" PRIu64
 	    " bytes handed to rclone", p->key, p->bytes);
-	if (p->rcat_done) {
-		if (!p->rcat_ok)
+	if (p->upload_over) {
+		if (!p->upload_ok)
 			put_finish(p, ZB_ERR, p->err);
 		else
 			put_verify(p);
@@ -457,8 +457,8 @@ file_commit(struct rc_put *p)
 	p->state = PUT_FLUSHED;
 	p->rc->host->log(p->rc->inst, ZB_LOG_DEBUG, "put %s: %" PRIu64
 	    " bytes checked, from the origin's file", p->key, p->bytes);
-	if (p->rcat_done) {
-		if (!p->rcat_ok)
+	if (p->upload_over) {
+		if (!p->upload_ok)
 			put_finish(p, ZB_ERR, p->err);
 		else
 			put_verify(p);
@@ -719,10 +719,11 @@ small_upload(struct rc_put *p)
 /*
  * A put in place (host->put_in_place: a marker, a sidecar) goes under
  * its final name without a temporary and a move, which saves five
- * requests to the remote; it still never replaces an object: one
+ * requests to the remote; it still refuses to replace an object: one
  * listing of its directory first (rclone's "directory not found": a new
- * one, empty), and the upload only when nothing has its name.  A failed
- * one is deleted (put_finish: tmp_rel is the key).
+ * one, empty), and the upload only when nothing has its name (a writer
+ * between the two would be replaced: the core never has two writers of
+ * one key).  A failed one is deleted (put_finish: tmp_rel is the key).
  */
 static void
 probe_done(void *arg, int ok, const struct zb_json *root, const char *err)
